@@ -892,16 +892,14 @@ def fetch_incidents(client: Client, last_run: dict[str, Any], settings: FetchSet
         room = settings.max_alerts - len(delivered)
         if len(reply) > 2 * settings.max_alerts:
             window_ms = max(MIN_WINDOW_MS, window_ms * settings.max_alerts // len(reply))
-        elif len(reply) < settings.max_alerts // 2:
+        elif len(reply) <= settings.max_alerts // 2:
             window_ms = min(MAX_WINDOW_MS, window_ms * 2)
         taken = fresh[:room]
         delivered.extend(taken)
         if len(fresh) > room:
             next_start = _creation_ms(taken[-1])
-        elif end_ms <= settled_ms:
-            next_start = end_ms
-        else:  # the window reaches moments the appliance may not have recorded yet: advance only past what we saw
-            next_start = max([start_ms] + [_creation_ms(breach) for breach in taken])
+        else:  # the whole window was read, but past settled_ms the appliance may still record breaches
+            next_start = max([start_ms, min(end_ms, settled_ms)] + [_creation_ms(breach) for breach in taken])
         if next_start != start_ms:
             seen = set()
         seen.update(breach['pbid'] for breach in taken if _creation_ms(breach) == next_start)
