@@ -1,0 +1,930 @@
+"""Seeded, deterministic state of the emulated appliance.
+
+Everything a route reads or changes lives here: subnets, devices, tags and tag links, models
+and components, external endpoints, the watched list (intel feed), model breaches and their
+comments, AI Analyst incident events and groups, and Autonomous Response actions. Connection
+history, notices, Advanced Search logs and hourly graph data are derived on demand from a hash
+of (seed, device, hour), so they are deterministic without being stored.
+
+Model breaches are kept in two indexes sorted by ``(time, pbid)`` and ``(creationTime, pbid)``;
+a window query is two bisections and a slice, never a scan of every breach. A breach is visible
+only once ``creationTime <= now`` on the appliance clock.
+
+The JSON shapes of the replies are not built here: see views.py.
+"""
+from __future__ import annotations
+
+import bisect
+import random
+import threading
+import time as time_module
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from emulator import catalog
+
+MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+GRAPH_HOURS = 28 * 24
+DEVICE_COUNT = 60
+PBID_BASE = 10_001
+TID_BASE = 50
+TEID_BASE = 200
+CODEID_BASE = 5_001
+SPECIAL_GROUP_DIDS = (-3, -4, -5, -6)
+DATATYPE_CODES = {'co': 1, 'sizeout': 2, 'sizein': 3}
+
+_MASK64 = (1 << 64) - 1
+
+
+def mix(*values: int) -> int:
+    """A 64-bit splitmix-style hash: cheap determinism for data derived per device and hour."""
+    state = 0x9E3779B97F4A7C15
+    for value in values:
+        state = ((state ^ (value & _MASK64)) * 0xBF58476D1CE4E5B9) & _MASK64
+        state ^= state >> 31
+        state = (state * 0x94D049BB133111EB) & _MASK64
+        state ^= state >> 29
+    return state
+
+
+def floor_to(ms: int, unit_ms: int) -> int:
+    return ms - ms % unit_ms
+
+
+def _uuid_from(rng: random.Random) -> str:
+    text = f'{rng.getrandbits(128):032x}'
+    return f'{text[:8]}-{text[8:12]}-4{text[13:16]}-{text[16:20]}-{text[20:32]}'
+
+
+class Breach:
+    """One model breach; ``extra`` holds fields of an added breach that override the rendering."""
+    __slots__ = ('pbid', 'time', 'creation_time', 'score', 'pid', 'did', 'acknowledged', 'extra')
+
+    def __init__(self, pbid: int, time: int, creation_time: int, score: float, pid: int, did: int,
+                 acknowledged: bool = False, extra: dict[str, Any] | None = None) -> None:
+        self.pbid = pbid
+        self.time = time
+        self.creation_time = creation_time
+        self.score = score
+        self.pid = pid
+        self.did = did
+        self.acknowledged = acknowledged
+        self.extra = extra
+
+    def __repr__(self) -> str:
+        return (f'Breach(pbid={self.pbid}, time={self.time}, creation_time={self.creation_time}, '
+                f'score={self.score}, pid={self.pid}, did={self.did}, acknowledged={self.acknowledged})')
+
+
+@dataclass
+class ModelVersion:
+    valid_from: int
+    phid: int
+    priority: int
+    modified: int
+
+
+@dataclass
+class Model:
+    pid: int
+    uuid: str
+    spec: catalog.ModelSpec
+    cids: list[int]
+    versions: list[ModelVersion]
+
+    def version_at(self, time_ms: int | None) -> ModelVersion:
+        """The definition in force at ``time_ms`` (None = the current one)."""
+        if time_ms is None:
+            return self.versions[-1]
+        chosen = self.versions[0]
+        for version in self.versions:
+            if version.valid_from <= time_ms:
+                chosen = version
+        return chosen
+
+
+@dataclass
+class Comment:
+    pbid: int
+    message: str
+    username: str
+    time: int
+    seq: int
+
+
+@dataclass
+class TagLink:
+    teid: int
+    tid: int
+    did: int
+    expiry: int  # 0 = never
+
+
+@dataclass
+class WatchedEntry:
+    name: str
+    description: str
+    expiry: str | None
+    strength: int
+    iagn: bool
+    source: str
+    hostname: bool
+
+
+@dataclass
+class AntigenaAction:
+    codeid: int
+    did: int
+    action: str
+    label: str
+    detail: str
+    manual: bool
+    triggerer: dict[str, str] | None
+    score: float
+    pbid: int
+    model: str
+    model_uuid: str
+    start: int
+    expires: int
+    active: bool
+    cleared: bool
+    connections: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Dataset:
+    """The appliance's state, generated from ``seed`` with breaches spread over ``span_days``
+    ending at ``anchor_ms`` (default: now, floored to the minute)."""
+
+    def __init__(self, breaches: int = 500, span_days: float = 7, seed: int = 1,
+                 anchor_ms: int | None = None) -> None:
+        if breaches < 0:
+            raise ValueError('breaches must be >= 0')
+        if span_days <= 0:
+            raise ValueError('span_days must be > 0')
+        self.seed = seed
+        self.span_days = span_days
+        self.anchor_ms = floor_to(int(time_module.time() * 1000), MINUTE_MS) if anchor_ms is None else int(anchor_ms)
+        # One lock for the whole state: handlers are short, and readers must not see half an update.
+        self.lock = threading.RLock()
+        self.subnets: dict[int, dict[str, Any]] = {int(s['sid']): dict(s) for s in catalog.SUBNETS}
+        self.devices: dict[int, dict[str, Any]] = {}
+        self.similar: dict[int, list[tuple[int, int]]] = {}
+        self.tags: dict[int, dict[str, Any]] = {}
+        self.tag_links: dict[int, TagLink] = {}
+        self.endpoints: dict[str, dict[str, Any]] = {}
+        self.endpoints_by_ip: dict[str, dict[str, Any]] = {}
+        self.models: dict[int, Model] = {}
+        self.models_by_uuid: dict[str, Model] = {}
+        self.components: dict[int, dict[str, Any]] = {}
+        self.watched: dict[str, WatchedEntry] = {}
+        self.breaches: dict[int, Breach] = {}
+        self._time_keys: list[tuple[int, int]] = []
+        self._by_time: list[Breach] = []
+        self._creation_keys: list[tuple[int, int]] = []
+        self._by_creation: list[Breach] = []
+        self.comments: dict[int, list[Comment]] = {}
+        self._comment_keys: list[tuple[int, int]] = []
+        self._comment_timeline: list[Comment] = []
+        self._comment_seq = 0
+        self.incidents: dict[str, dict[str, Any]] = {}
+        self.groups: dict[str, dict[str, Any]] = {}
+        self.incident_comments: dict[str, list[dict[str, Any]]] = {}
+        self.antigena: dict[int, AntigenaAction] = {}
+        self._build_devices()
+        self._build_tags()
+        self._build_endpoints()
+        self._build_models()
+        self._build_watched()
+        self._build_breaches(breaches)
+        self._build_ai_analyst()
+        self._build_antigena()
+
+    def _rng(self, part: str) -> random.Random:
+        # A generator per part, so changing the breach count leaves the devices unchanged.
+        return random.Random(f'{self.seed}:{part}')
+
+    # ------------------------------------------------------------------ devices
+    def _build_devices(self) -> None:
+        rng = self._rng('devices')
+        kinds = catalog.DEVICE_KINDS
+        weights = [kind.weight for kind in kinds]
+        next_host = {int(s['sid']): 10 for s in catalog.SUBNETS}
+        used_names: dict[str, int] = {}
+        for did in range(1, DEVICE_COUNT + 1):
+            kind = kinds[did - 1] if did <= len(kinds) else rng.choices(kinds, weights)[0]
+            sid = kind.sid
+            next_host[sid] += rng.randint(1, 4)
+            ip = f'{self.subnets[sid]["prefix"]}{next_host[sid]}'
+            last_seen = self.anchor_ms - rng.randint(0, 6 * HOUR_MS)
+            if rng.random() < 0.1:
+                last_seen = self.anchor_ms - rng.randint(3 * DAY_MS, 20 * DAY_MS)
+            first_seen = last_seen - rng.randint(20 * DAY_MS, 400 * DAY_MS)
+            device: dict[str, Any] = {'did': did, 'ip': ip, 'ips': [], 'sid': sid}
+            hostname = self._hostname_for(kind, rng, used_names)
+            if hostname:
+                device['hostname'] = hostname
+            device['firstSeen'] = first_seen
+            device['lastSeen'] = last_seen
+            os_name = rng.choice(kind.oses)
+            if os_name:
+                device['os'] = os_name
+            device['typename'] = kind.typename
+            device['typelabel'] = kind.typelabel
+            vendor = rng.choice(kind.vendors)
+            if vendor or rng.random() < 0.5:
+                device['macaddress'] = ':'.join(f'{rng.randrange(256) & (0xFC if i == 0 else 0xFF):02x}'
+                                                for i in range(6))
+            if vendor:
+                device['vendor'] = vendor
+            if rng.random() < 0.25:
+                device['devicelabel'] = rng.choice(catalog.DEVICE_LABELS)
+            if kind.typename in ('server', 'dnsserver', 'firewall'):
+                device['priority'] = rng.randint(3, 5)
+            else:
+                device['priority'] = rng.choice((0, 0, 0, 0, 1, -1, 2))
+            if kind.typename in ('desktop', 'laptop'):
+                device['credentials'] = [rng.choice(catalog.CREDENTIAL_NAMES)]
+            elif kind.typename == 'server' and rng.random() < 0.5:
+                device['credentials'] = ['svc-backup']
+            ips = [{'ip': ip, 'timems': last_seen, 'time': format_time(last_seen), 'sid': sid}]
+            if kind.typename in ('laptop', 'mobile') and rng.random() < 0.5:
+                old_ip = f'{self.subnets[sid]["prefix"]}{rng.randint(150, 250)}'
+                old_time = last_seen - rng.randint(DAY_MS, 10 * DAY_MS)
+                ips.append({'ip': old_ip, 'timems': old_time, 'time': format_time(old_time), 'sid': sid})
+            device['ips'] = ips
+            self.devices[did] = device
+        for did, device in self.devices.items():
+            self.similar[did] = self._similarity_ranking(device, rng)
+
+    @staticmethod
+    def _hostname_for(kind: catalog.DeviceKind, rng: random.Random, used: dict[str, int]) -> str:
+        if kind.typename in ('mobile', 'iot', 'camera') and rng.random() < 0.3:
+            return ''
+        stem = rng.choice(kind.hostname_stems)
+        used[stem] = used.get(stem, 0) + 1
+        if kind.typename == 'mobile':
+            return f'{stem}-{rng.getrandbits(16):04x}'
+        if kind.typename == 'laptop' and used[stem] == 1:
+            return stem
+        name = f'{stem}{used[stem]:02d}' if kind.typename in ('server', 'dnsserver', 'firewall') \
+            else f'{stem}-{used[stem]:02d}'
+        if kind.typename in ('server', 'dnsserver', 'desktop') and rng.random() < 0.5:
+            name += '.corp.example'
+        return name
+
+    def _similarity_ranking(self, device: dict[str, Any], rng: random.Random) -> list[tuple[int, int]]:
+        ranking = []
+        for other_did, other in self.devices.items():
+            if other_did == device['did']:
+                continue
+            score = 80 if other['typename'] == device['typename'] else 20
+            score += 8 if other['sid'] == device['sid'] else 0
+            score += 5 if other.get('vendor') and other.get('vendor') == device.get('vendor') else 0
+            score += rng.randint(-10, 6)
+            ranking.append((other_did, max(1, min(99, score))))
+        ranking.sort(key=lambda item: (-item[1], item[0]))
+        return ranking[:15]
+
+    def device_tags(self, did: int, now_ms: int) -> list[dict[str, Any]]:
+        tids = [link.tid for link in self.tag_links.values()
+                if link.did == did and (link.expiry == 0 or link.expiry > now_ms)]
+        return [self.tags[tid] for tid in sorted(set(tids)) if tid in self.tags]
+
+    # ------------------------------------------------------------------ tags
+    def _build_tags(self) -> None:
+        rng = self._rng('tags')
+        for index, (name, description, color, referenced) in enumerate(catalog.TAGS):
+            tid = TID_BASE + index
+            self.tags[tid] = {
+                'tid': tid, 'expiry': 0, 'thid': tid + 13, 'name': name, 'restricted': False,
+                'data': {'auto': False, 'color': color, 'description': description, 'visibility': 'Public'},
+                'isReferenced': referenced,
+            }
+        by_kind: dict[str, list[int]] = {}
+        for did, device in self.devices.items():
+            by_kind.setdefault(device['typename'], []).append(did)
+        inactive = [did for did, d in self.devices.items() if d['lastSeen'] < self.anchor_ms - 2 * DAY_MS]
+        workstations = by_kind.get('desktop', []) + by_kind.get('laptop', [])
+        plan: list[tuple[str, list[int]]] = [
+            ('Active Threat', rng.sample(sorted(self.devices), 3)),
+            ('Admin', rng.sample(workstations, min(4, len(workstations)))),
+            ('Re-Activated Device', (inactive or sorted(self.devices))[:2]),
+            ('Guest', [did for did, d in self.devices.items() if d['sid'] == 3]),
+            ('Critical Asset', by_kind.get('server', [])[:5]),
+            ('Domain Controller', by_kind.get('dnsserver', [])),
+            ('Security Device', by_kind.get('firewall', [])),
+            ('Multi-use', rng.sample(workstations, min(2, len(workstations)))),
+        ]
+        for name, dids in plan:
+            tid = self.tag_by_name(name)['tid']  # type: ignore[index]
+            for did in dids:
+                self.link_tag(tid, did, expiry=0)
+        # One temporary tag, to show expiry on a link.
+        first_threat = plan[0][1][0]
+        for link in self.tag_links.values():
+            if link.did == first_threat and link.tid == TID_BASE:
+                link.expiry = self.anchor_ms + 3 * DAY_MS
+
+    def tag_by_name(self, name: str) -> dict[str, Any] | None:
+        for tag in self.tags.values():
+            if tag['name'] == name:
+                return tag
+        return None
+
+    def create_tag(self, name: str) -> dict[str, Any]:
+        tid = max(self.tags, default=TID_BASE - 1) + 1
+        tag = {'tid': tid, 'expiry': 0, 'thid': tid + 13, 'name': name, 'restricted': False,
+               'data': {'auto': False, 'color': 150, 'description': '', 'visibility': 'Public'},
+               'isReferenced': False}
+        self.tags[tid] = tag
+        return tag
+
+    def link_tag(self, tid: int, did: int, expiry: int) -> TagLink:
+        for link in self.tag_links.values():
+            if link.tid == tid and link.did == did:
+                link.expiry = expiry
+                return link
+        teid = max(self.tag_links, default=TEID_BASE - 1) + 1
+        link = TagLink(teid=teid, tid=tid, did=did, expiry=expiry)
+        self.tag_links[teid] = link
+        return link
+
+    def unlink_tag(self, tid: int, did: int) -> bool:
+        for teid, link in list(self.tag_links.items()):
+            if link.tid == tid and link.did == did:
+                del self.tag_links[teid]
+                return True
+        return False
+
+    def tag_links_for(self, tid: int, now_ms: int) -> list[TagLink]:
+        return [link for link in sorted(self.tag_links.values(), key=lambda item: item.teid)
+                if link.tid == tid and (link.expiry == 0 or link.expiry > now_ms)]
+
+    # ------------------------------------------------------------------ endpoints and watch list
+    def _build_endpoints(self) -> None:
+        rng = self._rng('endpoints')
+        for (hostname, ip, country, code, city, region, asn, lat, lon, rarity, dga) in catalog.EXTERNAL_ENDPOINTS:
+            endpoint = {'hostname': hostname, 'ip': ip, 'country': country, 'countrycode': code, 'city': city,
+                        'region': region, 'asn': asn, 'latitude': lat, 'longitude': lon, 'rarity': rarity,
+                        'dgascore': dga, 'firsttime': self.anchor_ms - rng.randint(2 * DAY_MS, 900 * DAY_MS),
+                        'devices': sorted(rng.sample(sorted(self.devices), rng.randint(0, 4)))}
+            self.endpoints[hostname] = endpoint
+            self.endpoints_by_ip[ip] = endpoint
+
+    def _build_watched(self) -> None:
+        rng = self._rng('watched')
+        for name, description, strength, iagn, source, hostname in catalog.WATCHED_ENTRIES:
+            expiry = None
+            if rng.random() < 0.4:
+                expiry = format_iso(self.anchor_ms + rng.randint(10, 90) * DAY_MS)
+            self.watched[name] = WatchedEntry(name, description, expiry, strength, iagn, source, hostname)
+
+    def subnet_of(self, ip: str) -> dict[str, Any] | None:
+        for subnet in self.subnets.values():
+            if ip.startswith(str(subnet['prefix'])):
+                return subnet
+        return None
+
+    # ------------------------------------------------------------------ models and components
+    def _build_models(self) -> None:
+        rng = self._rng('models')
+        metric_ids: dict[str, int] = {}
+        next_cid = 2_001
+        span_ms = int(self.span_days * DAY_MS)
+        for index, spec in enumerate(catalog.MODELS):
+            pid = 301 + index * 3
+            uuid = f'80010119-6d7f-0000-0305-5e{pid:010d}'
+            base_phid = 8_000 + index * 17
+            cids = []
+            for component in spec.components:
+                mlid = metric_ids.setdefault(component.metric, len(metric_ids) + 1)
+                cid = next_cid
+                next_cid += rng.randint(1, 5)
+                cids.append(cid)
+                self.components[cid] = self._component(cid, mlid, component, rng)
+            created = self.anchor_ms - rng.randint(200, 900) * DAY_MS
+            versions = [ModelVersion(valid_from=created, phid=base_phid, priority=spec.priority, modified=created)]
+            if rng.random() < 0.35:
+                changed = self.anchor_ms - int(span_ms * rng.uniform(0.2, 0.8))
+                versions[0].priority = max(0, spec.priority - 1) if spec.category != 'Critical' else spec.priority
+                versions.append(ModelVersion(valid_from=changed, phid=base_phid + 1, priority=spec.priority,
+                                             modified=changed))
+            model = Model(pid=pid, uuid=uuid, spec=spec, cids=cids, versions=versions)
+            self.models[pid] = model
+            self.models_by_uuid[uuid] = model
+
+    @staticmethod
+    def _component(cid: int, mlid: int, component: catalog.MetricFilter, rng: random.Random) -> dict[str, Any]:
+        filters = [{'id': 'A', 'cfid': cid * 10 + 1, 'filtertype': component.filter_type,
+                    'comparator': component.comparator, 'arguments': {'value': _filter_argument(component.pool)}},
+                   {'id': 'B', 'cfid': cid * 10 + 2, 'filtertype': 'Direction', 'comparator': 'is',
+                    'arguments': {'value': 'out'}}]
+        return {'cid': cid, 'chid': cid + 10_000 + rng.randint(0, 99), 'mlid': mlid,
+                'threshold': component.threshold, 'interval': component.interval,
+                'logic': {'data': {'left': 'A', 'operator': 'AND', 'right': 'B'}, 'version': 'v0.1'},
+                'filters': filters, 'active': True,
+                'metric': {'mlid': mlid, 'name': component.metric, 'label': component.label}}
+
+    def trigger_value(self, pool: str, pbid: int) -> str:
+        """The value a breach's filter matched; varies with pbid, fixed for a given pbid."""
+        h = mix(self.seed, pbid, 7)
+        if pool == 'watched':
+            names = sorted(self.watched) or ['cats.com']
+            return names[h % len(names)]
+        if pool in ('rare_hostname', 'hostname'):
+            rare = [e['hostname'] for e in self.endpoints.values() if e['rarity'] >= 85] or ['cats.com']
+            return rare[h % len(rare)]
+        if pool == 'external_ip':
+            return list(self.endpoints_by_ip)[h % len(self.endpoints_by_ip)]
+        if pool == 'rarity':
+            return str(95 + h % 6)
+        if pool == 'port':
+            return str(catalog.PORTS[h % len(catalog.PORTS)])
+        if pool == 'credential':
+            return catalog.CREDENTIAL_NAMES[h % len(catalog.CREDENTIAL_NAMES)]
+        if pool == 'user_agent':
+            return catalog.USER_AGENTS[h % len(catalog.USER_AGENTS)]
+        if pool == 'mime':
+            return catalog.MIME_TYPES[h % len(catalog.MIME_TYPES)]
+        if pool == 'ja3':
+            return catalog.JA3_HASHES[h % len(catalog.JA3_HASHES)]
+        if pool == 'issuer':
+            return catalog.CERT_ISSUERS[h % len(catalog.CERT_ISSUERS)]
+        if pool == 'share':
+            return catalog.SHARES[h % len(catalog.SHARES)]
+        if pool == 'tag':
+            return 'Re-Activated Device'
+        if pool == 'beacon':
+            return str(80 + h % 21)
+        return catalog.MODELS[h % len(catalog.MODELS)].name
+
+    # ------------------------------------------------------------------ breaches
+    def _build_breaches(self, count: int) -> None:
+        rng = self._rng('breaches')
+        span_ms = int(self.span_days * DAY_MS)
+        start = self.anchor_ms - span_ms
+        pids = sorted(self.models)
+        cum_weights: list[int] = []
+        running = 0
+        for pid in pids:
+            running += self.models[pid].spec.weight
+            cum_weights.append(running)
+        dids = sorted(self.devices)
+        rows: list[list[Any]] = []
+        randrange, rand, choices, randint = rng.randrange, rng.random, rng.choices, rng.randint
+        while len(rows) < count:
+            time_ms = start + randrange(span_ms + 1)
+            # About 3% of alert records are created hours after the activity they describe.
+            delay = randint(HOUR_MS, 6 * HOUR_MS) if rand() < 0.03 else randint(1_000, 30_000)
+            size = 1 if rand() >= 0.04 else randint(2, 4)
+            for _ in range(min(size, count - len(rows))):
+                draw = rand()
+                score = 0.0 if draw < 0.02 else 1.0 if draw > 0.98 else round(rand() ** 1.3, 3)
+                pid = choices(pids, cum_weights=cum_weights)[0]
+                rows.append([time_ms, time_ms + delay, score, pid, dids[randrange(len(dids))], rand() < 0.1])
+        self._guarantee_edge_cases(rows, rng)
+        rows.sort(key=lambda row: (row[1], row[0]))
+        for offset, (time_ms, creation, score, pid, did, acknowledged) in enumerate(rows):
+            pbid = PBID_BASE + offset
+            self.breaches[pbid] = Breach(pbid, time_ms, creation, score, pid, did, acknowledged)
+        self._by_time = sorted(self.breaches.values(), key=lambda b: (b.time, b.pbid))
+        self._time_keys = [(b.time, b.pbid) for b in self._by_time]
+        self._by_creation = list(self.breaches.values())  # already in (creationTime, pbid) order
+        self._creation_keys = [(b.creation_time, b.pbid) for b in self._by_creation]
+        self._build_comments(rng)
+
+    def _guarantee_edge_cases(self, rows: list[list[Any]], rng: random.Random) -> None:
+        """Make sure even a small dataset has a tie, a late record, and the scores 0 and 1."""
+        if len(rows) >= 3:
+            rows[1][0], rows[1][1] = rows[0][0], rows[0][1]
+            rows[2][0], rows[2][1] = rows[0][0], rows[0][1]
+        if len(rows) >= 5:
+            rows[3][2] = 0.0
+            rows[4][2] = 1.0
+        if len(rows) >= 6:
+            rows[5][1] = rows[5][0] + rng.randint(2 * HOUR_MS, 5 * HOUR_MS)
+
+    def _build_comments(self, rng: random.Random) -> None:
+        for breach in self._by_creation:
+            if breach.creation_time > self.anchor_ms or rng.random() >= 0.04:
+                continue
+            for _ in range(rng.randint(1, 2)):
+                when = min(self.anchor_ms, breach.creation_time + rng.randint(5 * MINUTE_MS, 2 * DAY_MS))
+                self.add_comment(breach.pbid, rng.choice(catalog.COMMENT_MESSAGES),
+                                 rng.choice(catalog.COMMENT_AUTHORS), when)
+
+    @property
+    def breach_count(self) -> int:
+        return len(self.breaches)
+
+    def get_breach(self, pbid: int, now_ms: int | None = None) -> Breach | None:
+        breach = self.breaches.get(pbid)
+        if breach is None or (now_ms is not None and breach.creation_time > now_ms):
+            return None
+        return breach
+
+    def breaches_between(self, start: int | None, end: int | None, *, on_creation: bool = False,
+                         inclusive: bool = True, now_ms: int | None = None) -> list[Breach]:
+        """Visible breaches whose time (or creationTime) is in the window, ascending by (key, pbid).
+
+        ``inclusive`` makes both bounds inclusive; otherwise both are exclusive.
+        """
+        keys, items = (self._creation_keys, self._by_creation) if on_creation else (self._time_keys, self._by_time)
+        lo = 0 if start is None else bisect.bisect_left(keys, ((start if inclusive else start + 1),))
+        hi = len(keys) if end is None else bisect.bisect_left(keys, ((end + 1 if inclusive else end),))
+        if on_creation and now_ms is not None:
+            hi = min(hi, bisect.bisect_left(keys, (now_ms + 1,)))
+            return items[lo:hi]
+        window = items[lo:hi]
+        if now_ms is None:
+            return window
+        return [breach for breach in window if breach.creation_time <= now_ms]
+
+    def add_breaches(self, records: Iterable[dict[str, Any]], now_ms: int) -> list[int]:
+        """Add full or partial breach dicts (API shape); missing fields get defaults. Returns pbids."""
+        pbids = []
+        for record in records:
+            breach = self._breach_from_record(dict(record), now_ms)
+            if breach.pbid in self.breaches:
+                self._unindex(self.breaches[breach.pbid])
+            self.breaches[breach.pbid] = breach
+            self._index(breach)
+            pbids.append(breach.pbid)
+        return pbids
+
+    def _breach_from_record(self, record: dict[str, Any], now_ms: int) -> Breach:
+        pbid = int(record.pop('pbid', 0) or 0) or max(self.breaches, default=PBID_BASE - 1) + 1
+        time_ms = int(record.pop('time', now_ms))
+        creation = int(record.pop('creationTime', time_ms))
+        score = float(record.pop('score', 0.5))
+        record.pop('percentscore', None)
+        record.pop('commentCount', None)
+        acknowledged = bool(record.pop('acknowledged', False))
+        pid = self._pid_of(record)
+        did = self._did_of(record)
+        if pid not in self.models and not isinstance(record.get('model'), dict):
+            raise ValueError(f'unknown model pid {pid}: give a "model" object for a model the dataset lacks')
+        if did not in self.devices and not isinstance(record.get('device'), dict):
+            raise ValueError(f'unknown device did {did}: give a "device" object for a device the dataset lacks')
+        if 'model' in record and pid in self.models and not _has_foreign_model(record['model'], pid):
+            record.pop('model')
+        if 'device' in record and did in self.devices and set(record['device']) <= {'did'}:
+            record.pop('device')
+        return Breach(pbid, time_ms, creation, score, pid, did, acknowledged, record or None)
+
+    def _pid_of(self, record: dict[str, Any]) -> int:
+        model = record.get('model')
+        if isinstance(model, dict):
+            version = model.get('then') or model.get('now') or model
+            if isinstance(version, dict):
+                if 'pid' in version:
+                    return int(version['pid'])
+                if version.get('uuid') in self.models_by_uuid:
+                    return self.models_by_uuid[version['uuid']].pid
+        if 'pid' in record:
+            return int(record.pop('pid'))
+        return min(self.models)
+
+    def _did_of(self, record: dict[str, Any]) -> int:
+        device = record.get('device')
+        if isinstance(device, dict) and 'did' in device:
+            return int(device['did'])
+        if 'did' in record:
+            return int(record.pop('did'))
+        return min(self.devices)
+
+    def _index(self, breach: Breach) -> None:
+        position = bisect.bisect_left(self._time_keys, (breach.time, breach.pbid))
+        self._time_keys.insert(position, (breach.time, breach.pbid))
+        self._by_time.insert(position, breach)
+        position = bisect.bisect_left(self._creation_keys, (breach.creation_time, breach.pbid))
+        self._creation_keys.insert(position, (breach.creation_time, breach.pbid))
+        self._by_creation.insert(position, breach)
+
+    def _unindex(self, breach: Breach) -> None:
+        position = bisect.bisect_left(self._time_keys, (breach.time, breach.pbid))
+        del self._time_keys[position], self._by_time[position]
+        position = bisect.bisect_left(self._creation_keys, (breach.creation_time, breach.pbid))
+        del self._creation_keys[position], self._by_creation[position]
+
+    def set_acknowledged(self, pbid: int, acknowledged: bool) -> None:
+        self.breaches[pbid].acknowledged = acknowledged
+
+    # ------------------------------------------------------------------ breach comments
+    def add_comment(self, pbid: int, message: str, username: str, when: int) -> Comment:
+        self._comment_seq += 1
+        comment = Comment(pbid=pbid, message=message, username=username, time=when, seq=self._comment_seq)
+        self.comments.setdefault(pbid, []).append(comment)
+        position = bisect.bisect_left(self._comment_keys, (when, comment.seq))
+        self._comment_keys.insert(position, (when, comment.seq))
+        self._comment_timeline.insert(position, comment)
+        return comment
+
+    def comments_between(self, start: int | None, end: int | None) -> list[Comment]:
+        lo = 0 if start is None else bisect.bisect_left(self._comment_keys, (start,))
+        hi = len(self._comment_keys) if end is None else bisect.bisect_left(self._comment_keys, (end + 1,))
+        return self._comment_timeline[lo:hi]
+
+    # ------------------------------------------------------------------ AI Analyst
+    def _build_ai_analyst(self) -> None:
+        rng = self._rng('aianalyst')
+        categories = ('critical', 'critical', 'suspicious', 'suspicious', 'suspicious', 'compliance')
+        for _ in range(10):
+            group_id = f'g{_uuid_from(rng)}'
+            category = rng.choice(categories)
+            group_score = round(rng.uniform(20, 100), 2)
+            did = rng.choice(sorted(self.devices))
+            group_start = self.anchor_ms - rng.randint(DAY_MS, 14 * DAY_MS)
+            event_ids = []
+            created = group_start
+            for _ in range(rng.randint(1, 4)):
+                event = self._incident_event(rng, group_id, category, group_score, did, created)
+                self.incidents[event['id']] = event
+                event_ids.append(event['id'])
+                created += rng.randint(10 * MINUTE_MS, 5 * HOUR_MS)
+            events = [self.incidents[event_id] for event_id in event_ids]
+            self.groups[group_id] = {
+                'id': group_id, 'category': category, 'groupScore': group_score,
+                'start': events[0]['periods'][0]['start'], 'end': max(e['periods'][-1]['end'] for e in events),
+                'active': rng.random() < 0.7, 'userTriggered': False,
+                'incidentEvents': event_ids, 'devices': [did], 'initialDevices': [did],
+                'mitreTactics': sorted({t for e in events for t in e['mitreTactics']}),
+                'previousIds': [], 'edges': [],
+            }
+            for event in events:
+                if rng.random() < 0.3:
+                    self.incident_comments.setdefault(event['id'], []).append({
+                        'message': rng.choice(catalog.COMMENT_MESSAGES),
+                        'username': rng.choice(catalog.COMMENT_AUTHORS),
+                        'time': min(self.anchor_ms, event['createdAt'] + rng.randint(MINUTE_MS, DAY_MS))})
+
+    def _incident_event(self, rng: random.Random, group_id: str, category: str, group_score: float,
+                        did: int, created: int) -> dict[str, Any]:
+        title, summary = rng.choice(catalog.AI_ANALYST_TITLES)
+        device = self.devices[did]
+        earlier = self.breaches_between(created - DAY_MS, created, now_ms=self.anchor_ms)
+        related = [b for b in earlier if b.did == did][:3] or earlier[:2]
+        start = created - rng.randint(10 * MINUTE_MS, 3 * HOUR_MS)
+        endpoint = rng.choice(sorted(self.endpoints))
+        breach_device = {'did': did, 'ip': device['ip'], 'identifier': device.get('hostname', device['ip'])}
+        if 'hostname' in device:
+            breach_device['hostname'] = device['hostname']
+        if 'macaddress' in device:
+            breach_device['mac'] = device['macaddress']
+        return {
+            'id': _uuid_from(rng), 'acknowledged': rng.random() < 0.15, 'pinned': rng.random() < 0.1,
+            'createdAt': created, 'title': title, 'category': category,
+            'currentGroup': group_id, 'groupCategory': category, 'groupScore': group_score,
+            'aiaScore': round(rng.uniform(10, 100), 2), 'summary': summary,
+            'mitreTactics': rng.sample(catalog.MITRE_TACTICS, rng.randint(1, 2)),
+            'breachDevices': [breach_device],
+            'relatedBreaches': [{'modelName': self.models[b.pid].spec.name, 'pbid': b.pbid,
+                                 'threatScore': round(b.score * 100, 1), 'timestamp': b.time} for b in related],
+            'details': [[
+                {'header': 'Breaching Device', 'contents': [
+                    {'key': None, 'type': 'device', 'values': [breach_device]}]},
+                {'header': 'Connection Details', 'contents': [
+                    {'key': 'Destination', 'type': 'externalHost', 'values': [
+                        {'hostname': endpoint, 'ip': self.endpoints[endpoint]['ip']}]},
+                    {'key': 'Destination port', 'type': 'integer', 'values': [rng.choice((443, 80, 8443))]}]},
+            ]],
+            'periods': [{'start': start, 'end': created}],
+            'attackPhases': [rng.randint(1, 6)],
+        }
+
+    # ------------------------------------------------------------------ Autonomous Response
+    def _build_antigena(self) -> None:
+        rng = self._rng('antigena')
+        for index in range(12):
+            did = rng.choice(sorted(self.devices))
+            kind, label, detail = rng.choice(catalog.ANTIGENA_ACTIONS)
+            start = self.anchor_ms - rng.randint(5 * MINUTE_MS, 2 * DAY_MS)
+            duration = rng.choice((HOUR_MS, 2 * HOUR_MS, 24 * HOUR_MS))
+            earlier = self.breaches_between(start - DAY_MS, start, now_ms=self.anchor_ms)
+            recent = [b for b in earlier if b.did == did][-1:]
+            model = self.models[recent[0].pid] if recent else self.models[min(self.models)]
+            manual = rng.random() < 0.25
+            endpoint = rng.choice(sorted(self.endpoints))
+            action = AntigenaAction(
+                codeid=CODEID_BASE + index, did=did, action=kind, label=label,
+                detail=detail.format(target=endpoint, port=443), manual=manual,
+                triggerer={'username': rng.choice(catalog.COMMENT_AUTHORS), 'reason': 'Containment'}
+                if manual else None,
+                score=round(rng.uniform(0.3, 1.0), 3), pbid=recent[0].pbid if recent else 0,
+                model=model.spec.name, model_uuid=model.uuid, start=start, expires=start + duration,
+                active=rng.random() >= 0.2, cleared=rng.random() < 0.15)
+            if kind == 'connection':
+                action.connections = [{'src': self.devices[did]['ip'], 'dst': self.endpoints[endpoint]['ip'],
+                                       'port': 443}]
+            self.antigena[action.codeid] = action
+
+    def add_antigena_action(self, did: int, kind: str, duration_ms: int, reason: str, username: str,
+                            connections: list[dict[str, Any]], now_ms: int) -> AntigenaAction:
+        label = next(label for name, label, _ in catalog.ANTIGENA_ACTIONS if name == kind)
+        detail = next(detail for name, _, detail in catalog.ANTIGENA_ACTIONS if name == kind)
+        target = connections[0].get('dst', '') if connections else ''
+        port = connections[0].get('port', '') if connections else ''
+        action = AntigenaAction(
+            codeid=max(self.antigena, default=CODEID_BASE - 1) + 1, did=did, action=kind, label=label,
+            detail=detail.format(target=target, port=port), manual=True,
+            triggerer={'username': username, 'reason': reason}, score=0.0, pbid=0, model='', model_uuid='',
+            start=now_ms, expires=now_ms + duration_ms, active=True, cleared=False, connections=connections)
+        self.antigena[action.codeid] = action
+        return action
+
+    # ------------------------------------------------------------------ derived traffic
+    def connection_events(self, did: int, start: int, end: int) -> list[dict[str, Any]]:
+        """The device's connections in [start, end], ascending; at most 31 days are derived."""
+        device = self.devices.get(did)
+        if device is None or end < start:
+            return []
+        start = max(start, end - 31 * DAY_MS)
+        endpoints = list(self.endpoints.values())
+        dids = sorted(self.devices)
+        busy = 2 if device['typename'] in ('server', 'dnsserver', 'firewall') else 0
+        events = []
+        for hour in range(start // HOUR_MS, end // HOUR_MS + 1):
+            seed = mix(self.seed, did, hour)
+            for index in range(seed % 4 + busy):
+                h = mix(seed, index)
+                when = hour * HOUR_MS + h % HOUR_MS
+                if when < start or when > end:
+                    continue
+                external = (h >> 8) % 3 != 0
+                if external:
+                    peer: dict[str, Any] = endpoints[(h >> 16) % len(endpoints)]
+                    peer_did = 0
+                    port = (443, 443, 443, 80, 53, 123, 8443)[(h >> 24) % 7]
+                else:
+                    peer_did = dids[(h >> 16) % len(dids)]
+                    peer = self.devices[peer_did]
+                    port = (445, 53, 88, 389, 3389, 135, 22, 443)[(h >> 24) % 8]
+                kind = 'connection'
+                if (h >> 40) % 17 == 0:
+                    kind = 'newconnection'
+                elif (h >> 44) % 11 == 0:
+                    kind = 'unusualconnection'
+                events.append({
+                    'timems': when, 'did': did, 'peer_did': peer_did, 'peer': peer, 'external': external,
+                    'port': port, 'source_port': 49_152 + (h >> 32) % 16_000,
+                    'protocol': 'UDP' if port in (53, 123) else 'TCP',
+                    'direction': 'in' if not external and (h >> 36) % 5 == 0 else 'out',
+                    'kind': kind, 'status': 'failed' if (h >> 48) % 13 == 0 else 'ongoing',
+                    'uid': f'C{h & 0xFFFFFFFFFFFF:012x}{did:04x}',
+                })
+        events.sort(key=lambda event: (event['timems'], event['uid']))
+        return events
+
+    def notices(self, did: int, start: int, end: int) -> list[dict[str, Any]]:
+        """Zeek-style notices raised on the device in [start, end], ascending."""
+        kinds = (('SSL::Invalid_Server_Cert', 'SSL certificate validation failed with (self signed certificate)'),
+                 ('Scan::Port_Scan', 'scanned at least 15 unique ports of host'),
+                 ('HTTP::Unusual_User_Agent', 'Unusual user agent python-requests/2.31.0'),
+                 ('DNS::Unusual_Query', 'Unusual DNS query for xj3k9qv7.dga-domain.top'))
+        start = max(start, end - 31 * DAY_MS)
+        notices = []
+        for hour in range(start // HOUR_MS, end // HOUR_MS + 1):
+            h = mix(self.seed, did, hour, 99)
+            if h % 6 != 0:
+                continue
+            when = hour * HOUR_MS + (h >> 8) % HOUR_MS
+            if start <= when <= end:
+                notice_type, message = kinds[(h >> 32) % len(kinds)]
+                notices.append({'timems': when, 'did': did, 'type': notice_type, 'msg': message,
+                                'nid': (h >> 16) % 1_000_000, 'uid': f'N{h & 0xFFFFFFFFFF:010x}'})
+        return notices
+
+    def hourly_activity(self, did: int, datatype: str, hour: int) -> int:
+        """Connections (co) or bytes (sizeout/sizein) of the device in one epoch hour."""
+        device = self.devices[did]
+        h = mix(self.seed, did, hour, DATATYPE_CODES[datatype])
+        hour_of_day = hour % 24
+        weekday = (hour // 24 + 3) % 7  # 1970-01-01 was a Thursday
+        typename = device['typename']
+        if typename in ('server', 'dnsserver', 'firewall'):
+            base = 320
+        elif typename in ('desktop', 'laptop'):
+            base = 140 if 8 <= hour_of_day <= 18 and weekday < 5 else (6 if typename == 'desktop' else 0)
+        elif typename == 'mobile':
+            base = 30 if 7 <= hour_of_day <= 22 else 0
+        else:
+            base = 15
+        count = base * (600 + h % 800) // 1000
+        if datatype != 'co' and count:
+            count *= 900 + (h >> 20) % 4_000
+            if datatype == 'sizein':
+                count *= 3
+        return int(count)
+
+    def connection_profile(self, did: int) -> dict[str, Any]:
+        """Who and which ports the device talks to over the four-week window, as shares of 100."""
+        rng = random.Random(f'{self.seed}:profile:{did}')
+        device = self.devices[did]
+        others = [d for d in sorted(self.devices) if d != did]
+        peers: list[int | str] = [0, 0, rng.choice(others), rng.choice(others), *rng.sample(SPECIAL_GROUP_DIDS, 2)]
+        ports: list[int | str] = [53, 443, 80, 123, 67, 445, '5001 - 10000', 3389, 1514]
+        used = []
+        for _ in range(rng.randint(6, 10)):
+            used.append({'direction': 'out', 'device': rng.choice(peers), 'port': rng.choice(ports)})
+        served = []
+        if device['typename'] in ('server', 'dnsserver', 'firewall'):
+            for _ in range(rng.randint(2, 5)):
+                served.append({'direction': 'in', 'device': rng.choice(others), 'port': rng.choice((443, 445, 53, 22))})
+        return {
+            'used': _shares(used, rng), 'served': _shares(served, rng),
+            'totalUsed': rng.randint(300, 5_000), 'totalServed': rng.randint(100, 3_000) if served else 0,
+            'firstTime': device['firstSeen'],
+        }
+
+    def search_records(self, start: int, end: int) -> list[dict[str, Any]]:
+        """Advanced Search log records (conn, dns, http, ssl) in [start, end], ascending."""
+        if end < start:
+            return []
+        start = max(start, end - 31 * DAY_MS)
+        per_hour = (('conn', 6), ('dns', 4), ('http', 2), ('ssl', 2))
+        dids = sorted(self.devices)
+        endpoints = list(self.endpoints.values())
+        records = []
+        for hour in range(start // HOUR_MS, end // HOUR_MS + 1):
+            for type_index, (log_type, count) in enumerate(per_hour):
+                for index in range(count):
+                    h = mix(self.seed, hour, type_index, index)
+                    when = hour * HOUR_MS + h % HOUR_MS
+                    if start <= when <= end:
+                        device = self.devices[dids[(h >> 12) % len(dids)]]
+                        endpoint = endpoints[(h >> 20) % len(endpoints)]
+                        records.append(_search_record(log_type, when, h, device, endpoint))
+        records.sort(key=lambda record: (record['epoch_ms'], record['@fields']['uid']))
+        return records
+
+
+def _has_foreign_model(model: Any, pid: int) -> bool:
+    """True when an added breach carries model fields beyond identifying a known model."""
+    if not isinstance(model, dict):
+        return True
+    for part in (model.get('then'), model.get('now')):
+        if isinstance(part, dict) and set(part) - {'pid', 'uuid', 'name'}:
+            return True
+    return set(model) - {'then', 'now', 'pid', 'uuid'} != set()
+
+
+def _filter_argument(pool: str) -> str:
+    return {'watched': '.*', 'rare_hostname': '.*', 'rarity': '95', 'port': '22,23,445,3389'}.get(pool, '.*')
+
+
+def _shares(pairs: list[dict[str, Any]], rng: random.Random) -> list[dict[str, Any]]:
+    """Merge duplicate (device, port) pairs and give them integer sizes summing to 100."""
+    merged: dict[tuple[Any, Any, str], int] = {}
+    for pair in pairs:
+        key = (pair['device'], pair['port'], pair['direction'])
+        merged[key] = merged.get(key, 0) + rng.randint(1, 30)
+    if not merged:
+        return []
+    total = sum(merged.values())
+    shares = []
+    for (device, port, direction), weight in sorted(merged.items(), key=lambda item: -item[1]):
+        shares.append({'direction': direction, 'device': device, 'port': port,
+                       'size': max(1, weight * 99 // total), 'firstOffset': rng.randint(0, 20) * DAY_MS})
+    shares.append({'direction': 'others', 'device': 'others', 'port': 'others', 'size': 1, 'firstOffset': 0})
+    return shares
+
+
+def _search_record(log_type: str, when: int, h: int, device: dict[str, Any],
+                   endpoint: dict[str, Any]) -> dict[str, Any]:
+    uid = f'C{h & 0xFFFFFFFFFFFF:012x}'
+    fields: dict[str, Any] = {'uid': uid, 'source_ip': device['ip'], 'source_port': 49_152 + (h >> 30) % 16_000,
+                              'dest_ip': endpoint['ip'], 'epochdate': when / 1000}
+    if log_type == 'conn':
+        port = (443, 80, 53, 8443, 22)[(h >> 40) % 5]
+        fields.update({'dest_port': port, 'proto': 'udp' if port == 53 else 'tcp',
+                       'service': {443: 'ssl', 80: 'http', 53: 'dns', 8443: 'ssl', 22: 'ssh'}[port],
+                       'orig_bytes': (h >> 8) % 50_000, 'resp_bytes': (h >> 24) % 200_000,
+                       'duration': round(((h >> 16) % 30_000) / 1000, 3),
+                       'conn_state': ('SF', 'S0', 'RSTO', 'SF')[(h >> 50) % 4]})
+    elif log_type == 'dns':
+        fields.update({'dest_port': 53, 'proto': 'udp', 'query': endpoint['hostname'],
+                       'qtype_name': ('A', 'AAAA', 'TXT')[(h >> 40) % 3], 'rcode_name': 'NOERROR',
+                       'answers': [endpoint['ip']]})
+    elif log_type == 'http':
+        fields.update({'dest_port': 80, 'host': endpoint['hostname'], 'method': ('GET', 'POST')[(h >> 40) % 2],
+                       'uri': f'/{("index.html", "api/v1/update", "download.exe", "beacon")[(h >> 44) % 4]}',
+                       'status_code': (200, 200, 404, 302)[(h >> 48) % 4],
+                       'user_agent': catalog.USER_AGENTS[(h >> 52) % len(catalog.USER_AGENTS)]})
+    else:
+        fields.update({'dest_port': 443, 'server_name': endpoint['hostname'], 'version': 'TLSv12',
+                       'cipher': 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256',
+                       'validation_status': ('ok', 'self signed certificate')[(h >> 40) % 2],
+                       'ja3': catalog.JA3_HASHES[(h >> 44) % len(catalog.JA3_HASHES)]})
+    return {'@type': log_type, '@timestamp': format_iso(when), 'epoch_ms': when, '@fields': fields,
+            'source_device': device.get('hostname', device['ip'])}
+
+
+def format_time(ms: int) -> str:
+    """``YYYY-MM-DD HH:MM:SS`` UTC, the appliance's readable timestamp."""
+    return time_module.strftime('%Y-%m-%d %H:%M:%S', time_module.gmtime(ms // 1000))
+
+
+def format_iso(ms: int) -> str:
+    return time_module.strftime('%Y-%m-%dT%H:%M:%SZ', time_module.gmtime(ms // 1000))

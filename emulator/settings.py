@@ -1,0 +1,67 @@
+"""Realism switches: where real appliances disagree, the emulator can behave either way.
+
+Each setting picks one of the variants the API documentation lists as UNVERIFIED or CONFLICT,
+so tests can run a client against every one of them.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+_CHOICES: dict[str, tuple[Any, ...]] = {
+    'order': ('desc', 'asc', 'shuffle'),              # /modelbreaches reply order
+    'inclusive_bounds': (True, False),                # starttime/endtime both inclusive or both exclusive
+    'honour_count': (True, False),                    # /modelbreaches count= obeyed or ignored
+    'ack_reply': ('object', 'list'),                  # acknowledge reply, list = Unified View
+    'tag_reply': ('tid', 'success'),                  # POST /tags/entities reply
+    'comment_reply': ('object', 'list'),              # POST /modelbreaches/{pbid}/comments reply
+    'model_uuid_reply': ('list', 'object'),           # GET /models?uuid= reply
+    'date_clock': ('appliance', 'host'),              # clock DTAPI-Date skew is checked against
+}
+
+
+@dataclass
+class Settings:
+    """Current switch values; defaults are the most common behaviour seen on 7.x."""
+    order: str = 'desc'
+    inclusive_bounds: bool = True
+    honour_count: bool = True
+    ack_reply: str = 'object'
+    tag_reply: str = 'tid'
+    comment_reply: str = 'object'
+    model_uuid_reply: str = 'list'
+    date_clock: str = 'appliance'
+
+
+class SettingsStore:
+    """Thread-safe holder of the Settings, validating every change."""
+
+    def __init__(self, **initial: Any) -> None:
+        self._lock = threading.Lock()
+        self._settings = Settings()
+        self.update(**initial)
+
+    @staticmethod
+    def names() -> list[str]:
+        return [item.name for item in fields(Settings)]
+
+    def update(self, **changes: Any) -> dict[str, Any]:
+        """Apply changes atomically; an unknown name or value raises ValueError and changes nothing."""
+        for name, value in changes.items():
+            if name not in _CHOICES:
+                raise ValueError(f'unknown setting {name!r}; known: {sorted(_CHOICES)}')
+            if value not in _CHOICES[name] or type(value) is not type(_CHOICES[name][0]):
+                raise ValueError(f'setting {name!r} must be one of {list(_CHOICES[name])}, not {value!r}')
+        with self._lock:
+            for name, value in changes.items():
+                setattr(self._settings, name, value)
+            return asdict(self._settings)
+
+    def snapshot(self) -> Settings:
+        with self._lock:
+            return Settings(**asdict(self._settings))
+
+    def as_dict(self) -> dict[str, Any]:
+        with self._lock:
+            return asdict(self._settings)

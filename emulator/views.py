@@ -1,0 +1,348 @@
+"""JSON shapes of the appliance's replies, built from dataset records.
+
+Nested objects that never change (a model version, a device summary) are built once and shared
+between replies; every function here returns a new top-level object, and nothing mutates a
+shared nested one.
+"""
+from __future__ import annotations
+
+import json
+import weakref
+from typing import Any
+
+from emulator.dataset import (AntigenaAction, Breach, Comment, Dataset, Model, TagLink, WatchedEntry,
+                              format_time)
+
+# Per-dataset caches of shared nested objects; weak, so a stopped emulator's dataset is freed.
+_MODEL_CACHE: 'weakref.WeakKeyDictionary[Dataset, dict[tuple[int, int], dict[str, Any]]]' = weakref.WeakKeyDictionary()
+_DEVICE_CACHE: 'weakref.WeakKeyDictionary[Dataset, dict[int, dict[str, Any]]]' = weakref.WeakKeyDictionary()
+_TEXT_CACHE: 'weakref.WeakKeyDictionary[Dataset, dict[Any, str]]' = weakref.WeakKeyDictionary()
+
+_DEVICE_SUMMARY_KEYS = ('did', 'ip', 'sid', 'hostname', 'devicelabel', 'macaddress', 'vendor', 'typename',
+                        'typelabel')
+
+
+# ---------------------------------------------------------------------- models and components
+def model_definition(dataset: Dataset, model: Model, time_ms: int | None = None) -> dict[str, Any]:
+    """A model as /models and breach ``model.then``/``model.now`` show it."""
+    return dict(_model_definition(dataset, model.pid, model.version_at(time_ms).phid))
+
+
+def _model_definition(dataset: Dataset, pid: int, phid: int) -> dict[str, Any]:
+    cache = _MODEL_CACHE.setdefault(dataset, {})
+    cached = cache.get((pid, phid))
+    if cached is not None:
+        return cached
+    model = dataset.models[pid]
+    version = next(v for v in model.versions if v.phid == phid)
+    spec = model.spec
+    definition: dict[str, Any] = {
+        'name': spec.name, 'pid': pid, 'phid': phid, 'uuid': model.uuid,
+        'logic': {'data': [{'cid': cid, 'weight': 1} for cid in model.cids], 'targetScore': 1,
+                  'type': 'weightedComponentList', 'version': 1},
+        'throttle': 3600, 'sharedEndpoints': False,
+        'actions': {'alert': True, 'antigena': {}, 'breach': True, 'model': True, 'setPriority': False,
+                    'setTag': False, 'setType': False},
+        'tags': list(spec.tags), 'interval': 3600, 'delay': 0, 'sequenced': False, 'active': True,
+        'modified': format_time(version.modified), 'activeTimes': {'devices': {}, 'tags': {}, 'type': 'exclusions',
+                                                                   'version': 2},
+        'autoUpdatable': True, 'autoUpdate': True, 'autoSuppress': True, 'description': spec.description,
+        'behaviour': 'incdec1', 'defeats': [], 'created': {'by': 'System'}, 'edited': {'by': 'System'},
+        'version': len([v for v in model.versions if v.phid <= phid]), 'priority': version.priority,
+        'category': spec.category, 'compliance': spec.category == 'Compliance',
+        'mitre': {'tactics': [], 'techniques': [technique_id for _, technique_id in spec.mitre]},
+    }
+    cache[(pid, phid)] = definition
+    return definition
+
+
+def component(dataset: Dataset, cid: int) -> dict[str, Any]:
+    record = dataset.components[cid]
+    return {key: value for key, value in record.items() if key != 'metric'}
+
+
+# ---------------------------------------------------------------------- devices
+def device(dataset: Dataset, did: int, now_ms: int, include_tags: bool = False) -> dict[str, Any]:
+    """The /devices shape; fields without values are left out, as the appliance does."""
+    record = dict(dataset.devices[did])
+    record['ips'] = [dict(entry) for entry in record['ips']]
+    if 'credentials' in record:
+        record['credentials'] = list(record['credentials'])
+    if include_tags:
+        record['tags'] = [tag_object(tag) for tag in dataset.device_tags(did, now_ms)]
+    return record
+
+
+def device_summary(dataset: Dataset, did: int) -> dict[str, Any]:
+    """The short device object embedded in a model breach (shared, never mutated)."""
+    cache = _DEVICE_CACHE.setdefault(dataset, {})
+    cached = cache.get(did)
+    if cached is None:
+        record = dataset.devices[did]
+        cached = {key: record[key] for key in _DEVICE_SUMMARY_KEYS if key in record}
+        cache[did] = cached
+    return cached
+
+
+def similar_device(dataset: Dataset, did: int, score: int, full: bool, now_ms: int) -> dict[str, Any]:
+    record = dataset.devices[did]
+    reply: dict[str, Any] = {'did': did, 'score': score}
+    for key in ('ip', 'ips', 'sid', 'hostname', 'firstSeen', 'lastSeen', 'typename', 'typelabel',
+                'macaddress', 'vendor'):
+        if key in record:
+            reply[key] = record[key]
+    if full:
+        for key in ('os', 'devicelabel', 'priority', 'credentials'):
+            if key in record:
+                reply[key] = record[key]
+        reply['tags'] = [tag_object(tag) for tag in dataset.device_tags(did, now_ms)]
+    return reply
+
+
+# ---------------------------------------------------------------------- model breaches
+def breach(dataset: Dataset, record: Breach, *, include_acknowledged: bool, include_url: bool,
+           base_url: str, minimal: bool, device_at_top: bool) -> dict[str, Any]:
+    """One model breach as /modelbreaches returns it."""
+    extra = record.extra or {}
+    reply: dict[str, Any] = {'commentCount': len(dataset.comments.get(record.pbid, ())), 'pbid': record.pbid,
+                             'time': record.time, 'creationTime': record.creation_time}
+    if include_acknowledged:
+        reply['acknowledged'] = record.acknowledged
+    if include_url:
+        reply['breachUrl'] = f'{base_url}/#modelbreach/{record.pbid}'
+    model = dataset.models.get(record.pid)
+    if 'model' in extra or model is None:
+        reply['model'] = extra.get('model', {})
+    else:
+        then = _model_definition(dataset, model.pid, model.version_at(record.time).phid)
+        now = _model_definition(dataset, model.pid, model.version_at(None).phid)
+        reply['model'] = {'then': _minimal_model(then), 'now': _minimal_model(now)} if minimal \
+            else {'then': then, 'now': now}
+    device_object = extra.get('device') or device_summary(dataset, record.did)
+    if not minimal:
+        reply['triggeredComponents'] = extra.get('triggeredComponents') or (
+            triggered_components(dataset, record, model) if model else [])
+        if not device_at_top:
+            reply['triggeredComponents'] = [{**item, 'device': device_object} for item in reply['triggeredComponents']]
+    reply['score'] = record.score
+    reply['percentscore'] = round(record.score * 100)
+    if device_at_top:
+        reply['device'] = device_object
+    if not minimal:
+        reply['mitreTechniques'] = extra.get('mitreTechniques') or (
+            [{'technique': name, 'techniqueID': technique_id} for name, technique_id in model.spec.mitre]
+            if model else [])
+    for key, value in extra.items():
+        if key not in ('model', 'device', 'triggeredComponents', 'mitreTechniques'):
+            reply[key] = value
+    return reply
+
+
+def breach_text(dataset: Dataset, record: Breach, *, include_acknowledged: bool, include_url: bool,
+                base_url: str, minimal: bool, device_at_top: bool) -> str:
+    """The JSON text of ``breach(...)``, assembled from cached fragments in the common case.
+
+    Serialising the shared model definitions once instead of per breach keeps a large
+    /modelbreaches reply cheap; unusual variants fall back to serialising the whole object.
+    """
+    model = dataset.models.get(record.pid)
+    if record.extra or minimal or not device_at_top or model is None:
+        return _dumps(breach(dataset, record, include_acknowledged=include_acknowledged, include_url=include_url,
+                             base_url=base_url, minimal=minimal, device_at_top=device_at_top))
+    cache = _TEXT_CACHE.setdefault(dataset, {})
+    then_phid = model.version_at(record.time).phid
+    now_phid = model.version_at(None).phid
+    model_text = cache.get(('model', then_phid, now_phid))
+    if model_text is None:
+        model_text = _dumps({'then': _model_definition(dataset, model.pid, then_phid),
+                             'now': _model_definition(dataset, model.pid, now_phid)})
+        cache[('model', then_phid, now_phid)] = model_text
+    device_text = cache.get(('device', record.did))
+    if device_text is None:
+        device_text = cache[('device', record.did)] = _dumps(device_summary(dataset, record.did))
+    mitre_text = cache.get(('mitre', model.pid))
+    if mitre_text is None:
+        mitre_text = cache[('mitre', model.pid)] = _dumps(
+            [{'technique': name, 'techniqueID': technique_id} for name, technique_id in model.spec.mitre])
+    optional = ''
+    if include_acknowledged:
+        optional += ',"acknowledged":' + ('true' if record.acknowledged else 'false')
+    if include_url:
+        optional += ',"breachUrl":' + _dumps(f'{base_url}/#modelbreach/{record.pbid}')
+    return (f'{{"commentCount":{len(dataset.comments.get(record.pbid, ()))},"pbid":{record.pbid},'
+            f'"time":{record.time},"creationTime":{record.creation_time}{optional},"model":{model_text},'
+            f'"triggeredComponents":{_dumps(triggered_components(dataset, record, model))},'
+            f'"score":{_dumps(record.score)},"percentscore":{round(record.score * 100)},'
+            f'"device":{device_text},"mitreTechniques":{mitre_text}}}')
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(',', ':'), ensure_ascii=False)
+
+
+def _minimal_model(definition: dict[str, Any]) -> dict[str, Any]:
+    return {key: definition[key] for key in ('name', 'pid', 'phid', 'uuid', 'priority', 'category')}
+
+
+def triggered_components(dataset: Dataset, record: Breach, model: Model) -> list[dict[str, Any]]:
+    components = []
+    for position, cid in enumerate(model.cids):
+        source = dataset.components[cid]
+        spec = model.spec.components[position]
+        value = dataset.trigger_value(spec.pool, record.pbid)
+        first = source['filters'][0]
+        components.append({
+            'time': record.time - 1000 * (len(model.cids) - position), 'cbid': record.pbid * 10 + position,
+            'cid': cid, 'chid': source['chid'], 'size': 1 + record.pbid % 9, 'threshold': source['threshold'],
+            'interval': source['interval'], 'logic': source['logic'], 'metric': source['metric'],
+            'triggeredFilters': [
+                {'cfid': first['cfid'], 'id': first['id'], 'filterType': first['filtertype'],
+                 'arguments': {'value': value}, 'comparatorType': first['comparator'], 'trigger': {'value': value}},
+                {'cfid': source['filters'][1]['cfid'], 'id': 'B', 'filterType': 'Direction',
+                 'arguments': {'value': 'out'}, 'comparatorType': 'is', 'trigger': {'value': 'out'}},
+            ],
+        })
+    return components
+
+
+def breach_comment(comment: Comment, pid: int) -> dict[str, Any]:
+    return {'message': comment.message, 'username': comment.username, 'time': comment.time, 'pid': pid}
+
+
+def mb_comment(comment: Comment, pid: int, model_name: str) -> dict[str, Any]:
+    return {'time': comment.time, 'pbid': comment.pbid, 'username': comment.username,
+            'message': comment.message, 'pid': pid, 'name': model_name}
+
+
+# ---------------------------------------------------------------------- /details events
+def event_device(dataset: Dataset, did: int, full: bool) -> dict[str, Any]:
+    record = dataset.devices[did]
+    if full:
+        return {'id': did, **{k: v for k, v in record.items()}}
+    reply = {'id': did, 'did': did, 'ip': record['ip'], 'sid': record['sid']}
+    for key in ('macaddress', 'hostname', 'typename', 'typelabel'):
+        if key in record:
+            reply[key] = record[key]
+    return reply
+
+
+def external_device(endpoint: dict[str, Any]) -> dict[str, Any]:
+    return {'id': 0, 'did': 0, 'ip': endpoint['ip'], 'hostname': endpoint['hostname'],
+            'longitude': endpoint['longitude'], 'latitude': endpoint['latitude'], 'city': endpoint['city'],
+            'country': endpoint['country'], 'countrycode': endpoint['countrycode'], 'asn': endpoint['asn'],
+            'region': endpoint['region']}
+
+
+def connection_event(dataset: Dataset, event: dict[str, Any], full: bool) -> dict[str, Any]:
+    own = event_device(dataset, event['did'], full)
+    if event['external']:
+        other = external_device(event['peer'])
+        other_name = event['peer']['hostname']
+    else:
+        other = event_device(dataset, event['peer_did'], full)
+        other_name = event['peer'].get('hostname', event['peer']['ip'])
+    own_name = own.get('hostname', own['ip'])
+    outgoing = event['direction'] == 'out'
+    source, destination = (own, other) if outgoing else (other, own)
+    reply = {
+        'time': format_time(event['timems']), 'timems': event['timems'], 'action': 'connection',
+        'eventType': event['kind'], 'uid': event['uid'],
+        'sdid': source['did'], 'ddid': destination['did'],
+        'port': event['port'], 'sourcePort': event['source_port'] if outgoing else event['port'],
+        'destinationPort': event['port'], 'direction': event['direction'], 'protocol': event['protocol'],
+        'applicationprotocol': {443: 'HTTPS', 80: 'HTTP', 53: 'DNS', 445: 'SMB', 88: 'Kerberos', 389: 'LDAP',
+                                3389: 'RDP', 22: 'SSH', 123: 'NTP'}.get(event['port'], 'Unknown'),
+        'status': event['status'],
+        'sourceDevice': source, 'destinationDevice': destination,
+        'source': own_name if outgoing else other_name, 'destination': other_name if outgoing else own_name,
+    }
+    if event['kind'] != 'connection':
+        reply['info'] = 'A connection the device does not usually make' if event['kind'] == 'unusualconnection' \
+            else 'The first connection between these endpoints'
+    return reply
+
+
+def notice_event(dataset: Dataset, notice: dict[str, Any]) -> dict[str, Any]:
+    record = dataset.devices[notice['did']]
+    return {'time': format_time(notice['timems']), 'timems': notice['timems'], 'action': 'notice',
+            'eventType': 'notice', 'nid': notice['nid'], 'uid': notice['uid'], 'direction': 'out',
+            'mlid': 0, 'type': notice['type'], 'msg': notice['msg'], 'destinationPort': 0,
+            'details': '', 'sdid': notice['did'], 'source': record.get('hostname', record['ip'])}
+
+
+def device_history_events(dataset: Dataset, did: int) -> list[dict[str, Any]]:
+    record = dataset.devices[did]
+    events = []
+    for name in ('macaddress', 'hostname', 'ip', 'typename'):
+        if name in record:
+            events.append({'time': format_time(record['firstSeen']), 'timems': record['firstSeen'],
+                           'eventType': 'devicehistory', 'name': name if name != 'macaddress' else 'mac',
+                           'value': record[name], 'reason': 'DHCP' if name in ('ip', 'hostname') else 'Observed',
+                           'device': did})
+    for entry in record['ips'][1:]:
+        events.append({'time': entry['time'], 'timems': entry['timems'], 'eventType': 'devicehistory',
+                       'name': 'ip', 'value': entry['ip'], 'reason': 'DHCP', 'device': did})
+    return events
+
+
+def breach_event(dataset: Dataset, record: Breach) -> dict[str, Any]:
+    """The breach record that opens /details?pbid=."""
+    model = dataset.models.get(record.pid)
+    definition = _model_definition(dataset, model.pid, model.version_at(record.time).phid) if model else {}
+    return {
+        'time': format_time(record.time), 'timems': record.time, 'pbid': record.pbid, 'pid': record.pid,
+        'phid': definition.get('phid'), 'action': 'policybreach', 'eventType': 'policybreach',
+        'creationTime': record.creation_time, 'creationTimestamp': format_time(record.creation_time),
+        'name': definition.get('name', ''), 'components': list(model.cids) if model else [],
+        'didRestrictions': [], 'didExclusions': [], 'throttle': definition.get('throttle', 3600),
+        'sharedEndpoints': False, 'interval': definition.get('interval', 3600), 'sequenced': False,
+        'active': True, 'modified': definition.get('modified', ''), 'priority': definition.get('priority', 0),
+        'description': definition.get('description', ''), 'score': record.score, 'did': record.did,
+    }
+
+
+def modelbreach_event(dataset: Dataset, record: Breach) -> dict[str, Any]:
+    model = dataset.models.get(record.pid)
+    return {'time': format_time(record.time), 'timems': record.time, 'action': 'modelbreach',
+            'eventType': 'modelbreach', 'pbid': record.pbid, 'pid': record.pid,
+            'name': model.spec.name if model else '', 'score': record.score, 'did': record.did}
+
+
+# ---------------------------------------------------------------------- tags
+def tag_object(tag: dict[str, Any]) -> dict[str, Any]:
+    return {**tag, 'data': dict(tag['data'])}
+
+
+def tag_link(link: TagLink) -> dict[str, Any]:
+    return {'teid': link.teid, 'tid': link.tid, 'entityType': 'Device', 'entityValue': str(link.did),
+            'expiry': link.expiry}
+
+
+# ---------------------------------------------------------------------- watch list
+def watched_entry(entry: WatchedEntry) -> dict[str, Any]:
+    reply: dict[str, Any] = {'name': entry.name, 'description': entry.description}
+    if entry.expiry:
+        reply['expiry'] = entry.expiry
+    reply['strength'] = entry.strength
+    reply['iagn'] = entry.iagn
+    return reply
+
+
+# ---------------------------------------------------------------------- Autonomous Response
+def antigena_action(dataset: Dataset, action: AntigenaAction, now_ms: int) -> dict[str, Any]:
+    record = dataset.devices.get(action.did, {})
+    active = action.active and not action.cleared and action.expires > now_ms
+    reply = {
+        'codeid': action.codeid, 'did': action.did, 'ip': record.get('ip', ''), 'action': action.action,
+        'manual': action.manual, 'triggerer': action.triggerer, 'label': action.label, 'detail': action.detail,
+        'score': action.score, 'pbid': action.pbid, 'model': action.model, 'modeluuid': action.model_uuid,
+        'start': action.start, 'expires': action.expires, 'blocked': active, 'active': active,
+        'cleared': action.cleared,
+    }
+    if action.connections:
+        reply['connections'] = [dict(connection) for connection in action.connections]
+    return reply
+
+
+def needs_confirmation(action: AntigenaAction, now_ms: int) -> bool:
+    return not action.active and not action.cleared and action.expires > now_ms
