@@ -1,0 +1,92 @@
+# Entry points for tests, the demo and the XSOAR content tooling.
+# Needs only GNU make, git and Python 3.11 with pip: everything else comes from Pipfile.lock,
+# installed hash-checked by pip (pipenv is used to *write* the lock, never to install it).
+#
+#   make test       .venv from the lock (default + develop), then pytest with coverage of Darktrace.py
+#   make demo       .venv, then the local runner's demo
+#   make validate   .venv-sdk (sdk-packages), stage a content pack, demisto-sdk validate + xsoar-lint
+#   make package    .venv-sdk, stage, demisto-sdk prepare-content -> dist/integration-Darktrace.yml
+#   make clean      remove the virtual environments and everything built
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := test
+.DELETE_ON_ERROR:
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+LOCK := Pipfile.lock
+VENV := .venv
+SDK_VENV := .venv-sdk
+# A venv is rebuilt from scratch whenever the lock (or the tool that reads it) is newer than
+# its stamp, so it never keeps packages the lock no longer has.
+VENV_STAMP := $(VENV)/.installed-from-lock
+SDK_STAMP := $(SDK_VENV)/.installed-from-lock
+
+BUILD := build
+STAGE := $(BUILD)/content
+DIST := dist
+INTEGRATION_DIR := Packs/Darktrace/Integrations/Darktrace
+UNIFIED := $(DIST)/integration-Darktrace.yml
+PYTEST_ARGS ?=
+# A safety net so a hung test fails in minutes instead of holding CI until its limit.
+PYTEST_TIMEOUT ?= 300
+
+SDK := $(abspath $(SDK_VENV))/bin/demisto-sdk
+# demisto-sdk only runs inside a content-shaped git tree (see tools/stage_content.py); the first
+# variable silences its "not the content repository" warning. Its logs and pylint's history go
+# under build/ rather than the home folder.
+SDK_ENV := DEMISTO_SDK_IGNORE_CONTENT_WARNING=1 DEMISTO_SDK_LOG_NO_COLORS=true \
+	DEMISTO_SDK_LOG_FILE_PATH=$(abspath $(BUILD))/sdk-logs PYLINTHOME=$(abspath $(BUILD))/pylint
+# prepare-content and xsoar-lint accept the sdk's offline switch (they then skip GitHub
+# look-ups); validate refuses to start with it, so it is set only for those two.
+SDK_OFFLINE := DEMISTO_SDK_OFFLINE_ENV=true
+# Where the kernel allows it, the sdk runs in an empty network namespace: proof that nothing
+# it does needs the network, and no stray request can leave the machine.
+NO_NETWORK := $(shell unshare --net --map-root-user true >/dev/null 2>&1 && echo unshare --net --map-root-user)
+
+.PHONY: test demo validate package stage clean
+
+define make_venv
+@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "$(LOCK) is locked for Python 3.11, but $(PYTHON) is " + sys.version.split()[0] + "; run make PYTHON=/path/to/python3.11")'
+@echo "Creating $(1) from $(LOCK) [$(2)]"
+$(PYTHON) -m venv --clear $(1)
+$(PYTHON) tools/lock_to_requirements.py --lock $(LOCK) --categories $(2) -o $(1)/requirements.txt
+$(1)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r $(1)/requirements.txt
+endef
+
+$(VENV_STAMP): $(LOCK) tools/lock_to_requirements.py
+	$(call make_venv,$(VENV),default develop)
+	touch $@
+
+$(SDK_STAMP): $(LOCK) tools/lock_to_requirements.py
+	$(call make_venv,$(SDK_VENV),sdk-packages)
+	touch $@
+
+test: $(VENV_STAMP)
+	$(VENV)/bin/python -m pytest --cov=Darktrace --cov-report=term-missing \
+		--timeout=$(PYTEST_TIMEOUT) $(PYTEST_ARGS)
+
+demo: $(VENV_STAMP)
+	$(VENV)/bin/python -m runner --demo
+
+# A fresh pack tree on every run, so a file removed here never lingers in the staged pack.
+stage:
+	$(PYTHON) tools/stage_content.py --source . --dest $(STAGE)
+
+validate: $(SDK_STAMP) stage
+	cd $(STAGE) && $(NO_NETWORK) env $(SDK_ENV) $(SDK) validate -g \
+		--config-path $(CURDIR)/tools/validate_config.toml
+	cd $(STAGE) && $(NO_NETWORK) env $(SDK_ENV) $(SDK_OFFLINE) $(SDK) xsoar-lint \
+		$(INTEGRATION_DIR)/Darktrace.py
+
+package: $(SDK_STAMP) stage
+	rm -rf $(DIST)
+	mkdir -p $(DIST)
+	cd $(STAGE) && $(NO_NETWORK) env $(SDK_ENV) $(SDK_OFFLINE) $(SDK) prepare-content \
+		-i $(INTEGRATION_DIR) -o $(CURDIR)/$(DIST)
+	test -s $(UNIFIED)
+	@echo "Unified integration: $(UNIFIED)"
+
+clean:
+	rm -rf $(VENV) $(SDK_VENV) $(BUILD) $(DIST) .pytest_cache .hypothesis .coverage htmlcov
+	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
