@@ -221,6 +221,71 @@ class Client(BaseClient):
     def get_model_breaches(self, params: dict[str, Any]) -> Any:
         return self.request('GET', '/modelbreaches', params)
 
+    def get_model_breach(self, pbid: int) -> Any:
+        # Acknowledged breaches are otherwise left out, and the flag and link only appear when asked for.
+        return self.request('GET', f'/modelbreaches/{pbid}', {
+            'includeacknowledged': True, 'includebreachurl': True, 'deviceattop': True})
+
+    def acknowledge_model_breach(self, pbid: int) -> Any:
+        return self.request('POST', f'/modelbreaches/{pbid}/acknowledge', form={'acknowledge': True})
+
+    def unacknowledge_model_breach(self, pbid: int) -> Any:
+        return self.request('POST', f'/modelbreaches/{pbid}/unacknowledge', form={'unacknowledge': True})
+
+    def get_model_breach_comments(self, pbid: int) -> Any:
+        return self.request('GET', f'/modelbreaches/{pbid}/comments')
+
+    def add_model_breach_comment(self, pbid: int, message: str) -> Any:
+        return self.request('POST', f'/modelbreaches/{pbid}/comments', json_body={'message': message})
+
+    def get_details(self, params: dict[str, Any]) -> Any:
+        return self.request('GET', '/details', params)
+
+    def get_model(self, uuid: str) -> Any:
+        return self.request('GET', '/models', {'uuid': uuid})
+
+    def get_model_component(self, cid: int) -> Any:
+        return self.request('GET', f'/components/{cid}')
+
+    def search_devices(self, query: str | None, order_by: str | None, order: str | None, count: int,
+                       offset: int) -> Any:
+        return self.request('GET', '/devicesearch', {
+            'query': query, 'orderBy': order_by, 'order': order, 'count': count, 'offset': offset})
+
+    def get_device(self, did: int) -> Any:
+        return self.request('GET', '/devices', {'did': did, 'includetags': True})
+
+    def get_ai_analyst_incident_events(self, params: dict[str, Any]) -> Any:
+        return self.request('GET', '/aianalyst/incidentevents', params)
+
+    def acknowledge_ai_analyst_event(self, event_id: str) -> Any:
+        return self.request('POST', '/aianalyst/acknowledge', form={'uuid': event_id})
+
+    def unacknowledge_ai_analyst_event(self, event_id: str) -> Any:
+        return self.request('POST', '/aianalyst/unacknowledge', form={'uuid': event_id})
+
+    def get_ai_analyst_comments(self, event_id: str) -> Any:
+        return self.request('GET', '/aianalyst/incident/comments', {'incident_id': event_id})
+
+    def add_ai_analyst_comment(self, event_id: str, message: str) -> Any:
+        return self.request('POST', '/aianalyst/incident/comments',
+                            json_body={'incident_id': event_id, 'message': message})
+
+    def get_ai_analyst_groups(self, params: dict[str, Any]) -> Any:
+        return self.request('GET', '/aianalyst/groups', params)
+
+    def get_watched_endpoints(self) -> Any:
+        return self.request('GET', '/intelfeed', {'fulldetails': True})
+
+    def remove_from_watched_list(self, entry: str) -> Any:
+        return self.request('POST', '/intelfeed', json_body={'removeentry': entry})
+
+    def get_tags(self) -> Any:
+        return self.request('GET', '/tags')
+
+    def remove_tag_from_device(self, did: int, tag: str) -> Any:
+        return self.request('DELETE', '/tags/entities', {'did': did, 'tag': tag})
+
 
 ''' HELPERS '''
 
@@ -688,21 +753,30 @@ def run_advanced_search_analysis_command(client: Client, args: dict[str, Any]) -
 
 
 def post_to_watched_list_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    endpoints = [item.strip() for item in argToList(args.get('endpointsToWatch')) if item.strip()]
-    if not endpoints:
-        raise ValueError('Missing required argument "endpointsToWatch": give one or more IP addresses or host names, '
-                         'separated by commas.')
-    for endpoint in endpoints:
-        if not (is_ip(endpoint) or is_hostname(endpoint)):
-            raise ValueError(f'Invalid entry "{endpoint}" in "endpointsToWatch": expected IP addresses or host names '
-                             'separated by commas.')
+    endpoints = parse_endpoint_list(args, 'endpointsToWatch')
     description = parse_text(args, 'description', MAX_DESCRIPTION_LENGTH, required=False)
+    expiry_ms = parse_time_arg(args, 'expiry')
+    if expiry_ms is not None and expiry_ms <= now_ms():
+        raise ValueError(f'Invalid "expiry"="{_arg_text(args, "expiry")}": the time has passed; give a future time '
+                         'such as "in 30 days" or 2030-01-31T00:00:00Z.')
+    source = parse_text(args, 'source', MAX_WATCHED_SOURCE_LENGTH, required=False)
+    hostname = parse_bool(args, 'hostname', default=None)
+    # Options are sent only when given, so the request of an existing playbook is unchanged.
     body: dict[str, Any] = {'addlist': ','.join(endpoints)}
     if description:
         body['description'] = description
+    options: dict[str, Any] = {}
+    if expiry_ms is not None:
+        options['expiry'] = datetime.fromtimestamp(expiry_ms / 1000, tz=timezone.utc).strftime(ISO_FORMAT) + 'Z'
+    if source:
+        options['source'] = source
+    body.update(options)
+    if hostname is not None:
+        body['hostname'] = hostname
     reply = client.add_to_watched_list(body)
     watched = isinstance(reply, dict) and str(reply.get('response', '')).upper() == 'SUCCESS'
-    outputs = [{'endpoint': endpoint, 'Watched': watched, 'description': description} for endpoint in endpoints]
+    outputs = [{'endpoint': endpoint, 'Watched': watched, 'description': description, **options}
+               for endpoint in endpoints]
     rows = [{'Endpoint': endpoint, 'Watched': watched} for endpoint in endpoints]
     counts = f' ({reply.get("added", 0)} added, {reply.get("updated", 0)} updated)' if isinstance(reply, dict) else ''
     return CommandResults(outputs_prefix='Darktrace.Endpoint', outputs_key_field='endpoint', outputs=outputs,
@@ -770,6 +844,770 @@ def post_tag_to_device_command(client: Client, args: dict[str, Any]) -> CommandR
                           outputs=outputs, raw_response=reply,
                           readable_output=f'### Tag "{tag}" added to device {did}\n'
                                           + (f'Tag ID: {tag_id}\n' if tag_id is not None else ''))
+
+
+''' TRIAGE COMMANDS: BREACHES, MODELS, DEVICES, AI ANALYST, WATCHED LIST, TAGS '''
+# Every list command takes `limit` (default 50). Identifiers that become URL path segments (pbid, cid)
+# are validated integers; every other value reaches the appliance only through params, form or JSON.
+
+DEFAULT_LIST_LIMIT = 50
+MAX_LIST_LIMIT = 1000
+DEVICE_SEARCH_PAGE_SIZE = 300  # the appliance's maximum `count` for /devicesearch
+MAX_COMMENT_LENGTH = 4096
+MAX_QUERY_LENGTH = 1024
+MAX_WATCHED_SOURCE_LENGTH = 63  # the appliance takes source names shorter than 64 characters
+MAX_ENDPOINTS_PER_REMOVAL = 100  # one request each, so a playbook cannot start thousands by mistake
+DEFAULT_BREACH_WINDOW = '7 days'
+DEVICE_EVENT_TYPES = ('connection', 'unusualconnection', 'newconnection', 'notice', 'devicehistory', 'modelbreach')
+DEVICE_ORDER_FIELDS = ('priority', 'hostname', 'ip', 'macaddress', 'vendor', 'os', 'firstSeen', 'lastSeen',
+                       'devicelabel', 'typelabel')
+SORT_ORDERS = ('asc', 'desc')
+MODEL_UUID_PATTERN = re.compile(r'[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}')
+AI_ANALYST_ID_PATTERN = re.compile(r'[A-Za-z0-9][A-Za-z0-9-]{0,127}')
+ISO_TIME_PATTERN = re.compile(r'\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?')
+RELATIVE_TIME_PATTERN = re.compile(r'now|(in\s+)?\d{1,5}\s+(second|minute|hour|day|week|month|year)s?(\s+ago)?',
+                                   re.IGNORECASE)
+EPOCH_TIME_PATTERN = re.compile(r'\d{10}|\d{13}')
+TIME_ARGUMENT_FORMS = ('an ISO 8601 time such as 2024-01-31T13:00:00Z, a relative time such as "3 days" '
+                       '(ago) or "in 2 hours", or epoch seconds or milliseconds')
+BREACH_HEADERS = ['Model', 'Category', 'Score', 'Device', 'Time', 'Link', 'Breach ID', 'Acknowledged']
+EVENT_HEADERS = ['Time', 'Event', 'Action', 'Source', 'Destination', 'Port', 'Protocol', 'Direction', 'Details']
+DEVICE_HEADERS = ['Device ID', 'Hostname', 'IP', 'MAC address', 'Type', 'Vendor', 'OS', 'Label', 'Last seen']
+AI_EVENT_HEADERS = ['Event ID', 'Title', 'Category', 'Score', 'Group score', 'Devices', 'Created', 'Acknowledged']
+
+
+def parse_time_arg(args: dict[str, Any], name: str, default: str | None = None) -> int | None:
+    """An ISO 8601, relative ("3 days", "in 2 hours") or epoch time argument → epoch milliseconds (UTC).
+
+    Only these shapes are handed to the date parser, which would otherwise read "1.5" as a date.
+    """
+    text = _arg_text(args, name) or (default or '')
+    if not text:
+        return None
+    moment: datetime | None = None
+    if ISO_TIME_PATTERN.fullmatch(text):
+        try:
+            moment = datetime.fromisoformat(text.replace('Z', '+00:00'))
+        except ValueError:
+            moment = None
+    elif EPOCH_TIME_PATTERN.fullmatch(text) or RELATIVE_TIME_PATTERN.fullmatch(text):
+        try:
+            moment = arg_to_datetime(text, arg_name=name)
+        except (ValueError, OverflowError):  # e.g. "99999 years" is out of the calendar's range
+            moment = None
+    if moment is None:
+        raise ValueError(f'Invalid "{name}"="{text}": expected {TIME_ARGUMENT_FORMS}.')
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp() * 1000)
+
+
+def parse_time_range(args: dict[str, Any], start_name: str, end_name: str,
+                     default_start: str | None = None) -> tuple[int | None, int | None]:
+    """A start and end time in epoch ms; an open end is now, and a range that runs backwards is refused."""
+    start_ms = parse_time_arg(args, start_name, default=default_start)
+    end_ms = parse_time_arg(args, end_name)
+    if start_ms is not None and end_ms is None:
+        end_ms = now_ms()  # some appliance versions ignore a start time given without an end time
+    if start_ms is not None and end_ms is not None and end_ms < start_ms:
+        raise ValueError(f'Invalid time range: "{end_name}" ({ms_to_iso(end_ms)}) is before "{start_name}" '
+                         f'({ms_to_iso(start_ms)}).')
+    return start_ms, end_ms
+
+
+def parse_score(args: dict[str, Any], name: str) -> float | None:
+    """A score from 0 to 100, as analysts see it in the Threat Visualizer."""
+    text = _arg_text(args, name)
+    if not text:
+        return None
+    try:
+        score = float(text)
+    except ValueError:
+        score = math.nan
+    if not 0 <= score <= 100:  # NaN fails this comparison too
+        raise ValueError(f'Invalid "{name}"="{text}": expected a number from 0 to 100.')
+    return score
+
+
+def parse_limit(args: dict[str, Any], maximum: int = MAX_LIST_LIMIT) -> int:
+    return int(parse_int(args, 'limit', 1, maximum, default=DEFAULT_LIST_LIMIT) or DEFAULT_LIST_LIMIT)
+
+
+def parse_pbid(args: dict[str, Any]) -> int:
+    """A model breach id: a positive integer, so it is safe as a path segment."""
+    return int(parse_int(args, 'pbid', minimum=1, required=True) or 0)
+
+
+def parse_model_uuid(args: dict[str, Any], name: str, required: bool = True) -> str | None:
+    text = _arg_text(args, name)
+    example = 'a model UUID such as 80010119-6d7f-0000-0305-5e0000000256'
+    if not text:
+        if required:
+            raise ValueError(f'Missing required argument "{name}": give {example}.')
+        return None
+    if not MODEL_UUID_PATTERN.fullmatch(text):
+        raise ValueError(f'Invalid "{name}"="{text}": expected {example}.')
+    return text
+
+
+def parse_ai_analyst_id(args: dict[str, Any], name: str, required: bool = True) -> str | None:
+    """An AI Analyst incident event or group id: letters, digits and hyphens."""
+    text = _arg_text(args, name)
+    if not text:
+        if required:
+            raise ValueError(f'Missing required argument "{name}": give an AI Analyst id such as '
+                             '04a3f36e-4u8w-v9dh-x6lb-894778cf9633.')
+        return None
+    if not AI_ANALYST_ID_PATTERN.fullmatch(text):
+        raise ValueError(f'Invalid "{name}"="{text}": expected an AI Analyst id (letters, digits and hyphens).')
+    return text
+
+
+def parse_endpoint_list(args: dict[str, Any], name: str, maximum: int | None = None) -> list[str]:
+    """One or more comma-separated IP addresses or host names."""
+    endpoints = [item.strip() for item in argToList(args.get(name)) if item.strip()]
+    if not endpoints:
+        raise ValueError(f'Missing required argument "{name}": give one or more IP addresses or host names, '
+                         'separated by commas.')
+    for endpoint in endpoints:
+        if not (is_ip(endpoint) or is_hostname(endpoint)):
+            raise ValueError(f'Invalid entry "{endpoint}" in "{name}": expected IP addresses or host names '
+                             'separated by commas.')
+    if maximum is not None and len(endpoints) > maximum:
+        raise ValueError(f'Invalid "{name}": {len(endpoints)} entries, at most {maximum} are accepted per command.')
+    return endpoints
+
+
+def _number(value: Any) -> int | float | None:
+    """A numeric reply value as a number (some replies carry numbers as text); None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        if math.isfinite(number):
+            return int(number) if number.is_integer() else number
+    return None
+
+
+def _flag(value: Any) -> bool | None:
+    """A reply's true/false value, whether a boolean, text or an object (present = true)."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return value.strip().lower() in ('true', '1', 'yes')
+    return bool(value)
+
+
+def _epoch_ms(value: Any) -> float:
+    """Epoch ms of a reply time (ms, or 'YYYY-MM-DD HH:MM:SS' UTC text) for sorting; 0 when unknown."""
+    number = _number(value)
+    if number is not None:
+        return float(number)
+    if isinstance(value, str):
+        try:
+            return datetime.strptime(value, DTAPI_DATE_FORMAT).replace(tzinfo=timezone.utc).timestamp() * 1000
+        except ValueError:
+            return 0.0
+    return 0.0
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    """A reply's nested object, or an empty one when the appliance sent something else."""
+    return value if isinstance(value, dict) else {}
+
+
+def _one_record(reply: Any, key: str, value: Any, what: str) -> dict[str, Any]:
+    """The record whose `key` is `value`, from a reply that may be one object or a list.
+
+    Matching on the key guards against an appliance that ignores the filter and answers with everything.
+    """
+    records = [item for item in as_list(reply) if isinstance(item, dict)]
+    for record in records:
+        if str(record.get(key)).lower() == str(value).lower():
+            return record
+    if len(records) == 1 and key not in records[0]:
+        return records[0]
+    raise DarktraceApiError('not_found', f'Darktrace has no {what}: check the identifier.')
+
+
+def _confirms(reply: Any) -> bool:
+    """Whether a reply to a change confirms it: {"response": "SUCCESS"}, {"aianalyst": "SUCCESS"}, or a
+    Unified View list whose every entry says `replicate: true`."""
+    items = reply if isinstance(reply, list) else [reply]
+    return bool(items) and all(
+        isinstance(item, dict) and (item.get('replicate') is True or any(
+            str(item.get(field, '')).upper() == 'SUCCESS' for field in ('response', 'aianalyst')))
+        for item in items)
+
+
+def _unconfirmed(operation: str, reply: Any) -> DarktraceApiError:
+    return DarktraceApiError('unexpected_reply', (
+        f'Darktrace answered {operation} without confirming the change: {json.dumps(reply)[:200]}. '
+        'Check in the Threat Visualizer whether it took effect before retrying.'))
+
+
+def _created_comment(reply: Any, message: str, operation: str) -> dict[str, Any]:
+    """The comment a POST created: {"response": "SUCCESS"} or a list (or object) holding the comment."""
+    if _confirms(reply):
+        return {'message': message}
+    comments = [item for item in as_list(reply) if isinstance(item, dict) and 'message' in item]
+    if not comments:
+        raise _unconfirmed(operation, reply)
+    created = [comment for comment in comments if comment.get('message') == message] or comments
+    return iso_times(created[-1])
+
+
+def _comment_rows(comments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{'Time': c.get('time'), 'User': c.get('username'), 'Message': c.get('message')} for c in comments]
+
+
+def _link(url: Any) -> str | None:
+    return f'[Open in Darktrace]({url})' if url else None
+
+
+# --- model breaches ------------------------------------------------------------------------------
+
+def _breach_model(breach: dict[str, Any]) -> dict[str, Any]:
+    """The model as it was when the breach happened (`then`), else its current definition, else a flat model."""
+    model = _dict(breach.get('model'))
+    return model.get('then') or model.get('now') or model
+
+
+def breach_context(breach: dict[str, Any]) -> dict[str, Any]:
+    """A model breach as Darktrace.ModelBreach: ISO times, numeric scores, the model flattened."""
+    model = _breach_model(breach)
+    score = _number(breach.get('score'))
+    percent_score = _number(breach.get('percentscore'))
+    if percent_score is None and score is not None:
+        percent_score = round(score * 100)
+    return {
+        'pbid': _int_or_value(breach.get('pbid')),
+        'time': ms_to_iso(breach.get('time')),
+        'creationTime': ms_to_iso(breach.get('creationTime')),
+        'score': score,
+        'percentscore': percent_score,
+        'acknowledged': _flag(breach.get('acknowledged')),
+        'breachUrl': breach.get('breachUrl'),
+        'commentCount': _number(breach.get('commentCount')),
+        'model': {
+            'name': model.get('name'),
+            'uuid': model.get('uuid'),
+            'pid': _int_or_value(model.get('pid')),
+            'phid': _int_or_value(model.get('phid')),
+            'category': model.get('category'),
+            'priority': _number(model.get('priority')),
+            'description': model.get('description'),
+            'tags': model.get('tags') or [],
+        },
+        'device': iso_times(breach.get('device') or {}),
+        'triggeredComponents': iso_times(breach.get('triggeredComponents') or []),
+        'mitreTechniques': breach.get('mitreTechniques') or [],
+    }
+
+
+def breach_row(context: dict[str, Any]) -> dict[str, Any]:
+    device = context['device']
+    return {'Breach ID': context['pbid'], 'Model': context['model']['name'], 'Category': context['model']['category'],
+            'Score': context['percentscore'], 'Device': device_name(device) if device else None,
+            'Time': context['time'], 'Acknowledged': context['acknowledged'], 'Link': _link(context['breachUrl'])}
+
+
+def _component_rows(context: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for component in context['triggeredComponents']:
+        if not isinstance(component, dict):
+            continue
+        metric = _dict(component.get('metric'))
+        triggers = [f'{f.get("filterType")}: {(f.get("trigger") or {}).get("value")}'
+                    for f in component.get('triggeredFilters') or [] if isinstance(f, dict)]
+        rows.append({'Component ID': component.get('cid'), 'Metric': metric.get('label') or metric.get('name'),
+                     'Time': component.get('time'), 'Triggered by': '; '.join(triggers)})
+    return rows
+
+
+def get_model_breach_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    pbid = parse_pbid(args)
+    breach = _one_record(client.get_model_breach(pbid), 'pbid', pbid, f'model breach with pbid {pbid}')
+    context = breach_context(breach)
+    readable = markdown_table(f'Model breach {pbid}', [breach_row(context)], BREACH_HEADERS)
+    if context['model']['description']:
+        readable += f'\n{context["model"]["description"]}\n'
+    components = _component_rows(context)
+    if components:
+        readable += markdown_table('Triggered components', components,
+                                   ['Component ID', 'Metric', 'Time', 'Triggered by'])
+    techniques = [{'Technique': t.get('technique'), 'ID': t.get('techniqueID')}
+                  for t in context['mitreTechniques'] if isinstance(t, dict)]
+    if techniques:
+        readable += markdown_table('MITRE ATT&CK techniques', techniques, ['Technique', 'ID'])
+    return CommandResults(outputs_prefix='Darktrace.ModelBreach', outputs_key_field='pbid', outputs=context,
+                          readable_output=readable, raw_response=breach)
+
+
+def list_model_breaches_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    """The appliance has no paging: the whole window is fetched, sorted newest first, then sliced."""
+    start_ms, end_ms = parse_time_range(args, 'start_time', 'end_time', default_start=DEFAULT_BREACH_WINDOW)
+    min_score = parse_score(args, 'min_score')
+    did = parse_did(args, 'did', required=False)
+    uuid = parse_model_uuid(args, 'uuid', required=False)
+    acknowledged = parse_bool(args, 'acknowledged', default=None)
+    limit = parse_limit(args)
+    page = int(parse_int(args, 'page', minimum=1, default=1) or 1)
+    reply = client.get_model_breaches({
+        'starttime': start_ms, 'endtime': end_ms,
+        'minscore': f'{min_score / 100:g}' if min_score else None,  # the appliance's scale is 0..1
+        'did': did, 'uuid': uuid,
+        # Acknowledged breaches are always asked for, so every record says whether it is acknowledged.
+        'includeacknowledged': True, 'includebreachurl': True, 'deviceattop': True,
+    })
+    breaches = sorted((b for b in as_list(reply) if isinstance(b, dict) and 'pbid' in b),
+                      key=lambda b: (_epoch_ms(b.get('time')), _number(b.get('pbid')) or 0), reverse=True)
+    # (record, context) pairs, so the raw response holds only the page shown, not a whole year of breaches.
+    pairs = [(breach, breach_context(breach)) for breach in breaches]
+    if min_score:
+        pairs = [(b, c) for b, c in pairs if c['score'] is None or round(c['score'] * 100, 6) >= min_score]
+    if acknowledged is not None:
+        pairs = [(b, c) for b, c in pairs if bool(c['acknowledged']) == acknowledged]
+    first = (page - 1) * limit
+    page_pairs = pairs[first:first + limit]
+    shown = [context for _, context in page_pairs]
+    if shown:
+        title = f'Model breaches {first + 1} to {first + len(shown)} of {len(pairs)} (page {page}, newest first)'
+    else:
+        title = f'No model breaches on page {page} ({len(pairs)} in the time range)'
+    return CommandResults(outputs_prefix='Darktrace.ModelBreach', outputs_key_field='pbid', outputs=shown,
+                          readable_output=markdown_table(title, [breach_row(c) for c in shown], BREACH_HEADERS,
+                                                         'Darktrace.ModelBreach'),
+                          raw_response=[breach for breach, _ in page_pairs])
+
+
+def _set_breach_acknowledged(client: Client, args: dict[str, Any], acknowledged: bool) -> CommandResults:
+    pbid = parse_pbid(args)
+    action = 'acknowledge' if acknowledged else 'unacknowledge'
+    reply = client.acknowledge_model_breach(pbid) if acknowledged else client.unacknowledge_model_breach(pbid)
+    if not _confirms(reply):
+        raise _unconfirmed(f'POST /modelbreaches/{pbid}/{action}', reply)
+    return CommandResults(outputs_prefix='Darktrace.ModelBreach', outputs_key_field='pbid',
+                          outputs={'pbid': pbid, 'acknowledged': acknowledged},
+                          readable_output=f'### Model breach {pbid} {action}d\n', raw_response=reply)
+
+
+def acknowledge_model_breach_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    return _set_breach_acknowledged(client, args, acknowledged=True)
+
+
+def unacknowledge_model_breach_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    return _set_breach_acknowledged(client, args, acknowledged=False)
+
+
+def get_model_breach_comments_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    pbid = parse_pbid(args)
+    reply = client.get_model_breach_comments(pbid)
+    comments = sorted((iso_times(c) for c in as_list(reply) if isinstance(c, dict)),
+                      key=lambda c: str(c.get('time') or ''))
+    readable = markdown_table(f'Comments on model breach {pbid}', _comment_rows(comments), ['Time', 'User', 'Message'],
+                              'Darktrace.ModelBreach.comments')
+    return CommandResults(outputs_prefix='Darktrace.ModelBreach', outputs_key_field='pbid',
+                          outputs={'pbid': pbid, 'comments': comments}, readable_output=readable, raw_response=reply)
+
+
+def post_comment_to_model_breach_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    pbid = parse_pbid(args)
+    message = parse_text(args, 'message', MAX_COMMENT_LENGTH) or ''
+    reply = client.add_model_breach_comment(pbid, message)
+    comment = _created_comment(reply, message, f'POST /modelbreaches/{pbid}/comments')
+    return CommandResults(outputs_prefix='Darktrace.ModelBreach', outputs_key_field='pbid',
+                          outputs={'pbid': pbid, 'postedComment': comment},
+                          readable_output=f'### Comment added to model breach {pbid}\n{message}\n', raw_response=reply)
+
+
+def _event_row(event: dict[str, Any]) -> dict[str, Any]:
+    """One /details event (already in ISO times) as a table row, whatever its event type."""
+    def endpoint(name: Any, device: Any) -> Any:
+        return name or (device_name(device) if isinstance(device, dict) and device else None)
+
+    model = _dict(event.get('model'))
+    details = event.get('msg') or event.get('info') or event.get('name') or model.get('name')
+    if event.get('eventType') == 'devicehistory' and event.get('value') is not None:
+        details = f'{event.get("name")}: {event.get("value")}'
+    return {'Time': event.get('timems') or event.get('time'), 'Event': event.get('eventType'),
+            'Action': event.get('action'), 'Source': endpoint(event.get('source'), event.get('sourceDevice')),
+            'Destination': endpoint(event.get('destination'), event.get('destinationDevice')),
+            'Port': event.get('destinationPort') or event.get('port') or None,
+            'Protocol': event.get('applicationprotocol') or event.get('protocol'),
+            'Direction': event.get('direction'), 'Details': details}
+
+
+def _newest_events(reply: Any, limit: int, drop_breach_record: bool = False) -> list[dict[str, Any]]:
+    events = [event for event in as_list(reply) if isinstance(event, dict)]
+    if drop_breach_record:
+        events = [event for event in events if str(event.get('eventType', '')).lower() != 'policybreach']
+    events.sort(key=lambda event: _epoch_ms(event.get('timems') or event.get('time')), reverse=True)
+    return [iso_times(event) for event in events[:limit]]
+
+
+def get_model_breach_connections_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    pbid = parse_pbid(args)
+    limit = parse_limit(args)
+    end_ms = parse_time_arg(args, 'end_time')
+    # The reply opens with the breach record itself, which also counts against `count`: ask for one more.
+    reply = client.get_details({'pbid': pbid, 'count': limit + 1, 'endtime': end_ms})
+    connections = _newest_events(reply, limit, drop_breach_record=True)
+    readable = markdown_table(f'Connections of model breach {pbid} (newest first)',
+                              [_event_row(event) for event in connections], EVENT_HEADERS[:-1],
+                              'Darktrace.ModelBreach.connections')
+    return CommandResults(outputs_prefix='Darktrace.ModelBreach', outputs_key_field='pbid',
+                          outputs={'pbid': pbid, 'connections': connections}, readable_output=readable,
+                          raw_response=reply)
+
+
+# --- models --------------------------------------------------------------------------------------
+
+def _component_ids(logic: Any) -> list[Any]:
+    """The component ids a model's logic refers to (plain ids, or {cid, weight} entries)."""
+    data = logic.get('data') if isinstance(logic, dict) else None
+    if not isinstance(data, list):
+        return []
+    return [item.get('cid') if isinstance(item, dict) else item for item in data]
+
+
+def get_model_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    uuid = parse_model_uuid(args, 'uuid')
+    model = _one_record(client.get_model(uuid or ''), 'uuid', uuid, f'model with uuid {uuid}')
+    context = iso_times(model)
+    context['priority'] = _number(model.get('priority'))
+    row = {'Name': model.get('name'), 'UUID': model.get('uuid'), 'Model ID': model.get('pid'),
+           'Category': model.get('category'), 'Priority': context['priority'], 'Active': model.get('active'),
+           'Tags': ', '.join(map(str, model.get('tags') or [])),
+           'Component IDs': ', '.join(map(str, _component_ids(model.get('logic')))),
+           'Description': model.get('description')}
+    return CommandResults(outputs_prefix='Darktrace.Model', outputs_key_field='uuid', outputs=context,
+                          readable_output=markdown_table(f'Model {model.get("name") or uuid}', [row], list(row)),
+                          raw_response=model)
+
+
+def get_model_component_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    cid = int(parse_int(args, 'cid', minimum=1, required=True) or 0)
+    component = _one_record(client.get_model_component(cid), 'cid', cid, f'model component with cid {cid}')
+    metric = _dict(component.get('metric'))
+    row = {'Component ID': component.get('cid'), 'Metric': metric.get('label') or metric.get('name'),
+           'Metric ID': component.get('mlid'), 'Threshold': component.get('threshold'),
+           'Interval (s)': component.get('interval'), 'Active': component.get('active')}
+    filters = [{'Filter': f.get('id'), 'Type': f.get('filtertype'), 'Comparator': f.get('comparator'),
+                'Value': (f.get('arguments') or {}).get('value')}
+               for f in component.get('filters') or [] if isinstance(f, dict)]
+    readable = markdown_table(f'Model component {cid}', [row], list(row))
+    if filters:
+        readable += markdown_table('Filters', filters, ['Filter', 'Type', 'Comparator', 'Value'])
+    return CommandResults(outputs_prefix='Darktrace.ModelComponent', outputs_key_field='cid',
+                          outputs=iso_times(component), readable_output=readable, raw_response=component)
+
+
+# --- devices -------------------------------------------------------------------------------------
+
+def device_context(device: dict[str, Any]) -> dict[str, Any]:
+    """A device as Darktrace.Device: keyed by deviceId like the tag commands, ISO times, everything else kept."""
+    return {'deviceId': _int_or_value(device.get('did')),
+            **{key: value for key, value in iso_times(device).items() if key != 'did'}}
+
+
+def device_row(context: dict[str, Any]) -> dict[str, Any]:
+    return {'Device ID': context.get('deviceId'), 'Hostname': context.get('hostname'), 'IP': context.get('ip'),
+            'MAC address': context.get('macaddress'), 'Type': context.get('typelabel'),
+            'Vendor': context.get('vendor'), 'OS': context.get('os'), 'Label': context.get('devicelabel'),
+            'Last seen': context.get('lastSeen')}
+
+
+def search_devices_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    """Pages through /devicesearch with `offset`, at most 300 per request, until `limit` or the total is reached."""
+    query = parse_text(args, 'query', MAX_QUERY_LENGTH, required=False)
+    order_by = parse_choice(args, 'order_by', DEVICE_ORDER_FIELDS, required=False)
+    order = parse_choice(args, 'order', SORT_ORDERS, required=False)
+    limit = parse_limit(args)
+    devices: list[dict[str, Any]] = []
+    seen: set[Any] = set()
+    total: int | None = None
+    offset = 0
+    while len(devices) < limit:
+        count = min(DEVICE_SEARCH_PAGE_SIZE, limit - len(devices))
+        reply = client.search_devices(query, order_by, order, count, offset)
+        if isinstance(reply, dict):
+            page = [d for d in as_list(reply.get('devices')) if isinstance(d, dict)]
+            total = int(_number(reply.get('totalCount')) or 0) if 'totalCount' in reply else total
+        else:
+            page = [d for d in as_list(reply) if isinstance(d, dict)]
+        fresh = [d for d in page if d.get('did') not in seen]
+        seen.update(d.get('did') for d in fresh)
+        devices.extend(fresh)
+        offset += len(page)
+        # An appliance that ignores `offset` repeats the same devices: stop rather than loop.
+        if not fresh or len(page) < count or (total is not None and offset >= total):
+            break
+    outputs = [device_context(device) for device in devices[:limit]]
+    found = f'{len(outputs)} of {total}' if total is not None else str(len(outputs))
+    title = f'Devices matching "{query}" ({found})' if query else f'Devices ({found})'
+    return CommandResults(outputs_prefix='Darktrace.Device', outputs_key_field='deviceId', outputs=outputs,
+                          readable_output=markdown_table(title, [device_row(o) for o in outputs], DEVICE_HEADERS,
+                                                         'Darktrace.Device'),
+                          raw_response={'totalCount': total, 'devices': devices[:limit]})
+
+
+def get_device_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    did = int(parse_did(args, 'did') or 0)
+    device = _one_record(client.get_device(did), 'did', did, f'device with did {did}')
+    context = device_context(device)
+    row = device_row(context)
+    row['First seen'] = context.get('firstSeen')
+    row['Tags'] = ', '.join(str(t.get('name') if isinstance(t, dict) else t) for t in context.get('tags') or [])
+    readable = markdown_table(f'Device {did}', [row], DEVICE_HEADERS + ['First seen', 'Tags'])
+    ips = [{'IP': entry.get('ip'), 'Subnet ID': entry.get('sid'), 'Last seen': entry.get('timems') or entry.get('time')}
+           for entry in context.get('ips') or [] if isinstance(entry, dict)]
+    if len(ips) > 1:
+        readable += markdown_table('IP addresses', ips, ['IP', 'Subnet ID', 'Last seen'])
+    return CommandResults(outputs_prefix='Darktrace.Device', outputs_key_field='deviceId', outputs=context,
+                          readable_output=readable, raw_response=device)
+
+
+def get_device_events_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    did = int(parse_did(args, 'did') or 0)
+    event_type = parse_choice(args, 'event_type', DEVICE_EVENT_TYPES, required=False, default='connection')
+    start_ms, end_ms = parse_time_range(args, 'start_time', 'end_time')
+    limit = parse_limit(args)
+    reply = client.get_details({'did': did, 'eventtype': event_type, 'starttime': start_ms, 'endtime': end_ms,
+                                'count': limit})
+    events = _newest_events(reply, limit)
+    readable = markdown_table(f'{event_type} events of device {did} (newest first)',
+                              [_event_row(event) for event in events], EVENT_HEADERS, 'Darktrace.DeviceEvents.events')
+    return CommandResults(outputs_prefix='Darktrace.DeviceEvents', outputs_key_field=['did', 'eventType'],
+                          outputs={'did': did, 'eventType': event_type, 'startTime': ms_to_iso(start_ms),
+                                   'endTime': ms_to_iso(end_ms), 'events': events},
+                          readable_output=readable, raw_response=reply)
+
+
+# --- AI Analyst ----------------------------------------------------------------------------------
+
+def ai_event_context(event: dict[str, Any]) -> dict[str, Any]:
+    """An AI Analyst incident event with ISO times and numeric scores; fields are often missing, so none is required."""
+    context = iso_times(event)
+    for key in ('aiaScore', 'groupScore'):
+        if key in context:
+            context[key] = _number(context[key])
+    if 'acknowledged' in context:
+        context['acknowledged'] = _flag(context['acknowledged'])
+    return context
+
+
+def ai_event_row(context: dict[str, Any]) -> dict[str, Any]:
+    devices = [device_name(d) for d in context.get('breachDevices') or [] if isinstance(d, dict)]
+    return {'Event ID': context.get('id'), 'Title': context.get('title'), 'Category': context.get('category'),
+            'Score': context.get('aiaScore'), 'Group score': context.get('groupScore'), 'Devices': ', '.join(devices),
+            'Created': context.get('createdAt'), 'Acknowledged': context.get('acknowledged')}
+
+
+def get_ai_analyst_incident_event_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    event_id = parse_ai_analyst_id(args, 'event_id')
+    reply = client.get_ai_analyst_incident_events({'uuid': event_id, 'includeacknowledged': True})
+    event = _one_record(reply, 'id', event_id, f'AI Analyst incident event with id {event_id}')
+    context = ai_event_context(event)
+    readable = markdown_table(f'AI Analyst incident event {event_id}', [ai_event_row(context)], AI_EVENT_HEADERS)
+    if context.get('summary'):
+        readable += f'\n{context["summary"]}\n'
+    related = [{'Breach ID': b.get('pbid'), 'Model': b.get('modelName'), 'Score': b.get('threatScore'),
+                'Time': b.get('timestamp')} for b in context.get('relatedBreaches') or [] if isinstance(b, dict)]
+    if related:
+        readable += markdown_table('Related model breaches', related, ['Breach ID', 'Model', 'Score', 'Time'])
+    return CommandResults(outputs_prefix='Darktrace.AIAnalystEvent', outputs_key_field='id', outputs=context,
+                          readable_output=readable, raw_response=event)
+
+
+def list_ai_analyst_incident_events_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    start_ms, end_ms = parse_time_range(args, 'start_time', 'end_time')
+    min_group_score = parse_score(args, 'min_group_score')
+    acknowledged = parse_bool(args, 'acknowledged', default=None)
+    limit = parse_limit(args)
+    reply = client.get_ai_analyst_incident_events({
+        'starttime': start_ms, 'endtime': end_ms, 'includeacknowledged': True,
+        'mingroupscore': f'{min_group_score:g}' if min_group_score else None,  # AI Analyst scores are 0..100
+    })
+    events = sorted((e for e in as_list(reply) if isinstance(e, dict)),
+                    key=lambda e: _epoch_ms(e.get('createdAt')), reverse=True)
+    contexts = [ai_event_context(event) for event in events]
+    if min_group_score:
+        contexts = [c for c in contexts if c.get('groupScore') is None or c['groupScore'] >= min_group_score]
+    if acknowledged is not None:
+        contexts = [c for c in contexts if bool(c.get('acknowledged')) == acknowledged]
+    shown = contexts[:limit]
+    return CommandResults(outputs_prefix='Darktrace.AIAnalystEvent', outputs_key_field='id', outputs=shown,
+                          readable_output=markdown_table(
+                              f'AI Analyst incident events ({len(shown)} of {len(contexts)}, newest first)',
+                              [ai_event_row(c) for c in shown], AI_EVENT_HEADERS, 'Darktrace.AIAnalystEvent'),
+                          raw_response=reply)
+
+
+def _set_ai_event_acknowledged(client: Client, args: dict[str, Any], acknowledged: bool) -> CommandResults:
+    event_id = parse_ai_analyst_id(args, 'event_id') or ''
+    action = 'acknowledge' if acknowledged else 'unacknowledge'
+    reply = client.acknowledge_ai_analyst_event(event_id) if acknowledged \
+        else client.unacknowledge_ai_analyst_event(event_id)
+    if not _confirms(reply):
+        raise _unconfirmed(f'POST /aianalyst/{action}', reply)
+    return CommandResults(outputs_prefix='Darktrace.AIAnalystEvent', outputs_key_field='id',
+                          outputs={'id': event_id, 'acknowledged': acknowledged},
+                          readable_output=f'### AI Analyst incident event {event_id} {action}d\n', raw_response=reply)
+
+
+def acknowledge_ai_analyst_incident_event_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    return _set_ai_event_acknowledged(client, args, acknowledged=True)
+
+
+def unacknowledge_ai_analyst_incident_event_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    return _set_ai_event_acknowledged(client, args, acknowledged=False)
+
+
+def get_ai_analyst_comments_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    event_id = parse_ai_analyst_id(args, 'event_id')
+    reply = client.get_ai_analyst_comments(event_id or '')
+    items = reply.get('comments') if isinstance(reply, dict) else reply
+    comments = sorted((iso_times(c) for c in as_list(items) if isinstance(c, dict)),
+                      key=lambda c: str(c.get('time') or ''))
+    readable = markdown_table(f'Comments on AI Analyst incident event {event_id}', _comment_rows(comments),
+                              ['Time', 'User', 'Message'], 'Darktrace.AIAnalystEvent.comments')
+    return CommandResults(outputs_prefix='Darktrace.AIAnalystEvent', outputs_key_field='id',
+                          outputs={'id': event_id, 'comments': comments}, readable_output=readable,
+                          raw_response=reply)
+
+
+def post_comment_to_ai_analyst_incident_event_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    event_id = parse_ai_analyst_id(args, 'event_id') or ''
+    message = parse_text(args, 'message', MAX_COMMENT_LENGTH) or ''
+    reply = client.add_ai_analyst_comment(event_id, message)
+    comment = _created_comment(reply, message, 'POST /aianalyst/incident/comments')
+    return CommandResults(outputs_prefix='Darktrace.AIAnalystEvent', outputs_key_field='id',
+                          outputs={'id': event_id, 'postedComment': comment},
+                          readable_output=f'### Comment added to AI Analyst incident event {event_id}\n{message}\n',
+                          raw_response=reply)
+
+
+def _group_event_ids(group: dict[str, Any]) -> list[str]:
+    """The incident event ids of a group (plain ids, or {uuid, title, ...} entries)."""
+    return [str(item.get('uuid') or item.get('id')) if isinstance(item, dict) else str(item)
+            for item in group.get('incidentEvents') or []]
+
+
+def get_ai_analyst_incident_group_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    """An AI Analyst incident (group), by its id or through one of its events (two requests then)."""
+    group_id = parse_ai_analyst_id(args, 'group_id', required=False)
+    event_id = parse_ai_analyst_id(args, 'event_id', required=False)
+    if bool(group_id) == bool(event_id):
+        raise ValueError('Give exactly one of "group_id" (an AI Analyst incident id) or "event_id" (the id of one '
+                         'of its incident events).')
+    if event_id:
+        # /aianalyst/groups looks groups up by their own id, so an event leads to its group via currentGroup.
+        event = _one_record(client.get_ai_analyst_incident_events({'uuid': event_id, 'includeacknowledged': True}),
+                            'id', event_id, f'AI Analyst incident event with id {event_id}')
+        group_id = str(event.get('currentGroup') or '')
+        if not group_id:
+            raise DarktraceApiError('not_found', f'Darktrace did not say which AI Analyst incident holds the event '
+                                                 f'{event_id} (its currentGroup is missing).')
+    reply = client.get_ai_analyst_groups({'uuid': group_id, 'includeacknowledged': True})
+    group = _one_record(reply, 'id', group_id, f'AI Analyst incident with id {group_id}')
+    context = iso_times(group)
+    if 'groupScore' in context:
+        context['groupScore'] = _number(context['groupScore'])
+    devices = [str(d.get('did') if isinstance(d, dict) else d) for d in group.get('devices') or []]
+    row = {'Incident ID': group.get('id'), 'Category': group.get('category'), 'Score': context.get('groupScore'),
+           'Start': context.get('start'), 'End': context.get('end'), 'Acknowledged': group.get('acknowledged'),
+           'Pinned': group.get('pinned'), 'Events': len(_group_event_ids(group)), 'Device IDs': ', '.join(devices)}
+    readable = markdown_table(f'AI Analyst incident {group.get("id")}', [row], list(row))
+    events = [{'Event ID': e.get('uuid') or e.get('id'), 'Title': e.get('title'), 'Start': e.get('start')}
+              for e in context.get('incidentEvents') or [] if isinstance(e, dict)]
+    if events:
+        readable += markdown_table('Incident events', events, ['Event ID', 'Title', 'Start'])
+    return CommandResults(outputs_prefix='Darktrace.AIAnalystGroup', outputs_key_field='id', outputs=context,
+                          readable_output=readable, raw_response=group)
+
+
+# --- watched list and tags -----------------------------------------------------------------------
+
+def list_watched_endpoints_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    limit = parse_limit(args)
+    entries = as_list(client.get_watched_endpoints())
+    outputs = []
+    for entry in entries:
+        # Appliances that ignore fulldetails answer with bare names.
+        details = entry if isinstance(entry, dict) else {'name': entry}
+        outputs.append({'endpoint': details.get('name'), 'Watched': True, 'description': details.get('description'),
+                        'expiry': ms_to_iso(details.get('expiry')) or None,
+                        'strength': _number(details.get('strength')), 'iagn': details.get('iagn'),
+                        'source': details.get('source')})
+    shown = outputs[:limit]
+    rows = [{'Endpoint': o['endpoint'], 'Description': o['description'], 'Expires': o['expiry'],
+             'Strength': o['strength'], 'Source': o['source']} for o in shown]
+    return CommandResults(outputs_prefix='Darktrace.Endpoint', outputs_key_field='endpoint', outputs=shown,
+                          readable_output=markdown_table(f'Watched endpoints ({len(shown)} of {len(outputs)})', rows,
+                                                         ['Endpoint', 'Description', 'Expires', 'Strength', 'Source'],
+                                                         'Darktrace.Endpoint'),
+                          raw_response=entries)
+
+
+def remove_from_watched_list_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    endpoints = parse_endpoint_list(args, 'endpointsToRemove', MAX_ENDPOINTS_PER_REMOVAL)
+    removed: list[str] = []
+    replies = []
+    for endpoint in endpoints:  # the appliance removes one entry per request
+        try:
+            reply = client.remove_from_watched_list(endpoint)
+            if not _confirms(reply):
+                raise _unconfirmed('POST /intelfeed (removeentry)', reply)
+        except DarktraceApiError as error:
+            if not removed:
+                raise
+            raise DarktraceApiError(error.kind, f'Removed {", ".join(removed)} from the watched list, then failed on '
+                                                f'{endpoint}: {error}', error.status) from None
+        removed.append(endpoint)
+        replies.append(reply)
+    return CommandResults(outputs_prefix='Darktrace.Endpoint', outputs_key_field='endpoint',
+                          outputs=[{'endpoint': endpoint, 'Watched': False} for endpoint in removed],
+                          readable_output=markdown_table('Removed from the watched list',
+                                                         [{'Endpoint': e, 'Watched': False} for e in removed],
+                                                         ['Endpoint', 'Watched']),
+                          raw_response=replies)
+
+
+def list_tags_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    limit = parse_limit(args)
+    tags = [tag for tag in as_list(client.get_tags()) if isinstance(tag, dict)]
+    outputs = []
+    for tag in tags[:limit]:
+        data = _dict(tag.get('data'))
+        outputs.append({'tid': tag.get('tid'), 'name': tag.get('name'), 'description': data.get('description'),
+                        'color': data.get('color'), 'visibility': data.get('visibility'), 'auto': data.get('auto'),
+                        'restricted': tag.get('restricted'), 'isReferenced': tag.get('isReferenced'),
+                        'expiry': ms_to_iso(tag.get('expiry')) or None})
+    rows = [{'Tag ID': o['tid'], 'Name': o['name'], 'Description': o['description'], 'Restricted': o['restricted'],
+             'Used by models': o['isReferenced']} for o in outputs]
+    return CommandResults(outputs_prefix='Darktrace.Tag', outputs_key_field='tid', outputs=outputs,
+                          readable_output=markdown_table(f'Tags ({len(outputs)} of {len(tags)})', rows,
+                                                         ['Tag ID', 'Name', 'Description', 'Restricted',
+                                                          'Used by models'], 'Darktrace.Tag'),
+                          raw_response=tags)
+
+
+def remove_tag_from_device_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    did = parse_did(args, 'deviceId')
+    tag = parse_text(args, 'tagName', MAX_TAG_NAME_LENGTH) or ''
+    reply = client.remove_tag_from_device(int(did or 0), tag)
+    # An empty reply is how some versions answer a DELETE; any other reply must confirm it.
+    if reply not in ({}, [], None) and not _confirms(reply):
+        raise _unconfirmed('DELETE /tags/entities', reply)
+    return CommandResults(outputs_prefix='Darktrace.Device', outputs_key_field=['deviceId', 'tagName'],
+                          outputs={'deviceId': did, 'tagName': tag, 'removed': True}, raw_response=reply,
+                          readable_output=f'### Tag "{tag}" removed from device {did}\n')
 
 
 ''' FETCH INCIDENTS '''
@@ -922,6 +1760,29 @@ COMMANDS: dict[str, Callable[[Client, dict[str, Any]], CommandResults]] = {
     'darktrace-get-tagged-devices': get_tagged_devices_command,
     'darktrace-get-tags-for-device': get_tags_for_device_command,
     'darktrace-post-tag-to-device': post_tag_to_device_command,
+    'darktrace-get-model-breach': get_model_breach_command,
+    'darktrace-list-model-breaches': list_model_breaches_command,
+    'darktrace-acknowledge-model-breach': acknowledge_model_breach_command,
+    'darktrace-unacknowledge-model-breach': unacknowledge_model_breach_command,
+    'darktrace-get-model-breach-comments': get_model_breach_comments_command,
+    'darktrace-post-comment-to-model-breach': post_comment_to_model_breach_command,
+    'darktrace-get-model-breach-connections': get_model_breach_connections_command,
+    'darktrace-get-model': get_model_command,
+    'darktrace-get-model-component': get_model_component_command,
+    'darktrace-search-devices': search_devices_command,
+    'darktrace-get-device': get_device_command,
+    'darktrace-get-device-events': get_device_events_command,
+    'darktrace-get-ai-analyst-incident-event': get_ai_analyst_incident_event_command,
+    'darktrace-list-ai-analyst-incident-events': list_ai_analyst_incident_events_command,
+    'darktrace-acknowledge-ai-analyst-incident-event': acknowledge_ai_analyst_incident_event_command,
+    'darktrace-unacknowledge-ai-analyst-incident-event': unacknowledge_ai_analyst_incident_event_command,
+    'darktrace-get-ai-analyst-comments': get_ai_analyst_comments_command,
+    'darktrace-post-comment-to-ai-analyst-incident-event': post_comment_to_ai_analyst_incident_event_command,
+    'darktrace-get-ai-analyst-incident-group': get_ai_analyst_incident_group_command,
+    'darktrace-list-watched-endpoints': list_watched_endpoints_command,
+    'darktrace-remove-from-watched-list': remove_from_watched_list_command,
+    'darktrace-list-tags': list_tags_command,
+    'darktrace-remove-tag-from-device': remove_tag_from_device_command,
 }
 
 

@@ -1006,3 +1006,1024 @@ def test_demisto_exception_base_is_kept() -> None:
     Then it is a DemistoException, so platform code handles it.
     """
     assert issubclass(DarktraceApiError, DemistoException)
+
+
+# --- triage commands: breaches, models, devices, AI Analyst, watched list, tags -----------------------
+
+PBID = 30960
+MODEL_UUID = '80010119-6d7f-0000-0305-5e0000000256'
+EVENT_ID = '04a3f36e-4u8w-v9dh-x6lb-894778cf9633'
+GROUP_ID = 'g04a3f36e-4u8w-v9dh-x6lb-894778cf9633'
+
+
+def query_of(request: Any) -> dict[str, list[str]]:
+    """The query exactly as sent (requests_mock's own `qs` lowercases names and values)."""
+    return urllib.parse.parse_qs(urllib.parse.urlsplit(request.url).query, keep_blank_values=True)
+
+
+def form_fields(request: Any) -> dict[str, list[str]]:
+    body = request.body if isinstance(request.body, str) else request.body.decode()
+    return urllib.parse.parse_qs(body, keep_blank_values=True)
+
+
+@pytest.mark.parametrize('text, expected_ms', [
+    ('2023-01-24T01:04:25Z', 1674522265000),
+    ('2023-01-24T03:04:25+02:00', 1674522265000),
+    ('2023-01-24 01:04:25', 1674522265000),
+    ('2023-01-24T01:04:25.500Z', 1674522265500),
+    ('2023-01-24', 1674518400000),
+    ('1674522265', 1674522265000),
+    ('1674522265000', 1674522265000),
+])
+def test_parse_time_arg_absolute_forms(text: str, expected_ms: int) -> None:
+    """
+    Given a time argument as ISO 8601 (with Z, an offset, a space, a fraction or a date only) or an epoch value
+    When it is parsed
+    Then it is the epoch milliseconds of that UTC moment.
+    """
+    assert Darktrace.parse_time_arg({'start_time': text}, 'start_time') == expected_ms
+
+
+@pytest.mark.parametrize('text, offset_ms', [('3 days', -3 * 24 * HOUR_MS), ('2 hours ago', -2 * HOUR_MS),
+                                             ('in 30 days', 30 * 24 * HOUR_MS), ('now', 0)])
+def test_parse_time_arg_relative_forms(text: str, offset_ms: int) -> None:
+    """
+    Given a relative time argument
+    When it is parsed
+    Then it is that far from now (to within a minute), in the past unless it says "in".
+    """
+    expected = datetime.now(timezone.utc).timestamp() * 1000 + offset_ms
+    assert abs(Darktrace.parse_time_arg({'t': text}, 't') - expected) < 60_000
+
+
+@pytest.mark.parametrize('text', ['1.5', '-5', '2024-13-01', '2024-02-30T00:00:00Z', 'soonish', '3 fortnights',
+                                  '17000', '99999 years'])
+def test_parse_time_arg_refuses_what_is_not_a_time(text: str) -> None:
+    """
+    Given values the lenient date parser would misread (or cannot read)
+    When they are parsed as a time argument
+    Then a ValueError names the argument and the accepted forms.
+    """
+    with pytest.raises(ValueError, match=r'Invalid "end_time"=.*ISO 8601'):
+        Darktrace.parse_time_arg({'end_time': text}, 'end_time')
+
+
+def test_parse_time_range_closes_an_open_end_at_now(mocker: Any) -> None:
+    """
+    Given only a start time
+    When the range is parsed
+    Then the end is now, so the appliance gets a closed window.
+    """
+    mocker.patch.object(Darktrace, 'now_ms', return_value=NOW_MS)
+    assert Darktrace.parse_time_range({'start_time': '2023-01-24T00:00:00Z'}, 'start_time', 'end_time') == \
+        (1674518400000, NOW_MS)
+    assert Darktrace.parse_time_range({}, 'start_time', 'end_time') == (None, None)
+
+
+# model breaches
+
+def test_get_model_breach(client: Client, requests_mock: Any) -> None:
+    """
+    Given a model breach
+    When darktrace-get-model-breach runs
+    Then it asks for the acknowledged flag and link, and context has ISO times, numeric scores and the model
+    flattened, keyed by pbid; the War Room shows model, score, device, time and link first.
+    """
+    requests_mock.get(f'{BASE}/modelbreaches/{PBID}', json=load('model_breaches.json')[0])
+    result = Darktrace.get_model_breach_command(client, {'pbid': str(PBID)})
+    assert query_of(requests_mock.last_request) == {'includeacknowledged': ['true'], 'includebreachurl': ['true'],
+                                                    'deviceattop': ['true']}
+    assert_signed(requests_mock.last_request)
+    assert context_key(result) == 'Darktrace.ModelBreach(val.pbid && val.pbid == obj.pbid)'
+    outputs = result.outputs
+    assert outputs['pbid'] == PBID and outputs['time'] == '2023-01-24T01:04:25.000Z'
+    assert outputs['creationTime'] == '2023-01-24T01:04:31.000Z'
+    assert outputs['score'] == 0.592 and outputs['percentscore'] == 59 and outputs['acknowledged'] is False
+    assert outputs['model'] == {'name': 'Compromise::Watched Domain', 'uuid': MODEL_UUID, 'pid': 559, 'phid': 8928,
+                                'category': 'Critical', 'priority': 5,
+                                'description': 'Compromise::Watched Domain was triggered.', 'tags': ['AP: C2 Comms']}
+    assert outputs['device']['did'] == 1417 and outputs['device']['hostname'] == 'ws1'
+    assert outputs['triggeredComponents'][0]['time'] == '2023-01-24T01:04:24.000Z'
+    assert outputs['mitreTechniques'] == [{'technique': 'Hardware Additions Mitigation', 'techniqueID': 'T1200'}]
+    assert outputs['breachUrl'] == 'https://dt.example/#modelbreach/30960' and outputs['commentCount'] == 0
+    readable = result.readable_output
+    assert ('| Compromise::Watched Domain | Critical | 59 | ws1 | 2023-01-24T01:04:25.000Z | '
+            '[Open in Darktrace](https://dt.example/#modelbreach/30960) | 30960 | false |') in readable
+    assert '| 2997 | DNS Requests | 2023-01-24T01:04:24.000Z | DNS host lookup: cats.com |' in readable
+    assert '| Hardware Additions Mitigation | T1200 |' in readable
+
+
+def test_get_model_breach_normalises_text_scores_and_a_flat_model(client: Client, requests_mock: Any) -> None:
+    """
+    Given a one-element list reply whose scores are text, whose model is flat and which has no percentscore
+    When darktrace-get-model-breach runs
+    Then scores are numbers, percentscore is derived and the flat model is used.
+    """
+    breach = {'pbid': '7', 'time': '1674522265000', 'score': '0.915', 'acknowledged': 'true',
+              'model': {'name': 'Device::New User Agent', 'priority': '2', 'uuid': MODEL_UUID}}
+    requests_mock.get(f'{BASE}/modelbreaches/7', json=[breach])
+    outputs = Darktrace.get_model_breach_command(client, {'pbid': '7'}).outputs
+    assert outputs['pbid'] == 7 and outputs['score'] == 0.915 and outputs['percentscore'] == 92
+    assert outputs['acknowledged'] is True and outputs['time'] == '2023-01-24T01:04:25.000Z'
+    assert outputs['model']['name'] == 'Device::New User Agent' and outputs['model']['priority'] == 2
+    assert outputs['device'] == {} and outputs['triggeredComponents'] == []
+
+
+@pytest.mark.parametrize('reply', [{}, [], [{'pbid': 1, 'score': 0.2}, {'pbid': 2, 'score': 0.3}]])
+def test_get_model_breach_not_found(client: Client, requests_mock: Any, reply: Any) -> None:
+    """
+    Given an empty reply, or a list that does not hold the breach asked for
+    When darktrace-get-model-breach runs
+    Then a not-found error names the pbid (never someone else's breach).
+    """
+    requests_mock.get(f'{BASE}/modelbreaches/{PBID}', json=reply)
+    with pytest.raises(DarktraceApiError, match='no model breach with pbid 30960') as raised:
+        Darktrace.get_model_breach_command(client, {'pbid': str(PBID)})
+    assert raised.value.kind == 'not_found'
+
+
+def test_list_model_breaches_sends_filters_in_the_appliance_units(client: Client, requests_mock: Any) -> None:
+    """
+    Given a time range, a minimum score of 50 (out of 100), a device and a model UUID
+    When darktrace-list-model-breaches runs
+    Then starttime/endtime are epoch ms, minscore is 0.5, and acknowledged breaches and links are asked for.
+    """
+    requests_mock.get(f'{BASE}/modelbreaches', json=[])
+    result = Darktrace.list_model_breaches_command(client, {
+        'start_time': '2023-01-24T00:00:00Z', 'end_time': '2023-01-25T00:00:00Z', 'min_score': '50',
+        'did': '1417', 'uuid': MODEL_UUID})
+    assert query_of(requests_mock.last_request) == {
+        'starttime': ['1674518400000'], 'endtime': ['1674604800000'], 'minscore': ['0.5'], 'did': ['1417'],
+        'uuid': [MODEL_UUID], 'includeacknowledged': ['true'], 'includebreachurl': ['true'], 'deviceattop': ['true']}
+    assert result.outputs == [] and 'No model breaches on page 1 (0 in the time range)' in result.readable_output
+
+
+def test_list_model_breaches_defaults_to_the_last_seven_days(client: Client, requests_mock: Any, mocker: Any) -> None:
+    """
+    Given no time range and no minimum score
+    When darktrace-list-model-breaches runs
+    Then it asks for the last 7 days up to now, and sends no minscore.
+    """
+    now = int(datetime.now(timezone.utc).timestamp() * 1000)
+    mocker.patch.object(Darktrace, 'now_ms', return_value=now)
+    requests_mock.get(f'{BASE}/modelbreaches', json=[])
+    Darktrace.list_model_breaches_command(client, {})
+    query = query_of(requests_mock.last_request)
+    assert 'minscore' not in query and query['endtime'] == [str(now)]
+    week_ago = now - 7 * 24 * HOUR_MS
+    assert abs(int(query['starttime'][0]) - week_ago) < 60_000
+
+
+def test_list_model_breaches_sorts_newest_first_and_pages(client: Client, requests_mock: Any) -> None:
+    """
+    Given 7 breaches in no particular order (the appliance's order is not documented)
+    When pages of 3 are requested
+    Then page 1 holds the 3 newest, page 3 the oldest one, and the title says which slice it is.
+    """
+    breaches = [make_breach(100 + i, NOW_MS - i * HOUR_MS) for i in (3, 0, 6, 1, 5, 2, 4)]
+    requests_mock.get(f'{BASE}/modelbreaches', json=breaches)
+    args = {'start_time': '2023-01-01T00:00:00Z', 'limit': '3'}
+    first = Darktrace.list_model_breaches_command(client, {**args, 'page': '1'})
+    last = Darktrace.list_model_breaches_command(client, {**args, 'page': '3'})
+    assert [b['pbid'] for b in first.outputs] == [100, 101, 102]
+    assert [b['pbid'] for b in last.outputs] == [106]
+    assert 'Model breaches 1 to 3 of 7 (page 1, newest first)' in first.readable_output
+    assert 'Model breaches 7 to 7 of 7 (page 3, newest first)' in last.readable_output
+    assert context_key(first) == 'Darktrace.ModelBreach(val.pbid && val.pbid == obj.pbid)'
+
+
+@pytest.mark.parametrize('acknowledged, expected', [('true', [30961]), ('false', [30960, 30955]),
+                                                    (None, [30960, 30961, 30955])])
+def test_list_model_breaches_acknowledged_filter(client: Client, requests_mock: Any, acknowledged: str | None,
+                                                 expected: list[int]) -> None:
+    """
+    Given acknowledged and unacknowledged breaches
+    When darktrace-list-model-breaches runs with acknowledged true, false or not given
+    Then only the matching breaches are listed (all when not given), newest first, ties by pbid.
+    """
+    requests_mock.get(f'{BASE}/modelbreaches', json=load('model_breaches.json'))
+    args = {'start_time': '2023-01-01T00:00:00Z'}
+    if acknowledged:
+        args['acknowledged'] = acknowledged
+    result = Darktrace.list_model_breaches_command(client, args)
+    assert sorted(b['pbid'] for b in result.outputs) == sorted(expected)
+    assert [b['pbid'] for b in result.outputs] == [p for p in [30961, 30960, 30955] if p in expected]
+
+
+def test_list_model_breaches_enforces_the_minimum_score_itself(client: Client, requests_mock: Any) -> None:
+    """
+    Given an appliance that ignores minscore
+    When darktrace-list-model-breaches runs with min_score 59.2
+    Then breaches scoring below it are still left out (the boundary is kept).
+    """
+    requests_mock.get(f'{BASE}/modelbreaches', json=load('model_breaches.json'))
+    result = Darktrace.list_model_breaches_command(client, {'start_time': '2023-01-01T00:00:00Z',
+                                                            'min_score': '59.2'})
+    assert query_of(requests_mock.last_request)['minscore'] == ['0.592']
+    assert sorted(b['pbid'] for b in result.outputs) == [30960, 30961]
+
+
+@pytest.mark.parametrize('command, path, field', [
+    (Darktrace.acknowledge_model_breach_command, 'acknowledge', 'acknowledge'),
+    (Darktrace.unacknowledge_model_breach_command, 'unacknowledge', 'unacknowledge'),
+])
+@pytest.mark.parametrize('reply', [{'response': 'SUCCESS'}, load('ack_reply_unified_view.json')])
+def test_acknowledge_and_unacknowledge_model_breach(client: Client, requests_mock: Any, command: Any, path: str,
+                                                    field: str, reply: Any) -> None:
+    """
+    Given the appliance confirms with {"response": "SUCCESS"} or a Unified View list of replicate: true
+    When darktrace-(un)acknowledge-model-breach runs
+    Then the signed form body says <action>=true and the breach's acknowledged flag is set in context.
+    """
+    requests_mock.post(f'{BASE}/modelbreaches/{PBID}/{path}', json=reply)
+    result = command(client, {'pbid': str(PBID)})
+    request = requests_mock.last_request
+    assert form_fields(request) == {field: ['true']}
+    assert_signed(request, request.body.encode() if isinstance(request.body, str) else request.body)
+    assert result.outputs == {'pbid': PBID, 'acknowledged': path == 'acknowledge'}
+    assert f'Model breach {PBID} {path}d' in result.readable_output
+
+
+@pytest.mark.parametrize('reply', [{'response': 'FAILED'}, [{'replicate': False}], [], {'status': 'queued'},
+                                   'SUCCESS'])
+def test_acknowledge_model_breach_refuses_an_unconfirmed_reply(client: Client, requests_mock: Any,
+                                                               reply: Any) -> None:
+    """
+    Given a reply that does not confirm the acknowledgement
+    When darktrace-acknowledge-model-breach runs
+    Then a clear error says so and suggests checking before retrying.
+    """
+    requests_mock.post(f'{BASE}/modelbreaches/{PBID}/acknowledge', json=reply)
+    with pytest.raises(DarktraceApiError, match='without confirming the change') as raised:
+        Darktrace.acknowledge_model_breach_command(client, {'pbid': str(PBID)})
+    assert raised.value.kind == 'unexpected_reply'
+
+
+def test_get_model_breach_comments(client: Client, requests_mock: Any) -> None:
+    """
+    Given two comments on a breach, newest first
+    When darktrace-get-model-breach-comments runs
+    Then they sit under the breach (keyed by pbid), oldest first, with ISO times; pipes do not break the table.
+    """
+    requests_mock.get(f'{BASE}/modelbreaches/{PBID}/comments', json=load('model_breach_comments.json'))
+    result = Darktrace.get_model_breach_comments_command(client, {'pbid': str(PBID)})
+    assert context_key(result) == 'Darktrace.ModelBreach(val.pbid && val.pbid == obj.pbid)'
+    assert result.outputs['pbid'] == PBID
+    assert [c['username'] for c in result.outputs['comments']] == ['analyst1', 'analyst2']
+    assert result.outputs['comments'][0]['time'] == '2023-01-24T01:16:40.000Z'
+    assert '| 2023-01-24T01:16:40.000Z | analyst1 | Looking into this \\| escalating |' in result.readable_output
+
+
+def test_get_model_breach_comments_none(client: Client, requests_mock: Any) -> None:
+    """
+    Given a breach without comments
+    When darktrace-get-model-breach-comments runs
+    Then the War Room says there are none and context holds an empty list.
+    """
+    requests_mock.get(f'{BASE}/modelbreaches/{PBID}/comments', json=[])
+    result = Darktrace.get_model_breach_comments_command(client, {'pbid': str(PBID)})
+    assert result.outputs == {'pbid': PBID, 'comments': []} and 'No entries' in result.readable_output
+
+
+@pytest.mark.parametrize('reply, posted', [
+    ({'response': 'SUCCESS'}, {'message': 'Escalated to IR'}),
+    (load('comment_post_list.json'),
+     {'message': 'Escalated to IR', 'username': 'api-user', 'time': '2023-01-24T02:56:40.000Z', 'pid': 559}),
+    ({'message': 'Escalated to IR', 'username': 'api-user', 'time': 1674529000000},
+     {'message': 'Escalated to IR', 'username': 'api-user', 'time': '2023-01-24T02:56:40.000Z'}),
+])
+def test_post_comment_to_model_breach_reply_variants(client: Client, requests_mock: Any, reply: Any,
+                                                     posted: dict) -> None:
+    """
+    Given the appliance answers {"response": "SUCCESS"}, a list holding the new comment, or the comment itself
+    When darktrace-post-comment-to-model-breach runs
+    Then the JSON body is signed byte for byte and the posted comment is in context under the breach.
+    """
+    requests_mock.post(f'{BASE}/modelbreaches/{PBID}/comments', json=reply)
+    result = Darktrace.post_comment_to_model_breach_command(client, {'pbid': str(PBID), 'message': 'Escalated to IR'})
+    request = requests_mock.last_request
+    assert request.json() == {'message': 'Escalated to IR'}
+    assert_signed(request, request.body)
+    assert result.outputs == {'pbid': PBID, 'postedComment': posted}
+
+
+def test_post_comment_to_model_breach_unconfirmed(client: Client, requests_mock: Any) -> None:
+    """
+    Given a reply that neither confirms nor holds a comment
+    When darktrace-post-comment-to-model-breach runs
+    Then it fails with a clear error.
+    """
+    requests_mock.post(f'{BASE}/modelbreaches/{PBID}/comments', json=[{'unexpected': True}])
+    with pytest.raises(DarktraceApiError, match='without confirming'):
+        Darktrace.post_comment_to_model_breach_command(client, {'pbid': str(PBID), 'message': 'x'})
+
+
+def test_get_model_breach_connections(client: Client, requests_mock: Any) -> None:
+    """
+    Given /details?pbid= opening with the breach record
+    When darktrace-get-model-breach-connections runs with limit 1 and an end time
+    Then it asks for one more than the limit, drops the breach record and keeps the newest connection.
+    """
+    requests_mock.get(f'{BASE}/details', json=load('breach_connections.json'))
+    result = Darktrace.get_model_breach_connections_command(client, {'pbid': str(PBID), 'limit': '1',
+                                                                     'end_time': '2023-01-25T00:00:00Z'})
+    assert query_of(requests_mock.last_request) == {'pbid': [str(PBID)], 'count': ['2'], 'endtime': ['1674604800000']}
+    connections = result.outputs['connections']
+    assert [c['uid'] for c in connections] == ['C7dQ1m2Wq9']
+    assert connections[0]['time'] == '2023-01-24T01:04:24.000Z' and connections[0]['timems'] == connections[0]['time']
+    assert '| 2023-01-24T01:04:24.000Z | connection | connection | ws1 | 192.168.16.2 | 53 | DNS | out |' \
+        in result.readable_output
+    assert context_key(result) == 'Darktrace.ModelBreach(val.pbid && val.pbid == obj.pbid)'
+
+
+def test_get_model_breach_connections_default_limit(client: Client, requests_mock: Any) -> None:
+    """
+    Given no limit and no end time
+    When darktrace-get-model-breach-connections runs
+    Then 51 events are asked for, no endtime is sent, and every connection is kept newest first.
+    """
+    requests_mock.get(f'{BASE}/details', json=load('breach_connections.json'))
+    result = Darktrace.get_model_breach_connections_command(client, {'pbid': str(PBID)})
+    assert query_of(requests_mock.last_request) == {'pbid': [str(PBID)], 'count': ['51']}
+    assert [c['uid'] for c in result.outputs['connections']] == ['C7dQ1m2Wq9', 'CSbLwb1XyYr2mA1kQ7']
+
+
+# models
+
+@pytest.mark.parametrize('reply', [load('model.json'), load('model.json')[0]])
+def test_get_model(client: Client, requests_mock: Any, reply: Any) -> None:
+    """
+    Given /models?uuid= answering a one-element list or an object (both seen)
+    When darktrace-get-model runs
+    Then the model is in context keyed by uuid, and the War Room shows name, category, priority and components.
+    """
+    requests_mock.get(f'{BASE}/models', json=reply)
+    result = Darktrace.get_model_command(client, {'uuid': MODEL_UUID})
+    assert query_of(requests_mock.last_request) == {'uuid': [MODEL_UUID]}
+    assert context_key(result) == 'Darktrace.Model(val.uuid && val.uuid == obj.uuid)'
+    assert result.outputs['pid'] == 559 and result.outputs['priority'] == 5
+    assert ('| Compromise::Watched Domain | 80010119-6d7f-0000-0305-5e0000000256 | 559 | Critical | 5 | true | '
+            'AP: C2 Comms | 2997 |') in result.readable_output
+
+
+def test_get_model_not_found(client: Client, requests_mock: Any) -> None:
+    """
+    Given an empty reply
+    When darktrace-get-model runs
+    Then a not-found error names the uuid.
+    """
+    requests_mock.get(f'{BASE}/models', json=[])
+    with pytest.raises(DarktraceApiError, match=f'no model with uuid {MODEL_UUID}'):
+        Darktrace.get_model_command(client, {'uuid': MODEL_UUID})
+
+
+def test_get_model_component(client: Client, requests_mock: Any) -> None:
+    """
+    Given a model component
+    When darktrace-get-model-component runs
+    Then it is requested by path, keyed by cid in context, and its filters are a table.
+    """
+    requests_mock.get(f'{BASE}/components/2997', json=load('model_component.json'))
+    result = Darktrace.get_model_component_command(client, {'cid': '2997'})
+    assert requests_mock.last_request.path_url == '/components/2997'
+    assert context_key(result) == 'Darktrace.ModelComponent(val.cid && val.cid == obj.cid)'
+    assert result.outputs['filters'][0]['filtertype'] == 'DNS host lookup'
+    assert '| 2997 |  | 4 | 1 | 3600 | true |' in result.readable_output
+    assert '| A | DNS host lookup | matches | watched |' in result.readable_output
+
+
+# devices
+
+def test_search_devices_one_request(client: Client, requests_mock: Any) -> None:
+    """
+    Given a query, an order and a limit within one page
+    When darktrace-search-devices runs
+    Then one request carries them, and each device is in context under Darktrace.Device keyed by deviceId.
+    """
+    requests_mock.get(f'{BASE}/devicesearch', json=load('device_search.json'))
+    result = Darktrace.search_devices_command(client, {'query': 'hostname:"ws*"', 'order_by': 'lastseen',
+                                                       'order': 'DESC', 'limit': '10'})
+    assert requests_mock.call_count == 1
+    assert query_of(requests_mock.last_request) == {'query': ['hostname:"ws*"'], 'orderBy': ['lastSeen'],
+                                                    'order': ['desc'], 'count': ['10'], 'offset': ['0']}
+    assert_signed(requests_mock.last_request)
+    assert context_key(result) == 'Darktrace.Device(val.deviceId && val.deviceId == obj.deviceId)'
+    assert [d['deviceId'] for d in result.outputs] == [1417, 823] and 'did' not in result.outputs[0]
+    assert result.outputs[0]['lastSeen'] == '2023-01-24T01:04:25.000Z'
+    assert 'Devices matching "hostname:"ws*"" (2 of 2)' in result.readable_output
+    assert ('| 1417 | ws1 | 192.168.16.100 | 0a:df:4b:52:64:7a | Desktop | Dell Inc. | Windows 11 | Finance laptop | '
+            '2023-01-24T01:04:25.000Z |') in result.readable_output
+
+
+def _device_pages(total: int) -> Any:
+    """A /devicesearch callback that honours count and offset over `total` devices."""
+    def reply(request: Any, context: Any) -> dict[str, Any]:
+        count, offset = int(request.qs['count'][0]), int(request.qs['offset'][0])
+        dids = range(offset + 1, min(total, offset + count) + 1)
+        return {'totalCount': total, 'devices': [{'did': did, 'hostname': f'host-{did}'} for did in dids]}
+    return reply
+
+
+def test_search_devices_pages_past_the_appliance_maximum(client: Client, requests_mock: Any) -> None:
+    """
+    Given 2,000 matching devices and a limit of 650
+    When darktrace-search-devices runs
+    Then it sends three requests of at most 300 with increasing offsets, and returns 650 distinct devices.
+    """
+    requests_mock.get(f'{BASE}/devicesearch', json=_device_pages(2000))
+    result = Darktrace.search_devices_command(client, {'limit': '650'})
+    pages = [(query_of(r)['count'][0], query_of(r)['offset'][0]) for r in requests_mock.request_history]
+    assert pages == [('300', '0'), ('300', '300'), ('50', '600')]
+    assert [d['deviceId'] for d in result.outputs] == list(range(1, 651))
+    assert 'Devices (650 of 2000)' in result.readable_output
+    assert 'Showing the first 50 of 650 rows' in result.readable_output
+
+
+def test_search_devices_stops_at_the_total(client: Client, requests_mock: Any) -> None:
+    """
+    Given 310 matching devices and a limit of 1000
+    When darktrace-search-devices runs
+    Then it stops after the request that reaches the total.
+    """
+    requests_mock.get(f'{BASE}/devicesearch', json=_device_pages(310))
+    result = Darktrace.search_devices_command(client, {'limit': '1000'})
+    assert requests_mock.call_count == 2 and len(result.outputs) == 310
+
+
+def test_search_devices_stops_when_the_appliance_ignores_offset(client: Client, requests_mock: Any) -> None:
+    """
+    Given an appliance that answers every page with the same devices and no total
+    When darktrace-search-devices runs with a limit above one page
+    Then it stops at the first repeated page instead of looping, and lists each device once.
+    """
+    devices = [{'did': did} for did in range(1, 301)]
+    requests_mock.get(f'{BASE}/devicesearch', json=devices)
+    result = Darktrace.search_devices_command(client, {'limit': '900'})
+    assert requests_mock.call_count == 2 and len(result.outputs) == 300
+    assert 'Devices (300)' in result.readable_output
+
+
+def test_get_device(client: Client, requests_mock: Any) -> None:
+    """
+    Given a device with two IP addresses and a tag
+    When darktrace-get-device runs
+    Then tags are asked for, context is keyed by deviceId with ISO times, and the War Room lists tags and IPs.
+    """
+    requests_mock.get(f'{BASE}/devices', json=load('device.json'))
+    result = Darktrace.get_device_command(client, {'did': '1417'})
+    assert query_of(requests_mock.last_request) == {'did': ['1417'], 'includetags': ['true']}
+    assert result.outputs['deviceId'] == 1417 and result.outputs['firstSeen'] == '2020-08-07T00:06:40.000Z'
+    assert context_key(result) == 'Darktrace.Device(val.deviceId && val.deviceId == obj.deviceId)'
+    assert '| 2023-01-24T01:04:25.000Z | 2020-08-07T00:06:40.000Z | Active Threat |' in result.readable_output
+    assert '| 192.168.16.90 | 148 | 2023-01-18T00:00:00.000Z |' in result.readable_output
+
+
+def test_get_device_not_found(client: Client, requests_mock: Any) -> None:
+    """
+    Given an empty reply
+    When darktrace-get-device runs
+    Then a not-found error names the did.
+    """
+    requests_mock.get(f'{BASE}/devices', json={})
+    with pytest.raises(DarktraceApiError, match='no device with did 5'):
+        Darktrace.get_device_command(client, {'did': '5'})
+
+
+def test_get_device_events_connections(client: Client, requests_mock: Any) -> None:
+    """
+    Given connection events of a device
+    When darktrace-get-device-events runs with a time range and a limit
+    Then it sends did, eventtype, the range in ms and count, and lists the events newest first.
+    """
+    events = [e for e in load('breach_connections.json') if e['eventType'] == 'connection']
+    requests_mock.get(f'{BASE}/details', json=events)
+    result = Darktrace.get_device_events_command(client, {
+        'did': '1417', 'start_time': '2023-01-24T00:00:00Z', 'end_time': '2023-01-25T00:00:00Z', 'limit': '5'})
+    assert query_of(requests_mock.last_request) == {'did': ['1417'], 'eventtype': ['connection'],
+                                                    'starttime': ['1674518400000'], 'endtime': ['1674604800000'],
+                                                    'count': ['5']}
+    assert context_key(result) == ('Darktrace.DeviceEvents(val.did && val.did == obj.did && '
+                                   'val.eventType && val.eventType == obj.eventType)')
+    outputs = result.outputs
+    assert outputs['did'] == 1417 and outputs['eventType'] == 'connection'
+    assert outputs['startTime'] == '2023-01-24T00:00:00.000Z' and outputs['endTime'] == '2023-01-25T00:00:00.000Z'
+    assert [e['uid'] for e in outputs['events']] == ['C7dQ1m2Wq9', 'CSbLwb1XyYr2mA1kQ7']
+    assert '| 2023-01-24T01:04:20.000Z | connection | connection | ws1 | cats.com | 443 | HTTPS | out |  |' \
+        in result.readable_output
+
+
+def test_get_device_events_notices_and_history(client: Client, requests_mock: Any) -> None:
+    """
+    Given notice and device history events
+    When darktrace-get-device-events runs for notices
+    Then each row says what happened in the Details column.
+    """
+    requests_mock.get(f'{BASE}/details', json=load('device_events_notice.json'))
+    result = Darktrace.get_device_events_command(client, {'did': '1417', 'event_type': 'Notice'})
+    assert query_of(requests_mock.last_request) == {'did': ['1417'], 'eventtype': ['notice'], 'count': ['50']}
+    readable = result.readable_output
+    assert '| notice | notice | ws1 |  |  |  | out | Possible DGA domain qzx.example |' in readable
+    assert '| devicehistory |  |  |  |  |  |  | ip: 192.168.16.101 |' in readable
+
+
+# AI Analyst
+
+def test_get_ai_analyst_incident_event(client: Client, requests_mock: Any) -> None:
+    """
+    Given an incident event whose group score is text
+    When darktrace-get-ai-analyst-incident-event runs
+    Then it is fetched by uuid (acknowledged included), scores are numbers, times ISO, and the War Room shows the
+    summary and related breaches.
+    """
+    requests_mock.get(f'{BASE}/aianalyst/incidentevents', json=load('ai_analyst_events.json')[:1])
+    result = Darktrace.get_ai_analyst_incident_event_command(client, {'event_id': EVENT_ID})
+    assert query_of(requests_mock.last_request) == {'uuid': [EVENT_ID], 'includeacknowledged': ['true']}
+    assert context_key(result) == 'Darktrace.AIAnalystEvent(val.id && val.id == obj.id)'
+    outputs = result.outputs
+    assert outputs['groupScore'] == 72.5 and outputs['aiaScore'] == 98 and outputs['acknowledged'] is False
+    assert outputs['createdAt'] == '2023-01-24T03:00:00.000Z'
+    assert outputs['periods'] == [{'start': '2023-01-24T00:26:40.000Z', 'end': '2023-01-24T03:00:00.000Z'}]
+    readable = result.readable_output
+    assert (f'| {EVENT_ID} | Unusual Repeated Connections | critical | 98 | 72.5 | ws1 | 2023-01-24T03:00:00.000Z | '
+            'false |') in readable
+    assert 'repeated connections to a rare external host' in readable
+    assert '| 30960 | Compromise::Watched Domain | 59.2 | 2023-01-24T01:04:25.000Z |' in readable
+
+
+def test_get_ai_analyst_incident_event_not_found(client: Client, requests_mock: Any) -> None:
+    """
+    Given an appliance that ignores the uuid and answers with other events
+    When darktrace-get-ai-analyst-incident-event runs
+    Then a not-found error is raised rather than another event shown.
+    """
+    requests_mock.get(f'{BASE}/aianalyst/incidentevents', json=load('ai_analyst_events.json')[1:])
+    with pytest.raises(DarktraceApiError, match='no AI Analyst incident event with id'):
+        Darktrace.get_ai_analyst_incident_event_command(client, {'event_id': EVENT_ID})
+
+
+@pytest.mark.parametrize('args, expected', [
+    ({}, ['55b1a1c2-0000-4000-8000-000000000002', EVENT_ID]),
+    ({'acknowledged': 'false'}, [EVENT_ID]),
+    ({'acknowledged': 'true'}, ['55b1a1c2-0000-4000-8000-000000000002']),
+    ({'min_group_score': '50'}, [EVENT_ID]),
+    ({'limit': '1'}, ['55b1a1c2-0000-4000-8000-000000000002']),
+])
+def test_list_ai_analyst_incident_events(client: Client, requests_mock: Any, args: dict, expected: list[str]) -> None:
+    """
+    Given two incident events, one acknowledged
+    When darktrace-list-ai-analyst-incident-events runs with each filter
+    Then the matching events are listed newest first, up to the limit.
+    """
+    requests_mock.get(f'{BASE}/aianalyst/incidentevents', json=load('ai_analyst_events.json'))
+    result = Darktrace.list_ai_analyst_incident_events_command(client, args)
+    assert [e['id'] for e in result.outputs] == expected
+
+
+def test_list_ai_analyst_incident_events_sends_the_filters(client: Client, requests_mock: Any) -> None:
+    """
+    Given a time range and a minimum group score
+    When darktrace-list-ai-analyst-incident-events runs
+    Then times are epoch ms and mingroupscore stays on the 0..100 scale.
+    """
+    requests_mock.get(f'{BASE}/aianalyst/incidentevents', json=[])
+    result = Darktrace.list_ai_analyst_incident_events_command(client, {
+        'start_time': '2023-01-24T00:00:00Z', 'end_time': '2023-01-25T00:00:00Z', 'min_group_score': '50'})
+    assert query_of(requests_mock.last_request) == {'starttime': ['1674518400000'], 'endtime': ['1674604800000'],
+                                                    'includeacknowledged': ['true'], 'mingroupscore': ['50']}
+    assert result.outputs == [] and '(0 of 0, newest first)' in result.readable_output
+
+
+@pytest.mark.parametrize('command, path', [
+    (Darktrace.acknowledge_ai_analyst_incident_event_command, 'acknowledge'),
+    (Darktrace.unacknowledge_ai_analyst_incident_event_command, 'unacknowledge'),
+])
+def test_acknowledge_and_unacknowledge_ai_analyst_incident_event(client: Client, requests_mock: Any, command: Any,
+                                                                 path: str) -> None:
+    """
+    Given the appliance answers {"aianalyst": "SUCCESS"}
+    When darktrace-(un)acknowledge-ai-analyst-incident-event runs
+    Then the form body is uuid=<id> and the event's flag is set in context.
+    """
+    requests_mock.post(f'{BASE}/aianalyst/{path}', json={'aianalyst': 'SUCCESS'})
+    result = command(client, {'event_id': EVENT_ID})
+    assert form_fields(requests_mock.last_request) == {'uuid': [EVENT_ID]}
+    assert result.outputs == {'id': EVENT_ID, 'acknowledged': path == 'acknowledge'}
+    assert f'{EVENT_ID} {path}d' in result.readable_output
+
+
+def test_acknowledge_ai_analyst_incident_event_unconfirmed(client: Client, requests_mock: Any) -> None:
+    """
+    Given a reply that does not confirm
+    When darktrace-acknowledge-ai-analyst-incident-event runs
+    Then it fails with a clear error.
+    """
+    requests_mock.post(f'{BASE}/aianalyst/acknowledge', json={'aianalyst': 'FAILED'})
+    with pytest.raises(DarktraceApiError, match='POST /aianalyst/acknowledge without confirming'):
+        Darktrace.acknowledge_ai_analyst_incident_event_command(client, {'event_id': EVENT_ID})
+
+
+@pytest.mark.parametrize('reply', [load('ai_analyst_comments.json'), load('ai_analyst_comments.json')['comments']])
+def test_get_ai_analyst_comments(client: Client, requests_mock: Any, reply: Any) -> None:
+    """
+    Given comments as {"comments": [...]} or a bare list
+    When darktrace-get-ai-analyst-comments runs
+    Then they sit under the event (keyed by id) with ISO times.
+    """
+    requests_mock.get(f'{BASE}/aianalyst/incident/comments', json=reply)
+    result = Darktrace.get_ai_analyst_comments_command(client, {'event_id': EVENT_ID})
+    assert query_of(requests_mock.last_request) == {'incident_id': [EVENT_ID]}
+    assert result.outputs == {'id': EVENT_ID, 'comments': [
+        {'message': 'Confirmed with the owner.', 'username': 'analyst1', 'time': '2023-01-24T03:13:20.000Z'}]}
+    assert '| 2023-01-24T03:13:20.000Z | analyst1 | Confirmed with the owner. |' in result.readable_output
+
+
+@pytest.mark.parametrize('reply', [{'response': 'SUCCESS'}, {'aianalyst': 'SUCCESS'}])
+def test_post_comment_to_ai_analyst_incident_event(client: Client, requests_mock: Any, reply: Any) -> None:
+    """
+    Given the appliance confirms the comment
+    When darktrace-post-comment-to-ai-analyst-incident-event runs
+    Then the JSON body carries incident_id and message, and the comment is in context under the event.
+    """
+    requests_mock.post(f'{BASE}/aianalyst/incident/comments', json=reply)
+    result = Darktrace.post_comment_to_ai_analyst_incident_event_command(
+        client, {'event_id': EVENT_ID, 'message': 'Contained; see ticket 12'})
+    request = requests_mock.last_request
+    assert request.json() == {'incident_id': EVENT_ID, 'message': 'Contained; see ticket 12'}
+    assert_signed(request, request.body)
+    assert result.outputs == {'id': EVENT_ID, 'postedComment': {'message': 'Contained; see ticket 12'}}
+
+
+def test_get_ai_analyst_incident_group_by_id(client: Client, requests_mock: Any) -> None:
+    """
+    Given an AI Analyst incident (group) asked for by its id
+    When darktrace-get-ai-analyst-incident-group runs
+    Then one request fetches it, it is in context keyed by id with ISO times, and the War Room lists its events.
+    """
+    requests_mock.get(f'{BASE}/aianalyst/groups', json=load('ai_analyst_groups.json'))
+    result = Darktrace.get_ai_analyst_incident_group_command(client, {'group_id': GROUP_ID})
+    assert requests_mock.call_count == 1
+    assert query_of(requests_mock.last_request) == {'uuid': [GROUP_ID], 'includeacknowledged': ['true']}
+    assert context_key(result) == 'Darktrace.AIAnalystGroup(val.id && val.id == obj.id)'
+    assert result.outputs['id'] == GROUP_ID and result.outputs['start'] == '2023-01-24T00:26:40.000Z'
+    readable = result.readable_output
+    assert (f'| {GROUP_ID} | critical | 72.5 | 2023-01-24T00:26:40.000Z | 2023-01-24T03:00:00.000Z | false | true | '
+            '1 | 1417 |') in readable
+    assert f'| {EVENT_ID} | Unusual Repeated Connections | 2023-01-24T00:26:40.000Z |' in readable
+
+
+def test_get_ai_analyst_incident_group_through_an_event(client: Client, requests_mock: Any) -> None:
+    """
+    Given the id of an incident event
+    When darktrace-get-ai-analyst-incident-group runs
+    Then the event is fetched first and its currentGroup is the group asked for.
+    """
+    requests_mock.get(f'{BASE}/aianalyst/incidentevents', json=load('ai_analyst_events.json')[:1])
+    requests_mock.get(f'{BASE}/aianalyst/groups', json=load('ai_analyst_groups.json'))
+    result = Darktrace.get_ai_analyst_incident_group_command(client, {'event_id': EVENT_ID})
+    first, second = requests_mock.request_history
+    assert query_of(first) == {'uuid': [EVENT_ID], 'includeacknowledged': ['true']}
+    assert query_of(second) == {'uuid': [GROUP_ID], 'includeacknowledged': ['true']}
+    assert result.outputs['id'] == GROUP_ID
+
+
+def test_get_ai_analyst_incident_group_plain_event_ids_and_gaps(client: Client, requests_mock: Any) -> None:
+    """
+    Given a group whose incidentEvents are plain ids and whose score is text, and an event without currentGroup
+    When the group is asked for by id, then through that event
+    Then the first works (numeric score, events counted) and the second says the event names no group.
+    """
+    requests_mock.get(f'{BASE}/aianalyst/groups', json=[{'id': 'g2', 'incidentEvents': ['e2', 'e3'],
+                                                         'groupScore': '20', 'devices': [{'did': 4}]}])
+    result = Darktrace.get_ai_analyst_incident_group_command(client, {'group_id': 'g2'})
+    assert result.outputs['groupScore'] == 20 and '| g2 |  | 20 |  |  |  |  | 2 | 4 |' in result.readable_output
+    requests_mock.get(f'{BASE}/aianalyst/incidentevents', json=[{'id': 'e9', 'title': 'orphan'}])
+    with pytest.raises(DarktraceApiError, match='which AI Analyst incident holds the event e9'):
+        Darktrace.get_ai_analyst_incident_group_command(client, {'event_id': 'e9'})
+
+
+# watched list and tags
+
+def test_list_watched_endpoints(client: Client, requests_mock: Any) -> None:
+    """
+    Given the watched list with full details
+    When darktrace-list-watched-endpoints runs with limit 1
+    Then full details are asked for, entries share Darktrace.Endpoint with post-to-watched-list, and the cut is said.
+    """
+    requests_mock.get(f'{BASE}/intelfeed', json=load('watched_endpoints.json'))
+    result = Darktrace.list_watched_endpoints_command(client, {'limit': '1'})
+    assert query_of(requests_mock.last_request) == {'fulldetails': ['true']}
+    assert context_key(result) == 'Darktrace.Endpoint(val.endpoint && val.endpoint == obj.endpoint)'
+    assert result.outputs == [{'endpoint': 'evil.com', 'Watched': True, 'description': 'C2 seen in incident 42',
+                               'expiry': '2030-01-31T00:00:00Z', 'strength': 100, 'iagn': False, 'source': 'XSOAR'}]
+    assert 'Watched endpoints (1 of 2)' in result.readable_output
+    assert '| evil.com | C2 seen in incident 42 | 2030-01-31T00:00:00Z | 100 | XSOAR |' in result.readable_output
+
+
+def test_list_watched_endpoints_bare_names(client: Client, requests_mock: Any) -> None:
+    """
+    Given an appliance that ignores fulldetails and answers with names only
+    When darktrace-list-watched-endpoints runs
+    Then each name is still listed.
+    """
+    requests_mock.get(f'{BASE}/intelfeed', json=['evil.com', '203.0.113.7'])
+    result = Darktrace.list_watched_endpoints_command(client, {})
+    assert [o['endpoint'] for o in result.outputs] == ['evil.com', '203.0.113.7']
+    assert result.outputs[1]['description'] is None
+
+
+def test_remove_from_watched_list(client: Client, requests_mock: Any) -> None:
+    """
+    Given two entries to remove
+    When darktrace-remove-from-watched-list runs
+    Then one signed JSON removeentry request is sent per entry, and each is marked not watched.
+    """
+    requests_mock.post(f'{BASE}/intelfeed', json={'response': 'SUCCESS'})
+    result = Darktrace.remove_from_watched_list_command(client, {'endpointsToRemove': 'evil.com, 203.0.113.7'})
+    assert [r.json() for r in requests_mock.request_history] == [{'removeentry': 'evil.com'},
+                                                                 {'removeentry': '203.0.113.7'}]
+    assert_signed(requests_mock.last_request, requests_mock.last_request.body)
+    assert result.outputs == [{'endpoint': 'evil.com', 'Watched': False}, {'endpoint': '203.0.113.7', 'Watched': False}]
+
+
+def test_remove_from_watched_list_reports_what_was_removed_before_a_failure(client: Client,
+                                                                            requests_mock: Any) -> None:
+    """
+    Given the appliance removes the first entry, then refuses the second
+    When darktrace-remove-from-watched-list runs
+    Then the error says which entries were removed before the failure.
+    """
+    requests_mock.post(f'{BASE}/intelfeed', [{'json': {'response': 'SUCCESS'}},
+                                             {'status_code': 400, 'json': {'error': 'bad entry'}}])
+    with pytest.raises(DarktraceApiError, match='Removed evil.com from the watched list, then failed on bad.com') \
+            as raised:
+        Darktrace.remove_from_watched_list_command(client, {'endpointsToRemove': 'evil.com,bad.com'})
+    assert raised.value.kind == 'input' and 'bad entry' in str(raised.value)
+
+
+def test_remove_from_watched_list_unconfirmed(client: Client, requests_mock: Any) -> None:
+    """
+    Given a reply that does not confirm the first removal
+    When darktrace-remove-from-watched-list runs
+    Then it fails with a clear error and sends nothing more.
+    """
+    requests_mock.post(f'{BASE}/intelfeed', json={'response': 'NOT FOUND'})
+    with pytest.raises(DarktraceApiError, match='without confirming'):
+        Darktrace.remove_from_watched_list_command(client, {'endpointsToRemove': 'evil.com,bad.com'})
+    assert requests_mock.call_count == 1
+
+
+def test_post_to_watched_list_sends_the_new_options(client: Client, requests_mock: Any) -> None:
+    """
+    Given an expiry, a source and hostname=true
+    When darktrace-post-to-watched-list runs
+    Then the body carries expiry as ISO UTC, source and hostname as a JSON boolean, and context records them.
+    """
+    requests_mock.post(f'{BASE}/intelfeed', json=load('intelfeed_post.json'))
+    result = Darktrace.post_to_watched_list_command(client, {
+        'endpointsToWatch': 'evil.com', 'expiry': '2030-01-31T12:00:00+01:00', 'source': 'XSOAR', 'hostname': 'true'})
+    assert requests_mock.last_request.json() == {'addlist': 'evil.com', 'expiry': '2030-01-31T11:00:00Z',
+                                                 'source': 'XSOAR', 'hostname': True}
+    assert result.outputs == [{'endpoint': 'evil.com', 'Watched': True, 'description': None,
+                               'expiry': '2030-01-31T11:00:00Z', 'source': 'XSOAR'}]
+
+
+def test_post_to_watched_list_relative_expiry(client: Client, requests_mock: Any) -> None:
+    """
+    Given a relative expiry "in 30 days" and hostname=false
+    When darktrace-post-to-watched-list runs
+    Then the expiry is about 30 days ahead and hostname false is sent.
+    """
+    requests_mock.post(f'{BASE}/intelfeed', json=load('intelfeed_post.json'))
+    Darktrace.post_to_watched_list_command(client, {'endpointsToWatch': 'evil.com', 'expiry': 'in 30 days',
+                                                    'hostname': 'false'})
+    body = requests_mock.last_request.json()
+    expiry = datetime.strptime(body['expiry'], '%Y-%m-%dT%H:%M:%SZ').replace(tzinfo=timezone.utc)
+    assert abs((expiry - datetime.now(timezone.utc)).total_seconds() - 30 * 86400) < 120
+    assert body['hostname'] is False
+
+
+def test_list_tags(client: Client, requests_mock: Any) -> None:
+    """
+    Given two tags, one expiring
+    When darktrace-list-tags runs
+    Then each is in context keyed by tid with its description, color and an ISO expiry.
+    """
+    requests_mock.get(f'{BASE}/tags', json=load('tags.json'))
+    result = Darktrace.list_tags_command(client, {})
+    assert requests_mock.last_request.path_url == '/tags'
+    assert context_key(result) == 'Darktrace.Tag(val.tid && val.tid == obj.tid)'
+    assert result.outputs[0] == {'tid': 5, 'name': 'Active Threat', 'description': 'Device is actively compromised',
+                                 'color': 200, 'visibility': 'Public', 'auto': False, 'restricted': False,
+                                 'isReferenced': True, 'expiry': None}
+    assert result.outputs[1]['expiry'] == '2024-06-01T12:00:00.000Z'
+    assert '| 5 | Active Threat | Device is actively compromised | false | true |' in result.readable_output
+
+
+def test_list_tags_limit(client: Client, requests_mock: Any) -> None:
+    """
+    Given two tags and limit 1
+    When darktrace-list-tags runs
+    Then one is listed and the title says how many there are.
+    """
+    requests_mock.get(f'{BASE}/tags', json=load('tags.json'))
+    result = Darktrace.list_tags_command(client, {'limit': '1'})
+    assert [o['tid'] for o in result.outputs] == [5] and 'Tags (1 of 2)' in result.readable_output
+
+
+@pytest.mark.parametrize('reply', [{'response': 'SUCCESS'}, {}, [{'replicate': True}]])
+def test_remove_tag_from_device(client: Client, requests_mock: Any, reply: Any) -> None:
+    """
+    Given the appliance answers SUCCESS, an empty body or a Unified View list
+    When darktrace-remove-tag-from-device runs
+    Then a signed DELETE carries did and tag in the query, and the removal is recorded under the device and tag.
+    """
+    requests_mock.delete(f'{BASE}/tags/entities', json=reply)
+    result = Darktrace.remove_tag_from_device_command(client, {'deviceId': '1417', 'tagName': 'Active Threat'})
+    request = requests_mock.last_request
+    assert request.method == 'DELETE' and query_of(request) == {'did': ['1417'], 'tag': ['Active Threat']}
+    assert_signed(request)
+    assert result.outputs == {'deviceId': 1417, 'tagName': 'Active Threat', 'removed': True}
+    assert context_key(result) == ('Darktrace.Device(val.deviceId && val.deviceId == obj.deviceId && '
+                                   'val.tagName && val.tagName == obj.tagName)')
+
+
+def test_remove_tag_from_device_unconfirmed(client: Client, requests_mock: Any) -> None:
+    """
+    Given a reply that does not confirm the removal
+    When darktrace-remove-tag-from-device runs
+    Then it fails with a clear error.
+    """
+    requests_mock.delete(f'{BASE}/tags/entities', json={'response': 'NO SUCH TAG'})
+    with pytest.raises(DarktraceApiError, match='DELETE /tags/entities without confirming'):
+        Darktrace.remove_tag_from_device_command(client, {'deviceId': '1417', 'tagName': 'Nope'})
+
+
+TRIAGE_BAD_ARGUMENTS = [
+    (Darktrace.get_model_breach_command, {}, 'Missing required argument "pbid"'),
+    (Darktrace.get_model_breach_command, {'pbid': '1/../../status'}, '"pbid"'),
+    (Darktrace.get_model_breach_command, {'pbid': '0'}, '"pbid"'),
+    (Darktrace.list_model_breaches_command, {'start_time': 'yesterdayish'}, '"start_time"'),
+    (Darktrace.list_model_breaches_command, {'end_time': '2024-13-01'}, '"end_time"'),
+    (Darktrace.list_model_breaches_command, {'start_time': '2024-02-01T00:00:00Z', 'end_time': '2024-01-01T00:00:00Z'},
+     '"end_time" (2024-01-01T00:00:00.000Z) is before "start_time"'),
+    (Darktrace.list_model_breaches_command, {'min_score': '101'}, 'from 0 to 100'),
+    (Darktrace.list_model_breaches_command, {'min_score': '0.5&did=1'}, '"min_score"'),
+    (Darktrace.list_model_breaches_command, {'min_score': 'nan'}, '"min_score"'),
+    (Darktrace.list_model_breaches_command, {'did': '-3'}, '"did"'),
+    (Darktrace.list_model_breaches_command, {'uuid': 'not-a-uuid'}, 'model UUID'),
+    (Darktrace.list_model_breaches_command, {'acknowledged': 'maybe'}, '"acknowledged"'),
+    (Darktrace.list_model_breaches_command, {'limit': '0'}, 'from 1 to 1000'),
+    (Darktrace.list_model_breaches_command, {'limit': '1001'}, 'from 1 to 1000'),
+    (Darktrace.list_model_breaches_command, {'page': '0'}, '"page"'),
+    (Darktrace.acknowledge_model_breach_command, {'pbid': 'abc'}, '"pbid"'),
+    (Darktrace.unacknowledge_model_breach_command, {'pbid': '1.5'}, '"pbid"'),
+    (Darktrace.get_model_breach_comments_command, {'pbid': ''}, '"pbid"'),
+    (Darktrace.post_comment_to_model_breach_command, {'pbid': '1'}, 'Missing required argument "message"'),
+    (Darktrace.post_comment_to_model_breach_command, {'pbid': '1', 'message': 'x' * 4097}, 'at most 4096'),
+    (Darktrace.get_model_breach_connections_command, {'pbid': '1', 'limit': '5000'}, 'from 1 to 1000'),
+    (Darktrace.get_model_breach_connections_command, {'pbid': '1', 'end_time': 'later'}, '"end_time"'),
+    (Darktrace.get_model_command, {}, 'Missing required argument "uuid"'),
+    (Darktrace.get_model_command, {'uuid': '80010119-6d7f-0000-0305-5e0000000256&pid=1'}, 'model UUID'),
+    (Darktrace.get_model_component_command, {'cid': '../models'}, '"cid"'),
+    (Darktrace.get_model_component_command, {}, '"cid"'),
+    (Darktrace.search_devices_command, {'order_by': 'score'}, 'priority, hostname'),
+    (Darktrace.search_devices_command, {'order': 'up'}, 'asc, desc'),
+    (Darktrace.search_devices_command, {'limit': '1001'}, 'from 1 to 1000'),
+    (Darktrace.search_devices_command, {'query': 'q' * 1025}, 'at most 1024'),
+    (Darktrace.get_device_command, {'did': 'ws1'}, '"did"'),
+    (Darktrace.get_device_events_command, {'did': '1', 'event_type': 'everything'}, 'connection, unusualconnection'),
+    (Darktrace.get_device_events_command, {'did': '1', 'start_time': 'then'}, '"start_time"'),
+    (Darktrace.get_device_events_command, {'did': '1', 'start_time': '2024-02-01', 'end_time': '2024-01-01'},
+     'is before'),
+    (Darktrace.get_device_events_command, {'event_type': 'notice'}, 'Missing required argument "did"'),
+    (Darktrace.get_ai_analyst_incident_event_command, {}, 'Missing required argument "event_id"'),
+    (Darktrace.get_ai_analyst_incident_event_command, {'event_id': 'abc&uuid=def'}, '"event_id"'),
+    (Darktrace.list_ai_analyst_incident_events_command, {'min_group_score': '-1'}, 'from 0 to 100'),
+    (Darktrace.list_ai_analyst_incident_events_command, {'acknowledged': 'yes please'}, '"acknowledged"'),
+    (Darktrace.list_ai_analyst_incident_events_command, {'limit': 'all'}, '"limit"'),
+    (Darktrace.list_ai_analyst_incident_events_command, {'end_time': 'someday'}, '"end_time"'),
+    (Darktrace.acknowledge_ai_analyst_incident_event_command, {'event_id': 'a b'}, '"event_id"'),
+    (Darktrace.unacknowledge_ai_analyst_incident_event_command, {}, '"event_id"'),
+    (Darktrace.get_ai_analyst_comments_command, {'event_id': '../x'}, '"event_id"'),
+    (Darktrace.post_comment_to_ai_analyst_incident_event_command, {'event_id': EVENT_ID, 'message': ' '},
+     'Missing required argument "message"'),
+    (Darktrace.get_ai_analyst_incident_group_command, {}, 'exactly one of "group_id"'),
+    (Darktrace.get_ai_analyst_incident_group_command, {'group_id': GROUP_ID, 'event_id': EVENT_ID},
+     'exactly one of "group_id"'),
+    (Darktrace.get_ai_analyst_incident_group_command, {'group_id': 'g/1'}, '"group_id"'),
+    (Darktrace.list_watched_endpoints_command, {'limit': '-1'}, 'from 1 to 1000'),
+    (Darktrace.remove_from_watched_list_command, {}, 'Missing required argument "endpointsToRemove"'),
+    (Darktrace.remove_from_watched_list_command, {'endpointsToRemove': 'evil.com,a b'}, '"a b"'),
+    (Darktrace.remove_from_watched_list_command, {'endpointsToRemove': ','.join(f'h{i}.com' for i in range(101))},
+     'at most 100'),
+    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com', 'expiry': '2020-01-01T00:00:00Z'},
+     'the time has passed'),
+    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com', 'expiry': '3 days'},
+     'the time has passed'),
+    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com', 'expiry': 'never'}, '"expiry"'),
+    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com', 'source': 's' * 64}, 'at most 63'),
+    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com', 'hostname': 'sometimes'},
+     '"hostname"'),
+    (Darktrace.list_tags_command, {'limit': '1000000'}, 'from 1 to 1000'),
+    (Darktrace.remove_tag_from_device_command, {'deviceId': '0', 'tagName': 't'}, '"deviceId"'),
+    (Darktrace.remove_tag_from_device_command, {'deviceId': '1', 'tagName': 't' * 129}, 'at most 128'),
+    (Darktrace.remove_tag_from_device_command, {'deviceId': '1'}, '"tagName"'),
+]
+
+
+@pytest.mark.parametrize('command, args, fragment', TRIAGE_BAD_ARGUMENTS)
+def test_triage_commands_refuse_bad_arguments_before_any_request(client: Client, requests_mock: Any, command: Any,
+                                                                 args: dict, fragment: str) -> None:
+    """
+    Given an argument outside what a triage command accepts (including attempts to inject parameters or paths)
+    When the command runs
+    Then it raises a message naming the argument and the accepted form, and sends no request.
+    """
+    with pytest.raises(ValueError) as raised:
+        command(client, args)
+    assert fragment in str(raised.value)
+    assert requests_mock.call_count == 0
+
+
+def test_every_triage_command_is_dispatched_by_main(mocker: Any, requests_mock: Any) -> None:
+    """
+    Given the new command names
+    When main dispatches one of them
+    Then the matching function runs and its result is returned.
+    """
+    for name in ('darktrace-get-model-breach', 'darktrace-list-model-breaches', 'darktrace-acknowledge-model-breach',
+                 'darktrace-unacknowledge-model-breach', 'darktrace-get-model-breach-comments',
+                 'darktrace-post-comment-to-model-breach', 'darktrace-get-model-breach-connections',
+                 'darktrace-get-model', 'darktrace-get-model-component', 'darktrace-search-devices',
+                 'darktrace-get-device', 'darktrace-get-device-events', 'darktrace-get-ai-analyst-incident-event',
+                 'darktrace-list-ai-analyst-incident-events', 'darktrace-acknowledge-ai-analyst-incident-event',
+                 'darktrace-unacknowledge-ai-analyst-incident-event', 'darktrace-get-ai-analyst-comments',
+                 'darktrace-post-comment-to-ai-analyst-incident-event', 'darktrace-get-ai-analyst-incident-group',
+                 'darktrace-list-watched-endpoints', 'darktrace-remove-from-watched-list', 'darktrace-list-tags',
+                 'darktrace-remove-tag-from-device'):
+        assert name in Darktrace.COMMANDS
+    requests_mock.get(f'{BASE}/tags', json=load('tags.json'))
+    results, error = run_main(mocker, 'darktrace-list-tags', {'limit': '2'})
+    error.assert_not_called()
+    assert [tag['tid'] for tag in results.call_args[0][0].outputs] == [5, 9]
+
+
+@pytest.mark.parametrize('value, expected', [(0.5, 0.5), ('72.5', 72.5), ('98', 98), ('n/a', None), (True, None),
+                                             ('inf', None), (None, None), ([], None)])
+def test_reply_numbers_are_read_defensively(value: Any, expected: Any) -> None:
+    """
+    Given a reply value that should be a number (sometimes sent as text, sometimes absent or odd)
+    When it is read
+    Then numbers and numeric text become numbers, anything else None (never a string in context).
+    """
+    assert Darktrace._number(value) == expected
+
+
+@pytest.mark.parametrize('value, expected', [(True, True), (None, None), ('False', False), ('true', True),
+                                             ({'by': 'analyst1'}, True), (0, False)])
+def test_reply_flags_are_read_defensively(value: Any, expected: Any) -> None:
+    """
+    Given an acknowledged flag as a boolean, text, an object or a number
+    When it is read
+    Then it becomes a boolean (None when absent).
+    """
+    assert Darktrace._flag(value) is expected
+
+
+@pytest.mark.parametrize('value, expected', [(1674522265000, 1674522265000.0), ('2023-01-24 01:04:25', 1674522265000.0),
+                                             ('yesterday', 0.0), (None, 0.0)])
+def test_reply_times_sort_whatever_their_form(value: Any, expected: float) -> None:
+    """
+    Given a reply time as epoch ms, as the appliance's text form, or unreadable
+    When it is turned into a sort key
+    Then readable times give their epoch ms and the rest sort first as 0.
+    """
+    assert Darktrace._epoch_ms(value) == expected
+
+
+def test_events_without_timems_sort_on_their_text_time(client: Client, requests_mock: Any) -> None:
+    """
+    Given device events that carry only the text time
+    When darktrace-get-device-events runs
+    Then they are still listed newest first.
+    """
+    requests_mock.get(f'{BASE}/details', json=[{'time': '2023-01-24 01:00:00', 'eventType': 'notice', 'uid': 'old'},
+                                               {'time': '2023-01-24 02:00:00', 'eventType': 'notice', 'uid': 'new'}])
+    result = Darktrace.get_device_events_command(client, {'did': '1', 'event_type': 'notice'})
+    assert [e['uid'] for e in result.outputs['events']] == ['new', 'old']
+
+
+def test_a_record_without_its_key_is_taken_when_it_is_the_only_one(client: Client, requests_mock: Any) -> None:
+    """
+    Given a component reply without a cid field, with odd logic and a stray entry among its triggered components
+    When darktrace-get-model-component and darktrace-get-model-breach run
+    Then the single record is taken as the one asked for, and odd entries are skipped.
+    """
+    requests_mock.get(f'{BASE}/components/5', json={'threshold': 3, 'filters': []})
+    assert Darktrace.get_model_component_command(client, {'cid': '5'}).outputs == {'threshold': 3, 'filters': []}
+    requests_mock.get(f'{BASE}/models', json={'uuid': MODEL_UUID, 'logic': {'data': {'left': 'A'}}})
+    readable = Darktrace.get_model_command(client, {'uuid': MODEL_UUID}).readable_output
+    assert f'|  | {MODEL_UUID} |  |  |  |  |  |  |  |' in readable
+    requests_mock.get(f'{BASE}/modelbreaches/9', json={'pbid': 9, 'triggeredComponents': ['odd', {'cid': 1}]})
+    result = Darktrace.get_model_breach_command(client, {'pbid': '9'})
+    assert '| 1 |  |  |  |' in result.readable_output
