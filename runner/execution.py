@@ -1,0 +1,80 @@
+"""One command or one fetch cycle, run through `Darktrace.main()` the way XSOAR runs it.
+
+The stand-in `demistomock` is loaded with the command, instance parameters, arguments and lastRun;
+what the integration hands back (War Room entries, incidents, the new lastRun, log lines) is read
+from its harness afterwards.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import runner  # noqa: F401  (puts the stand-ins on sys.path before the imports below)
+import demistomock
+import Darktrace
+
+ERROR_ENTRY_TYPE = 4
+FETCH_COMMAND = 'fetch-incidents'
+
+
+@dataclass
+class CommandRun:
+    """The War Room entries and log lines of one command."""
+
+    entries: list[Any]
+    logs: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return any(is_error_entry(entry) for entry in self.entries)
+
+
+@dataclass
+class FetchRun:
+    """One fetch cycle: the incidents created and the lastRun to keep, or the error that ended it."""
+
+    incidents: list[dict[str, Any]]
+    last_run: dict[str, Any]
+    error: str | None = None
+    logs: list[tuple[str, str]] = field(default_factory=list)
+
+
+def is_error_entry(entry: Any) -> bool:
+    return isinstance(entry, dict) and entry.get('Type') == ERROR_ENTRY_TYPE
+
+
+def run_command(command: str, args: dict[str, str], params: dict[str, Any]) -> CommandRun:
+    demistomock.harness_reset(command=command, params=params, args=args)
+    try:
+        Darktrace.main()
+    except SystemExit:  # return_error ends the command this way, as on the platform
+        pass
+    except Exception as error:  # the platform turns an escaped exception into an error entry
+        demistomock.results({'Type': ERROR_ENTRY_TYPE, 'ContentsFormat': 'text', 'Contents': str(error)})
+    return CommandRun(entries=list(demistomock.harness.results), logs=list(demistomock.harness.logs))
+
+
+def run_fetch_cycle(params: dict[str, Any], last_run: dict[str, Any]) -> FetchRun:
+    """One fetch-incidents run; on failure the previous lastRun is kept, as the platform does."""
+    demistomock.harness_reset(command=FETCH_COMMAND, params=params, last_run=last_run)
+    try:
+        Darktrace.main()
+    except SystemExit:
+        pass
+    except Exception as error:
+        return FetchRun(incidents=[], last_run=last_run, error=str(error), logs=list(demistomock.harness.logs))
+    incidents = [incident for batch in demistomock.harness.incidents for incident in batch]
+    stored = demistomock.harness.last_run
+    return FetchRun(incidents=incidents, last_run=stored if stored is not None else last_run,
+                    logs=list(demistomock.harness.logs))
+
+
+def incident_pbid(incident: dict[str, Any]) -> Any:
+    """The model breach an incident came from: its mirror id, else the pbid in its raw JSON."""
+    if incident.get('dbotMirrorId'):
+        return incident['dbotMirrorId']
+    try:
+        return json.loads(incident.get('rawJSON') or '{}').get('pbid')
+    except ValueError:
+        return None

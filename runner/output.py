@@ -1,0 +1,101 @@
+"""Everything the runner prints goes through `Output`, which keeps secrets off the terminal."""
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+from runner.execution import incident_pbid, is_error_entry
+from runner.render import render_markdown, render_table, sanitize, wrap
+
+REDACTED = '********'
+SEVERITY_NAMES = {0: 'Unknown', 0.5: 'Informational', 1: 'Low', 2: 'Medium', 3: 'High', 4: 'Critical'}
+
+
+class Output:
+    """Writes to stdout/stderr at a given width, replacing every secret it was told about."""
+
+    def __init__(self, stdout: TextIO, stderr: TextIO, width: int) -> None:
+        self.stdout = stdout
+        self.stderr = stderr
+        self.width = width
+        self._secrets: list[str] = []
+
+    def add_secret(self, secret: str) -> None:
+        if secret and secret not in self._secrets:
+            self._secrets.append(secret)
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+    def print(self, text: str = '') -> None:
+        self.stdout.write(self.redact(text) + '\n')
+        self.stdout.flush()
+
+    def error(self, text: str) -> None:
+        self.stderr.write(self.redact(sanitize(text)) + '\n')
+        self.stderr.flush()
+
+    def paragraph(self, text: str) -> None:
+        """Plain text wrapped to the output width."""
+        for line in wrap(sanitize(text), self.width):
+            self.print(line)
+
+    def json(self, value: Any) -> None:
+        self.print(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+    def section(self, title: str) -> None:
+        """A heading that separates the steps of the demo."""
+        self.print()
+        self.print('=' * self.width)
+        for line in wrap(sanitize(title), self.width):
+            self.print(line)
+        self.print('=' * self.width)
+
+    def logs(self, logs: list[tuple[str, str]]) -> None:
+        for level, message in logs:
+            self.error(f'[{level}] {message}')
+
+    def entry(self, entry: Any) -> None:
+        """One War Room entry as the War Room shows it: the readable output, else the contents."""
+        if isinstance(entry, str):
+            self.print(render_markdown(entry, self.width))
+            return
+        if not isinstance(entry, dict):
+            self.print(sanitize(json.dumps(entry, indent=2, ensure_ascii=False, default=str)))
+            return
+        if is_error_entry(entry):
+            self.error(str(entry.get('Contents') or ''))
+            return
+        readable = entry.get('HumanReadable')
+        contents = entry.get('Contents')
+        if readable:
+            self.print(render_markdown(str(readable), self.width))
+        elif isinstance(contents, str) and entry.get('ContentsFormat') in ('text', 'markdown', None):
+            self.print(render_markdown(contents, self.width))
+        elif contents is not None:
+            self.print(sanitize(json.dumps(contents, indent=2, ensure_ascii=False, default=str)))
+
+    def incidents_table(self, incidents: list[dict[str, Any]]) -> None:
+        if not incidents:
+            self.print('No new incidents.')
+            return
+        rows = [[str(incident_pbid(incident) or ''), str(incident.get('occurred') or ''),
+                 severity_name(incident.get('severity')), sanitize(str(incident.get('name') or ''))]
+                for incident in incidents]
+        for line in render_table(['pbid', 'occurred', 'severity', 'name'], rows, self.width):
+            self.print(line)
+
+
+def severity_name(severity: Any) -> str:
+    if isinstance(severity, (int, float)) and severity in SEVERITY_NAMES:
+        return SEVERITY_NAMES[severity]
+    return str(severity)
+
+
+def json_view(entries: list[Any]) -> Any:
+    """The --json form of a command's entries: its context and its raw entry."""
+    views = [{'EntryContext': (entry.get('EntryContext') or {}) if isinstance(entry, dict) else {},
+              'Entry': entry} for entry in entries]
+    return views[0] if len(views) == 1 else views
