@@ -4,6 +4,7 @@
 #
 #   make test       .venv from the lock (default + develop), then pytest with coverage of Darktrace.py
 #   make demo       .venv, then the local runner's demo
+#   make docs       .venv, then regenerate README.md's parameter and command reference (tools/gen_docs.py)
 #   make validate   .venv-sdk (sdk-packages), stage a content pack, demisto-sdk validate + xsoar-lint
 #   make package    .venv-sdk, stage, demisto-sdk prepare-content -> dist/integration-Darktrace.yml
 #   make clean      remove the virtual environments and everything built
@@ -44,7 +45,7 @@ SDK_OFFLINE := DEMISTO_SDK_OFFLINE_ENV=true
 # it does needs the network, and no stray request can leave the machine.
 NO_NETWORK := $(shell unshare --net --map-root-user true >/dev/null 2>&1 && echo unshare --net --map-root-user)
 
-.PHONY: test demo validate package stage clean
+.PHONY: test demo docs validate package stage clean
 
 define make_venv
 @$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "$(LOCK) is locked for Python 3.11, but $(PYTHON) is " + sys.version.split()[0] + "; run make PYTHON=/path/to/python3.11")'
@@ -68,6 +69,12 @@ test: $(VENV_STAMP)
 
 demo: $(VENV_STAMP)
 	$(VENV)/bin/python -m runner --demo
+
+# The README's `configuration` and `commands` blocks come from Darktrace.yml and from running
+# command_examples against the emulator, with its clock held still so the output never changes
+# by itself; tests/test_docs.py fails when the tables fall behind the YAML.
+docs: $(VENV_STAMP)
+	$(VENV)/bin/python tools/gen_docs.py
 
 # A fresh pack tree on every run, so a file removed here never lingers in the staged pack.
 stage:

@@ -1,0 +1,417 @@
+"""Regenerate the `configuration` and `commands` blocks of README.md.
+
+    .venv/bin/python tools/gen_docs.py            what `make docs` runs: rewrite the two blocks
+    .venv/bin/python tools/gen_docs.py --check    exit 1 if README.md differs from what would be written
+
+Sources, so the README cannot drift from them:
+- Darktrace.yml gives the parameter table and, per command, the description, the Input table
+  (argument, description with the predefined values, required, default) and the Context
+  Output table (path, type, description). `render_configuration` and
+  `render_command_reference` are pure functions of the YAML; tests/test_docs.py calls them.
+- command_examples gives each command's example line. Every line is run, in file order,
+  through `Darktrace.main()` with the platform stand-ins (runner.execution.run_command, the
+  code path of `make demo`), against one in-process emulator holding the runner's dataset
+  (runner.targets.EMULATOR_DATASET), so a line that changes state (tag added, breach
+  acknowledged, comment posted) is seen by the lines after it. As XSOAR does, the YAML default
+  of every argument left out is filled in. The section of a command shows its first line, the
+  EntryContext of its entries as nested JSON, and their HumanReadable quoted with `>`.
+
+Determinism (running twice, today or next year, writes the same text):
+- The dataset is generated from a fixed seed around a fixed anchor, `EXAMPLE_MOMENT_MS`.
+- The clocks that results depend on are pinned to that same moment while the examples run:
+  `Darktrace.now_ms` (open-ended ranges, expiry checks); `Darktrace.arg_to_datetime`, which
+  resolves relative times such as "7 days" through dateparser, is given the moment as its
+  `RELATIVE_BASE`; `Darktrace.Client.signed_headers` dates its signatures at the moment, so the
+  appliance accepts them; and the emulator's host clock (`emulator.clock.host_ms`), so comment
+  times, tag expiries and visibility are computed at the moment too. The patches are undone
+  when the run ends.
+- The emulator listens on a random port; its address is written as `DOCS_APPLIANCE_URL`.
+- JSON keys are sorted. Lists longer than `MAX_LIST_ITEMS` in a context example, and tables
+  longer than `MAX_TABLE_ROWS` in a readable output, are cut, with a note giving the full size.
+
+A missing example or a failing one stops the run with a message and leaves README.md as it was;
+`--keep-going` writes anyway, with a placeholder in place of the missing or failed example.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TOOLS = Path(__file__).resolve().parent
+for _folder in (TOOLS, REPO_ROOT, REPO_ROOT / 'xsoar_stubs'):
+    if str(_folder) not in sys.path:
+        sys.path.insert(0, str(_folder))
+
+from readme_blocks import replace_block  # noqa: E402
+
+README = REPO_ROOT / 'README.md'
+INTEGRATION_YML = REPO_ROOT / 'Darktrace.yml'
+COMMAND_EXAMPLES = REPO_ROOT / 'command_examples'
+CONFIGURATION_BLOCK = 'configuration'
+COMMANDS_BLOCK = 'commands'
+
+# The release day at noon UTC: the emulator's data ends here and its clock stands still here.
+EXAMPLE_MOMENT_MS = int(datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc).timestamp() * 1000)
+DOCS_APPLIANCE_URL = 'https://darktrace.example.com'
+MAX_LIST_ITEMS = 2
+MAX_TABLE_ROWS = 10
+ERROR_ENTRY_TYPE = 4
+
+
+# --------------------------------------------------------------------------- YAML -> tables
+
+def load_integration(path: Path = INTEGRATION_YML) -> dict[str, Any]:
+    with open(path, encoding='utf-8') as handle:
+        return yaml.safe_load(handle)
+
+
+def yaml_commands(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return list((document.get('script') or {}).get('commands') or [])
+
+
+def cell(value: Any) -> str:
+    """Text safe inside a Markdown table cell: one line, pipes escaped."""
+    text = '' if value is None else str(value)
+    return ' '.join(text.split()).replace('|', '\\|')
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> str:
+    lines = ['| ' + ' | '.join(f'**{header}**' for header in headers) + ' |',
+             '| ' + ' | '.join('---' for _ in headers) + ' |']
+    lines += ['| ' + ' | '.join(cell(value) for value in row) + ' |' for row in rows]
+    return '\n'.join(lines)
+
+
+def default_text(value: Any) -> str:
+    """A YAML default as the platform shows it: booleans lower-case, nothing when unset."""
+    if value is None:
+        return ''
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    return str(value)
+
+
+def parameter_description(param: dict[str, Any]) -> str:
+    display = str(param.get('display') or param['name']).strip()
+    extra = str(param.get('additionalinfo') or '').strip()
+    if not extra:
+        return display
+    return f'{display}{"" if display.endswith(".") else "."} {extra}'
+
+
+def render_configuration(document: dict[str, Any]) -> str:
+    rows = [[param['name'], parameter_description(param), 'True' if param.get('required') else 'False',
+             default_text(param.get('defaultvalue'))]
+            for param in document.get('configuration') or []]
+    return '\n'.join([
+        '## Configure Darktrace in Cortex',
+        '',
+        'Add an instance of the Darktrace integration with these parameters; the help panel of the '
+        'instance settings (Darktrace_description.md) explains how to create the API token pair.',
+        '',
+        table(['Parameter', 'Description', 'Required', 'Default'], rows),
+    ])
+
+
+def argument_description(argument: dict[str, Any]) -> str:
+    description = str(argument.get('description') or '').strip()
+    predefined = [default_text(value) for value in argument.get('predefined') or []]
+    if predefined:
+        description = f'{description} Possible values are: {", ".join(predefined)}.'
+    return description
+
+
+def render_command_reference(command: dict[str, Any]) -> str:
+    """A command's heading, description, base command, Input and Context Output tables."""
+    name = command['name']
+    arguments = command.get('arguments') or []
+    outputs = command.get('outputs') or []
+    parts = [f'### {name}', '', '***', '', str(command.get('description') or '').strip(), '',
+             '#### Base Command', '', f'`{name}`', '', '#### Input', '']
+    if arguments:
+        parts.append(table(['Argument Name', 'Description', 'Required', 'Default'],
+                           [[argument['name'], argument_description(argument),
+                             'Required' if argument.get('required') else 'Optional',
+                             default_text(argument.get('defaultValue'))] for argument in arguments]))
+    else:
+        parts.append('There are no input arguments for this command.')
+    parts += ['', '#### Context Output', '']
+    if outputs:
+        parts.append(table(['Path', 'Type', 'Description'],
+                           [[output['contextPath'], output.get('type') or '', output.get('description') or '']
+                            for output in outputs]))
+    else:
+        parts.append('There is no context output for this command.')
+    return '\n'.join(parts)
+
+
+# --------------------------------------------------------------------------- examples
+
+@dataclass
+class Example:
+    """What one command_examples line produced."""
+
+    line: str
+    context: dict[str, Any] = field(default_factory=dict)
+    human_readable: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def example_lines(path: Path = COMMAND_EXAMPLES) -> list[str]:
+    """The commands of command_examples, one per line; blank lines and `#` comments are skipped."""
+    if not path.is_file():
+        return []
+    return [line.strip() for line in path.read_text(encoding='utf-8').splitlines()
+            if line.strip() and not line.lstrip().startswith('#')]
+
+
+def context_tree(entry_context: dict[str, Any]) -> dict[str, Any]:
+    """EntryContext as the context shows it: `A.B(val.x == obj.x)` keys become nested A -> B."""
+    tree: dict[str, Any] = {}
+    for key, value in entry_context.items():
+        path = key.split('(', 1)[0].split('.')
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        leaf = path[-1]
+        if leaf in node:  # two entries wrote the same key: the context keeps both
+            existing = node[leaf] if isinstance(node[leaf], list) else [node[leaf]]
+            node[leaf] = existing + (value if isinstance(value, list) else [value])
+        else:
+            node[leaf] = value
+    return tree
+
+
+def _replace_text(data: Any, old: str, new: str) -> Any:
+    if isinstance(data, str):
+        return data.replace(old, new)
+    if isinstance(data, list):
+        return [_replace_text(item, old, new) for item in data]
+    if isinstance(data, dict):
+        return {key: _replace_text(value, old, new) for key, value in data.items()}
+    return data
+
+
+@contextmanager
+def clocks_pinned_at(moment_ms: int, emulator: Any) -> Iterator[None]:
+    """Run the integration and the emulator as if it were always `moment_ms` (see the module docstring)."""
+    import Darktrace
+
+    moment = datetime.fromtimestamp(moment_ms / 1000, tz=timezone.utc)
+    real_arg_to_datetime = Darktrace.arg_to_datetime
+    real_signed_headers = Darktrace.Client.signed_headers
+
+    def arg_to_datetime_at_moment(arg: Any, *args: Any, **kwargs: Any) -> Any:
+        # dateparser reads the naive base as being in the TIMEZONE setting, hence UTC without tzinfo.
+        settings = {'TIMEZONE': 'UTC', **(kwargs.pop('settings', None) or {}),
+                    'RELATIVE_BASE': moment.replace(tzinfo=None)}
+        return real_arg_to_datetime(arg, *args, settings=settings, **kwargs)
+
+    def signed_headers_at_moment(self: Any, signed_target: str, now: datetime | None = None) -> dict[str, str]:
+        return real_signed_headers(self, signed_target, now or moment)
+
+    with ExitStack() as patches:
+        patches.enter_context(mock.patch.object(Darktrace, 'now_ms', lambda: moment_ms))
+        patches.enter_context(mock.patch.object(Darktrace, 'arg_to_datetime', arg_to_datetime_at_moment))
+        patches.enter_context(mock.patch.object(Darktrace.Client, 'signed_headers', signed_headers_at_moment))
+        patches.enter_context(mock.patch.object(emulator.clock, 'host_ms', lambda: moment_ms))
+        yield
+
+
+def run_examples(lines: list[str], moment_ms: int = EXAMPLE_MOMENT_MS) -> list[Example]:
+    """Run every line, in order, against one emulator; one Example per line."""
+    from runner.execution import run_command
+    from runner.spec import load_spec
+    from runner.syntax import CommandSyntaxError, parse_command_line
+    from runner.targets import emulator_target
+
+    spec = load_spec(INTEGRATION_YML)
+    target = emulator_target(moment_ms)
+    examples: list[Example] = []
+    try:
+        appliance_url = target.url
+        params = target.params(spec, {}, is_fetch=False)
+        with clocks_pinned_at(moment_ms, target.emulator):
+            for line in lines:
+                example = Example(line=line)
+                examples.append(example)
+                try:
+                    parsed = parse_command_line(line)
+                except CommandSyntaxError as error:
+                    example.error = f'syntax: {error}'
+                    continue
+                command_spec = spec.command(parsed.command)
+                if command_spec is None:
+                    example.error = f'Darktrace.yml has no command "{parsed.command}"'
+                    continue
+                run = run_command(parsed.command, {**command_spec.defaults, **parsed.args}, params)
+                entries = _replace_text(run.entries, appliance_url, DOCS_APPLIANCE_URL)
+                errors = [str(entry.get('Contents')) for entry in entries
+                          if isinstance(entry, dict) and entry.get('Type') == ERROR_ENTRY_TYPE]
+                if errors or not entries:
+                    example.error = '\n'.join(errors) or 'the command returned no entry'
+                    continue
+                entry_context: dict[str, Any] = {}
+                for entry in entries:
+                    if isinstance(entry, dict):
+                        for key, value in (entry.get('EntryContext') or {}).items():
+                            entry_context.setdefault(key, []).append(value)
+                        text = entry.get('HumanReadable') or ''
+                    else:
+                        text = str(entry)
+                    if text:
+                        example.human_readable.append(text)
+                example.context = context_tree({key: values[0] if len(values) == 1 else values
+                                                for key, values in entry_context.items()})
+    finally:
+        target.stop()
+    return examples
+
+
+def command_name(line: str) -> str:
+    word = line.split(None, 1)[0]
+    return word[1:] if word.startswith('!') else word
+
+
+# --------------------------------------------------------------------------- examples -> Markdown
+
+def shortened(data: Any, path: str, cut: dict[str, int]) -> Any:
+    """`data` with every list cut to MAX_LIST_ITEMS; `cut` records each cut list's largest length by path."""
+    if isinstance(data, dict):
+        return {key: shortened(value, f'{path}.{key}' if path else key, cut) for key, value in data.items()}
+    if isinstance(data, list):
+        if len(data) > MAX_LIST_ITEMS:
+            cut[path] = max(cut.get(path, 0), len(data))
+        return [shortened(item, path, cut) for item in data[:MAX_LIST_ITEMS]]
+    return data
+
+
+def shortened_tables(markdown: str) -> tuple[list[str], list[int]]:
+    """The lines of `markdown` with each table cut to MAX_TABLE_ROWS rows, and the row counts of the cut tables."""
+    lines = markdown.splitlines()
+    kept: list[str] = []
+    cut: list[int] = []
+    index = 0
+    while index < len(lines):
+        if not lines[index].lstrip().startswith('|'):
+            kept.append(lines[index])
+            index += 1
+            continue
+        end = index
+        while end < len(lines) and lines[end].lstrip().startswith('|'):
+            end += 1
+        rows = lines[index + 2:end]  # after the header and the |---| line
+        kept += lines[index:index + 2] + rows[:MAX_TABLE_ROWS]
+        if len(rows) > MAX_TABLE_ROWS:
+            cut.append(len(rows))
+        index = end
+    return kept, cut
+
+
+def render_example(example: Example | None) -> str:
+    if example is None:
+        return '\n'.join(['#### Command Example', '', '*No example: command_examples has no line for this command.*'])
+    parts = ['#### Command Example', '', '```', example.line, '```', '']
+    if example.error is not None:
+        return '\n'.join(parts + [f'*The example failed against the emulator:* `{cell(example.error)}`'])
+    parts += ['#### Context Example', '']
+    if example.context:
+        cut: dict[str, int] = {}
+        context = shortened(example.context, '', cut)
+        parts += ['```json', json.dumps(context, indent=4, sort_keys=True, ensure_ascii=False), '```']
+        if cut:
+            sizes = ', '.join(f'`{path}` has {count}' for path, count in sorted(cut.items()))
+            parts += ['', f'*Lists are cut to their first {MAX_LIST_ITEMS} items here; in full, {sizes}.*']
+    else:
+        parts.append('This example writes nothing to the context.')
+    parts += ['', '#### Human Readable Output', '']
+    cut_tables: list[int] = []
+    for number, text in enumerate(example.human_readable):
+        lines, cut = shortened_tables(text)
+        cut_tables += cut
+        if number:
+            parts.append('')
+        # As in XSOAR's own READMEs: each line quoted, blank lines left blank.
+        parts += [f'>{line}' if line.strip() else '' for line in lines]
+    if cut_tables:
+        counts = ', '.join(str(count) for count in cut_tables)
+        parts += ['', f'*Tables are cut to their first {MAX_TABLE_ROWS} rows here; in full they have {counts} rows.*']
+    return '\n'.join(parts)
+
+
+def render_commands(document: dict[str, Any], examples: dict[str, Example]) -> str:
+    moment = datetime.fromtimestamp(EXAMPLE_MOMENT_MS / 1000, tz=timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+    from runner.targets import EMULATOR_DATASET
+
+    intro = [
+        '## Commands',
+        '',
+        'You can execute these commands from the CLI, as part of an automation, or in a playbook.',
+        'After you successfully execute a command, a DBot message appears in the War Room with the command details.',
+        '',
+        f'The examples are the lines of `command_examples`, run in that order by `make docs` against the '
+        f'emulated appliance ({EMULATOR_DATASET["breaches"]} model breaches over {EMULATOR_DATASET["span_days"]} '
+        f'days, seed {EMULATOR_DATASET["seed"]}) with every clock held at {moment}; the emulator\'s address is '
+        f'shown as {DOCS_APPLIANCE_URL}. Their data is synthetic.',
+    ]
+    sections = [render_command_reference(command) + '\n\n' + render_example(examples.get(command['name']))
+                for command in yaml_commands(document)]
+    return '\n\n'.join(['\n'.join(intro)] + sections)
+
+
+# --------------------------------------------------------------------------- main
+
+def generate(readme_text: str, document: dict[str, Any], lines: list[str]) -> tuple[str, list[str]]:
+    """The README with both blocks regenerated, and the problems found (missing or failed examples)."""
+    examples: dict[str, Example] = {}
+    for example in run_examples(lines):
+        examples.setdefault(command_name(example.line), example)
+    names = [command['name'] for command in yaml_commands(document)]
+    problems = [f'{name}: command_examples has no line for it' for name in names if name not in examples]
+    problems += [f'{example.line}\n    {example.error}' for example in examples.values() if example.error]
+    problems += [f'{name}: in command_examples but not in Darktrace.yml' for name in examples if name not in names]
+    text = replace_block(readme_text, CONFIGURATION_BLOCK, render_configuration(document))
+    text = replace_block(text, COMMANDS_BLOCK, render_commands(document, examples))
+    return text, problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--check', action='store_true', help='do not write; exit 1 if README.md is out of date')
+    parser.add_argument('--keep-going', action='store_true',
+                        help='write even when an example is missing or fails (with a placeholder)')
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+
+    readme_text = README.read_text(encoding='utf-8')
+    text, problems = generate(readme_text, load_integration(), example_lines())
+    for problem in problems:
+        print(f'gen_docs: {problem}', file=sys.stderr)
+    if problems and not args.keep_going:
+        print('gen_docs: README.md left unchanged; fix command_examples (or use --keep-going).', file=sys.stderr)
+        return 1
+    if args.check:
+        if text != readme_text:
+            print('gen_docs: README.md is out of date; run make docs.', file=sys.stderr)
+            return 1
+        return 0
+    if text != readme_text:
+        README.write_text(text, encoding='utf-8')
+    print(f'gen_docs: README.md {"updated" if text != readme_text else "unchanged"} '
+          f'({len(yaml_commands(load_integration()))} commands).', file=sys.stderr)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
