@@ -37,6 +37,13 @@ CONNECT_TIMEOUT_S = 10
 READ_TIMEOUT_S = 50
 DEFAULT_RETRY_BUDGET_S = 60
 MAX_RETRY_BUDGET_S = 180  # with the timeouts above, a command still ends well inside XSOAR's 5 minutes
+# XSOAR ends a command after 5 minutes: past this many seconds a command sends nothing more and each
+# request's timeouts shrink to what is left, however many requests it makes and whatever the retries.
+COMMAND_TIME_LIMIT_S = MAX_RETRY_BUDGET_S + CONNECT_TIMEOUT_S + READ_TIMEOUT_S
+SECRET_HEADERS = frozenset({'dtapi-token', 'dtapi-signature'})  # never written to a log
+# A change that failed after it may have reached the appliance is not sent again, so it is never applied twice.
+NOT_RETRIED_ADVICE = ('It was not retried, because the appliance may already have applied it: check in the Threat '
+                      'Visualizer whether the change took effect before running the command again.')
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({'GET', 'DELETE'})
 
@@ -44,6 +51,8 @@ MAX_SIMILAR_DEVICES = 300  # the appliance's own limit for /similardevices and /
 MAX_DESCRIPTION_LENGTH = 255
 MAX_TAG_NAME_LENGTH = 128
 MAX_TABLE_ROWS = 50  # the War Room stays readable; context always holds everything
+MAX_DEVICE_SUMMARIES = 10  # devices whose connection tables the War Room shows (a device and its similar ones)
+MAX_CELL_ITEMS = 20  # values listed in one table cell
 ADVANCED_SEARCH_SIZE = 10000
 ADVANCED_SEARCH_OPERATIONS = ('mean', 'terms', 'trend', 'score')
 CONNECTION_DATA_TYPES = ('co', 'sizeout', 'sizein')
@@ -51,7 +60,7 @@ CONNECTION_DATA_TYPES = ('co', 'sizeout', 'sizein')
 # Keys whose values Darktrace sends as epoch milliseconds (or as 'YYYY-MM-DD HH:MM:SS' UTC text).
 TIME_KEYS = frozenset({
     'time', 'timems', 'creationTime', 'firstSeen', 'lastSeen', 'firsttime', 'firstTime',
-    'createdAt', 'expiry', 'expires', 'start', 'end', 'timestamp', 'contactTime',
+    'createdAt', 'expiry', 'expires', 'start', 'end', 'timestamp', 'contactTime', 'lastTime',
 })
 EPOCH_MS_FLOOR = 10 ** 11  # smaller numbers are not millisecond timestamps (durations, zero expiries)
 
@@ -120,15 +129,19 @@ class Client(BaseClient):
 
     def __init__(self, base_url: str, public_token: str, private_token: str, verify: bool = True,
                  proxy: bool = False, retry_budget_s: float = DEFAULT_RETRY_BUDGET_S,
-                 on_retry: Callable[[str], None] | None = None) -> None:
+                 on_retry: Callable[[str], None] | None = None,
+                 on_request: Callable[[str], None] | None = None) -> None:
         # Only scheme://host[:port] is kept: a trailing slash or a path would change the signed target.
         parts = urlsplit(base_url.strip())
         super().__init__(base_url=f'{parts.scheme}://{parts.netloc}', verify=verify, proxy=proxy)
         self._public_token = public_token
         self._private_token = private_token
-        self._retry_deadline = time.monotonic() + retry_budget_s
+        # A Client serves one command, so its clock starts with the command.
+        self._started = time.monotonic()
+        self._retry_deadline = self._started + min(retry_budget_s, COMMAND_TIME_LIMIT_S)
         self._retry_budget_s = retry_budget_s
         self._on_retry = on_retry
+        self._on_request = on_request
         self._adapter = HTTPAdapter()
         self._session.mount('https://', self._adapter)
         self._session.mount('http://', self._adapter)
@@ -178,14 +191,31 @@ class Client(BaseClient):
             headers['Content-Type'] = 'application/x-www-form-urlencoded'
             body = body_text.encode()
         headers.update(self.signed_headers(signed_target))
+        started = time.monotonic()
+        remaining_s = self._started + COMMAND_TIME_LIMIT_S - started
+        if remaining_s <= 0:
+            raise DarktraceApiError('timeout', (
+                f'Stopped before {method} {path}: this command has waited {COMMAND_TIME_LIMIT_S} s for Darktrace, '
+                'close to the 5 minutes XSOAR allows a command. Narrow the request (time range, limit) or try again '
+                'later.'))
         self._adapter.max_retries = self._retry_policy(method)
         try:
             response = self._http_request(
                 method, full_url=self._base_url + target, data=body, headers=headers, resp_type='response',
-                ok_codes=ALL_STATUS_CODES, allow_redirects=False, timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S))
+                ok_codes=ALL_STATUS_CODES, allow_redirects=False,
+                timeout=(min(CONNECT_TIMEOUT_S, remaining_s), min(READ_TIMEOUT_S, remaining_s)))
         except (DemistoException, requests.exceptions.RequestException) as error:
-            raise transport_error(error, self._base_url) from None
+            failure = type(getattr(error, 'exception', None) or error).__name__
+            self._log_request(method, target, headers, f'no reply ({failure})', started)
+            raise transport_error(error, self._base_url, method) from None
+        self._log_request(method, target, headers, f'HTTP {response.status_code}, {len(response.content)} bytes',
+                          started)
         return parse_reply(response, method, path)
+
+    def _log_request(self, method: str, target: str, headers: dict[str, str], outcome: str, started: float) -> None:
+        if self._on_request:
+            self._on_request(f'Darktrace: {method} {target[:300]} {redact_headers(headers)} -> {outcome} '
+                             f'in {time.monotonic() - started:.2f} s')
 
     # --- endpoints ---------------------------------------------------------------------------
 
@@ -311,6 +341,11 @@ def encode_query(params: dict[str, Any]) -> str:
     return '&'.join(pairs)
 
 
+def redact_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Request headers fit for a log: the token and the signature (which proves the private token) blanked."""
+    return {name: '<redacted>' if name.lower() in SECRET_HEADERS else value for name, value in headers.items()}
+
+
 def _reply_text(response: requests.Response, limit: int = 200) -> str:
     return response.text[:limit].strip()
 
@@ -367,10 +402,25 @@ def parse_reply(response: requests.Response, method: str, path: str) -> Any:
         if status == 400:
             raise DarktraceApiError('input', f'Darktrace rejected the parameters of {operation} (400 INPUT ERROR): '
                                              f'{appliance_text or "check the arguments"}.', status)
-        if status in RETRY_STATUSES or status >= 500:
+        if (status in RETRY_STATUSES or status >= 500) and method not in IDEMPOTENT_METHODS:
             raise DarktraceApiError('unavailable', (
-                f'Darktrace could not serve {operation} (HTTP {status}), even after retrying: the appliance or a '
+                f'Darktrace could not serve {operation} (HTTP {status}). {NOT_RETRIED_ADVICE}'), status)
+        if status in RETRY_STATUSES:
+            # urllib3 leaves the retries it made on the final reply.
+            retries = len(getattr(getattr(response.raw, 'retries', None), 'history', None) or ())
+            wait = response.headers.get('Retry-After')
+            asked = f' the {wait} s it asked for' if wait else ''
+            retried = f'even after {retries} {"retry" if retries == 1 else "retries"}' if retries \
+                else f'and the retry budget left no time to wait{asked} and retry'
+            raise DarktraceApiError('unavailable', (
+                f'Darktrace could not serve {operation} (HTTP {status}), {retried}: the appliance or a '
                 'proxy in front of it is overloaded or restarting. Try again in a few minutes.'), status)
+        if status >= 500:
+            reason = f': {_error_field(reply)}' if _error_field(reply) else ''
+            raise DarktraceApiError('unavailable', (
+                f'Darktrace failed on {operation} with an internal error (HTTP {status}{reason}). Such errors are '
+                'not retried, as they rarely pass within seconds. Try again later; if it persists, '
+                'check the appliance\'s System Status page or ask Darktrace support.'), status)
         raise DarktraceApiError('http', f'Darktrace answered {operation} with HTTP {status}: {appliance_text}', status)
     if reply is None:
         if '<html' in body_text.lower() or 'text/html' in response.headers.get('Content-Type', ''):
@@ -378,19 +428,24 @@ def parse_reply(response: requests.Response, method: str, path: str) -> Any:
                 f'Darktrace answered {operation} with its login web page instead of data: something between XSOAR '
                 'and the appliance followed a redirect to /login. Check the URL and any proxy; the tokens may '
                 'also lack API access.'), status)
+        advice = 'Retry; if it persists, check the appliance.' if method in IDEMPOTENT_METHODS else \
+            'The change was probably applied: check in the Threat Visualizer before running the command again.'
         raise DarktraceApiError('bad_json', (
             f'Darktrace answered {operation} with a reply that is not valid JSON (it may have been cut short by '
-            f'a proxy or a timeout). Retry; if it persists, check the appliance. Reply began: {body_text[:80]!r}'),
-            status)
+            f'a proxy or a timeout). {advice} Reply began: {body_text[:80]!r}'), status)
     if isinstance(reply, dict) and reply.get('error'):
         raise DarktraceApiError('api_error', f'Darktrace reported an error for {operation}: {reply["error"]}', status)
     return reply
 
 
-def transport_error(error: Exception, base_url: str) -> DarktraceApiError:
-    """Explain a request that got no HTTP reply: TLS, DNS, refused or reset connection, timeouts."""
+def transport_error(error: Exception, base_url: str, method: str = 'GET') -> DarktraceApiError:
+    """Explain a request that got no complete HTTP reply: TLS, DNS, refused or reset connection, timeouts, a cut reply.
+
+    A change (`method` POST) may have reached the appliance before the failure, so its message says to check.
+    """
     cause = getattr(error, 'exception', None) or error
     detail = f'{type(cause).__name__}: {cause}'.lower()
+    repeatable = method in IDEMPOTENT_METHODS
     if isinstance(cause, requests.exceptions.SSLError) or any(
             marker in detail for marker in ('sslerror', 'certificate verify failed', '[ssl')):
         return DarktraceApiError('tls', (
@@ -399,11 +454,24 @@ def transport_error(error: Exception, base_url: str) -> DarktraceApiError:
     if isinstance(cause, requests.exceptions.ProxyError) or 'proxyerror' in detail:
         return DarktraceApiError('proxy', (
             f'The proxy refused the connection to {base_url}: check the system proxy, or clear "Use system proxy".'))
+    if isinstance(cause, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)) or \
+            'connection broken' in detail or 'incompleteread' in detail:
+        return DarktraceApiError('bad_json', (
+            f'The reply from Darktrace at {base_url} was cut short (the connection closed part-way through it). '
+            + ('Retry; if it persists, check the appliance and any proxy or load balancer in between.' if repeatable
+               else NOT_RETRIED_ADVICE)))
+    if isinstance(cause, requests.exceptions.RetryError) or 'retry budget spent' in detail:
+        return DarktraceApiError('unavailable', (
+            f'Darktrace at {base_url} kept failing until the retry budget was spent: the appliance or a proxy in '
+            'front of it is overloaded or restarting. Try again in a few minutes, or raise the retry budget.'))
     if isinstance(cause, requests.exceptions.ConnectTimeout) or 'connecttimeout' in detail:
         return DarktraceApiError('timeout', (
             f'Connecting to {base_url} timed out after {CONNECT_TIMEOUT_S} s: check the URL and that the appliance '
             'is reachable from XSOAR (firewall, routing).'))
     if isinstance(cause, requests.exceptions.ReadTimeout) or 'read timed out' in detail:
+        if not repeatable:
+            return DarktraceApiError('timeout', (
+                f'Darktrace at {base_url} did not answer within {READ_TIMEOUT_S} s. {NOT_RETRIED_ADVICE}'))
         return DarktraceApiError('timeout', (
             f'Darktrace at {base_url} did not answer within {READ_TIMEOUT_S} s, even after retrying: the appliance '
             'is busy. Narrow the request (time range, limit) or try again later.'))
@@ -414,6 +482,9 @@ def transport_error(error: Exception, base_url: str) -> DarktraceApiError:
         return DarktraceApiError('connection', (
             f'{base_url} refused the connection: check the server URL and port, and that the appliance is up.'))
     if any(marker in detail for marker in ('reset', 'aborted', 'remotedisconnected', 'closed')):
+        if not repeatable:
+            return DarktraceApiError('connection', (
+                f'The connection to {base_url} was closed before Darktrace answered. {NOT_RETRIED_ADVICE}'))
         return DarktraceApiError('connection', (
             f'The connection to {base_url} was closed before Darktrace answered, even after retrying. '
             'Try again; if it persists, check the appliance and any proxy or load balancer in between.'))
@@ -464,6 +535,12 @@ def markdown_table(title: str, rows: list[dict[str, Any]], headers: list[str], c
     return table
 
 
+def joined(values: list[Any], limit: int = MAX_CELL_ITEMS) -> str:
+    """Values for one table cell, the first `limit` of them and how many more there are (context has all)."""
+    shown = ', '.join(str(value) for value in values[:limit])
+    return f'{shown} and {len(values) - limit} more' if len(values) > limit else shown
+
+
 def device_name(device: dict[str, Any]) -> str:
     """How an analyst recognises a device: its hostname, else its label, else its IP."""
     return str(device.get('hostname') or device.get('devicelabel') or device.get('ip') or device.get('did', ''))
@@ -475,7 +552,8 @@ def device_name(device: dict[str, Any]) -> str:
 HOSTNAME_PATTERN = re.compile(r'(?=.{1,253}\.?$)(?!-)[A-Za-z0-9_-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9_-]{1,63}(?<!-))*\.?')
 DATE_PATTERN = re.compile(r'\d{4}-\d{2}-\d{2}')
 TIME_PATTERN = re.compile(r'\d{2}:\d{2}:\d{2}')
-FIELD_NAME_PATTERN = re.compile(r'[A-Za-z0-9_.@-]{1,100}')
+# Not starting with a dot, so a field name is never the path segment '.' or '..'.
+FIELD_NAME_PATTERN = re.compile(r'[A-Za-z0-9_@-][A-Za-z0-9_.@-]{0,99}')
 
 
 def _arg_text(args: dict[str, Any], name: str) -> str:
@@ -493,7 +571,7 @@ def parse_int(args: dict[str, Any], name: str, minimum: int, maximum: int | None
         if required:
             raise ValueError(f'Missing required argument "{name}": give {accepted}.')
         return default
-    if not re.fullmatch(r'[+-]?\d+', text):
+    if not re.fullmatch(r'[+-]?[0-9]{1,18}', text):  # ASCII digits, and few enough for int() to take
         raise ValueError(f'Invalid "{name}"="{text}": expected {accepted}.')
     number = int(text)
     if number < minimum or (maximum is not None and number > maximum):
@@ -543,6 +621,8 @@ def parse_text(args: dict[str, Any], name: str, max_length: int, required: bool 
 
 
 def is_ip(value: str) -> bool:
+    if '%' in value:  # an IPv6 scope id ('fe80::1%eth0') may hold any character and means nothing to Darktrace
+        return False
     try:
         ipaddress.ip_address(value)
     except ValueError:
@@ -626,7 +706,7 @@ def get_external_endpoint_details_command(client: Client, args: dict[str, Any]) 
         'ASN': details.get('asn'),
         'Subnet': details.get('subnetlabel') or details.get('subnetnetwork'),
         'Devices': len(details.get('devices') or []) if 'devices' in details else None,
-        'IPs': ', '.join(str(ip.get('ip', ip) if isinstance(ip, dict) else ip) for ip in details.get('ips') or []),
+        'IPs': joined([ip.get('ip', ip) if isinstance(ip, dict) else ip for ip in details.get('ips') or []]),
     }
     headers = [header for header, cell in summary.items() if cell not in (None, '')]
     readable = markdown_table(f'{endpoint_type} {value}', [summary], headers)
@@ -698,8 +778,12 @@ def get_device_connection_info_command(client: Client, args: dict[str, Any]) -> 
     outputs = {'did': did, 'dataType': data_type, 'deviceInfo': entries}
     if isinstance(reply, dict) and 'devices' in reply:
         outputs['devices'] = iso_times(reply['devices'])
-    readable = '\n'.join(connection_summary(entry, data_type) for entry in entries if isinstance(entry, dict)) \
+    summaries = [entry for entry in entries if isinstance(entry, dict)]
+    readable = '\n'.join(connection_summary(entry, data_type) for entry in summaries[:MAX_DEVICE_SUMMARIES]) \
         or f'### No connection data for device {did}\n'
+    if len(summaries) > MAX_DEVICE_SUMMARIES:
+        readable += (f'\nShowing the connections of the first {MAX_DEVICE_SUMMARIES} of {len(summaries)} devices; '
+                     f'all {len(summaries)} are in context at Darktrace.DeviceConnectionInfo.deviceInfo.\n')
     return CommandResults(outputs_prefix='Darktrace.DeviceConnectionInfo', outputs_key_field=['did', 'dataType'],
                           outputs=outputs, readable_output=readable, raw_response=reply)
 
@@ -725,8 +809,8 @@ def run_advanced_search_analysis_command(client: Client, args: dict[str, Any]) -
     start = parse_date_time(args, 'initialDate', 'initialTime')
     end = parse_date_time(args, 'endDate', 'endTime')
     if end < start:
-        raise ValueError(f'Invalid time range: the end ({end:%Y-%m-%d %H:%M:%S}) is before the start '
-                         f'({start:%Y-%m-%d %H:%M:%S}).')
+        raise ValueError(f'Invalid time range: the end ("endDate"/"endTime", {end:%Y-%m-%d %H:%M:%S}) is before the '
+                         f'start ("initialDate"/"initialTime", {start:%Y-%m-%d %H:%M:%S}).')
     query = parse_text(args, 'query', max_length=4096)
     operation = parse_choice(args, 'operation', ADVANCED_SEARCH_OPERATIONS)
     metric = _arg_text(args, 'metric')
@@ -753,7 +837,7 @@ def run_advanced_search_analysis_command(client: Client, args: dict[str, Any]) -
 
 
 def post_to_watched_list_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    endpoints = parse_endpoint_list(args, 'endpointsToWatch')
+    endpoints = parse_endpoint_list(args, 'endpointsToWatch', MAX_ENDPOINTS_PER_WATCH)
     description = parse_text(args, 'description', MAX_DESCRIPTION_LENGTH, required=False)
     expiry_ms = parse_time_arg(args, 'expiry')
     if expiry_ms is not None and expiry_ms <= now_ms():
@@ -857,6 +941,7 @@ MAX_COMMENT_LENGTH = 4096
 MAX_QUERY_LENGTH = 1024
 MAX_WATCHED_SOURCE_LENGTH = 63  # the appliance takes source names shorter than 64 characters
 MAX_ENDPOINTS_PER_REMOVAL = 100  # one request each, so a playbook cannot start thousands by mistake
+MAX_ENDPOINTS_PER_WATCH = 1000  # one request for all; bounds its body (at most about 250 kB)
 DEFAULT_BREACH_WINDOW = '7 days'
 DEVICE_EVENT_TYPES = ('connection', 'unusualconnection', 'newconnection', 'notice', 'devicehistory', 'modelbreach')
 DEVICE_ORDER_FIELDS = ('priority', 'hostname', 'ip', 'macaddress', 'vendor', 'os', 'firstSeen', 'lastSeen',
@@ -965,12 +1050,14 @@ def parse_ai_analyst_id(args: dict[str, Any], name: str, required: bool = True) 
 
 def parse_endpoint_list(args: dict[str, Any], name: str, maximum: int | None = None) -> list[str]:
     """One or more comma-separated IP addresses or host names."""
-    endpoints = [item.strip() for item in argToList(args.get(name)) if item.strip()]
+    # A value such as '[1, null]' is read as a JSON list, so an entry is not necessarily text.
+    endpoints = [item.strip() if isinstance(item, str) else item for item in argToList(args.get(name))]
+    endpoints = [item for item in endpoints if item != '']
     if not endpoints:
         raise ValueError(f'Missing required argument "{name}": give one or more IP addresses or host names, '
                          'separated by commas.')
     for endpoint in endpoints:
-        if not (is_ip(endpoint) or is_hostname(endpoint)):
+        if not (isinstance(endpoint, str) and (is_ip(endpoint) or is_hostname(endpoint))):
             raise ValueError(f'Invalid entry "{endpoint}" in "{name}": expected IP addresses or host names '
                              'separated by commas.')
     if maximum is not None and len(endpoints) > maximum:
@@ -1294,9 +1381,7 @@ def get_model_command(client: Client, args: dict[str, Any]) -> CommandResults:
 def get_model_component_command(client: Client, args: dict[str, Any]) -> CommandResults:
     cid = int(parse_int(args, 'cid', minimum=1, required=True) or 0)
     component = _one_record(client.get_model_component(cid), 'cid', cid, f'model component with cid {cid}')
-    metric = _dict(component.get('metric'))
-    row = {'Component ID': component.get('cid'), 'Metric': metric.get('label') or metric.get('name'),
-           'Metric ID': component.get('mlid'), 'Threshold': component.get('threshold'),
+    row = {'Component ID': component.get('cid'), 'Metric ID': component.get('mlid'), 'Threshold': component.get('threshold'),
            'Interval (s)': component.get('interval'), 'Active': component.get('active')}
     filters = [{'Filter': f.get('id'), 'Type': f.get('filtertype'), 'Comparator': f.get('comparator'),
                 'Value': (f.get('arguments') or {}).get('value')}
@@ -1522,7 +1607,7 @@ def get_ai_analyst_incident_group_command(client: Client, args: dict[str, Any]) 
     devices = [str(d.get('did') if isinstance(d, dict) else d) for d in group.get('devices') or []]
     row = {'Incident ID': group.get('id'), 'Category': group.get('category'), 'Score': context.get('groupScore'),
            'Start': context.get('start'), 'End': context.get('end'), 'Acknowledged': group.get('acknowledged'),
-           'Pinned': group.get('pinned'), 'Events': len(_group_event_ids(group)), 'Device IDs': ', '.join(devices)}
+           'Pinned': group.get('pinned'), 'Events': len(_group_event_ids(group)), 'Device IDs': joined(devices)}
     readable = markdown_table(f'AI Analyst incident {group.get("id")}', [row], list(row))
     events = [{'Event ID': e.get('uuid') or e.get('id'), 'Title': e.get('title'), 'Start': e.get('start')}
               for e in context.get('incidentEvents') or [] if isinstance(e, dict)]
@@ -1547,10 +1632,10 @@ def list_watched_endpoints_command(client: Client, args: dict[str, Any]) -> Comm
                         'source': details.get('source')})
     shown = outputs[:limit]
     rows = [{'Endpoint': o['endpoint'], 'Description': o['description'], 'Expires': o['expiry'],
-             'Strength': o['strength'], 'Source': o['source']} for o in shown]
+             'Strength': o['strength']} for o in shown]
     return CommandResults(outputs_prefix='Darktrace.Endpoint', outputs_key_field='endpoint', outputs=shown,
                           readable_output=markdown_table(f'Watched endpoints ({len(shown)} of {len(outputs)})', rows,
-                                                         ['Endpoint', 'Description', 'Expires', 'Strength', 'Source'],
+                                                         ['Endpoint', 'Description', 'Expires', 'Strength'],
                                                          'Darktrace.Endpoint'),
                           raw_response=entries)
 
@@ -1809,7 +1894,7 @@ def build_client(params: dict[str, Any]) -> Client:
     retry_budget_s = parse_int(params, 'retry_budget_seconds', 0, MAX_RETRY_BUDGET_S, default=DEFAULT_RETRY_BUDGET_S)
     return Client(url, public_token, private_token, verify=not argToBoolean(params.get('insecure') or False),
                   proxy=argToBoolean(params.get('proxy') or False), retry_budget_s=float(retry_budget_s or 0),
-                  on_retry=demisto.debug)
+                  on_retry=demisto.debug, on_request=demisto.debug)
 
 
 def now_ms() -> int:

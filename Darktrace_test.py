@@ -1388,7 +1388,7 @@ def test_get_model_component(client: Client, requests_mock: Any) -> None:
     assert requests_mock.last_request.path_url == '/components/2997'
     assert context_key(result) == 'Darktrace.ModelComponent(val.cid && val.cid == obj.cid)'
     assert result.outputs['filters'][0]['filtertype'] == 'DNS host lookup'
-    assert '| 2997 |  | 4 | 1 | 3600 | true |' in result.readable_output
+    assert '| 2997 | 4 | 1 | 3600 | true |' in result.readable_output
     assert '| A | DNS host lookup | matches | watched |' in result.readable_output
 
 
@@ -1716,7 +1716,7 @@ def test_list_watched_endpoints(client: Client, requests_mock: Any) -> None:
     assert result.outputs == [{'endpoint': 'evil.com', 'Watched': True, 'description': 'C2 seen in incident 42',
                                'expiry': '2030-01-31T00:00:00Z', 'strength': 100, 'iagn': False, 'source': 'XSOAR'}]
     assert 'Watched endpoints (1 of 2)' in result.readable_output
-    assert '| evil.com | C2 seen in incident 42 | 2030-01-31T00:00:00Z | 100 | XSOAR |' in result.readable_output
+    assert '| evil.com | C2 seen in incident 42 | 2030-01-31T00:00:00Z | 100 |' in result.readable_output
 
 
 def test_list_watched_endpoints_bare_names(client: Client, requests_mock: Any) -> None:
@@ -2027,3 +2027,196 @@ def test_a_record_without_its_key_is_taken_when_it_is_the_only_one(client: Clien
     requests_mock.get(f'{BASE}/modelbreaches/9', json={'pbid': 9, 'triggeredComponents': ['odd', {'cid': 1}]})
     result = Darktrace.get_model_breach_command(client, {'pbid': '9'})
     assert '| 1 |  |  |  |' in result.readable_output
+
+
+# --- hardening: changes not sent twice, time limit, request log, bounded output, stricter arguments ---------
+
+@pytest.mark.parametrize('reply', [
+    {'status_code': 429, 'headers': {'Retry-After': '1'}}, {'status_code': 502}, {'status_code': 503},
+    {'status_code': 504}, {'status_code': 500, 'json': {'error': 'boom'}},
+])
+def test_failed_change_says_it_was_not_retried(client: Client, requests_mock: Any, reply: dict) -> None:
+    """
+    Given the appliance answers a POST with a transient or server error
+    When a change is sent
+    Then the error says it was not retried and asks to check whether the change took effect.
+    """
+    requests_mock.post(f'{BASE}/tags/entities', **reply)
+    with pytest.raises(DarktraceApiError) as raised:
+        client.add_tag_to_device(1, 'Active Threat', None)
+    assert raised.value.kind == 'unavailable' and f'(HTTP {reply["status_code"]})' in str(raised.value)
+    assert 'It was not retried' in str(raised.value) and 'even after' not in str(raised.value)
+    assert requests_mock.call_count == 1
+
+
+def test_server_error_on_a_read_is_not_called_retried(client: Client, requests_mock: Any) -> None:
+    """
+    Given the appliance answers a GET with 500 and an error text
+    When the request is sent
+    Then the message names the internal error and its text, and does not claim a retry.
+    """
+    requests_mock.get(f'{BASE}/status', status_code=500, json={'error': 'database locked'})
+    with pytest.raises(DarktraceApiError, match=r'internal error \(HTTP 500: database locked\)') as raised:
+        client.get_status()
+    assert 'even after' not in str(raised.value)
+
+
+def test_transient_reply_without_retries_says_the_budget_left_no_time(client: Client, requests_mock: Any) -> None:
+    """
+    Given a client with no retry budget and an appliance answering 429 with Retry-After 30
+    When a GET is sent
+    Then the message says the budget left no time to wait the 30 s asked for.
+    """
+    requests_mock.get(f'{BASE}/status', status_code=429, headers={'Retry-After': '30'})
+    with pytest.raises(DarktraceApiError, match='no time to wait the 30 s it asked for and retry'):
+        client.get_status()
+
+
+@pytest.mark.parametrize('error, fragment', [
+    (requests.exceptions.ConnectionError(ConnectionResetError(104, 'Connection reset by peer')),
+     'closed before Darktrace answered'),
+    (requests.exceptions.ReadTimeout('Read timed out.'), 'did not answer within'),
+    (requests.exceptions.ChunkedEncodingError('Connection broken: IncompleteRead(3 bytes read, 9 more expected)'),
+     'cut short'),
+])
+def test_change_without_a_complete_reply_says_it_was_not_retried(client: Client, requests_mock: Any,
+                                                                 error: Exception, fragment: str) -> None:
+    """
+    Given a POST whose connection resets, times out or is cut mid-reply
+    When the change is sent
+    Then the error says what happened, that it was not retried, and to check before running again.
+    """
+    requests_mock.post(f'{BASE}/modelbreaches/1/acknowledge', exc=error)
+    with pytest.raises(DarktraceApiError) as raised:
+        client.acknowledge_model_breach(1)
+    assert fragment in str(raised.value) and 'It was not retried' in str(raised.value)
+
+
+def test_reply_cut_short_is_reported_as_such(client: Client, requests_mock: Any) -> None:
+    """
+    Given a GET whose reply body is cut before its declared length
+    When it is sent
+    Then the error says the reply was cut short, rather than that the appliance is unreachable.
+    """
+    requests_mock.get(f'{BASE}/status', exc=requests.exceptions.ChunkedEncodingError(
+        'Connection broken: IncompleteRead(3 bytes read, 9 more expected)'))
+    with pytest.raises(DarktraceApiError, match='cut short') as raised:
+        client.get_status()
+    assert raised.value.kind == 'bad_json'
+
+
+def test_requests_stop_at_the_command_time_limit(client: Client, requests_mock: Any) -> None:
+    """
+    Given a command that has used all but 5 s of its time limit, then all of it
+    When it sends a request
+    Then the request's timeouts shrink to the 5 s left, and once none is left nothing is sent.
+    """
+    requests_mock.get(f'{BASE}/status', json={})
+    client._started = Darktrace.time.monotonic() - Darktrace.COMMAND_TIME_LIMIT_S + 5
+    client.get_status()
+    connect_s, read_s = requests_mock.last_request.timeout
+    assert 0 < connect_s <= 5 and 0 < read_s <= 5
+    client._started -= 10
+    with pytest.raises(DarktraceApiError, match='5 minutes') as raised:
+        client.get_status()
+    assert raised.value.kind == 'timeout' and requests_mock.call_count == 1
+    assert Darktrace.COMMAND_TIME_LIMIT_S < 300
+
+
+def test_each_request_is_logged_without_token_or_signature(requests_mock: Any) -> None:
+    """
+    Given a client with a request logger
+    When a request succeeds and another fails without a reply
+    Then each is logged with its method, target, outcome and redacted DTAPI headers.
+    """
+    logged: list[str] = []
+    logging_client = Client(BASE, PUBLIC, PRIVATE, retry_budget_s=0, on_request=logged.append)
+    requests_mock.get(f'{BASE}/devices', json={'did': 7})
+    requests_mock.get(f'{BASE}/status', exc=requests.exceptions.ConnectTimeout('connect timed out'))
+    logging_client.get_device(7)
+    with pytest.raises(DarktraceApiError):
+        logging_client.get_status()
+    signature = requests_mock.request_history[0].headers['DTAPI-Signature']
+    assert logged[0].startswith('Darktrace: GET /devices?did=7&includetags=true ') and '-> HTTP 200' in logged[0]
+    assert logged[1].startswith('Darktrace: GET /status ') and 'no reply (ConnectTimeout)' in logged[1]
+    for line in logged:
+        assert "'DTAPI-Token': '<redacted>'" in line and "'DTAPI-Signature': '<redacted>'" in line
+        assert PRIVATE not in line and PUBLIC not in line and signature not in line
+
+
+def test_connection_info_of_many_devices_is_capped_in_the_war_room(client: Client, requests_mock: Any) -> None:
+    """
+    Given a /deviceinfo reply for a device and 30 similar devices
+    When darktrace-get-device-connection-info runs
+    Then the War Room shows the first MAX_DEVICE_SUMMARIES devices with a note, and context keeps all 31.
+    """
+    entries = [{'did': did, 'similarityScore': 100 - did, 'graphData': [], 'info': {}} for did in range(1, 32)]
+    requests_mock.get(f'{BASE}/deviceinfo', json={'deviceInfo': entries})
+    result = Darktrace.get_device_connection_info_command(client, {'did': '1', 'data_type': 'co',
+                                                                   'num_similar_devices': '30'})
+    shown = Darktrace.MAX_DEVICE_SUMMARIES
+    assert result.readable_output.count('### Connections of device') == shown
+    assert f'Showing the connections of the first {shown} of 31 devices' in result.readable_output
+    assert len(result.outputs['deviceInfo']) == 31
+
+
+def test_endpoint_ips_cell_is_capped(client: Client, requests_mock: Any) -> None:
+    """
+    Given a host name seen at 500 IP addresses
+    When darktrace-get-external-endpoint-details runs
+    Then the IPs cell lists the first 20 and says how many more there are; context keeps all 500.
+    """
+    ips = [{'ip': f'198.18.0.{n % 256}', 'timems': 1600063200000} for n in range(500)]
+    requests_mock.get(f'{BASE}/endpointdetails', json={'hostname': 'cdn.example.com', 'ips': ips})
+    result = Darktrace.get_external_endpoint_details_command(client, {'endpoint_type': 'hostname',
+                                                                      'endpoint_value': 'cdn.example.com'})
+    assert 'and 480 more' in result.readable_output and len(result.outputs['ips']) == 500
+
+
+@pytest.mark.parametrize('command, args, fragment', [
+    (Darktrace.run_advanced_search_analysis_command, {
+        'initialDate': '2022-12-10', 'initialTime': '09:00:00', 'endDate': '2022-12-10', 'endTime': '10:00:00',
+        'query': 'q', 'operation': 'score', 'metric': metric}, '"metric"') for metric in ('.', '..', '.hidden')
+] + [
+    (Darktrace.run_advanced_search_analysis_command, {
+        'initialDate': '2022-12-11', 'initialTime': '09:00:00', 'endDate': '2022-12-10', 'endTime': '10:00:00',
+        'query': 'q', 'operation': 'score', 'metric': 'm'}, '"endDate"/"endTime"'),
+    (Darktrace.get_device_command, {'did': '9' * 19}, '"did"'),
+    (Darktrace.get_device_command, {'did': '9' * 5000}, '"did"'),
+    (Darktrace.get_device_command, {'did': '١٢'}, '"did"'),
+    (Darktrace.get_external_endpoint_details_command, {'endpoint_type': 'IP', 'endpoint_value': 'fe80::1%x&did=5'},
+     '"endpoint_value"'),
+    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'fe80::1%eth0'}, '"endpointsToWatch"'),
+    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': '[1, null]'}, '"endpointsToWatch"'),
+    (Darktrace.remove_from_watched_list_command, {'endpointsToRemove': '[{"a": 1}]'}, '"endpointsToRemove"'),
+    (Darktrace.post_to_watched_list_command,
+     {'endpointsToWatch': ','.join(f'host{n}.example.com' for n in range(Darktrace.MAX_ENDPOINTS_PER_WATCH + 1))},
+     f'at most {Darktrace.MAX_ENDPOINTS_PER_WATCH}'),
+])
+def test_stricter_arguments_are_refused_before_any_request(client: Client, requests_mock: Any, command: Any,
+                                                           args: dict, fragment: str) -> None:
+    """
+    Given a dot-segment field name, a range given backwards, an oversized or non-ASCII number, an IPv6 scope id,
+    JSON that is not a list of names, or too many endpoints
+    When the command runs
+    Then it is refused with a message naming the argument, and nothing is sent.
+    """
+    with pytest.raises(ValueError) as raised:
+        command(client, args)
+    assert fragment in str(raised.value)
+    assert requests_mock.call_count == 0
+
+
+def test_field_names_that_look_like_dots_inside_are_accepted(client: Client, requests_mock: Any) -> None:
+    """
+    Given Advanced Search field names with dots, @ and hyphens inside
+    When the command runs
+    Then each is sent as one path segment.
+    """
+    import re  # only this test matches URLs by pattern
+    requests_mock.get(re.compile(f'{BASE}/advancedsearch/api/analyze/.*'), json=load('advanced_search_score.json'))
+    for metric in ('@fields.source_ip', 'source_ip', '-x.y', 'a..b'):
+        Darktrace.run_advanced_search_analysis_command(client, {
+            'initialDate': '2022-12-10', 'initialTime': '09:00:00', 'endDate': '2022-12-10', 'endTime': '10:00:00',
+            'query': 'q', 'operation': 'score', 'metric': metric})
+        assert requests_mock.last_request.path_url.split('/')[4] == metric

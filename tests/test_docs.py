@@ -352,3 +352,12 @@ def test_integration_yaml_carries_no_competing_version() -> None:
     document = integration()
     assert 'version' not in document
     assert document['commonfields']['version'] == -1
+
+
+def test_readme_examples_are_what_the_commands_produce_now() -> None:
+    """
+    Given README.md, the YAML, command_examples and the integration as they are now
+    When gen_docs runs every example against the emulator at its pinned time, without writing
+    Then the README already holds exactly that output, so examples cannot drift from the code.
+    """
+    assert gen_docs.main(['--check']) == 0, 'README.md is stale: run `make docs`'

@@ -1,0 +1,476 @@
+"""Fault injection against the emulator over HTTP, through `Darktrace.main()` and the platform stand-ins.
+
+Every fault kind is thrown at the first request of every command in `Darktrace.COMMANDS`, of test-module
+and of fetch-incidents:
+- a transient fault (429 with Retry-After, 502, 503, 504, a reset connection, a read timeout) on a GET or
+  DELETE is survived: the appliance sees the request twice and the command succeeds;
+- the same fault on a POST is not retried once the request reached the appliance: it sees exactly one
+  POST and the War Room gets an error saying the change may have been applied;
+- a fault that retrying would not cure (500, a truncated body, the HTML login page) gives its own message.
+Error entries are the platform's type-4 entries and never hold a traceback.
+
+Command arguments come from `command_examples` (the first line of each command), run against the dataset
+the examples were written for; a command without an example line uses `FALLBACK_ARGS`. Retry waits stay
+short: Retry-After is 1 s, the retry budget a few seconds, and read timeouts are provoked by lowering
+`Darktrace.READ_TIMEOUT_S` and delaying a reply slightly longer.
+"""
+from __future__ import annotations
+
+import contextlib
+import re
+import shlex
+import socket
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+import demistomock
+import Darktrace
+from emulator import Emulator
+from runner.targets import EMULATOR_DATASET
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ERROR_ENTRY_TYPE = 4
+RETRY_BUDGET_S = '5'
+TEST_READ_TIMEOUT_S = 0.25
+FETCH = 'fetch-incidents'
+TEST_MODULE = 'test-module'
+NOT_RETRIED = 'It was not retried'
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One fault kind as `Emulator.inject_fault` takes it, and whether retrying a GET cures it."""
+
+    name: str
+    inject: dict[str, Any]
+    transient: bool
+    get_error: str = ''  # what the War Room must say when a GET is not cured by retrying
+    post_errors: tuple[str, ...] = ()  # what it must say when a POST fails this way
+
+
+FAULTS = [
+    Fault('429', {'kind': 'status', 'status': 429, 'retry_after': 1}, True,
+          post_errors=('(HTTP 429)', NOT_RETRIED)),
+    Fault('500', {'kind': 'status', 'status': 500}, False, get_error='internal error (HTTP 500',
+          post_errors=('(HTTP 500)', NOT_RETRIED)),
+    Fault('502', {'kind': 'status', 'status': 502}, True, post_errors=('(HTTP 502)', NOT_RETRIED)),
+    Fault('503', {'kind': 'status', 'status': 503}, True, post_errors=('(HTTP 503)', NOT_RETRIED)),
+    Fault('504', {'kind': 'status', 'status': 504}, True, post_errors=('(HTTP 504)', NOT_RETRIED)),
+    Fault('truncate', {'kind': 'truncate'}, False, get_error='not valid JSON',
+          post_errors=('not valid JSON', 'probably applied')),
+    Fault('html_login', {'kind': 'html_login'}, False, get_error='login web page',
+          post_errors=('login web page',)),
+    Fault('reset', {'kind': 'reset'}, True, post_errors=('closed before Darktrace answered', NOT_RETRIED)),
+    Fault('read_timeout', {'kind': 'delay', 'delay_s': TEST_READ_TIMEOUT_S + 0.15}, True,
+          post_errors=('did not answer within', NOT_RETRIED)),
+]
+
+
+# Arguments for commands that have no line in command_examples, built from the emulator's own dataset.
+FALLBACK_ARGS: dict[str, Callable[[Emulator], dict[str, str]]] = {
+    'darktrace-get-similar-devices': lambda emu: {'did': str(min(emu.dataset.devices)), 'max_results': '5'},
+    'darktrace-get-external-endpoint-details': lambda emu: {
+        'endpoint_type': 'hostname', 'endpoint_value': min(emu.dataset.endpoints)},
+    'darktrace-get-device-connection-info': lambda emu: {'did': str(min(emu.dataset.devices)), 'data_type': 'co'},
+    'darktrace-run-advanced-search-analysis': lambda emu: {
+        'initialDate': '2024-06-03', 'initialTime': '08:00:00', 'endDate': '2024-06-03', 'endTime': '18:00:00',
+        'query': '@type:conn', 'operation': 'terms', 'metric': '@fields.dest_port'},
+    'darktrace-post-to-watched-list': lambda emu: {'endpointsToWatch': 'faults.example.com'},
+    'darktrace-list-watched-endpoints': lambda emu: {},
+    'darktrace-remove-from-watched-list': lambda emu: {'endpointsToRemove': 'faults.example.com'},
+    'darktrace-get-tagged-devices': lambda emu: {'tagName': emu.dataset.tags[min(emu.dataset.tags)]['name']},
+    'darktrace-get-tags-for-device': lambda emu: {'deviceId': str(min(emu.dataset.devices))},
+    'darktrace-post-tag-to-device': lambda emu: {'deviceId': str(min(emu.dataset.devices)), 'tagName': 'Faults'},
+    'darktrace-list-tags': lambda emu: {},
+    'darktrace-remove-tag-from-device': lambda emu: {'deviceId': str(min(emu.dataset.devices)), 'tagName': 'Faults'},
+    'darktrace-list-model-breaches': lambda emu: {'start_time': '3 days'},
+    'darktrace-get-model-breach': lambda emu: {'pbid': str(min(emu.dataset.breaches))},
+    'darktrace-get-model-breach-connections': lambda emu: {'pbid': str(min(emu.dataset.breaches))},
+    'darktrace-acknowledge-model-breach': lambda emu: {'pbid': str(min(emu.dataset.breaches))},
+    'darktrace-unacknowledge-model-breach': lambda emu: {'pbid': str(min(emu.dataset.breaches))},
+    'darktrace-post-comment-to-model-breach': lambda emu: {'pbid': str(min(emu.dataset.breaches)), 'message': 'x'},
+    'darktrace-get-model-breach-comments': lambda emu: {'pbid': str(min(emu.dataset.breaches))},
+    'darktrace-get-model': lambda emu: {'uuid': min(emu.dataset.models_by_uuid)},
+    'darktrace-get-model-component': lambda emu: {'cid': str(min(emu.dataset.components))},
+    'darktrace-search-devices': lambda emu: {'limit': '5'},
+    'darktrace-get-device': lambda emu: {'did': str(min(emu.dataset.devices))},
+    'darktrace-get-device-events': lambda emu: {'did': str(min(emu.dataset.devices))},
+    'darktrace-list-ai-analyst-incident-events': lambda emu: {'start_time': '30 days'},
+    'darktrace-get-ai-analyst-incident-event': lambda emu: {'event_id': min(emu.dataset.incidents)},
+    'darktrace-acknowledge-ai-analyst-incident-event': lambda emu: {'event_id': min(emu.dataset.incidents)},
+    'darktrace-unacknowledge-ai-analyst-incident-event': lambda emu: {'event_id': min(emu.dataset.incidents)},
+    'darktrace-post-comment-to-ai-analyst-incident-event': lambda emu: {
+        'event_id': min(emu.dataset.incidents), 'message': 'x'},
+    'darktrace-get-ai-analyst-comments': lambda emu: {'event_id': min(emu.dataset.incidents)},
+    'darktrace-get-ai-analyst-incident-group': lambda emu: {'group_id': min(emu.dataset.groups)},
+}
+
+
+def example_lines() -> dict[str, dict[str, str]]:
+    """The arguments of the first command_examples line of each command."""
+    examples: dict[str, dict[str, str]] = {}
+    path = REPO_ROOT / 'command_examples'
+    if not path.exists():
+        return examples
+    for line in path.read_text(encoding='utf-8').splitlines():
+        words = shlex.split(line.strip())
+        if words and words[0].startswith('!'):
+            examples.setdefault(words[0][1:], dict(word.split('=', 1) for word in words[1:]))
+    return examples
+
+
+def command_args(emu: Emulator, command: str) -> dict[str, str]:
+    examples = example_lines()
+    if command in examples:
+        return examples[command]
+    assert command in FALLBACK_ARGS, f'{command} has no line in command_examples and no entry in FALLBACK_ARGS'
+    return FALLBACK_ARGS[command](emu)
+
+
+OPERATIONS = sorted(Darktrace.COMMANDS) + [TEST_MODULE, FETCH]
+
+
+@dataclass
+class Outcome:
+    """What one run of an operation handed to the platform."""
+
+    entries: list[Any] = field(default_factory=list)
+    incidents: list[dict[str, Any]] = field(default_factory=list)
+    logs: list[tuple[str, str]] = field(default_factory=list)
+    fetch_error: str | None = None  # return_error raises during fetch-incidents, as on the platform
+
+    @property
+    def error(self) -> str | None:
+        if self.fetch_error is not None:
+            return self.fetch_error
+        errors = [entry['Contents'] for entry in self.entries
+                  if isinstance(entry, dict) and entry.get('Type') == ERROR_ENTRY_TYPE]
+        return errors[0] if errors else None
+
+
+def instance_params(emu: Emulator, **overrides: str) -> dict[str, Any]:
+    return {'url': emu.url, 'public_api_token': emu.public_token, 'private_api_token': emu.private_token,
+            'retry_budget_seconds': RETRY_BUDGET_S, 'min_score': '0', 'max_alerts': '40', 'first_fetch': '3 days',
+            **overrides}
+
+
+def run_operation(emu: Emulator, operation: str, args: dict[str, str] | None = None,
+                  last_run: dict[str, Any] | None = None, **params: str) -> Outcome:
+    """One command, test-module or fetch run through main(), as XSOAR runs it."""
+    demistomock.harness_reset(command=operation, params=instance_params(emu, **params), args=args or {},
+                              last_run=last_run)
+    outcome = Outcome()
+    try:
+        Darktrace.main()
+    except SystemExit:
+        pass
+    except Exception as error:
+        assert operation == FETCH, f'{operation} let an exception escape: {error!r}'
+        outcome.fetch_error = str(error)
+    outcome.entries = list(demistomock.harness.results)
+    outcome.incidents = [incident for batch in demistomock.harness.incidents for incident in batch]
+    outcome.logs = list(demistomock.harness.logs)
+    return outcome
+
+
+def operation_args(emu: Emulator, operation: str) -> dict[str, str]:
+    return {} if operation in (TEST_MODULE, FETCH) else command_args(emu, operation)
+
+
+def assert_succeeded(operation: str, outcome: Outcome) -> None:
+    assert outcome.error is None, f'{operation} failed: {outcome.error}'
+    if operation == TEST_MODULE:
+        assert outcome.entries == ['ok']
+    elif operation == FETCH:
+        assert outcome.incidents, 'fetch-incidents delivered nothing'
+    else:
+        assert outcome.entries and all(entry.get('Type') != ERROR_ENTRY_TYPE for entry in outcome.entries)
+
+
+def assert_actionable_error(outcome: Outcome, *fragments: str) -> None:
+    """A single error whose text is the integration's message, never a traceback."""
+    message = outcome.error
+    assert message is not None, 'the operation succeeded instead of failing'
+    assert message.startswith('Failed to execute ') and 'Traceback' not in message
+    for fragment in fragments:
+        assert fragment in message, f'{fragment!r} not in {message!r}'
+
+
+@pytest.fixture(scope='module')
+def emu() -> Iterator[Emulator]:
+    with Emulator(**EMULATOR_DATASET) as emulator:
+        yield emulator
+
+
+@pytest.fixture(autouse=True)
+def clean_emulator(emu: Emulator) -> Iterator[None]:
+    emu.clear_faults()
+    emu.clear_log()
+    yield
+    emu.clear_faults()
+
+
+@dataclass(frozen=True)
+class FirstRequest:
+    method: str
+    path: str
+    clean_count: int  # how many requests with this method and path a clean run makes
+
+
+@pytest.fixture(scope='module')
+def first_requests(emu: Emulator) -> Callable[[str], FirstRequest]:
+    """The first request of an operation, from one clean run of it (made once per operation)."""
+    found: dict[str, FirstRequest] = {}
+
+    def first_request(operation: str) -> FirstRequest:
+        if operation not in found:
+            emu.clear_log()
+            outcome = run_operation(emu, operation, operation_args(emu, operation))
+            assert_succeeded(operation, outcome)
+            first = emu.request_log()[0]
+            found[operation] = FirstRequest(first['method'], first['path'],
+                                            len(requests_to(emu, first['method'], first['path'])))
+            emu.clear_log()
+        return found[operation]
+
+    return first_request
+
+
+def requests_to(emu: Emulator, method: str, path: str) -> list[dict[str, Any]]:
+    return [entry for entry in emu.request_log() if entry['method'] == method and entry['path'] == path]
+
+
+def wait_for_delayed_request(emu: Emulator, method: str, path: str) -> None:
+    """Wait until the emulator logs the delayed request: it does so only when it answers, after the client gave
+    up on it. Polls the log for an event; nothing is timed."""
+    never_set = threading.Event()
+    for _ in range(500):
+        if any(entry['fault'] == 'delay' for entry in requests_to(emu, method, path)):
+            return
+        never_set.wait(0.01)
+    raise AssertionError(f'the delayed {method} {path} never reached the request log')
+
+
+@pytest.mark.parametrize('fault', FAULTS, ids=[fault.name for fault in FAULTS])
+@pytest.mark.parametrize('operation', OPERATIONS)
+def test_fault_on_first_request(emu: Emulator, first_requests: Callable[[str], FirstRequest],
+                                monkeypatch: pytest.MonkeyPatch, operation: str, fault: Fault) -> None:
+    """
+    Given an appliance whose reply to the operation's first request is hit by the fault
+    When the operation runs through main()
+    Then a GET or DELETE survives a transient fault by one retry, a POST is sent exactly once and reported as
+    possibly applied, and a fault that retrying cannot cure is reported with its own message.
+    """
+    first = first_requests(operation)
+    method, path = first.method, first.path
+    monkeypatch.setattr(Darktrace, 'READ_TIMEOUT_S', TEST_READ_TIMEOUT_S)
+    emu.inject_fault(method=method, path=path, **fault.inject)
+
+    outcome = run_operation(emu, operation, operation_args(emu, operation))
+
+    if fault.name == 'read_timeout':
+        wait_for_delayed_request(emu, method, path)
+    seen = requests_to(emu, method, path)
+    faulted = [entry for entry in seen if entry['fault']]
+    assert len(faulted) == 1
+    if method not in Darktrace.IDEMPOTENT_METHODS:
+        assert len(seen) == 1, f'{method} {path} was sent {len(seen)} times'
+        assert_actionable_error(outcome, *fault.post_errors)
+    elif fault.transient:
+        # The faulted request, its retry, and the requests a clean run makes after the first.
+        assert len(seen) == first.clean_count + 1, f'{method} {path} was sent {len(seen)} times'
+        assert_succeeded(operation, outcome)
+    else:
+        assert len(seen) == 1
+        assert_actionable_error(outcome, fault.get_error)
+
+
+def test_retry_budget_zero_turns_retries_off(emu: Emulator) -> None:
+    """
+    Given a retry budget of 0 and an appliance answering 503, then resetting the connection
+    When test-module runs for each
+    Then each request is sent once and the failure is reported.
+    """
+    emu.inject_fault('status', status=503, path='/status')
+    assert_actionable_error(run_operation(emu, TEST_MODULE, retry_budget_seconds='0'), '(HTTP 503)', 'no time')
+    emu.inject_fault('reset', path='/status')
+    assert_actionable_error(run_operation(emu, TEST_MODULE, retry_budget_seconds='0'), 'closed before')
+    assert len(requests_to(emu, 'GET', '/status')) == 2
+
+
+def test_retry_budget_bounds_the_retries(emu: Emulator) -> None:
+    """
+    Given an appliance that answers 503 to every request, and a retry budget of 2 s
+    When test-module runs
+    Then it stops retrying once the budget would be overrun and reports the failure.
+    """
+    emu.inject_fault('status', status=503, count=100, path='/status')
+    outcome = run_operation(emu, TEST_MODULE, retry_budget_seconds='2')
+    assert_actionable_error(outcome, '(HTTP 503), even after', 'retries')
+    assert 2 <= len(requests_to(emu, 'GET', '/status')) <= 5
+
+
+def test_retries_are_logged_without_secrets(emu: Emulator) -> None:
+    """
+    Given an appliance that answers 503 once, then resets the connection once
+    When test-module runs
+    Then each retry is logged with demisto.debug (method, path, cause), and no log line holds the private
+    token, the public token or a signature.
+    """
+    emu.inject_fault('status', status=503, path='/status')
+    emu.inject_fault('reset', path='/status')
+    outcome = run_operation(emu, TEST_MODULE)
+    assert_succeeded(TEST_MODULE, outcome)
+    retries = [message for level, message in outcome.logs if level == 'debug' and 'retrying' in message]
+    assert len(retries) == 2
+    assert retries[0].startswith('Darktrace: retrying GET /status after HTTP 503')
+    assert retries[1].startswith('Darktrace: retrying GET /status after ProtocolError')
+    requests_logged = [message for level, message in outcome.logs if message.startswith('Darktrace: GET /status ')]
+    assert requests_logged and all("'DTAPI-Signature': '<redacted>'" in message for message in requests_logged)
+    for level, message in outcome.logs:
+        assert emu.private_token not in message and emu.public_token not in message
+        assert not re.search(r'\b[0-9a-f]{40}\b', message), f'a signature-like value was logged: {message}'
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return int(probe.getsockname()[1])
+
+
+def test_post_that_never_reached_the_appliance_is_retried_once_it_is_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    Given no appliance listening yet at the instance URL, one that starts as soon as the first retry is logged
+    When darktrace-post-tag-to-device runs
+    Then the refused POST is retried, the tag is applied, and the appliance saw exactly one POST.
+    """
+    port = _free_port()
+    late = Emulator(breaches=20, span_days=1, seed=3, port=port)
+    logged = demistomock.debug
+
+    def debug_and_start(message: str) -> None:
+        logged(message)
+        if 'retrying POST /tags/entities' in message:
+            late.start()
+
+    monkeypatch.setattr(demistomock, 'debug', debug_and_start)
+    try:
+        did = min(late.dataset.devices)
+        demistomock.harness_reset(command='darktrace-post-tag-to-device',
+                                  args={'deviceId': str(did), 'tagName': 'Late'},
+                                  params={'url': f'http://127.0.0.1:{port}', 'public_api_token': late.public_token,
+                                          'private_api_token': late.private_token, 'retry_budget_seconds': '5'})
+        with contextlib.suppress(SystemExit):  # return_error ends a failed command this way
+            Darktrace.main()
+        (entry,) = demistomock.harness.results
+        assert entry['Type'] != ERROR_ENTRY_TYPE, entry['Contents']
+        assert [e['method'] for e in late.request_log()] == ['POST']
+        assert any(link.did == did for link in late.dataset.tag_links.values()
+                   if late.dataset.tags[link.tid]['name'] == 'Late')
+    finally:
+        late.stop()
+
+
+def test_connection_refused_is_reported(emu: Emulator) -> None:
+    """
+    Given an instance URL where nothing listens
+    When test-module runs with a small retry budget
+    Then the War Room says the connection was refused.
+    """
+    outcome = run_operation(emu, TEST_MODULE, url=f'http://127.0.0.1:{_free_port()}', retry_budget_seconds='1')
+    assert_actionable_error(outcome, 'refused the connection')
+
+
+def test_dns_failure_is_reported(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    Given a host name that does not resolve (resolution fails locally, no DNS query leaves the machine)
+    When test-module runs
+    Then the War Room says the host name could not be resolved.
+    """
+    real_getaddrinfo = socket.getaddrinfo
+
+    def resolve(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == 'darktrace.invalid':
+            raise socket.gaierror(socket.EAI_NONAME, 'Name or service not known')
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, 'getaddrinfo', resolve)
+    outcome = run_operation(emu, TEST_MODULE, url='https://darktrace.invalid', retry_budget_seconds='0')
+    assert_actionable_error(outcome, 'could not be resolved')
+
+
+def test_tls_verification_is_on_unless_insecure() -> None:
+    """
+    Given an appliance with a self-signed certificate
+    When test-module runs with verification on, then with insecure set
+    Then the first fails with the TLS message and the second succeeds.
+    """
+    with Emulator(breaches=10, span_days=1, seed=4, tls=True) as tls_emu:
+        outcome = run_operation(tls_emu, TEST_MODULE, retry_budget_seconds='0')
+        assert_actionable_error(outcome, 'TLS verification', 'Trust any certificate')
+        assert_succeeded(TEST_MODULE, run_operation(tls_emu, TEST_MODULE, insecure='true'))
+
+
+def test_appliance_refusals_get_their_own_messages(emu: Emulator) -> None:
+    """
+    Given a wrong private token, a clock 31 minutes off, a token pair without permissions and an unknown pbid
+    When commands run
+    Then each failure names what to fix: the tokens, the clocks, the permission, the identifier.
+    """
+    assert_actionable_error(run_operation(emu, TEST_MODULE, private_api_token='not-the-private-token'),
+                            'API SIGNATURE ERROR')
+    emu.add_token_pair('no-permissions-public', 'no-permissions-private', set())
+    public, private = 'no-permissions-public', 'no-permissions-private'
+    assert_actionable_error(run_operation(emu, TEST_MODULE, public_api_token=public, private_api_token=private),
+                            'redirect to /403')
+    assert_actionable_error(run_operation(emu, 'darktrace-post-to-watched-list', {'endpointsToWatch': 'x.example.com'},
+                                          public_api_token=public, private_api_token=private), '403 Forbidden')
+    assert_actionable_error(run_operation(emu, 'darktrace-get-model-breach', {'pbid': '999999999'}), 'found nothing')
+    emu.shift_clock(31 * 60)
+    try:
+        assert_actionable_error(run_operation(emu, TEST_MODULE), 'API DATE ERROR')
+    finally:
+        emu.shift_clock(-31 * 60)
+
+
+# --- fetch: nothing lost, nothing duplicated under repeated faults ----------------------------------
+
+def drain_with_faults(fault: Fault) -> tuple[list[int], set[int]]:
+    """Fetch until caught up, the fault hitting a /modelbreaches request of every run (every other run when
+    retrying cannot cure it); a failed run keeps the previous lastRun, as the platform does."""
+    with Emulator(breaches=150, span_days=1, seed=14) as emulator:
+        last_run: dict[str, Any] = {}
+        delivered: list[int] = []
+        for run in range(40):
+            if fault.transient or run % 2 == 0:
+                emulator.inject_fault(method='GET', path='/modelbreaches', **fault.inject)
+            outcome = run_operation(emulator, FETCH, last_run=last_run, max_alerts='60', first_fetch='2 days')
+            if outcome.fetch_error is None:
+                last_run = demistomock.harness.last_run or last_run
+            delivered.extend(int(incident['dbotMirrorId']) for incident in outcome.incidents)
+            caught_up = last_run.get('start_ms', 0) >= emulator.now_ms() - Darktrace.SETTLE_MS - 60_000
+            if not outcome.incidents and outcome.fetch_error is None and caught_up:
+                break
+        if fault.name == 'read_timeout':
+            wait_for_delayed_request(emulator, 'GET', '/modelbreaches')
+        now = emulator.now_ms()
+        visible = {b.pbid for b in emulator.dataset.breaches.values() if b.creation_time <= now}
+    return delivered, visible
+
+
+@pytest.mark.parametrize('fault', FAULTS, ids=[fault.name for fault in FAULTS])
+def test_fetch_loses_and_duplicates_nothing_under_repeated_faults(monkeypatch: pytest.MonkeyPatch,
+                                                                  fault: Fault) -> None:
+    """
+    Given an appliance whose breach requests keep being hit by the fault
+    When fetch-incidents runs until caught up
+    Then every visible breach became exactly one incident: none lost, none duplicated.
+    """
+    monkeypatch.setattr(Darktrace, 'READ_TIMEOUT_S', TEST_READ_TIMEOUT_S)
+    delivered, visible = drain_with_faults(fault)
+    assert len(delivered) == len(set(delivered)), 'duplicated incidents'
+    assert set(delivered) == visible, f'{len(visible - set(delivered))} breaches lost'
