@@ -5,7 +5,7 @@ analysts and playbooks commands to enrich and act on them. Reads top to bottom: 
 the HTTP `Client`, small pure helpers, argument parsing, the command functions, fetch, `main()`.
 """
 import demistomock as demisto  # noqa: F401
-from CommonServerPython import *  # noqa: F401
+from CommonServerPython import *  # noqa: F401,F403
 
 import base64
 import hashlib
@@ -15,10 +15,10 @@ import json
 import math
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar, overload
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -28,11 +28,11 @@ from urllib3.util.retry import Retry
 
 ''' CONSTANTS '''
 
-VENDOR = 'Darktrace'
 DTAPI_DATE_FORMAT = '%Y-%m-%d %H:%M:%S'
 ISO_FORMAT = '%Y-%m-%dT%H:%M:%S'
-ALL_STATUS_CODES = tuple(range(100, 600))  # every status reaches our own reply handling
 
+# HTTP
+ALL_STATUS_CODES = tuple(range(100, 600))  # every status reaches our own reply handling
 CONNECT_TIMEOUT_S = 10
 READ_TIMEOUT_S = 50
 DEFAULT_RETRY_BUDGET_S = 60
@@ -47,22 +47,56 @@ NOT_RETRIED_ADVICE = ('It was not retried, because the appliance may already hav
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({'GET', 'DELETE'})
 
+# Arguments
+DEFAULT_LIST_LIMIT = 50  # every list command takes `limit`
+MAX_LIST_LIMIT = 1000
 MAX_SIMILAR_DEVICES = 300  # the appliance's own limit for /similardevices and /devicesearch
 MAX_DESCRIPTION_LENGTH = 255
 MAX_TAG_NAME_LENGTH = 128
-MAX_TABLE_ROWS = 50  # the War Room stays readable; context always holds everything
-MAX_DEVICE_SUMMARIES = 10  # devices whose connection tables the War Room shows (a device and its similar ones)
-MAX_CELL_ITEMS = 20  # values listed in one table cell
-ADVANCED_SEARCH_SIZE = 10000
+MAX_COMMENT_LENGTH = 4096
+MAX_QUERY_LENGTH = 1024
+MAX_ADVANCED_SEARCH_QUERY_LENGTH = 4096
+MAX_WATCHED_SOURCE_LENGTH = 63  # the appliance takes source names shorter than 64 characters
+MAX_ENDPOINTS_PER_REMOVAL = 100  # one request each, so a playbook cannot start thousands by mistake
+MAX_ENDPOINTS_PER_WATCH = 1000  # one request for all; bounds its body (at most about 250 kB)
+DEFAULT_BREACH_WINDOW = '7 days'
 ADVANCED_SEARCH_OPERATIONS = ('mean', 'terms', 'trend', 'score')
 CONNECTION_DATA_TYPES = ('co', 'sizeout', 'sizein')
+DEVICE_EVENT_TYPES = ('connection', 'unusualconnection', 'newconnection', 'notice', 'devicehistory', 'modelbreach')
+DEVICE_ORDER_FIELDS = ('priority', 'hostname', 'ip', 'macaddress', 'vendor', 'os', 'firstSeen', 'lastSeen',
+                       'devicelabel', 'typelabel')
+SORT_ORDERS = ('asc', 'desc')
+HOSTNAME_PATTERN = re.compile(r'(?=.{1,253}\.?$)(?!-)[A-Za-z0-9_-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9_-]{1,63}(?<!-))*\.?')
+DATE_PATTERN = re.compile(r'\d{4}-\d{2}-\d{2}')
+TIME_PATTERN = re.compile(r'\d{2}:\d{2}:\d{2}')
+# Not starting with a dot, so a field name is never the path segment '.' or '..'.
+FIELD_NAME_PATTERN = re.compile(r'[A-Za-z0-9_@-][A-Za-z0-9_.@-]{0,99}')
+MODEL_UUID_PATTERN = re.compile(r'[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}')
+MODEL_UUID_EXAMPLE = 'a model UUID such as 80010119-6d7f-0000-0305-5e0000000256'
+AI_ANALYST_ID_PATTERN = re.compile(r'[A-Za-z0-9][A-Za-z0-9-]{0,127}')
+ISO_TIME_PATTERN = re.compile(r'\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?')
+RELATIVE_TIME_PATTERN = re.compile(r'now|(in\s+)?\d{1,5}\s+(second|minute|hour|day|week|month|year)s?(\s+ago)?',
+                                   re.IGNORECASE)
+EPOCH_TIME_PATTERN = re.compile(r'\d{10}|\d{13}')
+TIME_ARGUMENT_FORMS = ('an ISO 8601 time such as 2024-01-31T13:00:00Z, a relative time such as "3 days" '
+                       '(ago) or "in 2 hours", or epoch seconds or milliseconds')
 
+# Replies and the War Room
 # Keys whose values Darktrace sends as epoch milliseconds (or as 'YYYY-MM-DD HH:MM:SS' UTC text).
 TIME_KEYS = frozenset({
     'time', 'timems', 'creationTime', 'firstSeen', 'lastSeen', 'firsttime', 'firstTime',
     'createdAt', 'expiry', 'expires', 'start', 'end', 'timestamp', 'contactTime', 'lastTime',
 })
 EPOCH_MS_FLOOR = 10 ** 11  # smaller numbers are not millisecond timestamps (durations, zero expiries)
+ADVANCED_SEARCH_SIZE = 10000
+DEVICE_SEARCH_PAGE_SIZE = 300  # the appliance's maximum `count` for /devicesearch
+MAX_TABLE_ROWS = 50  # the War Room stays readable; context always holds everything
+MAX_DEVICE_SUMMARIES = 10  # devices whose connection tables the War Room shows (a device and its similar ones)
+MAX_CELL_ITEMS = 20  # values listed in one table cell
+BREACH_HEADERS = ['Model', 'Category', 'Score', 'Device', 'Time', 'Link', 'Breach ID', 'Acknowledged']
+EVENT_HEADERS = ['Time', 'Event', 'Action', 'Source', 'Destination', 'Port', 'Protocol', 'Direction', 'Details']
+DEVICE_HEADERS = ['Device ID', 'Hostname', 'IP', 'MAC address', 'Type', 'Vendor', 'OS', 'Label', 'Last seen']
+AI_EVENT_HEADERS = ['Event ID', 'Title', 'Category', 'Score', 'Group score', 'Devices', 'Created', 'Acknowledged']
 
 # fetch-incidents
 DEFAULT_MAX_ALERTS = 50
@@ -180,15 +214,10 @@ class Client(BaseClient):
         headers: dict[str, str] = {}
         body: bytes | None = None
         signed_target = target
-        if json_body is not None:
-            body_text = json.dumps(json_body, separators=(',', ':'))  # ASCII: non-ASCII is \u-escaped
-            signed_target = f'{path}?{body_text}'
-            headers['Content-Type'] = 'application/json'
-            body = body_text.encode()
-        elif form is not None:
-            body_text = encode_query(form)
-            signed_target = f'{path}?{body_text}'
-            headers['Content-Type'] = 'application/x-www-form-urlencoded'
+        encoded_body = encode_body(form, json_body)
+        if encoded_body is not None:
+            body_text, headers['Content-Type'] = encoded_body
+            signed_target = f'{path}?{body_text}'  # DTAPI signs a body in place of the query string
             body = body_text.encode()
         headers.update(self.signed_headers(signed_target))
         started = time.monotonic()
@@ -222,32 +251,7 @@ class Client(BaseClient):
     def get_status(self) -> dict[str, Any]:
         return self.request('GET', '/status')
 
-    def get_similar_devices(self, did: int, count: int) -> Any:
-        return self.request('GET', '/similardevices', {'did': did, 'count': count})
-
-    def get_endpoint_details(self, endpoint_key: str, endpoint_value: str, additional_info: bool,
-                             devices: bool, score: bool) -> Any:
-        return self.request('GET', '/endpointdetails', {
-            endpoint_key: endpoint_value, 'additionalinfo': additional_info, 'devices': devices, 'score': score})
-
-    def get_device_info(self, params: dict[str, Any]) -> Any:
-        return self.request('GET', '/deviceinfo', params)
-
-    def advanced_search_analyze(self, metric: str, operation: str, encoded_query: str) -> Any:
-        return self.request('GET', f'/advancedsearch/api/analyze/{metric}/{operation}/{encoded_query}')
-
-    def add_to_watched_list(self, body: dict[str, Any]) -> Any:
-        return self.request('POST', '/intelfeed', json_body=body)
-
-    def get_tagged_devices(self, tag: str) -> Any:
-        return self.request('GET', '/tags/entities', {'tag': tag, 'fulldevicedetails': True})
-
-    def get_device_tags(self, did: int) -> Any:
-        return self.request('GET', '/tags/entities', {'did': did})
-
-    def add_tag_to_device(self, did: int, tag: str, duration_s: int | None) -> Any:
-        return self.request('POST', '/tags/entities', form={'did': did, 'tag': tag, 'duration': duration_s})
-
+    # model breaches
     def get_model_breaches(self, params: dict[str, Any]) -> Any:
         return self.request('GET', '/modelbreaches', params)
 
@@ -271,12 +275,14 @@ class Client(BaseClient):
     def get_details(self, params: dict[str, Any]) -> Any:
         return self.request('GET', '/details', params)
 
+    # models
     def get_model(self, uuid: str) -> Any:
         return self.request('GET', '/models', {'uuid': uuid})
 
     def get_model_component(self, cid: int) -> Any:
         return self.request('GET', f'/components/{cid}')
 
+    # devices
     def search_devices(self, query: str | None, order_by: str | None, order: str | None, count: int,
                        offset: int) -> Any:
         return self.request('GET', '/devicesearch', {
@@ -285,6 +291,22 @@ class Client(BaseClient):
     def get_device(self, did: int) -> Any:
         return self.request('GET', '/devices', {'did': did, 'includetags': True})
 
+    def get_similar_devices(self, did: int, count: int) -> Any:
+        return self.request('GET', '/similardevices', {'did': did, 'count': count})
+
+    def get_device_info(self, params: dict[str, Any]) -> Any:
+        return self.request('GET', '/deviceinfo', params)
+
+    # external endpoints and Advanced Search
+    def get_endpoint_details(self, endpoint_key: str, endpoint_value: str, additional_info: bool,
+                             devices: bool, score: bool) -> Any:
+        return self.request('GET', '/endpointdetails', {
+            endpoint_key: endpoint_value, 'additionalinfo': additional_info, 'devices': devices, 'score': score})
+
+    def advanced_search_analyze(self, metric: str, operation: str, encoded_query: str) -> Any:
+        return self.request('GET', f'/advancedsearch/api/analyze/{metric}/{operation}/{encoded_query}')
+
+    # AI Analyst
     def get_ai_analyst_incident_events(self, params: dict[str, Any]) -> Any:
         return self.request('GET', '/aianalyst/incidentevents', params)
 
@@ -304,20 +326,31 @@ class Client(BaseClient):
     def get_ai_analyst_groups(self, params: dict[str, Any]) -> Any:
         return self.request('GET', '/aianalyst/groups', params)
 
+    # watched list
+    def add_to_watched_list(self, body: dict[str, Any]) -> Any:
+        return self.request('POST', '/intelfeed', json_body=body)
+
     def get_watched_endpoints(self) -> Any:
         return self.request('GET', '/intelfeed', {'fulldetails': True})
 
     def remove_from_watched_list(self, entry: str) -> Any:
         return self.request('POST', '/intelfeed', json_body={'removeentry': entry})
 
+    # tags
+    def get_tagged_devices(self, tag: str) -> Any:
+        return self.request('GET', '/tags/entities', {'tag': tag, 'fulldevicedetails': True})
+
+    def get_device_tags(self, did: int) -> Any:
+        return self.request('GET', '/tags/entities', {'did': did})
+
+    def add_tag_to_device(self, did: int, tag: str, duration_s: int | None) -> Any:
+        return self.request('POST', '/tags/entities', form={'did': did, 'tag': tag, 'duration': duration_s})
+
     def get_tags(self) -> Any:
         return self.request('GET', '/tags')
 
     def remove_tag_from_device(self, did: int, tag: str) -> Any:
         return self.request('DELETE', '/tags/entities', {'did': did, 'tag': tag})
-
-
-''' HELPERS '''
 
 
 def dtapi_signature(private_token: str, public_token: str, signed_target: str, date: str) -> str:
@@ -341,13 +374,18 @@ def encode_query(params: dict[str, Any]) -> str:
     return '&'.join(pairs)
 
 
+def encode_body(form: dict[str, Any] | None, json_body: Any) -> tuple[str, str] | None:
+    """The text of a request body and its content type: `json_body` when given, else `form`, else None."""
+    if json_body is not None:
+        return json.dumps(json_body, separators=(',', ':')), 'application/json'  # ASCII: non-ASCII is \u-escaped
+    if form is not None:
+        return encode_query(form), 'application/x-www-form-urlencoded'
+    return None
+
+
 def redact_headers(headers: dict[str, str]) -> dict[str, str]:
     """Request headers fit for a log: the token and the signature (which proves the private token) blanked."""
     return {name: '<redacted>' if name.lower() in SECRET_HEADERS else value for name, value in headers.items()}
-
-
-def _reply_text(response: requests.Response, limit: int = 200) -> str:
-    return response.text[:limit].strip()
 
 
 def _error_field(reply: Any) -> str:
@@ -360,6 +398,12 @@ def _error_field(reply: Any) -> str:
     return ''
 
 
+def _permission_error(operation: str, refusal: str, status: int) -> DarktraceApiError:
+    return DarktraceApiError('permission', (
+        f'Darktrace refused {operation} ({refusal}): the API token\'s user lacks the permission '
+        'this command needs. Grant it in Darktrace (see the integration description), then retry.'), status)
+
+
 def parse_reply(response: requests.Response, method: str, path: str) -> Any:
     """The JSON body of a successful reply; every other outcome becomes an actionable `DarktraceApiError`."""
     status = response.status_code
@@ -368,9 +412,7 @@ def parse_reply(response: requests.Response, method: str, path: str) -> Any:
     if 300 <= status < 400:
         location = response.headers.get('Location', '') or body_text
         if '/403' in location:
-            raise DarktraceApiError('permission', (
-                f'Darktrace refused {operation} (redirect to /403): the API token\'s user lacks the permission '
-                'this command needs. Grant it in Darktrace (see the integration description), then retry.'), status)
+            raise _permission_error(operation, 'redirect to /403', status)
         if '/login' in location:
             raise DarktraceApiError('login_redirect', (
                 f'Darktrace redirected {operation} to its login page: the appliance does not know this API '
@@ -383,7 +425,8 @@ def parse_reply(response: requests.Response, method: str, path: str) -> Any:
     except ValueError:
         reply = None
     if status >= 400:
-        appliance_text = _error_field(reply) or _reply_text(response)
+        error_text = _error_field(reply)
+        appliance_text = error_text or body_text[:200].strip()
         if 'API SIGNATURE ERROR' in body_text:
             raise DarktraceApiError('signature', (
                 'Darktrace rejected the request signature (API SIGNATURE ERROR): check that the public and '
@@ -393,9 +436,7 @@ def parse_reply(response: requests.Response, method: str, path: str) -> Any:
                 'Darktrace rejected the request date (API DATE ERROR): this machine\'s clock differs from the '
                 'appliance\'s by more than 30 minutes. Synchronise both clocks (NTP) and retry.'), status)
         if status == 403:
-            raise DarktraceApiError('permission', (
-                f'Darktrace refused {operation} (403 Forbidden): the API token\'s user lacks the permission '
-                'this command needs. Grant it in Darktrace (see the integration description), then retry.'), status)
+            raise _permission_error(operation, '403 Forbidden', status)
         if status == 404:
             raise DarktraceApiError('not_found', f'Darktrace found nothing for {operation} (404): '
                                                  f'{appliance_text or "check the identifiers given"}.', status)
@@ -416,7 +457,7 @@ def parse_reply(response: requests.Response, method: str, path: str) -> Any:
                 f'Darktrace could not serve {operation} (HTTP {status}), {retried}: the appliance or a '
                 'proxy in front of it is overloaded or restarting. Try again in a few minutes.'), status)
         if status >= 500:
-            reason = f': {_error_field(reply)}' if _error_field(reply) else ''
+            reason = f': {error_text}' if error_text else ''
             raise DarktraceApiError('unavailable', (
                 f'Darktrace failed on {operation} with an internal error (HTTP {status}{reason}). Such errors are '
                 'not retried, as they rarely pass within seconds. Try again later; if it persists, '
@@ -493,6 +534,25 @@ def transport_error(error: Exception, base_url: str, method: str = 'GET') -> Dar
         f'({type(cause).__name__}).'))
 
 
+''' HELPERS '''
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def utc_epoch_ms(moment: datetime) -> int:
+    """Epoch milliseconds of a moment; one without a time zone is UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp() * 1000)
+
+
+def iso_seconds(moment: datetime) -> str:
+    """A UTC moment as ISO 8601 to the second, e.g. 2024-01-31T13:05:00Z."""
+    return moment.strftime(ISO_FORMAT) + 'Z'
+
+
 def ms_to_iso(value: Any) -> Any:
     """Epoch milliseconds (number or digit string) or 'YYYY-MM-DD HH:MM:SS' UTC text → ISO 8601 UTC; else unchanged."""
     if isinstance(value, str):
@@ -518,6 +578,19 @@ def iso_times(data: Any) -> Any:
     return data
 
 
+def _epoch_ms(value: Any) -> float:
+    """Epoch ms of a reply time (ms, or 'YYYY-MM-DD HH:MM:SS' UTC text) for sorting; 0 when unknown."""
+    number = _number(value)
+    if number is not None:
+        return float(number)
+    if isinstance(value, str):
+        try:
+            return datetime.strptime(value, DTAPI_DATE_FORMAT).replace(tzinfo=timezone.utc).timestamp() * 1000
+        except ValueError:
+            return 0.0
+    return 0.0
+
+
 def as_list(reply: Any) -> list[Any]:
     """A reply that may be one object or a list, as a list (empty for nothing)."""
     if reply is None or reply == {}:
@@ -525,544 +598,9 @@ def as_list(reply: Any) -> list[Any]:
     return reply if isinstance(reply, list) else [reply]
 
 
-def markdown_table(title: str, rows: list[dict[str, Any]], headers: list[str], context_path: str = '') -> str:
-    """A War Room table capped at MAX_TABLE_ROWS rows, saying where the rest is when it is cut."""
-    shown = rows[:MAX_TABLE_ROWS]
-    table = tableToMarkdown(title, shown, headers=headers, removeNull=False)
-    if len(rows) > len(shown):
-        table += (f'\nShowing the first {len(shown)} of {len(rows)} rows; '
-                  f'all {len(rows)} are in context{f" at {context_path}" if context_path else ""}.\n')
-    return table
-
-
-def joined(values: list[Any], limit: int = MAX_CELL_ITEMS) -> str:
-    """Values for one table cell, the first `limit` of them and how many more there are (context has all)."""
-    shown = ', '.join(str(value) for value in values[:limit])
-    return f'{shown} and {len(values) - limit} more' if len(values) > limit else shown
-
-
-def device_name(device: dict[str, Any]) -> str:
-    """How an analyst recognises a device: its hostname, else its label, else its IP."""
-    return str(device.get('hostname') or device.get('devicelabel') or device.get('ip') or device.get('did', ''))
-
-
-''' ARGUMENT PARSING '''
-# Every check runs before any request, and every message names the argument and what it accepts.
-
-HOSTNAME_PATTERN = re.compile(r'(?=.{1,253}\.?$)(?!-)[A-Za-z0-9_-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9_-]{1,63}(?<!-))*\.?')
-DATE_PATTERN = re.compile(r'\d{4}-\d{2}-\d{2}')
-TIME_PATTERN = re.compile(r'\d{2}:\d{2}:\d{2}')
-# Not starting with a dot, so a field name is never the path segment '.' or '..'.
-FIELD_NAME_PATTERN = re.compile(r'[A-Za-z0-9_@-][A-Za-z0-9_.@-]{0,99}')
-
-
-def _arg_text(args: dict[str, Any], name: str) -> str:
-    value = args.get(name)
-    return '' if value is None else str(value).strip()
-
-
-def parse_int(args: dict[str, Any], name: str, minimum: int, maximum: int | None = None,
-              default: int | None = None, required: bool = False) -> int | None:
-    """An integer argument within [minimum, maximum]."""
-    text = _arg_text(args, name)
-    accepted = f'a whole number from {minimum} to {maximum}' if maximum is not None \
-        else f'a whole number of at least {minimum}'
-    if not text:
-        if required:
-            raise ValueError(f'Missing required argument "{name}": give {accepted}.')
-        return default
-    if not re.fullmatch(r'[+-]?[0-9]{1,18}', text):  # ASCII digits, and few enough for int() to take
-        raise ValueError(f'Invalid "{name}"="{text}": expected {accepted}.')
-    number = int(text)
-    if number < minimum or (maximum is not None and number > maximum):
-        raise ValueError(f'Invalid "{name}"={number}: expected {accepted}.')
-    return number
-
-
-def parse_did(args: dict[str, Any], name: str, required: bool = True) -> int | None:
-    """A Darktrace device id (`did`): a positive integer."""
-    return parse_int(args, name, minimum=1, required=required)
-
-
-def parse_bool(args: dict[str, Any], name: str, default: bool | None = False) -> bool | None:
-    text = _arg_text(args, name)
-    if not text:
-        return default
-    try:
-        return argToBoolean(text)
-    except ValueError:
-        raise ValueError(f'Invalid "{name}"="{text}": expected true or false.') from None
-
-
-def parse_choice(args: dict[str, Any], name: str, choices: Iterable[str], required: bool = True,
-                 default: str | None = None) -> str | None:
-    """One of `choices`, matched case-insensitively and returned in its canonical spelling."""
-    choices = tuple(choices)
-    text = _arg_text(args, name)
-    if not text:
-        if required:
-            raise ValueError(f'Missing required argument "{name}": expected one of {", ".join(choices)}.')
-        return default
-    for choice in choices:
-        if text.lower() == choice.lower():
-            return choice
-    raise ValueError(f'Invalid "{name}"="{text}": expected one of {", ".join(choices)}.')
-
-
-def parse_text(args: dict[str, Any], name: str, max_length: int, required: bool = True) -> str | None:
-    text = _arg_text(args, name)
-    if not text:
-        if required:
-            raise ValueError(f'Missing required argument "{name}".')
-        return None
-    if len(text) > max_length:
-        raise ValueError(f'Invalid "{name}": {len(text)} characters, at most {max_length} are accepted.')
-    return text
-
-
-def is_ip(value: str) -> bool:
-    if '%' in value:  # an IPv6 scope id ('fe80::1%eth0') may hold any character and means nothing to Darktrace
-        return False
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
-
-
-def is_hostname(value: str) -> bool:
-    return bool(HOSTNAME_PATTERN.fullmatch(value)) and not re.fullmatch(r'[\d.]+', value)
-
-
-def parse_endpoint(args: dict[str, Any], name: str) -> str:
-    """An IP address or a host name."""
-    value = parse_text(args, name, max_length=253) or ''
-    if not (is_ip(value) or is_hostname(value)):
-        raise ValueError(f'Invalid "{name}"="{value}": expected an IP address or a host name such as example.com.')
-    return value
-
-
-def parse_date_time(args: dict[str, Any], date_name: str, time_name: str) -> datetime:
-    """A UTC moment from a YYYY-MM-DD date argument and an HH:MM:SS time argument."""
-    date_text, time_text = _arg_text(args, date_name), _arg_text(args, time_name)
-    if not DATE_PATTERN.fullmatch(date_text):
-        raise ValueError(f'Invalid "{date_name}"="{date_text}": expected a date as YYYY-MM-DD, e.g. 2024-01-31.')
-    if not TIME_PATTERN.fullmatch(time_text):
-        raise ValueError(f'Invalid "{time_name}"="{time_text}": expected a time as HH:MM:SS, e.g. 13:05:00.')
-    try:
-        return datetime.strptime(f'{date_text} {time_text}', DTAPI_DATE_FORMAT).replace(tzinfo=timezone.utc)
-    except ValueError:
-        raise ValueError(f'Invalid "{date_name}"/"{time_name}"="{date_text} {time_text}": '
-                         'not a real date and time.') from None
-
-
-''' COMMANDS '''
-
-
-def test_module(client: Client) -> str:
-    """Checks the URL, the tokens and the clock with GET /status."""
-    client.get_status()
-    return 'ok'
-
-
-def get_similar_devices_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    did = parse_did(args, 'did')
-    max_results = parse_int(args, 'max_results', 1, MAX_SIMILAR_DEVICES, required=True)
-    devices = [iso_times(device) for device in as_list(client.get_similar_devices(did, max_results))]
-    rows = [{'Device ID': d.get('did'), 'Hostname': d.get('hostname'), 'IP': d.get('ip'),
-             'Similarity': d.get('score'), 'Type': d.get('typelabel'), 'Last seen': d.get('lastSeen')}
-            for d in devices]
-    return CommandResults(
-        outputs_prefix='Darktrace.SimilarDevices', outputs_key_field='deviceId',
-        outputs={'deviceId': did, 'devices': devices},
-        readable_output=markdown_table(f'Devices similar to device {did}', rows,
-                                       ['Device ID', 'Hostname', 'IP', 'Similarity', 'Type', 'Last seen'],
-                                       'Darktrace.SimilarDevices.devices'),
-        raw_response=devices)
-
-
-def get_external_endpoint_details_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    endpoint_type = parse_choice(args, 'endpoint_type', ('IP', 'hostname'))
-    value = _arg_text(args, 'endpoint_value')
-    if endpoint_type == 'IP' and not is_ip(value):
-        raise ValueError(f'Invalid "endpoint_value"="{value}": expected an IP address, as endpoint_type is IP.')
-    if endpoint_type == 'hostname' and not is_hostname(value):
-        raise ValueError(f'Invalid "endpoint_value"="{value}": expected a host name such as example.com, '
-                         'as endpoint_type is hostname.')
-    additional_info = parse_bool(args, 'additional_info')
-    devices = parse_bool(args, 'devices')
-    score = parse_bool(args, 'score')
-    key = 'ip' if endpoint_type == 'IP' else 'hostname'
-    reply = client.get_endpoint_details(key, value, bool(additional_info), bool(devices), bool(score))
-    details = iso_times(reply if isinstance(reply, dict) else {'results': reply})
-    details['endpoint'] = value
-    summary = {
-        'Endpoint': value,
-        'First seen': details.get('firsttime'),
-        'Popularity': details.get('popularity'),
-        'DGA score': details.get('dgascore'),
-        'Country': details.get('country'),
-        'City': details.get('city'),
-        'ASN': details.get('asn'),
-        'Subnet': details.get('subnetlabel') or details.get('subnetnetwork'),
-        'Devices': len(details.get('devices') or []) if 'devices' in details else None,
-        'IPs': joined([ip.get('ip', ip) if isinstance(ip, dict) else ip for ip in details.get('ips') or []]),
-    }
-    headers = [header for header, cell in summary.items() if cell not in (None, '')]
-    readable = markdown_table(f'{endpoint_type} {value}', [summary], headers)
-    device_rows = [{'Device ID': d.get('did'), 'Hostname': d.get('hostname'), 'IP': d.get('ip'),
-                    'Last contact': d.get('contactTime') or d.get('lastSeen')}
-                   for d in details.get('devices') or [] if isinstance(d, dict)]
-    if device_rows:
-        readable += markdown_table('Devices that contacted it', device_rows,
-                                   ['Device ID', 'Hostname', 'IP', 'Last contact'],
-                                   'Darktrace.ExternalEndpointDetails.devices')
-    return CommandResults(outputs_prefix='Darktrace.ExternalEndpointDetails', outputs_key_field='endpoint',
-                          outputs=details, readable_output=readable, raw_response=reply)
-
-
-def _top(items: list[Any], key: str, count: int = 5) -> list[dict[str, Any]]:
-    """The `count` largest entries of a deviceinfo list by `key`, dicts only."""
-    entries = [item for item in items or [] if isinstance(item, dict)]
-    return sorted(entries, key=lambda item: item.get(key) if isinstance(item.get(key), (int, float)) else -1,
-                  reverse=True)[:count]
-
-
-def connection_summary(device_info: dict[str, Any], data_type: str) -> str:
-    """Totals, peak hour, top ports and top peer devices of one /deviceinfo entry, as small tables."""
-    did = device_info.get('did')
-    info = device_info.get('info') or {}
-    graph = [point for point in device_info.get('graphData') or [] if isinstance(point, dict)]
-    peak = max(graph, key=lambda point: point.get('count') or 0, default={})
-    unit = {'co': 'connections', 'sizeout': 'bytes out', 'sizein': 'bytes in'}[data_type]
-    totals = [{'Device ID': did, 'Similarity': device_info.get('similarityScore'),
-               'Total used': info.get('totalUsed'), 'Total served': info.get('totalServed'),
-               'Device/port pairs': info.get('totalDevicesAndPorts'),
-               'Peak hour': peak.get('time'), f'Peak {unit}': peak.get('count')}]
-    parts = [tableToMarkdown(f'Connections of device {did} ({unit}, last 4 weeks)', totals,
-                             headers=list(totals[0]))]
-    ports = [{'Port': p.get('port'), 'Direction': direction, 'Size': p.get('size'), 'First seen': p.get('firstTime')}
-             for direction, key in (('out', 'portsUsed'), ('in', 'portsServed'))
-             for p in _top(info.get(key), 'size')]
-    if ports:
-        parts.append(tableToMarkdown('Top ports', ports, headers=['Port', 'Direction', 'Size', 'First seen']))
-    peers = [{'Peer device': p.get('did'), 'Direction': direction, 'Size': p.get('size'),
-              'First seen': p.get('firstTime')}
-             for direction, key in (('out', 'devicesUsed'), ('in', 'devicesServed'))
-             for p in _top(info.get(key), 'size')]
-    if peers:
-        parts.append(tableToMarkdown('Top peer devices', peers,
-                                     headers=['Peer device', 'Direction', 'Size', 'First seen']))
-    return '\n'.join(parts)
-
-
-def get_device_connection_info_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    did = parse_did(args, 'did')
-    data_type = parse_choice(args, 'data_type', CONNECTION_DATA_TYPES)
-    external_domain = _arg_text(args, 'external_domain') or None
-    if external_domain and not is_hostname(external_domain):
-        raise ValueError(f'Invalid "external_domain"="{external_domain}": expected a domain name such as example.com.')
-    params = {
-        'did': did,
-        'datatype': data_type,
-        'externaldomain': external_domain,
-        # odid 0 means "external", so 0 is valid here, unlike for did.
-        'odid': parse_int(args, 'destination_did', minimum=0),
-        'showallgraphdata': parse_bool(args, 'show_all_graph_data', default=None),
-        'similardevices': parse_int(args, 'num_similar_devices', minimum=0, maximum=MAX_SIMILAR_DEVICES),
-        'fulldevicedetails': parse_bool(args, 'full_device_details', default=None),
-    }
-    reply = client.get_device_info(params)
-    entries = [iso_times(entry) for entry in as_list((reply or {}).get('deviceInfo') if isinstance(reply, dict)
-                                                     else reply)]
-    outputs = {'did': did, 'dataType': data_type, 'deviceInfo': entries}
-    if isinstance(reply, dict) and 'devices' in reply:
-        outputs['devices'] = iso_times(reply['devices'])
-    summaries = [entry for entry in entries if isinstance(entry, dict)]
-    readable = '\n'.join(connection_summary(entry, data_type) for entry in summaries[:MAX_DEVICE_SUMMARIES]) \
-        or f'### No connection data for device {did}\n'
-    if len(summaries) > MAX_DEVICE_SUMMARIES:
-        readable += (f'\nShowing the connections of the first {MAX_DEVICE_SUMMARIES} of {len(summaries)} devices; '
-                     f'all {len(summaries)} are in context at Darktrace.DeviceConnectionInfo.deviceInfo.\n')
-    return CommandResults(outputs_prefix='Darktrace.DeviceConnectionInfo', outputs_key_field=['did', 'dataType'],
-                          outputs=outputs, readable_output=readable, raw_response=reply)
-
-
-def advanced_search_rows(reply: dict[str, Any], operation: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """The hits of an Advanced Search analysis as table rows, with their headers."""
-    if operation == 'terms':
-        buckets = ((reply.get('aggregations') or {}).get('terms') or {}).get('buckets') or []
-        return [{'Value': b.get('key'), 'Count': b.get('doc_count')} for b in buckets], ['Value', 'Count']
-    if operation == 'mean':
-        aggregations = reply.get('aggregations') or {}
-        rows = [{'Aggregation': name, 'Value': value.get('value') if isinstance(value, dict) else value}
-                for name, value in aggregations.items()]
-        return rows, ['Aggregation', 'Value']
-    hits = (reply.get('hits') or {}).get('hits') or []
-    if operation == 'trend':
-        return ([{'Value': h.get('id'), 'Count': h.get('count'), 'Trend': h.get('trend'), 'Since': ms_to_iso(h.get('start'))}
-                 for h in hits], ['Value', 'Count', 'Trend', 'Since'])
-    return [{'Value': h.get('id'), 'Count': h.get('count')} for h in hits], ['Value', 'Count']
-
-
-def run_advanced_search_analysis_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    start = parse_date_time(args, 'initialDate', 'initialTime')
-    end = parse_date_time(args, 'endDate', 'endTime')
-    if end < start:
-        raise ValueError(f'Invalid time range: the end ("endDate"/"endTime", {end:%Y-%m-%d %H:%M:%S}) is before the '
-                         f'start ("initialDate"/"initialTime", {start:%Y-%m-%d %H:%M:%S}).')
-    query = parse_text(args, 'query', max_length=4096)
-    operation = parse_choice(args, 'operation', ADVANCED_SEARCH_OPERATIONS)
-    metric = _arg_text(args, 'metric')
-    if not FIELD_NAME_PATTERN.fullmatch(metric):
-        raise ValueError(f'Invalid "metric"="{metric}": expected an Advanced Search field name such as '
-                         'destinationPort or @fields.source_ip (letters, digits, _ . @ -).')
-    offset = parse_int(args, 'offset', minimum=0, default=0)
-    search = {'search': query, 'fields': [], 'offset': offset, 'timeframe': 'custom',
-              'time': {'from': start.strftime(ISO_FORMAT) + 'Z', 'to': end.strftime(ISO_FORMAT) + 'Z',
-                       'user_interval': '0'},
-              'size': ADVANCED_SEARCH_SIZE}
-    encoded_query = base64.b64encode(json.dumps(search, separators=(',', ':')).encode()).decode()
-    reply = client.advanced_search_analyze(metric, operation, encoded_query)
-    reply = reply if isinstance(reply, dict) else {'hits': {'hits': as_list(reply)}}
-    rows, headers = advanced_search_rows(reply, operation)
-    outputs = {key: value for key, value in iso_times(reply).items() if key != 'kibana'}
-    outputs.update({'searchId': hashlib.sha1(encoded_query.encode()).hexdigest()[:16], 'query': query,
-                    'metric': metric, 'operation': operation, 'from': search['time']['from'],
-                    'to': search['time']['to'], 'offset': offset})
-    title = f'Advanced Search {operation} of {metric} for "{query}"'
-    return CommandResults(outputs_prefix='Darktrace.AdvancedSearch', outputs_key_field='searchId', outputs=outputs,
-                          readable_output=markdown_table(title, rows, headers, 'Darktrace.AdvancedSearch'),
-                          raw_response=reply)
-
-
-def post_to_watched_list_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    endpoints = parse_endpoint_list(args, 'endpointsToWatch', MAX_ENDPOINTS_PER_WATCH)
-    description = parse_text(args, 'description', MAX_DESCRIPTION_LENGTH, required=False)
-    expiry_ms = parse_time_arg(args, 'expiry')
-    if expiry_ms is not None and expiry_ms <= now_ms():
-        raise ValueError(f'Invalid "expiry"="{_arg_text(args, "expiry")}": the time has passed; give a future time '
-                         'such as "in 30 days" or 2030-01-31T00:00:00Z.')
-    source = parse_text(args, 'source', MAX_WATCHED_SOURCE_LENGTH, required=False)
-    hostname = parse_bool(args, 'hostname', default=None)
-    # Options are sent only when given, so the request of an existing playbook is unchanged.
-    body: dict[str, Any] = {'addlist': ','.join(endpoints)}
-    if description:
-        body['description'] = description
-    options: dict[str, Any] = {}
-    if expiry_ms is not None:
-        options['expiry'] = datetime.fromtimestamp(expiry_ms / 1000, tz=timezone.utc).strftime(ISO_FORMAT) + 'Z'
-    if source:
-        options['source'] = source
-    body.update(options)
-    if hostname is not None:
-        body['hostname'] = hostname
-    reply = client.add_to_watched_list(body)
-    watched = isinstance(reply, dict) and str(reply.get('response', '')).upper() == 'SUCCESS'
-    outputs = [{'endpoint': endpoint, 'Watched': watched, 'description': description, **options}
-               for endpoint in endpoints]
-    rows = [{'Endpoint': endpoint, 'Watched': watched} for endpoint in endpoints]
-    counts = f' ({reply.get("added", 0)} added, {reply.get("updated", 0)} updated)' if isinstance(reply, dict) else ''
-    return CommandResults(outputs_prefix='Darktrace.Endpoint', outputs_key_field='endpoint', outputs=outputs,
-                          readable_output=markdown_table(f'Watched list{counts}', rows, ['Endpoint', 'Watched']),
-                          raw_response=reply)
-
-
-def get_tagged_devices_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    tag = parse_text(args, 'tagName', MAX_TAG_NAME_LENGTH)
-    reply = client.get_tagged_devices(tag)
-    if isinstance(reply, dict):
-        devices = as_list(reply.get('devices'))
-    else:  # appliances that ignore fulldevicedetails answer with bare tag-entity links
-        devices = [{'did': link.get('entityValue')} for link in as_list(reply)
-                   if isinstance(link, dict) and link.get('entityType', 'Device') == 'Device']
-    outputs = []
-    for device in devices:
-        other_tags = [t.get('name') if isinstance(t, dict) else t for t in device.get('tags') or []]
-        outputs.append({
-            'deviceId': _int_or_value(device.get('did')),
-            'hostname': device.get('hostname'),
-            'label': device.get('devicelabel'),
-            'credentials': device.get('credentials'),
-            'otherTags': [name for name in other_tags if name and name != tag],
-        })
-    rows = [{'Device ID': o['deviceId'], 'Hostname': o['hostname'], 'Label': o['label'],
-             'Credentials': ', '.join(map(str, o['credentials'] or [])) if isinstance(o['credentials'], list)
-             else o['credentials'], 'Other tags': ', '.join(o['otherTags'])} for o in outputs]
-    return CommandResults(outputs_prefix='Darktrace.Device', outputs_key_field='deviceId', outputs=outputs,
-                          readable_output=markdown_table(f'Devices tagged "{tag}"', rows,
-                                                         ['Device ID', 'Hostname', 'Label', 'Credentials',
-                                                          'Other tags'], 'Darktrace.Device'),
-                          raw_response=reply)
-
-
-def _int_or_value(value: Any) -> Any:
-    return int(value) if isinstance(value, str) and value.isdigit() else value
-
-
-def get_tags_for_device_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    did = parse_did(args, 'deviceId')
-    tags = [tag for tag in as_list(client.get_device_tags(did)) if isinstance(tag, dict)]
-    outputs = [{'deviceId': did, 'tagId': tag.get('tid'), 'tagName': tag.get('name'),
-                'tagDescription': (tag.get('data') or {}).get('description'),
-                'expiry': ms_to_iso(tag.get('expiry')) or None} for tag in tags]
-    rows = [{'Tag ID': o['tagId'], 'Tag': o['tagName'], 'Description': o['tagDescription'], 'Expires': o['expiry']}
-            for o in outputs]
-    return CommandResults(outputs_prefix='Darktrace.Device', outputs_key_field=['deviceId', 'tagName'],
-                          outputs=outputs, raw_response=tags,
-                          readable_output=markdown_table(f'Tags on device {did}', rows,
-                                                         ['Tag ID', 'Tag', 'Description', 'Expires']))
-
-
-def post_tag_to_device_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    did = parse_did(args, 'deviceId')
-    tag = parse_text(args, 'tagName', MAX_TAG_NAME_LENGTH)
-    duration_s = parse_int(args, 'duration', minimum=1)
-    reply = client.add_tag_to_device(did, tag, duration_s)
-    # Appliances answer either {"tid": N} or {"response": "SUCCESS"}; both mean the tag was applied.
-    reply_fields = reply if isinstance(reply, dict) else {}
-    tag_id = reply_fields.get('tid')
-    response = str(reply_fields.get('response') or 'SUCCESS')
-    outputs = {'deviceId': did, 'tagId': tag_id, 'tagName': tag, 'response': response}
-    return CommandResults(outputs_prefix='Darktrace.Device', outputs_key_field=['deviceId', 'tagName'],
-                          outputs=outputs, raw_response=reply,
-                          readable_output=f'### Tag "{tag}" added to device {did}\n'
-                                          + (f'Tag ID: {tag_id}\n' if tag_id is not None else ''))
-
-
-''' TRIAGE COMMANDS: BREACHES, MODELS, DEVICES, AI ANALYST, WATCHED LIST, TAGS '''
-# Every list command takes `limit` (default 50). Identifiers that become URL path segments (pbid, cid)
-# are validated integers; every other value reaches the appliance only through params, form or JSON.
-
-DEFAULT_LIST_LIMIT = 50
-MAX_LIST_LIMIT = 1000
-DEVICE_SEARCH_PAGE_SIZE = 300  # the appliance's maximum `count` for /devicesearch
-MAX_COMMENT_LENGTH = 4096
-MAX_QUERY_LENGTH = 1024
-MAX_WATCHED_SOURCE_LENGTH = 63  # the appliance takes source names shorter than 64 characters
-MAX_ENDPOINTS_PER_REMOVAL = 100  # one request each, so a playbook cannot start thousands by mistake
-MAX_ENDPOINTS_PER_WATCH = 1000  # one request for all; bounds its body (at most about 250 kB)
-DEFAULT_BREACH_WINDOW = '7 days'
-DEVICE_EVENT_TYPES = ('connection', 'unusualconnection', 'newconnection', 'notice', 'devicehistory', 'modelbreach')
-DEVICE_ORDER_FIELDS = ('priority', 'hostname', 'ip', 'macaddress', 'vendor', 'os', 'firstSeen', 'lastSeen',
-                       'devicelabel', 'typelabel')
-SORT_ORDERS = ('asc', 'desc')
-MODEL_UUID_PATTERN = re.compile(r'[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}')
-AI_ANALYST_ID_PATTERN = re.compile(r'[A-Za-z0-9][A-Za-z0-9-]{0,127}')
-ISO_TIME_PATTERN = re.compile(r'\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?')
-RELATIVE_TIME_PATTERN = re.compile(r'now|(in\s+)?\d{1,5}\s+(second|minute|hour|day|week|month|year)s?(\s+ago)?',
-                                   re.IGNORECASE)
-EPOCH_TIME_PATTERN = re.compile(r'\d{10}|\d{13}')
-TIME_ARGUMENT_FORMS = ('an ISO 8601 time such as 2024-01-31T13:00:00Z, a relative time such as "3 days" '
-                       '(ago) or "in 2 hours", or epoch seconds or milliseconds')
-BREACH_HEADERS = ['Model', 'Category', 'Score', 'Device', 'Time', 'Link', 'Breach ID', 'Acknowledged']
-EVENT_HEADERS = ['Time', 'Event', 'Action', 'Source', 'Destination', 'Port', 'Protocol', 'Direction', 'Details']
-DEVICE_HEADERS = ['Device ID', 'Hostname', 'IP', 'MAC address', 'Type', 'Vendor', 'OS', 'Label', 'Last seen']
-AI_EVENT_HEADERS = ['Event ID', 'Title', 'Category', 'Score', 'Group score', 'Devices', 'Created', 'Acknowledged']
-
-
-def parse_time_arg(args: dict[str, Any], name: str, default: str | None = None) -> int | None:
-    """An ISO 8601, relative ("3 days", "in 2 hours") or epoch time argument → epoch milliseconds (UTC).
-
-    Only these shapes are handed to the date parser, which would otherwise read "1.5" as a date.
-    """
-    text = _arg_text(args, name) or (default or '')
-    if not text:
-        return None
-    moment: datetime | None = None
-    if ISO_TIME_PATTERN.fullmatch(text):
-        try:
-            moment = datetime.fromisoformat(text.replace('Z', '+00:00'))
-        except ValueError:
-            moment = None
-    elif EPOCH_TIME_PATTERN.fullmatch(text) or RELATIVE_TIME_PATTERN.fullmatch(text):
-        try:
-            moment = arg_to_datetime(text, arg_name=name)
-        except (ValueError, OverflowError):  # e.g. "99999 years" is out of the calendar's range
-            moment = None
-    if moment is None:
-        raise ValueError(f'Invalid "{name}"="{text}": expected {TIME_ARGUMENT_FORMS}.')
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return int(moment.timestamp() * 1000)
-
-
-def parse_time_range(args: dict[str, Any], start_name: str, end_name: str,
-                     default_start: str | None = None) -> tuple[int | None, int | None]:
-    """A start and end time in epoch ms; an open end is now, and a range that runs backwards is refused."""
-    start_ms = parse_time_arg(args, start_name, default=default_start)
-    end_ms = parse_time_arg(args, end_name)
-    if start_ms is not None and end_ms is None:
-        end_ms = now_ms()  # some appliance versions ignore a start time given without an end time
-    if start_ms is not None and end_ms is not None and end_ms < start_ms:
-        raise ValueError(f'Invalid time range: "{end_name}" ({ms_to_iso(end_ms)}) is before "{start_name}" '
-                         f'({ms_to_iso(start_ms)}).')
-    return start_ms, end_ms
-
-
-def parse_score(args: dict[str, Any], name: str) -> float | None:
-    """A score from 0 to 100, as analysts see it in the Threat Visualizer."""
-    text = _arg_text(args, name)
-    if not text:
-        return None
-    try:
-        score = float(text)
-    except ValueError:
-        score = math.nan
-    if not 0 <= score <= 100:  # NaN fails this comparison too
-        raise ValueError(f'Invalid "{name}"="{text}": expected a number from 0 to 100.')
-    return score
-
-
-def parse_limit(args: dict[str, Any], maximum: int = MAX_LIST_LIMIT) -> int:
-    return int(parse_int(args, 'limit', 1, maximum, default=DEFAULT_LIST_LIMIT) or DEFAULT_LIST_LIMIT)
-
-
-def parse_pbid(args: dict[str, Any]) -> int:
-    """A model breach id: a positive integer, so it is safe as a path segment."""
-    return int(parse_int(args, 'pbid', minimum=1, required=True) or 0)
-
-
-def parse_model_uuid(args: dict[str, Any], name: str, required: bool = True) -> str | None:
-    text = _arg_text(args, name)
-    example = 'a model UUID such as 80010119-6d7f-0000-0305-5e0000000256'
-    if not text:
-        if required:
-            raise ValueError(f'Missing required argument "{name}": give {example}.')
-        return None
-    if not MODEL_UUID_PATTERN.fullmatch(text):
-        raise ValueError(f'Invalid "{name}"="{text}": expected {example}.')
-    return text
-
-
-def parse_ai_analyst_id(args: dict[str, Any], name: str, required: bool = True) -> str | None:
-    """An AI Analyst incident event or group id: letters, digits and hyphens."""
-    text = _arg_text(args, name)
-    if not text:
-        if required:
-            raise ValueError(f'Missing required argument "{name}": give an AI Analyst id such as '
-                             '04a3f36e-4u8w-v9dh-x6lb-894778cf9633.')
-        return None
-    if not AI_ANALYST_ID_PATTERN.fullmatch(text):
-        raise ValueError(f'Invalid "{name}"="{text}": expected an AI Analyst id (letters, digits and hyphens).')
-    return text
-
-
-def parse_endpoint_list(args: dict[str, Any], name: str, maximum: int | None = None) -> list[str]:
-    """One or more comma-separated IP addresses or host names."""
-    # A value such as '[1, null]' is read as a JSON list, so an entry is not necessarily text.
-    endpoints = [item.strip() if isinstance(item, str) else item for item in argToList(args.get(name))]
-    endpoints = [item for item in endpoints if item != '']
-    if not endpoints:
-        raise ValueError(f'Missing required argument "{name}": give one or more IP addresses or host names, '
-                         'separated by commas.')
-    for endpoint in endpoints:
-        if not (isinstance(endpoint, str) and (is_ip(endpoint) or is_hostname(endpoint))):
-            raise ValueError(f'Invalid entry "{endpoint}" in "{name}": expected IP addresses or host names '
-                             'separated by commas.')
-    if maximum is not None and len(endpoints) > maximum:
-        raise ValueError(f'Invalid "{name}": {len(endpoints)} entries, at most {maximum} are accepted per command.')
-    return endpoints
+def _dict(value: Any) -> dict[str, Any]:
+    """A reply's nested object, or an empty one when the appliance sent something else."""
+    return value if isinstance(value, dict) else {}
 
 
 def _number(value: Any) -> int | float | None:
@@ -1090,22 +628,14 @@ def _flag(value: Any) -> bool | None:
     return bool(value)
 
 
-def _epoch_ms(value: Any) -> float:
-    """Epoch ms of a reply time (ms, or 'YYYY-MM-DD HH:MM:SS' UTC text) for sorting; 0 when unknown."""
-    number = _number(value)
-    if number is not None:
-        return float(number)
-    if isinstance(value, str):
-        try:
-            return datetime.strptime(value, DTAPI_DATE_FORMAT).replace(tzinfo=timezone.utc).timestamp() * 1000
-        except ValueError:
-            return 0.0
-    return 0.0
+def _int_or_value(value: Any) -> Any:
+    """A digit string as an int (some replies carry ids as text); anything else unchanged."""
+    return int(value) if isinstance(value, str) and value.isdigit() else value
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    """A reply's nested object, or an empty one when the appliance sent something else."""
-    return value if isinstance(value, dict) else {}
+def min_score_param(score: float | None) -> str | None:
+    """A 0..100 score as the appliance's `minscore`, whose scale is 0..1; None (or 0) leaves it out."""
+    return f'{score / 100:g}' if score else None
 
 
 def _one_record(reply: Any, key: str, value: Any, what: str) -> dict[str, Any]:
@@ -1138,6 +668,27 @@ def _unconfirmed(operation: str, reply: Any) -> DarktraceApiError:
         'Check in the Threat Visualizer whether it took effect before retrying.'))
 
 
+def markdown_table(title: str, rows: list[dict[str, Any]], headers: list[str], context_path: str = '') -> str:
+    """A War Room table capped at MAX_TABLE_ROWS rows, saying where the rest is when it is cut."""
+    shown = rows[:MAX_TABLE_ROWS]
+    table = tableToMarkdown(title, shown, headers=headers, removeNull=False)
+    if len(rows) > len(shown):
+        table += (f'\nShowing the first {len(shown)} of {len(rows)} rows; '
+                  f'all {len(rows)} are in context{f" at {context_path}" if context_path else ""}.\n')
+    return table
+
+
+def joined(values: list[Any], limit: int = MAX_CELL_ITEMS) -> str:
+    """Values for one table cell, the first `limit` of them and how many more there are (context has all)."""
+    shown = ', '.join(str(value) for value in values[:limit])
+    return f'{shown} and {len(values) - limit} more' if len(values) > limit else shown
+
+
+def device_name(device: dict[str, Any]) -> str:
+    """How an analyst recognises a device: its hostname, else its label, else its IP."""
+    return str(device.get('hostname') or device.get('devicelabel') or device.get('ip') or device.get('did', ''))
+
+
 def _created_comment(reply: Any, message: str, operation: str) -> dict[str, Any]:
     """The comment a POST created: {"response": "SUCCESS"} or a list (or object) holding the comment."""
     if _confirms(reply):
@@ -1149,15 +700,328 @@ def _created_comment(reply: Any, message: str, operation: str) -> dict[str, Any]
     return iso_times(created[-1])
 
 
-def _comment_rows(comments: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{'Time': c.get('time'), 'User': c.get('username'), 'Message': c.get('message')} for c in comments]
+def _oldest_first(comments: Any) -> list[dict[str, Any]]:
+    """The comments of a reply (one object or a list) with ISO times, oldest first."""
+    return sorted((iso_times(c) for c in as_list(comments) if isinstance(c, dict)),
+                  key=lambda c: str(c.get('time') or ''))
 
+
+def _comments_table(title: str, comments: list[dict[str, Any]], context_path: str) -> str:
+    rows = [{'Time': c.get('time'), 'User': c.get('username'), 'Message': c.get('message')} for c in comments]
+    return markdown_table(title, rows, ['Time', 'User', 'Message'], context_path)
+
+
+def _event_row(event: dict[str, Any]) -> dict[str, Any]:
+    """One /details event (already in ISO times) as a table row, whatever its event type."""
+    def endpoint(name: Any, device: Any) -> Any:
+        return name or (device_name(device) if isinstance(device, dict) and device else None)
+
+    model = _dict(event.get('model'))
+    details = event.get('msg') or event.get('info') or event.get('name') or model.get('name')
+    if event.get('eventType') == 'devicehistory' and event.get('value') is not None:
+        details = f'{event.get("name")}: {event.get("value")}'
+    return {'Time': event.get('timems') or event.get('time'), 'Event': event.get('eventType'),
+            'Action': event.get('action'), 'Source': endpoint(event.get('source'), event.get('sourceDevice')),
+            'Destination': endpoint(event.get('destination'), event.get('destinationDevice')),
+            'Port': event.get('destinationPort') or event.get('port') or None,
+            'Protocol': event.get('applicationprotocol') or event.get('protocol'),
+            'Direction': event.get('direction'), 'Details': details}
+
+
+def _newest_events(reply: Any, limit: int, drop_breach_record: bool = False) -> list[dict[str, Any]]:
+    events = [event for event in as_list(reply) if isinstance(event, dict)]
+    if drop_breach_record:
+        events = [event for event in events if str(event.get('eventType', '')).lower() != 'policybreach']
+    events.sort(key=lambda event: _epoch_ms(event.get('timems') or event.get('time')), reverse=True)
+    return [iso_times(event) for event in events[:limit]]
+
+
+''' ARGUMENT PARSING '''
+# Every check runs before any request, and every message names the argument and what it accepts.
+# `parse_*` give None (or the `default` given) for an argument that is missing; `require_*` refuse it.
+# Identifiers that become URL path segments (pbid, cid) are validated integers; every other value
+# reaches the appliance only through params, form or JSON.
+
+Parsed = TypeVar('Parsed')
+
+
+def _arg_text(args: dict[str, Any], name: str) -> str:
+    value = args.get(name)
+    return '' if value is None else str(value).strip()
+
+
+def _required(value: Parsed | None, name: str, expected: str = '') -> Parsed:
+    """`value`, unless the argument is missing: then the error that says what to give (`expected`)."""
+    if value is None:
+        raise ValueError(f'Missing required argument "{name}"{f": {expected}" if expected else ""}.')
+    return value
+
+
+def _whole_numbers(minimum: int, maximum: int | None) -> str:
+    return f'a whole number from {minimum} to {maximum}' if maximum is not None \
+        else f'a whole number of at least {minimum}'
+
+
+@overload
+def parse_int(args: dict[str, Any], name: str, minimum: int, maximum: int | None = None, *, default: int) -> int:
+    ...
+
+
+@overload
+def parse_int(args: dict[str, Any], name: str, minimum: int, maximum: int | None = None,
+              *, default: None = None) -> int | None:
+    ...
+
+
+def parse_int(args: dict[str, Any], name: str, minimum: int, maximum: int | None = None,
+              *, default: int | None = None) -> int | None:
+    """An integer argument within [minimum, maximum]."""
+    text = _arg_text(args, name)
+    if not text:
+        return default
+    if not re.fullmatch(r'[+-]?[0-9]{1,18}', text):  # ASCII digits, and few enough for int() to take
+        raise ValueError(f'Invalid "{name}"="{text}": expected {_whole_numbers(minimum, maximum)}.')
+    number = int(text)
+    if number < minimum or (maximum is not None and number > maximum):
+        raise ValueError(f'Invalid "{name}"={number}: expected {_whole_numbers(minimum, maximum)}.')
+    return number
+
+
+def require_int(args: dict[str, Any], name: str, minimum: int, maximum: int | None = None) -> int:
+    return _required(parse_int(args, name, minimum, maximum), name, f'give {_whole_numbers(minimum, maximum)}')
+
+
+def parse_did(args: dict[str, Any], name: str) -> int | None:
+    """A Darktrace device id (`did`): a positive integer."""
+    return parse_int(args, name, minimum=1)
+
+
+def require_did(args: dict[str, Any], name: str) -> int:
+    return require_int(args, name, minimum=1)
+
+
+def require_pbid(args: dict[str, Any]) -> int:
+    """A model breach id: a positive integer, so it is safe as a path segment."""
+    return require_int(args, 'pbid', minimum=1)
+
+
+def parse_limit(args: dict[str, Any], maximum: int = MAX_LIST_LIMIT) -> int:
+    return parse_int(args, 'limit', 1, maximum, default=DEFAULT_LIST_LIMIT)
+
+
+def parse_score(args: dict[str, Any], name: str) -> float | None:
+    """A score from 0 to 100, as analysts see it in the Threat Visualizer."""
+    text = _arg_text(args, name)
+    if not text:
+        return None
+    try:
+        score = float(text)
+    except ValueError:
+        score = math.nan
+    if not 0 <= score <= 100:  # NaN fails this comparison too
+        raise ValueError(f'Invalid "{name}"="{text}": expected a number from 0 to 100.')
+    return score
+
+
+@overload
+def parse_bool(args: dict[str, Any], name: str, default: bool = False) -> bool:
+    ...
+
+
+@overload
+def parse_bool(args: dict[str, Any], name: str, default: None) -> bool | None:
+    ...
+
+
+def parse_bool(args: dict[str, Any], name: str, default: bool | None = False) -> bool | None:
+    text = _arg_text(args, name)
+    if not text:
+        return default
+    try:
+        return argToBoolean(text)
+    except ValueError:
+        raise ValueError(f'Invalid "{name}"="{text}": expected true or false.') from None
+
+
+@overload
+def parse_choice(args: dict[str, Any], name: str, choices: tuple[str, ...], *, default: str) -> str:
+    ...
+
+
+@overload
+def parse_choice(args: dict[str, Any], name: str, choices: tuple[str, ...], *, default: None = None) -> str | None:
+    ...
+
+
+def parse_choice(args: dict[str, Any], name: str, choices: tuple[str, ...], *,
+                 default: str | None = None) -> str | None:
+    """One of `choices`, matched case-insensitively and returned in its canonical spelling."""
+    text = _arg_text(args, name)
+    if not text:
+        return default
+    for choice in choices:
+        if text.lower() == choice.lower():
+            return choice
+    raise ValueError(f'Invalid "{name}"="{text}": expected one of {", ".join(choices)}.')
+
+
+def require_choice(args: dict[str, Any], name: str, choices: tuple[str, ...]) -> str:
+    return _required(parse_choice(args, name, choices), name, f'expected one of {", ".join(choices)}')
+
+
+def parse_text(args: dict[str, Any], name: str, max_length: int) -> str | None:
+    text = _arg_text(args, name)
+    if not text:
+        return None
+    if len(text) > max_length:
+        raise ValueError(f'Invalid "{name}": {len(text)} characters, at most {max_length} are accepted.')
+    return text
+
+
+def require_text(args: dict[str, Any], name: str, max_length: int) -> str:
+    return _required(parse_text(args, name, max_length), name)
+
+
+def parse_model_uuid(args: dict[str, Any], name: str) -> str | None:
+    text = _arg_text(args, name)
+    if not text:
+        return None
+    if not MODEL_UUID_PATTERN.fullmatch(text):
+        raise ValueError(f'Invalid "{name}"="{text}": expected {MODEL_UUID_EXAMPLE}.')
+    return text
+
+
+def require_model_uuid(args: dict[str, Any], name: str) -> str:
+    return _required(parse_model_uuid(args, name), name, f'give {MODEL_UUID_EXAMPLE}')
+
+
+def parse_ai_analyst_id(args: dict[str, Any], name: str) -> str | None:
+    """An AI Analyst incident event or group id: letters, digits and hyphens."""
+    text = _arg_text(args, name)
+    if not text:
+        return None
+    if not AI_ANALYST_ID_PATTERN.fullmatch(text):
+        raise ValueError(f'Invalid "{name}"="{text}": expected an AI Analyst id (letters, digits and hyphens).')
+    return text
+
+
+def require_ai_analyst_id(args: dict[str, Any], name: str) -> str:
+    return _required(parse_ai_analyst_id(args, name), name,
+                     'give an AI Analyst id such as 04a3f36e-4u8w-v9dh-x6lb-894778cf9633')
+
+
+def is_ip(value: str) -> bool:
+    if '%' in value:  # an IPv6 scope id ('fe80::1%eth0') may hold any character and means nothing to Darktrace
+        return False
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def is_hostname(value: str) -> bool:
+    return bool(HOSTNAME_PATTERN.fullmatch(value)) and not re.fullmatch(r'[\d.]+', value)
+
+
+def parse_endpoint_list(args: dict[str, Any], name: str, maximum: int | None = None) -> list[str]:
+    """One or more comma-separated IP addresses or host names (required)."""
+    # A value such as '[1, null]' is read as a JSON list, so an entry is not necessarily text.
+    endpoints = [item.strip() if isinstance(item, str) else item for item in argToList(args.get(name))]
+    endpoints = [item for item in endpoints if item != '']
+    if not endpoints:
+        raise ValueError(f'Missing required argument "{name}": give one or more IP addresses or host names, '
+                         'separated by commas.')
+    for endpoint in endpoints:
+        if not (isinstance(endpoint, str) and (is_ip(endpoint) or is_hostname(endpoint))):
+            raise ValueError(f'Invalid entry "{endpoint}" in "{name}": expected IP addresses or host names '
+                             'separated by commas.')
+    if maximum is not None and len(endpoints) > maximum:
+        raise ValueError(f'Invalid "{name}": {len(endpoints)} entries, at most {maximum} are accepted per command.')
+    return endpoints
+
+
+def parse_date_time(args: dict[str, Any], date_name: str, time_name: str) -> datetime:
+    """A UTC moment from a YYYY-MM-DD date argument and an HH:MM:SS time argument (both required)."""
+    date_text, time_text = _arg_text(args, date_name), _arg_text(args, time_name)
+    if not DATE_PATTERN.fullmatch(date_text):
+        raise ValueError(f'Invalid "{date_name}"="{date_text}": expected a date as YYYY-MM-DD, e.g. 2024-01-31.')
+    if not TIME_PATTERN.fullmatch(time_text):
+        raise ValueError(f'Invalid "{time_name}"="{time_text}": expected a time as HH:MM:SS, e.g. 13:05:00.')
+    try:
+        return datetime.strptime(f'{date_text} {time_text}', DTAPI_DATE_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise ValueError(f'Invalid "{date_name}"/"{time_name}"="{date_text} {time_text}": '
+                         'not a real date and time.') from None
+
+
+def parse_time_arg(args: dict[str, Any], name: str, default: str | None = None) -> int | None:
+    """An ISO 8601, relative ("3 days", "in 2 hours") or epoch time argument → epoch milliseconds (UTC).
+
+    Only these shapes are handed to the date parser, which would otherwise read "1.5" as a date.
+    """
+    text = _arg_text(args, name) or default
+    if not text:
+        return None
+    moment: datetime | None = None
+    if ISO_TIME_PATTERN.fullmatch(text):
+        try:
+            moment = datetime.fromisoformat(text.replace('Z', '+00:00'))
+        except ValueError:
+            moment = None
+    elif EPOCH_TIME_PATTERN.fullmatch(text) or RELATIVE_TIME_PATTERN.fullmatch(text):
+        try:
+            moment = arg_to_datetime(text, arg_name=name)
+        except (ValueError, OverflowError):  # e.g. "99999 years" is out of the calendar's range
+            moment = None
+    if moment is None:
+        raise ValueError(f'Invalid "{name}"="{text}": expected {TIME_ARGUMENT_FORMS}.')
+    return utc_epoch_ms(moment)
+
+
+def parse_time_range(args: dict[str, Any], start_name: str, end_name: str,
+                     default_start: str | None = None) -> tuple[int | None, int | None]:
+    """A start and end time in epoch ms; an open end is now, and a range that runs backwards is refused."""
+    start_ms = parse_time_arg(args, start_name, default=default_start)
+    end_ms = parse_time_arg(args, end_name)
+    if start_ms is not None and end_ms is None:
+        end_ms = now_ms()  # some appliance versions ignore a start time given without an end time
+    if start_ms is not None and end_ms is not None and end_ms < start_ms:
+        raise ValueError(f'Invalid time range: "{end_name}" ({ms_to_iso(end_ms)}) is before "{start_name}" '
+                         f'({ms_to_iso(start_ms)}).')
+    return start_ms, end_ms
+
+
+def parse_first_fetch(text: str, now_ms: int) -> int:
+    """The "First fetch time" parameter: '3 days', an ISO date or an epoch value (s or ms) → epoch ms, at most now."""
+    if re.fullmatch(r'\d{9,10}', text):
+        return int(text) * 1000
+    if re.fullmatch(r'\d{12,13}', text):
+        return int(text)
+    try:
+        moment = arg_to_datetime(text, arg_name='first_fetch', required=True)
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise ValueError(f'Invalid "First fetch time" (first_fetch)="{text}": expected a relative time such as '
+                         '"3 days", an ISO date such as 2024-01-31T00:00:00Z, or an epoch value.')
+    return min(utc_epoch_ms(moment), now_ms)
+
+
+''' COMMANDS '''
+
+
+def test_module(client: Client) -> str:
+    """Checks the URL, the tokens and the clock with GET /status."""
+    client.get_status()
+    return 'ok'
+
+
+# --- model breaches ------------------------------------------------------------------------------
 
 def _link(url: Any) -> str | None:
     return f'[Open in Darktrace]({url})' if url else None
 
-
-# --- model breaches ------------------------------------------------------------------------------
 
 def _breach_model(breach: dict[str, Any]) -> dict[str, Any]:
     """The model as it was when the breach happened (`then`), else its current definition, else a flat model."""
@@ -1218,7 +1082,7 @@ def _component_rows(context: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def get_model_breach_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    pbid = parse_pbid(args)
+    pbid = require_pbid(args)
     breach = _one_record(client.get_model_breach(pbid), 'pbid', pbid, f'model breach with pbid {pbid}')
     context = breach_context(breach)
     readable = markdown_table(f'Model breach {pbid}', [breach_row(context)], BREACH_HEADERS)
@@ -1240,14 +1104,14 @@ def list_model_breaches_command(client: Client, args: dict[str, Any]) -> Command
     """The appliance has no paging: the whole window is fetched, sorted newest first, then sliced."""
     start_ms, end_ms = parse_time_range(args, 'start_time', 'end_time', default_start=DEFAULT_BREACH_WINDOW)
     min_score = parse_score(args, 'min_score')
-    did = parse_did(args, 'did', required=False)
-    uuid = parse_model_uuid(args, 'uuid', required=False)
+    did = parse_did(args, 'did')
+    uuid = parse_model_uuid(args, 'uuid')
     acknowledged = parse_bool(args, 'acknowledged', default=None)
     limit = parse_limit(args)
-    page = int(parse_int(args, 'page', minimum=1, default=1) or 1)
+    page = parse_int(args, 'page', minimum=1, default=1)
     reply = client.get_model_breaches({
         'starttime': start_ms, 'endtime': end_ms,
-        'minscore': f'{min_score / 100:g}' if min_score else None,  # the appliance's scale is 0..1
+        'minscore': min_score_param(min_score),
         'did': did, 'uuid': uuid,
         # Acknowledged breaches are always asked for, so every record says whether it is acknowledged.
         'includeacknowledged': True, 'includebreachurl': True, 'deviceattop': True,
@@ -1274,7 +1138,7 @@ def list_model_breaches_command(client: Client, args: dict[str, Any]) -> Command
 
 
 def _set_breach_acknowledged(client: Client, args: dict[str, Any], acknowledged: bool) -> CommandResults:
-    pbid = parse_pbid(args)
+    pbid = require_pbid(args)
     action = 'acknowledge' if acknowledged else 'unacknowledge'
     reply = client.acknowledge_model_breach(pbid) if acknowledged else client.unacknowledge_model_breach(pbid)
     if not _confirms(reply):
@@ -1293,19 +1157,17 @@ def unacknowledge_model_breach_command(client: Client, args: dict[str, Any]) -> 
 
 
 def get_model_breach_comments_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    pbid = parse_pbid(args)
+    pbid = require_pbid(args)
     reply = client.get_model_breach_comments(pbid)
-    comments = sorted((iso_times(c) for c in as_list(reply) if isinstance(c, dict)),
-                      key=lambda c: str(c.get('time') or ''))
-    readable = markdown_table(f'Comments on model breach {pbid}', _comment_rows(comments), ['Time', 'User', 'Message'],
-                              'Darktrace.ModelBreach.comments')
+    comments = _oldest_first(reply)
+    readable = _comments_table(f'Comments on model breach {pbid}', comments, 'Darktrace.ModelBreach.comments')
     return CommandResults(outputs_prefix='Darktrace.ModelBreach', outputs_key_field='pbid',
                           outputs={'pbid': pbid, 'comments': comments}, readable_output=readable, raw_response=reply)
 
 
 def post_comment_to_model_breach_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    pbid = parse_pbid(args)
-    message = parse_text(args, 'message', MAX_COMMENT_LENGTH) or ''
+    pbid = require_pbid(args)
+    message = require_text(args, 'message', MAX_COMMENT_LENGTH)
     reply = client.add_model_breach_comment(pbid, message)
     comment = _created_comment(reply, message, f'POST /modelbreaches/{pbid}/comments')
     return CommandResults(outputs_prefix='Darktrace.ModelBreach', outputs_key_field='pbid',
@@ -1313,33 +1175,8 @@ def post_comment_to_model_breach_command(client: Client, args: dict[str, Any]) -
                           readable_output=f'### Comment added to model breach {pbid}\n{message}\n', raw_response=reply)
 
 
-def _event_row(event: dict[str, Any]) -> dict[str, Any]:
-    """One /details event (already in ISO times) as a table row, whatever its event type."""
-    def endpoint(name: Any, device: Any) -> Any:
-        return name or (device_name(device) if isinstance(device, dict) and device else None)
-
-    model = _dict(event.get('model'))
-    details = event.get('msg') or event.get('info') or event.get('name') or model.get('name')
-    if event.get('eventType') == 'devicehistory' and event.get('value') is not None:
-        details = f'{event.get("name")}: {event.get("value")}'
-    return {'Time': event.get('timems') or event.get('time'), 'Event': event.get('eventType'),
-            'Action': event.get('action'), 'Source': endpoint(event.get('source'), event.get('sourceDevice')),
-            'Destination': endpoint(event.get('destination'), event.get('destinationDevice')),
-            'Port': event.get('destinationPort') or event.get('port') or None,
-            'Protocol': event.get('applicationprotocol') or event.get('protocol'),
-            'Direction': event.get('direction'), 'Details': details}
-
-
-def _newest_events(reply: Any, limit: int, drop_breach_record: bool = False) -> list[dict[str, Any]]:
-    events = [event for event in as_list(reply) if isinstance(event, dict)]
-    if drop_breach_record:
-        events = [event for event in events if str(event.get('eventType', '')).lower() != 'policybreach']
-    events.sort(key=lambda event: _epoch_ms(event.get('timems') or event.get('time')), reverse=True)
-    return [iso_times(event) for event in events[:limit]]
-
-
 def get_model_breach_connections_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    pbid = parse_pbid(args)
+    pbid = require_pbid(args)
     limit = parse_limit(args)
     end_ms = parse_time_arg(args, 'end_time')
     # The reply opens with the breach record itself, which also counts against `count`: ask for one more.
@@ -1364,8 +1201,8 @@ def _component_ids(logic: Any) -> list[Any]:
 
 
 def get_model_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    uuid = parse_model_uuid(args, 'uuid')
-    model = _one_record(client.get_model(uuid or ''), 'uuid', uuid, f'model with uuid {uuid}')
+    uuid = require_model_uuid(args, 'uuid')
+    model = _one_record(client.get_model(uuid), 'uuid', uuid, f'model with uuid {uuid}')
     context = iso_times(model)
     context['priority'] = _number(model.get('priority'))
     row = {'Name': model.get('name'), 'UUID': model.get('uuid'), 'Model ID': model.get('pid'),
@@ -1379,10 +1216,11 @@ def get_model_command(client: Client, args: dict[str, Any]) -> CommandResults:
 
 
 def get_model_component_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    cid = int(parse_int(args, 'cid', minimum=1, required=True) or 0)
+    cid = require_int(args, 'cid', minimum=1)
     component = _one_record(client.get_model_component(cid), 'cid', cid, f'model component with cid {cid}')
-    row = {'Component ID': component.get('cid'), 'Metric ID': component.get('mlid'), 'Threshold': component.get('threshold'),
-           'Interval (s)': component.get('interval'), 'Active': component.get('active')}
+    row = {'Component ID': component.get('cid'), 'Metric ID': component.get('mlid'),
+           'Threshold': component.get('threshold'), 'Interval (s)': component.get('interval'),
+           'Active': component.get('active')}
     filters = [{'Filter': f.get('id'), 'Type': f.get('filtertype'), 'Comparator': f.get('comparator'),
                 'Value': (f.get('arguments') or {}).get('value')}
                for f in component.get('filters') or [] if isinstance(f, dict)]
@@ -1408,12 +1246,9 @@ def device_row(context: dict[str, Any]) -> dict[str, Any]:
             'Last seen': context.get('lastSeen')}
 
 
-def search_devices_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    """Pages through /devicesearch with `offset`, at most 300 per request, until `limit` or the total is reached."""
-    query = parse_text(args, 'query', MAX_QUERY_LENGTH, required=False)
-    order_by = parse_choice(args, 'order_by', DEVICE_ORDER_FIELDS, required=False)
-    order = parse_choice(args, 'order', SORT_ORDERS, required=False)
-    limit = parse_limit(args)
+def _search_devices(client: Client, query: str | None, order_by: str | None, order: str | None,
+                    limit: int) -> tuple[list[dict[str, Any]], int | None]:
+    """Up to `limit` devices from /devicesearch, a page of at most 300 per request, and the total it reports."""
     devices: list[dict[str, Any]] = []
     seen: set[Any] = set()
     total: int | None = None
@@ -1433,17 +1268,26 @@ def search_devices_command(client: Client, args: dict[str, Any]) -> CommandResul
         # An appliance that ignores `offset` repeats the same devices: stop rather than loop.
         if not fresh or len(page) < count or (total is not None and offset >= total):
             break
-    outputs = [device_context(device) for device in devices[:limit]]
+    return devices[:limit], total
+
+
+def search_devices_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    query = parse_text(args, 'query', MAX_QUERY_LENGTH)
+    order_by = parse_choice(args, 'order_by', DEVICE_ORDER_FIELDS)
+    order = parse_choice(args, 'order', SORT_ORDERS)
+    limit = parse_limit(args)
+    devices, total = _search_devices(client, query, order_by, order, limit)
+    outputs = [device_context(device) for device in devices]
     found = f'{len(outputs)} of {total}' if total is not None else str(len(outputs))
     title = f'Devices matching "{query}" ({found})' if query else f'Devices ({found})'
     return CommandResults(outputs_prefix='Darktrace.Device', outputs_key_field='deviceId', outputs=outputs,
                           readable_output=markdown_table(title, [device_row(o) for o in outputs], DEVICE_HEADERS,
                                                          'Darktrace.Device'),
-                          raw_response={'totalCount': total, 'devices': devices[:limit]})
+                          raw_response={'totalCount': total, 'devices': devices})
 
 
 def get_device_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    did = int(parse_did(args, 'did') or 0)
+    did = require_did(args, 'did')
     device = _one_record(client.get_device(did), 'did', did, f'device with did {did}')
     context = device_context(device)
     row = device_row(context)
@@ -1459,8 +1303,8 @@ def get_device_command(client: Client, args: dict[str, Any]) -> CommandResults:
 
 
 def get_device_events_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    did = int(parse_did(args, 'did') or 0)
-    event_type = parse_choice(args, 'event_type', DEVICE_EVENT_TYPES, required=False, default='connection')
+    did = require_did(args, 'did')
+    event_type = parse_choice(args, 'event_type', DEVICE_EVENT_TYPES, default='connection')
     start_ms, end_ms = parse_time_range(args, 'start_time', 'end_time')
     limit = parse_limit(args)
     reply = client.get_details({'did': did, 'eventtype': event_type, 'starttime': start_ms, 'endtime': end_ms,
@@ -1472,6 +1316,179 @@ def get_device_events_command(client: Client, args: dict[str, Any]) -> CommandRe
                           outputs={'did': did, 'eventType': event_type, 'startTime': ms_to_iso(start_ms),
                                    'endTime': ms_to_iso(end_ms), 'events': events},
                           readable_output=readable, raw_response=reply)
+
+
+def get_similar_devices_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    did = require_did(args, 'did')
+    max_results = require_int(args, 'max_results', 1, MAX_SIMILAR_DEVICES)
+    devices = [iso_times(device) for device in as_list(client.get_similar_devices(did, max_results))]
+    rows = [{'Device ID': d.get('did'), 'Hostname': d.get('hostname'), 'IP': d.get('ip'),
+             'Similarity': d.get('score'), 'Type': d.get('typelabel'), 'Last seen': d.get('lastSeen')}
+            for d in devices]
+    return CommandResults(
+        outputs_prefix='Darktrace.SimilarDevices', outputs_key_field='deviceId',
+        outputs={'deviceId': did, 'devices': devices},
+        readable_output=markdown_table(f'Devices similar to device {did}', rows,
+                                       ['Device ID', 'Hostname', 'IP', 'Similarity', 'Type', 'Last seen'],
+                                       'Darktrace.SimilarDevices.devices'),
+        raw_response=devices)
+
+
+def _largest(items: Any, key: str, count: int = 5) -> list[dict[str, Any]]:
+    """The `count` largest entries of a deviceinfo list by `key`, dicts only."""
+    def size(item: dict[str, Any]) -> float:
+        value = item.get(key)
+        return value if isinstance(value, (int, float)) else -1
+
+    entries = [item for item in items or [] if isinstance(item, dict)]
+    return sorted(entries, key=size, reverse=True)[:count]
+
+
+def connection_summary(device_info: dict[str, Any], data_type: str) -> str:
+    """Totals, peak hour, top ports and top peer devices of one /deviceinfo entry, as small tables."""
+    did = device_info.get('did')
+    info = device_info.get('info') or {}
+    graph = [point for point in device_info.get('graphData') or [] if isinstance(point, dict)]
+    peak = max(graph, key=lambda point: point.get('count') or 0, default={})
+    unit = {'co': 'connections', 'sizeout': 'bytes out', 'sizein': 'bytes in'}[data_type]
+    totals = [{'Device ID': did, 'Similarity': device_info.get('similarityScore'),
+               'Total used': info.get('totalUsed'), 'Total served': info.get('totalServed'),
+               'Device/port pairs': info.get('totalDevicesAndPorts'),
+               'Peak hour': peak.get('time'), f'Peak {unit}': peak.get('count')}]
+    parts = [tableToMarkdown(f'Connections of device {did} ({unit}, last 4 weeks)', totals,
+                             headers=list(totals[0]))]
+    ports = [{'Port': p.get('port'), 'Direction': direction, 'Size': p.get('size'), 'First seen': p.get('firstTime')}
+             for direction, key in (('out', 'portsUsed'), ('in', 'portsServed'))
+             for p in _largest(info.get(key), 'size')]
+    if ports:
+        parts.append(tableToMarkdown('Top ports', ports, headers=['Port', 'Direction', 'Size', 'First seen']))
+    peers = [{'Peer device': p.get('did'), 'Direction': direction, 'Size': p.get('size'),
+              'First seen': p.get('firstTime')}
+             for direction, key in (('out', 'devicesUsed'), ('in', 'devicesServed'))
+             for p in _largest(info.get(key), 'size')]
+    if peers:
+        parts.append(tableToMarkdown('Top peer devices', peers,
+                                     headers=['Peer device', 'Direction', 'Size', 'First seen']))
+    return '\n'.join(parts)
+
+
+def get_device_connection_info_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    did = require_did(args, 'did')
+    data_type = require_choice(args, 'data_type', CONNECTION_DATA_TYPES)
+    external_domain = _arg_text(args, 'external_domain') or None
+    if external_domain and not is_hostname(external_domain):
+        raise ValueError(f'Invalid "external_domain"="{external_domain}": expected a domain name such as example.com.')
+    params = {
+        'did': did,
+        'datatype': data_type,
+        'externaldomain': external_domain,
+        # odid 0 means "external", so 0 is valid here, unlike for did.
+        'odid': parse_int(args, 'destination_did', minimum=0),
+        'showallgraphdata': parse_bool(args, 'show_all_graph_data', default=None),
+        'similardevices': parse_int(args, 'num_similar_devices', minimum=0, maximum=MAX_SIMILAR_DEVICES),
+        'fulldevicedetails': parse_bool(args, 'full_device_details', default=None),
+    }
+    reply = client.get_device_info(params)
+    entries = [iso_times(entry) for entry in as_list(reply.get('deviceInfo') if isinstance(reply, dict) else reply)]
+    outputs = {'did': did, 'dataType': data_type, 'deviceInfo': entries}
+    if isinstance(reply, dict) and 'devices' in reply:
+        outputs['devices'] = iso_times(reply['devices'])
+    summaries = [entry for entry in entries if isinstance(entry, dict)]
+    readable = '\n'.join(connection_summary(entry, data_type) for entry in summaries[:MAX_DEVICE_SUMMARIES]) \
+        or f'### No connection data for device {did}\n'
+    if len(summaries) > MAX_DEVICE_SUMMARIES:
+        readable += (f'\nShowing the connections of the first {MAX_DEVICE_SUMMARIES} of {len(summaries)} devices; '
+                     f'all {len(summaries)} are in context at Darktrace.DeviceConnectionInfo.deviceInfo.\n')
+    return CommandResults(outputs_prefix='Darktrace.DeviceConnectionInfo', outputs_key_field=['did', 'dataType'],
+                          outputs=outputs, readable_output=readable, raw_response=reply)
+
+
+# --- external endpoints and Advanced Search ------------------------------------------------------
+
+def get_external_endpoint_details_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    endpoint_type = require_choice(args, 'endpoint_type', ('IP', 'hostname'))
+    value = _arg_text(args, 'endpoint_value')
+    if endpoint_type == 'IP' and not is_ip(value):
+        raise ValueError(f'Invalid "endpoint_value"="{value}": expected an IP address, as endpoint_type is IP.')
+    if endpoint_type == 'hostname' and not is_hostname(value):
+        raise ValueError(f'Invalid "endpoint_value"="{value}": expected a host name such as example.com, '
+                         'as endpoint_type is hostname.')
+    additional_info = parse_bool(args, 'additional_info')
+    devices = parse_bool(args, 'devices')
+    score = parse_bool(args, 'score')
+    key = 'ip' if endpoint_type == 'IP' else 'hostname'
+    reply = client.get_endpoint_details(key, value, additional_info, devices, score)
+    details = iso_times(reply if isinstance(reply, dict) else {'results': reply})
+    details['endpoint'] = value
+    summary = {
+        'Endpoint': value,
+        'First seen': details.get('firsttime'),
+        'Popularity': details.get('popularity'),
+        'DGA score': details.get('dgascore'),
+        'Country': details.get('country'),
+        'City': details.get('city'),
+        'ASN': details.get('asn'),
+        'Subnet': details.get('subnetlabel') or details.get('subnetnetwork'),
+        'Devices': len(details.get('devices') or []) if 'devices' in details else None,
+        'IPs': joined([ip.get('ip', ip) if isinstance(ip, dict) else ip for ip in details.get('ips') or []]),
+    }
+    headers = [header for header, cell in summary.items() if cell not in (None, '')]
+    readable = markdown_table(f'{endpoint_type} {value}', [summary], headers)
+    device_rows = [{'Device ID': d.get('did'), 'Hostname': d.get('hostname'), 'IP': d.get('ip'),
+                    'Last contact': d.get('contactTime') or d.get('lastSeen')}
+                   for d in details.get('devices') or [] if isinstance(d, dict)]
+    if device_rows:
+        readable += markdown_table('Devices that contacted it', device_rows,
+                                   ['Device ID', 'Hostname', 'IP', 'Last contact'],
+                                   'Darktrace.ExternalEndpointDetails.devices')
+    return CommandResults(outputs_prefix='Darktrace.ExternalEndpointDetails', outputs_key_field='endpoint',
+                          outputs=details, readable_output=readable, raw_response=reply)
+
+
+def advanced_search_rows(reply: dict[str, Any], operation: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """The hits of an Advanced Search analysis as table rows, with their headers."""
+    if operation == 'terms':
+        buckets = ((reply.get('aggregations') or {}).get('terms') or {}).get('buckets') or []
+        return [{'Value': b.get('key'), 'Count': b.get('doc_count')} for b in buckets], ['Value', 'Count']
+    if operation == 'mean':
+        aggregations = reply.get('aggregations') or {}
+        rows = [{'Aggregation': name, 'Value': value.get('value') if isinstance(value, dict) else value}
+                for name, value in aggregations.items()]
+        return rows, ['Aggregation', 'Value']
+    hits = (reply.get('hits') or {}).get('hits') or []
+    if operation == 'trend':
+        return ([{'Value': h.get('id'), 'Count': h.get('count'), 'Trend': h.get('trend'),
+                  'Since': ms_to_iso(h.get('start'))} for h in hits], ['Value', 'Count', 'Trend', 'Since'])
+    return [{'Value': h.get('id'), 'Count': h.get('count')} for h in hits], ['Value', 'Count']
+
+
+def run_advanced_search_analysis_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    start = parse_date_time(args, 'initialDate', 'initialTime')
+    end = parse_date_time(args, 'endDate', 'endTime')
+    if end < start:
+        raise ValueError(f'Invalid time range: the end ("endDate"/"endTime", {end:%Y-%m-%d %H:%M:%S}) is before the '
+                         f'start ("initialDate"/"initialTime", {start:%Y-%m-%d %H:%M:%S}).')
+    query = require_text(args, 'query', MAX_ADVANCED_SEARCH_QUERY_LENGTH)
+    operation = require_choice(args, 'operation', ADVANCED_SEARCH_OPERATIONS)
+    metric = _arg_text(args, 'metric')
+    if not FIELD_NAME_PATTERN.fullmatch(metric):
+        raise ValueError(f'Invalid "metric"="{metric}": expected an Advanced Search field name such as '
+                         'destinationPort or @fields.source_ip (letters, digits, _ . @ -).')
+    offset = parse_int(args, 'offset', minimum=0, default=0)
+    start_text, end_text = iso_seconds(start), iso_seconds(end)
+    search = {'search': query, 'fields': [], 'offset': offset, 'timeframe': 'custom',
+              'time': {'from': start_text, 'to': end_text, 'user_interval': '0'}, 'size': ADVANCED_SEARCH_SIZE}
+    encoded_query = base64.b64encode(json.dumps(search, separators=(',', ':')).encode()).decode()
+    reply = client.advanced_search_analyze(metric, operation, encoded_query)
+    reply = reply if isinstance(reply, dict) else {'hits': {'hits': as_list(reply)}}
+    rows, headers = advanced_search_rows(reply, operation)
+    outputs = {key: value for key, value in iso_times(reply).items() if key != 'kibana'}
+    outputs.update({'searchId': hashlib.sha1(encoded_query.encode()).hexdigest()[:16], 'query': query,
+                    'metric': metric, 'operation': operation, 'from': start_text, 'to': end_text, 'offset': offset})
+    title = f'Advanced Search {operation} of {metric} for "{query}"'
+    return CommandResults(outputs_prefix='Darktrace.AdvancedSearch', outputs_key_field='searchId', outputs=outputs,
+                          readable_output=markdown_table(title, rows, headers, 'Darktrace.AdvancedSearch'),
+                          raw_response=reply)
 
 
 # --- AI Analyst ----------------------------------------------------------------------------------
@@ -1494,10 +1511,14 @@ def ai_event_row(context: dict[str, Any]) -> dict[str, Any]:
             'Created': context.get('createdAt'), 'Acknowledged': context.get('acknowledged')}
 
 
-def get_ai_analyst_incident_event_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    event_id = parse_ai_analyst_id(args, 'event_id')
+def _ai_analyst_event(client: Client, event_id: str) -> dict[str, Any]:
     reply = client.get_ai_analyst_incident_events({'uuid': event_id, 'includeacknowledged': True})
-    event = _one_record(reply, 'id', event_id, f'AI Analyst incident event with id {event_id}')
+    return _one_record(reply, 'id', event_id, f'AI Analyst incident event with id {event_id}')
+
+
+def get_ai_analyst_incident_event_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    event_id = require_ai_analyst_id(args, 'event_id')
+    event = _ai_analyst_event(client, event_id)
     context = ai_event_context(event)
     readable = markdown_table(f'AI Analyst incident event {event_id}', [ai_event_row(context)], AI_EVENT_HEADERS)
     if context.get('summary'):
@@ -1535,7 +1556,7 @@ def list_ai_analyst_incident_events_command(client: Client, args: dict[str, Any]
 
 
 def _set_ai_event_acknowledged(client: Client, args: dict[str, Any], acknowledged: bool) -> CommandResults:
-    event_id = parse_ai_analyst_id(args, 'event_id') or ''
+    event_id = require_ai_analyst_id(args, 'event_id')
     action = 'acknowledge' if acknowledged else 'unacknowledge'
     reply = client.acknowledge_ai_analyst_event(event_id) if acknowledged \
         else client.unacknowledge_ai_analyst_event(event_id)
@@ -1555,21 +1576,19 @@ def unacknowledge_ai_analyst_incident_event_command(client: Client, args: dict[s
 
 
 def get_ai_analyst_comments_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    event_id = parse_ai_analyst_id(args, 'event_id')
-    reply = client.get_ai_analyst_comments(event_id or '')
-    items = reply.get('comments') if isinstance(reply, dict) else reply
-    comments = sorted((iso_times(c) for c in as_list(items) if isinstance(c, dict)),
-                      key=lambda c: str(c.get('time') or ''))
-    readable = markdown_table(f'Comments on AI Analyst incident event {event_id}', _comment_rows(comments),
-                              ['Time', 'User', 'Message'], 'Darktrace.AIAnalystEvent.comments')
+    event_id = require_ai_analyst_id(args, 'event_id')
+    reply = client.get_ai_analyst_comments(event_id)
+    comments = _oldest_first(reply.get('comments') if isinstance(reply, dict) else reply)
+    readable = _comments_table(f'Comments on AI Analyst incident event {event_id}', comments,
+                               'Darktrace.AIAnalystEvent.comments')
     return CommandResults(outputs_prefix='Darktrace.AIAnalystEvent', outputs_key_field='id',
                           outputs={'id': event_id, 'comments': comments}, readable_output=readable,
                           raw_response=reply)
 
 
 def post_comment_to_ai_analyst_incident_event_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    event_id = parse_ai_analyst_id(args, 'event_id') or ''
-    message = parse_text(args, 'message', MAX_COMMENT_LENGTH) or ''
+    event_id = require_ai_analyst_id(args, 'event_id')
+    message = require_text(args, 'message', MAX_COMMENT_LENGTH)
     reply = client.add_ai_analyst_comment(event_id, message)
     comment = _created_comment(reply, message, 'POST /aianalyst/incident/comments')
     return CommandResults(outputs_prefix='Darktrace.AIAnalystEvent', outputs_key_field='id',
@@ -1586,16 +1605,14 @@ def _group_event_ids(group: dict[str, Any]) -> list[str]:
 
 def get_ai_analyst_incident_group_command(client: Client, args: dict[str, Any]) -> CommandResults:
     """An AI Analyst incident (group), by its id or through one of its events (two requests then)."""
-    group_id = parse_ai_analyst_id(args, 'group_id', required=False)
-    event_id = parse_ai_analyst_id(args, 'event_id', required=False)
+    group_id = parse_ai_analyst_id(args, 'group_id')
+    event_id = parse_ai_analyst_id(args, 'event_id')
     if bool(group_id) == bool(event_id):
         raise ValueError('Give exactly one of "group_id" (an AI Analyst incident id) or "event_id" (the id of one '
                          'of its incident events).')
     if event_id:
         # /aianalyst/groups looks groups up by their own id, so an event leads to its group via currentGroup.
-        event = _one_record(client.get_ai_analyst_incident_events({'uuid': event_id, 'includeacknowledged': True}),
-                            'id', event_id, f'AI Analyst incident event with id {event_id}')
-        group_id = str(event.get('currentGroup') or '')
+        group_id = str(_ai_analyst_event(client, event_id).get('currentGroup') or '')
         if not group_id:
             raise DarktraceApiError('not_found', f'Darktrace did not say which AI Analyst incident holds the event '
                                                  f'{event_id} (its currentGroup is missing).')
@@ -1617,7 +1634,39 @@ def get_ai_analyst_incident_group_command(client: Client, args: dict[str, Any]) 
                           readable_output=readable, raw_response=group)
 
 
-# --- watched list and tags -----------------------------------------------------------------------
+# --- watched list --------------------------------------------------------------------------------
+
+def post_to_watched_list_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    endpoints = parse_endpoint_list(args, 'endpointsToWatch', MAX_ENDPOINTS_PER_WATCH)
+    description = parse_text(args, 'description', MAX_DESCRIPTION_LENGTH)
+    expiry_ms = parse_time_arg(args, 'expiry')
+    if expiry_ms is not None and expiry_ms <= now_ms():
+        raise ValueError(f'Invalid "expiry"="{_arg_text(args, "expiry")}": the time has passed; give a future time '
+                         'such as "in 30 days" or 2030-01-31T00:00:00Z.')
+    source = parse_text(args, 'source', MAX_WATCHED_SOURCE_LENGTH)
+    hostname = parse_bool(args, 'hostname', default=None)
+    # Options are sent only when given, so the request of an existing playbook is unchanged.
+    body: dict[str, Any] = {'addlist': ','.join(endpoints)}
+    if description:
+        body['description'] = description
+    options: dict[str, Any] = {}
+    if expiry_ms is not None:
+        options['expiry'] = iso_seconds(datetime.fromtimestamp(expiry_ms / 1000, tz=timezone.utc))
+    if source:
+        options['source'] = source
+    body.update(options)
+    if hostname is not None:
+        body['hostname'] = hostname
+    reply = client.add_to_watched_list(body)
+    watched = isinstance(reply, dict) and str(reply.get('response', '')).upper() == 'SUCCESS'
+    outputs = [{'endpoint': endpoint, 'Watched': watched, 'description': description, **options}
+               for endpoint in endpoints]
+    rows = [{'Endpoint': endpoint, 'Watched': watched} for endpoint in endpoints]
+    counts = f' ({reply.get("added", 0)} added, {reply.get("updated", 0)} updated)' if isinstance(reply, dict) else ''
+    return CommandResults(outputs_prefix='Darktrace.Endpoint', outputs_key_field='endpoint', outputs=outputs,
+                          readable_output=markdown_table(f'Watched list{counts}', rows, ['Endpoint', 'Watched']),
+                          raw_response=reply)
+
 
 def list_watched_endpoints_command(client: Client, args: dict[str, Any]) -> CommandResults:
     limit = parse_limit(args)
@@ -1664,6 +1713,66 @@ def remove_from_watched_list_command(client: Client, args: dict[str, Any]) -> Co
                           raw_response=replies)
 
 
+# --- tags ----------------------------------------------------------------------------------------
+
+def get_tagged_devices_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    tag = require_text(args, 'tagName', MAX_TAG_NAME_LENGTH)
+    reply = client.get_tagged_devices(tag)
+    if isinstance(reply, dict):
+        devices = as_list(reply.get('devices'))
+    else:  # appliances that ignore fulldevicedetails answer with bare tag-entity links
+        devices = [{'did': link.get('entityValue')} for link in as_list(reply)
+                   if isinstance(link, dict) and link.get('entityType', 'Device') == 'Device']
+    outputs = []
+    for device in devices:
+        other_tags = [t.get('name') if isinstance(t, dict) else t for t in device.get('tags') or []]
+        outputs.append({
+            'deviceId': _int_or_value(device.get('did')),
+            'hostname': device.get('hostname'),
+            'label': device.get('devicelabel'),
+            'credentials': device.get('credentials'),
+            'otherTags': [name for name in other_tags if name and name != tag],
+        })
+    rows = [{'Device ID': o['deviceId'], 'Hostname': o['hostname'], 'Label': o['label'],
+             'Credentials': ', '.join(map(str, o['credentials'])) if isinstance(o['credentials'], list)
+             else o['credentials'], 'Other tags': ', '.join(o['otherTags'])} for o in outputs]
+    return CommandResults(outputs_prefix='Darktrace.Device', outputs_key_field='deviceId', outputs=outputs,
+                          readable_output=markdown_table(f'Devices tagged "{tag}"', rows,
+                                                         ['Device ID', 'Hostname', 'Label', 'Credentials',
+                                                          'Other tags'], 'Darktrace.Device'),
+                          raw_response=reply)
+
+
+def get_tags_for_device_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    did = require_did(args, 'deviceId')
+    tags = [tag for tag in as_list(client.get_device_tags(did)) if isinstance(tag, dict)]
+    outputs = [{'deviceId': did, 'tagId': tag.get('tid'), 'tagName': tag.get('name'),
+                'tagDescription': (tag.get('data') or {}).get('description'),
+                'expiry': ms_to_iso(tag.get('expiry')) or None} for tag in tags]
+    rows = [{'Tag ID': o['tagId'], 'Tag': o['tagName'], 'Description': o['tagDescription'], 'Expires': o['expiry']}
+            for o in outputs]
+    return CommandResults(outputs_prefix='Darktrace.Device', outputs_key_field=['deviceId', 'tagName'],
+                          outputs=outputs, raw_response=tags,
+                          readable_output=markdown_table(f'Tags on device {did}', rows,
+                                                         ['Tag ID', 'Tag', 'Description', 'Expires']))
+
+
+def post_tag_to_device_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    did = require_did(args, 'deviceId')
+    tag = require_text(args, 'tagName', MAX_TAG_NAME_LENGTH)
+    duration_s = parse_int(args, 'duration', minimum=1)
+    reply = client.add_tag_to_device(did, tag, duration_s)
+    # Appliances answer either {"tid": N} or {"response": "SUCCESS"}; both mean the tag was applied.
+    reply_fields = reply if isinstance(reply, dict) else {}
+    tag_id = reply_fields.get('tid')
+    response = str(reply_fields.get('response') or 'SUCCESS')
+    outputs = {'deviceId': did, 'tagId': tag_id, 'tagName': tag, 'response': response}
+    return CommandResults(outputs_prefix='Darktrace.Device', outputs_key_field=['deviceId', 'tagName'],
+                          outputs=outputs, raw_response=reply,
+                          readable_output=f'### Tag "{tag}" added to device {did}\n'
+                                          + (f'Tag ID: {tag_id}\n' if tag_id is not None else ''))
+
+
 def list_tags_command(client: Client, args: dict[str, Any]) -> CommandResults:
     limit = parse_limit(args)
     tags = [tag for tag in as_list(client.get_tags()) if isinstance(tag, dict)]
@@ -1684,9 +1793,9 @@ def list_tags_command(client: Client, args: dict[str, Any]) -> CommandResults:
 
 
 def remove_tag_from_device_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    did = parse_did(args, 'deviceId')
-    tag = parse_text(args, 'tagName', MAX_TAG_NAME_LENGTH) or ''
-    reply = client.remove_tag_from_device(int(did or 0), tag)
+    did = require_did(args, 'deviceId')
+    tag = require_text(args, 'tagName', MAX_TAG_NAME_LENGTH)
+    reply = client.remove_tag_from_device(did, tag)
     # An empty reply is how some versions answer a DELETE; any other reply must confirm it.
     if reply not in ({}, [], None) and not _confirms(reply):
         raise _unconfirmed('DELETE /tags/entities', reply)
@@ -1715,31 +1824,13 @@ class FetchSettings:
         except ValueError:
             min_score = -1.0
         if not 0 <= min_score <= 100:
-            raise ValueError(f'Invalid "Minimum Score" (min_score)="{min_score_text}": expected a number from 0 to 100.')
+            raise ValueError(f'Invalid "Minimum Score" (min_score)="{min_score_text}": '
+                             'expected a number from 0 to 100.')
         max_alerts = parse_int(params, 'max_alerts', 1, MAX_ALERTS_LIMIT, default=DEFAULT_MAX_ALERTS)
         first_fetch_text = str(params.get('first_fetch') or DEFAULT_FIRST_FETCH).strip()
         first_fetch_ms = parse_first_fetch(first_fetch_text, now_ms)
         include_acknowledged = parse_bool(params, 'include_acknowledged', default=True)
-        return cls(min_score, int(max_alerts or DEFAULT_MAX_ALERTS), first_fetch_ms, bool(include_acknowledged))
-
-
-def parse_first_fetch(text: str, now_ms: int) -> int:
-    """'3 days', an ISO date or an epoch value (seconds or milliseconds) → epoch milliseconds."""
-    if re.fullmatch(r'\d{9,10}', text):
-        return int(text) * 1000
-    if re.fullmatch(r'\d{12,13}', text):
-        return int(text)
-    try:
-        moment = arg_to_datetime(text, arg_name='first_fetch', required=True)
-    except ValueError:
-        moment = None
-    if moment is None:
-        raise ValueError(f'Invalid "First fetch time" (first_fetch)="{text}": expected a relative time such as '
-                         '"3 days", an ISO date such as 2024-01-31T00:00:00Z, or an epoch value.')
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    first_fetch_ms = int(moment.timestamp() * 1000)
-    return min(first_fetch_ms, now_ms)
+        return cls(min_score, max_alerts, first_fetch_ms, include_acknowledged)
 
 
 def breach_severity(breach: dict[str, Any]) -> float:
@@ -1751,9 +1842,11 @@ def breach_severity(breach: dict[str, Any]) -> float:
     | Compliance                     | Low         | Medium      |
     | Informational / priority 0-3   | Low         | Medium      |
     """
-    model = (breach.get('model') or {}).get('then') or (breach.get('model') or {}).get('now') or {}
+    model = _breach_model(breach)
     category = str(model.get('category') or '').lower()
-    priority = model.get('priority') if isinstance(model.get('priority'), (int, float)) else 0
+    priority = model.get('priority')
+    if not isinstance(priority, (int, float)):
+        priority = 0
     high_score = (breach.get('score') or 0) >= 0.8
     if category == 'critical' or priority >= 5:
         return IncidentSeverity.CRITICAL if high_score else IncidentSeverity.HIGH
@@ -1763,7 +1856,7 @@ def breach_severity(breach: dict[str, Any]) -> float:
 
 
 def breach_to_incident(breach: dict[str, Any]) -> dict[str, Any]:
-    model = (breach.get('model') or {}).get('then') or (breach.get('model') or {}).get('now') or {}
+    model = _breach_model(breach)
     device = breach.get('device') or {}
     pbid = breach.get('pbid')
     details = (model.get('description') or '').strip()
@@ -1805,7 +1898,7 @@ def fetch_incidents(client: Client, last_run: dict[str, Any], settings: FetchSet
         reply = as_list(client.get_model_breaches({
             # One millisecond earlier, in case the appliance treats the bound as exclusive.
             'starttime': start_ms - 1, 'endtime': end_ms, 'creationtime': True,
-            'minscore': f'{settings.min_score / 100:g}' if settings.min_score else None,
+            'minscore': min_score_param(settings.min_score),
             'includeacknowledged': settings.include_acknowledged, 'includebreachurl': True, 'deviceattop': True,
         }))
         fresh = sorted((breach for breach in reply if isinstance(breach, dict) and 'pbid' in breach
@@ -1837,14 +1930,7 @@ def fetch_incidents(client: Client, last_run: dict[str, Any], settings: FetchSet
 ''' MAIN '''
 
 COMMANDS: dict[str, Callable[[Client, dict[str, Any]], CommandResults]] = {
-    'darktrace-get-similar-devices': get_similar_devices_command,
-    'darktrace-get-external-endpoint-details': get_external_endpoint_details_command,
-    'darktrace-get-device-connection-info': get_device_connection_info_command,
-    'darktrace-run-advanced-search-analysis': run_advanced_search_analysis_command,
-    'darktrace-post-to-watched-list': post_to_watched_list_command,
-    'darktrace-get-tagged-devices': get_tagged_devices_command,
-    'darktrace-get-tags-for-device': get_tags_for_device_command,
-    'darktrace-post-tag-to-device': post_tag_to_device_command,
+    # model breaches
     'darktrace-get-model-breach': get_model_breach_command,
     'darktrace-list-model-breaches': list_model_breaches_command,
     'darktrace-acknowledge-model-breach': acknowledge_model_breach_command,
@@ -1852,11 +1938,19 @@ COMMANDS: dict[str, Callable[[Client, dict[str, Any]], CommandResults]] = {
     'darktrace-get-model-breach-comments': get_model_breach_comments_command,
     'darktrace-post-comment-to-model-breach': post_comment_to_model_breach_command,
     'darktrace-get-model-breach-connections': get_model_breach_connections_command,
+    # models
     'darktrace-get-model': get_model_command,
     'darktrace-get-model-component': get_model_component_command,
+    # devices
     'darktrace-search-devices': search_devices_command,
     'darktrace-get-device': get_device_command,
     'darktrace-get-device-events': get_device_events_command,
+    'darktrace-get-similar-devices': get_similar_devices_command,
+    'darktrace-get-device-connection-info': get_device_connection_info_command,
+    # external endpoints and Advanced Search
+    'darktrace-get-external-endpoint-details': get_external_endpoint_details_command,
+    'darktrace-run-advanced-search-analysis': run_advanced_search_analysis_command,
+    # AI Analyst
     'darktrace-get-ai-analyst-incident-event': get_ai_analyst_incident_event_command,
     'darktrace-list-ai-analyst-incident-events': list_ai_analyst_incident_events_command,
     'darktrace-acknowledge-ai-analyst-incident-event': acknowledge_ai_analyst_incident_event_command,
@@ -1864,8 +1958,14 @@ COMMANDS: dict[str, Callable[[Client, dict[str, Any]], CommandResults]] = {
     'darktrace-get-ai-analyst-comments': get_ai_analyst_comments_command,
     'darktrace-post-comment-to-ai-analyst-incident-event': post_comment_to_ai_analyst_incident_event_command,
     'darktrace-get-ai-analyst-incident-group': get_ai_analyst_incident_group_command,
+    # watched list
+    'darktrace-post-to-watched-list': post_to_watched_list_command,
     'darktrace-list-watched-endpoints': list_watched_endpoints_command,
     'darktrace-remove-from-watched-list': remove_from_watched_list_command,
+    # tags
+    'darktrace-get-tagged-devices': get_tagged_devices_command,
+    'darktrace-get-tags-for-device': get_tags_for_device_command,
+    'darktrace-post-tag-to-device': post_tag_to_device_command,
     'darktrace-list-tags': list_tags_command,
     'darktrace-remove-tag-from-device': remove_tag_from_device_command,
 }
@@ -1893,12 +1993,8 @@ def build_client(params: dict[str, Any]) -> Client:
                          '(Darktrace System Config > Settings > API Token).')
     retry_budget_s = parse_int(params, 'retry_budget_seconds', 0, MAX_RETRY_BUDGET_S, default=DEFAULT_RETRY_BUDGET_S)
     return Client(url, public_token, private_token, verify=not argToBoolean(params.get('insecure') or False),
-                  proxy=argToBoolean(params.get('proxy') or False), retry_budget_s=float(retry_budget_s or 0),
+                  proxy=argToBoolean(params.get('proxy') or False), retry_budget_s=retry_budget_s,
                   on_retry=demisto.debug, on_request=demisto.debug)
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def main() -> None:

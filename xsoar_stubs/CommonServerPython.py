@@ -819,7 +819,7 @@ class BaseClient:
     def _http_request(self, method: str, url_suffix: str = '', full_url: str | None = None,
                       headers: dict[str, str] | None = None, auth: Any = None, json_data: Any = None,
                       params: dict[str, Any] | None = None, data: Any = None, files: Any = None,
-                      timeout: float | None = None, resp_type: str = 'json',
+                      timeout: float | tuple[float, float] | None = None, resp_type: str = 'json',
                       ok_codes: tuple[int, ...] | list[int] | None = None,
                       return_empty_response: bool = False, retries: int = 0,
                       status_list_to_retry: list[int] | None = None, backoff_factor: float = 5,
