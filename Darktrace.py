@@ -1310,7 +1310,7 @@ def get_device_events_command(client: Client, args: dict[str, Any]) -> CommandRe
     reply = client.get_details({'did': did, 'eventtype': event_type, 'starttime': start_ms, 'endtime': end_ms,
                                 'count': limit})
     events = _newest_events(reply, limit)
-    readable = markdown_table(f'{event_type} events of device {did} (newest first)',
+    readable = markdown_table(f'Events of device {did} ({event_type}, newest first)',
                               [_event_row(event) for event in events], EVENT_HEADERS, 'Darktrace.DeviceEvents.events')
     return CommandResults(outputs_prefix='Darktrace.DeviceEvents', outputs_key_field=['did', 'eventType'],
                           outputs={'did': did, 'eventType': event_type, 'startTime': ms_to_iso(start_ms),
@@ -1433,7 +1433,7 @@ def get_external_endpoint_details_command(client: Client, args: dict[str, Any]) 
         'IPs': joined([ip.get('ip', ip) if isinstance(ip, dict) else ip for ip in details.get('ips') or []]),
     }
     headers = [header for header, cell in summary.items() if cell not in (None, '')]
-    readable = markdown_table(f'{endpoint_type} {value}', [summary], headers)
+    readable = markdown_table(f'What Darktrace knows of {value}', [summary], headers)
     device_rows = [{'Device ID': d.get('did'), 'Hostname': d.get('hostname'), 'IP': d.get('ip'),
                     'Last contact': d.get('contactTime') or d.get('lastSeen')}
                    for d in details.get('devices') or [] if isinstance(d, dict)]
