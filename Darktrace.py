@@ -1,8 +1,9 @@
 """Darktrace integration for Cortex XSOAR.
 
-Turns Darktrace model breaches into XSOAR incidents (each breach exactly once), and gives
-analysts and playbooks commands to enrich and act on them. Reads top to bottom: constants,
-the HTTP `Client`, small pure helpers, argument parsing, the command functions, fetch, `main()`.
+Turns Darktrace model breaches into XSOAR incidents (each breach exactly once), mirrors those
+incidents with their breaches, and gives analysts and playbooks commands to enrich and act on them.
+Reads top to bottom: constants, the HTTP `Client`, small pure helpers, argument parsing, the command
+functions, fetch, mirroring, `main()`.
 """
 import demistomock as demisto  # noqa: F401
 from CommonServerPython import *  # noqa: F401,F403
@@ -109,6 +110,27 @@ MAX_WINDOW_MS = 7 * 24 * 60 * 60 * 1000
 # The appliance rejects requests dated more than 30 minutes from its clock, so once our clock
 # has passed a moment by this much, every breach created up to that moment is on the appliance.
 SETTLE_MS = 35 * 60 * 1000
+
+# Mirroring
+MIRROR_DIRECTIONS = {'None': None, 'Incoming': 'In', 'Outgoing': 'Out', 'Incoming And Outgoing': 'Both'}
+DEFAULT_COMMENT_TAG = 'darktrace comment'
+MIRRORED_TYPE_NAME = 'Darktrace Model Breach'
+MIRROR_CLOSE_REASON = 'Acknowledged in Darktrace'
+# Comments XSOAR posts start with this, so get-remote-data recognises them and never mirrors them back in.
+XSOAR_COMMENT_PREFIX = '[Cortex XSOAR] '
+# Notes get-remote-data writes start with this, so update-remote-system never posts them back out.
+DARKTRACE_NOTE_HEADING = '**Darktrace comment**'
+# The fields of a mirrored breach that mappers can use (get-mapping-fields).
+MIRRORED_FIELDS = {
+    'pbid': 'Model breach ID.',
+    'acknowledged': 'Whether the model breach is acknowledged in Darktrace (true or false).',
+    'score': 'Breach score, from 0 to 1.',
+    'percentscore': 'Breach score, from 0 to 100.',
+    'modelName': 'Name of the model that was breached (model.then.name in the raw breach).',
+    'deviceHostname': 'Host name of the breaching device (device.hostname in the raw breach).',
+    'breachUrl': 'Link to the model breach in the Darktrace Threat Visualizer.',
+    'commentCount': 'Number of comments on the model breach.',
+}
 
 
 ''' CLIENT '''
@@ -1008,6 +1030,32 @@ def parse_first_fetch(text: str, now_ms: int) -> int:
     return min(utc_epoch_ms(moment), now_ms)
 
 
+def parse_last_update(args: dict[str, Any], name: str = 'lastUpdate') -> int:
+    """When XSOAR last mirrored an incident (ISO 8601 or epoch) → epoch ms; 0 (the beginning) when not given."""
+    # The platform may send up to nine fractional digits; Python's ISO parser takes at most six.
+    text = re.sub(r'(\.\d{6})\d+', r'\1', _arg_text(args, name))
+    return parse_time_arg({name: text}, name) or 0
+
+
+def parse_json_arg(args: dict[str, Any], name: str, expected: type) -> Any:
+    """An argument the platform passes as a list or an object, or as JSON text when run from the War Room.
+
+    Missing or empty, it is an empty value of the `expected` type.
+    """
+    value = args.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return expected()
+    shape = 'list' if expected is list else 'object'
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValueError(f'Invalid "{name}": expected a JSON {shape}.') from None
+    if not isinstance(value, expected):
+        raise ValueError(f'Invalid "{name}": expected a JSON {shape}, not {type(value).__name__}.')
+    return value
+
+
 ''' COMMANDS '''
 
 
@@ -1833,6 +1881,28 @@ class FetchSettings:
         return cls(min_score, max_alerts, first_fetch_ms, include_acknowledged)
 
 
+@dataclass(frozen=True)
+class MirrorSettings:
+    """The mirroring parameters, validated, with the instance name incidents carry."""
+
+    direction: str | None  # 'In', 'Out', 'Both', or None when incidents are not mirrored
+    instance: str
+    close_incident: bool
+    close_out: bool
+    comment_tag: str
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any], instance: str) -> 'MirrorSettings':
+        direction_text = str(params.get('mirror_direction') or 'None').strip()
+        choice = next((name for name in MIRROR_DIRECTIONS if name.lower() == direction_text.lower()), None)
+        if choice is None:
+            raise ValueError(f'Invalid "Incident Mirroring Direction" (mirror_direction)="{direction_text}": '
+                             f'expected one of {", ".join(MIRROR_DIRECTIONS)}.')
+        return cls(direction=MIRROR_DIRECTIONS[choice], instance=instance,
+                   close_incident=parse_bool(params, 'close_incident'), close_out=parse_bool(params, 'close_out'),
+                   comment_tag=str(params.get('comment_tag') or '').strip() or DEFAULT_COMMENT_TAG)
+
+
 def breach_severity(breach: dict[str, Any]) -> float:
     """XSOAR severity from the model's category and priority, raised one step for a score of 0.8 or more.
 
@@ -1855,14 +1925,14 @@ def breach_severity(breach: dict[str, Any]) -> float:
     return IncidentSeverity.MEDIUM if high_score else IncidentSeverity.LOW
 
 
-def breach_to_incident(breach: dict[str, Any]) -> dict[str, Any]:
+def breach_to_incident(breach: dict[str, Any], mirror: MirrorSettings | None = None) -> dict[str, Any]:
     model = _breach_model(breach)
     device = breach.get('device') or {}
     pbid = breach.get('pbid')
     details = (model.get('description') or '').strip()
     if device:
         details += f'\n\nDevice: {device_name(device)} (did {device.get("did")}, IP {device.get("ip")})'
-    return {
+    incident = {
         'name': f'Darktrace Model Breach {pbid}: {model.get("name", "unknown model")}',
         'occurred': ms_to_iso(breach.get('time')),
         'severity': breach_severity(breach),
@@ -1870,14 +1940,21 @@ def breach_to_incident(breach: dict[str, Any]) -> dict[str, Any]:
         'rawJSON': json.dumps(breach),
         'dbotMirrorId': str(pbid),
     }
+    if mirror and mirror.direction:
+        incident['dbotMirrorDirection'] = mirror.direction
+        incident['dbotMirrorInstance'] = mirror.instance
+        if mirror.direction in ('Out', 'Both'):
+            # XSOAR hands update-remote-system only the War Room entries that carry one of these tags.
+            incident['dbotMirrorTags'] = [mirror.comment_tag]
+    return incident
 
 
 def _creation_ms(breach: dict[str, Any]) -> int:
     return int(breach.get('creationTime') or breach.get('time') or 0)
 
 
-def fetch_incidents(client: Client, last_run: dict[str, Any], settings: FetchSettings,
-                    now_ms: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def fetch_incidents(client: Client, last_run: dict[str, Any], settings: FetchSettings, now_ms: int,
+                    mirror: MirrorSettings | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """One fetch cycle: the next breaches by creation time, each exactly once, at most `max_alerts`.
 
     The cursor is (`start_ms`, `seen_pbids`): every breach created before `start_ms` was delivered,
@@ -1885,7 +1962,8 @@ def fetch_incidents(client: Client, last_run: dict[str, Any], settings: FetchSet
     for a bounded window `[start_ms, start_ms + window_ms]` that narrows when it holds far more than
     `max_alerts` breaches and widens when it holds few. Windows filter on `creationTime`, so a breach
     recorded hours after its activity (`time`) is still picked up when it appears. Any failed request
-    raises, and the platform then keeps the previous `lastRun`.
+    raises, and the platform then keeps the previous `lastRun`. With `mirror` set to a direction, each incident
+    also says how XSOAR mirrors it.
     """
     start_ms = int(last_run.get('start_ms', settings.first_fetch_ms))
     seen = set(last_run.get('seen_pbids', []))
@@ -1924,7 +2002,112 @@ def fetch_incidents(client: Client, last_run: dict[str, Any], settings: FetchSet
             break
 
     next_run = {'start_ms': start_ms, 'seen_pbids': sorted(seen), 'window_ms': window_ms}
-    return next_run, [breach_to_incident(breach) for breach in delivered]
+    return next_run, [breach_to_incident(breach, mirror) for breach in delivered]
+
+
+''' MIRRORING '''
+# XSOAR mirrors an incident through these commands. Darktrace has no query for the breaches acknowledged (or
+# otherwise changed) since a given time, so there is no get-modified-remote-data: XSOAR then calls
+# get-remote-data for every mirrored incident. (/mbcomments?starttime= finds new comments, but not acknowledgements.)
+
+
+def is_xsoar_comment(message: str) -> bool:
+    """Whether a breach comment was posted by update-remote-system."""
+    return message.lstrip().startswith(XSOAR_COMMENT_PREFIX.strip())
+
+
+def comment_note(comment: dict[str, Any]) -> dict[str, Any]:
+    """A Darktrace breach comment as a War Room note."""
+    author = str(comment.get('username') or 'unknown user')
+    return {'Type': EntryType.NOTE, 'ContentsFormat': EntryFormat.MARKDOWN, 'Note': True,
+            'Contents': f'{DARKTRACE_NOTE_HEADING} by {author} at {ms_to_iso(comment.get("time"))}\n\n'
+                        f'{comment.get("message") or ""}'}
+
+
+def close_entry() -> dict[str, Any]:
+    """The entry that makes XSOAR close a mirrored incident."""
+    return {'Type': EntryType.NOTE, 'ContentsFormat': EntryFormat.JSON,
+            'Contents': {'dbotIncidentClose': True, 'closeReason': MIRROR_CLOSE_REASON}}
+
+
+def mirrored_breach(breach: dict[str, Any], comments: list[dict[str, Any]]) -> dict[str, Any]:
+    """The breach as XSOAR mirrors it: the raw record (like rawJSON at fetch) and the fields of MIRRORED_FIELDS."""
+    device = _dict(breach.get('device'))
+    return {**breach, 'acknowledged': bool(_flag(breach.get('acknowledged'))), 'commentCount': len(comments),
+            'modelName': _breach_model(breach).get('name'), 'deviceHostname': device.get('hostname')}
+
+
+def get_remote_data_command(client: Client, args: dict[str, Any], mirror: MirrorSettings) -> GetRemoteDataResponse:
+    """The breach of a mirrored incident, its comments made in Darktrace since `lastUpdate`, and, with
+    close_incident on, a close entry once the breach is acknowledged."""
+    pbid = require_int(args, 'id', minimum=1)
+    last_update_ms = parse_last_update(args)
+    breach = _one_record(client.get_model_breach(pbid), 'pbid', pbid, f'model breach with pbid {pbid}')
+    comments = [comment for comment in as_list(client.get_model_breach_comments(pbid)) if isinstance(comment, dict)]
+    comments.sort(key=lambda comment: _epoch_ms(comment.get('time')))
+    entries = [comment_note(comment) for comment in comments
+               if _epoch_ms(comment.get('time')) > last_update_ms
+               and not is_xsoar_comment(str(comment.get('message') or ''))]
+    mirrored = mirrored_breach(breach, comments)
+    if mirror.close_incident and mirrored['acknowledged']:
+        entries.append(close_entry())
+    demisto.debug(f'Darktrace: breach {pbid} mirrored in with {len(entries)} new entries '
+                  f'(acknowledged: {mirrored["acknowledged"]})')
+    return GetRemoteDataResponse(mirrored_object=mirrored, entries=entries)
+
+
+def _entry_field(entry: dict[str, Any], name: str) -> Any:
+    """A field of an outgoing War Room entry, whichever case the platform spells its key in."""
+    return entry.get(name, entry.get(name.capitalize()))
+
+
+def outgoing_comment(entry: Any, comment_tag: str) -> str | None:
+    """The breach comment for a War Room entry XSOAR sends out, or None for an entry that is not one to post:
+    a file or other non-note entry, one without the comment tag, or a note that came from Darktrace."""
+    if not isinstance(entry, dict):
+        return None
+    tags = _entry_field(entry, 'tags')
+    if isinstance(tags, list) and comment_tag.lower() not in (str(tag).lower() for tag in tags):
+        return None
+    if _number(_entry_field(entry, 'type')) not in (None, EntryType.NOTE):
+        return None
+    text = _entry_field(entry, 'contents')
+    if not isinstance(text, str) or not text.strip() or text.lstrip().startswith(DARKTRACE_NOTE_HEADING):
+        return None
+    user = str(_entry_field(entry, 'user') or '').strip()
+    message = f'{XSOAR_COMMENT_PREFIX}{f"{user}: " if user else ""}{text.strip()}'
+    return message if len(message) <= MAX_COMMENT_LENGTH else message[:MAX_COMMENT_LENGTH - 1] + '…'
+
+
+def update_remote_system_command(client: Client, args: dict[str, Any], mirror: MirrorSettings) -> str:
+    """Sends an XSOAR incident's changes to its breach: with close_out on, closing the incident acknowledges the
+    breach; each War Room entry tagged with the comment tag becomes a breach comment. Returns the pbid.
+
+    The acknowledgement goes first: repeating it is harmless, so when a comment fails and XSOAR sends the update
+    again, only comments can be posted twice.
+    """
+    pbid = require_int(args, 'remoteId', minimum=1)
+    delta = parse_json_arg(args, 'delta', dict)
+    entries = parse_json_arg(args, 'entries', list)
+    changed = parse_bool(args, 'incidentChanged')
+    closed = bool(delta.get('closeReason')) or (changed and _number(args.get('status')) == IncidentStatus.DONE)
+    messages = [message for message in (outgoing_comment(entry, mirror.comment_tag) for entry in entries) if message]
+    if mirror.close_out and closed:
+        reply = client.acknowledge_model_breach(pbid)
+        if not _confirms(reply):
+            raise _unconfirmed(f'POST /modelbreaches/{pbid}/acknowledge', reply)
+    for message in messages:
+        _created_comment(client.add_model_breach_comment(pbid, message), message,
+                         f'POST /modelbreaches/{pbid}/comments')
+    demisto.debug(f'Darktrace: incident of breach {pbid} mirrored out: acknowledged: {mirror.close_out and closed}, '
+                  f'{len(messages)} comments posted')
+    return str(pbid)
+
+
+def get_mapping_fields_command(client: Client, args: dict[str, Any],
+                               mirror: MirrorSettings) -> GetMappingFieldsResponse:
+    """The fields of a mirrored breach, for XSOAR's mapping editor; no request is sent."""
+    return GetMappingFieldsResponse([SchemeTypeMapping(type_name=MIRRORED_TYPE_NAME, fields=dict(MIRRORED_FIELDS))])
 
 
 ''' MAIN '''
@@ -1970,6 +2153,13 @@ COMMANDS: dict[str, Callable[[Client, dict[str, Any]], CommandResults]] = {
     'darktrace-remove-tag-from-device': remove_tag_from_device_command,
 }
 
+# Run by XSOAR to mirror incidents; they also take the mirroring parameters.
+MIRRORING_COMMANDS: dict[str, Callable[[Client, dict[str, Any], MirrorSettings], Any]] = {
+    'get-remote-data': get_remote_data_command,
+    'update-remote-system': update_remote_system_command,
+    'get-mapping-fields': get_mapping_fields_command,
+}
+
 
 def _secret(params: dict[str, Any], name: str) -> str:
     """An encrypted parameter: plain text, or a credentials object whose password holds the value."""
@@ -2005,15 +2195,21 @@ def main() -> None:
         if command == 'test-module':
             if argToBoolean(params.get('isFetch') or False):
                 FetchSettings.from_params(params, now_ms())  # a broken fetch setup fails the test, not a later fetch
+            MirrorSettings.from_params(params, demisto.integrationInstance())
             return_results(test_module(build_client(params)))
         elif command == 'fetch-incidents':
             settings = FetchSettings.from_params(params, now_ms())
-            next_run, incidents = fetch_incidents(build_client(params), demisto.getLastRun() or {}, settings, now_ms())
+            mirror = MirrorSettings.from_params(params, demisto.integrationInstance())
+            next_run, incidents = fetch_incidents(build_client(params), demisto.getLastRun() or {}, settings, now_ms(),
+                                                  mirror)
             demisto.setLastRun(next_run)
             demisto.incidents(incidents)
         elif command in COMMANDS:
             args = demisto.args()
             return_results(COMMANDS[command](build_client(params), args))
+        elif command in MIRRORING_COMMANDS:
+            mirror = MirrorSettings.from_params(params, demisto.integrationInstance())
+            return_results(MIRRORING_COMMANDS[command](build_client(params), demisto.args(), mirror))
         else:
             raise NotImplementedError(f'Command "{command}" is not implemented by the Darktrace integration.')
     except Exception as error:

@@ -2220,3 +2220,491 @@ def test_field_names_that_look_like_dots_inside_are_accepted(client: Client, req
             'initialDate': '2022-12-10', 'initialTime': '09:00:00', 'endDate': '2022-12-10', 'endTime': '10:00:00',
             'query': 'q', 'operation': 'score', 'metric': metric})
         assert requests_mock.last_request.path_url.split('/')[4] == metric
+
+
+# --- mirroring ---------------------------------------------------------------------------------------
+
+from CommonServerPython import (EntryFormat, EntryType, GetMappingFieldsResponse,  # noqa: E402
+                                GetRemoteDataResponse, IncidentStatus)
+
+from Darktrace import MirrorSettings  # noqa: E402
+
+MIRROR_TAG = 'darktrace comment'
+COMMENTS_URL = f'{BASE}/modelbreaches/{PBID}/comments'
+BREACH_URL = f'{BASE}/modelbreaches/{PBID}'
+ACK_URL = f'{BASE}/modelbreaches/{PBID}/acknowledge'
+# Between the two comments of model_breach_comments.json (01:16:40 and 01:50:00 on 2023-01-24).
+BETWEEN_COMMENTS_ISO = '2023-01-24T01:30:00Z'
+CLOSE_ENTRY = {'Type': EntryType.NOTE, 'ContentsFormat': EntryFormat.JSON,
+               'Contents': {'dbotIncidentClose': True, 'closeReason': 'Acknowledged in Darktrace'}}
+
+
+def mirror_settings(**overrides: Any) -> MirrorSettings:
+    values = {'direction': 'Both', 'instance': 'Darktrace_instance_1', 'close_incident': False, 'close_out': False,
+              'comment_tag': MIRROR_TAG}
+    values.update(overrides)
+    return MirrorSettings(**values)
+
+
+def mock_breach(requests_mock: Any, acknowledged: Any = False, comments: Any = None) -> None:
+    breach = {**load('model_breaches.json')[0], 'acknowledged': acknowledged}
+    requests_mock.get(BREACH_URL, json=breach)
+    requests_mock.get(COMMENTS_URL, json=load('model_breach_comments.json') if comments is None else comments)
+
+
+def posted_messages(requests_mock: Any) -> list[str]:
+    return [json.loads(request.body)['message'] for request in requests_mock.request_history
+            if request.method == 'POST' and request.path.endswith('/comments')]
+
+
+@pytest.mark.parametrize('params, direction', [
+    ({}, None), ({'mirror_direction': 'None'}, None), ({'mirror_direction': 'Incoming'}, 'In'),
+    ({'mirror_direction': 'Outgoing'}, 'Out'), ({'mirror_direction': 'Incoming And Outgoing'}, 'Both'),
+    ({'mirror_direction': 'incoming and outgoing'}, 'Both'),
+])
+def test_mirror_settings_directions(params: dict, direction: str | None) -> None:
+    """
+    Given each option of the Incident Mirroring Direction parameter (or none)
+    When the mirroring settings are read
+    Then the direction is the platform's In, Out or Both (None when not mirroring), and the defaults apply.
+    """
+    settings_read = MirrorSettings.from_params(params, 'Darktrace_instance_7')
+    assert settings_read == MirrorSettings(direction=direction, instance='Darktrace_instance_7', close_incident=False,
+                                           close_out=False, comment_tag=MIRROR_TAG)
+
+
+def test_mirror_settings_read_checkboxes_and_tag() -> None:
+    """
+    Given both checkboxes ticked (as booleans, as the platform hands them over) and a custom tag
+    When the mirroring settings are read
+    Then both are on and the tag is kept without surrounding spaces.
+    """
+    settings_read = MirrorSettings.from_params({'mirror_direction': 'Outgoing', 'close_incident': True,
+                                                'close_out': 'true', 'comment_tag': ' to darktrace '}, 'i')
+    assert settings_read.close_incident and settings_read.close_out and settings_read.comment_tag == 'to darktrace'
+
+
+@pytest.mark.parametrize('params, fragment', [
+    ({'mirror_direction': 'Sideways'}, '"Incident Mirroring Direction" (mirror_direction)="Sideways"'),
+    ({'close_incident': 'maybe'}, '"close_incident"="maybe"'),
+    ({'close_out': 'perhaps'}, '"close_out"="perhaps"'),
+])
+def test_mirror_settings_refuse_bad_parameters(params: dict, fragment: str) -> None:
+    """
+    Given an unknown mirroring direction or a checkbox value that is not a boolean
+    When the mirroring settings are read
+    Then the error names the parameter and the value.
+    """
+    with pytest.raises(ValueError) as raised:
+        MirrorSettings.from_params(params, 'i')
+    assert fragment in str(raised.value)
+
+
+@pytest.mark.parametrize('direction, tagged', [('In', False), ('Out', True), ('Both', True)])
+def test_mirrored_incident_carries_the_mirror_fields(direction: str, tagged: bool) -> None:
+    """
+    Given mirroring in, out or both ways
+    When a breach becomes an incident
+    Then it carries the direction and the instance (and, when mirroring out, the comment tag XSOAR filters on),
+    beside the pbid as mirror ID.
+    """
+    incident = Darktrace.breach_to_incident(load('model_breaches.json')[0], mirror_settings(direction=direction))
+    assert incident['dbotMirrorId'] == '30960' and incident['dbotMirrorDirection'] == direction
+    assert incident['dbotMirrorInstance'] == 'Darktrace_instance_1'
+    assert incident.get('dbotMirrorTags') == ([MIRROR_TAG] if tagged else None)
+
+
+def test_unmirrored_incident_has_no_mirror_fields() -> None:
+    """
+    Given mirroring off
+    When fetch turns breaches into incidents
+    Then only dbotMirrorId is set, as before mirroring existed.
+    """
+    appliance = FakeAppliance([make_breach(1, NOW_MS - 23 * HOUR_MS)])
+    _, incidents = fetch_incidents(appliance, {}, settings(), NOW_MS, mirror_settings(direction=None))
+    assert incidents and all(not {'dbotMirrorDirection', 'dbotMirrorInstance', 'dbotMirrorTags'} & set(incident)
+                             for incident in incidents)
+
+
+def test_main_fetch_marks_incidents_for_mirroring(mocker: Any, requests_mock: Any) -> None:
+    """
+    Given an instance mirroring both ways
+    When fetch-incidents runs through main
+    Then every incident says Both and names the running instance.
+    """
+    requests_mock.get(f'{BASE}/modelbreaches', json=load('model_breaches.json'))
+    mocker.patch.object(Darktrace, 'now_ms', return_value=1674522280000 + 2 * Darktrace.SETTLE_MS)
+    mocker.patch.object(demisto, 'getLastRun', return_value={'start_ms': 1674522200000})
+    mocker.patch.object(demisto, 'setLastRun')
+    mocker.patch.object(demisto, 'integrationInstance', return_value='Darktrace_soc')
+    incidents = mocker.patch.object(demisto, 'incidents')
+    _, error = run_main(mocker, 'fetch-incidents', params={**PARAMS, 'mirror_direction': 'Incoming And Outgoing'})
+    error.assert_not_called()
+    delivered = incidents.call_args[0][0]
+    assert delivered and {(i['dbotMirrorDirection'], i['dbotMirrorInstance']) for i in delivered} == \
+        {('Both', 'Darktrace_soc')}
+
+
+def test_get_remote_data_returns_the_breach_and_new_comments(client: Client, requests_mock: Any) -> None:
+    """
+    Given an unacknowledged breach with two comments, one before and one after the last update
+    When get-remote-data runs
+    Then the breach is read with acknowledged breaches included, the mirrored object is the raw breach with the
+    mapped fields, and only the newer comment becomes a markdown note saying who and when.
+    """
+    mock_breach(requests_mock)
+    response = Darktrace.get_remote_data_command(client, {'id': str(PBID), 'lastUpdate': BETWEEN_COMMENTS_ISO},
+                                                 mirror_settings(close_incident=True))
+    assert isinstance(response, GetRemoteDataResponse)
+    breach_request = requests_mock.request_history[0]
+    assert breach_request.path_url == f'/modelbreaches/{PBID}?includeacknowledged=true&includebreachurl=true' \
+                                      '&deviceattop=true'
+    mirrored = response.mirrored_object
+    assert mirrored['pbid'] == PBID and mirrored['breachUrl'] == 'https://dt.example/#modelbreach/30960'
+    assert {key: mirrored[key] for key in ('acknowledged', 'commentCount', 'modelName', 'deviceHostname')} == {
+        'acknowledged': False, 'commentCount': 2, 'modelName': 'Compromise::Watched Domain', 'deviceHostname': 'ws1'}
+    assert set(Darktrace.MIRRORED_FIELDS) <= set(mirrored)
+    assert response.entries == [{
+        'Type': EntryType.NOTE, 'ContentsFormat': EntryFormat.MARKDOWN, 'Note': True,
+        'Contents': '**Darktrace comment** by analyst2 at 2023-01-24T01:50:00.000Z\n\nChecked with the user: '
+                    'not expected.'}]
+
+
+@pytest.mark.parametrize('acknowledged', [True, 'true', [{'by': 'analyst1'}]])
+def test_get_remote_data_closes_the_incident_once_acknowledged(client: Client, requests_mock: Any,
+                                                               acknowledged: Any) -> None:
+    """
+    Given a breach acknowledged in Darktrace (flag as a boolean, as text, or as an object) and close_incident on
+    When get-remote-data runs
+    Then after the new comments comes the entry that closes the XSOAR incident, and the object says acknowledged.
+    """
+    mock_breach(requests_mock, acknowledged=acknowledged)
+    response = Darktrace.get_remote_data_command(client, {'id': str(PBID), 'lastUpdate': BETWEEN_COMMENTS_ISO},
+                                                 mirror_settings(close_incident=True))
+    assert response.mirrored_object['acknowledged'] is True
+    assert len(response.entries) == 2 and response.entries[-1] == CLOSE_ENTRY
+
+
+def test_get_remote_data_leaves_the_incident_open_when_close_incident_is_off(client: Client,
+                                                                             requests_mock: Any) -> None:
+    """
+    Given an acknowledged breach and close_incident off
+    When get-remote-data runs
+    Then no close entry is returned; the acknowledgement is still in the mirrored object for the mapper.
+    """
+    mock_breach(requests_mock, acknowledged=True, comments=[])
+    response = Darktrace.get_remote_data_command(client, {'id': str(PBID), 'lastUpdate': BETWEEN_COMMENTS_ISO},
+                                                 mirror_settings(close_incident=False))
+    assert response.entries == [] and response.mirrored_object['acknowledged'] is True
+
+
+def test_get_remote_data_skips_comments_posted_from_xsoar(client: Client, requests_mock: Any) -> None:
+    """
+    Given a breach whose newest comment was posted by update-remote-system (it carries the XSOAR prefix)
+    When get-remote-data runs
+    Then that comment is not mirrored back in, while the analyst's comment is; commentCount counts both.
+    """
+    message = Darktrace.outgoing_comment({'type': 1, 'contents': 'Closing as benign', 'tags': [MIRROR_TAG]},
+                                         MIRROR_TAG)
+    assert message == '[Cortex XSOAR] Closing as benign'
+    comments = [{'message': message, 'username': 'api-user', 'time': 1674526000000},
+                {'message': 'Seen it too', 'username': 'analyst3', 'time': 1674526000001}]
+    mock_breach(requests_mock, comments=comments)
+    response = Darktrace.get_remote_data_command(client, {'id': str(PBID), 'lastUpdate': BETWEEN_COMMENTS_ISO},
+                                                 mirror_settings())
+    assert [entry['Contents'].split('\n')[0] for entry in response.entries] == \
+        ['**Darktrace comment** by analyst3 at 2023-01-24T02:06:40.001Z']
+    assert response.mirrored_object['commentCount'] == 2
+
+
+@pytest.mark.parametrize('last_update, new_comments', [
+    ('2023-01-24T01:30:00Z', 1),
+    ('2023-01-24T01:30:00.123456789Z', 1),  # nine fractional digits
+    ('2023-01-24T03:30:00+02:00', 1),
+    ('1674523800', 1),  # epoch seconds
+    ('1674523800000', 1),  # epoch milliseconds
+    ('2023-01-24T01:50:00Z', 0),  # exactly the newest comment's time: already mirrored
+    ('2023-01-24T00:00:00Z', 2),
+    ('', 2),  # never mirrored
+])
+def test_get_remote_data_reads_every_last_update_form(client: Client, requests_mock: Any, last_update: str,
+                                                      new_comments: int) -> None:
+    """
+    Given lastUpdate as ISO 8601 (Z, nanoseconds, an offset), epoch seconds or milliseconds, or nothing
+    When get-remote-data runs
+    Then exactly the comments made after that moment are returned, oldest first.
+    """
+    mock_breach(requests_mock)
+    response = Darktrace.get_remote_data_command(client, {'id': str(PBID), 'lastUpdate': last_update},
+                                                 mirror_settings())
+    assert len(response.entries) == new_comments
+    authors = [entry['Contents'].split(' by ')[1].split(' ')[0] for entry in response.entries]
+    assert authors == ['analyst1', 'analyst2'][2 - new_comments:]
+
+
+def test_get_remote_data_accepts_reply_variants(client: Client, requests_mock: Any) -> None:
+    """
+    Given the breach answered as a one-element list and the comments as a single object with a text time
+    When get-remote-data runs
+    Then the breach is found and the comment becomes a note.
+    """
+    requests_mock.get(BREACH_URL, json=[load('model_breaches.json')[0]])
+    requests_mock.get(COMMENTS_URL, json={'message': 'Only one', 'username': 'analyst1', 'time': '1674526000000'})
+    response = Darktrace.get_remote_data_command(client, {'id': str(PBID), 'lastUpdate': BETWEEN_COMMENTS_ISO},
+                                                 mirror_settings())
+    assert response.mirrored_object['pbid'] == PBID and response.mirrored_object['commentCount'] == 1
+    assert [entry['Contents'].endswith('Only one') for entry in response.entries] == [True]
+
+
+def test_get_remote_data_for_a_missing_breach(client: Client, requests_mock: Any) -> None:
+    """
+    Given an appliance that no longer has the breach
+    When get-remote-data runs
+    Then the error says the breach was not found.
+    """
+    requests_mock.get(BREACH_URL, status_code=404, json={'error': 'Model breach not found'})
+    with pytest.raises(DarktraceApiError) as raised:
+        Darktrace.get_remote_data_command(client, {'id': str(PBID), 'lastUpdate': ''}, mirror_settings())
+    assert raised.value.kind == 'not_found'
+
+
+@pytest.mark.parametrize('args, fragment', [
+    ({'lastUpdate': BETWEEN_COMMENTS_ISO}, 'Missing required argument "id"'),
+    ({'id': 'abc', 'lastUpdate': BETWEEN_COMMENTS_ISO}, 'Invalid "id"="abc"'),
+    ({'id': '0', 'lastUpdate': BETWEEN_COMMENTS_ISO}, 'Invalid "id"=0'),
+    ({'id': '1/../status', 'lastUpdate': BETWEEN_COMMENTS_ISO}, 'Invalid "id"'),
+    ({'id': str(PBID), 'lastUpdate': 'last tuesday-ish'}, 'Invalid "lastUpdate"="last tuesday-ish"'),
+])
+def test_get_remote_data_refuses_bad_arguments_before_any_request(client: Client, requests_mock: Any, args: dict,
+                                                                  fragment: str) -> None:
+    """
+    Given a missing or malformed breach id, or a lastUpdate that is not a time
+    When get-remote-data runs
+    Then it is refused with a message naming the argument, and nothing is sent.
+    """
+    with pytest.raises(ValueError) as raised:
+        Darktrace.get_remote_data_command(client, args, mirror_settings())
+    assert fragment in str(raised.value)
+    assert requests_mock.call_count == 0
+
+
+def update_args(**overrides: Any) -> dict[str, Any]:
+    """update-remote-system's arguments as the platform passes them when an incident is closed."""
+    args: dict[str, Any] = {'remoteId': str(PBID), 'status': IncidentStatus.DONE, 'incidentChanged': True,
+                            'delta': {'closeReason': 'Resolved'}, 'data': {'id': '1'}, 'entries': []}
+    args.update(overrides)
+    return args
+
+
+@pytest.mark.parametrize('reply', [{'response': 'SUCCESS'}, load('ack_reply_unified_view.json')])
+def test_update_remote_system_acknowledges_a_closed_incident(client: Client, requests_mock: Any, reply: Any) -> None:
+    """
+    Given close_out on, an incident just closed, and the appliance confirming as an appliance or a Unified View
+    When update-remote-system runs
+    Then the breach is acknowledged with a signed form body, and the remote id is returned as a string.
+    """
+    requests_mock.post(ACK_URL, json=reply)
+    assert Darktrace.update_remote_system_command(client, update_args(), mirror_settings(close_out=True)) == '30960'
+    request = requests_mock.last_request
+    assert form_fields(request) == {'acknowledge': ['true']}
+    assert_signed(request, request.body.encode() if isinstance(request.body, str) else request.body)
+
+
+@pytest.mark.parametrize('overrides', [
+    {'status': IncidentStatus.DONE, 'incidentChanged': True, 'delta': {}},  # closed, delta without the reason
+    {'status': '2', 'incidentChanged': 'true', 'delta': None},  # the same as War Room text
+    {'status': IncidentStatus.ACTIVE, 'incidentChanged': None, 'delta': {'closeReason': 'Duplicate'}},
+])
+def test_update_remote_system_recognises_a_closed_incident(client: Client, requests_mock: Any,
+                                                           overrides: dict) -> None:
+    """
+    Given an incident closed according to its changed status, or to a closeReason in the delta
+    When update-remote-system runs with close_out on
+    Then the breach is acknowledged.
+    """
+    requests_mock.post(ACK_URL, json={'response': 'SUCCESS'})
+    Darktrace.update_remote_system_command(client, update_args(**overrides), mirror_settings(close_out=True))
+    assert requests_mock.call_count == 1
+
+
+@pytest.mark.parametrize('overrides, close_out', [
+    ({}, False),  # closed, but close_out is off
+    ({'status': IncidentStatus.DONE, 'incidentChanged': False, 'delta': {}}, True),  # a note on a closed incident
+    ({'status': IncidentStatus.ACTIVE, 'delta': {'severity': 3}}, True),  # changed, not closed
+])
+def test_update_remote_system_acknowledges_only_on_closing(client: Client, requests_mock: Any, overrides: dict,
+                                                           close_out: bool) -> None:
+    """
+    Given close_out off, or an update that does not close the incident
+    When update-remote-system runs
+    Then nothing is sent, and the remote id is still returned.
+    """
+    result = Darktrace.update_remote_system_command(client, update_args(**overrides),
+                                                    mirror_settings(close_out=close_out))
+    assert result == '30960' and requests_mock.call_count == 0
+
+
+@pytest.mark.parametrize('reply', [{'response': 'FAILED'}, [{'replicate': False}], {'status': 'queued'}])
+def test_update_remote_system_refuses_an_unconfirmed_acknowledgement(client: Client, requests_mock: Any,
+                                                                     reply: Any) -> None:
+    """
+    Given an acknowledgement reply that does not confirm it, and a tagged note to post
+    When update-remote-system runs
+    Then it fails saying so, before posting the note.
+    """
+    requests_mock.post(ACK_URL, json=reply)
+    requests_mock.post(COMMENTS_URL, json={'response': 'SUCCESS'})
+    entries = [{'type': 1, 'contents': 'Closing', 'tags': [MIRROR_TAG]}]
+    with pytest.raises(DarktraceApiError, match='without confirming the change'):
+        Darktrace.update_remote_system_command(client, update_args(entries=entries), mirror_settings(close_out=True))
+    assert posted_messages(requests_mock) == []
+
+
+def test_update_remote_system_posts_tagged_notes_marked_as_from_xsoar(client: Client, requests_mock: Any) -> None:
+    """
+    Given outgoing entries: tagged notes (any case of the tag, with or without a user), a note without tags
+    (the platform already filtered it), an untagged note, a file, an empty note, a note mirrored in from
+    Darktrace, and something that is not an entry
+    When update-remote-system runs with close_out on for a closed incident
+    Then the breach is acknowledged first, then each note to post becomes one signed comment, in order, starting
+    with the XSOAR prefix and the author.
+    """
+    requests_mock.post(ACK_URL, json={'response': 'SUCCESS'})
+    requests_mock.post(COMMENTS_URL, json={'response': 'SUCCESS'})
+    entries = [
+        {'type': 1, 'contents': ' Contained the host. ', 'tags': [MIRROR_TAG], 'user': 'alice'},
+        {'Type': 1, 'Contents': 'Upper-case keys', 'Tags': ['Darktrace Comment', 'other']},
+        {'type': 1, 'contents': 'Platform filtered this one'},
+        {'type': 1, 'contents': 'Private note', 'tags': ['internal']},
+        {'type': 3, 'contents': 'capture.pcap', 'tags': [MIRROR_TAG]},
+        {'type': 1, 'contents': '   ', 'tags': [MIRROR_TAG]},
+        {'type': 1, 'contents': '**Darktrace comment** by bob at 2023-01-24T01:50:00.000Z\n\nHi', 'tags': [MIRROR_TAG]},
+        'not an entry',
+    ]
+    Darktrace.update_remote_system_command(client, update_args(entries=entries), mirror_settings(close_out=True))
+    assert [request.path for request in requests_mock.request_history] == \
+        [f'/modelbreaches/{PBID}/acknowledge'] + [f'/modelbreaches/{PBID}/comments'] * 3
+    assert posted_messages(requests_mock) == ['[Cortex XSOAR] alice: Contained the host.',
+                                              '[Cortex XSOAR] Upper-case keys',
+                                              '[Cortex XSOAR] Platform filtered this one']
+    for request in requests_mock.request_history[1:]:
+        assert_signed(request, request.body.encode() if isinstance(request.body, str) else request.body)
+
+
+def test_update_remote_system_cuts_a_long_note_to_the_comment_limit() -> None:
+    """
+    Given a tagged note longer than a comment may be
+    When it is turned into a breach comment
+    Then the comment is exactly MAX_COMMENT_LENGTH characters and ends with an ellipsis.
+    """
+    message = Darktrace.outgoing_comment({'type': 1, 'contents': 'x' * 10_000, 'tags': [MIRROR_TAG]}, MIRROR_TAG)
+    assert message is not None and len(message) == Darktrace.MAX_COMMENT_LENGTH and message.endswith('…')
+
+
+@pytest.mark.parametrize('reply', [{'response': 'SUCCESS'}, load('comment_post_list.json')])
+def test_update_remote_system_accepts_comment_reply_variants(client: Client, requests_mock: Any, reply: Any) -> None:
+    """
+    Given the appliance answering a comment POST with SUCCESS or with a list holding comments
+    When update-remote-system posts a note given as War Room JSON text (as from command_examples)
+    Then the comment is posted and the remote id returned.
+    """
+    requests_mock.post(COMMENTS_URL, json=reply)
+    entries = json.dumps([{'type': 1, 'contents': 'Escalated to IR', 'tags': [MIRROR_TAG]}])
+    args = update_args(entries=entries, delta='{"closeReason": "Resolved"}', incidentChanged='true', status='2')
+    assert Darktrace.update_remote_system_command(client, args, mirror_settings()) == '30960'
+    assert posted_messages(requests_mock) == ['[Cortex XSOAR] Escalated to IR']
+
+
+def test_update_remote_system_refuses_an_unconfirmed_comment(client: Client, requests_mock: Any) -> None:
+    """
+    Given a comment POST answered with neither SUCCESS nor a comment
+    When update-remote-system posts a tagged note
+    Then it fails saying the change was not confirmed.
+    """
+    requests_mock.post(COMMENTS_URL, json={'status': 'queued'})
+    with pytest.raises(DarktraceApiError, match='without confirming the change'):
+        Darktrace.update_remote_system_command(
+            client, update_args(entries=[{'type': 1, 'contents': 'x', 'tags': [MIRROR_TAG]}]), mirror_settings())
+
+
+@pytest.mark.parametrize('overrides, fragment', [
+    ({'remoteId': None}, 'Missing required argument "remoteId"'),
+    ({'remoteId': '-5'}, 'Invalid "remoteId"=-5'),
+    ({'remoteId': '30960?x=1'}, 'Invalid "remoteId"'),
+    ({'entries': '[{"type": 1,'}, 'Invalid "entries": expected a JSON list'),
+    ({'entries': '{"type": 1}'}, 'Invalid "entries": expected a JSON list, not dict'),
+    ({'delta': '[1]'}, 'Invalid "delta": expected a JSON object, not list'),
+    ({'incidentChanged': 'perhaps'}, 'Invalid "incidentChanged"="perhaps"'),
+])
+def test_update_remote_system_refuses_bad_arguments_before_any_request(client: Client, requests_mock: Any,
+                                                                       overrides: dict, fragment: str) -> None:
+    """
+    Given a missing or malformed remote id, entries or delta that are not JSON of the right shape, or a
+    non-boolean incidentChanged
+    When update-remote-system runs with close_out on
+    Then it is refused with a message naming the argument, and nothing is sent.
+    """
+    with pytest.raises(ValueError) as raised:
+        Darktrace.update_remote_system_command(client, update_args(**overrides), mirror_settings(close_out=True))
+    assert fragment in str(raised.value)
+    assert requests_mock.call_count == 0
+
+
+def test_get_mapping_fields(client: Client, requests_mock: Any) -> None:
+    """
+    Given nothing but the integration
+    When get-mapping-fields runs
+    Then it describes the mirrored breach type and its fields, each with a description, without a request.
+    """
+    response = Darktrace.get_mapping_fields_command(client, {}, mirror_settings())
+    assert isinstance(response, GetMappingFieldsResponse)
+    (mapping,) = response.extract_mapping()
+    fields = mapping['Darktrace Model Breach']
+    assert {'acknowledged', 'score', 'percentscore', 'modelName', 'deviceHostname', 'breachUrl',
+            'commentCount'} <= set(fields)
+    assert all(description.endswith('.') for description in fields.values())
+    assert requests_mock.call_count == 0
+
+
+def test_main_dispatches_mirroring_commands_with_the_settings(mocker: Any, requests_mock: Any) -> None:
+    """
+    Given an instance mirroring both ways with close_incident on, and an acknowledged breach
+    When XSOAR runs get-remote-data, then get-mapping-fields, through main
+    Then each returns the platform's response object, built with the instance's mirroring settings.
+    """
+    mock_breach(requests_mock, acknowledged=True, comments=[])
+    params = {**PARAMS, 'mirror_direction': 'Incoming And Outgoing', 'close_incident': True}
+    results, error = run_main(mocker, 'get-remote-data', {'id': str(PBID), 'lastUpdate': BETWEEN_COMMENTS_ISO}, params)
+    error.assert_not_called()
+    response = results.call_args[0][0]
+    assert isinstance(response, GetRemoteDataResponse) and response.entries == [CLOSE_ENTRY]
+    results, error = run_main(mocker, 'get-mapping-fields', params=params)
+    error.assert_not_called()
+    assert isinstance(results.call_args[0][0], GetMappingFieldsResponse)
+
+
+def test_main_update_remote_system_returns_the_remote_id(mocker: Any, requests_mock: Any) -> None:
+    """
+    Given an instance with close_out on
+    When XSOAR runs update-remote-system for a closed incident through main
+    Then the breach is acknowledged and the pbid is returned.
+    """
+    requests_mock.post(ACK_URL, json={'response': 'SUCCESS'})
+    results, error = run_main(mocker, 'update-remote-system', update_args(),
+                              {**PARAMS, 'mirror_direction': 'Outgoing', 'close_out': True})
+    error.assert_not_called()
+    results.assert_called_once_with('30960')
+    assert requests_mock.call_count == 1
+
+
+@pytest.mark.parametrize('command', ['test-module', 'fetch-incidents', 'get-remote-data'])
+def test_main_refuses_a_bad_mirroring_direction_before_any_request(mocker: Any, requests_mock: Any,
+                                                                   command: str) -> None:
+    """
+    Given an unknown mirroring direction
+    When test-module, fetch-incidents or a mirroring command runs
+    Then the error names the parameter and nothing is sent.
+    """
+    _, error = run_main(mocker, command, {'id': str(PBID)}, {**PARAMS, 'mirror_direction': 'Sideways'})
+    assert '(mirror_direction)="Sideways"' in error.call_args[0][0]
+    assert requests_mock.call_count == 0

@@ -14,7 +14,11 @@ Sources, so the README cannot drift from them:
   (runner.targets.EMULATOR_DATASET), so a line that changes state (tag added, breach
   acknowledged, comment posted) is seen by the lines after it. As XSOAR does, the YAML default
   of every argument left out is filled in. The section of a command shows its first line, the
-  EntryContext of its entries as nested JSON, and their HumanReadable quoted with `>`.
+  EntryContext of its entries as nested JSON, and their HumanReadable quoted with `>` (for a note
+  without one, such as a comment mirrored in, its text Contents). What a mirroring command hands
+  back to XSOAR rather than to the War Room (the mirrored breach, the mapping fields, a close
+  entry) is shown as JSON under "Returned to XSOAR". update-remote-system is normally run by XSOAR
+  itself; its example line passes the platform's arguments (delta, entries) as JSON text.
 
 Determinism (running twice, today or next year, writes the same text):
 - The dataset is generated from a fixed seed around a fixed anchor, `EXAMPLE_MOMENT_MS`.
@@ -166,6 +170,7 @@ class Example:
     line: str
     context: dict[str, Any] = field(default_factory=dict)
     human_readable: list[str] = field(default_factory=list)
+    returned: list[Any] = field(default_factory=list)
     error: str | None = None
 
 
@@ -268,7 +273,9 @@ def run_examples(lines: list[str], moment_ms: int = EXAMPLE_MOMENT_MS) -> list[E
                     if isinstance(entry, dict):
                         for key, value in (entry.get('EntryContext') or {}).items():
                             entry_context.setdefault(key, []).append(value)
-                        text = entry.get('HumanReadable') or ''
+                        text = entry.get('HumanReadable') or war_room_text(entry)
+                        if not text and is_returned_object(entry):
+                            example.returned.append(entry)
                     else:
                         text = str(entry)
                     if text:
@@ -278,6 +285,20 @@ def run_examples(lines: list[str], moment_ms: int = EXAMPLE_MOMENT_MS) -> list[E
     finally:
         target.stop()
     return examples
+
+
+def war_room_text(entry: dict[str, Any]) -> str:
+    """The text a note without HumanReadable shows in the War Room: its Contents, when they are text."""
+    contents = entry.get('Contents')
+    if 'Type' in entry and isinstance(contents, str) and entry.get('ContentsFormat') in ('text', 'markdown'):
+        return contents
+    return ''
+
+
+def is_returned_object(entry: dict[str, Any]) -> bool:
+    """Whether a mirroring command handed this to XSOAR itself: an object that is not a War Room entry (the
+    mirrored breach, the mapping fields), or an entry whose Contents are an instruction (a close entry)."""
+    return 'Type' not in entry or isinstance(entry.get('Contents'), dict)
 
 
 def command_name(line: str) -> str:
@@ -336,7 +357,17 @@ def render_example(example: Example | None) -> str:
             parts += ['', f'*Lists are cut to their first {MAX_LIST_ITEMS} items here; in full, {sizes}.*']
     else:
         parts.append('This example writes nothing to the context.')
+    if example.returned:
+        returned_cut: dict[str, int] = {}
+        returned = shortened(example.returned, '', returned_cut)
+        parts += ['', '#### Returned to XSOAR', '', '```json',
+                  json.dumps(returned, indent=4, sort_keys=True, ensure_ascii=False), '```']
+        if returned_cut:
+            sizes = ', '.join(f'`{path or "the list"}` has {count}' for path, count in sorted(returned_cut.items()))
+            parts += ['', f'*Lists are cut to their first {MAX_LIST_ITEMS} items here; in full, {sizes}.*']
     parts += ['', '#### Human Readable Output', '']
+    if not example.human_readable:
+        parts.append('This example writes nothing to the War Room.')
     cut_tables: list[int] = []
     for number, text in enumerate(example.human_readable):
         lines, cut = shortened_tables(text)

@@ -1,0 +1,210 @@
+"""End-to-end tests of incident mirroring: fetch, get-remote-data, update-remote-system and get-mapping-fields run
+through `Darktrace.main()` against the emulator over HTTP, as XSOAR runs them for a mirrored incident.
+
+One emulator serves the whole module; each test picks its own breaches (visible, unacknowledged and without
+comments), so the tests do not depend on their order. Reply variants are put back after every test.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+import pytest
+
+import demistomock
+import Darktrace
+from emulator import Emulator
+
+ERROR_ENTRY_TYPE = 4
+NOTE_ENTRY_TYPE = 1
+COMMENT_TAG = 'darktrace comment'
+DEFAULT_SETTINGS = {'ack_reply': 'object', 'comment_reply': 'object'}
+CLOSE_CONTENTS = {'dbotIncidentClose': True, 'closeReason': 'Acknowledged in Darktrace'}
+
+
+@pytest.fixture(scope='module')
+def emu() -> Iterator[Emulator]:
+    with Emulator(breaches=200, span_days=2, seed=21) as emulator:
+        yield emulator
+
+
+@pytest.fixture(autouse=True)
+def default_replies(emu: Emulator) -> Iterator[None]:
+    yield
+    emu.set_settings(**DEFAULT_SETTINGS)
+
+
+def instance(emu: Emulator, **params: Any) -> dict[str, Any]:
+    return {'url': emu.url, 'public_api_token': emu.public_token, 'private_api_token': emu.private_token,
+            'min_score': '0', 'max_alerts': '50', 'first_fetch': '3 days', 'mirror_direction': 'Incoming And Outgoing',
+            **params}
+
+
+def run(emu: Emulator, command: str, args: dict[str, Any] | None = None, **params: Any) -> list[Any]:
+    """Run one command through main() and return everything it handed back, failing on an error entry."""
+    demistomock.harness_reset(command=command, params=instance(emu, **params), args=args or {})
+    try:
+        Darktrace.main()
+    except SystemExit:
+        pass
+    results = list(demistomock.harness.results)
+    errors = [r['Contents'] for r in results if isinstance(r, dict) and r.get('Type') == ERROR_ENTRY_TYPE]
+    assert errors == []
+    return results
+
+
+def quiet_breaches(emu: Emulator, count: int, skip: int = 0) -> list[Any]:
+    """Visible, unacknowledged breaches without comments, oldest pbid first."""
+    now = emu.now_ms()
+    found = [b for b in sorted(emu.dataset.breaches.values(), key=lambda b: b.pbid)
+             if b.creation_time <= now and not b.acknowledged and not emu.dataset.comments.get(b.pbid)]
+    assert len(found) >= skip + count
+    return found[skip:skip + count]
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3] + 'Z'
+
+
+def get_remote_data(emu: Emulator, pbid: int, last_update: str, **params: Any) -> tuple[dict[str, Any], list[dict]]:
+    """get-remote-data as XSOAR runs it: the mirrored breach, and the entries for the incident."""
+    mirrored, *entries = run(emu, 'get-remote-data', {'id': str(pbid), 'lastUpdate': last_update}, **params)
+    return mirrored, entries
+
+
+def first_incidents(emu: Emulator, **params: Any) -> list[dict[str, Any]]:
+    """The incidents of the first fetch run that creates any, lastRun carried from run to run."""
+    last_run: dict[str, Any] = {}
+    for _ in range(50):
+        demistomock.harness_reset(command='fetch-incidents', params=instance(emu, **params), last_run=last_run)
+        Darktrace.main()
+        incidents = [incident for batch in demistomock.harness.incidents for incident in batch]
+        if incidents:
+            return incidents
+        last_run = demistomock.harness.last_run or {}
+    raise AssertionError('no incident fetched')
+
+
+def test_fetch_marks_incidents_for_mirroring(emu: Emulator) -> None:
+    """
+    Given an instance mirroring both ways
+    When fetch-incidents runs
+    Then every incident carries its pbid as mirror ID, the direction Both, the instance name and the comment tag.
+    """
+    incidents = first_incidents(emu)
+    for incident in incidents:
+        assert incident['dbotMirrorId'] == str(json.loads(incident['rawJSON'])['pbid'])
+        assert incident['dbotMirrorDirection'] == 'Both'
+        assert incident['dbotMirrorInstance'] == demistomock.integrationInstance()
+        assert incident['dbotMirrorTags'] == [COMMENT_TAG]
+
+
+def test_fetch_without_mirroring_adds_no_mirror_fields(emu: Emulator) -> None:
+    """
+    Given an instance that does not mirror
+    When fetch-incidents runs
+    Then incidents carry only the mirror ID.
+    """
+    incidents = first_incidents(emu, mirror_direction='None')
+    assert all(set(incident).isdisjoint({'dbotMirrorDirection', 'dbotMirrorInstance', 'dbotMirrorTags'})
+               for incident in incidents)
+
+
+@pytest.mark.parametrize('close_incident', [True, False])
+def test_acknowledgement_and_comment_in_darktrace_reach_the_incident(emu: Emulator, close_incident: bool) -> None:
+    """
+    Given a breach that an analyst comments on and acknowledges in Darktrace after the last mirror
+    When XSOAR runs get-remote-data, with close_incident on or off
+    Then the comment comes back as a note saying who and when, the mirrored breach says acknowledged, and the
+    close entry follows exactly when close_incident is on.
+    """
+    (breach,) = quiet_breaches(emu, 1, skip=0 if close_incident else 1)
+    last_update = iso(emu.now_ms() - 1000)
+    with emu.dataset.lock:
+        comment = emu.dataset.add_comment(breach.pbid, 'Confirmed with the device owner', 'analyst7', emu.now_ms())
+    acknowledged = run(emu, 'darktrace-acknowledge-model-breach', {'pbid': str(breach.pbid)})
+    assert acknowledged and breach.acknowledged is True
+
+    mirrored, entries = get_remote_data(emu, breach.pbid, last_update, close_incident=close_incident)
+
+    assert mirrored['pbid'] == breach.pbid and mirrored['acknowledged'] is True and mirrored['commentCount'] == 1
+    note = entries[0]
+    assert note['Type'] == NOTE_ENTRY_TYPE and note['ContentsFormat'] == 'markdown'
+    assert note['Contents'] == (f'**Darktrace comment** by analyst7 at {iso(comment.time)}\n\n'
+                                'Confirmed with the device owner')
+    closing = [entry for entry in entries if entry['Contents'] == CLOSE_CONTENTS]
+    assert closing == ([{'Type': NOTE_ENTRY_TYPE, 'ContentsFormat': 'json', 'Contents': CLOSE_CONTENTS}]
+                       if close_incident else [])
+    assert len(entries) == 1 + len(closing)
+
+
+def test_get_remote_data_returns_only_comments_after_the_last_update(emu: Emulator) -> None:
+    """
+    Given a breach with a comment before and one after the last mirror (lastUpdate as epoch milliseconds)
+    When get-remote-data runs for an unacknowledged breach with close_incident on
+    Then only the later comment is returned, and no close entry.
+    """
+    (breach,) = quiet_breaches(emu, 1, skip=2)
+    now = emu.now_ms()
+    with emu.dataset.lock:
+        emu.dataset.add_comment(breach.pbid, 'Already mirrored', 'analyst1', now - 60_000)
+        emu.dataset.add_comment(breach.pbid, 'New since then', 'analyst2', now)
+    mirrored, entries = get_remote_data(emu, breach.pbid, str(now - 30_000), close_incident=True)
+    assert mirrored['acknowledged'] is False and mirrored['commentCount'] == 2
+    assert [entry['Contents'].split('\n\n')[1] for entry in entries] == ['New since then']
+
+
+@pytest.mark.parametrize('ack_reply, comment_reply', [('object', 'object'), ('list', 'list')])
+def test_closing_the_incident_acknowledges_the_breach_and_posts_tagged_notes(
+        emu: Emulator, ack_reply: str, comment_reply: str) -> None:
+    """
+    Given an appliance answering as a single appliance or a Unified View, and close_out on
+    When XSOAR runs update-remote-system for a closed incident with one tagged note and one untagged note
+    Then the breach is acknowledged, the tagged note is on the breach marked as coming from XSOAR, the untagged
+    one is not, and a later get-remote-data does not bring the XSOAR comment back.
+    """
+    emu.set_settings(ack_reply=ack_reply, comment_reply=comment_reply)
+    (breach,) = quiet_breaches(emu, 1, skip=3 if ack_reply == 'object' else 4)
+    last_update = iso(emu.now_ms() - 1000)
+    entries = [{'id': '12@34', 'type': 1, 'contents': 'Host isolated, ticket INC-77', 'tags': [COMMENT_TAG],
+                'user': 'alice', 'format': 'markdown'},
+               {'id': '13@34', 'type': 1, 'contents': 'Internal only', 'tags': ['internal'], 'user': 'alice'}]
+    args = {'remoteId': str(breach.pbid), 'status': 2, 'incidentChanged': True, 'delta': {'closeReason': 'Resolved'},
+            'data': {'id': '34', 'status': 2}, 'entries': entries}
+
+    (returned,) = run(emu, 'update-remote-system', args, close_out=True)
+
+    assert returned == str(breach.pbid)
+    assert breach.acknowledged is True
+    assert [comment.message for comment in emu.dataset.comments[breach.pbid]] == \
+        ['[Cortex XSOAR] alice: Host isolated, ticket INC-77']
+    mirrored, incoming = get_remote_data(emu, breach.pbid, last_update)
+    assert mirrored['commentCount'] == 1 and incoming == []
+
+
+def test_update_remote_system_leaves_the_breach_alone_when_close_out_is_off(emu: Emulator) -> None:
+    """
+    Given close_out off
+    When update-remote-system runs for a closed incident without notes
+    Then the breach stays unacknowledged and nothing is posted.
+    """
+    (breach,) = quiet_breaches(emu, 1, skip=5)
+    emu.clear_log()
+    args = {'remoteId': str(breach.pbid), 'status': 2, 'incidentChanged': True, 'delta': {'closeReason': 'Resolved'},
+            'entries': []}
+    assert run(emu, 'update-remote-system', args, close_out=False) == [str(breach.pbid)]
+    assert breach.acknowledged is False and emu.request_log() == []
+
+
+def test_get_mapping_fields_describes_the_mirrored_breach(emu: Emulator) -> None:
+    """
+    Given a mirroring instance
+    When get-mapping-fields runs
+    Then it returns the Darktrace Model Breach type with every field get-remote-data mirrors.
+    """
+    (mapping,) = run(emu, 'get-mapping-fields')
+    (breach,) = quiet_breaches(emu, 1, skip=6)
+    mirrored, _ = get_remote_data(emu, breach.pbid, iso(emu.now_ms()))
+    assert set(mapping) == {'Darktrace Model Breach'}
+    assert set(mapping['Darktrace Model Breach']) <= set(mirrored)
