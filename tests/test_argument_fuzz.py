@@ -296,7 +296,8 @@ def check_run(command: str, name: str, text: str, args: dict[str, str], requests
 # --- the property ------------------------------------------------------------------------------------------
 
 SPECIAL = list('&=/?#%"\'\\;,+ .:@[]{}<>|`~!$^*()') + [
-    '\x00', '\t', '\n', '\r', '\x1b', '\x7f', '\x85', '\xa0', 'é', 'ß', '✓', '中', '😀', '\u202e', '\ufeff', '\u2028',
+    '\x00', '\t', '\n', '\r', '\x1b', '\x7f', '\x85', '\xa0', 'é', 'ß', '✓', '中', '😀',
+    '\u202e', '\ufeff', '\u2028',
     '%2F', '%26', '%00', '..', '../', '&did=1', '?x=1', '#frag', '\r\nX-Injected: 1']
 
 
@@ -355,7 +356,9 @@ def test_known_dangerous_values_are_refused_or_sent_intact(command: str, name: s
     valid = valid_value(command, argument)
     reference_args = {**base_args(command), name: valid}
     reference_args.pop(EXCLUSIVE.get((command, name), ''), None)
-    reference, _ = send(command, reference_args)
+    reference, reference_error = send(command, reference_args)
+    assert reference and (reference_error is None or isinstance(reference_error, DarktraceApiError)), \
+        f'the valid arguments {reference_args} were not sent: {reference_error!r}'
     for text in [value for danger in DANGEROUS for value in (danger, valid + danger, danger + valid)]:
         args = {**reference_args, name: text}
         requests, error = send(command, args)
@@ -364,9 +367,12 @@ def test_known_dangerous_values_are_refused_or_sent_intact(command: str, name: s
 
 def test_every_command_is_fuzzed() -> None:
     """
-    Given the COMMANDS table and the YAML
+    Given the YAML, read on its own (not through the COMMANDS table the cases are built from)
     When the fuzz cases are listed
-    Then every command with arguments has all of them fuzzed.
+    Then every darktrace-* command the YAML declares with arguments has each of its arguments fuzzed, so a
+    command missing from COMMANDS cannot drop out of the fuzzing unnoticed.
     """
-    fuzzed = {command for command, _ in CASES}
-    assert fuzzed == {command for command in Darktrace.COMMANDS if yaml_arguments(command)}
+    declared = {(name, argument['name']) for name, command in YAML_COMMANDS.items() if name.startswith('darktrace-')
+                for argument in command.get('arguments') or []}
+    assert declared and set(CASES) == declared
+    assert len(CASES) == len(set(CASES)), 'an argument is fuzzed twice'

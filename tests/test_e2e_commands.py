@@ -66,8 +66,8 @@ def run(command: str, params: dict[str, Any], **args: str) -> Any:
     demistomock.harness_reset(command=command, params=params, args=args)
     try:
         Darktrace.main()
-    except SystemExit:
-        pass
+    except SystemExit as exited:  # return_error ends a failed command with exit code 0, as on the platform
+        assert exited.code in (0, None), f'{command} exited with {exited.code!r}'
     assert_no_secret(demistomock.harness.results, demistomock.harness.logs)
     (entry,) = demistomock.harness.results
     return entry
@@ -311,11 +311,14 @@ def test_awkward_tag_name_is_created_verbatim_on_the_appliance(emu: Emulator) ->
     Then the appliance holds a tag with exactly that name on the device, and it is found by that name.
     """
     did = 9
-    outputs(run('darktrace-post-tag-to-device', params_for(emu), deviceId=str(did), tagName=AWKWARD))
-    tag = emu.dataset.tag_by_name(AWKWARD)
-    assert tag is not None
+    # A name no other test uses, so the tag is created here whatever order the tests run in.
+    name = f'{AWKWARD} #verbatim'
+    assert emu.dataset.tag_by_name(name) is None
+    outputs(run('darktrace-post-tag-to-device', params_for(emu), deviceId=str(did), tagName=name))
+    tag = emu.dataset.tag_by_name(name)
+    assert tag is not None and tag['name'] == name
     assert did in [link.did for link in emu.dataset.tag_links_for(tag['tid'], emu.now_ms())]
-    result = outputs(run('darktrace-get-tagged-devices', params_for(emu), tagName=AWKWARD))
+    result = outputs(run('darktrace-get-tagged-devices', params_for(emu), tagName=name))
     assert did in [device['deviceId'] for device in result]
 
 
@@ -449,18 +452,16 @@ def test_private_tokens_appear_in_no_entry_or_log_line(emu: Emulator) -> None:
             ('darktrace-get-tags-for-device', ok, {'deviceId': '5'}),
             ('darktrace-post-tag-to-device', wrong, {'deviceId': '5', 'tagName': 'Guest'})]
     for command, params, args in runs:
-        demistomock.harness_reset(command=command, params=params, args=args)
-        try:
-            Darktrace.main()
-        except SystemExit:
-            pass
-        assert demistomock.harness.results
-        assert_no_secret(demistomock.harness.results, demistomock.harness.logs)
+        run(command, params, **args)  # checks every entry and log line for the private tokens
     fetch_params = {**ok, 'isFetch': True, 'max_alerts': '5', 'first_fetch': '1 day', 'min_score': '0'}
+    failures: list[str] = []
     for params in (fetch_params, {**fetch_params, 'private_api_token': WRONG_PRIVATE_TOKEN}):
         demistomock.harness_reset(command='fetch-incidents', params=params)
         try:
             Darktrace.main()
         except Exception as error:  # a failed fetch raises, as on the platform
-            assert_no_secret(str(error))
+            failures.append(str(error))
         assert_no_secret(demistomock.harness.incidents, demistomock.harness.last_run, demistomock.harness.logs)
+    # The good pair fetched without error and the wrong one failed: both paths were really scanned.
+    assert len(failures) == 1 and 'API SIGNATURE ERROR' in failures[0], failures
+    assert_no_secret(failures)

@@ -17,6 +17,7 @@ import Darktrace
 from emulator import Emulator
 
 ERROR_ENTRY_TYPE = 4
+DAY_MS = 86_400_000
 DEFAULT_SETTINGS = {'order': 'desc', 'ack_reply': 'object', 'comment_reply': 'object', 'model_uuid_reply': 'list'}
 
 
@@ -40,8 +41,8 @@ def run(emu: Emulator, command: str, **args: str) -> dict[str, Any]:
         'min_score': '0'}, args=args)
     try:
         Darktrace.main()
-    except SystemExit:
-        pass
+    except SystemExit as exited:  # return_error ends a failed command with exit code 0, as on the platform
+        assert exited.code in (0, None), f'{command} exited with {exited.code!r}'
     (entry,) = demistomock.harness.results
     return entry
 
@@ -108,6 +109,7 @@ def test_list_model_breaches_pages_newest_first_in_any_reply_order(emu: Emulator
     expected = [b.pbid for b in sorted((b for b in visible_breaches(emu) if b.time >= start_ms and b.score >= 0.5),
                                        key=lambda b: (b.time, b.pbid), reverse=True)]
     args = {'start_time': iso(start_ms), 'min_score': '50', 'limit': '20'}
+    assert len(expected) > 40, 'the dataset must fill both pages for the comparison to mean anything'
     first = outputs(run(emu, 'darktrace-list-model-breaches', **args, page='1'))
     second = outputs(run(emu, 'darktrace-list-model-breaches', **args, page='2'))
     assert [b['pbid'] for b in first] + [b['pbid'] for b in second] == expected[:40]
@@ -125,7 +127,10 @@ def test_list_model_breaches_acknowledged_filter(emu: Emulator) -> None:
                          limit='1000'))
     expected = {b.pbid for b in visible_breaches(emu) if b.acknowledged
                 and b.time >= emu.dataset.anchor_ms - 7 * 86_400_000}
+    assert expected, 'the dataset must hold acknowledged breaches for the filter to be tested'
     assert result and all(b['acknowledged'] is True for b in result)
+    # The appliance's own record agrees, so the flag in context is not merely copied from a filter value.
+    assert all(emu.dataset.breaches[b['pbid']].acknowledged for b in result)
     assert expected <= {b['pbid'] for b in result}
 
 
@@ -173,7 +178,7 @@ def test_get_model_breach_connections(emu: Emulator) -> None:
     breach = visible_breaches(emu)[30]
     result = outputs(run(emu, 'darktrace-get-model-breach-connections', pbid=str(breach.pbid), limit='5'))
     connections = result['connections']
-    assert result['pbid'] == breach.pbid and len(connections) <= 5
+    assert result['pbid'] == breach.pbid and 0 < len(connections) <= 5
     assert all(c['eventType'] != 'policybreach' for c in connections)
     assert [c['time'] for c in connections] == sorted((c['time'] for c in connections), reverse=True)
     assert parse_qs(requests_to(emu, '/details')[0]['query'])['count'] == ['6']
@@ -221,7 +226,7 @@ def test_search_devices_asks_for_at_most_300_and_stops_at_the_total(emu: Emulato
     assert parse_qs(searches[0]['query'])['count'] == ['300'] and parse_qs(searches[0]['query'])['offset'] == ['0']
     assert len(result) == len(emu.dataset.devices)
     hostnames = [d.get('hostname') for d in result if d.get('hostname')]
-    assert hostnames == sorted(hostnames)
+    assert len(hostnames) > 1 and hostnames == sorted(hostnames)
 
 
 def test_search_devices_by_field(emu: Emulator) -> None:
@@ -250,14 +255,22 @@ def test_get_device(emu: Emulator) -> None:
 @pytest.mark.parametrize('event_type', ['connection', 'notice', 'devicehistory'])
 def test_get_device_events(emu: Emulator, event_type: str) -> None:
     """
-    Given the device of a recent breach
+    Given the device of a recent breach (for device history, a device whose IP address changed within the last
+    two days)
     When darktrace-get-device-events runs for a type of event over the last two days
-    Then the events are of that type, newest first, and the range was sent in epoch ms.
+    Then there are events, all of that type, newest first, and the range was sent in epoch ms.
     """
-    breach = visible_breaches(emu)[-1]
-    result = outputs(run(emu, 'darktrace-get-device-events', did=str(breach.did), event_type=event_type,
+    if event_type == 'devicehistory':
+        # Most devices' history is older than two days; only a recent IP change falls inside the window.
+        did, change = next((did, entry) for did, device in sorted(emu.dataset.devices.items())
+                           for entry in device['ips'][1:] if entry['timems'] >= emu.now_ms() - 1.5 * DAY_MS)
+    else:
+        did, change = visible_breaches(emu)[-1].did, None
+    result = outputs(run(emu, 'darktrace-get-device-events', did=str(did), event_type=event_type,
                          start_time='2 days', limit='20'))
-    assert result['did'] == breach.did and result['eventType'] == event_type and len(result['events']) <= 20
+    assert result['did'] == did and result['eventType'] == event_type and 0 < len(result['events']) <= 20
+    if change is not None:
+        assert change['ip'] in [event.get('value') for event in result['events']]
     assert all(event['eventType'] == event_type for event in result['events'])
     times = [event['time'] for event in result['events']]
     assert times == sorted(times, reverse=True)
@@ -293,6 +306,7 @@ def test_list_ai_analyst_incident_events(emu: Emulator) -> None:
     """
     start_ms = emu.dataset.anchor_ms - 15 * 86_400_000
     expected = [e['id'] for e in incident_events(emu) if e['createdAt'] >= start_ms and e['groupScore'] >= 40]
+    assert expected and len(expected) < len(incident_events(emu)), 'the score filter must keep some and drop some'
     result = outputs(run(emu, 'darktrace-list-ai-analyst-incident-events', start_time=iso(start_ms),
                          min_group_score='40', limit='1000'))
     assert [e['id'] for e in result] == expected
@@ -309,7 +323,8 @@ def test_acknowledge_then_unacknowledge_ai_analyst_incident_event(emu: Emulator)
         {'id': event['id'], 'acknowledged': True}
     assert emu.dataset.incidents[event['id']]['acknowledged'] is True
     assert parse_qs(requests_to(emu, '/aianalyst/acknowledge')[0]['body']) == {'uuid': [event['id']]}
-    run(emu, 'darktrace-unacknowledge-ai-analyst-incident-event', event_id=event['id'])
+    assert outputs(run(emu, 'darktrace-unacknowledge-ai-analyst-incident-event', event_id=event['id'])) == \
+        {'id': event['id'], 'acknowledged': False}
     assert emu.dataset.incidents[event['id']]['acknowledged'] is False
 
 
@@ -368,8 +383,10 @@ def test_post_to_watched_list_without_options_sends_the_old_body(emu: Emulator) 
     When darktrace-post-to-watched-list runs
     Then the request body is exactly the old one.
     """
-    run(emu, 'darktrace-post-to-watched-list', endpointsToWatch='e2e-plain.example')
-    assert requests_to(emu, '/intelfeed')[0]['body'] == '{"addlist":"e2e-plain.example"}'
+    outputs(run(emu, 'darktrace-post-to-watched-list', endpointsToWatch='e2e-plain.example'))
+    (request,) = requests_to(emu, '/intelfeed')
+    assert request['body'] == '{"addlist":"e2e-plain.example"}'
+    assert 'e2e-plain.example' in emu.dataset.watched
 
 
 def test_list_tags_then_tag_and_untag_a_device(emu: Emulator) -> None:
@@ -381,13 +398,18 @@ def test_list_tags_then_tag_and_untag_a_device(emu: Emulator) -> None:
     tags = outputs(run(emu, 'darktrace-list-tags', limit='1000'))
     assert {t['tid'] for t in tags} == set(emu.dataset.tags)
     did = sorted(emu.dataset.devices)[7]
-    run(emu, 'darktrace-post-tag-to-device', deviceId=str(did), tagName='E2E Triage', duration='3600')
+    posted = outputs(run(emu, 'darktrace-post-tag-to-device', deviceId=str(did), tagName='E2E Triage',
+                         duration='3600'))
+    assert posted['deviceId'] == did and posted['tagName'] == 'E2E Triage'
     on_device = outputs(run(emu, 'darktrace-get-tags-for-device', deviceId=str(did)))
     assert 'E2E Triage' in [t['tagName'] for t in on_device]
     removed = outputs(run(emu, 'darktrace-remove-tag-from-device', deviceId=str(did), tagName='E2E Triage'))
     assert removed == {'deviceId': did, 'tagName': 'E2E Triage', 'removed': True}
     remaining = run(emu, 'darktrace-get-tags-for-device', deviceId=str(did))
+    assert remaining['Type'] != ERROR_ENTRY_TYPE, remaining['Contents']
+    # A device left without tags has no context at all.
     assert 'E2E Triage' not in [t['tagName'] for t in (outputs(remaining) if remaining['EntryContext'] else [])]
+    assert 'E2E Triage' not in [tag['name'] for tag in emu.dataset.device_tags(did, emu.now_ms())]
 
 
 # --- arguments -----------------------------------------------------------------------------------------

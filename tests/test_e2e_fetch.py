@@ -1,4 +1,5 @@
 """End-to-end tests of fetch-incidents against the emulator over HTTP, through `Darktrace.main()`."""
+import json
 from typing import Any
 
 import pytest
@@ -9,17 +10,25 @@ import Darktrace
 from emulator import Emulator
 
 HOUR_MS = 3600 * 1000
+MAX_RUNS = 300
 
 
-def fetch_once(emulator: Emulator, last_run: dict[str, Any], **params: Any) -> tuple[dict[str, Any], list[dict]]:
-    """One fetch cycle as XSOAR runs it; on failure the previous lastRun is kept and no incident is created."""
+def fetch_once(emulator: Emulator, last_run: dict[str, Any], allow_failure: bool = False,
+               **params: Any) -> tuple[dict[str, Any], list[dict]]:
+    """One fetch cycle as XSOAR runs it; on failure the previous lastRun is kept and no incident is created.
+
+    A failure is accepted only where the test injected faults, and only in the form the platform's return_error
+    raises (a plain Exception with the command's error text); anything else is a bug and fails the test."""
     instance = {'url': emulator.url, 'public_api_token': emulator.public_token,
                 'private_api_token': emulator.private_token, 'min_score': '0', 'max_alerts': '40',
                 'first_fetch': '3 days', **params}
     demistomock.harness_reset(command='fetch-incidents', params=instance, last_run=last_run)
     try:
         Darktrace.main()
-    except Exception:  # the platform's return_error raises during fetch-incidents
+    except Exception as error:  # the platform's return_error raises during fetch-incidents
+        assert allow_failure, f'fetch-incidents failed without an injected fault: {error!r}'
+        assert type(error) is Exception and str(error).startswith('Failed to execute fetch-incidents'), repr(error)
+        assert demistomock.harness.incidents == [], 'a failed run handed over incidents'
         return last_run, []
     incidents = [incident for batch in demistomock.harness.incidents for incident in batch]
     return demistomock.harness.last_run, incidents
@@ -31,14 +40,15 @@ def caught_up(emulator: Emulator, last_run: dict[str, Any]) -> bool:
 
 
 def drain(emulator: Emulator, last_run: dict[str, Any] | None = None, **params: Any) -> tuple[dict, list[int]]:
+    """Fetch until a run delivers nothing and the cursor has caught up; fails if that takes more than MAX_RUNS."""
     last_run = last_run or {}
     delivered: list[int] = []
-    for _ in range(300):
+    for _ in range(MAX_RUNS):
         last_run, incidents = fetch_once(emulator, last_run, **params)
         delivered.extend(int(incident['dbotMirrorId']) for incident in incidents)
         if not incidents and caught_up(emulator, last_run):
-            break
-    return last_run, delivered
+            return last_run, delivered
+    raise AssertionError(f'fetch did not catch up within {MAX_RUNS} runs (cursor {last_run})')
 
 
 def visible_pbids(emulator: Emulator, min_score: float = 0) -> set[int]:
@@ -103,15 +113,21 @@ def test_fetch_survives_failures_without_loss_or_duplicates() -> None:
         last_run: dict[str, Any] = {}
         delivered: list[int] = []
         faults = iter([('status', 500), ('truncate', None), ('html_login', None)])
-        for run in range(300):
+        drained = False
+        for run in range(MAX_RUNS):
             if run % 3 == 1:
                 kind, status = next(faults, (None, None))
                 if kind:
                     emulator.inject_fault(kind, status=status, path='/modelbreaches')
-            last_run, incidents = fetch_once(emulator, last_run)
+            last_run, incidents = fetch_once(emulator, last_run, allow_failure=True)
             delivered.extend(int(incident['dbotMirrorId']) for incident in incidents)
             if not incidents and caught_up(emulator, last_run):
+                drained = True
                 break
+        assert drained, f'fetch did not catch up within {MAX_RUNS} runs'
+        # Every fault was thrown and hit a fetch request; otherwise the failures were not tested.
+        assert sorted(entry['fault'] for entry in emulator.request_log() if entry['fault']) == \
+            ['html_login', 'status', 'truncate']
         assert len(delivered) == len(set(delivered))
         assert set(delivered) == visible_pbids(emulator)
 
@@ -122,12 +138,13 @@ def test_fetch_incident_carries_the_breach_link_and_score() -> None:
     When one fetch runs
     Then each incident's rawJSON has breachUrl and percentscore, and dbotMirrorId is the pbid.
     """
-    import json
     with Emulator(breaches=50, span_days=1, seed=15) as emulator:
         last_run: dict[str, Any] = {}
         incidents: list[dict] = []
-        while not incidents and not caught_up(emulator, last_run):
+        for _ in range(MAX_RUNS):
             last_run, incidents = fetch_once(emulator, last_run)
+            if incidents or caught_up(emulator, last_run):
+                break
         assert incidents
         for incident in incidents:
             raw = json.loads(incident['rawJSON'])

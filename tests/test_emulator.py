@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import os
+import selectors
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -136,7 +137,9 @@ def test_known_answer_vectors_verify(public: str, private: str, target: str, dat
         request = SignedRequest('GET', path, rest, b'', {})
     headers = {'DTAPI-Token': public, 'DTAPI-Date': date, 'DTAPI-Signature': expected}
     request = SignedRequest(request.method, request.raw_path, request.raw_query, request.body, headers)
-    result = authenticator.verify(request, parse_dtapi_date(date) or 0)
+    moment = parse_dtapi_date(date)
+    assert moment is not None, f'the documented date {date!r} does not parse'
+    result = authenticator.verify(request, moment)
     assert result.outcome is AuthOutcome.OK
 
 
@@ -352,7 +355,9 @@ def test_modelbreaches_filters(client: Client) -> None:
     by_pid = all_breaches(client, pid=pid)
     assert {b['model']['now']['pid'] for b in by_pid} == {pid}
     assert [b['pbid'] for b in all_breaches(client, uuid=uuid)] == [b['pbid'] for b in by_pid]
-    assert all(b['score'] >= 0.7 for b in all_breaches(client, minscore=0.7))
+    high = all_breaches(client, minscore=0.7)
+    assert high and all(b['score'] >= 0.7 for b in high)
+    assert {b['pbid'] for b in high} == {b['pbid'] for b in all_breaches(client) if b['score'] >= 0.7}
 
 
 @pytest.mark.parametrize('value', ['50', 'high', '-0.1'])
@@ -533,16 +538,22 @@ def test_details_for_a_breach_starts_with_the_breach_record(client: Client) -> N
 
 @pytest.mark.parametrize('eventtype', ['notice', 'devicehistory', 'modelbreach', 'unusualconnection'])
 def test_details_event_types(client: Client, eventtype: str) -> None:
-    """Given an event type, when /details?did=&eventtype= is read over four weeks, then every
-    event has that eventType; an unknown event type is an input error."""
+    """Given an event type and a device that has such events in the last four weeks (a breached
+    device; for devicehistory, a device whose IP changed), when /details?did=&eventtype= is read
+    over four weeks, then events come back and every one has that eventType; an unknown event
+    type is an input error."""
     now = client.emu.now_ms()
-    breach_did = all_breaches(client)[0]['device']['did']
-    events = client.get('/details', {'did': breach_did, 'eventtype': eventtype,
-                                     'starttime': now - 28 * DAY_MS, 'endtime': now}).json()
-    assert isinstance(events, list)
-    if eventtype != 'devicehistory':
-        assert events
+    start = now - 28 * DAY_MS
+    if eventtype == 'devicehistory':
+        # Most history is a device's first sighting, months ago; a later IP change is recent.
+        did = next(did for did, device in sorted(client.emu.dataset.devices.items())
+                   if any(start <= entry['timems'] <= now for entry in device['ips'][1:]))
+    else:
+        did = all_breaches(client)[0]['device']['did']
+    events = client.get('/details', {'did': did, 'eventtype': eventtype, 'starttime': start, 'endtime': now}).json()
+    assert isinstance(events, list) and events
     assert all(e['eventType'] == eventtype for e in events)
+    assert all(start <= e['timems'] <= now for e in events)
     assert client.get('/details', {'did': 1, 'eventtype': 'bogus'}).status_code == 400
 
 
@@ -555,13 +566,21 @@ def test_details_device_history_without_window(client: Client) -> None:
 
 
 def test_details_msg_and_blocked_connections(client: Client) -> None:
-    """Given notices and Autonomous Response blocks, when /details?msg= and blockedconnections
-    are read, then notices matching the text and blocked connections are returned."""
+    """Given notices and an Autonomous Response action blocking a connection, when /details?msg=
+    and blockedconnections are read, then notices matching the text and the blocked connection
+    are returned."""
     now = client.emu.now_ms()
     notices = client.get('/details', {'msg': 'scanned', 'starttime': now - 7 * DAY_MS, 'endtime': now}).json()
     assert notices and all('scanned' in n['msg'] for n in notices)
+    # The generated actions may block no connection at all, so the test makes one that does.
+    manual = client.post_json('/antigena/manual', {'did': 2, 'action': 'connection', 'duration': 600,
+                                                   'connections': [{'src': '10.0.1.2', 'dst': '203.0.113.10',
+                                                                    'port': 443}]})
+    assert manual.status_code == 200, manual.text
     blocked = client.get('/details', {'blockedconnections': 'all'}).json()
-    assert isinstance(blocked, list) and all(e['blocked'] for e in blocked)
+    assert isinstance(blocked, list) and blocked and all(e['blocked'] for e in blocked)
+    assert {(e['codeid'], e['destination'], e['port']) for e in blocked} >= {
+        (manual.json()['codeid'], '203.0.113.10', 443)}
 
 
 def test_devices(client: Client) -> None:
@@ -656,6 +675,7 @@ def test_deviceinfo_parameters(client: Client) -> None:
     size = client.get('/deviceinfo', {'did': 3, 'datatype': 'sizeout'}).json()['deviceInfo'][0]['graphData']
     assert max(p['count'] for p in size) > max(p['count'] for p in hourly['graphData'])
     external = client.get('/deviceinfo', {'did': 3, 'odid': 0}).json()['deviceInfo'][0]['info']
+    assert external['devicesAndPorts']
     assert all(item['deviceAndPort']['device'] == 0 for item in external['devicesAndPorts'])
     assert client.get('/deviceinfo', {'datatype': 'co'}).status_code == 400
     assert client.get('/deviceinfo', {'did': 3, 'datatype': 'bytes'}).status_code == 400
@@ -814,7 +834,9 @@ def test_ai_analyst_incident_events(emu: Emulator, client: Client) -> None:
         assert key in events[0]
     everything = client.get('/aianalyst/incidentevents', {**window, 'includeacknowledged': 'true'}).json()
     assert len(everything) >= len(events)
-    assert all(e['aiaScore'] >= 50 for e in client.get('/aianalyst/incidentevents', {**window, 'minscore': 50}).json())
+    scored = client.get('/aianalyst/incidentevents', {**window, 'minscore': 50}).json()
+    assert scored and all(e['aiaScore'] >= 50 for e in scored)
+    assert [e['id'] for e in scored] == [e['id'] for e in events if e['aiaScore'] >= 50]
     chosen = everything[-1]['id']
     overridden = client.get('/aianalyst/incidentevents', {'uuid': chosen, 'minscore': 100}).json()
     assert [e['id'] for e in overridden] == [chosen]
@@ -857,7 +879,8 @@ def test_antigena(emu: Emulator, client: Client) -> None:
     new_codeid = manual.json()['codeid']
     assert new_codeid in [a['codeid'] for a in client.get('/antigena', {'did': 2}).json()]
     assert client.post_json('/antigena/manual', {'did': 2, 'action': 'explode', 'duration': 60}).status_code == 400
-    assert client.post_json('/antigena', {'codeid': 1}).status_code in (400, 404)
+    assert client.post_json('/antigena', {'codeid': 1, 'clear': True}).status_code == 404
+    assert client.post_json('/antigena', {'codeid': codeid}).status_code == 400
 
 
 # ====================================================================== switches
@@ -1006,8 +1029,8 @@ def test_request_log_records_signed_requests(emu: Emulator, client: Client) -> N
     client.get('/devices', {'did': 1})
     client.post_form('/tags/entities', {'did': 1, 'tag': 'Admin'})
     log = emu.request_log()
-    assert [(e['method'], e['path'], e['status']) for e in log] == [('GET', '/devices', 200),
-                                                                     ('POST', '/tags/entities', 200)]
+    assert [(e['method'], e['path'], e['status']) for e in log] == [
+        ('GET', '/devices', 200), ('POST', '/tags/entities', 200)]
     assert log[0]['query'] == 'did=1' and log[1]['body'] == 'did=1&tag=Admin'
     assert log[0]['bytes_sent'] > 0
     assert log[0]['headers']['DTAPI-Signature'] == '<redacted>' and log[0]['headers']['DTAPI-Token']
@@ -1038,7 +1061,7 @@ def test_control_interface_over_http(emu: Emulator, client: Client) -> None:
     control = emu.url + '/_emulator'
     assert requests.post(control + '/faults', json={'kind': 'status', 'status': 502}, timeout=10).status_code == 200
     assert client.get('/status').status_code == 502
-    requests.post(control + '/faults', json={'kind': 'status', 'status': 502}, timeout=10)
+    assert requests.post(control + '/faults', json={'kind': 'status', 'status': 502}, timeout=10).status_code == 200
     assert requests.delete(control + '/faults', timeout=10).json() == {'faults': []}
     assert client.get('/status').status_code == 200
     shifted = requests.post(control + '/clock', json={'seconds': 60}, timeout=10).json()
@@ -1047,11 +1070,14 @@ def test_control_interface_over_http(emu: Emulator, client: Client) -> None:
     assert requests.post(control + '/settings', json={'order': 'up'}, timeout=10).status_code == 400
     pbids = requests.post(control + '/breaches', json=[{'score': 0.3}], timeout=10).json()['pbids']
     assert client.get(f'/modelbreaches/{pbids[0]}').status_code == 200
-    requests.post(control + '/tokens', json={'public': 'cp', 'private': 'cs', 'permissions': ['status']}, timeout=10)
+    tokens = requests.post(control + '/tokens', json={'public': 'cp', 'private': 'cs', 'permissions': ['status']},
+                           timeout=10)
+    assert tokens.status_code == 200, tokens.text
     assert Client(emu, 'cp', 'cs').get('/status').status_code == 200
+    assert Client(emu, 'cp', 'cs').get('/devices').status_code == 302  # only the status permission was granted
     log = requests.get(control + '/log', timeout=10).json()
     assert log and all(not e['path'].startswith('/_emulator') for e in log)
-    requests.delete(control + '/log', timeout=10)
+    assert requests.delete(control + '/log', timeout=10).status_code == 200
     state = requests.get(control + '/state', timeout=10).json()
     assert state['counts']['breaches'] == 501 and state['settings']['order'] == 'asc' and 'now_ms' in state
     assert state['counts']['requests'] == 0
@@ -1093,6 +1119,10 @@ def test_command_line_prints_the_url_and_serves() -> None:
                                cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
+        # A bounded wait for the first line, so a process that never prints fails the test instead of hanging it.
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stdout, selectors.EVENT_READ)
+            assert selector.select(timeout=60), 'the emulator printed nothing within 60 s'
         line = process.stdout.readline().strip()
         assert line.startswith('EMULATOR URL=http://127.0.0.1:') and 'PUBLIC=demo-public-token' in line
         assert 'demo-private-token' not in line
@@ -1103,4 +1133,10 @@ def test_command_line_prints_the_url_and_serves() -> None:
         assert requests.get(url + '/status', headers=headers, timeout=10).status_code == 200
     finally:
         process.terminate()
-        assert process.wait(timeout=10) == 0
+        try:
+            exit_code = process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()  # never leave the emulator running after the test
+            process.wait(timeout=10)
+            raise
+    assert exit_code == 0

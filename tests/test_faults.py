@@ -21,6 +21,7 @@ import re
 import shlex
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -166,10 +167,11 @@ def run_operation(emu: Emulator, operation: str, args: dict[str, str] | None = N
     outcome = Outcome()
     try:
         Darktrace.main()
-    except SystemExit:
-        pass
+    except SystemExit as exited:  # return_error ends a failed command with exit code 0, as on the platform
+        assert exited.code in (0, None), f'{operation} exited with {exited.code!r}'
     except Exception as error:
         assert operation == FETCH, f'{operation} let an exception escape: {error!r}'
+        assert type(error) is Exception, f'fetch-incidents let {error!r} escape instead of return_error\'s Exception'
         outcome.fetch_error = str(error)
     outcome.entries = list(demistomock.harness.results)
     outcome.incidents = [incident for batch in demistomock.harness.incidents for incident in batch]
@@ -244,15 +246,18 @@ def requests_to(emu: Emulator, method: str, path: str) -> list[dict[str, Any]]:
     return [entry for entry in emu.request_log() if entry['method'] == method and entry['path'] == path]
 
 
+DELAYED_REQUEST_DEADLINE_S = 10
+
+
 def wait_for_delayed_request(emu: Emulator, method: str, path: str) -> None:
     """Wait until the emulator logs the delayed request: it does so only when it answers, after the client gave
-    up on it. Polls the log for an event; nothing is timed."""
-    never_set = threading.Event()
-    for _ in range(500):
-        if any(entry['fault'] == 'delay' for entry in requests_to(emu, method, path)):
-            return
-        never_set.wait(0.01)
-    raise AssertionError(f'the delayed {method} {path} never reached the request log')
+    up on it. Polls the log for that entry, up to a generous deadline; nothing is asserted about how long it took."""
+    deadline = time.monotonic() + DELAYED_REQUEST_DEADLINE_S
+    poll = threading.Event()  # never set: waiting on it paces the polling without a bare sleep
+    while not any(entry['fault'] == 'delay' for entry in requests_to(emu, method, path)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f'the delayed {method} {path} never reached the request log')
+        poll.wait(0.01)
 
 
 @pytest.mark.parametrize('fault', FAULTS, ids=[fault.name for fault in FAULTS])
@@ -267,7 +272,9 @@ def test_fault_on_first_request(emu: Emulator, first_requests: Callable[[str], F
     """
     first = first_requests(operation)
     method, path = first.method, first.path
-    monkeypatch.setattr(Darktrace, 'READ_TIMEOUT_S', TEST_READ_TIMEOUT_S)
+    if fault.name == 'read_timeout':
+        # Only here: a short read timeout would also cut off a healthy reply on a busy machine.
+        monkeypatch.setattr(Darktrace, 'READ_TIMEOUT_S', TEST_READ_TIMEOUT_S)
     emu.inject_fault(method=method, path=path, **fault.inject)
 
     outcome = run_operation(emu, operation, operation_args(emu, operation))
@@ -336,10 +343,15 @@ def test_retries_are_logged_without_secrets(emu: Emulator) -> None:
         assert not re.search(r'\b[0-9a-f]{40}\b', message), f'a signature-like value was logged: {message}'
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
-        return int(probe.getsockname()[1])
+@contextlib.contextmanager
+def reserved_port() -> Iterator[int]:
+    """A 127.0.0.1 port held by a bound socket that never listens: connecting to it is refused, and no other
+    process can take it meanwhile. SO_REUSEADDR lets an emulator bind the same port while it is held (Linux
+    allows this when nothing listens on it yet), so the port never passes through a free state."""
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(('127.0.0.1', 0))
+        yield int(holder.getsockname()[1])
 
 
 def test_post_that_never_reached_the_appliance_is_retried_once_it_is_up(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -348,31 +360,31 @@ def test_post_that_never_reached_the_appliance_is_retried_once_it_is_up(monkeypa
     When darktrace-post-tag-to-device runs
     Then the refused POST is retried, the tag is applied, and the appliance saw exactly one POST.
     """
-    port = _free_port()
-    late = Emulator(breaches=20, span_days=1, seed=3, port=port)
-    logged = demistomock.debug
+    with reserved_port() as port:
+        late = Emulator(breaches=20, span_days=1, seed=3, port=port)
+        logged = demistomock.debug
 
-    def debug_and_start(message: str) -> None:
-        logged(message)
-        if 'retrying POST /tags/entities' in message:
-            late.start()
+        def debug_and_start(message: str) -> None:
+            logged(message)
+            if 'retrying POST /tags/entities' in message:
+                late.start()
 
-    monkeypatch.setattr(demistomock, 'debug', debug_and_start)
-    try:
-        did = min(late.dataset.devices)
-        demistomock.harness_reset(command='darktrace-post-tag-to-device',
-                                  args={'deviceId': str(did), 'tagName': 'Late'},
-                                  params={'url': f'http://127.0.0.1:{port}', 'public_api_token': late.public_token,
-                                          'private_api_token': late.private_token, 'retry_budget_seconds': '5'})
-        with contextlib.suppress(SystemExit):  # return_error ends a failed command this way
-            Darktrace.main()
-        (entry,) = demistomock.harness.results
-        assert entry['Type'] != ERROR_ENTRY_TYPE, entry['Contents']
-        assert [e['method'] for e in late.request_log()] == ['POST']
-        assert any(link.did == did for link in late.dataset.tag_links.values()
-                   if late.dataset.tags[link.tid]['name'] == 'Late')
-    finally:
-        late.stop()
+        monkeypatch.setattr(demistomock, 'debug', debug_and_start)
+        try:
+            did = min(late.dataset.devices)
+            demistomock.harness_reset(command='darktrace-post-tag-to-device',
+                                      args={'deviceId': str(did), 'tagName': 'Late'},
+                                      params={'url': f'http://127.0.0.1:{port}', 'public_api_token': late.public_token,
+                                              'private_api_token': late.private_token, 'retry_budget_seconds': '5'})
+            with contextlib.suppress(SystemExit):  # return_error ends a failed command this way
+                Darktrace.main()
+        finally:
+            late.stop()
+    (entry,) = demistomock.harness.results
+    assert entry['Type'] != ERROR_ENTRY_TYPE, entry['Contents']
+    assert [e['method'] for e in late.request_log()] == ['POST']
+    assert any(link.did == did for link in late.dataset.tag_links.values()
+               if late.dataset.tags[link.tid]['name'] == 'Late')
 
 
 def test_connection_refused_is_reported(emu: Emulator) -> None:
@@ -381,7 +393,8 @@ def test_connection_refused_is_reported(emu: Emulator) -> None:
     When test-module runs with a small retry budget
     Then the War Room says the connection was refused.
     """
-    outcome = run_operation(emu, TEST_MODULE, url=f'http://127.0.0.1:{_free_port()}', retry_budget_seconds='1')
+    with reserved_port() as port:
+        outcome = run_operation(emu, TEST_MODULE, url=f'http://127.0.0.1:{port}', retry_budget_seconds='1')
     assert_actionable_error(outcome, 'refused the connection')
 
 
@@ -445,6 +458,7 @@ def drain_with_faults(fault: Fault) -> tuple[list[int], set[int]]:
     with Emulator(breaches=150, span_days=1, seed=14) as emulator:
         last_run: dict[str, Any] = {}
         delivered: list[int] = []
+        drained = False
         for run in range(40):
             if fault.transient or run % 2 == 0:
                 emulator.inject_fault(method='GET', path='/modelbreaches', **fault.inject)
@@ -454,7 +468,9 @@ def drain_with_faults(fault: Fault) -> tuple[list[int], set[int]]:
             delivered.extend(int(incident['dbotMirrorId']) for incident in outcome.incidents)
             caught_up = last_run.get('start_ms', 0) >= emulator.now_ms() - Darktrace.SETTLE_MS - 60_000
             if not outcome.incidents and outcome.fetch_error is None and caught_up:
+                drained = True
                 break
+        assert drained, f'fetch did not catch up within 40 runs under {fault.name} faults'
         if fault.name == 'read_timeout':
             wait_for_delayed_request(emulator, 'GET', '/modelbreaches')
         now = emulator.now_ms()
@@ -470,7 +486,8 @@ def test_fetch_loses_and_duplicates_nothing_under_repeated_faults(monkeypatch: p
     When fetch-incidents runs until caught up
     Then every visible breach became exactly one incident: none lost, none duplicated.
     """
-    monkeypatch.setattr(Darktrace, 'READ_TIMEOUT_S', TEST_READ_TIMEOUT_S)
+    if fault.name == 'read_timeout':
+        monkeypatch.setattr(Darktrace, 'READ_TIMEOUT_S', TEST_READ_TIMEOUT_S)
     delivered, visible = drain_with_faults(fault)
     assert len(delivered) == len(set(delivered)), 'duplicated incidents'
     assert set(delivered) == visible, f'{len(visible - set(delivered))} breaches lost'

@@ -180,6 +180,8 @@ def test_wide_table_is_wrapped_to_80_columns_without_losing_text_or_alignment() 
     assert_aligned(lines)
     cells = table_cells(lines)
     assert cells[0] == headers
+    # Every row and every cell is compared: zip() alone would stop quietly at a lost row or column.
+    assert len(cells) == 1 + len(rows) and all(len(rendered) == len(headers) for rendered in cells)
     for row, rendered in zip(rows, cells[1:]):
         for header, cell in zip(headers, rendered):
             assert cell.replace(' ', '') == str(row[header]).replace(' ', '')
@@ -524,6 +526,7 @@ def test_demo_runs_end_to_end() -> None:
                                capture_output=True, text=True, encoding='utf-8', timeout=300)
     assert completed.returncode == 0, completed.stderr
     lines = example_lines()
+    assert lines, 'command_examples holds no example line'
     for number, line in enumerate(lines, 1):
         assert f'[{number}/{len(lines)}] {line.split()[0]}' in completed.stdout
     for cycle in (1, 2, 3):

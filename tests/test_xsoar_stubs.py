@@ -72,6 +72,21 @@ def tokyo_local_time() -> Iterator[None]:
 # Vectors
 # ---------------------------------------------------------------------------------------------
 
+VECTOR_FAMILIES = ('tableToMarkdown', 'CommandResults.to_context', 'arg_helpers', 'BaseClient._http_request',
+                   'return_error', 'mirroring', 'enums')
+
+
+def test_every_vector_family_is_recorded() -> None:
+    """
+    Given: test_data/vectors.json
+    When:  its families of recorded platform behaviour are counted
+    Then:  each family the tests below are parametrized over holds vectors, so none of them is silently
+           collected as an empty, skipped parametrization
+    """
+    assert {family: len(VECTORS.get(family) or ()) > 0 for family in VECTOR_FAMILIES} == \
+        dict.fromkeys(VECTOR_FAMILIES, True)
+
+
 @pytest.mark.parametrize('vector', VECTORS['tableToMarkdown'], ids=lambda v: v['case'])
 def test_table_to_markdown_matches_platform(vector: dict[str, Any]) -> None:
     """
@@ -215,6 +230,7 @@ def test_mirroring_args_match_platform() -> None:
     assert {v['object'] for v in vectors} == set(parsers)
     for vector in vectors:
         parsed = parsers[vector['object']](vector['args'])
+        assert vector['attributes'], f'the {vector["object"]} vector records no attribute'
         for attribute, value in vector['attributes'].items():
             assert getattr(parsed, attribute) == value
 
@@ -272,6 +288,7 @@ def test_enums_match_platform(enum_name: str) -> None:
     Then:  every member has the recorded value
     """
     enum_class = {'IncidentSeverity': IncidentSeverity, 'IncidentStatus': IncidentStatus}[enum_name]
+    assert VECTORS['enums'][enum_name], f'no {enum_name} member is recorded'
     for member, value in VECTORS['enums'][enum_name].items():
         assert getattr(enum_class, member) == value
 
