@@ -13,11 +13,12 @@ import pytest
 import requests
 
 import demistomock as demisto
-from CommonServerPython import CommandResults, DemistoException, IncidentSeverity
+from CommonServerPython import (CommandResults, DemistoException, EntryFormat, EntryType, GetMappingFieldsResponse,
+                                GetRemoteDataResponse, IncidentSeverity, IncidentStatus)
 
 import Darktrace
-from Darktrace import (Client, DarktraceApiError, FetchSettings, dtapi_signature, encode_query, fetch_incidents,
-                       iso_times, ms_to_iso)
+from Darktrace import (Client, DarktraceApiError, FetchSettings, MirrorSettings, dtapi_signature, encode_query,
+                       fetch_incidents, iso_times, ms_to_iso)
 
 BASE = 'https://dt.example'
 PUBLIC = 'unit-public'
@@ -32,6 +33,11 @@ def load(name: str) -> Any:
 @pytest.fixture
 def client() -> Client:
     return Client(f'{BASE}/', PUBLIC, PRIVATE, retry_budget_s=0)
+
+
+def query_of(request: Any) -> dict[str, list[str]]:
+    """The query exactly as sent (requests_mock's own `qs` lowercases names and values)."""
+    return urllib.parse.parse_qs(urllib.parse.urlsplit(request.url).query, keep_blank_values=True)
 
 
 def context_key(result: CommandResults) -> str:
@@ -58,7 +64,8 @@ def assert_signed(request: Any, body: bytes | None = None) -> None:
      'e3c82b28eb735735b9d288d6d2d63b14cba2e008'),
     ('test_public_token', 'test_private_token', '/devices?aparam=aval&mparam=mval&zparam=zval', '2025-06-01 00:00:00',
      '2f247e5248b933fccf527bebc479248613c320a4'),
-    ('test_public_token', 'test_private_token', '/modelbreaches/101/comments?{"message":"Test Comment","priority":"high"}',
+    ('test_public_token', 'test_private_token',
+     '/modelbreaches/101/comments?{"message":"Test Comment","priority":"high"}',
      '2023-12-25 23:59:59', 'b309669f63f10c0de47230144c623b6869ebfac3'),
     ('examplepub', 'examplepri', '/modelbreaches?minscore=0.5&starttime=1700000000000', '20240101T120000',
      '74a4453c4e16ce507d133b5ef9b86449cf6f4a38'),
@@ -84,7 +91,8 @@ def test_signed_headers_use_the_dtapi_date_format() -> None:
                        'DTAPI-Signature': 'e3c82b28eb735735b9d288d6d2d63b14cba2e008'}
 
 
-AWKWARD_VALUES = ['Active Threat', 'a&b=c', 'x+y/z', '100%', 'say "hi" \'there\'', 'café – 東京', '?#[]@!$,;', '~._-']
+AWKWARD_VALUES = ['Active Threat', 'a&b=c', 'x+y/z', '100%', 'say "hi" \'there\'', 'café – 東京', '?#[]@!$,;',
+                  '~._-']
 
 
 @pytest.mark.parametrize('value', AWKWARD_VALUES)
@@ -320,7 +328,7 @@ def test_get_similar_devices(client: Client, requests_mock: Any) -> None:
     """
     requests_mock.get(f'{BASE}/similardevices', json=load('similar_devices.json'))
     result = Darktrace.get_similar_devices_command(client, {'did': '1', 'max_results': '2'})
-    assert requests_mock.last_request.qs == {'did': ['1'], 'count': ['2']}
+    assert query_of(requests_mock.last_request) == {'did': ['1'], 'count': ['2']}
     assert context_key(result) == 'Darktrace.SimilarDevices(val.deviceId && val.deviceId == obj.deviceId)'
     assert result.outputs['deviceId'] == 1
     assert [d['did'] for d in result.outputs['devices']] == [823, 3]
@@ -361,7 +369,7 @@ def test_get_external_endpoint_details(client: Client, requests_mock: Any, fixtu
     requests_mock.get(f'{BASE}/endpointdetails', json=load(fixture))
     result = Darktrace.get_external_endpoint_details_command(client, {
         'endpoint_type': endpoint_type, 'endpoint_value': value, 'additional_info': 'true', 'devices': 'true'})
-    assert requests_mock.last_request.qs == query
+    assert query_of(requests_mock.last_request) == query
     assert result.outputs['endpoint'] == value
     assert context_key(result) == 'Darktrace.ExternalEndpointDetails(val.endpoint && val.endpoint == obj.endpoint)'
     assert shown in result.readable_output
@@ -389,7 +397,7 @@ def test_get_device_connection_info_summarises_for_an_analyst(client: Client, re
     requests_mock.get(f'{BASE}/deviceinfo', json=load('device_info.json'))
     result = Darktrace.get_device_connection_info_command(client, {'did': '1', 'data_type': 'co',
                                                                    'destination_did': '0'})
-    assert requests_mock.last_request.qs == {'did': ['1'], 'datatype': ['co'], 'odid': ['0']}
+    assert query_of(requests_mock.last_request) == {'did': ['1'], 'datatype': ['co'], 'odid': ['0']}
     readable = result.readable_output
     assert '| 1 | 100 | 1589 | 0 | 1589 | 2020-08-25T00:00:00.000Z | 624 |' in readable
     assert '| 53 | out | 44 | 2020-06-09T19:02:40.000Z |' in readable
@@ -410,7 +418,7 @@ def test_get_device_connection_info_sends_every_option_given(client: Client, req
     result = Darktrace.get_device_connection_info_command(client, {
         'did': '5', 'data_type': 'SIZEOUT', 'external_domain': 'cats.com', 'destination_did': '7',
         'show_all_graph_data': 'false', 'num_similar_devices': '3', 'full_device_details': 'true'})
-    assert requests_mock.last_request.qs == {
+    assert query_of(requests_mock.last_request) == {
         'did': ['5'], 'datatype': ['sizeout'], 'externaldomain': ['cats.com'], 'odid': ['7'],
         'showallgraphdata': ['false'], 'similardevices': ['3'], 'fulldevicedetails': ['true']}
     assert 'No connection data' in result.readable_output
@@ -501,8 +509,7 @@ def test_get_tagged_devices_full_details(client: Client, requests_mock: Any) -> 
     """
     requests_mock.get(f'{BASE}/tags/entities', json=load('tagged_devices_full.json'))
     result = Darktrace.get_tagged_devices_command(client, {'tagName': 'Active Threat'})
-    assert requests_mock.last_request.qs == {'tag': ['active threat'], 'fulldevicedetails': ['true']} \
-        or requests_mock.last_request.qs == {'tag': ['Active Threat'], 'fulldevicedetails': ['true']}
+    assert query_of(requests_mock.last_request) == {'tag': ['Active Threat'], 'fulldevicedetails': ['true']}
     assert result.outputs == [{'deviceId': 1417, 'hostname': 'ws1', 'label': 'Finance laptop',
                                'credentials': ['alice@example.com'], 'otherTags': ['Admin']}]
     assert '| 1417 | ws1 | Finance laptop | alice@example.com | Admin |' in result.readable_output
@@ -527,7 +534,7 @@ def test_get_tags_for_device(client: Client, requests_mock: Any) -> None:
     """
     requests_mock.get(f'{BASE}/tags/entities', json=load('device_tags.json'))
     result = Darktrace.get_tags_for_device_command(client, {'deviceId': '1417'})
-    assert requests_mock.last_request.qs == {'did': ['1417']}
+    assert query_of(requests_mock.last_request) == {'did': ['1417']}
     assert result.outputs[0] == {'deviceId': 1417, 'tagId': 5, 'tagName': 'Active Threat',
                                  'tagDescription': 'Device is actively compromised', 'expiry': None}
     assert result.outputs[1]['expiry'] == '2024-06-01T12:00:00.000Z'
@@ -536,7 +543,8 @@ def test_get_tags_for_device(client: Client, requests_mock: Any) -> None:
 
 
 @pytest.mark.parametrize('fixture, tag_id', [('tag_post_tid.json', 57), ('tag_post_success.json', None)])
-def test_post_tag_to_device_reply_variants(client: Client, requests_mock: Any, fixture: str, tag_id: int | None) -> None:
+def test_post_tag_to_device_reply_variants(client: Client, requests_mock: Any, fixture: str,
+                                           tag_id: int | None) -> None:
     """
     Given the appliance answers {"tid": N} or {"response": "SUCCESS"}
     When darktrace-post-tag-to-device runs
@@ -646,12 +654,11 @@ class FakeAppliance:
         self.order = order
         self.inclusive = inclusive
         self.requests: list[dict[str, Any]] = []
-        self.fail_next = 0
+        self.fail_on_request: int | None = None  # 1 = the first request fails
 
     def get_model_breaches(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         self.requests.append(params)
-        if self.fail_next:
-            self.fail_next -= 1
+        if len(self.requests) == self.fail_on_request:
             raise DarktraceApiError('unavailable', 'appliance down')
         start, end = params['starttime'], params['endtime']
         field = 'creationTime' if params.get('creationtime') else 'time'
@@ -671,8 +678,8 @@ def drain(appliance: FakeAppliance, fetch_settings: FetchSettings, now: int = NO
         json.dumps(last_run)
         incidents.extend(new)
         if not new and last_run['start_ms'] >= now - Darktrace.SETTLE_MS:
-            break
-    return incidents
+            return incidents
+    raise AssertionError(f'fetch did not catch up within {runs} runs')
 
 
 @pytest.mark.parametrize('order', ['asc', 'desc'])
@@ -768,22 +775,13 @@ def test_fetch_failure_raises_and_keeps_nothing_half_done() -> None:
     """
     Given the appliance fails on the second request of a run
     When fetch runs
-    Then the run raises, so the platform keeps the previous lastRun and nothing is lost.
+    Then the run raises after that request, so the platform keeps the previous lastRun and nothing is lost.
     """
     appliance = FakeAppliance([])
-    appliance.fail_next = 0
-    original = appliance.get_model_breaches
-    calls = {'n': 0}
-
-    def flaky(params: dict[str, Any]) -> list[dict[str, Any]]:
-        calls['n'] += 1
-        if calls['n'] == 2:
-            raise DarktraceApiError('unavailable', 'appliance down')
-        return original(params)
-
-    appliance.get_model_breaches = flaky  # type: ignore[method-assign]
+    appliance.fail_on_request = 2
     with pytest.raises(DarktraceApiError):
         fetch_incidents(appliance, {}, settings(first_fetch_ms=NOW_MS - 7 * 24 * HOUR_MS), NOW_MS)
+    assert len(appliance.requests) == 2
 
 
 def test_incident_shape() -> None:
@@ -841,20 +839,36 @@ def test_fetch_settings_refuse_bad_parameters(params: dict, fragment: str) -> No
     ('1600063200000', 1600063200000),
     ('2020-09-14T06:00:00Z', 1600063200000),
     ('2020-09-14', 1600041600000),
-    ('3 days', NOW_MS - 3 * 24 * HOUR_MS),
 ])
-def test_first_fetch_forms(first_fetch: str, expected_ms: int, mocker: Any) -> None:
+def test_first_fetch_absolute_forms(first_fetch: str, expected_ms: int) -> None:
     """
-    Given first_fetch as epoch seconds, epoch milliseconds, an ISO date or a relative time
+    Given first_fetch as epoch seconds, epoch milliseconds, an ISO date-time or an ISO date
     When the fetch settings are read
-    Then the start is in epoch milliseconds.
+    Then the start is that moment in epoch milliseconds.
     """
-    result = FetchSettings.from_params({'first_fetch': first_fetch}, NOW_MS + 10 ** 12)
-    if first_fetch == '3 days':
-        result = FetchSettings.from_params({'first_fetch': first_fetch}, NOW_MS)
-        assert abs(result.first_fetch_ms - expected_ms) < 24 * HOUR_MS * 400  # relative to the real clock
-        return
-    assert result.first_fetch_ms == expected_ms
+    assert FetchSettings.from_params({'first_fetch': first_fetch}, NOW_MS).first_fetch_ms == expected_ms
+
+
+def test_first_fetch_relative_form_counts_back_from_the_clock() -> None:
+    """
+    Given first_fetch "3 days"
+    When the fetch settings are read with a clock far in the future (so the start is not capped)
+    Then the start is three days before the real clock, in epoch milliseconds.
+    """
+    before_ms = Darktrace.now_ms()
+    result = FetchSettings.from_params({'first_fetch': '3 days'}, before_ms + 10 ** 12)
+    after_ms = Darktrace.now_ms()
+    three_days_ms = 3 * 24 * HOUR_MS
+    assert before_ms - three_days_ms - 1000 <= result.first_fetch_ms <= after_ms - three_days_ms + 1000
+
+
+def test_first_fetch_in_the_future_is_capped_at_now() -> None:
+    """
+    Given a first fetch time later than now
+    When the fetch settings are read
+    Then fetching starts now.
+    """
+    assert FetchSettings.from_params({'first_fetch': '2999-01-01T00:00:00Z'}, NOW_MS).first_fetch_ms == NOW_MS
 
 
 def test_fetch_settings_defaults() -> None:
@@ -1014,11 +1028,6 @@ PBID = 30960
 MODEL_UUID = '80010119-6d7f-0000-0305-5e0000000256'
 EVENT_ID = '04a3f36e-4u8w-v9dh-x6lb-894778cf9633'
 GROUP_ID = 'g04a3f36e-4u8w-v9dh-x6lb-894778cf9633'
-
-
-def query_of(request: Any) -> dict[str, list[str]]:
-    """The query exactly as sent (requests_mock's own `qs` lowercases names and values)."""
-    return urllib.parse.parse_qs(urllib.parse.urlsplit(request.url).query, keep_blank_values=True)
 
 
 def form_fields(request: Any) -> dict[str, list[str]]:
@@ -1945,23 +1954,24 @@ def test_triage_commands_refuse_bad_arguments_before_any_request(client: Client,
     assert requests_mock.call_count == 0
 
 
-def test_every_triage_command_is_dispatched_by_main(mocker: Any, requests_mock: Any) -> None:
+def test_commands_table_matches_the_yaml() -> None:
     """
-    Given the new command names
-    When main dispatches one of them
+    Given the commands Darktrace.yml declares
+    When they are compared with the table main() dispatches through
+    Then every darktrace-* command of the YAML has a function, and there is no function the YAML lacks.
+    """
+    import yaml
+    declared = {command['name'] for command in yaml.safe_load((Path(__file__).parent / 'Darktrace.yml').read_text())
+                ['script']['commands'] if command['name'].startswith('darktrace-')}
+    assert set(Darktrace.COMMANDS) == declared
+
+
+def test_main_dispatches_a_triage_command(mocker: Any, requests_mock: Any) -> None:
+    """
+    Given darktrace-list-tags and a limit
+    When main runs it
     Then the matching function runs and its result is returned.
     """
-    for name in ('darktrace-get-model-breach', 'darktrace-list-model-breaches', 'darktrace-acknowledge-model-breach',
-                 'darktrace-unacknowledge-model-breach', 'darktrace-get-model-breach-comments',
-                 'darktrace-post-comment-to-model-breach', 'darktrace-get-model-breach-connections',
-                 'darktrace-get-model', 'darktrace-get-model-component', 'darktrace-search-devices',
-                 'darktrace-get-device', 'darktrace-get-device-events', 'darktrace-get-ai-analyst-incident-event',
-                 'darktrace-list-ai-analyst-incident-events', 'darktrace-acknowledge-ai-analyst-incident-event',
-                 'darktrace-unacknowledge-ai-analyst-incident-event', 'darktrace-get-ai-analyst-comments',
-                 'darktrace-post-comment-to-ai-analyst-incident-event', 'darktrace-get-ai-analyst-incident-group',
-                 'darktrace-list-watched-endpoints', 'darktrace-remove-from-watched-list', 'darktrace-list-tags',
-                 'darktrace-remove-tag-from-device'):
-        assert name in Darktrace.COMMANDS
     requests_mock.get(f'{BASE}/tags', json=load('tags.json'))
     results, error = run_main(mocker, 'darktrace-list-tags', {'limit': '2'})
     error.assert_not_called()
@@ -2223,11 +2233,6 @@ def test_field_names_that_look_like_dots_inside_are_accepted(client: Client, req
 
 
 # --- mirroring ---------------------------------------------------------------------------------------
-
-from CommonServerPython import (EntryFormat, EntryType, GetMappingFieldsResponse,  # noqa: E402
-                                GetRemoteDataResponse, IncidentStatus)
-
-from Darktrace import MirrorSettings  # noqa: E402
 
 MIRROR_TAG = 'darktrace comment'
 COMMENTS_URL = f'{BASE}/modelbreaches/{PBID}/comments'
@@ -2525,6 +2530,8 @@ def test_update_remote_system_recognises_a_closed_incident(client: Client, reque
     requests_mock.post(ACK_URL, json={'response': 'SUCCESS'})
     Darktrace.update_remote_system_command(client, update_args(**overrides), mirror_settings(close_out=True))
     assert requests_mock.call_count == 1
+    assert requests_mock.last_request.method == 'POST'
+    assert requests_mock.last_request.path_url == f'/modelbreaches/{PBID}/acknowledge'
 
 
 @pytest.mark.parametrize('overrides, close_out', [
