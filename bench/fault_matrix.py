@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import re
-import shlex
 import socket
 import sys
 import threading
@@ -36,6 +35,7 @@ import demistomock  # noqa: E402
 import Darktrace  # noqa: E402
 from emulator import Emulator  # noqa: E402
 from readme_blocks import write_block  # noqa: E402
+from runner.examples import example_args  # noqa: E402
 from runner.targets import EMULATOR_DATASET  # noqa: E402
 
 TEST_MODULE = 'test-module'
@@ -74,15 +74,6 @@ MESSAGE_HEADS = [
     ('did not answer within', 'read timeout'),
     ('could not serve', 'HTTP {status}'),
 ]
-
-
-def example_args() -> dict[str, dict[str, str]]:
-    examples: dict[str, dict[str, str]] = {}
-    for line in (REPO_ROOT / 'command_examples').read_text(encoding='utf-8').splitlines():
-        words = shlex.split(line.strip())
-        if words and words[0].startswith('!'):
-            examples.setdefault(words[0][1:], dict(word.split('=', 1) for word in words[1:]))
-    return examples
 
 
 @dataclass

@@ -45,7 +45,6 @@ class Request:
         return self.body.get(name)
 
 
-
 def _text(value: Any) -> str:
     # JSON bodies carry real booleans and numbers: read them as a query string would spell them.
     if isinstance(value, bool):

@@ -368,8 +368,8 @@ def _search_terms(query: str) -> list[tuple[str | None, str]]:
 def _device_matches(device: dict[str, Any], tag_names: list[str], field_name: str | None, value: str) -> bool:
     pattern = value.lower()
     if field_name is None:
-        haystack = [str(device.get(key, '')) for key in ('hostname', 'ip', 'macaddress', 'vendor', 'devicelabel',
-                                                          'os', 'typelabel')] + tag_names
+        searched = ('hostname', 'ip', 'macaddress', 'vendor', 'devicelabel', 'os', 'typelabel')
+        haystack = [str(device.get(key, '')) for key in searched] + tag_names
         if '*' in pattern:
             return any(fnmatch.fnmatchcase(item.lower(), pattern) for item in haystack)
         return any(pattern in item.lower() for item in haystack)
@@ -422,6 +422,7 @@ def get_similardevices(request: Request) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------- /endpointdetails
 # RFC 1918 only: Python's is_private also covers the documentation ranges the external hosts use.
 _INTERNAL_NETWORKS = tuple(ipaddress.ip_network(n) for n in ('10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'))
+
 
 def get_endpointdetails(request: Request) -> dict[str, Any]:
     hostname = str_param(request, 'hostname')

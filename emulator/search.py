@@ -132,7 +132,6 @@ def elastic(total: int, hits: list[dict[str, Any]], max_score: Any = None) -> di
             'hits': {'total': total, 'max_score': max_score, 'hits': hits}}
 
 
-
 def value_counts(values: list[Any]) -> dict[Any, int]:
     counts: dict[Any, int] = {}
     for value in values:

@@ -5,25 +5,17 @@ Every step must succeed: a failing line is reported at the end and makes the exi
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
-from runner import REPO_ROOT
+from runner.examples import COMMAND_EXAMPLES, example_lines
 from runner.output import Output
 from runner.session import EXIT_COMMAND_FAILED, EXIT_OK, Session
 from runner.spec import load_spec
 from runner.syntax import CommandSyntaxError, parse_command_line
 from runner.targets import emulator_target
 
-COMMAND_EXAMPLES = REPO_ROOT / 'command_examples'
 DEMO_FETCH_CYCLES = 3
 # Ten incidents a cycle keeps the three fetch tables short enough to read; --param max_alerts=N overrides.
 DEMO_PARAMS = {'max_alerts': '10'}
-
-
-def example_lines(path: Path = COMMAND_EXAMPLES) -> list[str]:
-    """The commands of `command_examples`: one per line; blank lines and `#` comments are skipped."""
-    return [line.strip() for line in path.read_text(encoding='utf-8').splitlines()
-            if line.strip() and not line.lstrip().startswith('#')]
 
 
 def run_demo(out: Output, param_overrides: dict[str, str], as_json: bool = False, verbose: bool = False) -> int:

@@ -16,7 +16,6 @@ import base64
 import binascii
 import json
 import re
-import shlex
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from CommonServerPython import DemistoException, argToList
 
 import Darktrace
 from Darktrace import DarktraceApiError, dtapi_signature
+from runner.examples import example_args
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = REPO_ROOT / 'test_data'
@@ -68,17 +68,6 @@ CONVERTED_ARGUMENTS = {
 EXCLUSIVE = {('darktrace-get-ai-analyst-incident-group', 'group_id'): 'event_id',
              ('darktrace-get-ai-analyst-incident-group', 'event_id'): 'group_id'}
 SAFE_PATH_SEGMENT = re.compile(r'(?!\.{1,2}$)[A-Za-z0-9_.@-]+')
-
-
-def example_args() -> dict[str, dict[str, str]]:
-    examples: dict[str, dict[str, str]] = {}
-    path = REPO_ROOT / 'command_examples'
-    if path.exists():
-        for line in path.read_text(encoding='utf-8').splitlines():
-            words = shlex.split(line.strip())
-            if words and words[0].startswith('!'):
-                examples.setdefault(words[0][1:], dict(word.split('=', 1) for word in words[1:]))
-    return examples
 
 
 EXAMPLES = example_args()

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import shlex
 import socket
 import threading
 import time
@@ -31,6 +30,7 @@ import pytest
 import demistomock
 import Darktrace
 from emulator import Emulator
+from runner.examples import example_args
 from runner.targets import EMULATOR_DATASET
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -111,21 +111,8 @@ FALLBACK_ARGS: dict[str, Callable[[Emulator], dict[str, str]]] = {
 }
 
 
-def example_lines() -> dict[str, dict[str, str]]:
-    """The arguments of the first command_examples line of each command."""
-    examples: dict[str, dict[str, str]] = {}
-    path = REPO_ROOT / 'command_examples'
-    if not path.exists():
-        return examples
-    for line in path.read_text(encoding='utf-8').splitlines():
-        words = shlex.split(line.strip())
-        if words and words[0].startswith('!'):
-            examples.setdefault(words[0][1:], dict(word.split('=', 1) for word in words[1:]))
-    return examples
-
-
 def command_args(emu: Emulator, command: str) -> dict[str, str]:
-    examples = example_lines()
+    examples = example_args()
     if command in examples:
         return examples[command]
     assert command in FALLBACK_ARGS, f'{command} has no line in command_examples and no entry in FALLBACK_ARGS'

@@ -22,7 +22,7 @@ from CommonServerPython import tableToMarkdown
 from emulator import Emulator
 from runner import REPO_ROOT
 from runner.cli import main
-from runner.demo import example_lines
+from runner.examples import example_lines
 from runner.output import REDACTED, Output
 from runner.render import ELLIPSIS, MAX_CELL_LINES, display_width, render_markdown, render_table
 from runner.syntax import CommandSyntaxError, parse_command_line, parse_shell_words

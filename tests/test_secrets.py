@@ -14,7 +14,6 @@ import base64
 import json
 import logging
 import re
-import shlex
 import socket
 import traceback
 from pathlib import Path
@@ -27,6 +26,7 @@ import requests_mock
 import demistomock
 import Darktrace
 from emulator import Emulator
+from runner.examples import example_args
 from runner.targets import EMULATOR_DATASET
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -43,15 +43,6 @@ def forbidden_fragments(token: str) -> list[str]:
     middle = len(token) // 2
     return [token, token[:12], token[-12:], token[middle - 6:middle + 6], token.encode().hex(),
             base64.b64encode(token.encode()).decode().rstrip('=')]
-
-
-def example_args() -> dict[str, dict[str, str]]:
-    examples: dict[str, dict[str, str]] = {}
-    for line in (REPO_ROOT / 'command_examples').read_text(encoding='utf-8').splitlines():
-        words = shlex.split(line.strip())
-        if words and words[0].startswith('!'):
-            examples.setdefault(words[0][1:], dict(word.split('=', 1) for word in words[1:]))
-    return examples
 
 
 class Captured:

@@ -59,10 +59,10 @@ for _folder in (TOOLS, REPO_ROOT, REPO_ROOT / 'xsoar_stubs'):
         sys.path.insert(0, str(_folder))
 
 from readme_blocks import replace_block  # noqa: E402
+from runner.examples import example_lines  # noqa: E402
 
 README = REPO_ROOT / 'README.md'
 INTEGRATION_YML = REPO_ROOT / 'Darktrace.yml'
-COMMAND_EXAMPLES = REPO_ROOT / 'command_examples'
 CONFIGURATION_BLOCK = 'configuration'
 COMMANDS_BLOCK = 'commands'
 
@@ -172,14 +172,6 @@ class Example:
     human_readable: list[str] = field(default_factory=list)
     returned: list[Any] = field(default_factory=list)
     error: str | None = None
-
-
-def example_lines(path: Path = COMMAND_EXAMPLES) -> list[str]:
-    """The commands of command_examples, one per line; blank lines and `#` comments are skipped."""
-    if not path.is_file():
-        return []
-    return [line.strip() for line in path.read_text(encoding='utf-8').splitlines()
-            if line.strip() and not line.lstrip().startswith('#')]
 
 
 def context_tree(entry_context: dict[str, Any]) -> dict[str, Any]:
