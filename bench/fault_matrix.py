@@ -15,13 +15,12 @@ delaying a reply by 0.4 s, so the whole run takes under a minute.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import re
 import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ for folder in (REPO_ROOT / 'tools', REPO_ROOT, REPO_ROOT / 'xsoar_stubs'):
 import demistomock  # noqa: E402
 import Darktrace  # noqa: E402
 from emulator import Emulator  # noqa: E402
+from emulator.network import unresolvable  # noqa: E402
 from readme_blocks import write_block  # noqa: E402
 from runner.examples import example_args  # noqa: E402
 from runner.targets import EMULATOR_DATASET  # noqa: E402
@@ -189,23 +189,6 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(('127.0.0.1', 0))
         return int(probe.getsockname()[1])
-
-
-@contextlib.contextmanager
-def unresolvable(host: str) -> Iterator[None]:
-    """Name resolution of `host` fails locally: no DNS query leaves the machine."""
-    real = socket.getaddrinfo
-
-    def resolve(name: Any, *args: Any, **kwargs: Any) -> Any:
-        if name == host:
-            raise socket.gaierror(socket.EAI_NONAME, 'Name or service not known')
-        return real(name, *args, **kwargs)
-
-    socket.getaddrinfo = resolve  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        socket.getaddrinfo = real  # type: ignore[assignment]
 
 
 def other_failures(emu: Emulator) -> list[list[str]]:

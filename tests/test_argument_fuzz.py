@@ -305,6 +305,18 @@ def text_values(valid: str) -> st.SearchStrategy[str]:
     )
 
 
+def reference_run(command: str, name: str) -> tuple[str, dict[str, str], list[Any]]:
+    """A valid value for `name`, the command's valid arguments with it, and the requests they send."""
+    argument = next(arg for arg in yaml_arguments(command) if arg['name'] == name)
+    valid = valid_value(command, argument)
+    reference_args = {**base_args(command), name: valid}
+    reference_args.pop(EXCLUSIVE.get((command, name), ''), None)
+    reference, reference_error = send(command, reference_args)
+    assert reference and (reference_error is None or isinstance(reference_error, DarktraceApiError)), \
+        f'the valid arguments {reference_args} were not sent: {reference_error!r}'
+    return valid, reference_args, reference
+
+
 @pytest.mark.parametrize('command, name', CASES, ids=[f'{command}:{name}' for command, name in CASES])
 @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
@@ -315,13 +327,7 @@ def test_argument_is_refused_or_sent_intact(command: str, name: str, data: st.Da
     Then either it is refused with a message naming an argument and nothing is sent, or every request is signed
     over what it carries, adds no parameter or path segment, and carries a free-text value intact, once.
     """
-    argument = next(arg for arg in yaml_arguments(command) if arg['name'] == name)
-    valid = valid_value(command, argument)
-    reference_args = {**base_args(command), name: valid}
-    reference_args.pop(EXCLUSIVE.get((command, name), ''), None)
-    reference, reference_error = send(command, reference_args)
-    assert reference and (reference_error is None or isinstance(reference_error, DarktraceApiError)), \
-        f'the valid arguments {reference_args} were not sent: {reference_error!r}'
+    valid, reference_args, reference = reference_run(command, name)
 
     text = data.draw(text_values(valid), label=name)
     args = {**reference_args, name: text}
@@ -341,13 +347,7 @@ def test_known_dangerous_values_are_refused_or_sent_intact(command: str, name: s
     JSON, alone or around a valid value
     Then each is refused with a message naming an argument, or sent signed, intact and adding nothing.
     """
-    argument = next(arg for arg in yaml_arguments(command) if arg['name'] == name)
-    valid = valid_value(command, argument)
-    reference_args = {**base_args(command), name: valid}
-    reference_args.pop(EXCLUSIVE.get((command, name), ''), None)
-    reference, reference_error = send(command, reference_args)
-    assert reference and (reference_error is None or isinstance(reference_error, DarktraceApiError)), \
-        f'the valid arguments {reference_args} were not sent: {reference_error!r}'
+    valid, reference_args, reference = reference_run(command, name)
     for text in [value for danger in DANGEROUS for value in (danger, valid + danger, danger + valid)]:
         args = {**reference_args, name: text}
         requests, error = send(command, args)

@@ -30,6 +30,7 @@ import pytest
 import demistomock
 import Darktrace
 from emulator import Emulator
+from emulator.network import unresolvable
 from runner.examples import example_args
 from runner.targets import EMULATOR_DATASET
 
@@ -385,21 +386,14 @@ def test_connection_refused_is_reported(emu: Emulator) -> None:
     assert_actionable_error(outcome, 'refused the connection')
 
 
-def test_dns_failure_is_reported(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dns_failure_is_reported(emu: Emulator) -> None:
     """
     Given a host name that does not resolve (resolution fails locally, no DNS query leaves the machine)
     When test-module runs
     Then the War Room says the host name could not be resolved.
     """
-    real_getaddrinfo = socket.getaddrinfo
-
-    def resolve(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if host == 'darktrace.invalid':
-            raise socket.gaierror(socket.EAI_NONAME, 'Name or service not known')
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, 'getaddrinfo', resolve)
-    outcome = run_operation(emu, TEST_MODULE, url='https://darktrace.invalid', retry_budget_seconds='0')
+    with unresolvable('darktrace.invalid'):
+        outcome = run_operation(emu, TEST_MODULE, url='https://darktrace.invalid', retry_budget_seconds='0')
     assert_actionable_error(outcome, 'could not be resolved')
 
 

@@ -26,6 +26,7 @@ import requests_mock
 import demistomock
 import Darktrace
 from emulator import Emulator
+from emulator.network import unresolvable
 from runner.examples import example_args
 from runner.targets import EMULATOR_DATASET
 
@@ -158,7 +159,7 @@ def emulator_scenarios(emu: Emulator, captured: Captured, monkeypatch: pytest.Mo
     captured.run('fetch-incidents', {**params, 'first_fetch': 'whenever'})
 
 
-def network_scenarios(captured: Captured, monkeypatch: pytest.MonkeyPatch) -> None:
+def network_scenarios(captured: Captured) -> None:
     """TLS, refused connections and DNS failures, without traffic beyond 127.0.0.1."""
     with Emulator(breaches=10, span_days=1, seed=4, tls=True) as tls_emu:
         tls_emu.add_token_pair(PUBLIC, PRIVATE)
@@ -171,15 +172,8 @@ def network_scenarios(captured: Captured, monkeypatch: pytest.MonkeyPatch) -> No
         nothing_listening = params_for(f'http://127.0.0.1:{holder.getsockname()[1]}', retry_budget_seconds='1')
         entries = captured.run('test-module', nothing_listening)
     assert is_error(entries) and 'refused' in json.dumps(entries)
-    real_getaddrinfo = socket.getaddrinfo
-
-    def resolve(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if host == 'darktrace.invalid':
-            raise socket.gaierror(socket.EAI_NONAME, 'Name or service not known')
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, 'getaddrinfo', resolve)
-    assert is_error(captured.run('test-module', params_for('https://darktrace.invalid', retry_budget_seconds='0')))
+    with unresolvable('darktrace.invalid'):
+        assert is_error(captured.run('test-module', params_for('https://darktrace.invalid', retry_budget_seconds='0')))
 
 
 MOCKED_REPLIES: list[dict[str, Any]] = [
@@ -230,7 +224,7 @@ def test_private_token_never_leaves_the_integration(emu: Emulator, debug_mode: b
     caplog.set_level(logging.DEBUG)
     captured = Captured()
     emulator_scenarios(emu, captured, monkeypatch)
-    network_scenarios(captured, monkeypatch)
+    network_scenarios(captured)
     mocked_scenarios(captured)
 
     out, err = capsys.readouterr()
