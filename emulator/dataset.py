@@ -49,6 +49,14 @@ def mix(*values: int) -> int:
     return state
 
 
+# Trigger-value pools drawn straight from a catalog list.
+_CATALOG_POOLS: dict[str, tuple[Any, ...]] = {
+    'port': tuple(catalog.PORTS), 'credential': tuple(catalog.CREDENTIAL_NAMES),
+    'user_agent': tuple(catalog.USER_AGENTS), 'mime': tuple(catalog.MIME_TYPES), 'ja3': tuple(catalog.JA3_HASHES),
+    'issuer': tuple(catalog.CERT_ISSUERS), 'share': tuple(catalog.SHARES),
+}
+
+
 def floor_to(ms: int, unit_ms: int) -> int:
     return ms - ms % unit_ms
 
@@ -440,20 +448,9 @@ class Dataset:
             return list(self.endpoints_by_ip)[h % len(self.endpoints_by_ip)]
         if pool == 'rarity':
             return str(95 + h % 6)
-        if pool == 'port':
-            return str(catalog.PORTS[h % len(catalog.PORTS)])
-        if pool == 'credential':
-            return catalog.CREDENTIAL_NAMES[h % len(catalog.CREDENTIAL_NAMES)]
-        if pool == 'user_agent':
-            return catalog.USER_AGENTS[h % len(catalog.USER_AGENTS)]
-        if pool == 'mime':
-            return catalog.MIME_TYPES[h % len(catalog.MIME_TYPES)]
-        if pool == 'ja3':
-            return catalog.JA3_HASHES[h % len(catalog.JA3_HASHES)]
-        if pool == 'issuer':
-            return catalog.CERT_ISSUERS[h % len(catalog.CERT_ISSUERS)]
-        if pool == 'share':
-            return catalog.SHARES[h % len(catalog.SHARES)]
+        if pool in _CATALOG_POOLS:
+            values = _CATALOG_POOLS[pool]
+            return str(values[h % len(values)])
         if pool == 'tag':
             return 'Re-Activated Device'
         if pool == 'beacon':
