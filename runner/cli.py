@@ -19,6 +19,8 @@ from runner.targets import (EMULATOR_DATASET, PRIVATE_TOKEN_VARIABLE, PUBLIC_TOK
                             appliance_target, emulator_target, parse_param_overrides)
 
 FETCH_MODE = 'fetch'
+# Output read later (a file, a pipe, CI logs) is seldom shown in a window as narrow as 80 columns.
+NOT_A_TERMINAL_WIDTH = 120
 USAGE = """\
 python -m runner [options] '!command name=value name="two words" ...'
        python -m runner [options] fetch [--cycles N] [--state FILE]
@@ -56,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument('--state', default=None, metavar='FILE',
                         help=f'fetch mode: the lastRun file kept between runs (default {DEFAULT_STATE_FILE})')
     parser.add_argument('--width', type=int, default=None,
-                        help='output width in columns (default: the terminal\'s, or 80)')
+                        help=f'output width in columns (default: the terminal\'s; {NOT_A_TERMINAL_WIDTH} when '
+                             'the output is not a terminal)')
     parser.add_argument('-v', '--verbose', action='store_true', help='also print the integration\'s log lines')
     parser.add_argument('--demo', action='store_true',
                         help='run every line of command_examples and three fetch cycles against the emulator')
@@ -68,7 +71,7 @@ def _width(requested: int | None, stdout: TextIO) -> int:
         return max(20, requested)
     if hasattr(stdout, 'isatty') and stdout.isatty():
         return max(20, shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns)
-    return DEFAULT_WIDTH
+    return NOT_A_TERMINAL_WIDTH
 
 
 def _target(options: argparse.Namespace, environ: dict[str, str], anchor_ms: int | None = None) -> Target:

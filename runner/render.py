@@ -1,10 +1,12 @@
 """War Room markdown rendered for a terminal: headings, aligned text tables, plain paragraphs.
 
 Tables fit the terminal width: columns keep their natural width when they can; otherwise cells
-are wrapped at word boundaries, and words are cut (after punctuation where possible) only when
-no fit keeps them whole; a table with too many columns to stay legible is shown as one
-`field | value` block per row instead. Widths are display widths, so wide (CJK) and combining
-characters keep every separator in its column.
+are wrapped at word boundaries, and prose words are cut (after punctuation where possible) only
+when no fit keeps them whole. A token an analyst copies (an id, number, UUID, URL, host name,
+address, timestamp) is never cut: when one does not fit its column, the table is shown as one
+`field | value` block per row instead, where a token longer than the line runs past the edge
+whole. Widths are display widths, so wide (CJK) and combining characters keep every separator
+in its column.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ RULE_JOINT = '-+-'
 MIN_COLUMN_WIDTH = 8  # below this most headers and values break mid-word; records read better then
 MIN_VALUE_WIDTH = 10
 MAX_CELL_LINES = 12  # a huge cell (a JSON blob) is cut here; --json shows everything
-MAX_UNBROKEN_WORD = 30  # a longer word (a URL) may be cut rather than widen its column
+MAX_UNBROKEN_WORD = 30  # a longer prose word may be cut rather than widen its column (a token never is)
 ELLIPSIS = '…'
 BREAK_AFTER = frozenset('/-.:_,;&?=@')
 
@@ -28,6 +30,9 @@ UNESCAPED_PIPE = re.compile(r'(?<!\\)\|')
 LINK = re.compile(r'\[([^\]\n]*)\]\(([^)\s]+)\)')
 BOLD = re.compile(r'\*\*(.+?)\*\*')
 LINE_BREAK = re.compile(r'<br\s*/?>', re.IGNORECASE)
+# Ids, numbers, UUIDs, URLs, host names, e-mail and IP addresses, paths, timestamps: one run of
+# letters, digits and the punctuation these use, possibly inside brackets, quotes or before a comma.
+TOKEN = re.compile(r'^[(\[<"\']*[\w.:/@%+=~#?&$!*-]+[)\]>"\',;.]*$')
 # Terminal control characters from appliance data must not reach the terminal (escape sequences).
 CONTROL_CHARS = re.compile(r'[\x00-\x08\x0b-\x1f\x7f-\x9f]')
 
@@ -49,6 +54,11 @@ def display_width(text: str) -> int:
 
 def pad(text: str, width: int) -> str:
     return text + ' ' * max(0, width - display_width(text))
+
+
+def is_token(word: str) -> bool:
+    """Whether `word` is one a reader copies whole (see TOKEN), so that it must never be cut."""
+    return bool(TOKEN.match(word))
 
 
 def _cut(word: str, width: int) -> tuple[str, str]:
@@ -74,13 +84,14 @@ def _cut(word: str, width: int) -> tuple[str, str]:
 
 
 def wrap(text: str, width: int) -> list[str]:
-    """`text` in lines of at most `width` columns: words are kept whole unless longer than a line."""
+    """`text` in lines of at most `width` columns: words are kept whole unless longer than a line,
+    and a token (see is_token) longer than a line is kept whole on a line of its own."""
     width = max(1, width)
     lines: list[str] = []
     for paragraph in text.split('\n'):
         current = ''
         for word in paragraph.split():
-            while display_width(word) > width:
+            while display_width(word) > width and not is_token(word):
                 if current:
                     lines.append(current)
                     current = ''
@@ -104,11 +115,11 @@ def wrap_cell(text: str, width: int) -> list[str]:
     """A wrapped cell, cut to MAX_CELL_LINES lines with an ellipsis when it is longer."""
     lines = wrap(text, width)
     if len(lines) > MAX_CELL_LINES:
-        last, _ = _cut(lines[MAX_CELL_LINES - 1] + ' ' + ELLIPSIS, width)
-        if not last.endswith(ELLIPSIS):
-            last, _ = _cut(lines[MAX_CELL_LINES - 1], max(1, width - 1))
-            last += ELLIPSIS
-        lines = lines[:MAX_CELL_LINES - 1] + [last]
+        # Whole words are dropped to make room for the ellipsis, so no token is left half shown.
+        words = lines[MAX_CELL_LINES - 1].split()
+        while words and display_width(' '.join(words + [ELLIPSIS])) > width:
+            words.pop()
+        lines = lines[:MAX_CELL_LINES - 1] + [' '.join(words + [ELLIPSIS])]
     return lines
 
 
@@ -120,13 +131,19 @@ def _longest_word(text: str) -> int:
     return max((display_width(word) for word in text.split()), default=0)
 
 
-def fit_widths(natural: list[int], unbroken: list[int], available: int) -> list[int] | None:
+def _longest_token(text: str) -> int:
+    return max((display_width(word) for word in text.split() if is_token(word)), default=0)
+
+
+def fit_widths(natural: list[int], unbroken: list[int], available: int,
+               tokens: list[int] | None = None) -> list[int] | None:
     """Column widths summing to at most `available`, or None when no legible fit exists.
 
     Like a browser's automatic table layout: natural widths when they fit; else every column gets
     the width of its longest word (`unbroken`) and the spare room goes to the columns that would
     wrap most; else, as a last resort, the columns with the longest words are cut to a common cap
-    (words break, no column narrower than MIN_COLUMN_WIDTH).
+    (prose words break, no column narrower than MIN_COLUMN_WIDTH nor than its longest token, from
+    `tokens`, which never breaks).
     """
     if sum(natural) <= available:
         return list(natural)
@@ -144,7 +161,8 @@ def fit_widths(natural: list[int], unbroken: list[int], available: int) -> list[
                 spare -= 1
         return widths
     # Words must break: the columns with the longest words are cut first, to a common cap.
-    floors = [min(width, MIN_COLUMN_WIDTH) for width in unbroken]
+    floors = [max(min(width, MIN_COLUMN_WIDTH), token)
+              for width, token in zip(unbroken, tokens or [0] * len(unbroken))]
     if sum(floors) > available:
         return None
     low, high = 0, max(unbroken)
@@ -178,8 +196,10 @@ def render_table(headers: list[str], rows: list[list[str]], width: int = DEFAULT
     rows = [(row + [''] * count)[:count] for row in rows]
     columns = [[row[i] for row in [headers] + rows] for i in range(count)]
     natural = [max(1, max(_natural_width(cell) for cell in column)) for column in columns]
-    unbroken = [max(1, min(MAX_UNBROKEN_WORD, max(_longest_word(cell) for cell in column))) for column in columns]
-    widths = fit_widths(natural, unbroken, width - len(COLUMN_SEPARATOR) * (count - 1))
+    tokens = [max(_longest_token(cell) for cell in column) for column in columns]
+    unbroken = [max(1, token, min(MAX_UNBROKEN_WORD, max(_longest_word(cell) for cell in column)))
+                for token, column in zip(tokens, columns)]
+    widths = fit_widths(natural, unbroken, width - len(COLUMN_SEPARATOR) * (count - 1), tokens)
     if widths is None:
         return render_records(headers, rows, width)
     rule = RULE_JOINT.join('-' * column_width for column_width in widths)
@@ -196,7 +216,11 @@ def render_table(headers: list[str], rows: list[list[str]], width: int = DEFAULT
 
 
 def render_records(headers: list[str], rows: list[list[str]], width: int = DEFAULT_WIDTH) -> list[str]:
-    """Each row as a `field | value` block, for tables with too many columns for the width."""
+    """Each row as a `field | value` block, for tables with too many columns for the width.
+
+    A value token longer than the value column runs past the right edge rather than being cut;
+    nothing follows it on its line, so the separators stay aligned.
+    """
     key_width = min(max((_natural_width(header) for header in headers), default=1), max(MIN_COLUMN_WIDTH, width // 3))
     value_width = max(MIN_VALUE_WIDTH, width - key_width - len(COLUMN_SEPARATOR))
     widths = [key_width, value_width]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -21,10 +22,10 @@ import yaml
 from CommonServerPython import tableToMarkdown
 from emulator import Emulator
 from runner import REPO_ROOT
-from runner.cli import main
+from runner.cli import NOT_A_TERMINAL_WIDTH, main
 from runner.examples import example_lines
 from runner.output import REDACTED, Output
-from runner.render import ELLIPSIS, MAX_CELL_LINES, display_width, render_markdown, render_table
+from runner.render import ELLIPSIS, MAX_CELL_LINES, display_width, is_token, render_markdown, render_table
 from runner.syntax import CommandSyntaxError, parse_command_line, parse_shell_words
 from runner.targets import EMULATOR_DATASET, PRIVATE_TOKEN_VARIABLE, PUBLIC_TOKEN_VARIABLE
 
@@ -162,19 +163,28 @@ def test_table_that_fits_keeps_its_natural_widths() -> None:
         '22        | srv-db01')
 
 
+def assert_tokens_whole(lines: list[str], cells: list[str]) -> None:
+    """Every id, URL, host name and number of `cells` appears unbroken on one of `lines`."""
+    for cell in cells:
+        for word in str(cell).split():
+            if is_token(word):
+                assert any(word in line for line in lines), f'{word!r} was split'
+
+
 def test_wide_table_is_wrapped_to_80_columns_without_losing_text_or_alignment() -> None:
     """
-    Given a table with long multi-word descriptions, host names and a URL longer than a column
+    Given a table with long multi-word descriptions, model names and a URL
     When it is rendered at 80 columns
-    Then no line is wider than 80, every separator stays in its column, and every cell reads back intact.
+    Then no line is wider than 80, every separator stays in its column, every cell reads back
+    intact, and the prose wraps between words while the URL and ids stay whole.
     """
-    url = 'https://darktrace.example.com/#modelbreach/10001?from=2024-01-01T00:00:00Z&to=2024-01-31T00:00:00Z'
+    url = 'https://dt.example/#mb/10001'
     rows = [{'Breach ID': 10001, 'Model': 'Anomalous Connection::Data Sent to Rare Domain',
-             'Device': 'srv-backup01.corp.example', 'Description': 'A device has sent an unusually large volume '
+             'Description': 'A device has sent an unusually large volume '
              'of data to a rare external domain it never contacted before.', 'Link': url},
-            {'Breach ID': 10002, 'Model': 'Compliance::Possible Tor Usage', 'Device': 'lt-jsmith',
+            {'Breach ID': 10002, 'Model': 'Compliance::Possible Tor Usage',
              'Description': 'A device connected to a Tor relay.', 'Link': url}]
-    headers = ['Breach ID', 'Model', 'Device', 'Description', 'Link']
+    headers = ['Breach ID', 'Model', 'Description', 'Link']
     lines = render_markdown(tableToMarkdown('Breaches', rows, headers=headers), WIDTH).splitlines()[2:]
     assert_fits('\n'.join(lines))
     assert_aligned(lines)
@@ -184,8 +194,61 @@ def test_wide_table_is_wrapped_to_80_columns_without_losing_text_or_alignment() 
     assert len(cells) == 1 + len(rows) and all(len(rendered) == len(headers) for rendered in cells)
     for row, rendered in zip(rows, cells[1:]):
         for header, cell in zip(headers, rendered):
-            assert cell.replace(' ', '') == str(row[header]).replace(' ', '')
+            assert cell == str(row[header])
+        assert_tokens_whole(lines, list(row.values()))
     assert 'Anomalous Connection::Data Sent to Rare Domain' in ' '.join(cell for row in cells for cell in row)
+
+
+def test_token_wider_than_its_column_switches_to_records_and_stays_whole() -> None:
+    """
+    Given a table holding a URL, a UUID and host names that cannot all fit 80 columns side by side
+    When it is rendered at 80 columns
+    Then it is shown as "field | value" blocks, the URL longer than the line runs past the edge on a
+    line of its own instead of being cut, every other line fits, and the separators stay aligned.
+    """
+    url = 'https://darktrace.example.com/#modelbreach/10001?from=2024-01-01T00:00:00Z&to=2024-01-31T00:00:00Z'
+    row = {'Breach ID': '10001', 'Event': '4b3e1f0a-9c7d-4e2b-8a61-0f5d2c9e7b13',
+           'Device': 'srv-backup01.corp.example', 'Time': '2024-01-01T00:00:00.000Z', 'Link': url}
+    lines = render_table(list(row), [list(row.values())], WIDTH)
+    assert lines[0] == 'Breach ID | 10001'
+    assert f'Link      | {url}' in lines
+    assert_aligned(lines)
+    assert_fits('\n'.join(line for line in lines if url not in line))
+    assert_tokens_whole(lines, list(row.values()))
+
+
+@pytest.mark.parametrize('token', [
+    '4b3e1f0a-9c7d-4e2b-8a61-0f5d2c9e7b13',
+    'https://darktrace.example.com/#aiaincidentevent/4b3e1f0a-9c7d-4e2b-8a61-0f5d2c9e7b13',
+    '1234567890123456789012345678901234567890',
+    'fe80:0000:0000:0000:0204:61ff:fe9d:f156',
+    'srv-backup01.eu-west-1.compute.corp.example.com',
+])
+def test_no_width_cuts_an_id_url_or_number(token: str) -> None:
+    """
+    Given a two-column table and a sentence holding an id, URL, number or address
+    When they are rendered at every width from 20 to 120 columns
+    Then the token always appears whole on one line.
+    """
+    rows = [['a short label', f'see {token} for details'], ['another label', token]]
+    for width in range(20, 121):
+        lines = render_table(['Name', 'Value'], rows, width)
+        assert sum(token in line for line in lines) == 2, f'{token} split at width {width}: {lines}'
+        paragraph = render_markdown(f'The value {token} is shown whole.', width).splitlines()
+        assert any(token in line for line in paragraph), f'{token} split at width {width}: {paragraph}'
+
+
+def test_prose_words_may_still_wrap_inside_a_narrow_column() -> None:
+    """
+    Given a table whose long description has to wrap in a narrow column
+    When it is rendered at 40 columns
+    Then the description is wrapped between words and nothing is lost.
+    """
+    text = 'A device has sent an unusually large volume of data to a rare external domain.'
+    lines = render_table(['ID', 'Description'], [['7', text]], 40)
+    assert_fits('\n'.join(lines), 40)
+    assert len(lines) > 3
+    assert ' '.join(table_cells(lines)[1][1].split()) == text
 
 
 def test_line_breaks_and_escaped_pipes_in_cells() -> None:
@@ -237,6 +300,20 @@ def test_very_long_cell_is_cut_with_an_ellipsis() -> None:
     lines = render_table(['Key', 'Blob'], [['k', ' '.join(['word'] * 2000)]], WIDTH)
     assert len(lines) == 2 + MAX_CELL_LINES
     assert lines[-1].endswith(ELLIPSIS)
+    assert_fits('\n'.join(lines))
+
+
+def test_cell_cut_at_the_line_limit_ends_on_a_whole_token() -> None:
+    """
+    Given a cell listing far more host names than fit the line limit
+    When the table is rendered
+    Then the cell's last line holds whole host names followed by the ellipsis, none cut short.
+    """
+    hosts = [f'srv-{index:04d}.corp.example' for index in range(500)]
+    lines = render_table(['Key', 'Hosts'], [['k', ' '.join(hosts)]], WIDTH)
+    assert len(lines) == 2 + MAX_CELL_LINES
+    shown = lines[-1].split(' | ', 1)[1].split()
+    assert shown[-1] == ELLIPSIS and shown[:-1] and set(shown[:-1]) <= set(hosts)
     assert_fits('\n'.join(lines))
 
 
@@ -292,6 +369,38 @@ def test_command_prints_the_war_room_table_for_a_terminal() -> None:
     assert_fits(stdout)
     assert_aligned(lines[2:])
     assert 'srv-web01.corp.example' in stdout
+
+
+class TerminalStream(io.StringIO):
+    """Captured output that says it is a terminal, as a console window does."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_output_that_is_not_a_terminal_is_laid_out_for_120_columns() -> None:
+    """
+    Given output going to a file or pipe, and no --width
+    When the runner lists model breaches (a table too wide to show side by side)
+    Then its rules span 120 columns, nothing else is wider, and each breach link is whole on its line.
+    """
+    code, stdout, stderr = run_cli('!darktrace-list-model-breaches limit=2')
+    assert code == 0, stderr
+    assert max(display_width(line) for line in stdout.splitlines()) == NOT_A_TERMINAL_WIDTH
+    assert len(re.findall(r'^Link +\| http://127\.0\.0\.1:\d+/#modelbreach/\d+$', stdout, re.MULTILINE)) == 2
+
+
+def test_output_to_a_terminal_takes_the_terminal_width(monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    Given output going to a terminal 100 columns wide, and no --width
+    When the runner lists model breaches
+    Then the output is laid out for 100 columns.
+    """
+    monkeypatch.setattr('shutil.get_terminal_size', lambda fallback=(80, 24): os.terminal_size((100, 40)))
+    stdout = TerminalStream()
+    code = main(['!darktrace-list-model-breaches', 'limit=2'], stdout=stdout, stderr=io.StringIO(), environ={})
+    assert code == 0
+    assert max(display_width(line) for line in stdout.getvalue().splitlines()) == 100
 
 
 def test_command_given_as_shell_words() -> None:
@@ -407,7 +516,8 @@ def test_fetch_prints_a_table_per_cycle(tmp_path: Path) -> None:
     """
     Given a new state file
     When fetch runs one cycle
-    Then it prints the cycle's incidents with pbid, occurred, severity and name, within 80 columns.
+    Then it prints the cycle's incidents with pbid, occurred, severity and name, within the 120
+    columns used when the output is not a terminal.
     """
     code, stdout, stderr = run_cli('fetch', '--state', str(tmp_path / 's.json'), '--param', 'max_alerts=3')
     assert code == 0, stderr
@@ -416,7 +526,7 @@ def test_fetch_prints_a_table_per_cycle(tmp_path: Path) -> None:
     table = stdout[found.end():].strip().splitlines()
     assert table[0].split(' | ') == ['pbid ', 'occurred                ', 'severity', 'name']
     assert_aligned(table)
-    assert_fits(stdout)
+    assert_fits(stdout, NOT_A_TERMINAL_WIDTH)
     severities = {line.split(' | ')[2].strip() for line in table[2:] if line[:1].isdigit()}
     assert severities and severities <= {'Low', 'Medium', 'High', 'Critical'}
 
