@@ -2,31 +2,50 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, TextIO
+from urllib.parse import quote
 
 from runner.execution import incident_pbid, is_error_entry
 from runner.render import render_markdown, render_table, sanitize, wrap
 
-REDACTED = '********'
+# Plain text to the renderer (asterisks would read as bold markers), and the emulator's mark too.
+REDACTED = '<redacted>'
+# A secret this long is masked wherever it appears, even run together with other text; a shorter
+# one only where it stands alone, so that it cannot mask part of an unrelated word, id or number.
+MIN_EMBEDDED_SECRET = 16
 SEVERITY_NAMES = {0: 'Unknown', 0.5: 'Informational', 1: 'Low', 2: 'Medium', 3: 'High', 4: 'Critical'}
 
 
+def secret_pattern(secret: str) -> re.Pattern[str]:
+    """Where `secret` shows in text: as itself, percent-encoded (a URL) or JSON-escaped (a reply body)."""
+    forms = sorted({secret, quote(secret, safe=''), json.dumps(secret)[1:-1]}, key=len, reverse=True)
+    alternatives = '|'.join(re.escape(form) for form in forms)
+    if len(secret) >= MIN_EMBEDDED_SECRET:
+        return re.compile(alternatives)
+    return re.compile(rf'(?<![\w-])(?:{alternatives})(?![\w-])')
+
+
 class Output:
-    """Writes to stdout/stderr at a given width, replacing every secret it was told about."""
+    """Writes to stdout/stderr at a given width, replacing every secret it was told about.
+
+    Text is masked before it is laid out, so a table keeps its alignment and a secret cannot
+    escape by being wrapped across two lines; what is printed is masked once more.
+    """
 
     def __init__(self, stdout: TextIO, stderr: TextIO, width: int) -> None:
         self.stdout = stdout
         self.stderr = stderr
         self.width = width
-        self._secrets: list[str] = []
+        self._secrets: dict[str, re.Pattern[str]] = {}
 
     def add_secret(self, secret: str) -> None:
         if secret and secret not in self._secrets:
-            self._secrets.append(secret)
+            self._secrets[secret] = secret_pattern(secret)
 
     def redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, REDACTED)
+        for pattern in self._secrets.values():
+            text = pattern.sub(REDACTED, text)
         return text
 
     def print(self, text: str = '') -> None:
@@ -39,7 +58,7 @@ class Output:
 
     def paragraph(self, text: str) -> None:
         """Plain text wrapped to the output width."""
-        for line in wrap(sanitize(text), self.width):
+        for line in wrap(self.redact(sanitize(text)), self.width):
             self.print(line)
 
     def json(self, value: Any) -> None:
@@ -49,7 +68,7 @@ class Output:
         """A heading that separates the steps of the demo."""
         self.print()
         self.print('=' * self.width)
-        for line in wrap(sanitize(title), self.width):
+        for line in wrap(self.redact(sanitize(title)), self.width):
             self.print(line)
         self.print('=' * self.width)
 
@@ -60,7 +79,7 @@ class Output:
     def entry(self, entry: Any) -> None:
         """One War Room entry as the War Room shows it: the readable output, else the contents."""
         if isinstance(entry, str):
-            self.print(render_markdown(entry, self.width))
+            self.print(render_markdown(self.redact(entry), self.width))
             return
         if not isinstance(entry, dict):
             self.print(sanitize(json.dumps(entry, indent=2, ensure_ascii=False, default=str)))
@@ -71,9 +90,9 @@ class Output:
         readable = entry.get('HumanReadable')
         contents = entry.get('Contents')
         if readable:
-            self.print(render_markdown(str(readable), self.width))
+            self.print(render_markdown(self.redact(str(readable)), self.width))
         elif isinstance(contents, str) and entry.get('ContentsFormat') in ('text', 'markdown', None):
-            self.print(render_markdown(contents, self.width))
+            self.print(render_markdown(self.redact(contents), self.width))
         elif contents is not None:
             self.print(sanitize(json.dumps(contents, indent=2, ensure_ascii=False, default=str)))
 
@@ -84,6 +103,7 @@ class Output:
         rows = [[str(incident_pbid(incident) or ''), str(incident.get('occurred') or ''),
                  severity_name(incident.get('severity')), sanitize(str(incident.get('name') or ''))]
                 for incident in incidents]
+        rows = [[self.redact(cell) for cell in row] for row in rows]
         for line in render_table(['pbid', 'occurred', 'severity', 'name'], rows, self.width):
             self.print(line)
 

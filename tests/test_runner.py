@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import quote
 
 import pytest
 import yaml
@@ -352,6 +353,58 @@ def test_output_redacts_secrets() -> None:
     out.error('and s3cret-private there')
     assert 's3cret-private' not in stdout.getvalue() + stderr.getvalue()
     assert REDACTED in stdout.getvalue() and REDACTED in stderr.getvalue()
+
+
+def test_a_short_secret_masks_only_where_it_stands_alone() -> None:
+    """
+    Given an Output that knows a short private token, "dt42"
+    When text holds it alone, and also inside unrelated words, ids, host names and numbers
+    Then only the standalone occurrences are masked and every other word prints unchanged.
+    """
+    stdout = io.StringIO()
+    out = Output(stdout, io.StringIO(), WIDTH)
+    out.add_secret('dt42')
+    out.print('token=dt42& "dt42" dt42. dt420 xdt42 dt42-host srv-dt42 mdt42_1 pbid 1dt42')
+    assert stdout.getvalue() == (f'token={REDACTED}& "{REDACTED}" {REDACTED}. dt420 xdt42 dt42-host srv-dt42 '
+                                 'mdt42_1 pbid 1dt42\n')
+
+
+def test_a_long_secret_is_masked_even_run_together_with_other_text() -> None:
+    """
+    Given an Output that knows a full-length private token
+    When a reply echoes it run together with other text, percent-encoded in a URL and JSON-escaped
+    Then every form is masked.
+    """
+    secret = 'Ab3/dE+f9"gH1=jK2&lM4'
+    stdout = io.StringIO()
+    out = Output(stdout, io.StringIO(), WIDTH)
+    out.add_secret(secret)
+    out.print(f'key{secret}tail')
+    out.print(f'https://dt.example/?k={quote(secret, safe="")}')
+    out.json({'echo': secret})
+    text = stdout.getvalue()
+    assert secret not in text and quote(secret, safe='') not in text and json.dumps(secret)[1:-1] not in text
+    assert text.count(REDACTED) == 3 and text.startswith(f'key{REDACTED}tail\n')
+
+
+def test_a_secret_in_a_table_is_masked_before_layout() -> None:
+    """
+    Given an Output that knows a private token holding characters no token has, and a War Room
+    table echoing it in a column too narrow for it
+    When the entry is printed at 30 columns
+    Then the token appears nowhere, not even in pieces, and the table's separators stay aligned.
+    """
+    secret = 'Zq{8x}' * 7
+    stdout = io.StringIO()
+    out = Output(stdout, io.StringIO(), 30)
+    out.add_secret(secret)
+    markdown = tableToMarkdown('Echo', [{'Name': 'a longer name here', 'Value': f'got {secret} back'},
+                                        {'Name': 'b', 'Value': 'plain'}], headers=['Name', 'Value'])
+    out.entry({'Type': 1, 'HumanReadable': markdown, 'Contents': {}})
+    text = stdout.getvalue()
+    assert 'Zq{8x}' not in text and REDACTED in text
+    assert_aligned(text.splitlines()[2:])
+    assert_fits(text, 30)
 
 
 # --- commands through the CLI -----------------------------------------------------------------------------
