@@ -7,7 +7,9 @@
 #   make docs       .venv, then regenerate README.md's parameter and command reference (tools/gen_docs.py)
 #   make validate   .venv-sdk (sdk-packages), stage a content pack, demisto-sdk validate + xsoar-lint
 #   make package    .venv-sdk, stage, demisto-sdk prepare-content -> dist/integration-Darktrace.yml
+#   make stage      copy the content into a fresh content-repository tree under build/content
 #   make clean      remove the virtual environments and everything built
+#   make help       list these targets (the lines above)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -44,8 +46,11 @@ SDK_OFFLINE := DEMISTO_SDK_OFFLINE_ENV=true
 # Where the kernel allows it, the sdk runs in an empty network namespace: proof that nothing
 # it does needs the network, and no stray request can leave the machine.
 NO_NETWORK := $(shell unshare --net --map-root-user true >/dev/null 2>&1 && echo unshare --net --map-root-user)
+# Runs an sdk command and prints what matters: findings and a one-line result on success, the
+# whole output on failure; colour tags removed, exit status kept (tools/sdk_output.py).
+SDK_OUTPUT = $(PYTHON) $(CURDIR)/tools/sdk_output.py --name
 
-.PHONY: test demo docs validate package stage clean
+.PHONY: test demo docs validate package stage clean help
 
 define make_venv
 @$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "$(LOCK) is locked for Python 3.11, but $(PYTHON) is " + sys.version.split()[0] + "; run make PYTHON=/path/to/python3.11")'
@@ -81,9 +86,9 @@ stage:
 	$(PYTHON) tools/stage_content.py --source . --dest $(STAGE)
 
 validate: $(SDK_STAMP) stage
-	cd $(STAGE) && $(NO_NETWORK) env $(SDK_ENV) $(SDK) validate -g \
+	@cd $(STAGE) && $(SDK_OUTPUT) 'demisto-sdk validate' -- $(NO_NETWORK) env $(SDK_ENV) $(SDK) validate -g \
 		--config-path $(CURDIR)/tools/validate_config.toml
-	cd $(STAGE) && $(NO_NETWORK) env $(SDK_ENV) $(SDK_OFFLINE) $(SDK) xsoar-lint \
+	@cd $(STAGE) && $(SDK_OUTPUT) 'xsoar-lint' -- $(NO_NETWORK) env $(SDK_ENV) $(SDK_OFFLINE) $(SDK) xsoar-lint \
 		$(INTEGRATION_DIR)/Darktrace.py
 
 package: $(SDK_STAMP) stage
@@ -93,6 +98,10 @@ package: $(SDK_STAMP) stage
 		-i $(INTEGRATION_DIR) -o $(CURDIR)/$(DIST)
 	test -s $(UNIFIED)
 	@echo "Unified integration: $(UNIFIED)"
+
+# The target list at the top of this file is the help text, so it is written in one place.
+help:
+	@sed -n 's/^#   make /make /p' $(firstword $(MAKEFILE_LIST))
 
 clean:
 	rm -rf $(VENV) $(SDK_VENV) $(BUILD) $(DIST) .pytest_cache .hypothesis .coverage htmlcov
