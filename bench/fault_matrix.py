@@ -1,7 +1,7 @@
 """Fault matrix: every fault kind against every command, test-module and fetch, through main() and the emulator.
 
     python bench/fault_matrix.py                  print the tables (Markdown)
-    python bench/fault_matrix.py --write-readme   also replace the `fault-matrix` block of README.md
+    python bench/fault_matrix.py --write-readme   also replace the `fault-matrix` block (docs/reliability.md)
 
 Each fault hits the first request of the operation (as a proxy or an overloaded appliance would). A cell says
 what the War Room got: "✓ retried" when the operation succeeded after the appliance saw the request a second
@@ -34,7 +34,7 @@ import demistomock  # noqa: E402
 import Darktrace  # noqa: E402
 from emulator import Emulator  # noqa: E402
 from emulator.network import unresolvable  # noqa: E402
-from readme_blocks import write_block  # noqa: E402
+from readme_blocks import page_with_block, write_block  # noqa: E402
 from runner.examples import example_args  # noqa: E402
 from runner.targets import EMULATOR_DATASET  # noqa: E402
 
@@ -236,7 +236,7 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--write-readme', action='store_true', help='replace the fault-matrix block of README.md')
+    parser.add_argument('--write-readme', action='store_true', help='replace the fault-matrix block (in docs/reliability.md)')
     options = parser.parse_args()
     setattr(Darktrace, 'READ_TIMEOUT_S', READ_TIMEOUT_S)  # short, so a delayed reply times out quickly
     started = time.monotonic()
@@ -267,8 +267,10 @@ def main() -> None:
     print(body)
     print(f'\n({time.monotonic() - started:.0f} s)', file=sys.stderr)
     if options.write_readme:
-        changed = write_block(REPO_ROOT / 'README.md', 'fault-matrix', body)
-        print(f'README.md fault-matrix block {"updated" if changed else "unchanged"}', file=sys.stderr)
+        page = page_with_block('fault-matrix')
+        changed = write_block(page, 'fault-matrix', body)
+        print(f'{page.relative_to(REPO_ROOT)} fault-matrix block {"updated" if changed else "unchanged"}',
+              file=sys.stderr)
 
 
 if __name__ == '__main__':

@@ -1,12 +1,13 @@
-"""README.md, command_examples and CHANGELOG.md against Darktrace.yml.
+"""README.md, the pages in docs/, command_examples and CHANGELOG.md against Darktrace.yml.
 
-The README is read the way a person reads it (its Markdown tables), independently of how
-tools/gen_docs.py writes it; only the two tests named *_up_to_date ask gen_docs what it would
+The pages are read the way a person reads them (their Markdown tables), independently of how
+tools/gen_docs.py writes them; only the tests named *_up_to_date ask gen_docs what it would
 write now. The examples themselves (context and readable output) are not compared: they come
 from running the integration, and `make docs` regenerates them.
 """
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -24,16 +25,22 @@ if str(TOOLS) not in sys.path:
 
 import gen_docs  # noqa: E402
 import stage_content  # noqa: E402
-from readme_blocks import BlockError, block_names, read_block, replace_block  # noqa: E402
+from readme_blocks import BlockError, block_names, page_with_block, read_block, replace_block  # noqa: E402
 
 README = REPO_ROOT / 'README.md'
+DOCS = REPO_ROOT / 'docs'
+COMMANDS_PAGE = DOCS / 'commands.md'
+README_MAX_BYTES = 60 * 1024
+# Which page holds each generated block.
+BLOCK_PAGES = {'configuration': 'README.md', 'commands': 'README.md', 'command-reference': 'docs/commands.md',
+               'fetch-benchmark': 'docs/benchmarks.md', 'fault-matrix': 'docs/reliability.md'}
 INTEGRATION_YML = REPO_ROOT / 'Darktrace.yml'
 COMMAND_EXAMPLES = REPO_ROOT / 'command_examples'
 CHANGELOG = REPO_ROOT / 'CHANGELOG.md'
 # The context output types XSOAR knows.
 CONTEXT_TYPES = frozenset({'String', 'Number', 'Boolean', 'Date', 'Unknown'})
 CHANGELOG_VERSION_HEADING = re.compile(r'^## \[(\d+\.\d+\.\d+)\] - (\d{4}-\d{2}-\d{2})$', re.MULTILINE)
-COMMAND_MENTION = re.compile(r'\bdarktrace-[a-z]+(?:-[a-z]+)*')
+COMMAND_MENTION = re.compile(r'(?<![\w-])darktrace-[a-z]+(?:-[a-z]+)*')
 # `Darktrace.SimilarDevices.devices`, but not the file names Darktrace.py / Darktrace.yml.
 CONTEXT_MENTION = re.compile(r'\bDarktrace\.[A-Z][A-Za-z]*(?:\.[A-Za-z_]+)*')
 
@@ -89,11 +96,29 @@ def table_after(text: str, heading: str) -> list[dict[str, str]]:
     return rows
 
 
+def doc_pages() -> dict[str, str]:
+    """README.md and every page in docs/, by path relative to the repository."""
+    return {str(page.relative_to(REPO_ROOT)): page.read_text(encoding='utf-8')
+            for page in [README, *sorted(DOCS.glob('*.md'))]}
+
+
+def sections_of(text: str, block: str) -> dict[str, str]:
+    parts = re.split(r'^### (\S+)\n', read_block(text, block), flags=re.MULTILINE)
+    return {parts[index]: parts[index + 1] for index in range(1, len(parts), 2)}
+
+
 def command_sections() -> dict[str, str]:
     """The README's command sections, by command name, in README order."""
-    block = read_block(readme(), gen_docs.COMMANDS_BLOCK)
-    parts = re.split(r'^### (\S+)\n', block, flags=re.MULTILINE)
-    return {parts[index]: parts[index + 1] for index in range(1, len(parts), 2)}
+    return sections_of(readme(), gen_docs.COMMANDS_BLOCK)
+
+
+def reference_sections() -> dict[str, str]:
+    """docs/commands.md's command sections, by command name, in page order."""
+    return sections_of(COMMANDS_PAGE.read_text(encoding='utf-8'), gen_docs.COMMAND_REFERENCE_BLOCK)
+
+
+def both_sections() -> dict[str, dict[str, str]]:
+    return {'README.md': command_sections(), 'docs/commands.md': reference_sections()}
 
 
 def example_lines() -> list[str]:
@@ -146,34 +171,36 @@ def test_parameters_agree_on_required_and_default() -> None:
 
 def test_every_command_is_documented_in_yaml_order_and_nothing_else() -> None:
     """Given Darktrace.yml's commands
-    When the README's command sections are listed
-    Then there is one section per YAML command, in the YAML's order, and no other."""
-    assert list(command_sections()) == [command['name'] for command in yaml_commands()]
+    When the command sections of the README and of docs/commands.md are listed
+    Then each has one section per YAML command, in the YAML's order, and no other."""
+    for page, sections in both_sections().items():
+        assert list(sections) == [command['name'] for command in yaml_commands()], page
 
 
 def test_arguments_agree_on_names_required_and_default() -> None:
     """Given each command's arguments in Darktrace.yml
-    When the Input table of its README section is read
+    When the Input table of its section in the README and in docs/commands.md is read
     Then it lists exactly those arguments, each with the YAML's required flag and default value,
     and every predefined value is named in the description."""
-    sections = command_sections()
-    for command in yaml_commands():
-        rows = table_after(sections[command['name']], '#### Input')
-        arguments = command.get('arguments') or []
-        assert [row['Argument Name'] for row in rows] == [argument['name'] for argument in arguments], command['name']
-        for argument, row in zip(arguments, rows):
-            where = f'{command["name"]} {argument["name"]}'
-            assert row['Required'] == ('Required' if argument.get('required') else 'Optional'), where
-            assert row['Default'] == yaml_default(argument.get('defaultValue')), where
-            for value in argument.get('predefined') or []:
-                assert yaml_default(value) in row['Description'], where
+    for page, sections in both_sections().items():
+        for command in yaml_commands():
+            rows = table_after(sections[command['name']], '#### Input')
+            arguments = command.get('arguments') or []
+            assert [row['Argument Name'] for row in rows] == [argument['name'] for argument in arguments], \
+                (page, command['name'])
+            for argument, row in zip(arguments, rows):
+                where = f'{page}: {command["name"]} {argument["name"]}'
+                assert row['Required'] == ('Required' if argument.get('required') else 'Optional'), where
+                assert row['Default'] == yaml_default(argument.get('defaultValue')), where
+                for value in argument.get('predefined') or []:
+                    assert yaml_default(value) in row['Description'], where
 
 
 def test_context_outputs_agree_on_paths_and_types() -> None:
     """Given each command's outputs in Darktrace.yml
-    When the Context Output table of its README section is read
+    When the Context Output table of its section in docs/commands.md is read
     Then it lists exactly those context paths, each with the YAML's type and description."""
-    sections = command_sections()
+    sections = reference_sections()
     for command in yaml_commands():
         rows = table_after(sections[command['name']], '#### Context Output')
         outputs = command.get('outputs') or []
@@ -184,23 +211,24 @@ def test_context_outputs_agree_on_paths_and_types() -> None:
 
 
 def test_every_documented_context_path_has_a_type() -> None:
-    """Given every Context Output table in the README
+    """Given every Context Output table in docs/commands.md
     When each documented context path is looked at
     Then it has a type XSOAR knows (String, Number, Boolean, Date or Unknown)."""
-    rows = [row for section in command_sections().values() for row in table_after(section, '#### Context Output')]
+    rows = [row for section in reference_sections().values() for row in table_after(section, '#### Context Output')]
     assert rows
     untyped = [row['Path'] for row in rows if row['Type'] not in CONTEXT_TYPES]
     assert untyped == []
 
 
 def test_readme_mentions_only_commands_and_context_the_yaml_defines() -> None:
-    """Given the whole README (hand-written parts and generated blocks) and the newest CHANGELOG entry
+    """Given the whole README and docs pages (hand-written parts and generated blocks) and the newest
+    CHANGELOG entry
     When every darktrace-... command name and every Darktrace.X context path in them is collected
     Then each command is defined in Darktrace.yml, and each path is a YAML output path, a prefix of
     one, or a key inside an output of type Unknown."""
     names = {command['name'] for command in yaml_commands()}
     types = yaml_output_types()
-    texts = {'README.md': readme(), 'CHANGELOG.md (newest entry)': newest_changelog_entry()[2]}
+    texts = {**doc_pages(), 'CHANGELOG.md (newest entry)': newest_changelog_entry()[2]}
     for source, text in texts.items():
         unknown_commands = sorted(set(COMMAND_MENTION.findall(text)) - names)
         assert unknown_commands == [], source
@@ -246,15 +274,35 @@ def test_command_examples_use_only_defined_arguments_and_give_the_required_ones(
 
 def test_readme_examples_are_the_command_examples_lines() -> None:
     """Given command_examples
-    When the Command Example of each README command section is read
-    Then it is the first command_examples line for that command, so the README shows what was run."""
+    When the Command Example of each command section of the README and docs/commands.md is read
+    Then it is the first command_examples line for that command, so the pages show what was run."""
     first_lines: dict[str, str] = {}
     for line in example_lines():
         first_lines.setdefault(example_command(line), line)
+    for page, sections in both_sections().items():
+        for name, section in sections.items():
+            match = re.search(r'^#### Command Example\n\n```\n(.*)\n```$', section, re.MULTILINE)
+            assert match, f'{page}: {name}: no command example'
+            assert match.group(1) == first_lines.get(name), (page, name)
+
+
+def test_readme_context_examples_show_one_record_and_link_to_the_full_one() -> None:
+    """Given the README's command sections
+    When each Context Example is parsed as JSON
+    Then no list in it holds more than one record, and the section links to the command's section
+    of docs/commands.md, where the whole example is."""
+    def longest_list(data: Any) -> int:
+        if isinstance(data, dict):
+            return max((longest_list(value) for value in data.values()), default=0)
+        if isinstance(data, list):
+            return max([len(data)] + [longest_list(item) for item in data])
+        return 0
+
     for name, section in command_sections().items():
-        match = re.search(r'^#### Command Example\n\n```\n(.*)\n```$', section, re.MULTILINE)
-        assert match, f'{name}: no command example'
-        assert match.group(1) == first_lines.get(name), name
+        context = re.search(r'^#### Context Example\n\n```json\n(.*?)\n```$', section, re.MULTILINE | re.DOTALL)
+        if context:
+            assert longest_list(json.loads(context.group(1))) <= 1, name
+        assert f'](docs/commands.md#{name})' in section, name
 
 
 # --------------------------------------------------------------------------- generated blocks
@@ -268,22 +316,76 @@ def test_configuration_block_is_up_to_date() -> None:
 
 def test_command_tables_are_up_to_date() -> None:
     """Given the current Darktrace.yml
-    When gen_docs renders each command's heading, description, Input and Context Output tables
-    Then the README's section for that command starts with exactly that text (run `make docs` when not)."""
-    sections = command_sections()
+    When gen_docs renders each command's heading, description and Input table (README) and its full
+    reference with the Context Output table (docs/commands.md)
+    Then each page's section for that command starts with exactly that text (run `make docs` when not)."""
+    readme_sections, reference = command_sections(), reference_sections()
     for command in yaml_commands():
-        expected = gen_docs.render_command_reference(command)
-        actual = f'### {command["name"]}\n' + sections[command['name']]
-        assert actual.startswith(expected + '\n\n#### Command Example'), command['name']
+        for render, sections in ((gen_docs.render_command_summary, readme_sections),
+                                 (gen_docs.render_command_reference, reference)):
+            actual = f'### {command["name"]}\n' + sections[command['name']]
+            assert actual.startswith(render(command) + '\n\n#### Command Example'), command['name']
 
 
-def test_readme_has_each_generated_block_once() -> None:
+def test_each_generated_block_is_in_its_page_once() -> None:
+    """Given README.md and the pages in docs/
+    When their generated blocks are listed
+    Then the blocks written by gen_docs and by the benchmark scripts are each in exactly one page, the
+    one their writers expect, and readme_blocks finds each there."""
+    found = [(name, page) for page, text in doc_pages().items() for name in block_names(text)]
+    assert sorted(found) == sorted(BLOCK_PAGES.items())
+    for name, page in BLOCK_PAGES.items():
+        assert page_with_block(name, REPO_ROOT) == REPO_ROOT / page
+
+
+def test_readme_is_at_most_60_kb_and_opens_with_what_a_newcomer_needs() -> None:
     """Given README.md
-    When its generated blocks are listed
-    Then the two written by gen_docs and the two written by the benchmark scripts are each there once."""
-    names = block_names(readme())
-    assert sorted(names) == sorted({gen_docs.CONFIGURATION_BLOCK, gen_docs.COMMANDS_BLOCK, 'fetch-benchmark',
-                                    'fault-matrix'})
+    When its size and its first screen (before the table of contents) are read
+    Then it is at most 60 KB, and the first screen says what the integration does, gives `make demo`
+    and `make test`, a runner command against the emulator (no --url) and one against an appliance."""
+    text = readme()
+    assert len(text.encode('utf-8')) <= README_MAX_BYTES
+    first_screen = text[:text.index('\n## Contents\n')]
+    assert 'model breaches into XSOAR incidents' in first_screen
+    assert 'make demo' in first_screen and 'make test' in first_screen
+    assert re.search(r"^\$ \.venv/bin/python -m runner '!darktrace-[^']+'$", first_screen, re.MULTILINE)
+    assert re.search(r'python -m runner --url https://\S+ \'!darktrace-', first_screen)
+
+
+def test_readme_table_of_contents_and_links_lead_somewhere() -> None:
+    """Given README.md and the pages in docs/
+    When every relative Markdown link in them is followed
+    Then its file exists and, when it names an anchor, the target page has that heading."""
+    def anchors(text: str) -> set[str]:
+        headings = re.findall(r'^#{1,6} (.+)$', text, re.MULTILINE)
+        return {re.sub(r'[^\w\- ]', '', heading.strip().lower()).replace(' ', '-') for heading in headings}
+
+    for page, text in doc_pages().items():
+        for target in re.findall(r'\]\(([^)\s]+)\)', text):
+            if re.match(r'^[a-z]+:', target):
+                continue
+            path, _, anchor = target.partition('#')
+            resolved = (REPO_ROOT / page).parent / path if path else REPO_ROOT / page
+            assert resolved.is_file(), f'{page}: link to {target}'
+            if anchor and resolved.suffix == '.md':
+                assert anchor in anchors(resolved.read_text(encoding='utf-8')), f'{page}: link to {target}'
+
+
+def test_readme_runner_example_prints_what_the_runner_prints() -> None:
+    """Given the runner command and output shown on the README's first screen
+    When that command is run against the emulator, with output that is not a terminal
+    Then it prints exactly what the README shows."""
+    import io
+    import shlex
+
+    from runner.cli import main as runner_main
+
+    block = re.search(r'^```console\n\$ \.venv/bin/python -m runner (.*?)\n(.*?)\n```$', readme(),
+                      re.MULTILINE | re.DOTALL)
+    assert block
+    stdout = io.StringIO()
+    assert runner_main(shlex.split(block.group(1)), stdout=stdout, stderr=io.StringIO(), environ={}) == 0
+    assert stdout.getvalue().rstrip('\n') == block.group(2)
 
 
 def test_replace_block_changes_only_the_block_and_is_idempotent() -> None:
@@ -332,8 +434,6 @@ def test_staged_pack_metadata_carries_the_changelog_version(tmp_path: Path) -> N
     """Given the repository staged as a content pack, as `make validate` and `make package` do
     When the staged pack_metadata.json is read
     Then its currentVersion is the newest CHANGELOG version."""
-    import json
-
     integration_yml = stage_content.stage(REPO_ROOT, tmp_path / 'content', stage_content.DEFAULT_AUTHOR)
     metadata = json.loads((tmp_path / 'content' / 'Packs' / 'Darktrace' / 'pack_metadata.json').read_text())
     assert (tmp_path / 'content' / integration_yml).is_file()

@@ -1,7 +1,12 @@
-"""Regenerate the `configuration` and `commands` blocks of README.md.
+"""Regenerate the `configuration` and `commands` blocks of README.md and the command reference in docs/.
 
-    .venv/bin/python tools/gen_docs.py            what `make docs` runs: rewrite the two blocks
-    .venv/bin/python tools/gen_docs.py --check    exit 1 if README.md differs from what would be written
+    .venv/bin/python tools/gen_docs.py            what `make docs` runs: rewrite the blocks
+    .venv/bin/python tools/gen_docs.py --check    exit 1 if a page differs from what would be written
+
+Two views of the same commands: README.md's `commands` block gives each command's description, its
+Input table and one example whose context is trimmed to a glance (README_TRIM); the
+`command-reference` block of docs/commands.md gives everything: Input and Context Output tables,
+the example's context, what it returns to XSOAR and its War Room output (FULL_TRIM).
 
 Sources, so the README cannot drift from them:
 - Darktrace.yml gives the parameter table and, per command, the description, the Input table
@@ -30,8 +35,8 @@ Determinism (running twice, today or next year, writes the same text):
   times, tag expiries and visibility are computed at the moment too. The patches are undone
   when the run ends.
 - The emulator listens on a random port; its address is written as `DOCS_APPLIANCE_URL`.
-- JSON keys are sorted. Lists longer than `MAX_LIST_ITEMS` in a context example, and tables
-  longer than `MAX_TABLE_ROWS` in a readable output, are cut, with a note giving the full size.
+- JSON keys are sorted. Lists and readable-output tables longer than the page's `Trim` allows are
+  cut, with a note giving the full size; in the README, objects also show a few keys and levels.
 
 A missing example or a failing one stops the run with a message and leaves README.md as it was;
 `--keep-going` writes anyway, with a placeholder in place of the missing or failed example.
@@ -62,16 +67,32 @@ from readme_blocks import replace_block  # noqa: E402
 from runner.examples import example_lines  # noqa: E402
 
 README = REPO_ROOT / 'README.md'
+COMMANDS_PAGE = REPO_ROOT / 'docs' / 'commands.md'
 INTEGRATION_YML = REPO_ROOT / 'Darktrace.yml'
 CONFIGURATION_BLOCK = 'configuration'
-COMMANDS_BLOCK = 'commands'
+COMMANDS_BLOCK = 'commands'  # README.md
+COMMAND_REFERENCE_BLOCK = 'command-reference'  # docs/commands.md
 
 # The release day at noon UTC: the emulator's data ends here and its clock stands still here.
 EXAMPLE_MOMENT_MS = int(datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc).timestamp() * 1000)
 DOCS_APPLIANCE_URL = 'https://darktrace.example.com'
-MAX_LIST_ITEMS = 2
-MAX_TABLE_ROWS = 10
 ERROR_ENTRY_TYPE = 4
+ELIDED = '…'
+
+
+@dataclass(frozen=True)
+class Trim:
+    """How much of an example a page shows."""
+
+    list_items: int
+    table_rows: int
+    depth: int | None = None  # objects and lists nested this deep are shown as ELIDED
+    keys: int | None = None  # an object shows this many keys (values that are not objects first)
+    indent: int = 4
+
+
+README_TRIM = Trim(list_items=1, table_rows=3, depth=4, keys=6, indent=2)
+FULL_TRIM = Trim(list_items=10, table_rows=10)
 
 
 # --------------------------------------------------------------------------- YAML -> tables
@@ -137,21 +158,29 @@ def argument_description(argument: dict[str, Any]) -> str:
     return description
 
 
+def input_table(command: dict[str, Any]) -> str:
+    arguments = command.get('arguments') or []
+    if not arguments:
+        return 'There are no input arguments for this command.'
+    return table(['Argument Name', 'Description', 'Required', 'Default'],
+                 [[argument['name'], argument_description(argument),
+                   'Required' if argument.get('required') else 'Optional',
+                   default_text(argument.get('defaultValue'))] for argument in arguments])
+
+
+def render_command_summary(command: dict[str, Any]) -> str:
+    """A command's heading, description and Input table: what README.md shows before the example."""
+    return '\n'.join([f'### {command["name"]}', '', str(command.get('description') or '').strip(), '',
+                      '#### Input', '', input_table(command)])
+
+
 def render_command_reference(command: dict[str, Any]) -> str:
     """A command's heading, description, base command, Input and Context Output tables."""
     name = command['name']
-    arguments = command.get('arguments') or []
     outputs = command.get('outputs') or []
     parts = [f'### {name}', '', '***', '', str(command.get('description') or '').strip(), '',
-             '#### Base Command', '', f'`{name}`', '', '#### Input', '']
-    if arguments:
-        parts.append(table(['Argument Name', 'Description', 'Required', 'Default'],
-                           [[argument['name'], argument_description(argument),
-                             'Required' if argument.get('required') else 'Optional',
-                             default_text(argument.get('defaultValue'))] for argument in arguments]))
-    else:
-        parts.append('There are no input arguments for this command.')
-    parts += ['', '#### Context Output', '']
+             '#### Base Command', '', f'`{name}`', '', '#### Input', '', input_table(command),
+             '', '#### Context Output', '']
     if outputs:
         parts.append(table(['Path', 'Type', 'Description'],
                            [[output['contextPath'], output.get('type') or '', output.get('description') or '']
@@ -300,19 +329,32 @@ def command_name(line: str) -> str:
 
 # --------------------------------------------------------------------------- examples -> Markdown
 
-def shortened(data: Any, path: str, cut: dict[str, int]) -> Any:
-    """`data` with every list cut to MAX_LIST_ITEMS; `cut` records each cut list's largest length by path."""
+def shortened(data: Any, path: str, cut: dict[str, int], trim: Trim = FULL_TRIM, depth: int = 0) -> Any:
+    """`data` cut as `trim` says; `cut` records each cut list's largest length by path."""
+    if isinstance(data, (dict, list)) and data and trim.depth is not None and depth >= trim.depth:
+        return ELIDED
     if isinstance(data, dict):
-        return {key: shortened(value, f'{path}.{key}' if path else key, cut) for key, value in data.items()}
+        keys = sorted(data, key=lambda key: (isinstance(data[key], (dict, list)), key))
+        shown = keys if trim.keys is None else keys[:trim.keys]
+        result = {key: shortened(data[key], f'{path}.{key}' if path else key, cut, trim, depth + 1) for key in shown}
+        if len(shown) < len(keys):
+            result[ELIDED] = f'{len(keys) - len(shown)} more keys'
+        return result
     if isinstance(data, list):
-        if len(data) > MAX_LIST_ITEMS:
+        if len(data) > trim.list_items:
             cut[path] = max(cut.get(path, 0), len(data))
-        return [shortened(item, path, cut) for item in data[:MAX_LIST_ITEMS]]
+        return [shortened(item, path, cut, trim, depth) for item in data[:trim.list_items]]
     return data
 
 
-def shortened_tables(markdown: str) -> tuple[list[str], list[int]]:
-    """The lines of `markdown` with each table cut to MAX_TABLE_ROWS rows, and the row counts of the cut tables."""
+def cut_note(cut: dict[str, int], trim: Trim) -> str:
+    items = f'first {trim.list_items} items' if trim.list_items > 1 else 'first item'
+    sizes = ', '.join(f'`{path or "the list"}` has {count}' for path, count in sorted(cut.items()))
+    return f'*Lists are cut to their {items} here; in full, {sizes}.*'
+
+
+def shortened_tables(markdown: str, max_rows: int) -> tuple[list[str], list[int]]:
+    """The lines of `markdown` with each table cut to `max_rows` rows, and the row counts of the cut tables."""
     lines = markdown.splitlines()
     kept: list[str] = []
     cut: list[int] = []
@@ -326,43 +368,60 @@ def shortened_tables(markdown: str) -> tuple[list[str], list[int]]:
         while end < len(lines) and lines[end].lstrip().startswith('|'):
             end += 1
         rows = lines[index + 2:end]  # after the header and the |---| line
-        kept += lines[index:index + 2] + rows[:MAX_TABLE_ROWS]
-        if len(rows) > MAX_TABLE_ROWS:
+        kept += lines[index:index + 2] + rows[:max_rows]
+        if len(rows) > max_rows:
             cut.append(len(rows))
         index = end
     return kept, cut
 
 
-def render_example(example: Example | None) -> str:
+def render_context(example: Example, trim: Trim) -> list[str]:
+    """The Context Example of a page: `example`'s context as JSON, cut as `trim` says, with a note."""
+    if not example.context:
+        return ['This example writes nothing to the context.']
+    cut: dict[str, int] = {}
+    context = shortened(example.context, '', cut, trim)
+    parts = ['```json', json.dumps(context, indent=trim.indent, sort_keys=True, ensure_ascii=False), '```']
+    return parts + (['', cut_note(cut, trim)] if cut else [])
+
+
+def example_heading(example: Example | None) -> list[str]:
+    """The Command Example of a page, or why there is none."""
     if example is None:
-        return '\n'.join(['#### Command Example', '', '*No example: command_examples has no line for this command.*'])
-    parts = ['#### Command Example', '', '```', example.line, '```', '']
+        return ['#### Command Example', '', '*No example: command_examples has no line for this command.*']
+    parts = ['#### Command Example', '', '```', example.line, '```']
     if example.error is not None:
-        return '\n'.join(parts + [f'*The example failed against the emulator:* `{cell(example.error)}`'])
-    parts += ['#### Context Example', '']
-    if example.context:
-        cut: dict[str, int] = {}
-        context = shortened(example.context, '', cut)
-        parts += ['```json', json.dumps(context, indent=4, sort_keys=True, ensure_ascii=False), '```']
-        if cut:
-            sizes = ', '.join(f'`{path}` has {count}' for path, count in sorted(cut.items()))
-            parts += ['', f'*Lists are cut to their first {MAX_LIST_ITEMS} items here; in full, {sizes}.*']
-    else:
-        parts.append('This example writes nothing to the context.')
+        return parts + ['', f'*The example failed against the emulator:* `{cell(example.error)}`']
+    return parts
+
+
+def render_example_summary(example: Example | None, name: str) -> str:
+    """README.md's example: the line and its context trimmed to a glance, with a link to the full reference."""
+    parts = example_heading(example)
+    if example is not None and example.error is None:
+        parts += ['', '#### Context Example', ''] + render_context(example, README_TRIM)
+    parts += ['', f'[Context output and full example](docs/commands.md#{name})']
+    return '\n'.join(parts)
+
+
+def render_example(example: Example | None) -> str:
+    parts = example_heading(example)
+    if example is None or example.error is not None:
+        return '\n'.join(parts)
+    parts += ['', '#### Context Example', ''] + render_context(example, FULL_TRIM)
     if example.returned:
         returned_cut: dict[str, int] = {}
-        returned = shortened(example.returned, '', returned_cut)
+        returned = shortened(example.returned, '', returned_cut, FULL_TRIM)
         parts += ['', '#### Returned to XSOAR', '', '```json',
                   json.dumps(returned, indent=4, sort_keys=True, ensure_ascii=False), '```']
         if returned_cut:
-            sizes = ', '.join(f'`{path or "the list"}` has {count}' for path, count in sorted(returned_cut.items()))
-            parts += ['', f'*Lists are cut to their first {MAX_LIST_ITEMS} items here; in full, {sizes}.*']
+            parts += ['', cut_note(returned_cut, FULL_TRIM)]
     parts += ['', '#### Human Readable Output', '']
     if not example.human_readable:
         parts.append('This example writes nothing to the War Room.')
     cut_tables: list[int] = []
     for number, text in enumerate(example.human_readable):
-        lines, cut = shortened_tables(text)
+        lines, cut = shortened_tables(text, FULL_TRIM.table_rows)
         cut_tables += cut
         if number:
             parts.append('')
@@ -370,25 +429,38 @@ def render_example(example: Example | None) -> str:
         parts += [f'>{line}' if line.strip() else '' for line in lines]
     if cut_tables:
         counts = ', '.join(str(count) for count in cut_tables)
-        parts += ['', f'*Tables are cut to their first {MAX_TABLE_ROWS} rows here; in full they have {counts} rows.*']
+        parts += ['', f'*Tables are cut to their first {FULL_TRIM.table_rows} rows here; in full they have {counts} '
+                  'rows.*']
     return '\n'.join(parts)
 
 
-def render_commands(document: dict[str, Any], examples: dict[str, Example]) -> str:
-    moment = datetime.fromtimestamp(EXAMPLE_MOMENT_MS / 1000, tz=timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+def examples_note() -> str:
     from runner.targets import EMULATOR_DATASET
 
-    intro = [
-        '## Commands',
-        '',
-        'You can execute these commands from the CLI, as part of an automation, or in a playbook.',
-        'After you successfully execute a command, a DBot message appears in the War Room with the command details.',
-        '',
-        f'The examples are the lines of `command_examples`, run in that order by `make docs` against the '
-        f'emulated appliance ({EMULATOR_DATASET["breaches"]} model breaches over {EMULATOR_DATASET["span_days"]} '
-        f'days, seed {EMULATOR_DATASET["seed"]}) with every clock held at {moment}; the emulator\'s address is '
-        f'shown as {DOCS_APPLIANCE_URL}. Their data is synthetic.',
-    ]
+    moment = datetime.fromtimestamp(EXAMPLE_MOMENT_MS / 1000, tz=timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+    return (f'The examples are the lines of `command_examples`, run in that order by `make docs` against the '
+            f'emulated appliance ({EMULATOR_DATASET["breaches"]} model breaches over {EMULATOR_DATASET["span_days"]} '
+            f'days, seed {EMULATOR_DATASET["seed"]}) with every clock held at {moment}; the emulator\'s address is '
+            f'shown as {DOCS_APPLIANCE_URL}. Their data is synthetic.')
+
+
+def render_commands(document: dict[str, Any], examples: dict[str, Example]) -> str:
+    """README.md's `commands` block: each command's description, inputs and a trimmed example."""
+    intro = ['## Commands', '',
+             'Run them from the War Room, an automation or a playbook. Each section gives the inputs and one '
+             'example with its context trimmed to the first record; [docs/commands.md](docs/commands.md) has the '
+             'context output of every command and the examples in full.', '', examples_note()]
+    sections = [render_command_summary(command) + '\n\n' + render_example_summary(examples.get(command['name']),
+                                                                                 command['name'])
+                for command in yaml_commands(document)]
+    return '\n\n'.join(['\n'.join(intro)] + sections)
+
+
+def render_command_pages(document: dict[str, Any], examples: dict[str, Example]) -> str:
+    """docs/commands.md's `command-reference` block: every command in full."""
+    intro = ['You can execute these commands from the CLI, as part of an automation, or in a playbook.',
+             'After you successfully execute a command, a DBot message appears in the War Room with the command '
+             'details.', '', examples_note()]
     sections = [render_command_reference(command) + '\n\n' + render_example(examples.get(command['name']))
                 for command in yaml_commands(document)]
     return '\n\n'.join(['\n'.join(intro)] + sections)
@@ -396,8 +468,10 @@ def render_commands(document: dict[str, Any], examples: dict[str, Example]) -> s
 
 # --------------------------------------------------------------------------- main
 
-def generate(readme_text: str, document: dict[str, Any], lines: list[str]) -> tuple[str, list[str]]:
-    """The README with both blocks regenerated, and the problems found (missing or failed examples)."""
+def generate(readme_text: str, commands_text: str, document: dict[str, Any],
+             lines: list[str]) -> tuple[str, str, list[str]]:
+    """README.md and docs/commands.md with their blocks regenerated, and the problems found (missing or
+    failed examples)."""
     examples: dict[str, Example] = {}
     for example in run_examples(lines):
         examples.setdefault(command_name(example.line), example)
@@ -405,34 +479,37 @@ def generate(readme_text: str, document: dict[str, Any], lines: list[str]) -> tu
     problems = [f'{name}: command_examples has no line for it' for name in names if name not in examples]
     problems += [f'{example.line}\n    {example.error}' for example in examples.values() if example.error]
     problems += [f'{name}: in command_examples but not in Darktrace.yml' for name in examples if name not in names]
-    text = replace_block(readme_text, CONFIGURATION_BLOCK, render_configuration(document))
-    text = replace_block(text, COMMANDS_BLOCK, render_commands(document, examples))
-    return text, problems
+    readme = replace_block(readme_text, CONFIGURATION_BLOCK, render_configuration(document))
+    readme = replace_block(readme, COMMANDS_BLOCK, render_commands(document, examples))
+    commands = replace_block(commands_text, COMMAND_REFERENCE_BLOCK, render_command_pages(document, examples))
+    return readme, commands, problems
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--check', action='store_true', help='do not write; exit 1 if README.md is out of date')
+    parser.add_argument('--check', action='store_true', help='do not write; exit 1 if a page is out of date')
     parser.add_argument('--keep-going', action='store_true',
                         help='write even when an example is missing or fails (with a placeholder)')
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
 
-    readme_text = README.read_text(encoding='utf-8')
-    text, problems = generate(readme_text, load_integration(), example_lines())
+    pages = (README, COMMANDS_PAGE)
+    current = [page.read_text(encoding='utf-8') for page in pages]
+    *texts, problems = generate(*current, load_integration(), example_lines())
     for problem in problems:
         print(f'gen_docs: {problem}', file=sys.stderr)
     if problems and not args.keep_going:
-        print('gen_docs: README.md left unchanged; fix command_examples (or use --keep-going).', file=sys.stderr)
+        print('gen_docs: pages left unchanged; fix command_examples (or use --keep-going).', file=sys.stderr)
         return 1
+    stale = [page for page, text, old in zip(pages, texts, current) if text != old]
     if args.check:
-        if text != readme_text:
-            print('gen_docs: README.md is out of date; run make docs.', file=sys.stderr)
-            return 1
-        return 0
-    if text != readme_text:
-        README.write_text(text, encoding='utf-8')
-    print(f'gen_docs: README.md {"updated" if text != readme_text else "unchanged"} '
-          f'({len(yaml_commands(load_integration()))} commands).', file=sys.stderr)
+        for page in stale:
+            print(f'gen_docs: {page.relative_to(REPO_ROOT)} is out of date; run make docs.', file=sys.stderr)
+        return 1 if stale else 0
+    for page, text, old in zip(pages, texts, current):
+        if text != old:
+            page.write_text(text, encoding='utf-8')
+    written = ', '.join(str(page.relative_to(REPO_ROOT)) for page in stale) or 'nothing'
+    print(f'gen_docs: updated {written} ({len(yaml_commands(load_integration()))} commands).', file=sys.stderr)
     return 0
 
 

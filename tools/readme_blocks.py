@@ -1,4 +1,4 @@
-"""Read and replace the generated blocks of README.md.
+"""Read and replace the generated blocks of README.md and the pages in docs/.
 
 A block is the text between two marker lines that GitHub and XSOAR render as nothing:
 
@@ -6,17 +6,18 @@ A block is the text between two marker lines that GitHub and XSOAR render as not
     ...
     <!-- END GENERATED: name -->
 
-Each block has exactly one writer (tools/gen_docs.py for `configuration` and `commands`, the
-benchmark scripts for `fetch-benchmark` and `fault-matrix`); the hand-written text around the
-blocks is never touched. From a script:
+Each block has exactly one writer and lives in exactly one page: tools/gen_docs.py writes
+`configuration` and `commands` (README.md) and `command-reference` (docs/commands.md); the
+benchmark scripts write `fetch-benchmark` (docs/benchmarks.md) and `fault-matrix`
+(docs/reliability.md). The hand-written text around the blocks is never touched. From a script:
 
-    from readme_blocks import replace_block
+    from readme_blocks import replace_block, page_with_block
     text = replace_block(text, 'fetch-benchmark', body)
 
-or from the shell, replacing one block of README.md with standard input:
+or from the shell, replacing one block with standard input, in whichever page holds it:
 
     python tools/readme_blocks.py fetch-benchmark < body.md
-    python tools/readme_blocks.py fault-matrix --readme path/to/README.md < body.md
+    python tools/readme_blocks.py fault-matrix --readme path/to/page.md < body.md
 
 The file is rewritten only when its text changes, so running a generator twice changes nothing.
 Standard library only.
@@ -29,7 +30,7 @@ import re
 import sys
 from pathlib import Path
 
-DEFAULT_README = Path(__file__).resolve().parent.parent / 'README.md'
+REPO_ROOT = Path(__file__).resolve().parent.parent
 BLOCK_NAME = re.compile(r'^[a-z0-9][a-z0-9-]*$')
 
 
@@ -87,6 +88,20 @@ def block_names(readme_text: str) -> list[str]:
     return re.findall(r'^<!-- BEGIN GENERATED: ([a-z0-9-]+) -->', readme_text, re.MULTILINE)
 
 
+def pages(root: Path = REPO_ROOT) -> list[Path]:
+    """The pages that may hold generated blocks: README.md and docs/*.md."""
+    return [root / 'README.md'] + sorted((root / 'docs').glob('*.md'))
+
+
+def page_with_block(name: str, root: Path = REPO_ROOT) -> Path:
+    """The one page holding block `name`, so a writer need not know where the block was moved."""
+    holding = [page for page in pages(root) if begin_marker(name) in page.read_text(encoding='utf-8')]
+    if len(holding) != 1:
+        where = ', '.join(str(page.relative_to(root)) for page in holding) or 'none of README.md and docs/*.md'
+        raise BlockError(f'block {name!r} must be in exactly one page; found in {where}')
+    return holding[0]
+
+
 def write_block(readme: Path, name: str, new_body: str) -> bool:
     """Replace block `name` in the file `readme`; True when the file changed."""
     text = readme.read_text(encoding='utf-8')
@@ -98,11 +113,13 @@ def write_block(readme: Path, name: str, new_body: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description='Replace one generated block of README.md with standard input.')
+    parser = argparse.ArgumentParser(description='Replace one generated block of a page with standard input.')
     parser.add_argument('name', help='the block name, e.g. fetch-benchmark')
-    parser.add_argument('--readme', type=Path, default=DEFAULT_README, help='the README to edit (default: %(default)s)')
+    parser.add_argument('--readme', type=Path, default=None,
+                        help='the page to edit (default: the one of README.md and docs/*.md holding the block)')
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
+        args.readme = args.readme or page_with_block(args.name)
         changed = write_block(args.readme, args.name, sys.stdin.read())
     except (BlockError, OSError) as error:
         print(f'readme_blocks: {error}', file=sys.stderr)
