@@ -4,7 +4,7 @@
 #
 #   make test       .venv from the lock (default + develop), then pytest with coverage of Darktrace.py
 #   make demo       .venv, then the local runner's demo
-#   make docs       .venv, then regenerate README.md's parameter and command reference (tools/gen_docs.py)
+#   make docs       .venv, then regenerate the parameter and command reference (README.md, docs/commands.md)
 #   make validate   .venv-sdk (sdk-packages), stage a content pack, demisto-sdk validate + xsoar-lint
 #   make package    .venv-sdk, stage, demisto-sdk prepare-content -> dist/integration-Darktrace.yml
 #   make stage      copy the content into a fresh content-repository tree under build/content
@@ -75,9 +75,9 @@ test: $(VENV_STAMP)
 demo: $(VENV_STAMP)
 	$(VENV)/bin/python -m runner --demo
 
-# The README's `configuration` and `commands` blocks come from Darktrace.yml and from running
-# command_examples against the emulator, with its clock held still so the output never changes
-# by itself; tests/test_docs.py fails when the tables fall behind the YAML.
+# The README's `configuration` and `commands` blocks and docs/commands.md come from Darktrace.yml
+# and from running command_examples against the emulator, with its clock held still so the output
+# never changes by itself; tests/test_docs.py fails when the tables fall behind the YAML.
 docs: $(VENV_STAMP)
 	$(VENV)/bin/python tools/gen_docs.py
 

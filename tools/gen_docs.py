@@ -8,7 +8,7 @@ Input table and one example whose context is trimmed to a glance (README_TRIM); 
 `command-reference` block of docs/commands.md gives everything: Input and Context Output tables,
 the example's context, what it returns to XSOAR and its War Room output (FULL_TRIM).
 
-Sources, so the README cannot drift from them:
+Sources, so the pages cannot drift from them:
 - Darktrace.yml gives the parameter table and, per command, the description, the Input table
   (argument, description with the predefined values, required, default) and the Context
   Output table (path, type, description). `render_configuration` and
@@ -18,8 +18,8 @@ Sources, so the README cannot drift from them:
   code path of `make demo`), against one in-process emulator holding the runner's dataset
   (runner.targets.EMULATOR_DATASET), so a line that changes state (tag added, breach
   acknowledged, comment posted) is seen by the lines after it. As XSOAR does, the YAML default
-  of every argument left out is filled in. The section of a command shows its first line, the
-  EntryContext of its entries as nested JSON, and their HumanReadable quoted with `>` (for a note
+  of every argument left out is filled in. The section of a command in docs/commands.md shows its
+  first line, the EntryContext of its entries as nested JSON, and their HumanReadable quoted with `>` (for a note
   without one, such as a comment mirrored in, its text Contents). What a mirroring command hands
   back to XSOAR rather than to the War Room (the mirrored breach, the mapping fields, a close
   entry) is shown as JSON under "Returned to XSOAR". update-remote-system is normally run by XSOAR
