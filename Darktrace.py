@@ -1927,17 +1927,18 @@ def extend_respond_action_command(client: Client, args: dict[str, Any]) -> Comma
         raise DarktraceApiError('not_found', f'Darktrace lists no RESPOND action with code ID {codeid}: check the '
                                              'codeid (!darktrace-list-respond-actions include_cleared=true).')
     state = respond_action_state(action, now_ms())
+    # Refusals from here on depend on what Darktrace reported, so they are DarktraceApiErrors, not argument errors.
     if state in ('cleared', 'expired'):
-        raise ValueError(f'RESPOND action {codeid} is {state}, so it cannot be extended: use '
-                         '!darktrace-reactivate-respond-action to run it again.')
+        raise DarktraceApiError('refused', f'RESPOND action {codeid} is {state}, so it cannot be extended: use '
+                                           '!darktrace-reactivate-respond-action to run it again.')
     start_ms, expires_ms = _epoch_ms(action.get('start')), _epoch_ms(action.get('expires'))
     if start_ms and expires_ms and start_ms + total_s * 1000 < expires_ms:
         current_s = int(expires_ms - start_ms) // 1000
-        raise ValueError(
+        raise DarktraceApiError('refused', (
             f'Invalid "duration"="{_arg_text(args, "duration")}": duration is the new TOTAL length of the action, '
             f'counted from its start at {ms_to_iso(start_ms)}, and the action already runs for '
             f'{_duration_text(current_s)} (until {ms_to_iso(expires_ms)}). To add time, give more than that, such '
-            f'as "{_duration_text(current_s + 3600)}" to add one hour.')
+            f'as "{_duration_text(current_s + 3600)}" to add one hour.'))
     return _change_respond_action(client, codeid, {'duration': total_s, 'reason': reason},
                                   _int_or_value(action.get('did')),
                                   f'RESPOND action {codeid} extended to {_duration_text(total_s)} in total',
