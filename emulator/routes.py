@@ -1022,9 +1022,9 @@ def post_antigena_manual(request: Request) -> dict[str, int]:
         raise InputError('did, action and duration are required')
     _device_or_404(request, did)
     try:
-        action = respond.create_manual(request.dataset.antigena, did, kind, duration, str_param(request, 'reason') or '',
-                                       request.token_pair.username, _connections(request), request.now_ms,
-                                       ANTIGENA_ACTIONS)
+        action = respond.create_manual(request.dataset.antigena, did, kind, duration,
+                                       str_param(request, 'reason') or '', request.token_pair.username,
+                                       _connections(request), request.now_ms, ANTIGENA_ACTIONS)
     except respond.Refused as refused:
         raise InputError(str(refused)) from None
     return {'codeid': action.codeid}
