@@ -144,7 +144,6 @@ DURATION_PATTERN = re.compile(r'([0-9]{1,9})\s*(seconds?|secs?|s|minutes?|mins?|
 DURATION_UNITS_S = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}  # by the unit's first letter
 DURATION_FORMS = 'a duration such as "30 minutes", "2 hours" or "1 day", or a number of seconds such as 3600'
 MAX_RESPOND_CONNECTIONS = 100
-RESPOND_STATES = ('pending', 'active', 'expired', 'cleared')
 RESPOND_HEADERS = ['Code ID', 'Device', 'Action', 'State', 'Triggered by', 'Started', 'Expires', 'Model breach']
 
 
