@@ -132,6 +132,20 @@ MIRRORED_FIELDS = {
     'commentCount': 'Number of comments on the model breach.',
 }
 
+# RESPOND (Autonomous Response, formerly Antigena)
+RESPOND_ACTIONS = ('quarantine', 'quarantineOutgoing', 'quarantineIncoming', 'connection', 'pol', 'gpol')
+# Durations are bounded by this integration, not by Darktrace: at least a minute, so an action outlives the
+# read-back that reports it; at most 7 days, so one mistaken command or playbook run cannot cut a device off for
+# longer than a week without someone deciding to extend it.
+MIN_RESPOND_DURATION_S = 60
+MAX_RESPOND_DURATION_S = 7 * 24 * 60 * 60
+DURATION_PATTERN = re.compile(r'([0-9]{1,9})\s*(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w)?',
+                              re.IGNORECASE)
+DURATION_UNITS_S = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}  # by the unit's first letter
+DURATION_FORMS = 'a duration such as "30 minutes", "2 hours" or "1 day", or a number of seconds such as 3600'
+MAX_RESPOND_CONNECTIONS = 100
+RESPOND_HEADERS = ['Code ID', 'Device', 'Action', 'State', 'Triggered by', 'Started', 'Expires', 'Model breach']
+
 
 ''' CLIENT '''
 
@@ -347,6 +361,16 @@ class Client(BaseClient):
 
     def get_ai_analyst_groups(self, params: dict[str, Any]) -> Any:
         return self.request('GET', '/aianalyst/groups', params)
+
+    # RESPOND
+    def get_respond_actions(self, params: dict[str, Any]) -> Any:
+        return self.request('GET', '/antigena', params)
+
+    def change_respond_action(self, body: dict[str, Any]) -> Any:
+        return self.request('POST', '/antigena', json_body=body)
+
+    def create_respond_action(self, body: dict[str, Any]) -> Any:
+        return self.request('POST', '/antigena/manual', json_body=body)
 
     # watched list
     def add_to_watched_list(self, body: dict[str, Any]) -> Any:
@@ -1682,6 +1706,283 @@ def get_ai_analyst_incident_group_command(client: Client, args: dict[str, Any]) 
                           readable_output=readable, raw_response=group)
 
 
+# --- Darktrace RESPOND ---------------------------------------------------------------------------
+# Autonomous Response actions (the API's /antigena). Every argument is checked before anything is sent; a change
+# is sent once (the Client retries a POST only when it never reached the appliance), then read back, so the War
+# Room shows the state Darktrace reports rather than the one asked for.
+
+def _duration_text(seconds: int) -> str:
+    """Seconds as the largest whole unit: 7200 -> '2 hours', 90 -> '90 seconds'."""
+    for unit, size in (('day', 86400), ('hour', 3600), ('minute', 60)):
+        if seconds % size == 0:
+            count = seconds // size
+            return f'{count} {unit}{"" if count == 1 else "s"}'
+    return f'{seconds} seconds'
+
+
+def parse_duration(args: dict[str, Any], name: str) -> int | None:
+    """A RESPOND duration ("30 minutes", "2 hours", "1 day" or seconds) → seconds, within the bounds."""
+    text = _arg_text(args, name)
+    if not text:
+        return None
+    bounds = f'from {_duration_text(MIN_RESPOND_DURATION_S)} to {_duration_text(MAX_RESPOND_DURATION_S)}'
+    match = DURATION_PATTERN.fullmatch(text)
+    if not match:
+        raise ValueError(f'Invalid "{name}"="{text}": expected {DURATION_FORMS}, {bounds}.')
+    seconds = int(match.group(1)) * DURATION_UNITS_S[(match.group(2) or 's')[0].lower()]
+    if not MIN_RESPOND_DURATION_S <= seconds <= MAX_RESPOND_DURATION_S:
+        raise ValueError(f'Invalid "{name}"="{text}": the duration must be {bounds}.')
+    return seconds
+
+
+def require_duration(args: dict[str, Any], name: str) -> int:
+    return _required(parse_duration(args, name), name, f'give {DURATION_FORMS}')
+
+
+def _connection_endpoint(text: str) -> tuple[str, int | None]:
+    """`host`, `host:port`, `[IPv6]:port` or a bare IPv6 address → (host, port or None)."""
+    if text.startswith('['):
+        host, _, rest = text[1:].partition(']')
+        port = rest[1:] if rest.startswith(':') else (None if not rest else '')
+    elif text.count(':') == 1:
+        host, port = text.split(':')
+    else:
+        host, port = text, None
+    if port is not None and not (re.fullmatch(r'[0-9]{1,5}', port) and 0 < int(port) < 65536):
+        raise ValueError(port)
+    if not (is_ip(host) or is_hostname(host)):
+        raise ValueError(host)
+    return host, int(port) if port is not None else None
+
+
+def parse_connections(args: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    """`src>dst[:port]` items, separated by commas → [{src, dst, port?}]; empty when not given."""
+    items = [item.strip() if isinstance(item, str) else item for item in argToList(args.get(name))]
+    items = [item for item in items if item != '']
+    if len(items) > MAX_RESPOND_CONNECTIONS:
+        raise ValueError(f'Invalid "{name}": {len(items)} entries, at most {MAX_RESPOND_CONNECTIONS} are accepted.')
+    connections = []
+    for item in items:
+        source, separator, destination = item.partition('>') if isinstance(item, str) else ('', '', '')
+        source = source.strip()
+        try:
+            if not separator or not (is_ip(source) or is_hostname(source)):
+                raise ValueError(source)
+            host, port = _connection_endpoint(destination.strip())
+        except ValueError:
+            raise ValueError(f'Invalid entry "{item}" in "{name}": expected source>destination[:port], such as '
+                             '10.0.1.5>203.0.113.7:443 (IP addresses or host names; an IPv6 destination with a port '
+                             'as [2001:db8::7]:443).') from None
+        connections.append({'src': source, 'dst': host, **({'port': port} if port is not None else {})})
+    return connections
+
+
+def respond_reason(args: dict[str, Any]) -> str:
+    """The reason Darktrace records with the change, marked as coming from Cortex XSOAR."""
+    return XSOAR_COMMENT_PREFIX + require_text(args, 'reason', MAX_COMMENT_LENGTH)
+
+
+def _respond_call(call: Callable[[], Parsed], change: bool) -> Parsed:
+    """Run a RESPOND request; a refusal says which RESPOND permission is missing, or that RESPOND is absent."""
+    try:
+        return call()
+    except DarktraceApiError as error:
+        if error.kind == 'permission':
+            refusal = '403 Forbidden' if error.status == 403 else 'a redirect to /403'
+            need = 'act on RESPOND actions (confirm, extend, clear, reactivate, create)' if change \
+                else 'view RESPOND actions'
+            raise DarktraceApiError('permission', (
+                f'Darktrace refused the RESPOND request ({refusal}): the API token\'s user lacks the RESPOND '
+                f'(Antigena) permission to {need}. Grant it to that user in Darktrace (see the integration '
+                'description), then retry.'), error.status) from None
+        if error.kind == 'login_redirect':
+            raise DarktraceApiError('respond_unavailable', (
+                'Darktrace answered the RESPOND request (/antigena) with a redirect to its login page: this '
+                'appliance does not offer Darktrace RESPOND (Autonomous Response). Check that RESPOND is licensed '
+                'and enabled on it; if it is, check that nothing between XSOAR and the appliance strips the API '
+                'headers.'), error.status) from None
+        raise
+
+
+def respond_action_state(action: dict[str, Any], now: int) -> str:
+    """pending, active, expired or cleared, from the action's flags and its expiry at `now` (epoch ms)."""
+    if _flag(action.get('cleared')):
+        return 'cleared'
+    expires_ms = _epoch_ms(action.get('expires'))
+    if expires_ms and expires_ms <= now:
+        return 'expired'
+    return 'active' if _flag(action.get('active')) else 'pending'
+
+
+def respond_action_context(action: dict[str, Any], now: int) -> dict[str, Any]:
+    context = iso_times(action)
+    for key in ('codeid', 'did', 'pbid'):
+        if key in context:
+            context[key] = _int_or_value(context[key])
+    for key in ('active', 'cleared', 'manual', 'blocked'):
+        if key in context:
+            context[key] = _flag(context[key])
+    context['state'] = respond_action_state(action, now)
+    return context
+
+
+def respond_action_row(context: dict[str, Any]) -> dict[str, Any]:
+    triggerer = context.get('triggerer')
+    person = triggerer.get('username') if isinstance(triggerer, dict) else triggerer
+    triggered_by = f'{person} (manual)' if person and context.get('manual') else (
+        f'Model: {context["model"]}' if context.get('model') else person)
+    device = f'{context.get("did")} ({context["ip"]})' if context.get('ip') else context.get('did')
+    return {'Code ID': context.get('codeid'), 'Device': device, 'Action': context.get('label') or context.get('action'),
+            'State': context.get('state'), 'Triggered by': triggered_by, 'Started': context.get('start'),
+            'Expires': context.get('expires'), 'Model breach': context.get('pbid') or None}
+
+
+def _find_action(reply: Any, codeid: int) -> dict[str, Any] | None:
+    return next((item for item in as_list(reply) if isinstance(item, dict) and str(item.get('codeid')) == str(codeid)),
+                None)
+
+
+def list_respond_actions_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    did = parse_did(args, 'did')
+    pbid = parse_int(args, 'pbid', minimum=1)
+    include_cleared = parse_bool(args, 'include_cleared')
+    need_confirming = parse_bool(args, 'need_confirming')
+    include_history = parse_bool(args, 'include_history')
+    include_connections = parse_bool(args, 'include_connections')
+    start_ms, end_ms = parse_time_range(args, 'start_time', 'end_time')
+    limit = parse_limit(args)
+    # includehistory and includeconnections are not in the API notes this integration follows: they are named as
+    # the darktrace-sdk library documents them (UNVERIFIED on appliances), so they are sent only when asked for.
+    reply = _respond_call(lambda: client.get_respond_actions({
+        'did': did, 'pbid': pbid, 'includecleared': include_cleared or None, 'needconfirming': need_confirming or None,
+        'includehistory': include_history or None, 'includeconnections': include_connections or None,
+        'starttime': start_ms, 'endtime': end_ms}), change=False)
+    now = now_ms()
+    actions = sorted((a for a in as_list(reply) if isinstance(a, dict)), key=lambda a: _epoch_ms(a.get('start')),
+                     reverse=True)
+    contexts = [respond_action_context(action, now) for action in actions]
+    # The same filters again, in case an appliance ignores one of them.
+    contexts = [c for c in contexts if (include_cleared or c['state'] != 'cleared')
+                and (not need_confirming or c['state'] == 'pending')]
+    shown = contexts[:limit]
+    return CommandResults(outputs_prefix='Darktrace.RespondAction', outputs_key_field='codeid', outputs=shown,
+                          readable_output=markdown_table(
+                              f'Darktrace RESPOND actions ({len(shown)} of {len(contexts)}, newest first)',
+                              [respond_action_row(c) for c in shown], RESPOND_HEADERS, 'Darktrace.RespondAction'),
+                          raw_response=reply)
+
+
+def _read_back(client: Client, codeid: int, did: int | None, done: str, expected: tuple[str, ...],
+               reply: Any) -> CommandResults:
+    """The action as Darktrace reports it after a confirmed change.
+
+    A failed read-back is reported, not raised: the change was made, and an error could lead someone to repeat it.
+    """
+    problem = ''
+    try:
+        record = _find_action(_respond_call(lambda: client.get_respond_actions(
+            {'did': did, 'includecleared': True}), change=False), codeid)
+        if record is None:
+            problem = f'its list of actions does not show action {codeid}'
+    except DarktraceApiError as error:
+        record, problem = None, f'reading the action back failed: {error}'
+    if record is None:
+        return CommandResults(outputs_prefix='Darktrace.RespondAction', outputs_key_field='codeid',
+                              outputs={'codeid': codeid, 'did': did, 'state': 'unknown'}, raw_response=reply,
+                              readable_output=f'### {done}\nDarktrace confirmed the change, but {problem}. Check with '
+                                              '!darktrace-list-respond-actions before running the change again.\n')
+    context = respond_action_context(record, now_ms())
+    readable = markdown_table(done, [respond_action_row(context)], RESPOND_HEADERS)
+    if context['state'] not in expected:
+        readable += (f'\nDarktrace confirmed the change, but now reports the action as {context["state"]} '
+                     f'(expected {" or ".join(expected)}).\n')
+    return CommandResults(outputs_prefix='Darktrace.RespondAction', outputs_key_field='codeid', outputs=context,
+                          readable_output=readable, raw_response=reply)
+
+
+def _change_respond_action(client: Client, codeid: int, body: dict[str, Any], did: int | None, done: str,
+                           expected: tuple[str, ...]) -> CommandResults:
+    reply = _respond_call(lambda: client.change_respond_action({'codeid': codeid, **body}), change=True)
+    if not _confirms(reply):
+        raise _unconfirmed('POST /antigena', reply)
+    return _read_back(client, codeid, did, done, expected, reply)
+
+
+def activate_respond_action_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    codeid = require_int(args, 'codeid', minimum=1)
+    reason = respond_reason(args)
+    return _change_respond_action(client, codeid, {'activate': True, 'reason': reason}, None,
+                                  f'RESPOND action {codeid} activated', ('active',))
+
+
+def extend_respond_action_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    """Darktrace takes the new TOTAL duration, counted from the action's start; a shorter total is refused."""
+    codeid = require_int(args, 'codeid', minimum=1)
+    total_s = require_duration(args, 'duration')
+    reason = respond_reason(args)
+    action = _find_action(_respond_call(lambda: client.get_respond_actions({'includecleared': True}), change=False),
+                          codeid)
+    if action is None:
+        raise DarktraceApiError('not_found', f'Darktrace lists no RESPOND action with code ID {codeid}: check the '
+                                             'codeid (!darktrace-list-respond-actions include_cleared=true).')
+    state = respond_action_state(action, now_ms())
+    # Refusals from here on depend on what Darktrace reported, so they are DarktraceApiErrors, not argument errors.
+    if state in ('cleared', 'expired'):
+        raise DarktraceApiError('refused', f'RESPOND action {codeid} is {state}, so it cannot be extended: use '
+                                           '!darktrace-reactivate-respond-action to run it again.')
+    start_ms, expires_ms = _epoch_ms(action.get('start')), _epoch_ms(action.get('expires'))
+    if start_ms and expires_ms and start_ms + total_s * 1000 < expires_ms:
+        current_s = int(expires_ms - start_ms) // 1000
+        raise DarktraceApiError('refused', (
+            f'Invalid "duration"="{_arg_text(args, "duration")}": duration is the new TOTAL length of the action, '
+            f'counted from its start at {ms_to_iso(start_ms)}, and the action already runs for '
+            f'{_duration_text(current_s)} (until {ms_to_iso(expires_ms)}). To add time, give more than that, such '
+            f'as "{_duration_text(current_s + 3600)}" to add one hour.'))
+    return _change_respond_action(client, codeid, {'duration': total_s, 'reason': reason},
+                                  _int_or_value(action.get('did')),
+                                  f'RESPOND action {codeid} extended to {_duration_text(total_s)} in total',
+                                  ('active', 'pending'))
+
+
+def clear_respond_action_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    codeid = require_int(args, 'codeid', minimum=1)
+    reason = respond_reason(args)
+    return _change_respond_action(client, codeid, {'clear': True, 'reason': reason}, None,
+                                  f'RESPOND action {codeid} cleared', ('cleared',))
+
+
+def reactivate_respond_action_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    codeid = require_int(args, 'codeid', minimum=1)
+    duration_s = require_duration(args, 'duration')
+    reason = respond_reason(args)
+    return _change_respond_action(client, codeid, {'activate': True, 'duration': duration_s, 'reason': reason}, None,
+                                  f'RESPOND action {codeid} reactivated for {_duration_text(duration_s)}',
+                                  ('active',))
+
+
+def create_respond_action_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    did = require_did(args, 'did')
+    action = require_choice(args, 'action', RESPOND_ACTIONS)
+    duration_s = require_duration(args, 'duration')
+    reason = respond_reason(args)
+    connections = parse_connections(args, 'connections')
+    if action == 'connection' and not connections:
+        raise ValueError('Missing required argument "connections": the connection action blocks the connections '
+                         'given, as source>destination[:port] items such as 10.0.1.5>203.0.113.7:443.')
+    if action != 'connection' and connections:
+        raise ValueError(f'Invalid "connections": only the connection action takes connections, not {action}. '
+                         'Leave connections out, or use action=connection.')
+    body: dict[str, Any] = {'did': did, 'action': action, 'duration': duration_s, 'reason': reason}
+    if connections:
+        body['connections'] = connections
+    reply = _respond_call(lambda: client.create_respond_action(body), change=True)
+    codeid = _number(reply.get('codeid')) if isinstance(reply, dict) else None
+    if not isinstance(codeid, int) or codeid <= 0:
+        raise _unconfirmed('POST /antigena/manual', reply)
+    return _read_back(client, codeid, did, f'RESPOND action {codeid} created: {action} on device {did} for '
+                                           f'{_duration_text(duration_s)}', ('active',), reply)
+
+
 # --- watched list --------------------------------------------------------------------------------
 
 def post_to_watched_list_command(client: Client, args: dict[str, Any]) -> CommandResults:
@@ -2141,6 +2442,13 @@ COMMANDS: dict[str, Callable[[Client, dict[str, Any]], CommandResults]] = {
     'darktrace-get-ai-analyst-comments': get_ai_analyst_comments_command,
     'darktrace-post-comment-to-ai-analyst-incident-event': post_comment_to_ai_analyst_incident_event_command,
     'darktrace-get-ai-analyst-incident-group': get_ai_analyst_incident_group_command,
+    # RESPOND
+    'darktrace-list-respond-actions': list_respond_actions_command,
+    'darktrace-activate-respond-action': activate_respond_action_command,
+    'darktrace-extend-respond-action': extend_respond_action_command,
+    'darktrace-clear-respond-action': clear_respond_action_command,
+    'darktrace-reactivate-respond-action': reactivate_respond_action_command,
+    'darktrace-create-respond-action': create_respond_action_command,
     # watched list
     'darktrace-post-to-watched-list': post_to_watched_list_command,
     'darktrace-list-watched-endpoints': list_watched_endpoints_command,

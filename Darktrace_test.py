@@ -4,6 +4,7 @@ Replies come from recorded-shape fixtures in test_data/; HTTP is intercepted wit
 Only the platform's public names are used, so these tests also pass with the real platform modules.
 """
 import json
+import re
 import urllib.parse
 from datetime import datetime, timezone
 from pathlib import Path
@@ -1694,6 +1695,446 @@ def test_get_ai_analyst_incident_group_plain_event_ids_and_gaps(client: Client, 
     requests_mock.get(f'{BASE}/aianalyst/incidentevents', json=[{'id': 'e9', 'title': 'orphan'}])
     with pytest.raises(DarktraceApiError, match='which AI Analyst incident holds the event e9'):
         Darktrace.get_ai_analyst_incident_group_command(client, {'event_id': 'e9'})
+
+
+# RESPOND
+
+# test_data/respond_actions.json is dated around this moment: 5001 pending, 5002 and 5003 active, 5004 cleared,
+# 5005 expired.
+RESPOND_NOW_MS = 1717416000000  # 2024-06-03T12:00:00Z
+
+
+def respond_actions() -> list[dict[str, Any]]:
+    return load('respond_actions.json')
+
+
+def json_body(request: Any) -> Any:
+    return json.loads(request.body)
+
+
+@pytest.mark.parametrize('action, expected', [
+    ({'active': False, 'cleared': False, 'expires': RESPOND_NOW_MS + 1}, 'pending'),
+    ({'active': True, 'cleared': False, 'expires': RESPOND_NOW_MS + 1}, 'active'),
+    ({'active': 'true', 'cleared': 'false', 'expires': str(RESPOND_NOW_MS + 1)}, 'active'),
+    ({'active': True, 'cleared': False, 'expires': RESPOND_NOW_MS}, 'expired'),
+    ({'active': False, 'cleared': False, 'expires': RESPOND_NOW_MS - 1}, 'expired'),
+    ({'active': True, 'cleared': True, 'expires': RESPOND_NOW_MS + 1}, 'cleared'),
+    ({'active': False, 'cleared': True, 'expires': RESPOND_NOW_MS - 1}, 'cleared'),
+    ({'active': True}, 'active'),  # no expiry known: the flags decide
+])
+def test_respond_action_state(action: dict[str, Any], expected: str) -> None:
+    """
+    Given an action's active and cleared flags (booleans or text) and its expiry
+    When its state is derived at a fixed moment
+    Then cleared wins, a passed expiry means expired, and otherwise active or pending follows the flag.
+    """
+    assert Darktrace.respond_action_state(action, RESPOND_NOW_MS) == expected
+
+
+@pytest.mark.parametrize('text, seconds', [
+    ('60', 60), ('3600', 3600), ('30 minutes', 1800), ('1 minute', 60), ('2 hours', 7200), ('2h', 7200),
+    ('90 mins', 5400), ('1 day', 86400), ('7 days', 604800), ('1 week', 604800), ('45 Minutes', 2700),
+    (' 120 seconds ', 120), ('3 hrs', 10800),
+])
+def test_parse_duration_accepts_words_and_seconds(text: str, seconds: int) -> None:
+    """
+    Given a duration in words ("30 minutes", "2 hours") or in seconds
+    When it is parsed
+    Then it is the number of seconds.
+    """
+    assert Darktrace.parse_duration({'duration': text}, 'duration') == seconds
+
+
+@pytest.mark.parametrize('text, fragment', [
+    ('59', 'from 1 minute to 7 days'), ('0', 'from 1 minute to 7 days'), ('8 days', 'from 1 minute to 7 days'),
+    ('604801', 'from 1 minute to 7 days'), ('5000ms', 'expected a duration'), ('1.5 hours', 'expected a duration'),
+    ('-60', 'expected a duration'), ('two hours', 'expected a duration'), ('2 fortnights', 'expected a duration'),
+    ('1e3', 'expected a duration'), ('١٢٠', 'expected a duration'),
+])
+def test_parse_duration_refuses_bad_or_out_of_bounds_values(text: str, fragment: str) -> None:
+    """
+    Given a duration that is not a number of seconds or words, or is outside 1 minute .. 7 days
+    When it is parsed
+    Then the error names the argument and says what is accepted.
+    """
+    with pytest.raises(ValueError, match=f'"duration".*{fragment}'):
+        Darktrace.parse_duration({'duration': text}, 'duration')
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('10.0.1.5>203.0.113.7:443', [{'src': '10.0.1.5', 'dst': '203.0.113.7', 'port': 443}]),
+    ('10.0.1.5>203.0.113.7', [{'src': '10.0.1.5', 'dst': '203.0.113.7'}]),
+    ('10.0.1.5 > bad.example.com:8080, 10.0.1.5>2001:db8::7',
+     [{'src': '10.0.1.5', 'dst': 'bad.example.com', 'port': 8080}, {'src': '10.0.1.5', 'dst': '2001:db8::7'}]),
+    ('fd00::5>[2001:db8::7]:53', [{'src': 'fd00::5', 'dst': '2001:db8::7', 'port': 53}]),
+    ('', []),
+])
+def test_parse_connections(text: str, expected: list[dict[str, Any]]) -> None:
+    """
+    Given connections as source>destination[:port] items
+    When they are parsed
+    Then each is a {src, dst, port} object, the port only when given.
+    """
+    assert Darktrace.parse_connections({'connections': text}, 'connections') == expected
+
+
+@pytest.mark.parametrize('text', [
+    '10.0.1.5', '10.0.1.5>', '>203.0.113.7', '10.0.1.5>203.0.113.7:0', '10.0.1.5>203.0.113.7:65536',
+    '10.0.1.5>203.0.113.7:https', '10.0.1.5>[2001:db8::7]x', 'a b>c', '10.0.1.5>203.0.113.7:443:1',
+    '10.0.1.5:80>203.0.113.7', '10.0.1.5>>203.0.113.7',
+])
+def test_parse_connections_refuses_malformed_items(text: str) -> None:
+    """
+    Given a connection item that is not source>destination[:port] with IP addresses or host names
+    When it is parsed
+    Then the error quotes the item and shows the expected form.
+    """
+    with pytest.raises(ValueError, match='"connections": expected source>destination'):
+        Darktrace.parse_connections({'connections': text}, 'connections')
+
+
+def test_parse_connections_bounds_the_number_of_items() -> None:
+    """
+    Given 101 connection items
+    When they are parsed
+    Then they are refused: at most 100 are accepted.
+    """
+    with pytest.raises(ValueError, match='101 entries, at most 100'):
+        Darktrace.parse_connections({'connections': ','.join(['10.0.0.1>10.0.0.2'] * 101)}, 'connections')
+
+
+def test_list_respond_actions(client: Client, requests_mock: Any, mocker: Any) -> None:
+    """
+    Given the appliance's actions (recorded shape) and a moment at which they are pending, active, cleared, expired
+    When darktrace-list-respond-actions runs with include_cleared
+    Then the actions are newest first, each with its derived state, ISO times, keyed by codeid in context, and the
+    table shows device, action, state, who triggered it and the expiry.
+    """
+    mocker.patch.object(Darktrace, 'now_ms', return_value=RESPOND_NOW_MS)
+    requests_mock.get(f'{BASE}/antigena', json=respond_actions())
+    result = Darktrace.list_respond_actions_command(client, {'include_cleared': 'true'})
+    assert query_of(requests_mock.last_request) == {'includecleared': ['true']}
+    assert context_key(result) == 'Darktrace.RespondAction(val.codeid && val.codeid == obj.codeid)'
+    states = {action['codeid']: action['state'] for action in result.outputs}
+    assert states == {5001: 'pending', 5002: 'active', 5003: 'active', 5004: 'cleared', 5005: 'expired'}
+    assert [a['codeid'] for a in result.outputs] == [5001, 5002, 5003, 5004, 5005]  # newest start first
+    pending = result.outputs[0]
+    assert pending['start'] == '2024-06-03T11:50:00.000Z' and pending['expires'] == '2024-06-03T14:00:00.000Z'
+    assert pending['history'][0]['time'] == '2024-06-03T11:50:00.000Z'
+    readable = result.readable_output
+    assert ('| 5001 | 34 (10.0.1.30) | Block all outgoing traffic | pending | '
+            'Model: Device::Unusual LDAP Bind and Search Activity | 2024-06-03T11:50:00.000Z | '
+            '2024-06-03T14:00:00.000Z | 10181 |') in readable
+    assert '| 5003 | 21 (192.168.16.23) | Quarantine device | active | r.okafor (manual) |' in readable
+
+
+def test_list_respond_actions_sends_every_filter(client: Client, requests_mock: Any) -> None:
+    """
+    Given every filter of darktrace-list-respond-actions
+    When it runs
+    Then each is sent under the API's name (times in epoch ms), and the limit cuts the reply.
+    """
+    requests_mock.get(f'{BASE}/antigena', json=respond_actions())
+    result = Darktrace.list_respond_actions_command(client, {
+        'did': '34', 'pbid': '10181', 'include_cleared': 'true', 'need_confirming': 'false', 'include_history': 'true',
+        'include_connections': 'true', 'start_time': '2024-06-01T00:00:00Z', 'end_time': '2024-06-03T12:00:00Z',
+        'limit': '2'})
+    assert query_of(requests_mock.last_request) == {
+        'did': ['34'], 'pbid': ['10181'], 'includecleared': ['true'], 'includehistory': ['true'],
+        'includeconnections': ['true'], 'starttime': ['1717200000000'], 'endtime': ['1717416000000']}
+    assert len(result.outputs) == 2 and 'RESPOND actions (2 of ' in result.readable_output
+
+
+def test_list_respond_actions_filters_again_when_the_appliance_ignores_a_filter(client: Client, requests_mock: Any,
+                                                                                 mocker: Any) -> None:
+    """
+    Given an appliance that answers need_confirming and the default (no cleared actions) with every action
+    When darktrace-list-respond-actions runs with need_confirming=true
+    Then only the pending action is listed.
+    """
+    mocker.patch.object(Darktrace, 'now_ms', return_value=RESPOND_NOW_MS)
+    requests_mock.get(f'{BASE}/antigena', json=respond_actions())
+    result = Darktrace.list_respond_actions_command(client, {'need_confirming': 'true'})
+    assert query_of(requests_mock.last_request) == {'needconfirming': ['true']}
+    assert [(a['codeid'], a['state']) for a in result.outputs] == [(5001, 'pending')]
+
+
+def _after_change(actions: list[dict[str, Any]], codeid: int, **changes: Any) -> list[dict[str, Any]]:
+    return [{**action, **changes} if action['codeid'] == codeid else action for action in actions]
+
+
+@pytest.mark.parametrize('command, args, body, expected_state, title', [
+    (Darktrace.activate_respond_action_command, {'codeid': '5001', 'reason': 'Confirmed by the SOC'},
+     {'codeid': 5001, 'activate': True, 'reason': '[Cortex XSOAR] Confirmed by the SOC'},
+     {'active': True}, 'RESPOND action 5001 activated'),
+    (Darktrace.clear_respond_action_command, {'codeid': '5001', 'reason': 'False positive'},
+     {'codeid': 5001, 'clear': True, 'reason': '[Cortex XSOAR] False positive'},
+     {'cleared': True, 'active': False}, 'RESPOND action 5001 cleared'),
+    (Darktrace.reactivate_respond_action_command, {'codeid': '5001', 'duration': '2 hours', 'reason': 'Again'},
+     {'codeid': 5001, 'activate': True, 'duration': 7200, 'reason': '[Cortex XSOAR] Again'},
+     {'active': True}, 'RESPOND action 5001 reactivated for 2 hours'),
+])
+def test_respond_change_is_sent_once_then_read_back(client: Client, requests_mock: Any, mocker: Any, command: Any,
+                                                    args: dict[str, str], body: dict[str, Any],
+                                                    expected_state: dict[str, Any], title: str) -> None:
+    """
+    Given an action and an appliance that confirms the change
+    When activate, clear or reactivate runs
+    Then one signed POST /antigena carries the codeid, the change and the reason prefixed with "[Cortex XSOAR] ",
+    then the action is read back (cleared ones included) and its real state is reported.
+    """
+    mocker.patch.object(Darktrace, 'now_ms', return_value=RESPOND_NOW_MS)
+    post = requests_mock.post(f'{BASE}/antigena', json={'response': 'SUCCESS'})
+    requests_mock.get(f'{BASE}/antigena', json=_after_change(respond_actions(), 5001, **expected_state))
+    result = command(client, args)
+    assert post.call_count == 1 and json_body(post.last_request) == body
+    assert_signed(post.last_request, post.last_request.body)
+    assert [r.method for r in requests_mock.request_history] == ['POST', 'GET']
+    assert query_of(requests_mock.last_request) == {'includecleared': ['true']}
+    state = 'cleared' if expected_state.get('cleared') else 'active'
+    assert result.outputs['codeid'] == 5001 and result.outputs['state'] == state
+    assert result.readable_output.startswith(f'### {title}') and f'| {state} |' in result.readable_output
+    assert 'expected' not in result.readable_output
+
+
+def test_respond_change_reports_a_state_other_than_the_one_asked_for(client: Client, requests_mock: Any,
+                                                                     mocker: Any) -> None:
+    """
+    Given an appliance that confirms an activation but still lists the action as pending
+    When darktrace-activate-respond-action runs
+    Then the War Room shows the state Darktrace reports, and says it is not the one expected.
+    """
+    mocker.patch.object(Darktrace, 'now_ms', return_value=RESPOND_NOW_MS)
+    requests_mock.post(f'{BASE}/antigena', json={'response': 'SUCCESS'})
+    requests_mock.get(f'{BASE}/antigena', json=respond_actions())
+    result = Darktrace.activate_respond_action_command(client, {'codeid': '5001', 'reason': 'go'})
+    assert result.outputs['state'] == 'pending'
+    assert 'now reports the action as pending (expected active)' in result.readable_output
+
+
+@pytest.mark.parametrize('read_back', [
+    {'status_code': 503, 'json': {'error': 'Service Unavailable'}},
+    {'json': []},
+])
+def test_respond_change_survives_a_failed_read_back(client: Client, requests_mock: Any,
+                                                    read_back: dict[str, Any]) -> None:
+    """
+    Given an appliance that confirms a clear, then fails the read-back or no longer lists the action
+    When darktrace-clear-respond-action runs
+    Then it does not fail (the change was made; an error could lead someone to repeat it): the state is unknown
+    and the War Room says to check before running the change again. The POST was sent once.
+    """
+    post = requests_mock.post(f'{BASE}/antigena', json={'response': 'SUCCESS'})
+    requests_mock.get(f'{BASE}/antigena', **read_back)
+    result = Darktrace.clear_respond_action_command(client, {'codeid': '5004', 'reason': 'done'})
+    assert post.call_count == 1
+    assert result.outputs == {'codeid': 5004, 'did': None, 'state': 'unknown'}
+    assert 'Darktrace confirmed the change, but' in result.readable_output
+    assert 'before running the change again' in result.readable_output
+
+
+def test_respond_change_unconfirmed_is_an_error(client: Client, requests_mock: Any) -> None:
+    """
+    Given an appliance that answers a change without confirming it
+    When darktrace-activate-respond-action runs
+    Then it fails saying the change was not confirmed, and nothing is read back or sent again.
+    """
+    requests_mock.post(f'{BASE}/antigena', json={'response': 'FAILED'})
+    with pytest.raises(DarktraceApiError, match='without confirming the change'):
+        Darktrace.activate_respond_action_command(client, {'codeid': '5001', 'reason': 'go'})
+    assert requests_mock.call_count == 1
+
+
+def test_extend_respond_action_sends_the_new_total(client: Client, requests_mock: Any, mocker: Any) -> None:
+    """
+    Given an active action that started at 11:30 and runs 2 hours
+    When darktrace-extend-respond-action runs with duration "4 hours"
+    Then the action is read first, the POST carries the new total in seconds, and the read-back is by its device.
+    """
+    mocker.patch.object(Darktrace, 'now_ms', return_value=RESPOND_NOW_MS)
+    actions = respond_actions()
+    extended = _after_change(actions, 5002, expires=actions[1]['start'] + 4 * 3600 * 1000)
+    requests_mock.get(f'{BASE}/antigena', [{'json': actions}, {'json': extended}])
+    post = requests_mock.post(f'{BASE}/antigena', json={'response': 'SUCCESS'})
+    result = Darktrace.extend_respond_action_command(client, {'codeid': '5002', 'duration': '4 hours',
+                                                              'reason': 'Still investigating'})
+    first, _, last = requests_mock.request_history
+    assert query_of(first) == {'includecleared': ['true']}
+    assert json_body(post.last_request) == {'codeid': 5002, 'duration': 14400,
+                                            'reason': '[Cortex XSOAR] Still investigating'}
+    assert query_of(last) == {'did': ['6'], 'includecleared': ['true']}
+    assert result.outputs['expires'] == '2024-06-03T15:30:00.000Z' and result.outputs['state'] == 'active'
+    assert 'extended to 4 hours in total' in result.readable_output
+
+
+@pytest.mark.parametrize('codeid, duration, fragment', [
+    ('5002', '1 hour', 'duration is the new TOTAL length of the action, counted from its start at '
+                       '2024-06-03T11:30:00.000Z, and the action already runs for 2 hours'),
+    ('5004', '4 hours', 'is cleared, so it cannot be extended: use !darktrace-reactivate-respond-action'),
+    ('5005', '4 hours', 'is expired, so it cannot be extended'),
+    ('9999', '4 hours', 'no RESPOND action with code ID 9999'),
+])
+def test_extend_respond_action_refuses_before_any_change(client: Client, requests_mock: Any, mocker: Any,
+                                                         codeid: str, duration: str, fragment: str) -> None:
+    """
+    Given a total shorter than the action's current one, a cleared or expired action, or an unknown codeid
+    When darktrace-extend-respond-action runs
+    Then it explains why and sends no change.
+    """
+    mocker.patch.object(Darktrace, 'now_ms', return_value=RESPOND_NOW_MS)
+    requests_mock.get(f'{BASE}/antigena', json=respond_actions())
+    post = requests_mock.post(f'{BASE}/antigena', json={'response': 'SUCCESS'})
+    with pytest.raises(DarktraceApiError, match=re.escape(fragment)):
+        Darktrace.extend_respond_action_command(client, {'codeid': codeid, 'duration': duration, 'reason': 'x'})
+    assert not post.called
+
+
+def test_create_respond_action(client: Client, requests_mock: Any, mocker: Any) -> None:
+    """
+    Given an appliance that creates the manual action as code 5006
+    When darktrace-create-respond-action runs for a quarantine
+    Then one POST /antigena/manual carries did, action, duration in seconds and the prefixed reason (no connections),
+    and the action is read back by its device and reported with its code ID and state.
+    """
+    mocker.patch.object(Darktrace, 'now_ms', return_value=RESPOND_NOW_MS)
+    post = requests_mock.post(f'{BASE}/antigena/manual', json={'codeid': 5006})
+    created = {**respond_actions()[2], 'codeid': 5006, 'did': 34, 'ip': '10.0.1.30', 'start': RESPOND_NOW_MS,
+               'expires': RESPOND_NOW_MS + 7200000}
+    requests_mock.get(f'{BASE}/antigena', json=[created])
+    result = Darktrace.create_respond_action_command(client, {'did': '34', 'action': 'Quarantine',
+                                                              'duration': '2 hours', 'reason': 'INC-1042'})
+    assert post.call_count == 1
+    assert json_body(post.last_request) == {'did': 34, 'action': 'quarantine', 'duration': 7200,
+                                            'reason': '[Cortex XSOAR] INC-1042'}
+    assert_signed(post.last_request, post.last_request.body)
+    assert query_of(requests_mock.last_request) == {'did': ['34'], 'includecleared': ['true']}
+    assert result.outputs['codeid'] == 5006 and result.outputs['state'] == 'active'
+    assert 'RESPOND action 5006 created: quarantine on device 34 for 2 hours' in result.readable_output
+
+
+def test_create_respond_action_blocks_connections(client: Client, requests_mock: Any) -> None:
+    """
+    Given action=connection and two connections
+    When darktrace-create-respond-action runs
+    Then the body carries them as [{src, dst, port}].
+    """
+    post = requests_mock.post(f'{BASE}/antigena/manual', json={'codeid': '5007'})
+    requests_mock.get(f'{BASE}/antigena', json=[])
+    result = Darktrace.create_respond_action_command(client, {
+        'did': '6', 'action': 'connection', 'duration': '3600', 'reason': 'C2',
+        'connections': '172.16.5.11>198.51.100.102:443,172.16.5.11>c2.example.net'})
+    assert json_body(post.last_request)['connections'] == [
+        {'src': '172.16.5.11', 'dst': '198.51.100.102', 'port': 443}, {'src': '172.16.5.11', 'dst': 'c2.example.net'}]
+    assert result.outputs['codeid'] == 5007
+
+
+@pytest.mark.parametrize('reply', [{'response': 'SUCCESS'}, {'codeid': 0}, {'codeid': 'x'}, [], {'codeid': True}])
+def test_create_respond_action_without_a_codeid_is_an_error(client: Client, requests_mock: Any, reply: Any) -> None:
+    """
+    Given an appliance whose reply to a manual action carries no usable codeid
+    When darktrace-create-respond-action runs
+    Then it fails saying the change was not confirmed (check before retrying), and sends nothing more.
+    """
+    requests_mock.post(f'{BASE}/antigena/manual', json=reply)
+    with pytest.raises(DarktraceApiError, match='without confirming the change.*before retrying'):
+        Darktrace.create_respond_action_command(client, {'did': '34', 'action': 'pol', 'duration': '1 hour',
+                                                         'reason': 'x'})
+    assert requests_mock.call_count == 1
+
+
+@pytest.mark.parametrize('command, args, fragment', [
+    ('darktrace-create-respond-action', {'did': '34', 'action': 'connection', 'duration': '1 hour', 'reason': 'x'},
+     'Missing required argument "connections"'),
+    ('darktrace-create-respond-action', {'did': '34', 'action': 'quarantine', 'duration': '1 hour', 'reason': 'x',
+                                         'connections': '10.0.0.1>10.0.0.2'}, 'only the connection action'),
+    ('darktrace-create-respond-action', {'did': '34', 'action': 'isolate', 'duration': '1 hour', 'reason': 'x'},
+     'expected one of quarantine, quarantineOutgoing'),
+    ('darktrace-create-respond-action', {'did': '0', 'action': 'pol', 'duration': '1 hour', 'reason': 'x'}, '"did"'),
+    ('darktrace-create-respond-action', {'did': '34', 'action': 'pol', 'duration': '8 days', 'reason': 'x'},
+     'from 1 minute to 7 days'),
+    ('darktrace-create-respond-action', {'did': '34', 'action': 'pol', 'duration': '1 hour'},
+     'Missing required argument "reason"'),
+    ('darktrace-create-respond-action', {'did': '34', 'action': 'pol', 'reason': 'x'},
+     'Missing required argument "duration"'),
+    ('darktrace-activate-respond-action', {'codeid': 'abc', 'reason': 'x'}, '"codeid"'),
+    ('darktrace-activate-respond-action', {'codeid': '5001', 'reason': '   '}, 'Missing required argument "reason"'),
+    ('darktrace-clear-respond-action', {'codeid': '5001', 'reason': 'x' * 4097}, 'at most 4096'),
+    ('darktrace-extend-respond-action', {'codeid': '5001', 'duration': '30', 'reason': 'x'}, 'from 1 minute'),
+    ('darktrace-reactivate-respond-action', {'codeid': '5001', 'reason': 'x'}, 'Missing required argument "duration"'),
+    ('darktrace-list-respond-actions', {'need_confirming': 'maybe'}, '"need_confirming"'),
+    ('darktrace-list-respond-actions', {'start_time': 'yesterday-ish'}, '"start_time"'),
+    ('darktrace-list-respond-actions', {'limit': '0'}, '"limit"'),
+])
+def test_respond_arguments_are_checked_before_anything_is_sent(client: Client, requests_mock: Any, command: str,
+                                                               args: dict[str, str], fragment: str) -> None:
+    """
+    Given a RESPOND command with one bad or missing argument
+    When it runs
+    Then it is refused with a message naming the argument, and no request reaches the appliance.
+    """
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        Darktrace.COMMANDS[command](client, args)
+    assert not requests_mock.called
+
+
+@pytest.mark.parametrize('reply, kind, fragment', [
+    ({'status_code': 302, 'headers': {'Location': '/403'}, 'text': 'Found. Redirecting to /403'}, 'permission',
+     'Darktrace refused the RESPOND request (a redirect to /403): the API token\'s user lacks the RESPOND (Antigena) '
+     'permission to view RESPOND actions'),
+    ({'status_code': 403, 'json': {'error': '403 Forbidden'}}, 'permission',
+     'Darktrace refused the RESPOND request (403 Forbidden): the API token\'s user lacks the RESPOND (Antigena) '
+     'permission to view RESPOND actions'),
+    ({'status_code': 302, 'headers': {'Location': '/login'}, 'text': 'Found. Redirecting to /login'},
+     'respond_unavailable', 'this appliance does not offer Darktrace RESPOND (Autonomous Response)'),
+])
+def test_respond_list_refusals_name_respond(client: Client, requests_mock: Any, reply: dict[str, Any], kind: str,
+                                            fragment: str) -> None:
+    """
+    Given an appliance that refuses GET /antigena for lack of permission (302 to /403 or 403 JSON), or that has no
+    RESPOND at all (302 to /login)
+    When darktrace-list-respond-actions runs
+    Then the error says exactly that: the RESPOND permission is missing, or RESPOND is absent.
+    """
+    requests_mock.get(f'{BASE}/antigena', **reply)
+    with pytest.raises(DarktraceApiError, match=re.escape(fragment)) as raised:
+        Darktrace.list_respond_actions_command(client, {})
+    assert raised.value.kind == kind
+
+
+@pytest.mark.parametrize('command, path, args', [
+    (Darktrace.create_respond_action_command, '/antigena/manual',
+     {'did': '34', 'action': 'quarantine', 'duration': '1 hour', 'reason': 'x'}),
+    (Darktrace.clear_respond_action_command, '/antigena', {'codeid': '5001', 'reason': 'x'}),
+])
+@pytest.mark.parametrize('reply, fragment', [
+    ({'status_code': 403, 'json': {'error': '403 Forbidden'}}, 'lacks the RESPOND (Antigena) permission to act on '
+                                                               'RESPOND actions'),
+    ({'status_code': 302, 'headers': {'Location': '/403'}}, 'lacks the RESPOND (Antigena) permission to act on'),
+    ({'status_code': 302, 'headers': {'Location': '/login'}}, 'does not offer Darktrace RESPOND'),
+])
+def test_respond_change_refusals_name_respond(client: Client, requests_mock: Any, command: Any, path: str,
+                                              args: dict[str, str], reply: dict[str, Any], fragment: str) -> None:
+    """
+    Given an appliance that refuses a RESPOND change for lack of permission, or has no RESPOND
+    When the change command runs
+    Then the error names the RESPOND permission to act, or RESPOND's absence, and the POST was sent once.
+    """
+    post = requests_mock.post(f'{BASE}{path}', **reply)
+    with pytest.raises(DarktraceApiError, match=re.escape(fragment)):
+        command(client, args)
+    assert post.call_count == 1 and requests_mock.call_count == 1
+
+
+def test_respond_other_errors_pass_through(client: Client, requests_mock: Any) -> None:
+    """
+    Given an appliance that answers 404 for an unknown action
+    When darktrace-activate-respond-action runs
+    Then the usual not-found error comes back unchanged.
+    """
+    requests_mock.post(f'{BASE}/antigena', status_code=404, json={'error': 'Action 1 not found'})
+    with pytest.raises(DarktraceApiError, match='found nothing for POST /antigena') as raised:
+        Darktrace.activate_respond_action_command(client, {'codeid': '1', 'reason': 'x'})
+    assert raised.value.kind == 'not_found'
 
 
 # watched list and tags

@@ -21,7 +21,8 @@ import time as time_module
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from emulator import catalog
+from emulator import catalog, respond
+from emulator.respond import AntigenaAction  # noqa: F401 (re-exported for views)
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
@@ -31,7 +32,6 @@ DEVICE_COUNT = 60
 PBID_BASE = 10_001
 TID_BASE = 50
 TEID_BASE = 200
-CODEID_BASE = 5_001
 SPECIAL_GROUP_DIDS = (-3, -4, -5, -6)
 DATATYPE_CODES = {'co': 1, 'sizeout': 2, 'sizein': 3}
 
@@ -139,26 +139,6 @@ class WatchedEntry:
     iagn: bool
     source: str
     hostname: bool
-
-
-@dataclass
-class AntigenaAction:
-    codeid: int
-    did: int
-    action: str
-    label: str
-    detail: str
-    manual: bool
-    triggerer: dict[str, str] | None
-    score: float
-    pbid: int
-    model: str
-    model_uuid: str
-    start: int
-    expires: int
-    active: bool
-    cleared: bool
-    connections: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Dataset:
@@ -693,43 +673,18 @@ class Dataset:
 
     # ------------------------------------------------------------------ Autonomous Response
     def _build_antigena(self) -> None:
-        rng = self._rng('antigena')
-        for index in range(12):
-            did = rng.choice(sorted(self.devices))
-            kind, label, detail = rng.choice(catalog.ANTIGENA_ACTIONS)
-            start = self.anchor_ms - rng.randint(5 * MINUTE_MS, 2 * DAY_MS)
-            duration = rng.choice((HOUR_MS, 2 * HOUR_MS, 24 * HOUR_MS))
+        def model_for(did: int, start: int) -> tuple[str, str, int]:
+            # The device's latest breach in the day before the action, else the first model.
             earlier = self.breaches_between(start - DAY_MS, start, now_ms=self.anchor_ms)
             recent = [b for b in earlier if b.did == did][-1:]
             model = self.models[recent[0].pid] if recent else self.models[min(self.models)]
-            manual = rng.random() < 0.25
-            endpoint = rng.choice(sorted(self.endpoints))
-            action = AntigenaAction(
-                codeid=CODEID_BASE + index, did=did, action=kind, label=label,
-                detail=detail.format(target=endpoint, port=443), manual=manual,
-                triggerer={'username': rng.choice(catalog.COMMENT_AUTHORS), 'reason': 'Containment'}
-                if manual else None,
-                score=round(rng.uniform(0.3, 1.0), 3), pbid=recent[0].pbid if recent else 0,
-                model=model.spec.name, model_uuid=model.uuid, start=start, expires=start + duration,
-                active=rng.random() >= 0.2, cleared=rng.random() < 0.15)
-            if kind == 'connection':
-                action.connections = [{'src': self.devices[did]['ip'], 'dst': self.endpoints[endpoint]['ip'],
-                                       'port': 443}]
-            self.antigena[action.codeid] = action
+            return model.spec.name, model.uuid, recent[0].pbid if recent else 0
 
-    def add_antigena_action(self, did: int, kind: str, duration_ms: int, reason: str, username: str,
-                            connections: list[dict[str, Any]], now_ms: int) -> AntigenaAction:
-        label = next(label for name, label, _ in catalog.ANTIGENA_ACTIONS if name == kind)
-        detail = next(detail for name, _, detail in catalog.ANTIGENA_ACTIONS if name == kind)
-        target = connections[0].get('dst', '') if connections else ''
-        port = connections[0].get('port', '') if connections else ''
-        action = AntigenaAction(
-            codeid=max(self.antigena, default=CODEID_BASE - 1) + 1, did=did, action=kind, label=label,
-            detail=detail.format(target=target, port=port), manual=True,
-            triggerer={'username': username, 'reason': reason}, score=0.0, pbid=0, model='', model_uuid='',
-            start=now_ms, expires=now_ms + duration_ms, active=True, cleared=False, connections=connections)
-        self.antigena[action.codeid] = action
-        return action
+        self.antigena = respond.seed(respond.SeedContext(
+            anchor_ms=self.anchor_ms, dids=sorted(self.devices), device_ip=lambda did: self.devices[did]['ip'],
+            endpoints=sorted(self.endpoints), endpoint_ip=lambda name: self.endpoints[name]['ip'],
+            model_for=model_for, usernames=tuple(catalog.COMMENT_AUTHORS), catalog_actions=catalog.ANTIGENA_ACTIONS),
+            self._rng('antigena'))
 
     # ------------------------------------------------------------------ derived traffic
     def connection_events(self, did: int, start: int, end: int) -> list[dict[str, Any]]:

@@ -21,8 +21,8 @@ from datetime import datetime
 from typing import Any, Callable
 from urllib.parse import unquote
 
-from emulator import search, views
-from emulator.catalog import APPLIANCE_HOSTNAME, APPLIANCE_VERSION
+from emulator import respond, search, views
+from emulator.catalog import ANTIGENA_ACTIONS, APPLIANCE_HOSTNAME, APPLIANCE_VERSION
 from emulator.dataset import DAY_MS, GRAPH_HOURS, HOUR_MS, MINUTE_MS, Breach, WatchedEntry, format_iso, format_time
 from emulator.params import (InputError, NotFound, Request, bool_param, float_param, id_list, int_param, str_param,
                              time_window)
@@ -949,9 +949,7 @@ def post_incident_comment(request: Request) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------- Autonomous Response
-_MANUAL_ACTIONS = ('connection', 'pol', 'gpol', 'quarantine', 'quarantineOutgoing', 'quarantineIncoming')
-
-
+# The state rules live in respond.py; these handlers read parameters and render replies.
 def get_antigena(request: Request) -> list[dict[str, Any]]:
     dataset = request.dataset
     include_cleared = bool_param(request, 'includecleared')
@@ -961,11 +959,14 @@ def get_antigena(request: Request) -> list[dict[str, Any]]:
     start, end = time_window(request)
     actions = [a for _, a in sorted(dataset.antigena.items())
                if (include_cleared or not a.cleared)
-               and (not need_confirming or views.needs_confirmation(a, request.now_ms))
+               and (not need_confirming or respond.state(a, request.now_ms) == 'pending')
                and (pbid is None or a.pbid == pbid) and (did is None or a.did == did)
                and (start is None or a.start >= start) and (end is None or a.start <= end)
                and a.start <= request.now_ms]
-    return [views.antigena_action(dataset, action, request.now_ms) for action in actions]
+    return [views.antigena_action(dataset, action, request.now_ms,
+                                  include_history=bool_param(request, 'includehistory'),
+                                  include_connections=bool_param(request, 'includeconnections'))
+            for action in actions]
 
 
 def post_antigena(request: Request) -> dict[str, str]:
@@ -978,17 +979,39 @@ def post_antigena(request: Request) -> dict[str, str]:
     activate = bool_param(request, 'activate')
     clear = bool_param(request, 'clear')
     duration = int_param(request, 'duration', minimum=1)
-    if not activate and not clear and duration is None:
-        raise InputError('One of activate, clear or duration is required')
-    if activate:
-        action.active = True
-        action.cleared = False
-    if clear:
-        action.cleared = True
-        action.active = False
-    if duration is not None:
-        action.expires = request.now_ms + duration * 1000
+    reason = str_param(request, 'reason') or ''
+    username = request.token_pair.username
+    try:
+        if activate and clear:
+            raise respond.Refused('Give only one of activate or clear')
+        if clear:
+            respond.clear(action, request.now_ms, username, reason)
+        elif activate and duration is not None:
+            respond.reactivate(action, request.now_ms, duration, username, reason)
+        elif activate:
+            respond.activate(action, request.now_ms, username, reason)
+        elif duration is not None:
+            respond.extend(action, request.now_ms, duration, username, reason)
+        else:
+            raise respond.Refused('One of activate, clear or duration is required')
+    except respond.Refused as refused:
+        raise InputError(str(refused)) from None
     return {'response': 'SUCCESS'}
+
+
+def _connections(request: Request) -> list[dict[str, Any]]:
+    connections = request.param('connections') or []
+    if isinstance(connections, str):
+        try:
+            connections = json.loads(connections)
+        except ValueError:
+            raise InputError('Invalid value for connections') from None
+    if not isinstance(connections, list) or not all(
+            isinstance(c, dict) and isinstance(c.get('src'), str) and isinstance(c.get('dst'), str)
+            and (c.get('port') is None or (isinstance(c['port'], int) and 0 < c['port'] < 65536))
+            for c in connections):
+        raise InputError('Invalid value for connections: expected [{"src", "dst", "port"}]')
+    return connections
 
 
 def post_antigena_manual(request: Request) -> dict[str, int]:
@@ -997,25 +1020,19 @@ def post_antigena_manual(request: Request) -> dict[str, int]:
     duration = int_param(request, 'duration', minimum=1)
     if did is None or kind is None or duration is None:
         raise InputError('did, action and duration are required')
-    if kind not in _MANUAL_ACTIONS:
-        raise InputError(f'Invalid value for action: {kind}')
     _device_or_404(request, did)
-    connections = request.param('connections') or []
-    if isinstance(connections, str):
-        try:
-            connections = json.loads(connections)
-        except ValueError:
-            raise InputError('Invalid value for connections') from None
-    if kind == 'connection' and (not isinstance(connections, list) or not connections
-                                 or not all(isinstance(c, dict) for c in connections)):
-        raise InputError('connections is required for action connection')
-    action = request.dataset.add_antigena_action(did, kind, duration * 1000, str_param(request, 'reason') or '',
-                                                 request.token_pair.username,
-                                                 connections if isinstance(connections, list) else [], request.now_ms)
+    try:
+        action = respond.create_manual(request.dataset.antigena, did, kind, duration,
+                                       str_param(request, 'reason') or '', request.token_pair.username,
+                                       _connections(request), request.now_ms, ANTIGENA_ACTIONS)
+    except respond.Refused as refused:
+        raise InputError(str(refused)) from None
     return {'codeid': action.codeid}
 
 
 # ---------------------------------------------------------------------- the route table
+RESPOND_PERMISSIONS = frozenset({'antigena', 'antigena_write'})  # the routes the `respond` setting governs
+
 def _route(method: str, pattern: str, permission: str, handler: Handler, forbidden: str = 'redirect') -> Route:
     return Route(method, re.compile(f'^{pattern}$'), permission, handler, forbidden)
 

@@ -162,7 +162,7 @@ class Emulator:
     """A Darktrace appliance on 127.0.0.1: dataset, token pairs, clock, settings, faults and log.
 
     ``settings`` are the realism switches of settings.py (order, inclusive_bounds, honour_count,
-    ack_reply, tag_reply, comment_reply, model_uuid_reply, date_clock).
+    ack_reply, tag_reply, comment_reply, model_uuid_reply, date_clock, respond).
     """
 
     def __init__(self, breaches: int = 500, span_days: float = 7, seed: int = 1, tls: bool = False,
@@ -310,10 +310,11 @@ class Emulator:
         if result.outcome is AuthOutcome.SIGNATURE_ERROR or result.token_pair is None:
             return json_response({segment: 'API SIGNATURE ERROR'}, status=400)
         found = routes.find_route(method, raw_path)
-        if found is None:
+        if found is None or (settings.respond == 'absent' and found[0].permission in routes.RESPOND_PERMISSIONS):
             return redirect('/login')
         route, path_args = found
-        if route.permission not in result.token_pair.permissions:
+        if route.permission not in result.token_pair.permissions or (
+                settings.respond == 'no_permission' and route.permission in routes.RESPOND_PERMISSIONS):
             if route.forbidden == 'json':
                 return json_response({'error': '403 Forbidden'}, status=403)
             return redirect('/403')

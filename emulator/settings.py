@@ -18,6 +18,9 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
     'comment_reply': ('object', 'list'),              # POST /modelbreaches/{pbid}/comments reply
     'model_uuid_reply': ('list', 'object'),           # GET /models?uuid= reply
     'date_clock': ('appliance', 'host'),              # clock DTAPI-Date skew is checked against
+    # /antigena: RESPOND licensed and allowed, absent from the appliance (302 to /login, as for an unknown
+    # endpoint), or refused to every token pair's user (302 to /403, or 403 JSON where the route answers so)
+    'respond': ('enabled', 'absent', 'no_permission'),
 }
 
 
@@ -32,6 +35,7 @@ class Settings:
     comment_reply: str = 'object'
     model_uuid_reply: str = 'list'
     date_clock: str = 'appliance'
+    respond: str = 'enabled'
 
 
 class SettingsStore:

@@ -10,6 +10,7 @@ import json
 import weakref
 from typing import Any
 
+from emulator import respond
 from emulator.dataset import (AntigenaAction, Breach, Comment, Dataset, Model, TagLink, WatchedEntry,
                               format_time)
 
@@ -329,9 +330,10 @@ def watched_entry(entry: WatchedEntry) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- Autonomous Response
-def antigena_action(dataset: Dataset, action: AntigenaAction, now_ms: int) -> dict[str, Any]:
+def antigena_action(dataset: Dataset, action: AntigenaAction, now_ms: int, include_history: bool = False,
+                    include_connections: bool = False) -> dict[str, Any]:
     record = dataset.devices.get(action.did, {})
-    active = action.active and not action.cleared and action.expires > now_ms
+    active = respond.state(action, now_ms) == 'active'
     reply = {
         'codeid': action.codeid, 'did': action.did, 'ip': record.get('ip', ''), 'action': action.action,
         'manual': action.manual, 'triggerer': action.triggerer, 'label': action.label, 'detail': action.detail,
@@ -339,10 +341,8 @@ def antigena_action(dataset: Dataset, action: AntigenaAction, now_ms: int) -> di
         'start': action.start, 'expires': action.expires, 'blocked': active, 'active': active,
         'cleared': action.cleared,
     }
-    if action.connections:
+    if include_connections and action.connections:
         reply['connections'] = [dict(connection) for connection in action.connections]
+    if include_history:
+        reply['history'] = [dict(entry) for entry in action.history]
     return reply
-
-
-def needs_confirmation(action: AntigenaAction, now_ms: int) -> bool:
-    return not action.active and not action.cleared and action.expires > now_ms

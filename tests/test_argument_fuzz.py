@@ -56,17 +56,22 @@ VALID_VALUES = {
     'page': '2', 'message': 'Investigating', 'cid': '2001', 'order_by': 'hostname', 'order': 'asc',
     'event_type': 'notice', 'event_id': 'ad5dacaf-9225-4012-08b4-d321c0176fac', 'min_group_score': '50',
     'group_id': 'g2f0e8a5c-41d2-4c1b-9a0e-6b1f3a7c9d21', 'endpointsToRemove': 'phish.example.com',
+    'connections': '10.0.1.5>203.0.113.7:443',
 }
 # Arguments that are converted before they are sent (numbers, times, scores, dates), so they are not sent as
 # typed; choices and booleans come from the YAML's predefined values.
 CONVERTED_ARGUMENTS = {
     'did', 'deviceId', 'pbid', 'cid', 'max_results', 'destination_did', 'num_similar_devices', 'offset', 'limit',
     'page', 'duration', 'start_time', 'end_time', 'expiry', 'min_score', 'min_group_score', 'initialDate',
-    'initialTime', 'endDate', 'endTime',
+    'initialTime', 'endDate', 'endTime', 'codeid', 'connections',
 }
+# Free-text arguments sent with a fixed prefix: the value arrives intact after it.
+PREFIXED_ARGUMENTS = {'reason': Darktrace.XSOAR_COMMENT_PREFIX}
 # Arguments that exclude each other: when one is fuzzed, the other is left out.
 EXCLUSIVE = {('darktrace-get-ai-analyst-incident-group', 'group_id'): 'event_id',
              ('darktrace-get-ai-analyst-incident-group', 'event_id'): 'group_id'}
+# Arguments that need others set a certain way to be valid at all: when one is fuzzed, these are set too.
+REQUIRES = {('darktrace-create-respond-action', 'connections'): {'action': 'connection'}}
 SAFE_PATH_SEGMENT = re.compile(r'(?!\.{1,2}$)[A-Za-z0-9_.@-]+')
 
 
@@ -110,15 +115,20 @@ GET_REPLIES = [  # first matching path prefix wins
     ('/details', 'breach_connections.json'), ('/models', 'model.json'), ('/components/', 'model_component.json'),
     ('/devicesearch', 'device_search.json'), ('/devices', 'device.json'),
     ('/aianalyst/incidentevents', 'ai_analyst_events.json'), ('/aianalyst/groups', 'ai_analyst_groups.json'),
-    ('/aianalyst/incident/comments', 'ai_analyst_comments.json'),
+    ('/aianalyst/incident/comments', 'ai_analyst_comments.json'), ('/antigena', 'respond_actions.json'),
 ]
 REPLIES = {prefix: _fixture(name) for prefix, name in GET_REPLIES}
+# The recorded actions moved to the present, so the pending and active ones are still pending and active.
+RESPOND_RECORDED_AT_MS = 1717416000000
+_respond_shift_ms = Darktrace.now_ms() - RESPOND_RECORDED_AT_MS
+REPLIES['/antigena'] = [{**action, 'start': action['start'] + _respond_shift_ms,
+                         'expires': action['expires'] + _respond_shift_ms} for action in REPLIES['/antigena']]
 
 
 def appliance_reply(request: Any, context: Any) -> Any:
     path = urllib.parse.urlsplit(request.url).path
     if request.method != 'GET':
-        return {'response': 'SUCCESS', 'aianalyst': 'SUCCESS', 'added': 1, 'updated': 0}
+        return {'response': 'SUCCESS', 'aianalyst': 'SUCCESS', 'added': 1, 'updated': 0, 'codeid': 5001}
     if path.startswith('/tags/entities') and 'did=' in urllib.parse.urlsplit(request.url).query:
         return _fixture('device_tags.json')
     return next((reply for prefix, reply in REPLIES.items() if path.startswith(prefix)), {})
@@ -241,6 +251,7 @@ def assert_carried_intact(command: str, name: str, text: str, wires: list[Wire],
     canonical = text.strip()
     if not canonical or canonical == valid_value(command, argument).strip():
         return
+    canonical = PREFIXED_ARGUMENTS.get(name, '') + canonical
 
     def places(value: str) -> list[tuple[int, tuple[str, str]]]:
         return [(index, slot) for index, wire in enumerate(wires) for slot, held in wire.slots.items()
@@ -309,7 +320,7 @@ def reference_run(command: str, name: str) -> tuple[str, dict[str, str], list[An
     """A valid value for `name`, the command's valid arguments with it, and the requests they send."""
     argument = next(arg for arg in yaml_arguments(command) if arg['name'] == name)
     valid = valid_value(command, argument)
-    reference_args = {**base_args(command), name: valid}
+    reference_args = {**base_args(command), **REQUIRES.get((command, name), {}), name: valid}
     reference_args.pop(EXCLUSIVE.get((command, name), ''), None)
     reference, reference_error = send(command, reference_args)
     assert reference and (reference_error is None or isinstance(reference_error, DarktraceApiError)), \

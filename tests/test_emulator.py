@@ -883,6 +883,74 @@ def test_antigena(emu: Emulator, client: Client) -> None:
     assert client.post_json('/antigena', {'codeid': codeid}).status_code == 400
 
 
+def test_antigena_state_rules(emu: Emulator, client: Client) -> None:
+    """Given the seeded actions (5001 pending, 5002 active, 5004 cleared, 5005 expired), when they are activated,
+    extended, cleared and reactivated, then the state follows emulator/respond.py: extension sets the new total from
+    the start, an expired or cleared action is reactivated only with a duration, and the history records each change
+    with the token's user and the reason."""
+    now = emu.now_ms()
+    states = {a['codeid']: a for a in client.get('/antigena', {'includecleared': 'true'}).json()}
+    assert not states[5001]['active'] and states[5002]['active'] and states[5004]['cleared']
+    assert states[5005]['expires'] <= now and not states[5005]['active']
+    assert [a['codeid'] for a in client.get('/antigena', {'needconfirming': 'true'}).json()] == [5001]
+
+    def change(body: dict[str, Any]) -> requests.Response:
+        return client.post_json('/antigena', {'reason': 'test', **body})
+
+    assert change({'codeid': 5001, 'activate': True}).json() == {'response': 'SUCCESS'}
+    assert emu.dataset.antigena[5001].active
+    start = emu.dataset.antigena[5002].start
+    assert change({'codeid': 5002, 'duration': 6 * 3600}).status_code == 200
+    assert emu.dataset.antigena[5002].expires == start + 6 * 3600 * 1000
+    assert change({'codeid': 5002, 'duration': 60}).status_code == 400  # a total that ends in the past
+    for codeid in (5004, 5005):
+        assert change({'codeid': codeid, 'activate': True}).status_code == 400
+        assert change({'codeid': codeid, 'duration': 3600}).status_code == 400
+        assert change({'codeid': codeid, 'activate': True, 'duration': 600}).status_code == 200
+        assert emu.dataset.antigena[codeid].expires >= now + 600_000 and not emu.dataset.antigena[codeid].cleared
+    assert change({'codeid': 5002, 'activate': True, 'clear': True}).status_code == 400
+    assert change({'codeid': 5002, 'clear': True}).status_code == 200
+    assert change({'codeid': 5002, 'clear': True}).status_code == 200  # clearing twice changes nothing
+    history = next(a for a in client.get('/antigena', {'includecleared': 'true', 'includehistory': 'true',
+                                                         'did': emu.dataset.antigena[5002].did}).json()
+                   if a['codeid'] == 5002)['history']
+    assert [(h['action'], h['username'], h['reason']) for h in history[1:]] == [
+        ('extended', 'api_user', 'test'), ('cleared', 'api_user', 'test')]
+
+
+@pytest.mark.parametrize('body', [
+    {'did': 2, 'action': 'connection', 'duration': 60},
+    {'did': 2, 'action': 'quarantine', 'duration': 60, 'connections': [{'src': '10.0.1.2', 'dst': '203.0.113.1'}]},
+    {'did': 2, 'action': 'connection', 'duration': 60, 'connections': [{'src': '10.0.1.2', 'dst': 5}]},
+    {'did': 2, 'action': 'connection', 'duration': 60, 'connections': [{'src': 'a', 'dst': 'b', 'port': 70000}]},
+    {'did': 99999, 'action': 'quarantine', 'duration': 60},
+])
+def test_antigena_manual_refusals(client: Client, body: dict[str, Any]) -> None:
+    """Given a manual action without connections for `connection`, with them for another action, with malformed
+    ones, or for an unknown device, when it is posted, then the appliance refuses it (400, or 404 for the device)."""
+    assert client.post_json('/antigena/manual', body).status_code in (400, 404)
+
+
+@pytest.mark.parametrize('respond, get_reply, post_reply', [
+    ('absent', (302, '/login'), (302, '/login')),
+    ('no_permission', (302, '/403'), (403, None)),
+])
+def test_respond_switch(emu: Emulator, client: Client, respond: str, get_reply: tuple[int, Any],
+                        post_reply: tuple[int, Any]) -> None:
+    """Given the respond switch, when /antigena is read and changed, then an appliance without RESPOND redirects
+    to /login, and a user without the permission is redirected to /403 (reads) or refused with 403 JSON (changes);
+    other routes are untouched."""
+    emu.set_settings(respond=respond)
+    try:
+        for reply, (status, location) in ((client.get('/antigena'), get_reply),
+                                          (client.post_json('/antigena/manual', {'did': 2, 'action': 'pol',
+                                                                                 'duration': 60}), post_reply)):
+            assert reply.status_code == status and reply.headers.get('Location') == location
+        assert client.get('/status').status_code == 200
+    finally:
+        emu.set_settings(respond='enabled')
+
+
 # ====================================================================== switches
 @pytest.mark.parametrize('order', ['asc', 'desc', 'shuffle'])
 def test_order_switch(emu: Emulator, client: Client, order: str) -> None:
