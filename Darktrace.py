@@ -110,6 +110,9 @@ MAX_WINDOW_MS = 7 * 24 * 60 * 60 * 1000
 # The appliance rejects requests dated more than 30 minutes from its clock, so once our clock
 # has passed a moment by this much, every breach created up to that moment is on the appliance.
 SETTLE_MS = 35 * 60 * 1000
+# The one key the integration adds to a record's rawJSON: the pack's classifier picks the incident type from it.
+RECORD_KIND_KEY = 'darktraceRecordKind'
+BREACH_RECORD_KIND = 'Model Breach'
 
 # Mirroring
 MIRROR_DIRECTIONS = {'None': None, 'Incoming': 'In', 'Outgoing': 'Out', 'Incoming And Outgoing': 'Both'}
@@ -2238,7 +2241,7 @@ def breach_to_incident(breach: dict[str, Any], mirror: MirrorSettings | None = N
         'occurred': ms_to_iso(breach.get('time')),
         'severity': breach_severity(breach),
         'details': details.strip(),
-        'rawJSON': json.dumps(breach),
+        'rawJSON': json.dumps({**breach, RECORD_KIND_KEY: BREACH_RECORD_KIND}),
         'dbotMirrorId': str(pbid),
     }
     if mirror and mirror.direction:

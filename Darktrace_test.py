@@ -775,7 +775,8 @@ def test_incident_shape() -> None:
     """
     Given a critical breach
     When it becomes an incident
-    Then name, occurred (from time), severity, details, rawJSON and dbotMirrorId follow the documented rules.
+    Then name, occurred (from time), severity, details, rawJSON and dbotMirrorId follow the documented rules,
+    and rawJSON is the breach as the API returned it plus the record kind the pack's classifier reads.
     """
     breach = load('model_breaches.json')[0]
     incident = Darktrace.breach_to_incident(breach)
@@ -783,7 +784,8 @@ def test_incident_shape() -> None:
     assert incident['occurred'] == '2023-01-24T01:04:25.000Z'
     assert incident['severity'] == IncidentSeverity.HIGH
     assert 'Compromise::Watched Domain was triggered.' in incident['details'] and 'ws1' in incident['details']
-    assert json.loads(incident['rawJSON']) == breach
+    assert json.loads(incident['rawJSON']) == {**breach, 'darktraceRecordKind': 'Model Breach'}
+    assert 'darktraceRecordKind' not in breach, 'the fetched record itself must stay unchanged'
     assert incident['dbotMirrorId'] == '30960'
 
 

@@ -6,7 +6,7 @@
 #   make demo       .venv, then the local runner's demo
 #   make docs       .venv, then regenerate the parameter and command reference (README.md, docs/commands.md)
 #   make validate   .venv-sdk (sdk-packages), stage a content pack, demisto-sdk validate + xsoar-lint
-#   make package    .venv-sdk, stage, demisto-sdk prepare-content -> dist/integration-Darktrace.yml
+#   make package    .venv-sdk, stage, demisto-sdk -> dist/Darktrace.zip (the pack) and dist/integration-Darktrace.yml
 #   make stage      copy the content into a fresh content-repository tree under build/content
 #   make clean      remove the virtual environments and everything built
 #   make help       list these targets (the lines above)
@@ -30,6 +30,8 @@ STAGE := $(BUILD)/content
 DIST := dist
 INTEGRATION_DIR := Packs/Darktrace/Integrations/Darktrace
 UNIFIED := $(DIST)/integration-Darktrace.yml
+PACK_DIR := Packs/Darktrace
+PACK_ZIP := $(DIST)/Darktrace.zip
 PYTEST_ARGS ?=
 # A safety net so a hung test fails in minutes instead of holding CI until its limit.
 PYTEST_TIMEOUT ?= 300
@@ -81,7 +83,9 @@ demo: $(VENV_STAMP)
 docs: $(VENV_STAMP)
 	$(VENV)/bin/python tools/gen_docs.py
 
-# A fresh pack tree on every run, so a file removed here never lingers in the staged pack.
+# A fresh pack tree on every run, so a file removed here never lingers in the staged pack:
+# pack/ (metadata, incident types and fields, mappers, layouts, playbooks, scripts, release
+# notes) plus the integration's files from the repository root.
 stage:
 	$(PYTHON) tools/stage_content.py --source . --dest $(STAGE)
 
@@ -91,13 +95,19 @@ validate: $(SDK_STAMP) stage
 	@cd $(STAGE) && $(SDK_OUTPUT) 'xsoar-lint' -- $(NO_NETWORK) env $(SDK_ENV) $(SDK_OFFLINE) $(SDK) xsoar-lint \
 		$(INTEGRATION_DIR)/Darktrace.py
 
+# zip-packs unifies every item (the integration with its code, image and description; the
+# scripts) and zips the pack as XSOAR's "Upload pack" takes it.
 package: $(SDK_STAMP) stage
-	rm -rf $(DIST)
-	mkdir -p $(DIST)
+	rm -rf $(DIST) $(BUILD)/zip
+	mkdir -p $(DIST) $(BUILD)/zip
 	cd $(STAGE) && $(NO_NETWORK) env $(SDK_ENV) $(SDK_OFFLINE) $(SDK) prepare-content \
 		-i $(INTEGRATION_DIR) -o $(CURDIR)/$(DIST)
-	test -s $(UNIFIED)
+	cd $(STAGE) && $(NO_NETWORK) env $(SDK_ENV) $(SDK_OFFLINE) $(SDK) zip-packs \
+		-i $(PACK_DIR) -o $(abspath $(BUILD))/zip >/dev/null
+	cp $(BUILD)/zip/uploadable_packs/Darktrace.zip $(PACK_ZIP)
+	test -s $(UNIFIED) && test -s $(PACK_ZIP)
 	@echo "Unified integration: $(UNIFIED)"
+	@echo "Installable pack: $(PACK_ZIP)"
 
 # The target list at the top of this file is the help text, so it is written in one place.
 help:

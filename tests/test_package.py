@@ -1,22 +1,30 @@
-"""Checks on the unified integration that `make package` builds for upload to XSOAR.
+"""Checks on what `make package` builds for upload to XSOAR.
 
 `demisto-sdk prepare-content` folds Darktrace.py, the image and the detailed description into
-one YAML file. These tests read `dist/integration-Darktrace.yml` and confirm it carries the
-current sources; they skip when the file has not been built (run `make package` first).
+one YAML file, `dist/integration-Darktrace.yml`; `demisto-sdk zip-packs` zips the whole pack
+(the unified integration, pack/'s items, the scripts unified with their code) into
+`dist/Darktrace.zip`. These tests confirm both carry the current sources; they skip when the
+files have not been built (run `make package` first).
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import re
+import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 UNIFIED_YML = REPO_ROOT / 'dist' / 'integration-Darktrace.yml'
+PACK_ZIP = REPO_ROOT / 'dist' / 'Darktrace.zip'
+PACK_SOURCE = REPO_ROOT / 'pack'
+# pack/ folders whose files the zip carries as they are.
+PACK_ITEM_DIRS = ('IncidentTypes', 'IncidentFields', 'Classifiers', 'Layouts', 'Playbooks')
 SOURCE_PY = REPO_ROOT / 'Darktrace.py'
 SOURCE_YML = REPO_ROOT / 'Darktrace.yml'
 IMAGE_PNG = REPO_ROOT / 'Darktrace_image.png'
@@ -112,3 +120,53 @@ def test_commands_match_the_integration_yaml(unified: dict[str, Any]) -> None:
         return sorted(command['name'] for command in document['script'].get('commands') or [])
 
     assert command_names(unified) == command_names(source), STALE_HINT
+
+
+@pytest.fixture(scope='module')
+def pack_zip() -> Iterator[zipfile.ZipFile]:
+    if not PACK_ZIP.is_file():
+        pytest.skip(f'{PACK_ZIP.relative_to(REPO_ROOT)} not built; run `make package` to check it')
+    with zipfile.ZipFile(PACK_ZIP) as archive:
+        yield archive
+
+
+def test_pack_zip_holds_every_item_of_the_pack(pack_zip: zipfile.ZipFile) -> None:
+    """
+    Given the pack zip built by `make package`
+    When its entries are compared with pack/ and the integration
+    Then it holds the metadata at the current version, the README, every incident type, field, classifier,
+    mapper, layout and playbook of pack/ unchanged, and the integration.
+    """
+    names = set(pack_zip.namelist())
+    metadata = json.loads(pack_zip.read('pack_metadata.json'))
+    expected = json.loads((PACK_SOURCE / 'pack_metadata.json').read_text(encoding='utf-8'))
+
+    assert metadata['currentVersion'] == expected['currentVersion'], STALE_HINT
+    assert 'README.md' in names and 'Integrations/integration-Darktrace.yml' in names
+    for folder in PACK_ITEM_DIRS:
+        for path in sorted((PACK_SOURCE / folder).iterdir()):
+            if path.suffix not in ('.json', '.yml'):
+                continue
+            entry = f'{folder}/{path.name}'
+            assert entry in names, f'{entry} missing from the pack zip; {STALE_HINT}'
+            load = json.loads if path.suffix == '.json' else yaml.safe_load
+            packed, source = load(pack_zip.read(entry)), load(path.read_text(encoding='utf-8'))
+            assert {key: packed.get(key) for key in source} == source, f'{entry} differs; {STALE_HINT}'
+
+
+def test_pack_zip_scripts_and_integration_carry_their_code(pack_zip: zipfile.ZipFile) -> None:
+    """
+    Given the pack zip
+    When its scripts and its integration are read
+    Then each script of pack/Scripts is unified with its current code, and the integration with Darktrace.py.
+    """
+    for folder in sorted(path for path in (PACK_SOURCE / 'Scripts').iterdir() if path.is_dir()):
+        script = yaml.safe_load(pack_zip.read(f'Scripts/script-{folder.name}.yml'))
+        code = [line for line in (folder / f'{folder.name}.py').read_text(encoding='utf-8').splitlines()
+                if not PLATFORM_IMPORT.match(line)]
+        assert contains_block(non_blank_lines(script['script']), non_blank_lines('\n'.join(code))), STALE_HINT
+    integration = yaml.safe_load(pack_zip.read('Integrations/integration-Darktrace.yml'))
+    kept = non_blank_lines('\n'.join(line for line in SOURCE_PY.read_text(encoding='utf-8').splitlines()
+                                     if not PLATFORM_IMPORT.match(line)))
+    assert contains_block(non_blank_lines(integration['script']['script']), kept), STALE_HINT
+    assert integration['defaultclassifier'] == 'Darktrace - Classifier'
