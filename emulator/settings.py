@@ -18,12 +18,18 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
     'comment_reply': ('object', 'list'),              # POST /modelbreaches/{pbid}/comments reply
     'model_uuid_reply': ('list', 'object'),           # GET /models?uuid= reply
     'date_clock': ('appliance', 'host'),              # clock DTAPI-Date skew is checked against
+    'signature_form': ('decoded', 'encoded', 'either'),  # query/form signed decoded, as sent, or either way
+    'breach_path_route': (False, True),               # GET /modelbreaches/{pbid} exists (else 302 to /login)
+    'group_lookup': ('strict', 'group_id'),           # /aianalyst/groups: uuid = event id (strict) or group id
+    'details_pairs': ('strict', 'lenient'),           # /details refuses unpaired times and count with times
 }
 
 
 @dataclass
 class Settings:
-    """Current switch values; defaults are the most common behaviour seen on 7.x."""
+    """Current switch values; defaults are the most common behaviour seen on 7.x, or, where nothing was
+    seen, what Darktrace's guide and its own clients rely on (decoded signatures, ?pbid=, groups by
+    meaning, /details time pairs without count)."""
     order: str = 'desc'
     inclusive_bounds: bool = True
     honour_count: bool = True
@@ -32,6 +38,10 @@ class Settings:
     comment_reply: str = 'object'
     model_uuid_reply: str = 'list'
     date_clock: str = 'appliance'
+    signature_form: str = 'decoded'
+    breach_path_route: bool = False
+    group_lookup: str = 'strict'
+    details_pairs: str = 'strict'
 
 
 class SettingsStore:
