@@ -42,6 +42,10 @@ MAX_RETRY_BUDGET_S = 180  # with the timeouts above, a command still ends well i
 # request's timeouts shrink to what is left, however many requests it makes and whatever the retries.
 COMMAND_TIME_LIMIT_S = MAX_RETRY_BUDGET_S + CONNECT_TIMEOUT_S + READ_TIMEOUT_S
 SECRET_HEADERS = frozenset({'dtapi-token', 'dtapi-signature'})  # never written to a log
+# What a query or form body is signed as: its decoded values ('tag=Active Threat', Darktrace's guide and its own
+# clients) or its percent-encoded bytes ('tag=Active%20Threat', as sent). Appliances differ; decoded comes first.
+SIGNING_FORMS = ('decoded', 'encoded')
+SIGNING_FORM_KEY = 'signingForm'  # integration context: the form this instance's appliance accepted last
 # A change that failed after it may have reached the appliance is not sent again, so it is never applied twice.
 NOT_RETRIED_ADVICE = ('It was not retried, because the appliance may already have applied it: check in the Threat '
                       'Visualizer whether the change took effect before running the command again.')
@@ -180,13 +184,15 @@ class BudgetedRetry(Retry):
 class Client(BaseClient):
     """Signs and sends Darktrace API requests; knows HTTP and the DTAPI scheme, nothing of XSOAR.
 
-    Every request target and body is encoded once; exactly those bytes are signed and sent.
+    Every query and body is built once, as ordered (key, text) pairs; the bytes sent are their
+    percent-encoding, and the signature covers them decoded or encoded (`signing_form`).
     """
 
     def __init__(self, base_url: str, public_token: str, private_token: str, verify: bool = True,
                  proxy: bool = False, retry_budget_s: float = DEFAULT_RETRY_BUDGET_S,
                  on_retry: Callable[[str], None] | None = None,
-                 on_request: Callable[[str], None] | None = None) -> None:
+                 on_request: Callable[[str], None] | None = None, signing_form: str = SIGNING_FORMS[0],
+                 on_signing_form: Callable[[str], None] | None = None) -> None:
         # Only scheme://host[:port] is kept: a trailing slash or a path would change the signed target.
         parts = urlsplit(base_url.strip())
         super().__init__(base_url=f'{parts.scheme}://{parts.netloc}', verify=verify, proxy=proxy)
@@ -198,6 +204,9 @@ class Client(BaseClient):
         self._retry_budget_s = retry_budget_s
         self._on_retry = on_retry
         self._on_request = on_request
+        # The form this appliance accepted last; `on_signing_form` hears when a request needed the other one.
+        self.signing_form = signing_form if signing_form in SIGNING_FORMS else SIGNING_FORMS[0]
+        self._on_signing_form = on_signing_form
         self._adapter = HTTPAdapter()
         self._session.mount('https://', self._adapter)
         self._session.mount('http://', self._adapter)
@@ -225,23 +234,28 @@ class Client(BaseClient):
         return retry
 
     def request(self, method: str, path: str, params: dict[str, Any] | None = None,
-                form: dict[str, Any] | None = None, json_body: Any = None) -> Any:
+                form: dict[str, Any] | None = None, json_body: Any = None, signing_form: str | None = None) -> Any:
         """Send one signed request and return its parsed JSON reply, or raise `DarktraceApiError`.
 
         `path` is sent and signed as given (already encoded); `params`, `form` and `json_body`
-        are encoded here, once.
+        are encoded here, once. Signed in `signing_form` (by default the form that worked last); when
+        the appliance rejects that signature and the other form signs something else, the request is
+        sent once more in the other form. That is safe for a change too: a request refused at
+        authentication was not applied.
         """
+        signing_form = signing_form or self.signing_form
         query = encode_query(params or {})
         target = f'{path}?{query}' if query else path
         headers: dict[str, str] = {}
         body: bytes | None = None
-        signed_target = target
+        json_text: str | None = None
         encoded_body = encode_body(form, json_body)
         if encoded_body is not None:
             body_text, headers['Content-Type'] = encoded_body
-            signed_target = f'{path}?{body_text}'  # DTAPI signs a body in place of the query string
             body = body_text.encode()
-        headers.update(self.signed_headers(signed_target))
+            json_text = body_text if json_body is not None else None
+        signed_targets = request_targets(path, params, form, json_text)
+        headers.update(self.signed_headers(signed_targets[signing_form]))
         started = time.monotonic()
         remaining_s = self._started + COMMAND_TIME_LIMIT_S - started
         if remaining_s <= 0:
@@ -261,7 +275,22 @@ class Client(BaseClient):
             raise transport_error(error, self._base_url, method) from None
         self._log_request(method, target, headers, f'HTTP {response.status_code}, {len(response.content)} bytes',
                           started)
-        return parse_reply(response, method, path)
+        try:
+            reply = parse_reply(response, method, path)
+        except DarktraceApiError as error:
+            other_form = next(form_ for form_ in SIGNING_FORMS if form_ != signing_form)
+            if error.kind != 'signature' or signing_form != self.signing_form \
+                    or signed_targets[other_form] == signed_targets[signing_form]:
+                raise
+            if self._on_request:
+                self._on_request(f'Darktrace: {method} {path} signature refused in the {signing_form} form; '
+                                 f'sending it once more signed in the {other_form} form')
+            return self.request(method, path, params, form, json_body, signing_form=other_form)
+        if signing_form != self.signing_form:
+            self.signing_form = signing_form
+            if self._on_signing_form:
+                self._on_signing_form(signing_form)
+        return reply
 
     def _log_request(self, method: str, target: str, headers: dict[str, str], outcome: str, started: float) -> None:
         if self._on_request:
@@ -381,19 +410,36 @@ def dtapi_signature(private_token: str, public_token: str, signed_target: str, d
     return hmac.new(private_token.encode(), message.encode(), hashlib.sha1).hexdigest()
 
 
-def encode_query(params: dict[str, Any]) -> str:
-    """`k=v&…` in the given order, None values left out, booleans lowercase, everything percent-encoded.
+def query_pairs(params: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The (key, text) pairs of a query or form body, in the given order: None values left out, booleans lowercase."""
+    return [(key, str(value).lower() if isinstance(value, bool) else str(value))
+            for key, value in (params or {}).items() if value is not None]
 
-    Only RFC 3986 unreserved characters stay literal, so no HTTP library re-encodes the string
-    after it was signed.
+
+def encode_query(params: dict[str, Any] | None) -> str:
+    """`k=v&…` percent-encoded, as sent: only RFC 3986 unreserved characters stay literal, so no HTTP
+    library re-encodes the string, and it decodes to exactly the values of `query_pairs`."""
+    return '&'.join(f'{quote(key, safe="")}={quote(text, safe="")}' for key, text in query_pairs(params))
+
+
+def decoded_query(params: dict[str, Any] | None) -> str:
+    """`k=v&…` with the values as they are (`tag=Active Threat`): what Darktrace's guide signs."""
+    return '&'.join(f'{key}={text}' for key, text in query_pairs(params))
+
+
+def request_targets(path: str, params: dict[str, Any] | None, form: dict[str, Any] | None,
+                    json_text: str | None) -> dict[str, str]:
+    """The signed request target in each signing form.
+
+    A body is signed in place of the query string (a URL query beside a JSON body is not signed). A JSON
+    body is signed exactly as sent, and a path (Advanced Search's base64) byte for byte, in either form.
     """
-    pairs = []
-    for key, value in params.items():
-        if value is None:
-            continue
-        text = str(value).lower() if isinstance(value, bool) else str(value)
-        pairs.append(f'{quote(key, safe="")}={quote(text, safe="")}')
-    return '&'.join(pairs)
+    if json_text is not None:
+        return dict.fromkeys(SIGNING_FORMS, f'{path}?{json_text}')
+    if form is not None:
+        return {'decoded': f'{path}?{decoded_query(form)}', 'encoded': f'{path}?{encode_query(form)}'}
+    decoded, encoded = decoded_query(params), encode_query(params)
+    return {'decoded': f'{path}?{decoded}' if decoded else path, 'encoded': f'{path}?{encoded}' if encoded else path}
 
 
 def encode_body(form: dict[str, Any] | None, json_body: Any) -> tuple[str, str] | None:
@@ -2169,6 +2215,26 @@ def _secret(params: dict[str, Any], name: str) -> str:
     return str(value or '').strip()
 
 
+def integration_context() -> dict[str, Any]:
+    """The instance's stored state (signing form, mirrored closes); empty when missing or not an object."""
+    context = demisto.getIntegrationContext()
+    return context if isinstance(context, dict) else {}
+
+
+def update_integration_context(**changes: Any) -> None:
+    """Store `changes` in the instance's state, keeping every other key as it is now."""
+    context = integration_context()
+    context.update(changes)
+    demisto.setIntegrationContext(context)
+
+
+def remember_signing_form(signing_form: str) -> None:
+    """Called by the Client when the appliance accepted only the other signing form: later commands sign that
+    way first, so they need one request each."""
+    demisto.debug(f'Darktrace: the appliance accepts signatures over the {signing_form} form; remembered')
+    update_integration_context(**{SIGNING_FORM_KEY: signing_form})
+
+
 def build_client(params: dict[str, Any]) -> Client:
     """A `Client` from the instance parameters, refusing unusable ones before any request."""
     url = str(params.get('url') or '').strip()
@@ -2184,7 +2250,9 @@ def build_client(params: dict[str, Any]) -> Client:
     retry_budget_s = parse_int(params, 'retry_budget_seconds', 0, MAX_RETRY_BUDGET_S, default=DEFAULT_RETRY_BUDGET_S)
     return Client(url, public_token, private_token, verify=not argToBoolean(params.get('insecure') or False),
                   proxy=argToBoolean(params.get('proxy') or False), retry_budget_s=retry_budget_s,
-                  on_retry=demisto.debug, on_request=demisto.debug)
+                  on_retry=demisto.debug, on_request=demisto.debug,
+                  signing_form=str(integration_context().get(SIGNING_FORM_KEY) or SIGNING_FORMS[0]),
+                  on_signing_form=remember_signing_form)
 
 
 def main() -> None:

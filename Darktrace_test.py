@@ -46,12 +46,23 @@ def context_key(result: CommandResults) -> str:
     return key
 
 
-def assert_signed(request: Any, body: bytes | None = None) -> None:
-    """The request carries a valid DTAPI signature over exactly its wire target (and body for a POST)."""
-    target = request.path_url
+def decoded_form(encoded: str) -> str:
+    """A query or form body as Darktrace's guide signs it: `k=v&…` with each key and value percent-decoded."""
+    return '&'.join('='.join(urllib.parse.unquote(part) for part in pair.split('=', 1))
+                    for pair in encoded.split('&')) if encoded else ''
+
+
+def assert_signed(request: Any, body: bytes | None = None, signing_form: str = 'decoded') -> None:
+    """The request carries a valid DTAPI signature over its wire target (or path?body for a POST), with the
+    query or form body decoded (the default) or exactly as sent; a JSON body is always signed as sent."""
+    parts = urllib.parse.urlsplit(request.url)
+    signed_text = parts.query
     if body is not None:
         assert request.body == body
-        target = f'{urllib.parse.urlsplit(request.url).path}?{body.decode()}'
+        signed_text = body.decode()
+    if signing_form == 'decoded' and not signed_text.startswith('{'):
+        signed_text = decoded_form(signed_text)
+    target = f'{parts.path}?{signed_text}' if signed_text or body is not None else parts.path
     expected = dtapi_signature(PRIVATE, PUBLIC, target, request.headers['DTAPI-Date'])
     assert request.headers['DTAPI-Token'] == PUBLIC
     assert request.headers['DTAPI-Signature'] == expected
@@ -100,7 +111,7 @@ def test_query_signature_covers_exactly_the_wire_target(client: Client, requests
     """
     Given a tag name with spaces, reserved characters, quotes or non-ASCII text
     When the tagged devices are requested
-    Then the signature covers exactly the path and query that went on the wire, and the value arrives intact.
+    Then the signature covers the decoded values of the query that went on the wire, and the value arrives intact.
     """
     requests_mock.get(f'{BASE}/tags/entities', json={'entities': [], 'devices': []})
     client.get_tagged_devices(value)
@@ -115,7 +126,7 @@ def test_form_body_signature_covers_exactly_the_body_sent(client: Client, reques
     """
     Given a tag name with awkward characters
     When the tag is posted (a form body)
-    Then the body is percent-encoded once, the signature covers path?body, and the value decodes intact.
+    Then the body is percent-encoded once, the signature covers path?<decoded body>, and the value decodes intact.
     """
     requests_mock.post(f'{BASE}/tags/entities', json={'tid': 1})
     client.add_tag_to_device(7, value, None)
@@ -159,6 +170,172 @@ def test_encode_query_keeps_order_drops_none_and_lowercases_booleans() -> None:
     Then order is kept, None is left out, booleans are lowercase and empty values stay.
     """
     assert encode_query({'z': 1, 'a': None, 'm': True, 'b': False, 'e': ''}) == 'z=1&m=true&b=false&e='
+
+
+def test_known_answer_vectors_through_the_signed_targets() -> None:
+    """
+    Given the queries and the JSON body of the known-answer vectors, built as the client builds requests
+    When their signed targets are computed in either form
+    Then the signatures are the published ones (these values are the same decoded and encoded).
+    """
+    query_target = Darktrace.request_targets('/devices', {'aparam': 'aval', 'mparam': 'mval', 'zparam': 'zval'},
+                                             None, None)
+    json_text, _ = Darktrace.encode_body(None, {'message': 'Test Comment', 'priority': 'high'})
+    json_target = Darktrace.request_targets('/modelbreaches/101/comments', None, None, json_text)
+    for signing_form in Darktrace.SIGNING_FORMS:
+        assert dtapi_signature('test_private_token', 'test_public_token', query_target[signing_form],
+                               '2025-06-01 00:00:00') == '2f247e5248b933fccf527bebc479248613c320a4'
+        assert dtapi_signature('test_private_token', 'test_public_token', json_target[signing_form],
+                               '2023-12-25 23:59:59') == 'b309669f63f10c0de47230144c623b6869ebfac3'
+    breaches = Darktrace.request_targets('/modelbreaches', {'minscore': '0.5', 'starttime': 1700000000000}, None, None)
+    assert dtapi_signature('examplepri', 'examplepub', breaches['decoded'], '20240101T120000') == \
+        '74a4453c4e16ce507d133b5ef9b86449cf6f4a38'
+
+
+def test_signed_targets_decoded_and_encoded() -> None:
+    """
+    Given a query and a form body holding a space, and a JSON body
+    When their signed targets are computed
+    Then the decoded form holds the values as they are, the encoded form the bytes sent, and a JSON body
+    is the same in both.
+    """
+    assert Darktrace.request_targets('/tags/entities', {'did': 1, 'tag': 'Active Threat'}, None, None) == {
+        'decoded': '/tags/entities?did=1&tag=Active Threat', 'encoded': '/tags/entities?did=1&tag=Active%20Threat'}
+    assert Darktrace.request_targets('/tags/entities', None, {'did': 1, 'tag': 'Active Threat'}, None) == {
+        'decoded': '/tags/entities?did=1&tag=Active Threat', 'encoded': '/tags/entities?did=1&tag=Active%20Threat'}
+    assert Darktrace.request_targets('/intelfeed', {'x': 'a b'}, None, '{"d":"a b"}') == {
+        'decoded': '/intelfeed?{"d":"a b"}', 'encoded': '/intelfeed?{"d":"a b"}'}
+    assert Darktrace.request_targets('/status', None, None, None) == {'decoded': '/status', 'encoded': '/status'}
+
+
+def only_signed_in(accepted_form: str, segment: str, reply: Any, status: int = 400) -> Any:
+    """A requests_mock callback playing an appliance that accepts signatures over one form only."""
+    def answer(request: Any, context: Any) -> Any:
+        body = request.body.encode() if isinstance(request.body, str) else request.body
+        try:
+            assert_signed(request, body, accepted_form)
+        except AssertionError:
+            context.status_code = status
+            return {segment: 'API SIGNATURE ERROR'}
+        context.status_code = 200
+        return reply
+    return answer
+
+
+SIGNING_CASES = [  # (HTTP method, path, client call, reply)
+    ('GET', '/tags/entities', lambda c: c.get_tagged_devices('Active Threat'), {'entities': [], 'devices': []}),
+    ('POST', '/tags/entities', lambda c: c.add_tag_to_device(1, 'Active Threat', None), {'tid': 5}),
+    ('DELETE', '/tags/entities', lambda c: c.remove_tag_from_device(1, 'Active Threat'), {'response': 'SUCCESS'}),
+    ('GET', '/devicesearch', lambda c: c.search_devices('hostname:"srv*"', None, None, 5, 0), {'devices': []}),
+    ('GET', '/endpointdetails', lambda c: c.get_endpoint_details('ip', '2001:db8::1', False, False, False), {}),
+]
+
+
+@pytest.mark.parametrize('status', [400, 401])
+@pytest.mark.parametrize('method, path, call, reply', SIGNING_CASES)
+@pytest.mark.parametrize('preferred, accepted', [('decoded', 'decoded'), ('decoded', 'encoded'),
+                                                 ('encoded', 'encoded'), ('encoded', 'decoded')])
+def test_signature_error_is_retried_once_in_the_other_form(requests_mock: Any, method: str, path: str, call: Any,
+                                                           reply: Any, preferred: str, accepted: str,
+                                                           status: int) -> None:
+    """
+    Given an appliance that accepts signatures over one form only (answering 400 or 401 API SIGNATURE ERROR
+    otherwise), and a client that prefers one form
+    When a request whose decoded and encoded forms differ is sent (a GET, a form POST, a DELETE)
+    Then it succeeds: in one request when the preferred form is accepted, else in two, the second signed in
+    the other form; the client then reports and keeps the form that worked, and its next request needs one.
+    """
+    requests_mock.register_uri(method, f'{BASE}{path}', json=only_signed_in(accepted, path.split('/')[1], reply,
+                                                                             status))
+    reported: list[str] = []
+    signer = Client(BASE, PUBLIC, PRIVATE, retry_budget_s=0, signing_form=preferred,
+                    on_signing_form=reported.append)
+    assert call(signer) == reply
+    assert requests_mock.call_count == (1 if preferred == accepted else 2)
+    assert signer.signing_form == accepted
+    assert reported == ([] if preferred == accepted else [accepted])
+    bodies = {request.body for request in requests_mock.request_history}
+    assert len(bodies) == 1 and len({request.url for request in requests_mock.request_history}) == 1
+    call(signer)
+    assert requests_mock.call_count == (2 if preferred == accepted else 3)
+
+
+@pytest.mark.parametrize('call, path, method', [
+    (lambda c: c.get_tags(), '/tags', 'GET'),  # no query at all
+    (lambda c: c.get_device_tags(1), '/tags/entities', 'GET'),  # the same in both forms
+    (lambda c: c.add_to_watched_list({'addlist': 'a.example', 'description': 'two words'}), '/intelfeed', 'POST'),
+    (lambda c: c.advanced_search_analyze('f', 'terms', 'eyJhIjoiYiBjIn0='), '/advancedsearch/api/analyze/f/terms/'
+     'eyJhIjoiYiBjIn0=', 'GET'),
+])
+def test_signature_error_is_not_retried_when_both_forms_are_the_same(client: Client, requests_mock: Any, call: Any,
+                                                                      path: str, method: str) -> None:
+    """
+    Given a request signed the same way in both forms (no query, plain values, a JSON body, a base64 path)
+    When the appliance answers API SIGNATURE ERROR
+    Then it is sent once, and the error says to check the tokens.
+    """
+    requests_mock.register_uri(method, f'{BASE}{path}', status_code=400, json={'x': 'API SIGNATURE ERROR'})
+    with pytest.raises(DarktraceApiError, match='public and private API tokens') as raised:
+        call(client)
+    assert raised.value.kind == 'signature' and requests_mock.call_count == 1
+
+
+def test_signature_error_in_both_forms_gives_the_token_message(requests_mock: Any) -> None:
+    """
+    Given wrong tokens (the appliance refuses every signature)
+    When a request whose forms differ is sent
+    Then it is sent twice (once in each form), the error says to check the tokens, and nothing is remembered.
+    """
+    requests_mock.post(f'{BASE}/tags/entities', status_code=400, json={'tags': 'API SIGNATURE ERROR'})
+    reported: list[str] = []
+    signer = Client(BASE, PUBLIC, PRIVATE, retry_budget_s=0, on_signing_form=reported.append)
+    with pytest.raises(DarktraceApiError, match='public and private API tokens'):
+        signer.add_tag_to_device(1, 'Active Threat', None)
+    assert requests_mock.call_count == 2 and reported == [] and signer.signing_form == 'decoded'
+    first, second = requests_mock.request_history
+    assert first.headers['DTAPI-Signature'] != second.headers['DTAPI-Signature']
+
+
+def test_other_failures_are_not_retried_in_the_other_form(client: Client, requests_mock: Any) -> None:
+    """
+    Given an appliance that rejects the parameters (400 INPUT ERROR)
+    When a request whose forms differ is sent
+    Then it is sent once.
+    """
+    requests_mock.get(f'{BASE}/tags/entities', status_code=400, json={'error': 'bad', 'response': 'INPUT ERROR'})
+    with pytest.raises(DarktraceApiError, match='INPUT ERROR'):
+        client.get_tagged_devices('Active Threat')
+    assert requests_mock.call_count == 1
+
+
+@pytest.mark.parametrize('stored, expected', [({}, 'decoded'), ({'signingForm': 'encoded'}, 'encoded'),
+                                              ({'signingForm': 'rot13'}, 'decoded'), ({'signingForm': 5}, 'decoded')])
+def test_build_client_reads_the_remembered_signing_form(mocker: Any, stored: dict, expected: str) -> None:
+    """
+    Given a signing form stored in the integration context (or none, or a corrupted one)
+    When the client is built
+    Then it signs in that form first (decoded when nothing usable is stored).
+    """
+    mocker.patch.object(demisto, 'getIntegrationContext', return_value=stored)
+    assert Darktrace.build_client(PARAMS).signing_form == expected
+
+
+def test_main_remembers_the_form_that_worked_and_uses_it_next_time(mocker: Any, requests_mock: Any) -> None:
+    """
+    Given an appliance that accepts only encoded signatures, and an instance with other keys in its context
+    When a command needs the fallback, and then another command runs
+    Then the first takes two requests and stores 'encoded' beside the other keys; the second takes one.
+    """
+    requests_mock.get(f'{BASE}/tags/entities', json=only_signed_in('encoded', 'tags', {'entities': [], 'devices': []}))
+    stored: dict[str, Any] = {'other': 1}
+    mocker.patch.object(demisto, 'getIntegrationContext', side_effect=lambda: dict(stored))
+    mocker.patch.object(demisto, 'setIntegrationContext', side_effect=lambda value: stored.update(value))
+    _, error = run_main(mocker, 'darktrace-get-tagged-devices', {'tagName': 'Active Threat'})
+    error.assert_not_called()
+    assert requests_mock.call_count == 2 and stored == {'other': 1, 'signingForm': 'encoded'}
+    _, error = run_main(mocker, 'darktrace-get-tagged-devices', {'tagName': 'Active Threat'})
+    error.assert_not_called()
+    assert requests_mock.call_count == 3
 
 
 # --- error mapping ---------------------------------------------------------------------------------
