@@ -65,6 +65,11 @@ MAX_WATCHED_SOURCE_LENGTH = 63  # the appliance takes source names shorter than 
 MAX_ENDPOINTS_PER_REMOVAL = 100  # one request each, so a playbook cannot start thousands by mistake
 MAX_ENDPOINTS_PER_WATCH = 1000  # one request for all; bounds its body (at most about 250 kB)
 DEFAULT_BREACH_WINDOW = '7 days'
+# /details takes its time parameters in pairs and never `count` with a pair, so a time range is read newest
+# slice first: the first slice is an hour, each next one (ending where the last began) four times longer.
+DETAILS_FIRST_SLICE_MS = 60 * 60 * 1000
+MAX_DETAILS_REQUESTS = 8  # an hour, then 4 h, 16 h, ... : 8 slices reach back about 2.5 years
+DEFAULT_DETAILS_LOOKBACK_MS = 24 * 60 * 60 * 1000  # a range given only its end starts a day earlier
 ADVANCED_SEARCH_OPERATIONS = ('mean', 'terms', 'trend', 'score')
 CONNECTION_DATA_TYPES = ('co', 'sizeout', 'sizein')
 DEVICE_EVENT_TYPES = ('connection', 'unusualconnection', 'newconnection', 'notice', 'devicehistory', 'modelbreach')
@@ -307,9 +312,10 @@ class Client(BaseClient):
         return self.request('GET', '/modelbreaches', params)
 
     def get_model_breach(self, pbid: int) -> Any:
+        # ?pbid= as every public client reads one breach (some appliances have no /modelbreaches/{pbid} route).
         # Acknowledged breaches are otherwise left out, and the flag and link only appear when asked for.
-        return self.request('GET', f'/modelbreaches/{pbid}', {
-            'includeacknowledged': True, 'includebreachurl': True, 'deviceattop': True})
+        return self.request('GET', '/modelbreaches', {
+            'pbid': pbid, 'includeacknowledged': True, 'includebreachurl': True, 'deviceattop': True})
 
     def acknowledge_model_breach(self, pbid: int) -> Any:
         return self.request('POST', f'/modelbreaches/{pbid}/acknowledge', form={'acknowledge': True})
@@ -804,6 +810,53 @@ def _newest_events(reply: Any, limit: int, drop_breach_record: bool = False) -> 
     return [iso_times(event) for event in events[:limit]]
 
 
+@dataclass(frozen=True)
+class DetailsPage:
+    """The newest events /details gave (ISO times, newest first), the replies, and how far back they reach."""
+
+    events: list[dict[str, Any]]
+    replies: list[Any]
+    read_from_ms: int | None  # the start of the range read, when it stopped short of the start asked for
+
+
+def read_details(client: Client, params: dict[str, Any], start_ms: int | None, end_ms: int | None, limit: int,
+                 drop_breach_record: bool = False) -> DetailsPage:
+    """Up to `limit` newest /details events of `params`, in [start_ms, end_ms] when a range is given.
+
+    Without a range, one request with `count` (the appliance answers the newest events). With one, `count` is
+    never sent: slices of the range are read newest first, each ending just before the previous one began and
+    four times longer, until `limit` events, the start of the range, or MAX_DETAILS_REQUESTS requests.
+    """
+    if start_ms is None and end_ms is None:
+        # With pbid the breach record comes first and counts against `count`: ask for one more.
+        reply = client.get_details({**params, 'count': limit + 1 if drop_breach_record else limit})
+        return DetailsPage(_newest_events(reply, limit, drop_breach_record), [reply], None)
+    end_ms = now_ms() if end_ms is None else end_ms
+    start_ms = end_ms - DEFAULT_DETAILS_LOOKBACK_MS if start_ms is None else start_ms
+    replies: list[Any] = []
+    found: dict[str, Any] = {}  # by content: with pbid every reply repeats the breach record
+    upper_ms, slice_ms = end_ms, DETAILS_FIRST_SLICE_MS
+    lower_ms = start_ms
+    for _ in range(MAX_DETAILS_REQUESTS):
+        lower_ms = max(start_ms, upper_ms - slice_ms + 1)
+        reply = client.get_details({**params, 'starttime': lower_ms, 'endtime': upper_ms})
+        replies.append(reply)
+        found.update((json.dumps(event, sort_keys=True), event) for event in as_list(reply))
+        events = _newest_events(list(found.values()), limit, drop_breach_record)
+        if len(events) >= limit or lower_ms <= start_ms:
+            return DetailsPage(events, replies, None)
+        upper_ms, slice_ms = lower_ms - 1, slice_ms * 4
+    return DetailsPage(_newest_events(list(found.values()), limit, drop_breach_record), replies, lower_ms)
+
+
+def _read_from_note(page: DetailsPage) -> str:
+    """Says in the War Room where reading stopped, when the range asked for was not read to its start."""
+    if page.read_from_ms is None:
+        return ''
+    return (f'\nRead back to {ms_to_iso(page.read_from_ms)} in {len(page.replies)} requests, not to the start of the '
+            'range: give a later start time to see the older events.\n')
+
+
 ''' ARGUMENT PARSING '''
 # Every check runs before any request, and every message names the argument and what it accepts.
 # `parse_*` give None (or the `default` given) for an argument that is missing; `require_*` refuse it.
@@ -1272,16 +1325,14 @@ def post_comment_to_model_breach_command(client: Client, args: dict[str, Any]) -
 def get_model_breach_connections_command(client: Client, args: dict[str, Any]) -> CommandResults:
     pbid = require_pbid(args)
     limit = parse_limit(args)
-    end_ms = parse_time_arg(args, 'end_time')
-    # The reply opens with the breach record itself, which also counts against `count`: ask for one more.
-    reply = client.get_details({'pbid': pbid, 'count': limit + 1, 'endtime': end_ms})
-    connections = _newest_events(reply, limit, drop_breach_record=True)
+    start_ms, end_ms = parse_time_range(args, 'start_time', 'end_time')
+    page = read_details(client, {'pbid': pbid}, start_ms, end_ms, limit, drop_breach_record=True)
     readable = markdown_table(f'Connections of model breach {pbid} (newest first)',
-                              [_event_row(event) for event in connections], EVENT_HEADERS[:-1],
-                              'Darktrace.ModelBreach.connections')
+                              [_event_row(event) for event in page.events], EVENT_HEADERS[:-1],
+                              'Darktrace.ModelBreach.connections') + _read_from_note(page)
     return CommandResults(outputs_prefix='Darktrace.ModelBreach', outputs_key_field='pbid',
-                          outputs={'pbid': pbid, 'connections': connections}, readable_output=readable,
-                          raw_response=reply)
+                          outputs={'pbid': pbid, 'connections': page.events}, readable_output=readable,
+                          raw_response=page.replies[0] if len(page.replies) == 1 else page.replies)
 
 
 # --- models --------------------------------------------------------------------------------------
@@ -1401,15 +1452,15 @@ def get_device_events_command(client: Client, args: dict[str, Any]) -> CommandRe
     event_type = parse_choice(args, 'event_type', DEVICE_EVENT_TYPES, default='connection')
     start_ms, end_ms = parse_time_range(args, 'start_time', 'end_time')
     limit = parse_limit(args)
-    reply = client.get_details({'did': did, 'eventtype': event_type, 'starttime': start_ms, 'endtime': end_ms,
-                                'count': limit})
-    events = _newest_events(reply, limit)
+    page = read_details(client, {'did': did, 'eventtype': event_type}, start_ms, end_ms, limit)
     readable = markdown_table(f'Events of device {did} ({event_type}, newest first)',
-                              [_event_row(event) for event in events], EVENT_HEADERS, 'Darktrace.DeviceEvents.events')
+                              [_event_row(event) for event in page.events], EVENT_HEADERS,
+                              'Darktrace.DeviceEvents.events') + _read_from_note(page)
     return CommandResults(outputs_prefix='Darktrace.DeviceEvents', outputs_key_field=['did', 'eventType'],
                           outputs={'did': did, 'eventType': event_type, 'startTime': ms_to_iso(start_ms),
-                                   'endTime': ms_to_iso(end_ms), 'events': events},
-                          readable_output=readable, raw_response=reply)
+                                   'endTime': ms_to_iso(end_ms), 'events': page.events},
+                          readable_output=readable, raw_response=page.replies[0] if len(page.replies) == 1
+                          else page.replies)
 
 
 def get_similar_devices_command(client: Client, args: dict[str, Any]) -> CommandResults:
@@ -1697,21 +1748,33 @@ def _group_event_ids(group: dict[str, Any]) -> list[str]:
             for item in group.get('incidentEvents') or []]
 
 
+def _group_holding_event(reply: Any, event_id: str) -> dict[str, Any] | None:
+    """The group of a reply that lists `event_id` among its events, or the only group when it lists none."""
+    groups = [group for group in as_list(reply) if isinstance(group, dict)]
+    for group in groups:
+        if event_id in _group_event_ids(group):
+            return group
+    if len(groups) == 1 and not groups[0].get('incidentEvents'):
+        return groups[0]
+    return None
+
+
 def get_ai_analyst_incident_group_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    """An AI Analyst incident (group), by its id or through one of its events (two requests then)."""
+    """An AI Analyst incident (group), by its own id (`groupid=`) or as the group holding an event (`uuid=`)."""
     group_id = parse_ai_analyst_id(args, 'group_id')
     event_id = parse_ai_analyst_id(args, 'event_id')
     if bool(group_id) == bool(event_id):
         raise ValueError('Give exactly one of "group_id" (an AI Analyst incident id) or "event_id" (the id of one '
                          'of its incident events).')
     if event_id:
-        # /aianalyst/groups looks groups up by their own id, so an event leads to its group via currentGroup.
-        group_id = str(_ai_analyst_event(client, event_id).get('currentGroup') or '')
-        if not group_id:
-            raise DarktraceApiError('not_found', f'Darktrace did not say which AI Analyst incident holds the event '
-                                                 f'{event_id} (its currentGroup is missing).')
-    reply = client.get_ai_analyst_groups({'uuid': group_id, 'includeacknowledged': True})
-    group = _one_record(reply, 'id', group_id, f'AI Analyst incident with id {group_id}')
+        reply = client.get_ai_analyst_groups({'uuid': event_id, 'includeacknowledged': True})
+        group = _group_holding_event(reply, event_id)
+        if group is None:
+            raise DarktraceApiError('not_found', f'Darktrace has no AI Analyst incident holding the incident event '
+                                                 f'{event_id}: check the event id (use group_id for an incident id).')
+    else:
+        reply = client.get_ai_analyst_groups({'groupid': group_id, 'includeacknowledged': True})
+        group = _one_record(reply, 'id', group_id, f'AI Analyst incident with id {group_id}')
     context = iso_times(group)
     if 'groupScore' in context:
         context['groupScore'] = _number(context['groupScore'])

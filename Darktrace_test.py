@@ -1258,13 +1258,15 @@ def test_get_model_breach(client: Client, requests_mock: Any) -> None:
     """
     Given a model breach
     When darktrace-get-model-breach runs
-    Then it asks for the acknowledged flag and link, and context has ISO times, numeric scores and the model
-    flattened, keyed by pbid; the War Room shows model, score, device, time and link first.
+    Then it reads /modelbreaches?pbid= (never the path route, which some appliances lack) asking for the
+    acknowledged flag and link, and context has ISO times, numeric scores and the model flattened, keyed by
+    pbid; the War Room shows model, score, device, time and link first.
     """
-    requests_mock.get(f'{BASE}/modelbreaches/{PBID}', json=load('model_breaches.json')[0])
+    requests_mock.get(f'{BASE}/modelbreaches?pbid={PBID}', json=load('model_breaches.json')[0])
     result = Darktrace.get_model_breach_command(client, {'pbid': str(PBID)})
-    assert query_of(requests_mock.last_request) == {'includeacknowledged': ['true'], 'includebreachurl': ['true'],
-                                                    'deviceattop': ['true']}
+    assert requests_mock.last_request.path == '/modelbreaches'
+    assert query_of(requests_mock.last_request) == {'pbid': [str(PBID)], 'includeacknowledged': ['true'],
+                                                    'includebreachurl': ['true'], 'deviceattop': ['true']}
     assert_signed(requests_mock.last_request)
     assert context_key(result) == 'Darktrace.ModelBreach(val.pbid && val.pbid == obj.pbid)'
     outputs = result.outputs
@@ -1293,7 +1295,7 @@ def test_get_model_breach_normalises_text_scores_and_a_flat_model(client: Client
     """
     breach = {'pbid': '7', 'time': '1674522265000', 'score': '0.915', 'acknowledged': 'true',
               'model': {'name': 'Device::New User Agent', 'priority': '2', 'uuid': MODEL_UUID}}
-    requests_mock.get(f'{BASE}/modelbreaches/7', json=[breach])
+    requests_mock.get(f'{BASE}/modelbreaches?pbid=7', json=[breach])
     outputs = Darktrace.get_model_breach_command(client, {'pbid': '7'}).outputs
     assert outputs['pbid'] == 7 and outputs['score'] == 0.915 and outputs['percentscore'] == 92
     assert outputs['acknowledged'] is True and outputs['time'] == '2023-01-24T01:04:25.000Z'
@@ -1308,7 +1310,7 @@ def test_get_model_breach_not_found(client: Client, requests_mock: Any, reply: A
     When darktrace-get-model-breach runs
     Then a not-found error names the pbid (never someone else's breach).
     """
-    requests_mock.get(f'{BASE}/modelbreaches/{PBID}', json=reply)
+    requests_mock.get(f'{BASE}/modelbreaches?pbid={PBID}', json=reply)
     with pytest.raises(DarktraceApiError, match='no model breach with pbid 30960') as raised:
         Darktrace.get_model_breach_command(client, {'pbid': str(PBID)})
     assert raised.value.kind == 'not_found'
@@ -1490,16 +1492,52 @@ def test_post_comment_to_model_breach_unconfirmed(client: Client, requests_mock:
         Darktrace.post_comment_to_model_breach_command(client, {'pbid': str(PBID), 'message': 'x'})
 
 
-def test_get_model_breach_connections(client: Client, requests_mock: Any) -> None:
+def details_appliance(events: list[dict[str, Any]], breach_record: dict[str, Any] | None = None) -> Any:
+    """A requests_mock callback playing /details as the darktrace-sdk says appliances take it: times only in
+    pairs and `count` only without them (else 400 INPUT ERROR); a pair selects the events inside it (both ends
+    included), `count` alone the newest ones; with pbid the breach record comes first."""
+    def answer(request: Any, context: Any) -> Any:
+        query = {key: values[0] for key, values in query_of(request).items()}
+        paired = {'starttime', 'endtime'} & set(query)
+        if len(paired) == 1 or (paired and 'count' in query):
+            context.status_code = 400
+            return {'error': 'unpaired time or count with a time range', 'response': 'INPUT ERROR'}
+        newest = sorted(events, key=lambda event: event['timems'], reverse=True)
+        if paired:
+            selected = [e for e in newest if int(query['starttime']) <= e['timems'] <= int(query['endtime'])]
+        else:
+            selected = newest[:int(query['count']) - (1 if breach_record else 0)] if 'count' in query else newest
+        return ([breach_record] if breach_record else []) + selected
+    return answer
+
+
+def details_windows(requests_mock: Any) -> list[tuple[int, int]]:
+    return [(int(query_of(r)['starttime'][0]), int(query_of(r)['endtime'][0])) for r in requests_mock.request_history]
+
+
+def connection_at(timems: int, uid: str) -> dict[str, Any]:
+    return {'timems': timems, 'time': Darktrace.ms_to_iso(timems), 'eventType': 'connection', 'action': 'connection',
+            'uid': uid, 'source': 'ws1', 'destination': 'cats.com', 'port': 443, 'protocol': 'TCP', 'direction': 'out'}
+
+
+RECORDED = load('breach_connections.json')
+BREACH_RECORD, RECORDED_CONNECTIONS = RECORDED[0], RECORDED[1:]
+
+
+def test_get_model_breach_connections_with_an_end_time_sends_a_time_pair(client: Client, requests_mock: Any) -> None:
     """
-    Given /details?pbid= opening with the breach record
-    When darktrace-get-model-breach-connections runs with limit 1 and an end time
-    Then it asks for one more than the limit, drops the breach record and keeps the newest connection.
+    Given /details?pbid= opening with the breach record, on an appliance that refuses unpaired times and
+    count with times
+    When darktrace-get-model-breach-connections runs with limit 1 and an end time only
+    Then every request carries a starttime/endtime pair ending at the end time and no count; the breach
+    record is dropped and the newest connection kept.
     """
-    requests_mock.get(f'{BASE}/details', json=load('breach_connections.json'))
+    requests_mock.get(f'{BASE}/details', json=details_appliance(RECORDED_CONNECTIONS, BREACH_RECORD))
     result = Darktrace.get_model_breach_connections_command(client, {'pbid': str(PBID), 'limit': '1',
-                                                                     'end_time': '2023-01-25T00:00:00Z'})
-    assert query_of(requests_mock.last_request) == {'pbid': [str(PBID)], 'count': ['2'], 'endtime': ['1674604800000']}
+                                                                     'end_time': '2023-01-24T02:00:00Z'})
+    first = query_of(requests_mock.request_history[0])
+    assert first == {'pbid': [str(PBID)], 'starttime': ['1674522000001'], 'endtime': ['1674525600000']}
+    assert all('count' not in query_of(request) for request in requests_mock.request_history)
     connections = result.outputs['connections']
     assert [c['uid'] for c in connections] == ['C7dQ1m2Wq9']
     assert connections[0]['time'] == '2023-01-24T01:04:24.000Z' and connections[0]['timems'] == connections[0]['time']
@@ -1510,14 +1548,65 @@ def test_get_model_breach_connections(client: Client, requests_mock: Any) -> Non
 
 def test_get_model_breach_connections_default_limit(client: Client, requests_mock: Any) -> None:
     """
-    Given no limit and no end time
+    Given no limit and no time range
     When darktrace-get-model-breach-connections runs
-    Then 51 events are asked for, no endtime is sent, and every connection is kept newest first.
+    Then one request asks for 51 events with count alone (no time), and every connection is kept newest first.
     """
-    requests_mock.get(f'{BASE}/details', json=load('breach_connections.json'))
+    requests_mock.get(f'{BASE}/details', json=details_appliance(RECORDED_CONNECTIONS, BREACH_RECORD))
     result = Darktrace.get_model_breach_connections_command(client, {'pbid': str(PBID)})
+    assert requests_mock.call_count == 1
     assert query_of(requests_mock.last_request) == {'pbid': [str(PBID)], 'count': ['51']}
     assert [c['uid'] for c in result.outputs['connections']] == ['C7dQ1m2Wq9', 'CSbLwb1XyYr2mA1kQ7']
+
+
+DAY = 24 * HOUR_MS
+
+
+@pytest.mark.parametrize('command, args, fixed', [
+    (Darktrace.get_device_events_command, {'did': '1417'}, {'did': ['1417'], 'eventtype': ['connection']}),
+    (Darktrace.get_model_breach_connections_command, {'pbid': str(PBID)}, {'pbid': [str(PBID)]}),
+])
+def test_details_pages_a_long_window_by_narrowing_it(client: Client, requests_mock: Any, command: Any, args: dict,
+                                                     fixed: dict) -> None:
+    """
+    Given 30 days of which only the oldest 20 hold events (one an hour), and a limit of 5
+    When the events of the whole 30 days are asked for
+    Then slices are read newest first (an hour, then each four times longer, each ending just before the
+    previous one began, never with count) until 5 events are found; the 5 newest events are returned.
+    """
+    end_ms = NOW_MS
+    events = [connection_at(end_ms - 10 * DAY - hour * HOUR_MS, f'C{hour}') for hour in range(20 * 24)]
+    record = BREACH_RECORD if 'pbid' in args else None
+    requests_mock.get(f'{BASE}/details', json=details_appliance(events, record))
+    result = command(client, {**args, 'start_time': str(end_ms - 30 * DAY), 'end_time': str(end_ms), 'limit': '5'})
+    windows = details_windows(requests_mock)
+    assert windows[0] == (end_ms - HOUR_MS + 1, end_ms)
+    for (newer_start, _), (older_start, older_end) in zip(windows, windows[1:]):
+        assert older_end == newer_start - 1
+    assert [end - start + 1 for start, end in windows] == [HOUR_MS * 4 ** i for i in range(len(windows))]
+    assert len(windows) == 5 and windows[-1][0] <= end_ms - 10 * DAY
+    assert all({key: query_of(r)[key] for key in fixed} == fixed and 'count' not in query_of(r)
+               for r in requests_mock.request_history)
+    listed = result.outputs['events' if 'did' in args else 'connections']
+    assert [event['uid'] for event in listed] == ['C0', 'C1', 'C2', 'C3', 'C4']
+    assert 'Read back to' not in result.readable_output
+
+
+def test_details_paging_stops_after_a_bounded_number_of_requests_and_says_so(client: Client,
+                                                                             requests_mock: Any) -> None:
+    """
+    Given a ten-year range holding one event, at its very start
+    When the device events of the range are asked for
+    Then at most 8 requests are sent, the newest slices first, and the War Room says how far back they read.
+    """
+    start_ms = NOW_MS - 3650 * DAY
+    requests_mock.get(f'{BASE}/details', json=details_appliance([connection_at(start_ms, 'old')]))
+    result = Darktrace.get_device_events_command(client, {'did': '1417', 'start_time': str(start_ms),
+                                                          'end_time': str(NOW_MS)})
+    windows = details_windows(requests_mock)
+    assert len(windows) == Darktrace.MAX_DETAILS_REQUESTS and windows[-1][0] > start_ms
+    assert result.outputs['events'] == []
+    assert f'Read back to {Darktrace.ms_to_iso(windows[-1][0])} in 8 requests' in result.readable_output
 
 
 # models
@@ -1663,17 +1752,18 @@ def test_get_device_not_found(client: Client, requests_mock: Any) -> None:
 
 def test_get_device_events_connections(client: Client, requests_mock: Any) -> None:
     """
-    Given connection events of a device
+    Given connection events of a device, on an appliance that refuses count with a time range
     When darktrace-get-device-events runs with a time range and a limit
-    Then it sends did, eventtype, the range in ms and count, and lists the events newest first.
+    Then it sends did, eventtype and time pairs in ms without count, newest slice first, until the start of
+    the range, and lists the events newest first.
     """
-    events = [e for e in load('breach_connections.json') if e['eventType'] == 'connection']
-    requests_mock.get(f'{BASE}/details', json=events)
+    requests_mock.get(f'{BASE}/details', json=details_appliance(RECORDED_CONNECTIONS))
     result = Darktrace.get_device_events_command(client, {
         'did': '1417', 'start_time': '2023-01-24T00:00:00Z', 'end_time': '2023-01-25T00:00:00Z', 'limit': '5'})
-    assert query_of(requests_mock.last_request) == {'did': ['1417'], 'eventtype': ['connection'],
-                                                    'starttime': ['1674518400000'], 'endtime': ['1674604800000'],
-                                                    'count': ['5']}
+    assert query_of(requests_mock.request_history[0]) == {'did': ['1417'], 'eventtype': ['connection'],
+                                                          'starttime': ['1674601200001'],
+                                                          'endtime': ['1674604800000']}
+    assert details_windows(requests_mock)[-1][0] == 1674518400000
     assert context_key(result) == ('Darktrace.DeviceEvents(val.did && val.did == obj.did && '
                                    'val.eventType && val.eventType == obj.eventType)')
     outputs = result.outputs
@@ -1825,16 +1915,31 @@ def test_post_comment_to_ai_analyst_incident_event(client: Client, requests_mock
     assert result.outputs == {'id': EVENT_ID, 'postedComment': {'message': 'Contained; see ticket 12'}}
 
 
-def test_get_ai_analyst_incident_group_by_id(client: Client, requests_mock: Any) -> None:
+def groups_appliance(groups: list[dict[str, Any]], group_lookup: str) -> Any:
+    """A requests_mock callback playing /aianalyst/groups: groupid= selects by group id and uuid= the group holding
+    that incident event ('strict', as Darktrace's clients read it), or either takes either id ('lenient')."""
+    def answer(request: Any, context: Any) -> Any:
+        query = {key: values[0] for key, values in query_of(request).items()}
+        wanted = query.get('groupid') or query.get('uuid')
+        by_group = 'groupid' in query or group_lookup == 'lenient'
+        by_event = 'uuid' in query or group_lookup == 'lenient'
+        return [g for g in groups if (by_group and g['id'] == wanted)
+                or (by_event and wanted in Darktrace._group_event_ids(g))]
+    return answer
+
+
+@pytest.mark.parametrize('group_lookup', ['strict', 'lenient'])
+def test_get_ai_analyst_incident_group_by_id(client: Client, requests_mock: Any, group_lookup: str) -> None:
     """
-    Given an AI Analyst incident (group) asked for by its id
+    Given an AI Analyst incident (group) asked for by its id, whichever way the appliance reads uuid=
     When darktrace-get-ai-analyst-incident-group runs
-    Then one request fetches it, it is in context keyed by id with ISO times, and the War Room lists its events.
+    Then one request with groupid= fetches it, it is in context keyed by id with ISO times, and the War Room
+    lists its events.
     """
-    requests_mock.get(f'{BASE}/aianalyst/groups', json=load('ai_analyst_groups.json'))
+    requests_mock.get(f'{BASE}/aianalyst/groups', json=groups_appliance(load('ai_analyst_groups.json'), group_lookup))
     result = Darktrace.get_ai_analyst_incident_group_command(client, {'group_id': GROUP_ID})
     assert requests_mock.call_count == 1
-    assert query_of(requests_mock.last_request) == {'uuid': [GROUP_ID], 'includeacknowledged': ['true']}
+    assert query_of(requests_mock.last_request) == {'groupid': [GROUP_ID], 'includeacknowledged': ['true']}
     assert context_key(result) == 'Darktrace.AIAnalystGroup(val.id && val.id == obj.id)'
     assert result.outputs['id'] == GROUP_ID and result.outputs['start'] == '2023-01-24T00:26:40.000Z'
     readable = result.readable_output
@@ -1843,33 +1948,32 @@ def test_get_ai_analyst_incident_group_by_id(client: Client, requests_mock: Any)
     assert f'| {EVENT_ID} | Unusual Repeated Connections | 2023-01-24T00:26:40.000Z |' in readable
 
 
-def test_get_ai_analyst_incident_group_through_an_event(client: Client, requests_mock: Any) -> None:
+@pytest.mark.parametrize('group_lookup', ['strict', 'lenient'])
+def test_get_ai_analyst_incident_group_through_an_event(client: Client, requests_mock: Any, group_lookup: str) -> None:
     """
     Given the id of an incident event
     When darktrace-get-ai-analyst-incident-group runs
-    Then the event is fetched first and its currentGroup is the group asked for.
+    Then one request, /aianalyst/groups?uuid=<event id>, answers the group holding the event.
     """
-    requests_mock.get(f'{BASE}/aianalyst/incidentevents', json=load('ai_analyst_events.json')[:1])
-    requests_mock.get(f'{BASE}/aianalyst/groups', json=load('ai_analyst_groups.json'))
+    requests_mock.get(f'{BASE}/aianalyst/groups', json=groups_appliance(load('ai_analyst_groups.json'), group_lookup))
     result = Darktrace.get_ai_analyst_incident_group_command(client, {'event_id': EVENT_ID})
-    first, second = requests_mock.request_history
-    assert query_of(first) == {'uuid': [EVENT_ID], 'includeacknowledged': ['true']}
-    assert query_of(second) == {'uuid': [GROUP_ID], 'includeacknowledged': ['true']}
+    assert requests_mock.call_count == 1
+    assert query_of(requests_mock.last_request) == {'uuid': [EVENT_ID], 'includeacknowledged': ['true']}
     assert result.outputs['id'] == GROUP_ID
 
 
 def test_get_ai_analyst_incident_group_plain_event_ids_and_gaps(client: Client, requests_mock: Any) -> None:
     """
-    Given a group whose incidentEvents are plain ids and whose score is text, and an event without currentGroup
-    When the group is asked for by id, then through that event
-    Then the first works (numeric score, events counted) and the second says the event names no group.
+    Given a group whose incidentEvents are plain ids and whose score is text
+    When the group is asked for by id, by one of its events, then by an event it does not hold
+    Then the first two work (numeric score, events counted) and the third says no incident holds the event.
     """
-    requests_mock.get(f'{BASE}/aianalyst/groups', json=[{'id': 'g2', 'incidentEvents': ['e2', 'e3'],
-                                                         'groupScore': '20', 'devices': [{'did': 4}]}])
+    group = {'id': 'g2', 'incidentEvents': ['e2', 'e3'], 'groupScore': '20', 'devices': [{'did': 4}]}
+    requests_mock.get(f'{BASE}/aianalyst/groups', json=groups_appliance([group], 'strict'))
     result = Darktrace.get_ai_analyst_incident_group_command(client, {'group_id': 'g2'})
     assert result.outputs['groupScore'] == 20 and '| g2 |  | 20 |  |  |  |  | 2 | 4 |' in result.readable_output
-    requests_mock.get(f'{BASE}/aianalyst/incidentevents', json=[{'id': 'e9', 'title': 'orphan'}])
-    with pytest.raises(DarktraceApiError, match='which AI Analyst incident holds the event e9'):
+    assert Darktrace.get_ai_analyst_incident_group_command(client, {'event_id': 'e3'}).outputs['id'] == 'g2'
+    with pytest.raises(DarktraceApiError, match='no AI Analyst incident holding the incident event e9'):
         Darktrace.get_ai_analyst_incident_group_command(client, {'event_id': 'e9'})
 
 
@@ -2197,7 +2301,7 @@ def test_a_record_without_its_key_is_taken_when_it_is_the_only_one(client: Clien
     requests_mock.get(f'{BASE}/models', json={'uuid': MODEL_UUID, 'logic': {'data': {'left': 'A'}}})
     readable = Darktrace.get_model_command(client, {'uuid': MODEL_UUID}).readable_output
     assert f'|  | {MODEL_UUID} |  |  |  |  |  |  |  |' in readable
-    requests_mock.get(f'{BASE}/modelbreaches/9', json={'pbid': 9, 'triggeredComponents': ['odd', {'cid': 1}]})
+    requests_mock.get(f'{BASE}/modelbreaches?pbid=9', json={'pbid': 9, 'triggeredComponents': ['odd', {'cid': 1}]})
     result = Darktrace.get_model_breach_command(client, {'pbid': '9'})
     assert '| 1 |  |  |  |' in result.readable_output
 
@@ -2399,7 +2503,7 @@ def test_field_names_that_look_like_dots_inside_are_accepted(client: Client, req
 
 MIRROR_TAG = 'darktrace comment'
 COMMENTS_URL = f'{BASE}/modelbreaches/{PBID}/comments'
-BREACH_URL = f'{BASE}/modelbreaches/{PBID}'
+BREACH_URL = f'{BASE}/modelbreaches?pbid={PBID}'
 ACK_URL = f'{BASE}/modelbreaches/{PBID}/acknowledge'
 # Between the two comments of model_breach_comments.json (01:16:40 and 01:50:00 on 2023-01-24).
 BETWEEN_COMMENTS_ISO = '2023-01-24T01:30:00Z'
@@ -2525,7 +2629,7 @@ def test_get_remote_data_returns_the_breach_and_new_comments(client: Client, req
                                                  mirror_settings(close_incident=True))
     assert isinstance(response, GetRemoteDataResponse)
     breach_request = requests_mock.request_history[0]
-    assert breach_request.path_url == f'/modelbreaches/{PBID}?includeacknowledged=true&includebreachurl=true' \
+    assert breach_request.path_url == f'/modelbreaches?pbid={PBID}&includeacknowledged=true&includebreachurl=true' \
                                       '&deviceattop=true'
     mirrored = response.mirrored_object
     assert mirrored['pbid'] == PBID and mirrored['breachUrl'] == 'https://dt.example/#modelbreach/30960'

@@ -887,16 +887,15 @@ def get_incidentevents(request: Request) -> list[dict[str, Any]]:
 
 def get_groups(request: Request) -> list[dict[str, Any]]:
     """``groupid`` selects groups by their own id and ``uuid`` the groups holding those incident
-    events; with ``group_lookup=group_id`` both select by group id (how some clients read it)."""
+    events; with ``group_lookup=lenient`` either parameter takes either kind of id."""
     dataset = request.dataset
     event_ids = id_list(request.param('uuid'))
-    ids = id_list(request.param('groupid'))
-    if request.settings.group_lookup == 'strict':
-        ids += [group_id for group_id, group in dataset.groups.items()
-                if any(event_id in group['incidentEvents'] for event_id in event_ids)]
-    else:
-        ids += event_ids
-    if event_ids and not ids:
+    group_ids = id_list(request.param('groupid'))
+    if request.settings.group_lookup == 'lenient':
+        event_ids = group_ids = event_ids + group_ids
+    ids = [group_id for group_id, group in dataset.groups.items()
+           if group_id in group_ids or any(event_id in group['incidentEvents'] for event_id in event_ids)]
+    if (event_ids or group_ids) and not ids:
         return []
     start, end = _ai_window(request)
     include_acknowledged = bool_param(request, 'includeacknowledged')

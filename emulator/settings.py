@@ -20,7 +20,8 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
     'date_clock': ('appliance', 'host'),              # clock DTAPI-Date skew is checked against
     'signature_form': ('decoded', 'encoded', 'either'),  # query/form signed decoded, as sent, or either way
     'breach_path_route': (False, True),               # GET /modelbreaches/{pbid} exists (else 302 to /login)
-    'group_lookup': ('strict', 'group_id'),           # /aianalyst/groups: uuid = event id (strict) or group id
+    'group_lookup': ('strict', 'lenient'),            # /aianalyst/groups: uuid = event id, groupid = group id, or
+                                                      # (lenient) either id in either parameter
     'details_pairs': ('strict', 'lenient'),           # /details refuses unpaired times and count with times
 }
 

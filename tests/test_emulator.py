@@ -1183,22 +1183,19 @@ def test_command_line_prints_the_url_and_serves() -> None:
 
 
 # ====================================================================== appliance variants of issue 11
-@pytest.mark.parametrize('group_lookup', ['strict', 'group_id'])
+@pytest.mark.parametrize('group_lookup', ['strict', 'lenient'])
 def test_ai_analyst_groups_lookup_follows_the_setting(emu: Emulator, client: Client, group_lookup: str) -> None:
     """Given a group holding an incident event and the group_lookup setting, when /aianalyst/groups
-    is read with groupid=<group id> and with uuid=<event id> or uuid=<group id>, then groupid always
-    selects the group; uuid selects the group holding the event when strict, the group of that id
-    otherwise, and nothing in the other case."""
+    is read with groupid= and uuid= holding a group id or an event id, then groupid=<group id> and
+    uuid=<event id> always select the group; the swapped ids select it only when lenient."""
     emu.set_settings(group_lookup=group_lookup)
     group_id, group = next(iter(emu.dataset.groups.items()))
     event_id = group['incidentEvents'][0]
-    assert [g['id'] for g in client.get('/aianalyst/groups', {'groupid': group_id}).json()] == [group_id]
-    by_event = client.get('/aianalyst/groups', {'uuid': event_id}).json()
-    by_group_uuid = client.get('/aianalyst/groups', {'uuid': group_id}).json()
-    if group_lookup == 'strict':
-        assert [g['id'] for g in by_event] == [group_id] and by_group_uuid == []
-    else:
-        assert by_event == [] and [g['id'] for g in by_group_uuid] == [group_id]
+    for param, value, found in (('groupid', group_id, True), ('uuid', event_id, True),
+                                ('uuid', group_id, group_lookup == 'lenient'),
+                                ('groupid', event_id, group_lookup == 'lenient')):
+        groups = client.get('/aianalyst/groups', {param: value}).json()
+        assert [g['id'] for g in groups] == ([group_id] if found else []), (param, value)
 
 
 @pytest.mark.parametrize('params, strict_status', [
