@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from typing import Any, TypeVar, overload
 from urllib.parse import quote, urlsplit
 
+import idna
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, ResponseError
@@ -758,6 +759,21 @@ def joined(values: list[Any], limit: int = MAX_CELL_ITEMS) -> str:
     return f'{shown} and {len(values) - limit} more' if len(values) > limit else shown
 
 
+def readable_text(value: Any) -> str:
+    """A reply value as text for the War Room, never a Python repr or JSON: objects as 'key: value' parts,
+    lists joined with commas, flags as true/false, timestamps under time keys in ISO 8601."""
+    if value is None:
+        return ''
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, dict):
+        return '; '.join(f'{key}: {readable_text(ms_to_iso(item) if key in TIME_KEYS else item)}'
+                         for key, item in value.items() if item not in (None, '', [], {}))
+    if isinstance(value, (list, tuple)):
+        return ', '.join(text for text in (readable_text(item) for item in value) if text)
+    return str(value)
+
+
 def device_name(device: dict[str, Any]) -> str:
     """How an analyst recognises a device: its hostname, else its label, else its IP."""
     return str(device.get('hostname') or device.get('devicelabel') or device.get('ip') or device.get('did', ''))
@@ -1045,6 +1061,17 @@ def is_hostname(value: str) -> bool:
     return bool(HOSTNAME_PATTERN.fullmatch(value)) and not re.fullmatch(r'[\d.]+', value)
 
 
+def ascii_hostname(value: str) -> str | None:
+    """A host name in any script in the ASCII form DNS and Darktrace know (IDNA: bücher.example becomes
+    xn--bcher-kva.example); None when it is not a host name."""
+    if not value.isascii():
+        try:
+            value = '.'.join(idna.encode(label, uts46=True).decode() if label else label for label in value.split('.'))
+        except (idna.IDNAError, UnicodeError):
+            return None
+    return value if is_hostname(value) else None
+
+
 def parse_endpoint_list(args: dict[str, Any], name: str, maximum: int | None = None) -> list[str]:
     """One or more comma-separated IP addresses or host names (required)."""
     # A value such as '[1, null]' is read as a JSON list, so an entry is not necessarily text.
@@ -1221,7 +1248,8 @@ def _component_rows(context: dict[str, Any]) -> list[dict[str, Any]]:
         if not isinstance(component, dict):
             continue
         metric = _dict(component.get('metric'))
-        triggers = [f'{f.get("filterType")}: {(f.get("trigger") or {}).get("value")}'
+        triggers = [': '.join(text for text in (readable_text(f.get('filterType')),
+                                                readable_text(_dict(f.get('trigger')).get('value'))) if text)
                     for f in component.get('triggeredFilters') or [] if isinstance(f, dict)]
         rows.append({'Component ID': component.get('cid'), 'Metric': metric.get('label') or metric.get('name'),
                      'Time': component.get('time'), 'Triggered by': '; '.join(triggers)})
@@ -1352,8 +1380,8 @@ def get_model_command(client: Client, args: dict[str, Any]) -> CommandResults:
     context['priority'] = _number(model.get('priority'))
     row = {'Name': model.get('name'), 'UUID': model.get('uuid'), 'Model ID': model.get('pid'),
            'Category': model.get('category'), 'Priority': context['priority'], 'Active': model.get('active'),
-           'Tags': ', '.join(map(str, model.get('tags') or [])),
-           'Component IDs': ', '.join(map(str, _component_ids(model.get('logic')))),
+           'Tags': readable_text(model.get('tags') or []),
+           'Component IDs': readable_text(_component_ids(model.get('logic'))),
            'Description': model.get('description')}
     return CommandResults(outputs_prefix='Darktrace.Model', outputs_key_field='uuid', outputs=context,
                           readable_output=markdown_table(f'Model {model.get("name") or uuid}', [row], list(row)),
@@ -1437,7 +1465,7 @@ def get_device_command(client: Client, args: dict[str, Any]) -> CommandResults:
     context = device_context(device)
     row = device_row(context)
     row['First seen'] = context.get('firstSeen')
-    row['Tags'] = ', '.join(str(t.get('name') if isinstance(t, dict) else t) for t in context.get('tags') or [])
+    row['Tags'] = readable_text([t.get('name') if isinstance(t, dict) else t for t in context.get('tags') or []])
     readable = markdown_table(f'Device {did}', [row], DEVICE_HEADERS + ['First seen', 'Tags'])
     ips = [{'IP': entry.get('ip'), 'Subnet ID': entry.get('sid'), 'Last seen': entry.get('timems') or entry.get('time')}
            for entry in context.get('ips') or [] if isinstance(entry, dict)]
@@ -1555,14 +1583,16 @@ def get_external_endpoint_details_command(client: Client, args: dict[str, Any]) 
     value = _arg_text(args, 'endpoint_value')
     if endpoint_type == 'IP' and not is_ip(value):
         raise ValueError(f'Invalid "endpoint_value"="{value}": expected an IP address, as endpoint_type is IP.')
-    if endpoint_type == 'hostname' and not is_hostname(value):
-        raise ValueError(f'Invalid "endpoint_value"="{value}": expected a host name such as example.com, '
-                         'as endpoint_type is hostname.')
+    sent_value = value if endpoint_type == 'IP' else ascii_hostname(value)
+    if sent_value is None:
+        raise ValueError(f'Invalid "endpoint_value"="{value}": expected a host name such as example.com or '
+                         'bücher.example, as endpoint_type is hostname.')
     additional_info = parse_bool(args, 'additional_info')
     devices = parse_bool(args, 'devices')
     score = parse_bool(args, 'score')
     key = 'ip' if endpoint_type == 'IP' else 'hostname'
-    reply = client.get_endpoint_details(key, value, additional_info, devices, score)
+    # Sent in its ASCII (IDNA) form; shown and kept in context as the user typed it.
+    reply = client.get_endpoint_details(key, sent_value, additional_info, devices, score)
     details = iso_times(reply if isinstance(reply, dict) else {'results': reply})
     details['endpoint'] = value
     summary = {
@@ -1666,8 +1696,8 @@ def get_ai_analyst_incident_event_command(client: Client, args: dict[str, Any]) 
     event = _ai_analyst_event(client, event_id)
     context = ai_event_context(event)
     readable = markdown_table(f'AI Analyst incident event {event_id}', [ai_event_row(context)], AI_EVENT_HEADERS)
-    if context.get('summary'):
-        readable += f'\n{context["summary"]}\n'
+    if context.get('summary'):  # text, or on some versions an object: shown as text, kept whole in context
+        readable += f'\n{readable_text(context["summary"])}\n'
     related = [{'Breach ID': b.get('pbid'), 'Model': b.get('modelName'), 'Score': b.get('threatScore'),
                 'Time': b.get('timestamp')} for b in context.get('relatedBreaches') or [] if isinstance(b, dict)]
     if related:
@@ -1872,6 +1902,14 @@ def remove_from_watched_list_command(client: Client, args: dict[str, Any]) -> Co
 
 # --- tags ----------------------------------------------------------------------------------------
 
+def _credential_text(credential: Any) -> str:
+    """One credential seen on a device, for a table cell: 'alice (last seen 2024-01-31T13:05:00.000Z)'."""
+    if not isinstance(credential, dict):
+        return readable_text(credential)
+    name = readable_text(credential.get('credential'))
+    return f'{name} (last seen {credential["lastSeen"]})' if credential.get('lastSeen') else name
+
+
 def get_tagged_devices_command(client: Client, args: dict[str, Any]) -> CommandResults:
     tag = require_text(args, 'tagName', MAX_TAG_NAME_LENGTH)
     reply = client.get_tagged_devices(tag)
@@ -1887,12 +1925,13 @@ def get_tagged_devices_command(client: Client, args: dict[str, Any]) -> CommandR
             'deviceId': _int_or_value(device.get('did')),
             'hostname': device.get('hostname'),
             'label': device.get('devicelabel'),
-            'credentials': device.get('credentials'),
+            # [{credential, lastSeen (ms)}] on current versions, plain names on older ones
+            'credentials': iso_times(device.get('credentials')),
             'otherTags': [name for name in other_tags if name and name != tag],
         })
     rows = [{'Device ID': o['deviceId'], 'Hostname': o['hostname'], 'Label': o['label'],
-             'Credentials': ', '.join(map(str, o['credentials'])) if isinstance(o['credentials'], list)
-             else o['credentials'], 'Other tags': ', '.join(o['otherTags'])} for o in outputs]
+             'Credentials': joined([_credential_text(c) for c in as_list(o['credentials'])]),
+             'Other tags': ', '.join(map(str, o['otherTags']))} for o in outputs]
     return CommandResults(outputs_prefix='Darktrace.Device', outputs_key_field='deviceId', outputs=outputs,
                           readable_output=markdown_table(f'Devices tagged "{tag}"', rows,
                                                          ['Device ID', 'Hostname', 'Label', 'Credentials',

@@ -4,6 +4,7 @@ Replies come from recorded-shape fixtures in test_data/; HTTP is intercepted wit
 Only the platform's public names are used, so these tests also pass with the real platform modules.
 """
 import json
+import re
 import urllib.parse
 from datetime import datetime, timezone
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 import requests
+import requests_mock as requests_mocking
 
 import demistomock as demisto
 from CommonServerPython import (CommandResults, DemistoException, EntryFormat, EntryType, GetMappingFieldsResponse,
@@ -552,6 +554,43 @@ def test_get_external_endpoint_details(client: Client, requests_mock: Any, fixtu
     assert shown in result.readable_output
 
 
+@pytest.mark.parametrize('typed, sent', [
+    ('bücher.example', 'xn--bcher-kva.example'),
+    ('Bücher.Example', 'xn--bcher-kva.example'),
+    ('пример.рф', 'xn--e1afmkfd.xn--p1ai'),
+    ('例え.テスト', 'xn--r8jz45g.xn--zckzah'),
+    ('münchen.de.', 'xn--mnchen-3ya.de.'),
+])
+def test_get_external_endpoint_details_of_an_internationalised_host_name(client: Client, requests_mock: Any,
+                                                                          typed: str, sent: str) -> None:
+    """
+    Given a host name in a non-Latin or accented script
+    When darktrace-get-external-endpoint-details looks it up
+    Then it is sent in its IDNA (ASCII) form, and shown and kept in context as the user typed it.
+    """
+    requests_mock.get(f'{BASE}/endpointdetails', json={'hostname': sent.lower(), 'firsttime': 1596775643000})
+    result = Darktrace.get_external_endpoint_details_command(client, {'endpoint_type': 'hostname',
+                                                                      'endpoint_value': typed})
+    assert query_of(requests_mock.last_request)['hostname'] == [sent]
+    assert_signed(requests_mock.last_request)
+    assert result.outputs['endpoint'] == typed and f'What Darktrace knows of {typed}' in result.readable_output
+    assert f'| {typed} |' in result.readable_output
+
+
+@pytest.mark.parametrize('value', ['bü cher.example', '-bücher.example', 'bücher..example', 'bücher/x'])
+def test_get_external_endpoint_details_refuses_what_is_not_a_host_name(client: Client, requests_mock: Any,
+                                                                        value: str) -> None:
+    """
+    Given a value that is no host name in any script
+    When darktrace-get-external-endpoint-details runs for a host name
+    Then it is refused before any request, naming the argument.
+    """
+    with pytest.raises(ValueError, match='Invalid "endpoint_value"'):
+        Darktrace.get_external_endpoint_details_command(client, {'endpoint_type': 'hostname',
+                                                                 'endpoint_value': value})
+    assert requests_mock.call_count == 0
+
+
 def test_get_external_endpoint_details_lists_contacting_devices(client: Client, requests_mock: Any) -> None:
     """
     Given a host name that devices contacted
@@ -680,16 +719,32 @@ def test_post_to_watched_list_sends_no_description_when_none_given(client: Clien
 
 def test_get_tagged_devices_full_details(client: Client, requests_mock: Any) -> None:
     """
-    Given a tag on a device that has other tags
+    Given a tag on a device that has other tags and credentials seen on it ({credential, lastSeen} objects)
     When darktrace-get-tagged-devices runs
-    Then context has the device with its other tags (not the queried one).
+    Then context has the device with its other tags (not the queried one) and its credentials with lastSeen
+    in ISO 8601; the table names each credential and when it was last seen.
     """
     requests_mock.get(f'{BASE}/tags/entities', json=load('tagged_devices_full.json'))
     result = Darktrace.get_tagged_devices_command(client, {'tagName': 'Active Threat'})
     assert query_of(requests_mock.last_request) == {'tag': ['Active Threat'], 'fulldevicedetails': ['true']}
     assert result.outputs == [{'deviceId': 1417, 'hostname': 'ws1', 'label': 'Finance laptop',
-                               'credentials': ['alice@example.com'], 'otherTags': ['Admin']}]
-    assert '| 1417 | ws1 | Finance laptop | alice@example.com | Admin |' in result.readable_output
+                               'credentials': [{'credential': 'alice@example.com',
+                                                'lastSeen': '2023-01-24T01:04:25.000Z'},
+                                               {'credential': 'svc-backup', 'lastSeen': '2023-01-23T01:04:25.000Z'}],
+                               'otherTags': ['Admin']}]
+    assert ('| 1417 | ws1 | Finance laptop | alice@example.com (last seen 2023-01-24T01:04:25.000Z), svc-backup '
+            '(last seen 2023-01-23T01:04:25.000Z) | Admin |') in result.readable_output
+
+
+def test_get_tagged_devices_older_credential_names(client: Client, requests_mock: Any) -> None:
+    """
+    Given an appliance that lists credentials as plain names
+    When darktrace-get-tagged-devices runs
+    Then context and table hold the names.
+    """
+    requests_mock.get(f'{BASE}/tags/entities', json={'devices': [{'did': 2, 'credentials': ['bob']}]})
+    result = Darktrace.get_tagged_devices_command(client, {'tagName': 'Admin'})
+    assert result.outputs[0]['credentials'] == ['bob'] and '| 2 |  |  | bob |  |' in result.readable_output
 
 
 def test_get_tagged_devices_link_variant(client: Client, requests_mock: Any) -> None:
@@ -1810,6 +1865,22 @@ def test_get_ai_analyst_incident_event(client: Client, requests_mock: Any) -> No
             'false |') in readable
     assert 'repeated connections to a rare external host' in readable
     assert '| 30960 | Compromise::Watched Domain | 59.2 | 2023-01-24T01:04:25.000Z |' in readable
+
+
+def test_get_ai_analyst_incident_event_with_a_summary_object(client: Client, requests_mock: Any) -> None:
+    """
+    Given an incident event whose summary is an object (some versions), not text
+    When darktrace-get-ai-analyst-incident-event runs
+    Then context keeps the object (times in ISO 8601) and the War Room shows it as readable text.
+    """
+    requests_mock.get(f'{BASE}/aianalyst/incidentevents', json=load('ai_analyst_event_summary_object.json'))
+    result = Darktrace.get_ai_analyst_incident_event_command(client, {'event_id': EVENT_ID})
+    assert result.outputs['summary'] == {
+        'text': 'The device ws1 made repeated connections to a rare external host.',
+        'details': ['Destination: rare.example', 'Port: 443'], 'generatedAt': 1674529200000}
+    assert ('text: The device ws1 made repeated connections to a rare external host.; '
+            'details: Destination: rare.example, Port: 443; generatedAt: 1674529200000') in result.readable_output
+    assert "{'" not in result.readable_output and '{"' not in result.readable_output
 
 
 def test_get_ai_analyst_incident_event_not_found(client: Client, requests_mock: Any) -> None:
@@ -2982,3 +3053,147 @@ def test_main_refuses_a_bad_mirroring_direction_before_any_request(mocker: Any, 
     _, error = run_main(mocker, command, {'id': str(PBID)}, {**PARAMS, 'mirror_direction': 'Sideways'})
     assert '(mirror_direction)="Sideways"' in error.call_args[0][0]
     assert requests_mock.call_count == 0
+
+
+# --- War Room tables: readable cells for every command ---------------------------------------------------------
+
+RECORDED_GET_REPLIES = [  # (path prefix, query fragment or '', fixture); the first match wins
+    ('/modelbreaches/', '', 'model_breach_comments.json'), ('/modelbreaches', 'pbid=', 'model_breaches.json'),
+    ('/modelbreaches', '', 'model_breaches.json'), ('/details', '', 'breach_connections.json'),
+    ('/models', '', 'model.json'), ('/components/', '', 'model_component.json'),
+    ('/devicesearch', '', 'device_search.json'), ('/devices', '', 'device.json'),
+    ('/similardevices', '', 'similar_devices.json'), ('/deviceinfo', '', 'device_info.json'),
+    ('/endpointdetails', 'ip=', 'endpoint_details_external_ip.json'),
+    ('/endpointdetails', '', 'endpoint_details_hostname.json'),
+    ('/advancedsearch/api/analyze/m/terms/', '', 'advanced_search_terms.json'),
+    ('/advancedsearch/api/analyze/m/mean/', '', 'advanced_search_mean.json'),
+    ('/advancedsearch/api/analyze/m/trend/', '', 'advanced_search_trend.json'),
+    ('/advancedsearch/', '', 'advanced_search_score.json'),
+    ('/aianalyst/incidentevents', '', 'ai_analyst_event_summary_object.json'),
+    ('/aianalyst/groups', '', 'ai_analyst_groups.json'), ('/aianalyst/incident/comments', '', 'ai_analyst_comments.json'),
+    ('/intelfeed', '', 'watched_endpoints.json'), ('/tags/entities', 'did=', 'device_tags.json'),
+    ('/tags/entities', '', 'tagged_devices_full.json'), ('/tags', '', 'tags.json'),
+]
+CHANGE_REPLIES = {'/tags/entities': 'tag_post_tid.json', '/intelfeed': 'intelfeed_post.json',
+                  '/comments': 'comment_post_list.json', '/acknowledge': 'ack_reply_unified_view.json'}
+SEARCH_DAY = {'initialDate': '2023-01-24', 'initialTime': '00:00:00', 'endDate': '2023-01-24', 'endTime': '12:00:00',
+              'query': '@type:conn', 'metric': 'm'}
+# Every command with arguments that reach the recorded replies above.
+TABLE_RUNS = [
+    ('darktrace-get-model-breach', {'pbid': str(PBID)}),
+    ('darktrace-list-model-breaches', {'start_time': '2023-01-01T00:00:00Z', 'end_time': '2023-02-01T00:00:00Z'}),
+    ('darktrace-acknowledge-model-breach', {'pbid': str(PBID)}),
+    ('darktrace-unacknowledge-model-breach', {'pbid': str(PBID)}),
+    ('darktrace-get-model-breach-comments', {'pbid': str(PBID)}),
+    ('darktrace-post-comment-to-model-breach', {'pbid': str(PBID), 'message': 'Investigating'}),
+    ('darktrace-get-model-breach-connections', {'pbid': str(PBID)}),
+    ('darktrace-get-model', {'uuid': MODEL_UUID}),
+    ('darktrace-get-model-component', {'cid': '2997'}),
+    ('darktrace-search-devices', {'query': 'type:"server"'}),
+    ('darktrace-get-device', {'did': '1417'}),
+    ('darktrace-get-device-events', {'did': '1417'}),
+    ('darktrace-get-similar-devices', {'did': '1417', 'max_results': '5'}),
+    ('darktrace-get-device-connection-info', {'did': '1', 'data_type': 'co'}),
+    ('darktrace-get-external-endpoint-details', {'endpoint_type': 'hostname', 'endpoint_value': 'bücher.example',
+                                                 'devices': 'true'}),
+    ('darktrace-get-external-endpoint-details', {'endpoint_type': 'IP', 'endpoint_value': '2001:db8::7'}),
+    *[('darktrace-run-advanced-search-analysis', {**SEARCH_DAY, 'operation': operation})
+      for operation in Darktrace.ADVANCED_SEARCH_OPERATIONS],
+    ('darktrace-get-ai-analyst-incident-event', {'event_id': EVENT_ID}),
+    ('darktrace-list-ai-analyst-incident-events', {}),
+    ('darktrace-acknowledge-ai-analyst-incident-event', {'event_id': EVENT_ID}),
+    ('darktrace-unacknowledge-ai-analyst-incident-event', {'event_id': EVENT_ID}),
+    ('darktrace-get-ai-analyst-comments', {'event_id': EVENT_ID}),
+    ('darktrace-post-comment-to-ai-analyst-incident-event', {'event_id': EVENT_ID, 'message': 'Escalated'}),
+    ('darktrace-get-ai-analyst-incident-group', {'group_id': GROUP_ID}),
+    ('darktrace-post-to-watched-list', {'endpointsToWatch': 'evil.com', 'description': 'seen in incident 42'}),
+    ('darktrace-list-watched-endpoints', {}),
+    ('darktrace-remove-from-watched-list', {'endpointsToRemove': 'evil.com'}),
+    ('darktrace-get-tagged-devices', {'tagName': 'Active Threat'}),
+    ('darktrace-get-tags-for-device', {'deviceId': '1417'}),
+    ('darktrace-post-tag-to-device', {'deviceId': '1417', 'tagName': 'Active Threat'}),
+    ('darktrace-list-tags', {}),
+    ('darktrace-remove-tag-from-device', {'deviceId': '1417', 'tagName': 'Active Threat'}),
+]
+# A Python repr or JSON in a cell: an opening bracket or brace (other than a markdown link), a quoted key or item,
+# or a bare None/True/False.
+REPR_CELL = re.compile(r'^[{\[(](?!.*\]\()|[{\[(,]\s*[\'"]|[\'"]\s*[:\]}]|(^|[\s,(])(None|True|False)($|[\s,)])')
+
+
+def recorded_reply(request: Any, context: Any) -> Any:
+    path, query = request.path, urllib.parse.urlsplit(request.url).query
+    if request.method == 'POST':
+        name = next((fixture for suffix, fixture in CHANGE_REPLIES.items() if path.endswith(suffix)), None)
+        return load(name) if name else {'response': 'SUCCESS', 'aianalyst': 'SUCCESS'}
+    if request.method == 'DELETE':
+        return {'response': 'SUCCESS'}
+    return load(next(fixture for prefix, fragment, fixture in RECORDED_GET_REPLIES
+                     if path.startswith(prefix) and fragment in query))
+
+
+def table_cells(markdown: str) -> list[str]:
+    """Every data cell of every markdown table in a War Room text."""
+    cells = []
+    for line in markdown.splitlines():
+        if line.startswith('|') and not re.fullmatch(r'\|(-+\|)+', line):
+            cells += [cell.strip() for cell in re.split(r'(?<!\\)\|', line)[1:-1]]
+    return cells
+
+
+def test_table_runs_cover_every_command() -> None:
+    """
+    Given the table of commands run on recorded-shape replies
+    When it is compared with the integration's commands
+    Then every command is in it.
+    """
+    assert {command for command, _ in TABLE_RUNS} == set(Darktrace.COMMANDS)
+
+
+@pytest.mark.parametrize('value, looks_like_repr', [
+    ("{'a': 1}", True), ('{"a": 1}', True), ("['x']", True), ('["x"]', True), ('None', True), ('True', True),
+    ("x, 'y']", True), ('[Open in Darktrace](https://dt.example/#modelbreach/1)', False), ('alice (last seen x)', False),
+    ('Nonesuch', False), ('true', False), ('Destination: rare.example, Port: 443', False),
+])
+def test_repr_cell_pattern(value: str, looks_like_repr: bool) -> None:
+    """
+    Given table cells that are and are not reprs or JSON
+    When the pattern checks them
+    Then it tells them apart (so the sweep below can fail).
+    """
+    assert bool(REPR_CELL.search(value)) is looks_like_repr
+
+
+@pytest.mark.parametrize('command, args', TABLE_RUNS, ids=[f'{command}-{index}' for index, (command, _)
+                                                           in enumerate(TABLE_RUNS)])
+def test_no_table_cell_is_a_repr_or_json(client: Client, requests_mock: Any, command: str, args: dict) -> None:
+    """
+    Given recorded-shape replies (with the shapes of current versions: summary objects, credential objects)
+    When a command runs
+    Then its War Room text has no cell that looks like a Python repr or JSON.
+    """
+    requests_mock.register_uri(requests_mocking.ANY, re.compile(f'^{re.escape(BASE)}/'), json=recorded_reply)
+    result = Darktrace.COMMANDS[command](client, args)
+    cells = table_cells(result.readable_output)
+    assert [cell for cell in cells if REPR_CELL.search(cell)] == []
+    lines = [line for line in result.readable_output.splitlines() if not line.startswith('|')]
+    assert [line for line in lines if REPR_CELL.search(line) and not line.startswith('#')] == []
+
+
+@pytest.mark.parametrize('command, args, path, reply', [
+    ('darktrace-get-model-breach', {'pbid': '7'}, '/modelbreaches', {'pbid': 7, 'triggeredComponents': [
+        {'cid': 1, 'triggeredFilters': [{'filterType': 'Hostname', 'trigger': {}}, {'trigger': {'value': ['a', 'b']}}]}
+    ]}),
+    ('darktrace-get-model', {'uuid': MODEL_UUID}, '/models', {'uuid': MODEL_UUID, 'tags': [{'name': 'AP: C2'}, None],
+                                                              'logic': {'data': [{'weight': 1}, 5]}}),
+    ('darktrace-get-device', {'did': '3'}, '/devices', {'did': 3, 'tags': [{'tid': 1}, 'Admin', {'name': None}]}),
+])
+def test_sparse_or_odd_reply_values_stay_readable(client: Client, requests_mock: Any, command: str, args: dict,
+                                                  path: str, reply: dict) -> None:
+    """
+    Given replies with missing names, objects where text was expected and lists where a value was expected
+    When the command runs
+    Then no table cell shows None or a repr.
+    """
+    requests_mock.get(f'{BASE}{path}', json=reply)
+    cells = table_cells(Darktrace.COMMANDS[command](client, args).readable_output)
+    assert cells and [cell for cell in cells if REPR_CELL.search(cell)] == []

@@ -631,7 +631,9 @@ def get_tag_entities(request: Request) -> Any:
             continue
         summary: dict[str, Any] = {key: device[key] for key in ('did', 'ip', 'hostname', 'devicelabel', 'typename',
                                                                 'typelabel', 'macaddress', 'vendor') if key in device}
-        summary['credentials'] = list(device.get('credentials', []))
+        # As current versions list them: each credential with when it was last seen on the device (ms).
+        summary['credentials'] = [{'credential': name, 'lastSeen': device.get('lastSeen')}
+                                  for name in device.get('credentials', [])]
         summary['tags'] = [views.tag_object(t) for t in dataset.device_tags(link.did, request.now_ms)]
         devices.append(summary)
     return {'entities': entities, 'devices': devices}
