@@ -126,6 +126,9 @@ MIRROR_DIRECTIONS = {'None': None, 'Incoming': 'In', 'Outgoing': 'Out', 'Incomin
 DEFAULT_COMMENT_TAG = 'darktrace comment'
 MIRRORED_TYPE_NAME = 'Darktrace Model Breach'
 MIRROR_CLOSE_REASON = 'Acknowledged in Darktrace'
+# Integration context: pbids whose incident was closed for their acknowledgement (newest last), so it is closed once.
+MIRROR_CLOSED_KEY = 'mirrorClosedPbids'
+MAX_REMEMBERED_CLOSES = 10000  # about 70 kB of context; an older pbid forgotten can at worst be closed once more
 # Comments XSOAR posts start with this, so get-remote-data recognises them and never mirrors them back in.
 XSOAR_COMMENT_PREFIX = '[Cortex XSOAR] '
 # Notes get-remote-data writes start with this, so update-remote-system never posts them back out.
@@ -2185,9 +2188,21 @@ def mirrored_breach(breach: dict[str, Any], comments: list[dict[str, Any]]) -> d
             'modelName': _breach_model(breach).get('name'), 'deviceHostname': device.get('hostname')}
 
 
+def remembered_closes() -> list[int]:
+    """The pbids whose incident was closed for their acknowledgement, oldest first (a corrupted value: none)."""
+    pbids = integration_context().get(MIRROR_CLOSED_KEY)
+    return [pbid for pbid in pbids if isinstance(pbid, int)] if isinstance(pbids, list) else []
+
+
+def remember_close(pbid: int, closed: bool) -> None:
+    """Record that the incident of `pbid` was closed for its acknowledgement (or forget it), keeping the newest."""
+    pbids = [known for known in remembered_closes() if known != pbid] + ([pbid] if closed else [])
+    update_integration_context(**{MIRROR_CLOSED_KEY: pbids[-MAX_REMEMBERED_CLOSES:]})
+
+
 def get_remote_data_command(client: Client, args: dict[str, Any], mirror: MirrorSettings) -> GetRemoteDataResponse:
     """The breach of a mirrored incident, its comments made in Darktrace since `lastUpdate`, and, with
-    close_incident on, a close entry once the breach is acknowledged."""
+    close_incident on, a close entry when the breach is newly acknowledged (once per acknowledgement)."""
     pbid = require_int(args, 'id', minimum=1)
     last_update_ms = parse_last_update(args)
     breach = _one_record(client.get_model_breach(pbid), 'pbid', pbid, f'model breach with pbid {pbid}')
@@ -2197,8 +2212,17 @@ def get_remote_data_command(client: Client, args: dict[str, Any], mirror: Mirror
                if _epoch_ms(comment.get('time')) > last_update_ms
                and not is_xsoar_comment(str(comment.get('message') or ''))]
     mirrored = mirrored_breach(breach, comments)
-    if mirror.close_incident and mirrored['acknowledged']:
-        entries.append(close_entry())
+    if mirror.close_incident:
+        # A breach record says whether it is acknowledged, not when, so "acknowledged since lastUpdate" cannot be
+        # read from Darktrace. The instance remembers instead the breaches whose incident it closed: one close entry
+        # per acknowledgement. After an analyst reopens the incident, later cycles leave it open; once the breach is
+        # unacknowledged in Darktrace it is forgotten, so acknowledging it again closes the incident again.
+        closed = pbid in remembered_closes()
+        if mirrored['acknowledged'] and not closed:
+            entries.append(close_entry())
+            remember_close(pbid, True)
+        elif not mirrored['acknowledged'] and closed:
+            remember_close(pbid, False)
     demisto.debug(f'Darktrace: breach {pbid} mirrored in with {len(entries)} new entries '
                   f'(acknowledged: {mirrored["acknowledged"]})')
     return GetRemoteDataResponse(mirrored_object=mirrored, entries=entries)
@@ -2244,6 +2268,7 @@ def update_remote_system_command(client: Client, args: dict[str, Any], mirror: M
         reply = client.acknowledge_model_breach(pbid)
         if not _confirms(reply):
             raise _unconfirmed(f'POST /modelbreaches/{pbid}/acknowledge', reply)
+        remember_close(pbid, True)  # closed in XSOAR already: the acknowledgement coming back must not close it again
     for message in messages:
         _created_comment(client.add_model_breach_comment(pbid, message), message,
                          f'POST /modelbreaches/{pbid}/comments')

@@ -32,6 +32,20 @@ def load(name: str) -> Any:
     return json.loads((TEST_DATA / name).read_text())
 
 
+@pytest.fixture(autouse=True)
+def stored_context(mocker: Any) -> dict[str, Any]:
+    """The instance's integration context, empty for each test and kept as JSON as the platform keeps it."""
+    stored: dict[str, Any] = {}
+
+    def store(value: dict[str, Any]) -> None:
+        stored.clear()
+        stored.update(json.loads(json.dumps(value)))
+
+    mocker.patch.object(demisto, 'getIntegrationContext', side_effect=lambda: json.loads(json.dumps(stored)))
+    mocker.patch.object(demisto, 'setIntegrationContext', side_effect=store)
+    return stored
+
+
 @pytest.fixture
 def client() -> Client:
     return Client(f'{BASE}/', PUBLIC, PRIVATE, retry_budget_s=0)
@@ -322,16 +336,16 @@ def test_build_client_reads_the_remembered_signing_form(mocker: Any, stored: dic
     assert Darktrace.build_client(PARAMS).signing_form == expected
 
 
-def test_main_remembers_the_form_that_worked_and_uses_it_next_time(mocker: Any, requests_mock: Any) -> None:
+def test_main_remembers_the_form_that_worked_and_uses_it_next_time(mocker: Any, requests_mock: Any,
+                                                                   stored_context: dict[str, Any]) -> None:
     """
     Given an appliance that accepts only encoded signatures, and an instance with other keys in its context
     When a command needs the fallback, and then another command runs
     Then the first takes two requests and stores 'encoded' beside the other keys; the second takes one.
     """
     requests_mock.get(f'{BASE}/tags/entities', json=only_signed_in('encoded', 'tags', {'entities': [], 'devices': []}))
-    stored: dict[str, Any] = {'other': 1}
-    mocker.patch.object(demisto, 'getIntegrationContext', side_effect=lambda: dict(stored))
-    mocker.patch.object(demisto, 'setIntegrationContext', side_effect=lambda value: stored.update(value))
+    stored_context['other'] = 1
+    stored = stored_context
     _, error = run_main(mocker, 'darktrace-get-tagged-devices', {'tagName': 'Active Threat'})
     error.assert_not_called()
     assert requests_mock.call_count == 2 and stored == {'other': 1, 'signingForm': 'encoded'}
@@ -2726,6 +2740,72 @@ def test_get_remote_data_closes_the_incident_once_acknowledged(client: Client, r
                                                  mirror_settings(close_incident=True))
     assert response.mirrored_object['acknowledged'] is True
     assert len(response.entries) == 2 and response.entries[-1] == CLOSE_ENTRY
+
+
+def mirror_cycle(client: Client, requests_mock: Any, acknowledged: bool, **settings: Any) -> list[Any]:
+    """One get-remote-data cycle on the breach in the given state: the close entries it returned."""
+    mock_breach(requests_mock, acknowledged=acknowledged, comments=[])
+    response = Darktrace.get_remote_data_command(client, {'id': str(PBID), 'lastUpdate': '2023-01-24T00:00:00Z'},
+                                                 mirror_settings(close_incident=True, **settings))
+    return [entry for entry in response.entries if entry == CLOSE_ENTRY]
+
+
+def test_get_remote_data_closes_once_per_acknowledgement(client: Client, requests_mock: Any,
+                                                         stored_context: dict[str, Any]) -> None:
+    """
+    Given a mirrored breach acknowledged in Darktrace
+    When get-remote-data runs again after the incident was closed and an analyst reopened it, then the breach is
+    unacknowledged and acknowledged again in Darktrace
+    Then the incident is closed on the first cycle only, left open on the later ones, and closed again after the
+    new acknowledgement; the instance remembers only the pbids it closed for a standing acknowledgement.
+    """
+    assert mirror_cycle(client, requests_mock, acknowledged=True) == [CLOSE_ENTRY]
+    assert stored_context['mirrorClosedPbids'] == [PBID]
+    assert mirror_cycle(client, requests_mock, acknowledged=True) == []  # reopened by an analyst: stays open
+    assert mirror_cycle(client, requests_mock, acknowledged=True) == []
+    assert mirror_cycle(client, requests_mock, acknowledged=False) == []  # unacknowledged in Darktrace
+    assert stored_context['mirrorClosedPbids'] == []
+    assert mirror_cycle(client, requests_mock, acknowledged=True) == [CLOSE_ENTRY]  # acknowledged again
+    assert mirror_cycle(client, requests_mock, acknowledged=True) == []
+
+
+def test_get_remote_data_does_not_close_what_xsoar_closed(client: Client, requests_mock: Any) -> None:
+    """
+    Given an incident closed in XSOAR, whose close update-remote-system mirrored out as an acknowledgement
+    When get-remote-data then sees the breach acknowledged
+    Then it sends no close entry (so an analyst who reopens the incident keeps it open).
+    """
+    requests_mock.post(ACK_URL, json={'response': 'SUCCESS'})
+    Darktrace.update_remote_system_command(client, update_args(), mirror_settings(close_out=True))
+    assert mirror_cycle(client, requests_mock, acknowledged=True) == []
+
+
+def test_remembered_closes_are_bounded_and_survive_corruption(client: Client, requests_mock: Any,
+                                                              stored_context: dict[str, Any], mocker: Any) -> None:
+    """
+    Given a context holding the most pbids it keeps, or a corrupted value, beside other keys
+    When a new breach is closed
+    Then the oldest pbid is dropped (the list stays bounded), a corrupted value counts as none, and other keys stay.
+    """
+    mocker.patch.object(Darktrace, 'MAX_REMEMBERED_CLOSES', 3)
+    stored_context.update({'mirrorClosedPbids': [1, 2, 3], 'signingForm': 'encoded'})
+    assert mirror_cycle(client, requests_mock, acknowledged=True) == [CLOSE_ENTRY]
+    assert stored_context == {'mirrorClosedPbids': [2, 3, PBID], 'signingForm': 'encoded'}
+    stored_context['mirrorClosedPbids'] = {'not': 'a list'}
+    assert mirror_cycle(client, requests_mock, acknowledged=True) == [CLOSE_ENTRY]
+    assert stored_context['mirrorClosedPbids'] == [PBID]
+
+
+def test_get_remote_data_remembers_nothing_when_close_incident_is_off(client: Client, requests_mock: Any,
+                                                                      stored_context: dict[str, Any]) -> None:
+    """
+    Given close_incident off
+    When get-remote-data sees an acknowledged breach
+    Then there is no close entry and nothing is stored.
+    """
+    mock_breach(requests_mock, acknowledged=True, comments=[])
+    response = Darktrace.get_remote_data_command(client, {'id': str(PBID)}, mirror_settings(close_incident=False))
+    assert CLOSE_ENTRY not in response.entries and stored_context == {}
 
 
 def test_get_remote_data_leaves_the_incident_open_when_close_incident_is_off(client: Client,
