@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from typing import Any, TypeVar, overload
 from urllib.parse import quote, urlsplit
 
+import idna
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, ResponseError
@@ -42,6 +43,10 @@ MAX_RETRY_BUDGET_S = 180  # with the timeouts above, a command still ends well i
 # request's timeouts shrink to what is left, however many requests it makes and whatever the retries.
 COMMAND_TIME_LIMIT_S = MAX_RETRY_BUDGET_S + CONNECT_TIMEOUT_S + READ_TIMEOUT_S
 SECRET_HEADERS = frozenset({'dtapi-token', 'dtapi-signature'})  # never written to a log
+# What a query or form body is signed as: its decoded values ('tag=Active Threat', Darktrace's guide and its own
+# clients) or its percent-encoded bytes ('tag=Active%20Threat', as sent). Appliances differ; decoded comes first.
+SIGNING_FORMS = ('decoded', 'encoded')
+SIGNING_FORM_KEY = 'signingForm'  # integration context: the form this instance's appliance accepted last
 # A change that failed after it may have reached the appliance is not sent again, so it is never applied twice.
 NOT_RETRIED_ADVICE = ('It was not retried, because the appliance may already have applied it: check in the Threat '
                       'Visualizer whether the change took effect before running the command again.')
@@ -61,6 +66,11 @@ MAX_WATCHED_SOURCE_LENGTH = 63  # the appliance takes source names shorter than 
 MAX_ENDPOINTS_PER_REMOVAL = 100  # one request each, so a playbook cannot start thousands by mistake
 MAX_ENDPOINTS_PER_WATCH = 1000  # one request for all; bounds its body (at most about 250 kB)
 DEFAULT_BREACH_WINDOW = '7 days'
+# /details takes its time parameters in pairs and never `count` with a pair, so a time range is read newest
+# slice first: the first slice is an hour, each next one (ending where the last began) four times longer.
+DETAILS_FIRST_SLICE_MS = 60 * 60 * 1000
+MAX_DETAILS_REQUESTS = 8  # an hour, then 4 h, 16 h, ... : 8 slices reach back about 2.5 years
+DEFAULT_DETAILS_LOOKBACK_MS = 24 * 60 * 60 * 1000  # a range given only its end starts a day earlier
 ADVANCED_SEARCH_OPERATIONS = ('mean', 'terms', 'trend', 'score')
 CONNECTION_DATA_TYPES = ('co', 'sizeout', 'sizein')
 DEVICE_EVENT_TYPES = ('connection', 'unusualconnection', 'newconnection', 'notice', 'devicehistory', 'modelbreach')
@@ -119,6 +129,9 @@ MIRROR_DIRECTIONS = {'None': None, 'Incoming': 'In', 'Outgoing': 'Out', 'Incomin
 DEFAULT_COMMENT_TAG = 'darktrace comment'
 MIRRORED_TYPE_NAME = 'Darktrace Model Breach'
 MIRROR_CLOSE_REASON = 'Acknowledged in Darktrace'
+# Integration context: pbids whose incident was closed for their acknowledgement (newest last), so it is closed once.
+MIRROR_CLOSED_KEY = 'mirrorClosedPbids'
+MAX_REMEMBERED_CLOSES = 10000  # about 70 kB of context; an older pbid forgotten can at worst be closed once more
 # Comments XSOAR posts start with this, so get-remote-data recognises them and never mirrors them back in.
 XSOAR_COMMENT_PREFIX = '[Cortex XSOAR] '
 # Notes get-remote-data writes start with this, so update-remote-system never posts them back out.
@@ -197,13 +210,15 @@ class BudgetedRetry(Retry):
 class Client(BaseClient):
     """Signs and sends Darktrace API requests; knows HTTP and the DTAPI scheme, nothing of XSOAR.
 
-    Every request target and body is encoded once; exactly those bytes are signed and sent.
+    Every query and body is built once, as ordered (key, text) pairs; the bytes sent are their
+    percent-encoding, and the signature covers them decoded or encoded (`signing_form`).
     """
 
     def __init__(self, base_url: str, public_token: str, private_token: str, verify: bool = True,
                  proxy: bool = False, retry_budget_s: float = DEFAULT_RETRY_BUDGET_S,
                  on_retry: Callable[[str], None] | None = None,
-                 on_request: Callable[[str], None] | None = None) -> None:
+                 on_request: Callable[[str], None] | None = None, signing_form: str = SIGNING_FORMS[0],
+                 on_signing_form: Callable[[str], None] | None = None) -> None:
         # Only scheme://host[:port] is kept: a trailing slash or a path would change the signed target.
         parts = urlsplit(base_url.strip())
         super().__init__(base_url=f'{parts.scheme}://{parts.netloc}', verify=verify, proxy=proxy)
@@ -215,6 +230,9 @@ class Client(BaseClient):
         self._retry_budget_s = retry_budget_s
         self._on_retry = on_retry
         self._on_request = on_request
+        # The form this appliance accepted last; `on_signing_form` hears when a request needed the other one.
+        self.signing_form = signing_form if signing_form in SIGNING_FORMS else SIGNING_FORMS[0]
+        self._on_signing_form = on_signing_form
         self._adapter = HTTPAdapter()
         self._session.mount('https://', self._adapter)
         self._session.mount('http://', self._adapter)
@@ -242,23 +260,28 @@ class Client(BaseClient):
         return retry
 
     def request(self, method: str, path: str, params: dict[str, Any] | None = None,
-                form: dict[str, Any] | None = None, json_body: Any = None) -> Any:
+                form: dict[str, Any] | None = None, json_body: Any = None, signing_form: str | None = None) -> Any:
         """Send one signed request and return its parsed JSON reply, or raise `DarktraceApiError`.
 
         `path` is sent and signed as given (already encoded); `params`, `form` and `json_body`
-        are encoded here, once.
+        are encoded here, once. Signed in `signing_form` (by default the form that worked last); when
+        the appliance rejects that signature and the other form signs something else, the request is
+        sent once more in the other form. That is safe for a change too: a request refused at
+        authentication was not applied.
         """
+        signing_form = signing_form or self.signing_form
         query = encode_query(params or {})
         target = f'{path}?{query}' if query else path
         headers: dict[str, str] = {}
         body: bytes | None = None
-        signed_target = target
+        json_text: str | None = None
         encoded_body = encode_body(form, json_body)
         if encoded_body is not None:
             body_text, headers['Content-Type'] = encoded_body
-            signed_target = f'{path}?{body_text}'  # DTAPI signs a body in place of the query string
             body = body_text.encode()
-        headers.update(self.signed_headers(signed_target))
+            json_text = body_text if json_body is not None else None
+        signed_targets = request_targets(path, params, form, json_text)
+        headers.update(self.signed_headers(signed_targets[signing_form]))
         started = time.monotonic()
         remaining_s = self._started + COMMAND_TIME_LIMIT_S - started
         if remaining_s <= 0:
@@ -278,7 +301,22 @@ class Client(BaseClient):
             raise transport_error(error, self._base_url, method) from None
         self._log_request(method, target, headers, f'HTTP {response.status_code}, {len(response.content)} bytes',
                           started)
-        return parse_reply(response, method, path)
+        try:
+            reply = parse_reply(response, method, path)
+        except DarktraceApiError as error:
+            other_form = next(form_ for form_ in SIGNING_FORMS if form_ != signing_form)
+            if error.kind != 'signature' or signing_form != self.signing_form \
+                    or signed_targets[other_form] == signed_targets[signing_form]:
+                raise
+            if self._on_request:
+                self._on_request(f'Darktrace: {method} {path} signature refused in the {signing_form} form; '
+                                 f'sending it once more signed in the {other_form} form')
+            return self.request(method, path, params, form, json_body, signing_form=other_form)
+        if signing_form != self.signing_form:
+            self.signing_form = signing_form
+            if self._on_signing_form:
+                self._on_signing_form(signing_form)
+        return reply
 
     def _log_request(self, method: str, target: str, headers: dict[str, str], outcome: str, started: float) -> None:
         if self._on_request:
@@ -295,9 +333,10 @@ class Client(BaseClient):
         return self.request('GET', '/modelbreaches', params)
 
     def get_model_breach(self, pbid: int) -> Any:
+        # ?pbid= as every public client reads one breach (some appliances have no /modelbreaches/{pbid} route).
         # Acknowledged breaches are otherwise left out, and the flag and link only appear when asked for.
-        return self.request('GET', f'/modelbreaches/{pbid}', {
-            'includeacknowledged': True, 'includebreachurl': True, 'deviceattop': True})
+        return self.request('GET', '/modelbreaches', {
+            'pbid': pbid, 'includeacknowledged': True, 'includebreachurl': True, 'deviceattop': True})
 
     def acknowledge_model_breach(self, pbid: int) -> Any:
         return self.request('POST', f'/modelbreaches/{pbid}/acknowledge', form={'acknowledge': True})
@@ -408,19 +447,36 @@ def dtapi_signature(private_token: str, public_token: str, signed_target: str, d
     return hmac.new(private_token.encode(), message.encode(), hashlib.sha1).hexdigest()
 
 
-def encode_query(params: dict[str, Any]) -> str:
-    """`k=v&…` in the given order, None values left out, booleans lowercase, everything percent-encoded.
+def query_pairs(params: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The (key, text) pairs of a query or form body, in the given order: None values left out, booleans lowercase."""
+    return [(key, str(value).lower() if isinstance(value, bool) else str(value))
+            for key, value in (params or {}).items() if value is not None]
 
-    Only RFC 3986 unreserved characters stay literal, so no HTTP library re-encodes the string
-    after it was signed.
+
+def encode_query(params: dict[str, Any] | None) -> str:
+    """`k=v&…` percent-encoded, as sent: only RFC 3986 unreserved characters stay literal, so no HTTP
+    library re-encodes the string, and it decodes to exactly the values of `query_pairs`."""
+    return '&'.join(f'{quote(key, safe="")}={quote(text, safe="")}' for key, text in query_pairs(params))
+
+
+def decoded_query(params: dict[str, Any] | None) -> str:
+    """`k=v&…` with the values as they are (`tag=Active Threat`): what Darktrace's guide signs."""
+    return '&'.join(f'{key}={text}' for key, text in query_pairs(params))
+
+
+def request_targets(path: str, params: dict[str, Any] | None, form: dict[str, Any] | None,
+                    json_text: str | None) -> dict[str, str]:
+    """The signed request target in each signing form.
+
+    A body is signed in place of the query string (a URL query beside a JSON body is not signed). A JSON
+    body is signed exactly as sent, and a path (Advanced Search's base64) byte for byte, in either form.
     """
-    pairs = []
-    for key, value in params.items():
-        if value is None:
-            continue
-        text = str(value).lower() if isinstance(value, bool) else str(value)
-        pairs.append(f'{quote(key, safe="")}={quote(text, safe="")}')
-    return '&'.join(pairs)
+    if json_text is not None:
+        return dict.fromkeys(SIGNING_FORMS, f'{path}?{json_text}')
+    if form is not None:
+        return {'decoded': f'{path}?{decoded_query(form)}', 'encoded': f'{path}?{encode_query(form)}'}
+    decoded, encoded = decoded_query(params), encode_query(params)
+    return {'decoded': f'{path}?{decoded}' if decoded else path, 'encoded': f'{path}?{encoded}' if encoded else path}
 
 
 def encode_body(form: dict[str, Any] | None, json_body: Any) -> tuple[str, str] | None:
@@ -733,6 +789,21 @@ def joined(values: list[Any], limit: int = MAX_CELL_ITEMS) -> str:
     return f'{shown} and {len(values) - limit} more' if len(values) > limit else shown
 
 
+def readable_text(value: Any) -> str:
+    """A reply value as text for the War Room, never a Python repr or JSON: objects as 'key: value' parts,
+    lists joined with commas, flags as true/false, timestamps under time keys in ISO 8601."""
+    if value is None:
+        return ''
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, dict):
+        return '; '.join(f'{key}: {readable_text(ms_to_iso(item) if key in TIME_KEYS else item)}'
+                         for key, item in value.items() if item not in (None, '', [], {}))
+    if isinstance(value, (list, tuple)):
+        return ', '.join(text for text in (readable_text(item) for item in value) if text)
+    return str(value)
+
+
 def device_name(device: dict[str, Any]) -> str:
     """How an analyst recognises a device: its hostname, else its label, else its IP."""
     return str(device.get('hostname') or device.get('devicelabel') or device.get('ip') or device.get('did', ''))
@@ -783,6 +854,53 @@ def _newest_events(reply: Any, limit: int, drop_breach_record: bool = False) -> 
         events = [event for event in events if str(event.get('eventType', '')).lower() != 'policybreach']
     events.sort(key=lambda event: _epoch_ms(event.get('timems') or event.get('time')), reverse=True)
     return [iso_times(event) for event in events[:limit]]
+
+
+@dataclass(frozen=True)
+class DetailsPage:
+    """The newest events /details gave (ISO times, newest first), the replies, and how far back they reach."""
+
+    events: list[dict[str, Any]]
+    replies: list[Any]
+    read_from_ms: int | None  # the start of the range read, when it stopped short of the start asked for
+
+
+def read_details(client: Client, params: dict[str, Any], start_ms: int | None, end_ms: int | None, limit: int,
+                 drop_breach_record: bool = False) -> DetailsPage:
+    """Up to `limit` newest /details events of `params`, in [start_ms, end_ms] when a range is given.
+
+    Without a range, one request with `count` (the appliance answers the newest events). With one, `count` is
+    never sent: slices of the range are read newest first, each ending just before the previous one began and
+    four times longer, until `limit` events, the start of the range, or MAX_DETAILS_REQUESTS requests.
+    """
+    if start_ms is None and end_ms is None:
+        # With pbid the breach record comes first and counts against `count`: ask for one more.
+        reply = client.get_details({**params, 'count': limit + 1 if drop_breach_record else limit})
+        return DetailsPage(_newest_events(reply, limit, drop_breach_record), [reply], None)
+    end_ms = now_ms() if end_ms is None else end_ms
+    start_ms = end_ms - DEFAULT_DETAILS_LOOKBACK_MS if start_ms is None else start_ms
+    replies: list[Any] = []
+    found: dict[str, Any] = {}  # by content: with pbid every reply repeats the breach record
+    upper_ms, slice_ms = end_ms, DETAILS_FIRST_SLICE_MS
+    lower_ms = start_ms
+    for _ in range(MAX_DETAILS_REQUESTS):
+        lower_ms = max(start_ms, upper_ms - slice_ms + 1)
+        reply = client.get_details({**params, 'starttime': lower_ms, 'endtime': upper_ms})
+        replies.append(reply)
+        found.update((json.dumps(event, sort_keys=True), event) for event in as_list(reply))
+        events = _newest_events(list(found.values()), limit, drop_breach_record)
+        if len(events) >= limit or lower_ms <= start_ms:
+            return DetailsPage(events, replies, None)
+        upper_ms, slice_ms = lower_ms - 1, slice_ms * 4
+    return DetailsPage(_newest_events(list(found.values()), limit, drop_breach_record), replies, lower_ms)
+
+
+def _read_from_note(page: DetailsPage) -> str:
+    """Says in the War Room where reading stopped, when the range asked for was not read to its start."""
+    if page.read_from_ms is None:
+        return ''
+    return (f'\nRead back to {ms_to_iso(page.read_from_ms)} in {len(page.replies)} requests, not to the start of the '
+            'range: give a later start time to see the older events.\n')
 
 
 ''' ARGUMENT PARSING '''
@@ -973,6 +1091,17 @@ def is_hostname(value: str) -> bool:
     return bool(HOSTNAME_PATTERN.fullmatch(value)) and not re.fullmatch(r'[\d.]+', value)
 
 
+def ascii_hostname(value: str) -> str | None:
+    """A host name in any script in the ASCII form DNS and Darktrace know (IDNA: bücher.example becomes
+    xn--bcher-kva.example); None when it is not a host name."""
+    if not value.isascii():
+        try:
+            value = '.'.join(idna.encode(label, uts46=True).decode() if label else label for label in value.split('.'))
+        except (idna.IDNAError, UnicodeError):
+            return None
+    return value if is_hostname(value) else None
+
+
 def parse_endpoint_list(args: dict[str, Any], name: str, maximum: int | None = None) -> list[str]:
     """One or more comma-separated IP addresses or host names (required)."""
     # A value such as '[1, null]' is read as a JSON list, so an entry is not necessarily text.
@@ -1149,7 +1278,8 @@ def _component_rows(context: dict[str, Any]) -> list[dict[str, Any]]:
         if not isinstance(component, dict):
             continue
         metric = _dict(component.get('metric'))
-        triggers = [f'{f.get("filterType")}: {(f.get("trigger") or {}).get("value")}'
+        triggers = [': '.join(text for text in (readable_text(f.get('filterType')),
+                                                readable_text(_dict(f.get('trigger')).get('value'))) if text)
                     for f in component.get('triggeredFilters') or [] if isinstance(f, dict)]
         rows.append({'Component ID': component.get('cid'), 'Metric': metric.get('label') or metric.get('name'),
                      'Time': component.get('time'), 'Triggered by': '; '.join(triggers)})
@@ -1253,16 +1383,14 @@ def post_comment_to_model_breach_command(client: Client, args: dict[str, Any]) -
 def get_model_breach_connections_command(client: Client, args: dict[str, Any]) -> CommandResults:
     pbid = require_pbid(args)
     limit = parse_limit(args)
-    end_ms = parse_time_arg(args, 'end_time')
-    # The reply opens with the breach record itself, which also counts against `count`: ask for one more.
-    reply = client.get_details({'pbid': pbid, 'count': limit + 1, 'endtime': end_ms})
-    connections = _newest_events(reply, limit, drop_breach_record=True)
+    start_ms, end_ms = parse_time_range(args, 'start_time', 'end_time')
+    page = read_details(client, {'pbid': pbid}, start_ms, end_ms, limit, drop_breach_record=True)
     readable = markdown_table(f'Connections of model breach {pbid} (newest first)',
-                              [_event_row(event) for event in connections], EVENT_HEADERS[:-1],
-                              'Darktrace.ModelBreach.connections')
+                              [_event_row(event) for event in page.events], EVENT_HEADERS[:-1],
+                              'Darktrace.ModelBreach.connections') + _read_from_note(page)
     return CommandResults(outputs_prefix='Darktrace.ModelBreach', outputs_key_field='pbid',
-                          outputs={'pbid': pbid, 'connections': connections}, readable_output=readable,
-                          raw_response=reply)
+                          outputs={'pbid': pbid, 'connections': page.events}, readable_output=readable,
+                          raw_response=page.replies[0] if len(page.replies) == 1 else page.replies)
 
 
 # --- models --------------------------------------------------------------------------------------
@@ -1282,8 +1410,8 @@ def get_model_command(client: Client, args: dict[str, Any]) -> CommandResults:
     context['priority'] = _number(model.get('priority'))
     row = {'Name': model.get('name'), 'UUID': model.get('uuid'), 'Model ID': model.get('pid'),
            'Category': model.get('category'), 'Priority': context['priority'], 'Active': model.get('active'),
-           'Tags': ', '.join(map(str, model.get('tags') or [])),
-           'Component IDs': ', '.join(map(str, _component_ids(model.get('logic')))),
+           'Tags': readable_text(model.get('tags') or []),
+           'Component IDs': readable_text(_component_ids(model.get('logic'))),
            'Description': model.get('description')}
     return CommandResults(outputs_prefix='Darktrace.Model', outputs_key_field='uuid', outputs=context,
                           readable_output=markdown_table(f'Model {model.get("name") or uuid}', [row], list(row)),
@@ -1367,7 +1495,7 @@ def get_device_command(client: Client, args: dict[str, Any]) -> CommandResults:
     context = device_context(device)
     row = device_row(context)
     row['First seen'] = context.get('firstSeen')
-    row['Tags'] = ', '.join(str(t.get('name') if isinstance(t, dict) else t) for t in context.get('tags') or [])
+    row['Tags'] = readable_text([t.get('name') if isinstance(t, dict) else t for t in context.get('tags') or []])
     readable = markdown_table(f'Device {did}', [row], DEVICE_HEADERS + ['First seen', 'Tags'])
     ips = [{'IP': entry.get('ip'), 'Subnet ID': entry.get('sid'), 'Last seen': entry.get('timems') or entry.get('time')}
            for entry in context.get('ips') or [] if isinstance(entry, dict)]
@@ -1382,15 +1510,15 @@ def get_device_events_command(client: Client, args: dict[str, Any]) -> CommandRe
     event_type = parse_choice(args, 'event_type', DEVICE_EVENT_TYPES, default='connection')
     start_ms, end_ms = parse_time_range(args, 'start_time', 'end_time')
     limit = parse_limit(args)
-    reply = client.get_details({'did': did, 'eventtype': event_type, 'starttime': start_ms, 'endtime': end_ms,
-                                'count': limit})
-    events = _newest_events(reply, limit)
+    page = read_details(client, {'did': did, 'eventtype': event_type}, start_ms, end_ms, limit)
     readable = markdown_table(f'Events of device {did} ({event_type}, newest first)',
-                              [_event_row(event) for event in events], EVENT_HEADERS, 'Darktrace.DeviceEvents.events')
+                              [_event_row(event) for event in page.events], EVENT_HEADERS,
+                              'Darktrace.DeviceEvents.events') + _read_from_note(page)
     return CommandResults(outputs_prefix='Darktrace.DeviceEvents', outputs_key_field=['did', 'eventType'],
                           outputs={'did': did, 'eventType': event_type, 'startTime': ms_to_iso(start_ms),
-                                   'endTime': ms_to_iso(end_ms), 'events': events},
-                          readable_output=readable, raw_response=reply)
+                                   'endTime': ms_to_iso(end_ms), 'events': page.events},
+                          readable_output=readable, raw_response=page.replies[0] if len(page.replies) == 1
+                          else page.replies)
 
 
 def get_similar_devices_command(client: Client, args: dict[str, Any]) -> CommandResults:
@@ -1485,14 +1613,16 @@ def get_external_endpoint_details_command(client: Client, args: dict[str, Any]) 
     value = _arg_text(args, 'endpoint_value')
     if endpoint_type == 'IP' and not is_ip(value):
         raise ValueError(f'Invalid "endpoint_value"="{value}": expected an IP address, as endpoint_type is IP.')
-    if endpoint_type == 'hostname' and not is_hostname(value):
-        raise ValueError(f'Invalid "endpoint_value"="{value}": expected a host name such as example.com, '
-                         'as endpoint_type is hostname.')
+    sent_value = value if endpoint_type == 'IP' else ascii_hostname(value)
+    if sent_value is None:
+        raise ValueError(f'Invalid "endpoint_value"="{value}": expected a host name such as example.com or '
+                         'bücher.example, as endpoint_type is hostname.')
     additional_info = parse_bool(args, 'additional_info')
     devices = parse_bool(args, 'devices')
     score = parse_bool(args, 'score')
     key = 'ip' if endpoint_type == 'IP' else 'hostname'
-    reply = client.get_endpoint_details(key, value, additional_info, devices, score)
+    # Sent in its ASCII (IDNA) form; shown and kept in context as the user typed it.
+    reply = client.get_endpoint_details(key, sent_value, additional_info, devices, score)
     details = iso_times(reply if isinstance(reply, dict) else {'results': reply})
     details['endpoint'] = value
     summary = {
@@ -1596,8 +1726,8 @@ def get_ai_analyst_incident_event_command(client: Client, args: dict[str, Any]) 
     event = _ai_analyst_event(client, event_id)
     context = ai_event_context(event)
     readable = markdown_table(f'AI Analyst incident event {event_id}', [ai_event_row(context)], AI_EVENT_HEADERS)
-    if context.get('summary'):
-        readable += f'\n{context["summary"]}\n'
+    if context.get('summary'):  # text, or on some versions an object: shown as text, kept whole in context
+        readable += f'\n{readable_text(context["summary"])}\n'
     related = [{'Breach ID': b.get('pbid'), 'Model': b.get('modelName'), 'Score': b.get('threatScore'),
                 'Time': b.get('timestamp')} for b in context.get('relatedBreaches') or [] if isinstance(b, dict)]
     if related:
@@ -1678,21 +1808,33 @@ def _group_event_ids(group: dict[str, Any]) -> list[str]:
             for item in group.get('incidentEvents') or []]
 
 
+def _group_holding_event(reply: Any, event_id: str) -> dict[str, Any] | None:
+    """The group of a reply that lists `event_id` among its events, or the only group when it lists none."""
+    groups = [group for group in as_list(reply) if isinstance(group, dict)]
+    for group in groups:
+        if event_id in _group_event_ids(group):
+            return group
+    if len(groups) == 1 and not groups[0].get('incidentEvents'):
+        return groups[0]
+    return None
+
+
 def get_ai_analyst_incident_group_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    """An AI Analyst incident (group), by its id or through one of its events (two requests then)."""
+    """An AI Analyst incident (group), by its own id (`groupid=`) or as the group holding an event (`uuid=`)."""
     group_id = parse_ai_analyst_id(args, 'group_id')
     event_id = parse_ai_analyst_id(args, 'event_id')
     if bool(group_id) == bool(event_id):
         raise ValueError('Give exactly one of "group_id" (an AI Analyst incident id) or "event_id" (the id of one '
                          'of its incident events).')
     if event_id:
-        # /aianalyst/groups looks groups up by their own id, so an event leads to its group via currentGroup.
-        group_id = str(_ai_analyst_event(client, event_id).get('currentGroup') or '')
-        if not group_id:
-            raise DarktraceApiError('not_found', f'Darktrace did not say which AI Analyst incident holds the event '
-                                                 f'{event_id} (its currentGroup is missing).')
-    reply = client.get_ai_analyst_groups({'uuid': group_id, 'includeacknowledged': True})
-    group = _one_record(reply, 'id', group_id, f'AI Analyst incident with id {group_id}')
+        reply = client.get_ai_analyst_groups({'uuid': event_id, 'includeacknowledged': True})
+        group = _group_holding_event(reply, event_id)
+        if group is None:
+            raise DarktraceApiError('not_found', f'Darktrace has no AI Analyst incident holding the incident event '
+                                                 f'{event_id}: check the event id (use group_id for an incident id).')
+    else:
+        reply = client.get_ai_analyst_groups({'groupid': group_id, 'includeacknowledged': True})
+        group = _one_record(reply, 'id', group_id, f'AI Analyst incident with id {group_id}')
     context = iso_times(group)
     if 'groupScore' in context:
         context['groupScore'] = _number(context['groupScore'])
@@ -2067,6 +2209,14 @@ def remove_from_watched_list_command(client: Client, args: dict[str, Any]) -> Co
 
 # --- tags ----------------------------------------------------------------------------------------
 
+def _credential_text(credential: Any) -> str:
+    """One credential seen on a device, for a table cell: 'alice (last seen 2024-01-31T13:05:00.000Z)'."""
+    if not isinstance(credential, dict):
+        return readable_text(credential)
+    name = readable_text(credential.get('credential'))
+    return f'{name} (last seen {credential["lastSeen"]})' if credential.get('lastSeen') else name
+
+
 def get_tagged_devices_command(client: Client, args: dict[str, Any]) -> CommandResults:
     tag = require_text(args, 'tagName', MAX_TAG_NAME_LENGTH)
     reply = client.get_tagged_devices(tag)
@@ -2082,12 +2232,13 @@ def get_tagged_devices_command(client: Client, args: dict[str, Any]) -> CommandR
             'deviceId': _int_or_value(device.get('did')),
             'hostname': device.get('hostname'),
             'label': device.get('devicelabel'),
-            'credentials': device.get('credentials'),
+            # [{credential, lastSeen (ms)}] on current versions, plain names on older ones
+            'credentials': iso_times(device.get('credentials')),
             'otherTags': [name for name in other_tags if name and name != tag],
         })
     rows = [{'Device ID': o['deviceId'], 'Hostname': o['hostname'], 'Label': o['label'],
-             'Credentials': ', '.join(map(str, o['credentials'])) if isinstance(o['credentials'], list)
-             else o['credentials'], 'Other tags': ', '.join(o['otherTags'])} for o in outputs]
+             'Credentials': joined([_credential_text(c) for c in as_list(o['credentials'])]),
+             'Other tags': ', '.join(map(str, o['otherTags']))} for o in outputs]
     return CommandResults(outputs_prefix='Darktrace.Device', outputs_key_field='deviceId', outputs=outputs,
                           readable_output=markdown_table(f'Devices tagged "{tag}"', rows,
                                                          ['Device ID', 'Hostname', 'Label', 'Credentials',
@@ -2341,9 +2492,21 @@ def mirrored_breach(breach: dict[str, Any], comments: list[dict[str, Any]]) -> d
             'modelName': _breach_model(breach).get('name'), 'deviceHostname': device.get('hostname')}
 
 
+def remembered_closes() -> list[int]:
+    """The pbids whose incident was closed for their acknowledgement, oldest first (a corrupted value: none)."""
+    pbids = integration_context().get(MIRROR_CLOSED_KEY)
+    return [pbid for pbid in pbids if isinstance(pbid, int)] if isinstance(pbids, list) else []
+
+
+def remember_close(pbid: int, closed: bool) -> None:
+    """Record that the incident of `pbid` was closed for its acknowledgement (or forget it), keeping the newest."""
+    pbids = [known for known in remembered_closes() if known != pbid] + ([pbid] if closed else [])
+    update_integration_context(**{MIRROR_CLOSED_KEY: pbids[-MAX_REMEMBERED_CLOSES:]})
+
+
 def get_remote_data_command(client: Client, args: dict[str, Any], mirror: MirrorSettings) -> GetRemoteDataResponse:
     """The breach of a mirrored incident, its comments made in Darktrace since `lastUpdate`, and, with
-    close_incident on, a close entry once the breach is acknowledged."""
+    close_incident on, a close entry when the breach is newly acknowledged (once per acknowledgement)."""
     pbid = require_int(args, 'id', minimum=1)
     last_update_ms = parse_last_update(args)
     breach = _one_record(client.get_model_breach(pbid), 'pbid', pbid, f'model breach with pbid {pbid}')
@@ -2353,8 +2516,17 @@ def get_remote_data_command(client: Client, args: dict[str, Any], mirror: Mirror
                if _epoch_ms(comment.get('time')) > last_update_ms
                and not is_xsoar_comment(str(comment.get('message') or ''))]
     mirrored = mirrored_breach(breach, comments)
-    if mirror.close_incident and mirrored['acknowledged']:
-        entries.append(close_entry())
+    if mirror.close_incident:
+        # A breach record says whether it is acknowledged, not when, so "acknowledged since lastUpdate" cannot be
+        # read from Darktrace. The instance remembers instead the breaches whose incident it closed: one close entry
+        # per acknowledgement. After an analyst reopens the incident, later cycles leave it open; once the breach is
+        # unacknowledged in Darktrace it is forgotten, so acknowledging it again closes the incident again.
+        closed = pbid in remembered_closes()
+        if mirrored['acknowledged'] and not closed:
+            entries.append(close_entry())
+            remember_close(pbid, True)
+        elif not mirrored['acknowledged'] and closed:
+            remember_close(pbid, False)
     demisto.debug(f'Darktrace: breach {pbid} mirrored in with {len(entries)} new entries '
                   f'(acknowledged: {mirrored["acknowledged"]})')
     return GetRemoteDataResponse(mirrored_object=mirrored, entries=entries)
@@ -2400,6 +2572,7 @@ def update_remote_system_command(client: Client, args: dict[str, Any], mirror: M
         reply = client.acknowledge_model_breach(pbid)
         if not _confirms(reply):
             raise _unconfirmed(f'POST /modelbreaches/{pbid}/acknowledge', reply)
+        remember_close(pbid, True)  # closed in XSOAR already: the acknowledgement coming back must not close it again
     for message in messages:
         _created_comment(client.add_model_breach_comment(pbid, message), message,
                          f'POST /modelbreaches/{pbid}/comments')
@@ -2480,6 +2653,26 @@ def _secret(params: dict[str, Any], name: str) -> str:
     return str(value or '').strip()
 
 
+def integration_context() -> dict[str, Any]:
+    """The instance's stored state (signing form, mirrored closes); empty when missing or not an object."""
+    context = demisto.getIntegrationContext()
+    return context if isinstance(context, dict) else {}
+
+
+def update_integration_context(**changes: Any) -> None:
+    """Store `changes` in the instance's state, keeping every other key as it is now."""
+    context = integration_context()
+    context.update(changes)
+    demisto.setIntegrationContext(context)
+
+
+def remember_signing_form(signing_form: str) -> None:
+    """Called by the Client when the appliance accepted only the other signing form: later commands sign that
+    way first, so they need one request each."""
+    demisto.debug(f'Darktrace: the appliance accepts signatures over the {signing_form} form; remembered')
+    update_integration_context(**{SIGNING_FORM_KEY: signing_form})
+
+
 def build_client(params: dict[str, Any]) -> Client:
     """A `Client` from the instance parameters, refusing unusable ones before any request."""
     url = str(params.get('url') or '').strip()
@@ -2495,7 +2688,9 @@ def build_client(params: dict[str, Any]) -> Client:
     retry_budget_s = parse_int(params, 'retry_budget_seconds', 0, MAX_RETRY_BUDGET_S, default=DEFAULT_RETRY_BUDGET_S)
     return Client(url, public_token, private_token, verify=not argToBoolean(params.get('insecure') or False),
                   proxy=argToBoolean(params.get('proxy') or False), retry_budget_s=retry_budget_s,
-                  on_retry=demisto.debug, on_request=demisto.debug)
+                  on_retry=demisto.debug, on_request=demisto.debug,
+                  signing_form=str(integration_context().get(SIGNING_FORM_KEY) or SIGNING_FORMS[0]),
+                  on_signing_form=remember_signing_form)
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import requests
+import requests_mock as requests_mocking
 
 import demistomock as demisto
 from CommonServerPython import (CommandResults, DemistoException, EntryFormat, EntryType, GetMappingFieldsResponse,
@@ -31,6 +32,20 @@ def load(name: str) -> Any:
     return json.loads((TEST_DATA / name).read_text())
 
 
+@pytest.fixture(autouse=True)
+def stored_context(mocker: Any) -> dict[str, Any]:
+    """The instance's integration context, empty for each test and kept as JSON as the platform keeps it."""
+    stored: dict[str, Any] = {}
+
+    def store(value: dict[str, Any]) -> None:
+        stored.clear()
+        stored.update(json.loads(json.dumps(value)))
+
+    mocker.patch.object(demisto, 'getIntegrationContext', side_effect=lambda: json.loads(json.dumps(stored)))
+    mocker.patch.object(demisto, 'setIntegrationContext', side_effect=store)
+    return stored
+
+
 @pytest.fixture
 def client() -> Client:
     return Client(f'{BASE}/', PUBLIC, PRIVATE, retry_budget_s=0)
@@ -47,12 +62,23 @@ def context_key(result: CommandResults) -> str:
     return key
 
 
-def assert_signed(request: Any, body: bytes | None = None) -> None:
-    """The request carries a valid DTAPI signature over exactly its wire target (and body for a POST)."""
-    target = request.path_url
+def decoded_form(encoded: str) -> str:
+    """A query or form body as Darktrace's guide signs it: `k=v&…` with each key and value percent-decoded."""
+    return '&'.join('='.join(urllib.parse.unquote(part) for part in pair.split('=', 1))
+                    for pair in encoded.split('&')) if encoded else ''
+
+
+def assert_signed(request: Any, body: bytes | None = None, signing_form: str = 'decoded') -> None:
+    """The request carries a valid DTAPI signature over its wire target (or path?body for a POST), with the
+    query or form body decoded (the default) or exactly as sent; a JSON body is always signed as sent."""
+    parts = urllib.parse.urlsplit(request.url)
+    signed_text = parts.query
     if body is not None:
         assert request.body == body
-        target = f'{urllib.parse.urlsplit(request.url).path}?{body.decode()}'
+        signed_text = body.decode()
+    if signing_form == 'decoded' and not signed_text.startswith('{'):
+        signed_text = decoded_form(signed_text)
+    target = f'{parts.path}?{signed_text}' if signed_text or body is not None else parts.path
     expected = dtapi_signature(PRIVATE, PUBLIC, target, request.headers['DTAPI-Date'])
     assert request.headers['DTAPI-Token'] == PUBLIC
     assert request.headers['DTAPI-Signature'] == expected
@@ -101,7 +127,7 @@ def test_query_signature_covers_exactly_the_wire_target(client: Client, requests
     """
     Given a tag name with spaces, reserved characters, quotes or non-ASCII text
     When the tagged devices are requested
-    Then the signature covers exactly the path and query that went on the wire, and the value arrives intact.
+    Then the signature covers the decoded values of the query that went on the wire, and the value arrives intact.
     """
     requests_mock.get(f'{BASE}/tags/entities', json={'entities': [], 'devices': []})
     client.get_tagged_devices(value)
@@ -116,7 +142,7 @@ def test_form_body_signature_covers_exactly_the_body_sent(client: Client, reques
     """
     Given a tag name with awkward characters
     When the tag is posted (a form body)
-    Then the body is percent-encoded once, the signature covers path?body, and the value decodes intact.
+    Then the body is percent-encoded once, the signature covers path?<decoded body>, and the value decodes intact.
     """
     requests_mock.post(f'{BASE}/tags/entities', json={'tid': 1})
     client.add_tag_to_device(7, value, None)
@@ -160,6 +186,172 @@ def test_encode_query_keeps_order_drops_none_and_lowercases_booleans() -> None:
     Then order is kept, None is left out, booleans are lowercase and empty values stay.
     """
     assert encode_query({'z': 1, 'a': None, 'm': True, 'b': False, 'e': ''}) == 'z=1&m=true&b=false&e='
+
+
+def test_known_answer_vectors_through_the_signed_targets() -> None:
+    """
+    Given the queries and the JSON body of the known-answer vectors, built as the client builds requests
+    When their signed targets are computed in either form
+    Then the signatures are the published ones (these values are the same decoded and encoded).
+    """
+    query_target = Darktrace.request_targets('/devices', {'aparam': 'aval', 'mparam': 'mval', 'zparam': 'zval'},
+                                             None, None)
+    json_text, _ = Darktrace.encode_body(None, {'message': 'Test Comment', 'priority': 'high'})
+    json_target = Darktrace.request_targets('/modelbreaches/101/comments', None, None, json_text)
+    for signing_form in Darktrace.SIGNING_FORMS:
+        assert dtapi_signature('test_private_token', 'test_public_token', query_target[signing_form],
+                               '2025-06-01 00:00:00') == '2f247e5248b933fccf527bebc479248613c320a4'
+        assert dtapi_signature('test_private_token', 'test_public_token', json_target[signing_form],
+                               '2023-12-25 23:59:59') == 'b309669f63f10c0de47230144c623b6869ebfac3'
+    breaches = Darktrace.request_targets('/modelbreaches', {'minscore': '0.5', 'starttime': 1700000000000}, None, None)
+    assert dtapi_signature('examplepri', 'examplepub', breaches['decoded'], '20240101T120000') == \
+        '74a4453c4e16ce507d133b5ef9b86449cf6f4a38'
+
+
+def test_signed_targets_decoded_and_encoded() -> None:
+    """
+    Given a query and a form body holding a space, and a JSON body
+    When their signed targets are computed
+    Then the decoded form holds the values as they are, the encoded form the bytes sent, and a JSON body
+    is the same in both.
+    """
+    assert Darktrace.request_targets('/tags/entities', {'did': 1, 'tag': 'Active Threat'}, None, None) == {
+        'decoded': '/tags/entities?did=1&tag=Active Threat', 'encoded': '/tags/entities?did=1&tag=Active%20Threat'}
+    assert Darktrace.request_targets('/tags/entities', None, {'did': 1, 'tag': 'Active Threat'}, None) == {
+        'decoded': '/tags/entities?did=1&tag=Active Threat', 'encoded': '/tags/entities?did=1&tag=Active%20Threat'}
+    assert Darktrace.request_targets('/intelfeed', {'x': 'a b'}, None, '{"d":"a b"}') == {
+        'decoded': '/intelfeed?{"d":"a b"}', 'encoded': '/intelfeed?{"d":"a b"}'}
+    assert Darktrace.request_targets('/status', None, None, None) == {'decoded': '/status', 'encoded': '/status'}
+
+
+def only_signed_in(accepted_form: str, segment: str, reply: Any, status: int = 400) -> Any:
+    """A requests_mock callback playing an appliance that accepts signatures over one form only."""
+    def answer(request: Any, context: Any) -> Any:
+        body = request.body.encode() if isinstance(request.body, str) else request.body
+        try:
+            assert_signed(request, body, accepted_form)
+        except AssertionError:
+            context.status_code = status
+            return {segment: 'API SIGNATURE ERROR'}
+        context.status_code = 200
+        return reply
+    return answer
+
+
+SIGNING_CASES = [  # (HTTP method, path, client call, reply)
+    ('GET', '/tags/entities', lambda c: c.get_tagged_devices('Active Threat'), {'entities': [], 'devices': []}),
+    ('POST', '/tags/entities', lambda c: c.add_tag_to_device(1, 'Active Threat', None), {'tid': 5}),
+    ('DELETE', '/tags/entities', lambda c: c.remove_tag_from_device(1, 'Active Threat'), {'response': 'SUCCESS'}),
+    ('GET', '/devicesearch', lambda c: c.search_devices('hostname:"srv*"', None, None, 5, 0), {'devices': []}),
+    ('GET', '/endpointdetails', lambda c: c.get_endpoint_details('ip', '2001:db8::1', False, False, False), {}),
+]
+
+
+@pytest.mark.parametrize('status', [400, 401])
+@pytest.mark.parametrize('method, path, call, reply', SIGNING_CASES)
+@pytest.mark.parametrize('preferred, accepted', [('decoded', 'decoded'), ('decoded', 'encoded'),
+                                                 ('encoded', 'encoded'), ('encoded', 'decoded')])
+def test_signature_error_is_retried_once_in_the_other_form(requests_mock: Any, method: str, path: str, call: Any,
+                                                           reply: Any, preferred: str, accepted: str,
+                                                           status: int) -> None:
+    """
+    Given an appliance that accepts signatures over one form only (answering 400 or 401 API SIGNATURE ERROR
+    otherwise), and a client that prefers one form
+    When a request whose decoded and encoded forms differ is sent (a GET, a form POST, a DELETE)
+    Then it succeeds: in one request when the preferred form is accepted, else in two, the second signed in
+    the other form; the client then reports and keeps the form that worked, and its next request needs one.
+    """
+    requests_mock.register_uri(method, f'{BASE}{path}', json=only_signed_in(accepted, path.split('/')[1], reply,
+                                                                             status))
+    reported: list[str] = []
+    signer = Client(BASE, PUBLIC, PRIVATE, retry_budget_s=0, signing_form=preferred,
+                    on_signing_form=reported.append)
+    assert call(signer) == reply
+    assert requests_mock.call_count == (1 if preferred == accepted else 2)
+    assert signer.signing_form == accepted
+    assert reported == ([] if preferred == accepted else [accepted])
+    bodies = {request.body for request in requests_mock.request_history}
+    assert len(bodies) == 1 and len({request.url for request in requests_mock.request_history}) == 1
+    call(signer)
+    assert requests_mock.call_count == (2 if preferred == accepted else 3)
+
+
+@pytest.mark.parametrize('call, path, method', [
+    (lambda c: c.get_tags(), '/tags', 'GET'),  # no query at all
+    (lambda c: c.get_device_tags(1), '/tags/entities', 'GET'),  # the same in both forms
+    (lambda c: c.add_to_watched_list({'addlist': 'a.example', 'description': 'two words'}), '/intelfeed', 'POST'),
+    (lambda c: c.advanced_search_analyze('f', 'terms', 'eyJhIjoiYiBjIn0='), '/advancedsearch/api/analyze/f/terms/'
+     'eyJhIjoiYiBjIn0=', 'GET'),
+])
+def test_signature_error_is_not_retried_when_both_forms_are_the_same(client: Client, requests_mock: Any, call: Any,
+                                                                      path: str, method: str) -> None:
+    """
+    Given a request signed the same way in both forms (no query, plain values, a JSON body, a base64 path)
+    When the appliance answers API SIGNATURE ERROR
+    Then it is sent once, and the error says to check the tokens.
+    """
+    requests_mock.register_uri(method, f'{BASE}{path}', status_code=400, json={'x': 'API SIGNATURE ERROR'})
+    with pytest.raises(DarktraceApiError, match='public and private API tokens') as raised:
+        call(client)
+    assert raised.value.kind == 'signature' and requests_mock.call_count == 1
+
+
+def test_signature_error_in_both_forms_gives_the_token_message(requests_mock: Any) -> None:
+    """
+    Given wrong tokens (the appliance refuses every signature)
+    When a request whose forms differ is sent
+    Then it is sent twice (once in each form), the error says to check the tokens, and nothing is remembered.
+    """
+    requests_mock.post(f'{BASE}/tags/entities', status_code=400, json={'tags': 'API SIGNATURE ERROR'})
+    reported: list[str] = []
+    signer = Client(BASE, PUBLIC, PRIVATE, retry_budget_s=0, on_signing_form=reported.append)
+    with pytest.raises(DarktraceApiError, match='public and private API tokens'):
+        signer.add_tag_to_device(1, 'Active Threat', None)
+    assert requests_mock.call_count == 2 and reported == [] and signer.signing_form == 'decoded'
+    first, second = requests_mock.request_history
+    assert first.headers['DTAPI-Signature'] != second.headers['DTAPI-Signature']
+
+
+def test_other_failures_are_not_retried_in_the_other_form(client: Client, requests_mock: Any) -> None:
+    """
+    Given an appliance that rejects the parameters (400 INPUT ERROR)
+    When a request whose forms differ is sent
+    Then it is sent once.
+    """
+    requests_mock.get(f'{BASE}/tags/entities', status_code=400, json={'error': 'bad', 'response': 'INPUT ERROR'})
+    with pytest.raises(DarktraceApiError, match='INPUT ERROR'):
+        client.get_tagged_devices('Active Threat')
+    assert requests_mock.call_count == 1
+
+
+@pytest.mark.parametrize('stored, expected', [({}, 'decoded'), ({'signingForm': 'encoded'}, 'encoded'),
+                                              ({'signingForm': 'rot13'}, 'decoded'), ({'signingForm': 5}, 'decoded')])
+def test_build_client_reads_the_remembered_signing_form(mocker: Any, stored: dict, expected: str) -> None:
+    """
+    Given a signing form stored in the integration context (or none, or a corrupted one)
+    When the client is built
+    Then it signs in that form first (decoded when nothing usable is stored).
+    """
+    mocker.patch.object(demisto, 'getIntegrationContext', return_value=stored)
+    assert Darktrace.build_client(PARAMS).signing_form == expected
+
+
+def test_main_remembers_the_form_that_worked_and_uses_it_next_time(mocker: Any, requests_mock: Any,
+                                                                   stored_context: dict[str, Any]) -> None:
+    """
+    Given an appliance that accepts only encoded signatures, and an instance with other keys in its context
+    When a command needs the fallback, and then another command runs
+    Then the first takes two requests and stores 'encoded' beside the other keys; the second takes one.
+    """
+    requests_mock.get(f'{BASE}/tags/entities', json=only_signed_in('encoded', 'tags', {'entities': [], 'devices': []}))
+    stored_context['other'] = 1
+    stored = stored_context
+    _, error = run_main(mocker, 'darktrace-get-tagged-devices', {'tagName': 'Active Threat'})
+    error.assert_not_called()
+    assert requests_mock.call_count == 2 and stored == {'other': 1, 'signingForm': 'encoded'}
+    _, error = run_main(mocker, 'darktrace-get-tagged-devices', {'tagName': 'Active Threat'})
+    error.assert_not_called()
+    assert requests_mock.call_count == 3
 
 
 # --- error mapping ---------------------------------------------------------------------------------
@@ -376,6 +568,43 @@ def test_get_external_endpoint_details(client: Client, requests_mock: Any, fixtu
     assert shown in result.readable_output
 
 
+@pytest.mark.parametrize('typed, sent', [
+    ('bücher.example', 'xn--bcher-kva.example'),
+    ('Bücher.Example', 'xn--bcher-kva.example'),
+    ('пример.рф', 'xn--e1afmkfd.xn--p1ai'),
+    ('例え.テスト', 'xn--r8jz45g.xn--zckzah'),
+    ('münchen.de.', 'xn--mnchen-3ya.de.'),
+])
+def test_get_external_endpoint_details_of_an_internationalised_host_name(client: Client, requests_mock: Any,
+                                                                          typed: str, sent: str) -> None:
+    """
+    Given a host name in a non-Latin or accented script
+    When darktrace-get-external-endpoint-details looks it up
+    Then it is sent in its IDNA (ASCII) form, and shown and kept in context as the user typed it.
+    """
+    requests_mock.get(f'{BASE}/endpointdetails', json={'hostname': sent.lower(), 'firsttime': 1596775643000})
+    result = Darktrace.get_external_endpoint_details_command(client, {'endpoint_type': 'hostname',
+                                                                      'endpoint_value': typed})
+    assert query_of(requests_mock.last_request)['hostname'] == [sent]
+    assert_signed(requests_mock.last_request)
+    assert result.outputs['endpoint'] == typed and f'What Darktrace knows of {typed}' in result.readable_output
+    assert f'| {typed} |' in result.readable_output
+
+
+@pytest.mark.parametrize('value', ['bü cher.example', '-bücher.example', 'bücher..example', 'bücher/x'])
+def test_get_external_endpoint_details_refuses_what_is_not_a_host_name(client: Client, requests_mock: Any,
+                                                                        value: str) -> None:
+    """
+    Given a value that is no host name in any script
+    When darktrace-get-external-endpoint-details runs for a host name
+    Then it is refused before any request, naming the argument.
+    """
+    with pytest.raises(ValueError, match='Invalid "endpoint_value"'):
+        Darktrace.get_external_endpoint_details_command(client, {'endpoint_type': 'hostname',
+                                                                 'endpoint_value': value})
+    assert requests_mock.call_count == 0
+
+
 def test_get_external_endpoint_details_lists_contacting_devices(client: Client, requests_mock: Any) -> None:
     """
     Given a host name that devices contacted
@@ -504,16 +733,32 @@ def test_post_to_watched_list_sends_no_description_when_none_given(client: Clien
 
 def test_get_tagged_devices_full_details(client: Client, requests_mock: Any) -> None:
     """
-    Given a tag on a device that has other tags
+    Given a tag on a device that has other tags and credentials seen on it ({credential, lastSeen} objects)
     When darktrace-get-tagged-devices runs
-    Then context has the device with its other tags (not the queried one).
+    Then context has the device with its other tags (not the queried one) and its credentials with lastSeen
+    in ISO 8601; the table names each credential and when it was last seen.
     """
     requests_mock.get(f'{BASE}/tags/entities', json=load('tagged_devices_full.json'))
     result = Darktrace.get_tagged_devices_command(client, {'tagName': 'Active Threat'})
     assert query_of(requests_mock.last_request) == {'tag': ['Active Threat'], 'fulldevicedetails': ['true']}
     assert result.outputs == [{'deviceId': 1417, 'hostname': 'ws1', 'label': 'Finance laptop',
-                               'credentials': ['alice@example.com'], 'otherTags': ['Admin']}]
-    assert '| 1417 | ws1 | Finance laptop | alice@example.com | Admin |' in result.readable_output
+                               'credentials': [{'credential': 'alice@example.com',
+                                                'lastSeen': '2023-01-24T01:04:25.000Z'},
+                                               {'credential': 'svc-backup', 'lastSeen': '2023-01-23T01:04:25.000Z'}],
+                               'otherTags': ['Admin']}]
+    assert ('| 1417 | ws1 | Finance laptop | alice@example.com (last seen 2023-01-24T01:04:25.000Z), svc-backup '
+            '(last seen 2023-01-23T01:04:25.000Z) | Admin |') in result.readable_output
+
+
+def test_get_tagged_devices_older_credential_names(client: Client, requests_mock: Any) -> None:
+    """
+    Given an appliance that lists credentials as plain names
+    When darktrace-get-tagged-devices runs
+    Then context and table hold the names.
+    """
+    requests_mock.get(f'{BASE}/tags/entities', json={'devices': [{'did': 2, 'credentials': ['bob']}]})
+    result = Darktrace.get_tagged_devices_command(client, {'tagName': 'Admin'})
+    assert result.outputs[0]['credentials'] == ['bob'] and '| 2 |  |  | bob |  |' in result.readable_output
 
 
 def test_get_tagged_devices_link_variant(client: Client, requests_mock: Any) -> None:
@@ -1084,13 +1329,15 @@ def test_get_model_breach(client: Client, requests_mock: Any) -> None:
     """
     Given a model breach
     When darktrace-get-model-breach runs
-    Then it asks for the acknowledged flag and link, and context has ISO times, numeric scores and the model
-    flattened, keyed by pbid; the War Room shows model, score, device, time and link first.
+    Then it reads /modelbreaches?pbid= (never the path route, which some appliances lack) asking for the
+    acknowledged flag and link, and context has ISO times, numeric scores and the model flattened, keyed by
+    pbid; the War Room shows model, score, device, time and link first.
     """
-    requests_mock.get(f'{BASE}/modelbreaches/{PBID}', json=load('model_breaches.json')[0])
+    requests_mock.get(f'{BASE}/modelbreaches?pbid={PBID}', json=load('model_breaches.json')[0])
     result = Darktrace.get_model_breach_command(client, {'pbid': str(PBID)})
-    assert query_of(requests_mock.last_request) == {'includeacknowledged': ['true'], 'includebreachurl': ['true'],
-                                                    'deviceattop': ['true']}
+    assert requests_mock.last_request.path == '/modelbreaches'
+    assert query_of(requests_mock.last_request) == {'pbid': [str(PBID)], 'includeacknowledged': ['true'],
+                                                    'includebreachurl': ['true'], 'deviceattop': ['true']}
     assert_signed(requests_mock.last_request)
     assert context_key(result) == 'Darktrace.ModelBreach(val.pbid && val.pbid == obj.pbid)'
     outputs = result.outputs
@@ -1119,7 +1366,7 @@ def test_get_model_breach_normalises_text_scores_and_a_flat_model(client: Client
     """
     breach = {'pbid': '7', 'time': '1674522265000', 'score': '0.915', 'acknowledged': 'true',
               'model': {'name': 'Device::New User Agent', 'priority': '2', 'uuid': MODEL_UUID}}
-    requests_mock.get(f'{BASE}/modelbreaches/7', json=[breach])
+    requests_mock.get(f'{BASE}/modelbreaches?pbid=7', json=[breach])
     outputs = Darktrace.get_model_breach_command(client, {'pbid': '7'}).outputs
     assert outputs['pbid'] == 7 and outputs['score'] == 0.915 and outputs['percentscore'] == 92
     assert outputs['acknowledged'] is True and outputs['time'] == '2023-01-24T01:04:25.000Z'
@@ -1134,7 +1381,7 @@ def test_get_model_breach_not_found(client: Client, requests_mock: Any, reply: A
     When darktrace-get-model-breach runs
     Then a not-found error names the pbid (never someone else's breach).
     """
-    requests_mock.get(f'{BASE}/modelbreaches/{PBID}', json=reply)
+    requests_mock.get(f'{BASE}/modelbreaches?pbid={PBID}', json=reply)
     with pytest.raises(DarktraceApiError, match='no model breach with pbid 30960') as raised:
         Darktrace.get_model_breach_command(client, {'pbid': str(PBID)})
     assert raised.value.kind == 'not_found'
@@ -1316,16 +1563,52 @@ def test_post_comment_to_model_breach_unconfirmed(client: Client, requests_mock:
         Darktrace.post_comment_to_model_breach_command(client, {'pbid': str(PBID), 'message': 'x'})
 
 
-def test_get_model_breach_connections(client: Client, requests_mock: Any) -> None:
+def details_appliance(events: list[dict[str, Any]], breach_record: dict[str, Any] | None = None) -> Any:
+    """A requests_mock callback playing /details as the darktrace-sdk says appliances take it: times only in
+    pairs and `count` only without them (else 400 INPUT ERROR); a pair selects the events inside it (both ends
+    included), `count` alone the newest ones; with pbid the breach record comes first."""
+    def answer(request: Any, context: Any) -> Any:
+        query = {key: values[0] for key, values in query_of(request).items()}
+        paired = {'starttime', 'endtime'} & set(query)
+        if len(paired) == 1 or (paired and 'count' in query):
+            context.status_code = 400
+            return {'error': 'unpaired time or count with a time range', 'response': 'INPUT ERROR'}
+        newest = sorted(events, key=lambda event: event['timems'], reverse=True)
+        if paired:
+            selected = [e for e in newest if int(query['starttime']) <= e['timems'] <= int(query['endtime'])]
+        else:
+            selected = newest[:int(query['count']) - (1 if breach_record else 0)] if 'count' in query else newest
+        return ([breach_record] if breach_record else []) + selected
+    return answer
+
+
+def details_windows(requests_mock: Any) -> list[tuple[int, int]]:
+    return [(int(query_of(r)['starttime'][0]), int(query_of(r)['endtime'][0])) for r in requests_mock.request_history]
+
+
+def connection_at(timems: int, uid: str) -> dict[str, Any]:
+    return {'timems': timems, 'time': Darktrace.ms_to_iso(timems), 'eventType': 'connection', 'action': 'connection',
+            'uid': uid, 'source': 'ws1', 'destination': 'cats.com', 'port': 443, 'protocol': 'TCP', 'direction': 'out'}
+
+
+RECORDED = load('breach_connections.json')
+BREACH_RECORD, RECORDED_CONNECTIONS = RECORDED[0], RECORDED[1:]
+
+
+def test_get_model_breach_connections_with_an_end_time_sends_a_time_pair(client: Client, requests_mock: Any) -> None:
     """
-    Given /details?pbid= opening with the breach record
-    When darktrace-get-model-breach-connections runs with limit 1 and an end time
-    Then it asks for one more than the limit, drops the breach record and keeps the newest connection.
+    Given /details?pbid= opening with the breach record, on an appliance that refuses unpaired times and
+    count with times
+    When darktrace-get-model-breach-connections runs with limit 1 and an end time only
+    Then every request carries a starttime/endtime pair ending at the end time and no count; the breach
+    record is dropped and the newest connection kept.
     """
-    requests_mock.get(f'{BASE}/details', json=load('breach_connections.json'))
+    requests_mock.get(f'{BASE}/details', json=details_appliance(RECORDED_CONNECTIONS, BREACH_RECORD))
     result = Darktrace.get_model_breach_connections_command(client, {'pbid': str(PBID), 'limit': '1',
-                                                                     'end_time': '2023-01-25T00:00:00Z'})
-    assert query_of(requests_mock.last_request) == {'pbid': [str(PBID)], 'count': ['2'], 'endtime': ['1674604800000']}
+                                                                     'end_time': '2023-01-24T02:00:00Z'})
+    first = query_of(requests_mock.request_history[0])
+    assert first == {'pbid': [str(PBID)], 'starttime': ['1674522000001'], 'endtime': ['1674525600000']}
+    assert all('count' not in query_of(request) for request in requests_mock.request_history)
     connections = result.outputs['connections']
     assert [c['uid'] for c in connections] == ['C7dQ1m2Wq9']
     assert connections[0]['time'] == '2023-01-24T01:04:24.000Z' and connections[0]['timems'] == connections[0]['time']
@@ -1336,14 +1619,65 @@ def test_get_model_breach_connections(client: Client, requests_mock: Any) -> Non
 
 def test_get_model_breach_connections_default_limit(client: Client, requests_mock: Any) -> None:
     """
-    Given no limit and no end time
+    Given no limit and no time range
     When darktrace-get-model-breach-connections runs
-    Then 51 events are asked for, no endtime is sent, and every connection is kept newest first.
+    Then one request asks for 51 events with count alone (no time), and every connection is kept newest first.
     """
-    requests_mock.get(f'{BASE}/details', json=load('breach_connections.json'))
+    requests_mock.get(f'{BASE}/details', json=details_appliance(RECORDED_CONNECTIONS, BREACH_RECORD))
     result = Darktrace.get_model_breach_connections_command(client, {'pbid': str(PBID)})
+    assert requests_mock.call_count == 1
     assert query_of(requests_mock.last_request) == {'pbid': [str(PBID)], 'count': ['51']}
     assert [c['uid'] for c in result.outputs['connections']] == ['C7dQ1m2Wq9', 'CSbLwb1XyYr2mA1kQ7']
+
+
+DAY = 24 * HOUR_MS
+
+
+@pytest.mark.parametrize('command, args, fixed', [
+    (Darktrace.get_device_events_command, {'did': '1417'}, {'did': ['1417'], 'eventtype': ['connection']}),
+    (Darktrace.get_model_breach_connections_command, {'pbid': str(PBID)}, {'pbid': [str(PBID)]}),
+])
+def test_details_pages_a_long_window_by_narrowing_it(client: Client, requests_mock: Any, command: Any, args: dict,
+                                                     fixed: dict) -> None:
+    """
+    Given 30 days of which only the oldest 20 hold events (one an hour), and a limit of 5
+    When the events of the whole 30 days are asked for
+    Then slices are read newest first (an hour, then each four times longer, each ending just before the
+    previous one began, never with count) until 5 events are found; the 5 newest events are returned.
+    """
+    end_ms = NOW_MS
+    events = [connection_at(end_ms - 10 * DAY - hour * HOUR_MS, f'C{hour}') for hour in range(20 * 24)]
+    record = BREACH_RECORD if 'pbid' in args else None
+    requests_mock.get(f'{BASE}/details', json=details_appliance(events, record))
+    result = command(client, {**args, 'start_time': str(end_ms - 30 * DAY), 'end_time': str(end_ms), 'limit': '5'})
+    windows = details_windows(requests_mock)
+    assert windows[0] == (end_ms - HOUR_MS + 1, end_ms)
+    for (newer_start, _), (older_start, older_end) in zip(windows, windows[1:]):
+        assert older_end == newer_start - 1
+    assert [end - start + 1 for start, end in windows] == [HOUR_MS * 4 ** i for i in range(len(windows))]
+    assert len(windows) == 5 and windows[-1][0] <= end_ms - 10 * DAY
+    assert all({key: query_of(r)[key] for key in fixed} == fixed and 'count' not in query_of(r)
+               for r in requests_mock.request_history)
+    listed = result.outputs['events' if 'did' in args else 'connections']
+    assert [event['uid'] for event in listed] == ['C0', 'C1', 'C2', 'C3', 'C4']
+    assert 'Read back to' not in result.readable_output
+
+
+def test_details_paging_stops_after_a_bounded_number_of_requests_and_says_so(client: Client,
+                                                                             requests_mock: Any) -> None:
+    """
+    Given a ten-year range holding one event, at its very start
+    When the device events of the range are asked for
+    Then at most 8 requests are sent, the newest slices first, and the War Room says how far back they read.
+    """
+    start_ms = NOW_MS - 3650 * DAY
+    requests_mock.get(f'{BASE}/details', json=details_appliance([connection_at(start_ms, 'old')]))
+    result = Darktrace.get_device_events_command(client, {'did': '1417', 'start_time': str(start_ms),
+                                                          'end_time': str(NOW_MS)})
+    windows = details_windows(requests_mock)
+    assert len(windows) == Darktrace.MAX_DETAILS_REQUESTS and windows[-1][0] > start_ms
+    assert result.outputs['events'] == []
+    assert f'Read back to {Darktrace.ms_to_iso(windows[-1][0])} in 8 requests' in result.readable_output
 
 
 # models
@@ -1489,17 +1823,18 @@ def test_get_device_not_found(client: Client, requests_mock: Any) -> None:
 
 def test_get_device_events_connections(client: Client, requests_mock: Any) -> None:
     """
-    Given connection events of a device
+    Given connection events of a device, on an appliance that refuses count with a time range
     When darktrace-get-device-events runs with a time range and a limit
-    Then it sends did, eventtype, the range in ms and count, and lists the events newest first.
+    Then it sends did, eventtype and time pairs in ms without count, newest slice first, until the start of
+    the range, and lists the events newest first.
     """
-    events = [e for e in load('breach_connections.json') if e['eventType'] == 'connection']
-    requests_mock.get(f'{BASE}/details', json=events)
+    requests_mock.get(f'{BASE}/details', json=details_appliance(RECORDED_CONNECTIONS))
     result = Darktrace.get_device_events_command(client, {
         'did': '1417', 'start_time': '2023-01-24T00:00:00Z', 'end_time': '2023-01-25T00:00:00Z', 'limit': '5'})
-    assert query_of(requests_mock.last_request) == {'did': ['1417'], 'eventtype': ['connection'],
-                                                    'starttime': ['1674518400000'], 'endtime': ['1674604800000'],
-                                                    'count': ['5']}
+    assert query_of(requests_mock.request_history[0]) == {'did': ['1417'], 'eventtype': ['connection'],
+                                                          'starttime': ['1674601200001'],
+                                                          'endtime': ['1674604800000']}
+    assert details_windows(requests_mock)[-1][0] == 1674518400000
     assert context_key(result) == ('Darktrace.DeviceEvents(val.did && val.did == obj.did && '
                                    'val.eventType && val.eventType == obj.eventType)')
     outputs = result.outputs
@@ -1546,6 +1881,22 @@ def test_get_ai_analyst_incident_event(client: Client, requests_mock: Any) -> No
             'false |') in readable
     assert 'repeated connections to a rare external host' in readable
     assert '| 30960 | Compromise::Watched Domain | 59.2 | 2023-01-24T01:04:25.000Z |' in readable
+
+
+def test_get_ai_analyst_incident_event_with_a_summary_object(client: Client, requests_mock: Any) -> None:
+    """
+    Given an incident event whose summary is an object (some versions), not text
+    When darktrace-get-ai-analyst-incident-event runs
+    Then context keeps the object (times in ISO 8601) and the War Room shows it as readable text.
+    """
+    requests_mock.get(f'{BASE}/aianalyst/incidentevents', json=load('ai_analyst_event_summary_object.json'))
+    result = Darktrace.get_ai_analyst_incident_event_command(client, {'event_id': EVENT_ID})
+    assert result.outputs['summary'] == {
+        'text': 'The device ws1 made repeated connections to a rare external host.',
+        'details': ['Destination: rare.example', 'Port: 443'], 'generatedAt': 1674529200000}
+    assert ('text: The device ws1 made repeated connections to a rare external host.; '
+            'details: Destination: rare.example, Port: 443; generatedAt: 1674529200000') in result.readable_output
+    assert "{'" not in result.readable_output and '{"' not in result.readable_output
 
 
 def test_get_ai_analyst_incident_event_not_found(client: Client, requests_mock: Any) -> None:
@@ -1651,16 +2002,31 @@ def test_post_comment_to_ai_analyst_incident_event(client: Client, requests_mock
     assert result.outputs == {'id': EVENT_ID, 'postedComment': {'message': 'Contained; see ticket 12'}}
 
 
-def test_get_ai_analyst_incident_group_by_id(client: Client, requests_mock: Any) -> None:
+def groups_appliance(groups: list[dict[str, Any]], group_lookup: str) -> Any:
+    """A requests_mock callback playing /aianalyst/groups: groupid= selects by group id and uuid= the group holding
+    that incident event ('strict', as Darktrace's clients read it), or either takes either id ('lenient')."""
+    def answer(request: Any, context: Any) -> Any:
+        query = {key: values[0] for key, values in query_of(request).items()}
+        wanted = query.get('groupid') or query.get('uuid')
+        by_group = 'groupid' in query or group_lookup == 'lenient'
+        by_event = 'uuid' in query or group_lookup == 'lenient'
+        return [g for g in groups if (by_group and g['id'] == wanted)
+                or (by_event and wanted in Darktrace._group_event_ids(g))]
+    return answer
+
+
+@pytest.mark.parametrize('group_lookup', ['strict', 'lenient'])
+def test_get_ai_analyst_incident_group_by_id(client: Client, requests_mock: Any, group_lookup: str) -> None:
     """
-    Given an AI Analyst incident (group) asked for by its id
+    Given an AI Analyst incident (group) asked for by its id, whichever way the appliance reads uuid=
     When darktrace-get-ai-analyst-incident-group runs
-    Then one request fetches it, it is in context keyed by id with ISO times, and the War Room lists its events.
+    Then one request with groupid= fetches it, it is in context keyed by id with ISO times, and the War Room
+    lists its events.
     """
-    requests_mock.get(f'{BASE}/aianalyst/groups', json=load('ai_analyst_groups.json'))
+    requests_mock.get(f'{BASE}/aianalyst/groups', json=groups_appliance(load('ai_analyst_groups.json'), group_lookup))
     result = Darktrace.get_ai_analyst_incident_group_command(client, {'group_id': GROUP_ID})
     assert requests_mock.call_count == 1
-    assert query_of(requests_mock.last_request) == {'uuid': [GROUP_ID], 'includeacknowledged': ['true']}
+    assert query_of(requests_mock.last_request) == {'groupid': [GROUP_ID], 'includeacknowledged': ['true']}
     assert context_key(result) == 'Darktrace.AIAnalystGroup(val.id && val.id == obj.id)'
     assert result.outputs['id'] == GROUP_ID and result.outputs['start'] == '2023-01-24T00:26:40.000Z'
     readable = result.readable_output
@@ -1669,33 +2035,32 @@ def test_get_ai_analyst_incident_group_by_id(client: Client, requests_mock: Any)
     assert f'| {EVENT_ID} | Unusual Repeated Connections | 2023-01-24T00:26:40.000Z |' in readable
 
 
-def test_get_ai_analyst_incident_group_through_an_event(client: Client, requests_mock: Any) -> None:
+@pytest.mark.parametrize('group_lookup', ['strict', 'lenient'])
+def test_get_ai_analyst_incident_group_through_an_event(client: Client, requests_mock: Any, group_lookup: str) -> None:
     """
     Given the id of an incident event
     When darktrace-get-ai-analyst-incident-group runs
-    Then the event is fetched first and its currentGroup is the group asked for.
+    Then one request, /aianalyst/groups?uuid=<event id>, answers the group holding the event.
     """
-    requests_mock.get(f'{BASE}/aianalyst/incidentevents', json=load('ai_analyst_events.json')[:1])
-    requests_mock.get(f'{BASE}/aianalyst/groups', json=load('ai_analyst_groups.json'))
+    requests_mock.get(f'{BASE}/aianalyst/groups', json=groups_appliance(load('ai_analyst_groups.json'), group_lookup))
     result = Darktrace.get_ai_analyst_incident_group_command(client, {'event_id': EVENT_ID})
-    first, second = requests_mock.request_history
-    assert query_of(first) == {'uuid': [EVENT_ID], 'includeacknowledged': ['true']}
-    assert query_of(second) == {'uuid': [GROUP_ID], 'includeacknowledged': ['true']}
+    assert requests_mock.call_count == 1
+    assert query_of(requests_mock.last_request) == {'uuid': [EVENT_ID], 'includeacknowledged': ['true']}
     assert result.outputs['id'] == GROUP_ID
 
 
 def test_get_ai_analyst_incident_group_plain_event_ids_and_gaps(client: Client, requests_mock: Any) -> None:
     """
-    Given a group whose incidentEvents are plain ids and whose score is text, and an event without currentGroup
-    When the group is asked for by id, then through that event
-    Then the first works (numeric score, events counted) and the second says the event names no group.
+    Given a group whose incidentEvents are plain ids and whose score is text
+    When the group is asked for by id, by one of its events, then by an event it does not hold
+    Then the first two work (numeric score, events counted) and the third says no incident holds the event.
     """
-    requests_mock.get(f'{BASE}/aianalyst/groups', json=[{'id': 'g2', 'incidentEvents': ['e2', 'e3'],
-                                                         'groupScore': '20', 'devices': [{'did': 4}]}])
+    group = {'id': 'g2', 'incidentEvents': ['e2', 'e3'], 'groupScore': '20', 'devices': [{'did': 4}]}
+    requests_mock.get(f'{BASE}/aianalyst/groups', json=groups_appliance([group], 'strict'))
     result = Darktrace.get_ai_analyst_incident_group_command(client, {'group_id': 'g2'})
     assert result.outputs['groupScore'] == 20 and '| g2 |  | 20 |  |  |  |  | 2 | 4 |' in result.readable_output
-    requests_mock.get(f'{BASE}/aianalyst/incidentevents', json=[{'id': 'e9', 'title': 'orphan'}])
-    with pytest.raises(DarktraceApiError, match='which AI Analyst incident holds the event e9'):
+    assert Darktrace.get_ai_analyst_incident_group_command(client, {'event_id': 'e3'}).outputs['id'] == 'g2'
+    with pytest.raises(DarktraceApiError, match='no AI Analyst incident holding the incident event e9'):
         Darktrace.get_ai_analyst_incident_group_command(client, {'event_id': 'e9'})
 
 
@@ -2463,7 +2828,7 @@ def test_a_record_without_its_key_is_taken_when_it_is_the_only_one(client: Clien
     requests_mock.get(f'{BASE}/models', json={'uuid': MODEL_UUID, 'logic': {'data': {'left': 'A'}}})
     readable = Darktrace.get_model_command(client, {'uuid': MODEL_UUID}).readable_output
     assert f'|  | {MODEL_UUID} |  |  |  |  |  |  |  |' in readable
-    requests_mock.get(f'{BASE}/modelbreaches/9', json={'pbid': 9, 'triggeredComponents': ['odd', {'cid': 1}]})
+    requests_mock.get(f'{BASE}/modelbreaches?pbid=9', json={'pbid': 9, 'triggeredComponents': ['odd', {'cid': 1}]})
     result = Darktrace.get_model_breach_command(client, {'pbid': '9'})
     assert '| 1 |  |  |  |' in result.readable_output
 
@@ -2665,7 +3030,7 @@ def test_field_names_that_look_like_dots_inside_are_accepted(client: Client, req
 
 MIRROR_TAG = 'darktrace comment'
 COMMENTS_URL = f'{BASE}/modelbreaches/{PBID}/comments'
-BREACH_URL = f'{BASE}/modelbreaches/{PBID}'
+BREACH_URL = f'{BASE}/modelbreaches?pbid={PBID}'
 ACK_URL = f'{BASE}/modelbreaches/{PBID}/acknowledge'
 # Between the two comments of model_breach_comments.json (01:16:40 and 01:50:00 on 2023-01-24).
 BETWEEN_COMMENTS_ISO = '2023-01-24T01:30:00Z'
@@ -2791,7 +3156,7 @@ def test_get_remote_data_returns_the_breach_and_new_comments(client: Client, req
                                                  mirror_settings(close_incident=True))
     assert isinstance(response, GetRemoteDataResponse)
     breach_request = requests_mock.request_history[0]
-    assert breach_request.path_url == f'/modelbreaches/{PBID}?includeacknowledged=true&includebreachurl=true' \
+    assert breach_request.path_url == f'/modelbreaches?pbid={PBID}&includeacknowledged=true&includebreachurl=true' \
                                       '&deviceattop=true'
     mirrored = response.mirrored_object
     assert mirrored['pbid'] == PBID and mirrored['breachUrl'] == 'https://dt.example/#modelbreach/30960'
@@ -2817,6 +3182,72 @@ def test_get_remote_data_closes_the_incident_once_acknowledged(client: Client, r
                                                  mirror_settings(close_incident=True))
     assert response.mirrored_object['acknowledged'] is True
     assert len(response.entries) == 2 and response.entries[-1] == CLOSE_ENTRY
+
+
+def mirror_cycle(client: Client, requests_mock: Any, acknowledged: bool, **settings: Any) -> list[Any]:
+    """One get-remote-data cycle on the breach in the given state: the close entries it returned."""
+    mock_breach(requests_mock, acknowledged=acknowledged, comments=[])
+    response = Darktrace.get_remote_data_command(client, {'id': str(PBID), 'lastUpdate': '2023-01-24T00:00:00Z'},
+                                                 mirror_settings(close_incident=True, **settings))
+    return [entry for entry in response.entries if entry == CLOSE_ENTRY]
+
+
+def test_get_remote_data_closes_once_per_acknowledgement(client: Client, requests_mock: Any,
+                                                         stored_context: dict[str, Any]) -> None:
+    """
+    Given a mirrored breach acknowledged in Darktrace
+    When get-remote-data runs again after the incident was closed and an analyst reopened it, then the breach is
+    unacknowledged and acknowledged again in Darktrace
+    Then the incident is closed on the first cycle only, left open on the later ones, and closed again after the
+    new acknowledgement; the instance remembers only the pbids it closed for a standing acknowledgement.
+    """
+    assert mirror_cycle(client, requests_mock, acknowledged=True) == [CLOSE_ENTRY]
+    assert stored_context['mirrorClosedPbids'] == [PBID]
+    assert mirror_cycle(client, requests_mock, acknowledged=True) == []  # reopened by an analyst: stays open
+    assert mirror_cycle(client, requests_mock, acknowledged=True) == []
+    assert mirror_cycle(client, requests_mock, acknowledged=False) == []  # unacknowledged in Darktrace
+    assert stored_context['mirrorClosedPbids'] == []
+    assert mirror_cycle(client, requests_mock, acknowledged=True) == [CLOSE_ENTRY]  # acknowledged again
+    assert mirror_cycle(client, requests_mock, acknowledged=True) == []
+
+
+def test_get_remote_data_does_not_close_what_xsoar_closed(client: Client, requests_mock: Any) -> None:
+    """
+    Given an incident closed in XSOAR, whose close update-remote-system mirrored out as an acknowledgement
+    When get-remote-data then sees the breach acknowledged
+    Then it sends no close entry (so an analyst who reopens the incident keeps it open).
+    """
+    requests_mock.post(ACK_URL, json={'response': 'SUCCESS'})
+    Darktrace.update_remote_system_command(client, update_args(), mirror_settings(close_out=True))
+    assert mirror_cycle(client, requests_mock, acknowledged=True) == []
+
+
+def test_remembered_closes_are_bounded_and_survive_corruption(client: Client, requests_mock: Any,
+                                                              stored_context: dict[str, Any], mocker: Any) -> None:
+    """
+    Given a context holding the most pbids it keeps, or a corrupted value, beside other keys
+    When a new breach is closed
+    Then the oldest pbid is dropped (the list stays bounded), a corrupted value counts as none, and other keys stay.
+    """
+    mocker.patch.object(Darktrace, 'MAX_REMEMBERED_CLOSES', 3)
+    stored_context.update({'mirrorClosedPbids': [1, 2, 3], 'signingForm': 'encoded'})
+    assert mirror_cycle(client, requests_mock, acknowledged=True) == [CLOSE_ENTRY]
+    assert stored_context == {'mirrorClosedPbids': [2, 3, PBID], 'signingForm': 'encoded'}
+    stored_context['mirrorClosedPbids'] = {'not': 'a list'}
+    assert mirror_cycle(client, requests_mock, acknowledged=True) == [CLOSE_ENTRY]
+    assert stored_context['mirrorClosedPbids'] == [PBID]
+
+
+def test_get_remote_data_remembers_nothing_when_close_incident_is_off(client: Client, requests_mock: Any,
+                                                                      stored_context: dict[str, Any]) -> None:
+    """
+    Given close_incident off
+    When get-remote-data sees an acknowledged breach
+    Then there is no close entry and nothing is stored.
+    """
+    mock_breach(requests_mock, acknowledged=True, comments=[])
+    response = Darktrace.get_remote_data_command(client, {'id': str(PBID)}, mirror_settings(close_incident=False))
+    assert CLOSE_ENTRY not in response.entries and stored_context == {}
 
 
 def test_get_remote_data_leaves_the_incident_open_when_close_incident_is_off(client: Client,
@@ -3144,3 +3575,147 @@ def test_main_refuses_a_bad_mirroring_direction_before_any_request(mocker: Any, 
     _, error = run_main(mocker, command, {'id': str(PBID)}, {**PARAMS, 'mirror_direction': 'Sideways'})
     assert '(mirror_direction)="Sideways"' in error.call_args[0][0]
     assert requests_mock.call_count == 0
+
+
+# --- War Room tables: readable cells for every command ---------------------------------------------------------
+
+RECORDED_GET_REPLIES = [  # (path prefix, query fragment or '', fixture); the first match wins
+    ('/modelbreaches/', '', 'model_breach_comments.json'), ('/modelbreaches', 'pbid=', 'model_breaches.json'),
+    ('/modelbreaches', '', 'model_breaches.json'), ('/details', '', 'breach_connections.json'),
+    ('/models', '', 'model.json'), ('/components/', '', 'model_component.json'),
+    ('/devicesearch', '', 'device_search.json'), ('/devices', '', 'device.json'),
+    ('/similardevices', '', 'similar_devices.json'), ('/deviceinfo', '', 'device_info.json'),
+    ('/endpointdetails', 'ip=', 'endpoint_details_external_ip.json'),
+    ('/endpointdetails', '', 'endpoint_details_hostname.json'),
+    ('/advancedsearch/api/analyze/m/terms/', '', 'advanced_search_terms.json'),
+    ('/advancedsearch/api/analyze/m/mean/', '', 'advanced_search_mean.json'),
+    ('/advancedsearch/api/analyze/m/trend/', '', 'advanced_search_trend.json'),
+    ('/advancedsearch/', '', 'advanced_search_score.json'),
+    ('/aianalyst/incidentevents', '', 'ai_analyst_event_summary_object.json'),
+    ('/aianalyst/groups', '', 'ai_analyst_groups.json'), ('/aianalyst/incident/comments', '', 'ai_analyst_comments.json'),
+    ('/intelfeed', '', 'watched_endpoints.json'), ('/tags/entities', 'did=', 'device_tags.json'),
+    ('/tags/entities', '', 'tagged_devices_full.json'), ('/tags', '', 'tags.json'),
+]
+CHANGE_REPLIES = {'/tags/entities': 'tag_post_tid.json', '/intelfeed': 'intelfeed_post.json',
+                  '/comments': 'comment_post_list.json', '/acknowledge': 'ack_reply_unified_view.json'}
+SEARCH_DAY = {'initialDate': '2023-01-24', 'initialTime': '00:00:00', 'endDate': '2023-01-24', 'endTime': '12:00:00',
+              'query': '@type:conn', 'metric': 'm'}
+# Every command with arguments that reach the recorded replies above.
+TABLE_RUNS = [
+    ('darktrace-get-model-breach', {'pbid': str(PBID)}),
+    ('darktrace-list-model-breaches', {'start_time': '2023-01-01T00:00:00Z', 'end_time': '2023-02-01T00:00:00Z'}),
+    ('darktrace-acknowledge-model-breach', {'pbid': str(PBID)}),
+    ('darktrace-unacknowledge-model-breach', {'pbid': str(PBID)}),
+    ('darktrace-get-model-breach-comments', {'pbid': str(PBID)}),
+    ('darktrace-post-comment-to-model-breach', {'pbid': str(PBID), 'message': 'Investigating'}),
+    ('darktrace-get-model-breach-connections', {'pbid': str(PBID)}),
+    ('darktrace-get-model', {'uuid': MODEL_UUID}),
+    ('darktrace-get-model-component', {'cid': '2997'}),
+    ('darktrace-search-devices', {'query': 'type:"server"'}),
+    ('darktrace-get-device', {'did': '1417'}),
+    ('darktrace-get-device-events', {'did': '1417'}),
+    ('darktrace-get-similar-devices', {'did': '1417', 'max_results': '5'}),
+    ('darktrace-get-device-connection-info', {'did': '1', 'data_type': 'co'}),
+    ('darktrace-get-external-endpoint-details', {'endpoint_type': 'hostname', 'endpoint_value': 'bücher.example',
+                                                 'devices': 'true'}),
+    ('darktrace-get-external-endpoint-details', {'endpoint_type': 'IP', 'endpoint_value': '2001:db8::7'}),
+    *[('darktrace-run-advanced-search-analysis', {**SEARCH_DAY, 'operation': operation})
+      for operation in Darktrace.ADVANCED_SEARCH_OPERATIONS],
+    ('darktrace-get-ai-analyst-incident-event', {'event_id': EVENT_ID}),
+    ('darktrace-list-ai-analyst-incident-events', {}),
+    ('darktrace-acknowledge-ai-analyst-incident-event', {'event_id': EVENT_ID}),
+    ('darktrace-unacknowledge-ai-analyst-incident-event', {'event_id': EVENT_ID}),
+    ('darktrace-get-ai-analyst-comments', {'event_id': EVENT_ID}),
+    ('darktrace-post-comment-to-ai-analyst-incident-event', {'event_id': EVENT_ID, 'message': 'Escalated'}),
+    ('darktrace-get-ai-analyst-incident-group', {'group_id': GROUP_ID}),
+    ('darktrace-post-to-watched-list', {'endpointsToWatch': 'evil.com', 'description': 'seen in incident 42'}),
+    ('darktrace-list-watched-endpoints', {}),
+    ('darktrace-remove-from-watched-list', {'endpointsToRemove': 'evil.com'}),
+    ('darktrace-get-tagged-devices', {'tagName': 'Active Threat'}),
+    ('darktrace-get-tags-for-device', {'deviceId': '1417'}),
+    ('darktrace-post-tag-to-device', {'deviceId': '1417', 'tagName': 'Active Threat'}),
+    ('darktrace-list-tags', {}),
+    ('darktrace-remove-tag-from-device', {'deviceId': '1417', 'tagName': 'Active Threat'}),
+]
+# A Python repr or JSON in a cell: an opening bracket or brace (other than a markdown link), a quoted key or item,
+# or a bare None/True/False.
+REPR_CELL = re.compile(r'^[{\[(](?!.*\]\()|[{\[(,]\s*[\'"]|[\'"]\s*[:\]}]|(^|[\s,(])(None|True|False)($|[\s,)])')
+
+
+def recorded_reply(request: Any, context: Any) -> Any:
+    path, query = request.path, urllib.parse.urlsplit(request.url).query
+    if request.method == 'POST':
+        name = next((fixture for suffix, fixture in CHANGE_REPLIES.items() if path.endswith(suffix)), None)
+        return load(name) if name else {'response': 'SUCCESS', 'aianalyst': 'SUCCESS'}
+    if request.method == 'DELETE':
+        return {'response': 'SUCCESS'}
+    return load(next(fixture for prefix, fragment, fixture in RECORDED_GET_REPLIES
+                     if path.startswith(prefix) and fragment in query))
+
+
+def table_cells(markdown: str) -> list[str]:
+    """Every data cell of every markdown table in a War Room text."""
+    cells = []
+    for line in markdown.splitlines():
+        if line.startswith('|') and not re.fullmatch(r'\|(-+\|)+', line):
+            cells += [cell.strip() for cell in re.split(r'(?<!\\)\|', line)[1:-1]]
+    return cells
+
+
+def test_table_runs_cover_every_command() -> None:
+    """
+    Given the table of commands run on recorded-shape replies
+    When it is compared with the integration's commands
+    Then every command is in it.
+    """
+    assert {command for command, _ in TABLE_RUNS} == set(Darktrace.COMMANDS)
+
+
+@pytest.mark.parametrize('value, looks_like_repr', [
+    ("{'a': 1}", True), ('{"a": 1}', True), ("['x']", True), ('["x"]', True), ('None', True), ('True', True),
+    ("x, 'y']", True), ('[Open in Darktrace](https://dt.example/#modelbreach/1)', False), ('alice (last seen x)', False),
+    ('Nonesuch', False), ('true', False), ('Destination: rare.example, Port: 443', False),
+])
+def test_repr_cell_pattern(value: str, looks_like_repr: bool) -> None:
+    """
+    Given table cells that are and are not reprs or JSON
+    When the pattern checks them
+    Then it tells them apart (so the sweep below can fail).
+    """
+    assert bool(REPR_CELL.search(value)) is looks_like_repr
+
+
+@pytest.mark.parametrize('command, args', TABLE_RUNS, ids=[f'{command}-{index}' for index, (command, _)
+                                                           in enumerate(TABLE_RUNS)])
+def test_no_table_cell_is_a_repr_or_json(client: Client, requests_mock: Any, command: str, args: dict) -> None:
+    """
+    Given recorded-shape replies (with the shapes of current versions: summary objects, credential objects)
+    When a command runs
+    Then its War Room text has no cell that looks like a Python repr or JSON.
+    """
+    requests_mock.register_uri(requests_mocking.ANY, re.compile(f'^{re.escape(BASE)}/'), json=recorded_reply)
+    result = Darktrace.COMMANDS[command](client, args)
+    cells = table_cells(result.readable_output)
+    assert [cell for cell in cells if REPR_CELL.search(cell)] == []
+    lines = [line for line in result.readable_output.splitlines() if not line.startswith('|')]
+    assert [line for line in lines if REPR_CELL.search(line) and not line.startswith('#')] == []
+
+
+@pytest.mark.parametrize('command, args, path, reply', [
+    ('darktrace-get-model-breach', {'pbid': '7'}, '/modelbreaches', {'pbid': 7, 'triggeredComponents': [
+        {'cid': 1, 'triggeredFilters': [{'filterType': 'Hostname', 'trigger': {}}, {'trigger': {'value': ['a', 'b']}}]}
+    ]}),
+    ('darktrace-get-model', {'uuid': MODEL_UUID}, '/models', {'uuid': MODEL_UUID, 'tags': [{'name': 'AP: C2'}, None],
+                                                              'logic': {'data': [{'weight': 1}, 5]}}),
+    ('darktrace-get-device', {'did': '3'}, '/devices', {'did': 3, 'tags': [{'tid': 1}, 'Admin', {'name': None}]}),
+])
+def test_sparse_or_odd_reply_values_stay_readable(client: Client, requests_mock: Any, command: str, args: dict,
+                                                  path: str, reply: dict) -> None:
+    """
+    Given replies with missing names, objects where text was expected and lists where a value was expected
+    When the command runs
+    Then no table cell shows None or a repr.
+    """
+    requests_mock.get(f'{BASE}{path}', json=reply)
+    cells = table_cells(Darktrace.COMMANDS[command](client, args).readable_output)
+    assert cells and [cell for cell in cells if REPR_CELL.search(cell)] == []

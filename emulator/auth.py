@@ -6,11 +6,12 @@ timestamp) and ``DTAPI-Signature`` (lowercase hex HMAC-SHA1, keyed with the priv
 
 The request-target the appliance accepts:
 
-- GET/DELETE: the raw path plus ``?`` and the raw query exactly as received on the wire;
-  like 7.1 appliances, the percent-decoded query is accepted too.
-- POST: the path plus ``?`` and the raw body (form or JSON, the bytes received), or the
-  percent-decoded form body. A URL query on a POST with a body is never signed. A POST without
-  a body is signed like a GET.
+- GET/DELETE: the raw path plus ``?`` and the query, percent-decoded (``tag=Active Threat``, as
+  Darktrace's guide and its own clients sign it) or exactly as received on the wire, as the
+  ``signature_form`` setting says: ``decoded``, ``encoded`` or ``either``.
+- POST: the path plus ``?`` and the body. A JSON body is signed exactly as received; a form
+  body decoded or as received, like a query. A URL query on a POST with a body is never signed.
+  A POST without a body is signed like a GET. The path is always signed as received.
 
 Permissions: every route needs one permission name, and a token pair holds a set of them.
 The names, one per route group:
@@ -138,19 +139,26 @@ def parse_dtapi_date(value: str) -> int | None:
     return int(parsed.timestamp() * 1000)
 
 
-def request_targets(request: SignedRequest) -> list[str]:
-    """Every request-target string the appliance accepts a signature for, raw form first."""
+def request_targets(request: SignedRequest, signature_form: str = 'either') -> list[str]:
+    """Every request-target string the appliance accepts a signature for, raw form first.
+
+    ``signature_form`` is ``decoded`` (the query or form body percent-decoded, ``+`` read either
+    way), ``encoded`` (exactly as received) or ``either``.
+    """
     path = request.raw_path
     if request.method.upper() == 'POST' and request.body:
-        body = request.body.decode('utf-8', errors='surrogateescape')
-        candidates = [f'{path}?{body}']
-        if not body.lstrip().startswith(('{', '[')):
-            candidates += [f'{path}?{unquote(body)}', f'{path}?{unquote_plus(body)}']
+        text = request.body.decode('utf-8', errors='surrogateescape')
+        if text.lstrip().startswith(('{', '[')):
+            return [f'{path}?{text}']
     elif request.raw_query:
-        query = request.raw_query
-        candidates = [f'{path}?{query}', f'{path}?{unquote(query)}', f'{path}?{unquote_plus(query)}']
+        text = request.raw_query
     else:
-        candidates = [path]
+        return [path]
+    candidates = []
+    if signature_form in ('encoded', 'either'):
+        candidates.append(f'{path}?{text}')
+    if signature_form in ('decoded', 'either'):
+        candidates += [f'{path}?{unquote(text)}', f'{path}?{unquote_plus(text)}']
     unique: list[str] = []
     for candidate in candidates:
         if candidate not in unique:
@@ -186,7 +194,7 @@ class Authenticator:
         with self._lock:
             return self._pairs.get(public)
 
-    def verify(self, request: SignedRequest, now_ms: int) -> AuthResult:
+    def verify(self, request: SignedRequest, now_ms: int, signature_form: str = 'either') -> AuthResult:
         """Decide as the appliance does: missing headers, then the date, then the signature."""
         public = request.header('DTAPI-Token')
         date = request.header('DTAPI-Date')
@@ -202,7 +210,7 @@ class Authenticator:
         received = signature.strip().lower().encode('ascii', errors='replace')
         matched = False
         # Every candidate is compared (no early exit) so timing does not reveal which form matched.
-        for target in request_targets(request):
+        for target in request_targets(request, signature_form):
             expected = sign(pair.private, pair.public, target, date or '').encode('ascii')
             matched = hmac.compare_digest(expected, received) or matched
         if not matched:

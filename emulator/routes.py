@@ -26,6 +26,7 @@ from emulator.catalog import ANTIGENA_ACTIONS, APPLIANCE_HOSTNAME, APPLIANCE_VER
 from emulator.dataset import DAY_MS, GRAPH_HOURS, HOUR_MS, MINUTE_MS, Breach, WatchedEntry, format_iso, format_time
 from emulator.params import (InputError, NotFound, Request, bool_param, float_param, id_list, int_param, str_param,
                              time_window)
+from emulator.settings import Settings
 from emulator.wire import Response, json_response
 
 YEAR_MS = 365 * DAY_MS
@@ -206,6 +207,8 @@ def get_details(request: Request) -> list[dict[str, Any]]:
     if event_type not in _EVENT_TYPES:
         raise InputError(f'Invalid value for eventtype: {event_type}')
     count = int_param(request, 'count', minimum=0)
+    if request.settings.details_pairs == 'strict':
+        _check_details_pairs(request)
     start, end = time_window(request)
     if pbid is not None:
         breach = _visible_breach(request, pbid)
@@ -231,6 +234,16 @@ def get_details(request: Request) -> list[dict[str, Any]]:
     if msg:
         events = [event for event in events if msg.lower() in event.get('msg', '').lower()]
     return events[:count]
+
+
+def _check_details_pairs(request: Request) -> None:
+    """As the darktrace-sdk enforces: time parameters come in pairs, and ``count`` never with a pair."""
+    given = {name for name in ('starttime', 'endtime', 'from', 'to') if request.param(name) not in (None, '')}
+    for first, second in (('starttime', 'endtime'), ('from', 'to')):
+        if (first in given) != (second in given):
+            raise InputError(f'{first} and {second} must be given together')
+    if given and request.param('count') not in (None, ''):
+        raise InputError('count cannot be combined with a time range')
 
 
 def _device_events(request: Request, did: int, event_type: str, start: int, end: int,
@@ -618,7 +631,9 @@ def get_tag_entities(request: Request) -> Any:
             continue
         summary: dict[str, Any] = {key: device[key] for key in ('did', 'ip', 'hostname', 'devicelabel', 'typename',
                                                                 'typelabel', 'macaddress', 'vendor') if key in device}
-        summary['credentials'] = list(device.get('credentials', []))
+        # As current versions list them: each credential with when it was last seen on the device (ms).
+        summary['credentials'] = [{'credential': name, 'lastSeen': device.get('lastSeen')}
+                                  for name in device.get('credentials', [])]
         summary['tags'] = [views.tag_object(t) for t in dataset.device_tags(link.did, request.now_ms)]
         devices.append(summary)
     return {'entities': entities, 'devices': devices}
@@ -873,8 +888,17 @@ def get_incidentevents(request: Request) -> list[dict[str, Any]]:
 
 
 def get_groups(request: Request) -> list[dict[str, Any]]:
+    """``groupid`` selects groups by their own id and ``uuid`` the groups holding those incident
+    events; with ``group_lookup=lenient`` either parameter takes either kind of id."""
     dataset = request.dataset
-    ids = id_list(request.param('uuid')) + id_list(request.param('groupid'))
+    event_ids = id_list(request.param('uuid'))
+    group_ids = id_list(request.param('groupid'))
+    if request.settings.group_lookup == 'lenient':
+        event_ids = group_ids = event_ids + group_ids
+    ids = [group_id for group_id, group in dataset.groups.items()
+           if group_id in group_ids or any(event_id in group['incidentEvents'] for event_id in event_ids)]
+    if (event_ids or group_ids) and not ids:
+        return []
     start, end = _ai_window(request)
     include_acknowledged = bool_param(request, 'includeacknowledged')
     minscore = float_param(request, 'minscore', 0, 100)
@@ -1083,11 +1107,16 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
-def find_route(method: str, raw_path: str) -> tuple[Route, dict[str, str]] | None:
-    """The route for a method and raw path (a trailing slash is tolerated, as Express does)."""
+def find_route(method: str, raw_path: str, settings: Settings | None = None) -> tuple[Route, dict[str, str]] | None:
+    """The route for a method and raw path (a trailing slash is tolerated, as Express does).
+
+    The path route for one breach exists only when the ``breach_path_route`` setting says so.
+    """
     path = raw_path.rstrip('/') or '/'
     for route in ROUTES:
         if route.method != method.upper():
+            continue
+        if route.handler is get_modelbreach and settings is not None and not settings.breach_path_route:
             continue
         match = route.pattern.match(path)
         if match:

@@ -162,7 +162,8 @@ class Emulator:
     """A Darktrace appliance on 127.0.0.1: dataset, token pairs, clock, settings, faults and log.
 
     ``settings`` are the realism switches of settings.py (order, inclusive_bounds, honour_count,
-    ack_reply, tag_reply, comment_reply, model_uuid_reply, date_clock, respond).
+    ack_reply, tag_reply, comment_reply, model_uuid_reply, date_clock, respond, signature_form,
+    breach_path_route, group_lookup, details_pairs).
     """
 
     def __init__(self, breaches: int = 500, span_days: float = 7, seed: int = 1, tls: bool = False,
@@ -301,7 +302,8 @@ class Emulator:
         settings = self.settings_store.snapshot()
         now = self.now_ms()
         reference = now if settings.date_clock == 'appliance' else self.clock.host_ms()
-        result = self.authenticator.verify(SignedRequest(method, raw_path, raw_query, body, headers), reference)
+        result = self.authenticator.verify(SignedRequest(method, raw_path, raw_query, body, headers), reference,
+                                           settings.signature_form)
         segment = first_path_segment(raw_path)
         if result.outcome is AuthOutcome.NO_HEADERS:
             return redirect('/login')
@@ -309,7 +311,7 @@ class Emulator:
             return json_response({segment: 'API DATE ERROR'}, status=400)
         if result.outcome is AuthOutcome.SIGNATURE_ERROR or result.token_pair is None:
             return json_response({segment: 'API SIGNATURE ERROR'}, status=400)
-        found = routes.find_route(method, raw_path)
+        found = routes.find_route(method, raw_path, settings)
         if found is None or (settings.respond == 'absent' and found[0].permission in routes.RESPOND_PERMISSIONS):
             return redirect('/login')
         route, path_args = found

@@ -21,12 +21,19 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
     # /antigena: RESPOND licensed and allowed, absent from the appliance (302 to /login, as for an unknown
     # endpoint), or refused to every token pair's user (302 to /403, or 403 JSON where the route answers so)
     'respond': ('enabled', 'absent', 'no_permission'),
+    'signature_form': ('decoded', 'encoded', 'either'),  # query/form signed decoded, as sent, or either way
+    'breach_path_route': (False, True),               # GET /modelbreaches/{pbid} exists (else 302 to /login)
+    'group_lookup': ('strict', 'lenient'),            # /aianalyst/groups: uuid = event id, groupid = group id, or
+                                                      # (lenient) either id in either parameter
+    'details_pairs': ('strict', 'lenient'),           # /details refuses unpaired times and count with times
 }
 
 
 @dataclass
 class Settings:
-    """Current switch values; defaults are the most common behaviour seen on 7.x."""
+    """Current switch values; defaults are the most common behaviour seen on 7.x, or, where nothing was
+    seen, what Darktrace's guide and its own clients rely on (decoded signatures, ?pbid=, groups by
+    meaning, /details time pairs without count)."""
     order: str = 'desc'
     inclusive_bounds: bool = True
     honour_count: bool = True
@@ -36,6 +43,10 @@ class Settings:
     model_uuid_reply: str = 'list'
     date_clock: str = 'appliance'
     respond: str = 'enabled'
+    signature_form: str = 'decoded'
+    breach_path_route: bool = False
+    group_lookup: str = 'strict'
+    details_pairs: str = 'strict'
 
 
 class SettingsStore:

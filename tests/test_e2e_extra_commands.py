@@ -173,7 +173,8 @@ def test_get_model_breach_connections(emu: Emulator) -> None:
     """
     Given a breach whose device has connections around it
     When darktrace-get-model-breach-connections runs with limit 5
-    Then at most 5 connections come back, newest first, without the breach record.
+    Then at most 5 connections come back, newest first, without the breach record, from one request with
+    count (one more, for the breach record) and no time.
     """
     breach = visible_breaches(emu)[30]
     result = outputs(run(emu, 'darktrace-get-model-breach-connections', pbid=str(breach.pbid), limit='5'))
@@ -258,7 +259,8 @@ def test_get_device_events(emu: Emulator, event_type: str) -> None:
     Given the device of a recent breach (for device history, a device whose IP address changed within the last
     two days)
     When darktrace-get-device-events runs for a type of event over the last two days
-    Then there are events, all of that type, newest first, and the range was sent in epoch ms.
+    Then there are events, all of that type, newest first, and the range was read in epoch ms, newest slice
+    first and without count, to its start unless 20 events were found before.
     """
     if event_type == 'devicehistory':
         # Most devices' history is older than two days; only a recent IP change falls inside the window.
@@ -274,8 +276,12 @@ def test_get_device_events(emu: Emulator, event_type: str) -> None:
     assert all(event['eventType'] == event_type for event in result['events'])
     times = [event['time'] for event in result['events']]
     assert times == sorted(times, reverse=True)
-    query = parse_qs(requests_to(emu, '/details')[0]['query'])
-    assert int(query['endtime'][0]) - int(query['starttime'][0]) == pytest.approx(2 * 86_400_000, abs=60_000)
+    queries = [parse_qs(request['query']) for request in requests_to(emu, '/details')]
+    windows = [(int(query['starttime'][0]), int(query['endtime'][0])) for query in queries]
+    assert all('count' not in query for query in queries)
+    assert all(older[1] == newer[0] - 1 for newer, older in zip(windows, windows[1:]))  # newest slice first
+    if len(result['events']) < 20:  # then the whole range was read
+        assert windows[0][1] - windows[-1][0] == pytest.approx(2 * 86_400_000, abs=60_000)
 
 
 # --- AI Analyst ---------------------------------------------------------------------------------------

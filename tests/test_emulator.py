@@ -15,7 +15,7 @@ import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 import pytest
 import requests
@@ -42,8 +42,15 @@ def encode_query(params: dict[str, Any]) -> str:
     return urlencode(params, quote_via=quote)
 
 
+def decoded(target: str) -> str:
+    """What Darktrace's guide signs: the query (or form body) with its values percent-decoded."""
+    path, _, query = target.partition('?')
+    return f'{path}?{unquote(query)}' if query else path
+
+
 class Client:
-    """Signs like a correct integration: build the string once, sign it, send exactly it."""
+    """Signs like Darktrace's own clients: build the string once, send it percent-encoded and sign
+    its decoded values (a JSON body and the path are signed exactly as sent)."""
 
     def __init__(self, emu: Emulator, public: str | None = None, private: str | None = None,
                  verify: Any = True) -> None:
@@ -60,16 +67,17 @@ class Client:
     def get(self, path: str, params: dict[str, Any] | str | None = None, **kwargs: Any) -> requests.Response:
         query = params if isinstance(params, str) else encode_query(params or {})
         target = f'{path}?{query}' if query else path
-        return requests.get(self.emu.url + target, headers=self.headers(target), allow_redirects=False,
+        return requests.get(self.emu.url + target, headers=self.headers(decoded(target)), allow_redirects=False,
                             verify=self.verify, timeout=10, **kwargs)
 
     def delete(self, path: str, params: dict[str, Any]) -> requests.Response:
         target = f'{path}?{encode_query(params)}'
-        return requests.delete(self.emu.url + target, headers=self.headers(target), allow_redirects=False, timeout=10)
+        return requests.delete(self.emu.url + target, headers=self.headers(decoded(target)), allow_redirects=False,
+                               timeout=10)
 
     def post_form(self, path: str, form: dict[str, Any]) -> requests.Response:
         body = encode_query(form)
-        headers = {**self.headers(f'{path}?{body}'), 'Content-Type': 'application/x-www-form-urlencoded'}
+        headers = {**self.headers(decoded(f'{path}?{body}')), 'Content-Type': 'application/x-www-form-urlencoded'}
         return requests.post(self.emu.url + path, data=body.encode(), headers=headers, allow_redirects=False,
                              timeout=10)
 
@@ -260,26 +268,47 @@ def test_query_is_signed_in_the_order_sent(emu: Emulator, client: Client) -> Non
     assert bad.status_code == 400 and bad.json() == {'devices': 'API SIGNATURE ERROR'}
 
 
-def test_encoded_and_decoded_query_signatures_are_both_accepted(emu: Emulator, client: Client) -> None:
-    """Given a query with a percent-encoded space, when it is signed either exactly as sent or
-    percent-decoded (as 7.1 appliances accept), then both are accepted; a third form is not."""
+SIGNATURE_FORMS_ACCEPTED = [('decoded', {'decoded'}), ('encoded', {'encoded'}), ('either', {'decoded', 'encoded'})]
+
+
+@pytest.mark.parametrize('signature_form, accepted', SIGNATURE_FORMS_ACCEPTED)
+def test_query_signature_forms_follow_the_setting(emu: Emulator, client: Client, signature_form: str,
+                                                  accepted: set[str]) -> None:
+    """Given a query with percent-encoded punctuation and the signature_form setting, when it is
+    signed percent-decoded and exactly as sent, then only the forms the setting names are
+    accepted; a third form never is."""
+    emu.set_settings(signature_form=signature_form)
     sent = '/devicesearch?query=hostname%3A%22srv%2A%22'
-    decoded = '/devicesearch?query=hostname:"srv*"'
-    for target in (sent, decoded):
+    targets = {'encoded': sent, 'decoded': '/devicesearch?query=hostname:"srv*"'}
+    for form, target in targets.items():
         reply = requests.get(emu.url + sent, headers=client.headers(target), timeout=10)
-        assert reply.status_code == 200, target
+        assert reply.status_code == (200 if form in accepted else 400), target
     reply = requests.get(emu.url + sent, headers=client.headers('/devicesearch?query=srv'), timeout=10)
     assert reply.status_code == 400
 
 
-def test_post_form_body_is_signed_raw_or_decoded(emu: Emulator, client: Client) -> None:
-    """Given a form POST whose body has an encoded space, when it is signed with the raw body or
-    the decoded body, then both are accepted."""
+@pytest.mark.parametrize('signature_form, accepted', SIGNATURE_FORMS_ACCEPTED)
+def test_post_form_body_signature_forms_follow_the_setting(emu: Emulator, client: Client, signature_form: str,
+                                                           accepted: set[str]) -> None:
+    """Given a form POST whose body has an encoded space and the signature_form setting, when it
+    is signed with the raw body or the decoded body, then only the forms the setting names are
+    accepted, and a refused one changes nothing."""
+    emu.set_settings(signature_form=signature_form)
     body = 'did=1&tag=Active%20Threat'
-    for target in (f'/tags/entities?{body}', '/tags/entities?did=1&tag=Active Threat'):
+    for form, target in (('encoded', f'/tags/entities?{body}'), ('decoded', '/tags/entities?did=1&tag=Active Threat')):
         headers = {**client.headers(target), 'Content-Type': 'application/x-www-form-urlencoded'}
         reply = requests.post(emu.url + '/tags/entities', data=body, headers=headers, timeout=10)
-        assert reply.status_code == 200, reply.text
+        assert reply.status_code == (200 if form in accepted else 400), reply.text
+
+
+@pytest.mark.parametrize('signature_form', ['decoded', 'encoded', 'either'])
+def test_json_body_is_signed_as_sent_whatever_the_setting(emu: Emulator, client: Client,
+                                                          signature_form: str) -> None:
+    """Given a JSON body with spaces and any signature_form setting, when it is signed exactly as
+    sent, then it is accepted."""
+    emu.set_settings(signature_form=signature_form)
+    reply = client.post_json('/modelbreaches/10001/comments', {'message': 'a note with spaces'})
+    assert reply.status_code == 200, reply.text
 
 
 def test_post_with_query_and_json_body_signs_only_the_json(emu: Emulator, client: Client) -> None:
@@ -369,15 +398,26 @@ def test_modelbreaches_bad_minscore_is_an_input_error(client: Client, value: str
     assert reply.json()['response'] == 'INPUT ERROR' and reply.json()['error']
 
 
-def test_modelbreach_single_object_forms(client: Client) -> None:
-    """Given a known pbid, when read as ?pbid=X or /modelbreaches/X, then a single object is
-    returned; an unknown pbid is 404."""
+def test_modelbreach_single_object_forms(emu: Emulator, client: Client) -> None:
+    """Given a known pbid and an appliance with the path route, when read as ?pbid=X or
+    /modelbreaches/X, then a single object is returned; an unknown pbid is 404."""
+    emu.set_settings(breach_path_route=True)
     pbid = all_breaches(client)[0]['pbid']
     by_param = client.get('/modelbreaches', {'pbid': pbid}).json()
     by_path = client.get(f'/modelbreaches/{pbid}').json()
     assert isinstance(by_param, dict) and by_param == by_path and by_path['pbid'] == pbid
     missing = client.get('/modelbreaches/999999')
     assert missing.status_code == 404 and 'error' in missing.json()
+
+
+def test_modelbreach_path_route_absent_redirects_to_login(client: Client) -> None:
+    """Given an appliance without the path route for one breach (the default), when a breach is
+    read as /modelbreaches/X, then it answers 302 to /login, as for any unknown endpoint; ?pbid=X
+    still answers the breach."""
+    pbid = all_breaches(client)[0]['pbid']
+    reply = client.get(f'/modelbreaches/{pbid}')
+    assert reply.status_code == 302 and reply.headers['Location'] == '/login'
+    assert client.get('/modelbreaches', {'pbid': pbid}).json()['pbid'] == pbid
 
 
 def test_modelbreaches_readable_from_to_and_count(client: Client) -> None:
@@ -504,7 +544,7 @@ def test_breach_comments_and_mbcomments(emu: Emulator, client: Client) -> None:
     listed = client.get('/mbcomments', {'pbid': pbid}).json()
     assert {c['message'] for c in listed} >= {'first', 'second'}
     assert set(listed[0]) == {'time', 'pbid', 'username', 'message', 'pid', 'name'}
-    assert client.get(f'/modelbreaches/{pbid}').json()['commentCount'] == len(comments)
+    assert client.get('/modelbreaches', {'pbid': pbid}).json()['commentCount'] == len(comments)
     assert len(client.get('/mbcomments', {'count': 2}).json()) == 2
     assert client.post_json(f'/modelbreaches/{pbid}/comments', {'message': ''}).status_code == 400
 
@@ -1056,8 +1096,8 @@ def test_faults_match_method_path_and_count_before_auth(emu: Emulator, client: C
     assert client.get('/status').status_code == 200
     assert client.post_json('/modelbreaches/10001/comments', {'message': 'x'}).status_code == 200
     assert requests.get(emu.url + '/modelbreaches', timeout=10, allow_redirects=False).status_code == 503
-    assert client.get('/modelbreaches/10001').status_code == 503
-    assert client.get('/modelbreaches/10001').status_code == 200
+    assert client.get('/modelbreaches', {'pbid': 10001}).status_code == 503
+    assert client.get('/modelbreaches', {'pbid': 10001}).status_code == 200
     emu.inject_fault('status', status=500, count=5)
     emu.clear_faults()
     assert client.get('/status').status_code == 200
@@ -1073,10 +1113,10 @@ def test_future_breaches_appear_when_the_clock_passes_them(emu: Emulator, client
     [pbid] = emu.add_breaches([{'time': now - 60_000, 'creationTime': now + 600_000, 'score': 0.9}])
     window = {'starttime': now - HOUR_MS}
     assert pbid not in [b['pbid'] for b in client.get('/modelbreaches', window).json()]
-    assert client.get(f'/modelbreaches/{pbid}').status_code == 404
+    assert client.get('/modelbreaches', {'pbid': pbid}).status_code == 404
     emu.shift_clock(601)
     assert pbid in [b['pbid'] for b in client.get('/modelbreaches', window).json()]
-    assert client.get(f'/modelbreaches/{pbid}').json()['score'] == 0.9
+    assert client.get('/modelbreaches', {'pbid': pbid}).json()['score'] == 0.9
 
 
 def test_clock_shift_and_the_date_clock_switch(emu: Emulator) -> None:
@@ -1115,10 +1155,10 @@ def test_add_breaches_accepts_partial_and_full_dicts(emu: Emulator, client: Clie
             'device': {'did': 4242, 'ip': '10.9.9.9'}, 'triggeredComponents': []}
     pbids = emu.add_breaches([{'score': 0.5}, full])
     assert pbids[1] == 777777 and pbids[0] > 0
-    reply = client.get('/modelbreaches/777777').json()
+    reply = client.get('/modelbreaches', {'pbid': 777777}).json()
     assert reply['model']['now']['name'] == 'Custom::Model' and reply['device']['ip'] == '10.9.9.9'
     assert reply['percentscore'] == 25
-    assert client.get(f'/modelbreaches/{pbids[0]}').json()['score'] == 0.5
+    assert client.get('/modelbreaches', {'pbid': pbids[0]}).json()['score'] == 0.5
     with pytest.raises(ValueError):
         emu.add_breaches([{'did': 4242}])
 
@@ -1137,7 +1177,7 @@ def test_control_interface_over_http(emu: Emulator, client: Client) -> None:
     assert requests.post(control + '/settings', json={'order': 'asc'}, timeout=10).json()['settings']['order'] == 'asc'
     assert requests.post(control + '/settings', json={'order': 'up'}, timeout=10).status_code == 400
     pbids = requests.post(control + '/breaches', json=[{'score': 0.3}], timeout=10).json()['pbids']
-    assert client.get(f'/modelbreaches/{pbids[0]}').status_code == 200
+    assert client.get('/modelbreaches', {'pbid': pbids[0]}).status_code == 200
     tokens = requests.post(control + '/tokens', json={'public': 'cp', 'private': 'cs', 'permissions': ['status']},
                            timeout=10)
     assert tokens.status_code == 200, tokens.text
@@ -1208,3 +1248,42 @@ def test_command_line_prints_the_url_and_serves() -> None:
             process.wait(timeout=10)
             raise
     assert exit_code == 0
+
+
+# ====================================================================== appliance variants of issue 11
+@pytest.mark.parametrize('group_lookup', ['strict', 'lenient'])
+def test_ai_analyst_groups_lookup_follows_the_setting(emu: Emulator, client: Client, group_lookup: str) -> None:
+    """Given a group holding an incident event and the group_lookup setting, when /aianalyst/groups
+    is read with groupid= and uuid= holding a group id or an event id, then groupid=<group id> and
+    uuid=<event id> always select the group; the swapped ids select it only when lenient."""
+    emu.set_settings(group_lookup=group_lookup)
+    group_id, group = next(iter(emu.dataset.groups.items()))
+    event_id = group['incidentEvents'][0]
+    for param, value, found in (('groupid', group_id, True), ('uuid', event_id, True),
+                                ('uuid', group_id, group_lookup == 'lenient'),
+                                ('groupid', event_id, group_lookup == 'lenient')):
+        groups = client.get('/aianalyst/groups', {param: value}).json()
+        assert [g['id'] for g in groups] == ([group_id] if found else []), (param, value)
+
+
+@pytest.mark.parametrize('params, strict_status', [
+    ({'did': 3, 'count': 5}, 200),
+    ({'did': 3, 'starttime': 1, 'endtime': 2}, 200),
+    ({'did': 3, 'from': '2024-01-01 00:00:00', 'to': '2024-01-02 00:00:00'}, 200),
+    ({'did': 3, 'endtime': 2, 'count': 5}, 400),
+    ({'did': 3, 'starttime': 1}, 400),
+    ({'did': 3, 'from': '2024-01-01 00:00:00'}, 400),
+    ({'did': 3, 'starttime': 1, 'endtime': 2, 'count': 5}, 400),
+    ({'pbid': 10001, 'endtime': 2, 'count': 5}, 400),
+])
+@pytest.mark.parametrize('details_pairs', ['strict', 'lenient'])
+def test_details_time_pairs_follow_the_setting(emu: Emulator, client: Client, details_pairs: str, params: dict,
+                                               strict_status: int) -> None:
+    """Given /details parameters and the details_pairs setting, when they are sent, then a strict
+    appliance answers 400 INPUT ERROR to an unpaired time or count with a time pair, and a lenient
+    one answers them all."""
+    emu.set_settings(details_pairs=details_pairs)
+    reply = client.get('/details', params)
+    assert reply.status_code == (strict_status if details_pairs == 'strict' else 200), reply.text
+    if reply.status_code == 400:
+        assert reply.json()['response'] == 'INPUT ERROR'
