@@ -3595,8 +3595,9 @@ RECORDED_GET_REPLIES = [  # (path prefix, query fragment or '', fixture); the fi
     ('/aianalyst/groups', '', 'ai_analyst_groups.json'), ('/aianalyst/incident/comments', '', 'ai_analyst_comments.json'),
     ('/intelfeed', '', 'watched_endpoints.json'), ('/tags/entities', 'did=', 'device_tags.json'),
     ('/tags/entities', '', 'tagged_devices_full.json'), ('/tags', '', 'tags.json'),
+    ('/antigena', '', 'respond_actions.json'),
 ]
-CHANGE_REPLIES = {'/tags/entities': 'tag_post_tid.json', '/intelfeed': 'intelfeed_post.json',
+CHANGE_REPLIES = {'/antigena/manual': 'respond_manual_reply.json', '/tags/entities': 'tag_post_tid.json', '/intelfeed': 'intelfeed_post.json',
                   '/comments': 'comment_post_list.json', '/acknowledge': 'ack_reply_unified_view.json'}
 SEARCH_DAY = {'initialDate': '2023-01-24', 'initialTime': '00:00:00', 'endDate': '2023-01-24', 'endTime': '12:00:00',
               'query': '@type:conn', 'metric': 'm'}
@@ -3636,6 +3637,13 @@ TABLE_RUNS = [
     ('darktrace-post-tag-to-device', {'deviceId': '1417', 'tagName': 'Active Threat'}),
     ('darktrace-list-tags', {}),
     ('darktrace-remove-tag-from-device', {'deviceId': '1417', 'tagName': 'Active Threat'}),
+    ('darktrace-list-respond-actions', {'include_cleared': 'true'}),
+    ('darktrace-activate-respond-action', {'codeid': '5001', 'reason': 'Confirmed by the analyst'}),
+    ('darktrace-extend-respond-action', {'codeid': '5003', 'duration': '7 days', 'reason': 'Still compromised'}),
+    ('darktrace-clear-respond-action', {'codeid': '5002', 'reason': 'False positive'}),
+    ('darktrace-reactivate-respond-action', {'codeid': '5004', 'duration': '2 hours', 'reason': 'Seen again'}),
+    ('darktrace-create-respond-action', {'did': '34', 'action': 'connection', 'duration': '1 hour',
+                                         'reason': 'Beaconing', 'connections': '10.0.0.5>203.0.113.9:443'}),
 ]
 # A Python repr or JSON in a cell: an opening bracket or brace (other than a markdown link), a quoted key or item,
 # or a bare None/True/False.
@@ -3687,12 +3695,14 @@ def test_repr_cell_pattern(value: str, looks_like_repr: bool) -> None:
 
 @pytest.mark.parametrize('command, args', TABLE_RUNS, ids=[f'{command}-{index}' for index, (command, _)
                                                            in enumerate(TABLE_RUNS)])
-def test_no_table_cell_is_a_repr_or_json(client: Client, requests_mock: Any, command: str, args: dict) -> None:
+def test_no_table_cell_is_a_repr_or_json(client: Client, requests_mock: Any, mocker: Any, command: str,
+                                         args: dict) -> None:
     """
     Given recorded-shape replies (with the shapes of current versions: summary objects, credential objects)
-    When a command runs
+    When a command runs (at the time the recorded RESPOND actions were live)
     Then its War Room text has no cell that looks like a Python repr or JSON.
     """
+    mocker.patch.object(Darktrace, 'now_ms', return_value=RESPOND_NOW_MS)
     requests_mock.register_uri(requests_mocking.ANY, re.compile(f'^{re.escape(BASE)}/'), json=recorded_reply)
     result = Darktrace.COMMANDS[command](client, args)
     cells = table_cells(result.readable_output)
