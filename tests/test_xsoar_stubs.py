@@ -499,8 +499,7 @@ def test_return_results_writes_each_form(csp: ModuleType, demisto: ModuleType) -
     csp.return_results({'Type': 1, 'Contents': 'c', 'ContentsFormat': 'text'})
     csp.return_results(['plain', command_results])
     entry = command_results.to_context()
-    assert run.results == [entry, 'ok', {'Type': 1, 'Contents': 'c', 'ContentsFormat': 'text'},
-                                       entry, 'plain']
+    assert run.results == [entry, 'ok', {'Type': 1, 'Contents': 'c', 'ContentsFormat': 'text'}, entry, 'plain']
 
 
 # ---------------------------------------------------------------------------------------------
