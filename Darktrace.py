@@ -11,6 +11,7 @@ from CommonServerPython import *  # noqa: F401,F403
 import base64
 import hashlib
 import hmac
+import inspect
 import ipaddress
 import json
 import math
@@ -24,7 +25,6 @@ from urllib.parse import quote, urlsplit
 
 import idna
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
@@ -51,6 +51,9 @@ SIGNING_FORM_KEY = 'signingForm'  # integration context: the form this instance'
 NOT_RETRIED_ADVICE = ('It was not retried, because the appliance may already have applied it: check in the Threat '
                       'Visualizer whether the change took effect before running the command again.')
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# urllib3 caps Retry-After itself only from 2.6.3 on (`retry_after_max`); the image's 2.3.0 raises
+# TypeError on that keyword, so BudgetedRetry applies the same cap where it is missing.
+RETRY_TAKES_RETRY_AFTER_MAX = 'retry_after_max' in inspect.signature(Retry.__init__).parameters
 IDEMPOTENT_METHODS = frozenset({'GET', 'DELETE'})
 
 # Arguments
@@ -184,12 +187,18 @@ class BudgetedRetry(Retry):
 
     deadline: float = math.inf
     on_retry: Callable[[str], None] | None = None
+    retry_after_cap_s: float = math.inf  # only where urllib3 has no retry_after_max
 
     def new(self, **kwargs: Any) -> 'BudgetedRetry':
         retry = super().new(**kwargs)
         retry.deadline = self.deadline
         retry.on_retry = self.on_retry
+        retry.retry_after_cap_s = self.retry_after_cap_s
         return retry
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        # Both the wait urllib3 sleeps and the one checked against the budget below come from here.
+        return min(super().parse_retry_after(retry_after), self.retry_after_cap_s)
 
     def increment(self, method: str | None = None, url: str | None = None, response: Any = None,
                   error: Exception | None = None, _pool: Any = None, _stacktrace: Any = None) -> 'BudgetedRetry':
@@ -233,9 +242,10 @@ class Client(BaseClient):
         # The form this appliance accepted last; `on_signing_form` hears when a request needed the other one.
         self.signing_form = signing_form if signing_form in SIGNING_FORMS else SIGNING_FORMS[0]
         self._on_signing_form = on_signing_form
-        self._adapter = HTTPAdapter()
-        self._session.mount('https://', self._adapter)
-        self._session.mount('http://', self._adapter)
+        # Retries go on the adapter BaseClient mounted for the URL's scheme. With "Trust any certificate"
+        # that is the platform's SSLAdapter, whose cipher fallback older appliances need; mounting another
+        # adapter over it would lose that.
+        self._adapter = self._session.adapters[f'{parts.scheme.lower()}://']
 
     # --- signing and transport -------------------------------------------------------------
 
@@ -248,15 +258,18 @@ class Client(BaseClient):
     def _retry_policy(self, method: str) -> BudgetedRetry:
         """GETs retry every transient failure; a POST only a failure to connect, which never reached the appliance."""
         retryable = method in IDEMPOTENT_METHODS
+        retry_after_max = int(self._retry_budget_s) + 1
         retry = BudgetedRetry(
             total=10, connect=10, read=10 if retryable else 0, other=0, redirect=0,
             status=10 if retryable else 0, status_forcelist=RETRY_STATUSES if retryable else (),
             allowed_methods=IDEMPOTENT_METHODS, backoff_factor=0.5, backoff_max=10, backoff_jitter=0.5,
             raise_on_status=False, raise_on_redirect=False, respect_retry_after_header=True,
-            retry_after_max=int(self._retry_budget_s) + 1,
+            **({'retry_after_max': retry_after_max} if RETRY_TAKES_RETRY_AFTER_MAX else {}),
         )
         retry.deadline = self._retry_deadline
         retry.on_retry = self._on_retry
+        if not RETRY_TAKES_RETRY_AFTER_MAX:
+            retry.retry_after_cap_s = retry_after_max
         return retry
 
     def request(self, method: str, path: str, params: dict[str, Any] | None = None,

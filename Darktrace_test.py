@@ -3525,8 +3525,7 @@ def test_get_mapping_fields(client: Client, requests_mock: Any) -> None:
     """
     response = Darktrace.get_mapping_fields_command(client, {}, mirror_settings())
     assert isinstance(response, GetMappingFieldsResponse)
-    (mapping,) = response.extract_mapping()
-    fields = mapping['Darktrace Model Breach']
+    fields = response.extract_mapping()['Darktrace Model Breach']
     assert {'acknowledged', 'score', 'percentscore', 'modelName', 'deviceHostname', 'breachUrl',
             'commentCount'} <= set(fields)
     assert all(description.endswith('.') for description in fields.values())

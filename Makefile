@@ -1,28 +1,46 @@
 # Entry points for tests, the demo and the XSOAR content tooling.
-# Needs only GNU make, git and Python 3.11 with pip: everything else comes from Pipfile.lock,
-# installed hash-checked by pip (pipenv is used to *write* the lock, never to install it).
+# Needs only GNU make, git and Python 3.12 (the image's; 3.11+ works, with a notice) with pip:
+# everything else comes from the locks, installed hash-checked by pip (pipenv is used to *write*
+# a lock, never to install it).
 #
-#   make test       .venv from the lock (default + develop), then pytest with coverage of Darktrace.py
-#   make demo       .venv, then the local runner's demo
-#   make docs       .venv, then regenerate the parameter and command reference (README.md, docs/commands.md)
-#   make validate   .venv-sdk (sdk-packages), stage a content pack, demisto-sdk validate + xsoar-lint
-#   make package    .venv-sdk, stage, demisto-sdk -> dist/Darktrace.zip (the pack) and dist/integration-Darktrace.yml
-#   make stage      copy the content into a fresh content-repository tree under build/content
-#   make clean      remove the virtual environments and everything built
-#   make help       list these targets (the lines above)
+#   make test         .venv from Pipfile.lock (the image's runtime set and the test tools), then pytest with coverage
+#   make test-newest  .venv-newest from locks/newest/Pipfile.lock (the newest python3 image's set), then the same suite
+#   make demo         .venv, then the local runner's demo against the emulator
+#   make docs         .venv, then regenerate the parameter and command reference (README.md, docs/commands.md)
+#   make validate     .venv-sdk (locks/sdk/Pipfile.lock), stage the pack, demisto-sdk validate + xsoar-lint
+#   make package      .venv-sdk, stage, demisto-sdk -> dist/Darktrace.zip (the pack) and dist/integration-Darktrace.yml
+#   make stage        copy the content into a fresh content-repository tree under build/content
+#   make clean        remove the virtual environments and everything built
+#   make help         list these targets (the lines above)
+#
+# XSOAR_PLATFORM_DIR=<folder with the real CommonServerPython.py and demistomock.py> makes the
+# tests, the demo, the runner and the docs use those modules instead of xsoar_stubs/ (README).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := test
 .DELETE_ON_ERROR:
 
-PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+# The image runs Python 3.12, so the venvs are built on a 3.12 when the machine has one: on PATH,
+# or under pyenv, found by path because a non-interactive shell (CI's) may not have pyenv's shims
+# initialised, and an inactive shim fails to run. Otherwise python3, with a notice. PYTHON=... wins.
+PYTHON_CANDIDATES := python3.12 $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.12*/bin/python3.12) \
+	$(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12)
+ifndef PYTHON
+PYTHON := $(firstword $(foreach candidate,$(PYTHON_CANDIDATES),$(shell $(candidate) -c \
+	'import sys; sys.version_info[:2] == (3, 12) and print(sys.executable)' 2>/dev/null)) \
+	$(shell command -v python3))
+endif
 LOCK := Pipfile.lock
+NEWEST_LOCK := locks/newest/Pipfile.lock
+SDK_LOCK := locks/sdk/Pipfile.lock
 VENV := .venv
+NEWEST_VENV := .venv-newest
 SDK_VENV := .venv-sdk
-# A venv is rebuilt from scratch whenever the lock (or the tool that reads it) is newer than
+# A venv is rebuilt from scratch whenever its lock (or the tool that reads it) is newer than
 # its stamp, so it never keeps packages the lock no longer has.
 VENV_STAMP := $(VENV)/.installed-from-lock
+NEWEST_STAMP := $(NEWEST_VENV)/.installed-from-lock
 SDK_STAMP := $(SDK_VENV)/.installed-from-lock
 
 BUILD := build
@@ -52,27 +70,46 @@ NO_NETWORK := $(shell unshare --net --map-root-user true >/dev/null 2>&1 && echo
 # whole output on failure; colour tags removed, exit status kept (tools/sdk_output.py).
 SDK_OUTPUT = $(PYTHON) $(CURDIR)/tools/sdk_output.py --name
 
-.PHONY: test demo docs validate package stage clean help
+.PHONY: test test-newest demo docs validate package stage clean help
 
+# $(call make_venv,<venv>,<lock>,<categories>). The locks are for Python 3.12; another 3.11+ gets a
+# one-line notice (the locked test tools need 3.11).
 define make_venv
-@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "$(LOCK) is locked for Python 3.11, but $(PYTHON) is " + sys.version.split()[0] + "; run make PYTHON=/path/to/python3.11")'
-@echo "Creating $(1) from $(LOCK) [$(2)]"
+@$(PYTHON) -c 'import sys; version = sys.version.split()[0]; \
+	sys.version_info[:2] < (3, 11) and sys.exit(f"$(1): $(PYTHON) is Python {version}; the locked test tools need 3.11+, 3.12 is what the image runs: run make PYTHON=/path/to/python3.12"); \
+	print(f"Creating $(1) with Python {version} ({sys.executable}) from $(2) [$(3)]"); \
+	sys.version_info[:2] != (3, 12) and print(f"Notice: $(2) is locked for Python 3.12, which the image runs; using {version} instead")'
 $(PYTHON) -m venv --clear $(1)
-$(PYTHON) tools/lock_to_requirements.py --lock $(LOCK) --categories $(2) -o $(1)/requirements.txt
+$(PYTHON) tools/lock_to_requirements.py --lock $(2) --categories $(3) -o $(1)/requirements.txt
 $(1)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r $(1)/requirements.txt
 endef
 
+# Says what a test run ran with, then runs the whole suite.
+define run_tests
+@$(1)/bin/python -c 'import sys; from importlib.metadata import version; \
+	print(f"Testing in $(1): Python {sys.version.split()[0]}, " + ", ".join(f"{name} {version(name)}" for name in \
+	("requests", "urllib3", "dateparser", "python-dateutil", "pytz", "tzlocal", "regex", "certifi", "idna", "charset-normalizer", "pysocks")))'
+$(1)/bin/python -m pytest --cov=Darktrace --cov-report=term-missing \
+	--timeout=$(PYTEST_TIMEOUT) $(PYTEST_ARGS)
+endef
+
 $(VENV_STAMP): $(LOCK) tools/lock_to_requirements.py
-	$(call make_venv,$(VENV),default develop)
+	$(call make_venv,$(VENV),$(LOCK),default develop)
 	touch $@
 
-$(SDK_STAMP): $(LOCK) tools/lock_to_requirements.py
-	$(call make_venv,$(SDK_VENV),sdk-packages)
+$(NEWEST_STAMP): $(NEWEST_LOCK) tools/lock_to_requirements.py
+	$(call make_venv,$(NEWEST_VENV),$(NEWEST_LOCK),default develop)
+	touch $@
+
+$(SDK_STAMP): $(SDK_LOCK) tools/lock_to_requirements.py
+	$(call make_venv,$(SDK_VENV),$(SDK_LOCK),default)
 	touch $@
 
 test: $(VENV_STAMP)
-	$(VENV)/bin/python -m pytest --cov=Darktrace --cov-report=term-missing \
-		--timeout=$(PYTEST_TIMEOUT) $(PYTEST_ARGS)
+	$(call run_tests,$(VENV))
+
+test-newest: $(NEWEST_STAMP)
+	$(call run_tests,$(NEWEST_VENV))
 
 demo: $(VENV_STAMP)
 	$(VENV)/bin/python -m runner --demo
@@ -114,5 +151,5 @@ help:
 	@sed -n 's/^#   make /make /p' $(firstword $(MAKEFILE_LIST))
 
 clean:
-	rm -rf $(VENV) $(SDK_VENV) $(BUILD) $(DIST) .pytest_cache .hypothesis .coverage htmlcov
+	rm -rf $(VENV) $(NEWEST_VENV) $(SDK_VENV) $(BUILD) $(DIST) .pytest_cache .hypothesis .coverage htmlcov
 	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

@@ -1,25 +1,30 @@
 """Repository-wide pytest setup.
 
 The integration imports ``demistomock`` and ``CommonServerPython`` as top-level modules, the way
-XSOAR provides them; locally those are the stand-ins in ``xsoar_stubs/``. Putting that folder, and
-the repository root (for ``Darktrace``, ``emulator``, ``runner``), first on ``sys.path`` lets every
-test import them without packaging.
+XSOAR provides them: the stand-ins in ``xsoar_stubs/``, or the real modules from the folder named
+by XSOAR_PLATFORM_DIR (see xsoar_platform.py). That folder, and the repository root (for
+``Darktrace``, ``emulator``, ``runner``), go first on ``sys.path`` so every test can import them.
 """
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent
-XSOAR_STUBS = REPO_ROOT / 'xsoar_stubs'
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import xsoar_platform  # noqa: E402
+
+PLATFORM_DIR = xsoar_platform.use_platform_modules()
 
 
-def _put_first_on_path(*folders: Path) -> None:
-    for folder in reversed(folders):
-        entry = str(folder)
-        while entry in sys.path:
-            sys.path.remove(entry)
-        sys.path.insert(0, entry)
+def pytest_report_header() -> str:
+    return f'XSOAR platform modules: {PLATFORM_DIR}'
 
 
-_put_first_on_path(XSOAR_STUBS, REPO_ROOT)
+@pytest.fixture(autouse=True)
+def platform_run_ends() -> Iterator[None]:
+    """A test that played the platform (xsoar_platform.start_run) gives demistomock its functions back."""
+    yield
+    xsoar_platform.end_run()

@@ -26,11 +26,12 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-for folder in (REPO_ROOT / 'tools', REPO_ROOT, REPO_ROOT / 'xsoar_stubs'):
+for folder in (REPO_ROOT / 'tools', REPO_ROOT):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
+import xsoar_platform  # noqa: E402
 
-import demistomock  # noqa: E402
+xsoar_platform.use_platform_modules()  # the stand-ins, or the real modules from XSOAR_PLATFORM_DIR
 import Darktrace  # noqa: E402
 from emulator import Emulator  # noqa: E402
 from emulator.network import unresolvable  # noqa: E402
@@ -86,7 +87,7 @@ class Run:
 
 def run_operation(url: str, public: str, private: str, operation: str, args: dict[str, str],
                   last_run: dict[str, Any] | None = None, **params: str) -> Run:
-    demistomock.harness_reset(command=operation, args=args, last_run=last_run, params={
+    platform_run = xsoar_platform.start_run(command=operation, args=args, last_run=last_run, params={
         'url': url, 'public_api_token': public, 'private_api_token': private, 'retry_budget_seconds': RETRY_BUDGET_S,
         'min_score': '0', 'max_alerts': '40', 'first_fetch': '3 days', **params})
     error = ''
@@ -96,11 +97,11 @@ def run_operation(url: str, public: str, private: str, operation: str, args: dic
         pass
     except Exception as raised:  # return_error raises during fetch-incidents
         error = str(raised)
-    errors = [entry['Contents'] for entry in demistomock.harness.results
+    errors = [entry['Contents'] for entry in platform_run.results
               if isinstance(entry, dict) and entry.get('Type') == ERROR_ENTRY_TYPE]
     error = error or (errors[0] if errors else '')
-    incidents = [incident for batch in demistomock.harness.incidents for incident in batch]
-    return Run(not error, error, incidents, demistomock.harness.last_run)
+    incidents = [incident for batch in platform_run.incidents for incident in batch]
+    return Run(not error, error, incidents, platform_run.last_run)
 
 
 def message_head(message: str) -> str:

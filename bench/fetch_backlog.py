@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / 'xsoar_stubs'), str(ROOT)]
+sys.path.insert(0, str(ROOT))
+import xsoar_platform  # noqa: E402
 
-import demistomock  # noqa: E402
-
+xsoar_platform.use_platform_modules()  # the stand-ins, or the real modules from XSOAR_PLATFORM_DIR
 import Darktrace  # noqa: E402
 
 
@@ -59,14 +59,14 @@ def drain(size: int, max_alerts: int, span_days: float) -> dict[str, Any]:
     quiet_runs = 0
     tracemalloc.start()
     while quiet_runs < 2:
-        demistomock.harness_reset(command='fetch-incidents', params=params, last_run=last_run)
+        platform_run = xsoar_platform.start_run(command='fetch-incidents', params=params, last_run=last_run)
         started = time.perf_counter()
         Darktrace.main()
         ms_per_run.append((time.perf_counter() - started) * 1000)
-        if demistomock.harness.results:
-            raise SystemExit(f'fetch failed: {demistomock.harness.results}')
-        last_run = demistomock.harness.last_run
-        incidents = [incident for batch in demistomock.harness.incidents for incident in batch]
+        if platform_run.results:
+            raise SystemExit(f'fetch failed: {platform_run.results}')
+        last_run = platform_run.last_run
+        incidents = [incident for batch in platform_run.incidents for incident in batch]
         delivered.extend(int(incident['dbotMirrorId']) for incident in incidents)
         parent.send('log')
         log = parent.recv()

@@ -28,11 +28,11 @@ from typing import Any
 import requests_mock
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-for folder in (REPO_ROOT, REPO_ROOT / 'xsoar_stubs'):
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+import xsoar_platform  # noqa: E402
 
-import demistomock  # noqa: E402
+xsoar_platform.use_platform_modules()  # the stand-ins, or the real modules from XSOAR_PLATFORM_DIR
 import Darktrace  # noqa: E402
 from emulator import Emulator  # noqa: E402
 from runner.targets import EMULATOR_DATASET  # noqa: E402
@@ -59,7 +59,7 @@ class Figures:
 
 def run(command: str, url: str, public: str, private: str, args: dict[str, str]) -> tuple[dict[str, Any], float, float]:
     """Run the command; its War Room entry, the peak traced memory (MB) and the wall time (s)."""
-    demistomock.harness_reset(command=command, args=args, params={
+    platform_run = xsoar_platform.start_run(command=command, args=args, params={
         'url': url, 'public_api_token': public, 'private_api_token': private})
     tracemalloc.start()
     started = time.perf_counter()
@@ -70,7 +70,7 @@ def run(command: str, url: str, public: str, private: str, args: dict[str, str])
     seconds = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    (entry,) = demistomock.harness.results
+    (entry,) = platform_run.results
     assert entry.get('Type') != 4, entry.get('Contents')
     return entry, peak / 2 ** 20, seconds
 

@@ -4,8 +4,9 @@
     python -m runner fetch --cycles 3
     python -m runner --demo
 
-Commands go through `Darktrace.main()` with the XSOAR stand-ins (`xsoar_stubs/`), against an
-emulated appliance started in-process, or against a real appliance with `--url`.
+Commands go through `Darktrace.main()` with the XSOAR platform modules (the stand-ins in
+`xsoar_stubs/`, or the real ones from XSOAR_PLATFORM_DIR), against an emulated appliance started
+in-process, or against a real appliance with `--url`.
 Never shipped with the integration, and never imported by it.
 """
 from __future__ import annotations
@@ -14,10 +15,11 @@ import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-XSOAR_STUBS = REPO_ROOT / 'xsoar_stubs'
 
 # The integration imports `demistomock` and `CommonServerPython` as top-level modules, as XSOAR
-# provides them; locally the stand-ins play that part, so their folder must be importable.
-for _folder in (REPO_ROOT, XSOAR_STUBS):
-    if str(_folder) not in sys.path:
-        sys.path.insert(0, str(_folder))
+# provides them; xsoar_platform puts the folder they come from on sys.path.
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+import xsoar_platform  # noqa: E402
+
+xsoar_platform.use_platform_modules()

@@ -1,8 +1,8 @@
 """One command or one fetch cycle, run through `Darktrace.main()` the way XSOAR runs it.
 
-The stand-in `demistomock` is loaded with the command, instance parameters, arguments and lastRun;
-what the integration hands back (War Room entries, incidents, the new lastRun, log lines) is read
-from its harness afterwards.
+`xsoar_platform.start_run` hands the command, instance parameters, arguments and lastRun to
+`demistomock`'s functions and records what the integration hands back (War Room entries, incidents,
+the new lastRun, log lines).
 """
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import runner  # noqa: F401  (puts the stand-ins on sys.path before the imports below)
-import demistomock
+import runner  # noqa: F401  (puts the platform modules on sys.path before the imports below)
 import Darktrace
+import xsoar_platform
 
 ERROR_ENTRY_TYPE = 4
 FETCH_COMMAND = 'fetch-incidents'
@@ -45,29 +45,33 @@ def is_error_entry(entry: Any) -> bool:
 
 
 def run_command(command: str, args: dict[str, str], params: dict[str, Any]) -> CommandRun:
-    demistomock.harness_reset(command=command, params=params, args=args)
+    platform_run = xsoar_platform.start_run(command=command, params=params, args=args)
     try:
         Darktrace.main()
     except SystemExit:  # return_error ends the command this way, as on the platform
         pass
     except Exception as error:  # the platform turns an escaped exception into an error entry
-        demistomock.results({'Type': ERROR_ENTRY_TYPE, 'ContentsFormat': 'text', 'Contents': str(error)})
-    return CommandRun(entries=list(demistomock.harness.results), logs=list(demistomock.harness.logs))
+        platform_run.results.append({'Type': ERROR_ENTRY_TYPE, 'ContentsFormat': 'text', 'Contents': str(error)})
+    finally:
+        xsoar_platform.end_run()
+    return CommandRun(entries=list(platform_run.results), logs=list(platform_run.logs))
 
 
 def run_fetch_cycle(params: dict[str, Any], last_run: dict[str, Any]) -> FetchRun:
     """One fetch-incidents run; on failure the previous lastRun is kept, as the platform does."""
-    demistomock.harness_reset(command=FETCH_COMMAND, params=params, last_run=last_run)
+    platform_run = xsoar_platform.start_run(command=FETCH_COMMAND, params=params, last_run=last_run)
     try:
         Darktrace.main()
     except SystemExit:
         pass
     except Exception as error:
-        return FetchRun(incidents=[], last_run=last_run, error=str(error), logs=list(demistomock.harness.logs))
-    incidents = [incident for batch in demistomock.harness.incidents for incident in batch]
-    stored = demistomock.harness.last_run
+        return FetchRun(incidents=[], last_run=last_run, error=str(error), logs=list(platform_run.logs))
+    finally:
+        xsoar_platform.end_run()
+    incidents = [incident for batch in platform_run.incidents for incident in batch]
+    stored = platform_run.last_run
     return FetchRun(incidents=incidents, last_run=stored if stored is not None else last_run,
-                    logs=list(demistomock.harness.logs))
+                    logs=list(platform_run.logs))
 
 
 def incident_pbid(incident: dict[str, Any]) -> Any:

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 import pytest
 
 import Darktrace
-import demistomock
+import xsoar_platform
 from emulator import Emulator
 
 ERROR_ENTRY_TYPE = 4
@@ -63,13 +63,13 @@ def params_for(emu: Emulator, **overrides: Any) -> dict[str, Any]:
 
 def run(command: str, params: dict[str, Any], **args: str) -> Any:
     """Run one command through main() and return its one War Room entry, after checking no secret leaked."""
-    demistomock.harness_reset(command=command, params=params, args=args)
+    platform_run = xsoar_platform.start_run(command=command, params=params, args=args)
     try:
         Darktrace.main()
     except SystemExit as exited:  # return_error ends a failed command with exit code 0, as on the platform
         assert exited.code in (0, None), f'{command} exited with {exited.code!r}'
-    assert_no_secret(demistomock.harness.results, demistomock.harness.logs)
-    (entry,) = demistomock.harness.results
+    assert_no_secret(platform_run.results, platform_run.logs)
+    (entry,) = platform_run.results
     return entry
 
 
@@ -456,12 +456,12 @@ def test_private_tokens_appear_in_no_entry_or_log_line(emu: Emulator) -> None:
     fetch_params = {**ok, 'isFetch': True, 'max_alerts': '5', 'first_fetch': '1 day', 'min_score': '0'}
     failures: list[str] = []
     for params in (fetch_params, {**fetch_params, 'private_api_token': WRONG_PRIVATE_TOKEN}):
-        demistomock.harness_reset(command='fetch-incidents', params=params)
+        platform_run = xsoar_platform.start_run(command='fetch-incidents', params=params)
         try:
             Darktrace.main()
         except Exception as error:  # a failed fetch raises, as on the platform
             failures.append(str(error))
-        assert_no_secret(demistomock.harness.incidents, demistomock.harness.last_run, demistomock.harness.logs)
+        assert_no_secret(platform_run.incidents, platform_run.last_run, platform_run.logs)
     # The good pair fetched without error and the wrong one failed: both paths were really scanned.
     assert len(failures) == 1 and 'API SIGNATURE ERROR' in failures[0], failures
     assert_no_secret(failures)

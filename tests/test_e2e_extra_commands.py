@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-import demistomock
+import xsoar_platform
 import Darktrace
 from emulator import Emulator
 
@@ -36,14 +36,14 @@ def fresh_log(emu: Emulator) -> Iterator[None]:
 
 def run(emu: Emulator, command: str, **args: str) -> dict[str, Any]:
     """Run one command through main() and return its single War Room entry."""
-    demistomock.harness_reset(command=command, params={
+    platform_run = xsoar_platform.start_run(command=command, params={
         'url': emu.url, 'public_api_token': emu.public_token, 'private_api_token': emu.private_token,
         'min_score': '0'}, args=args)
     try:
         Darktrace.main()
     except SystemExit as exited:  # return_error ends a failed command with exit code 0, as on the platform
         assert exited.code in (0, None), f'{command} exited with {exited.code!r}'
-    (entry,) = demistomock.harness.results
+    (entry,) = platform_run.results
     return entry
 
 

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-import demistomock
+import xsoar_platform
 
 import Darktrace
 from emulator import Emulator
@@ -22,16 +22,16 @@ def fetch_once(emulator: Emulator, last_run: dict[str, Any], allow_failure: bool
     instance = {'url': emulator.url, 'public_api_token': emulator.public_token,
                 'private_api_token': emulator.private_token, 'min_score': '0', 'max_alerts': '40',
                 'first_fetch': '3 days', **params}
-    demistomock.harness_reset(command='fetch-incidents', params=instance, last_run=last_run)
+    platform_run = xsoar_platform.start_run(command='fetch-incidents', params=instance, last_run=last_run)
     try:
         Darktrace.main()
     except Exception as error:  # the platform's return_error raises during fetch-incidents
         assert allow_failure, f'fetch-incidents failed without an injected fault: {error!r}'
         assert type(error) is Exception and str(error).startswith('Failed to execute fetch-incidents'), repr(error)
-        assert demistomock.harness.incidents == [], 'a failed run handed over incidents'
+        assert platform_run.incidents == [], 'a failed run handed over incidents'
         return last_run, []
-    incidents = [incident for batch in demistomock.harness.incidents for incident in batch]
-    return demistomock.harness.last_run, incidents
+    incidents = [incident for batch in platform_run.incidents for incident in batch]
+    return platform_run.last_run, incidents
 
 
 def caught_up(emulator: Emulator, last_run: dict[str, Any]) -> bool:

@@ -13,6 +13,7 @@ from typing import Any, Iterator
 import pytest
 
 import demistomock
+import xsoar_platform
 import Darktrace
 from emulator import Emulator
 
@@ -43,12 +44,12 @@ def instance(emu: Emulator, **params: Any) -> dict[str, Any]:
 
 def run(emu: Emulator, command: str, args: dict[str, Any] | None = None, **params: Any) -> list[Any]:
     """Run one command through main() and return everything it handed back, failing on an error entry."""
-    demistomock.harness_reset(command=command, params=instance(emu, **params), args=args or {})
+    platform_run = xsoar_platform.start_run(command=command, params=instance(emu, **params), args=args or {})
     try:
         Darktrace.main()
     except SystemExit:
         pass
-    results = list(demistomock.harness.results)
+    results = list(platform_run.results)
     errors = [r['Contents'] for r in results if isinstance(r, dict) and r.get('Type') == ERROR_ENTRY_TYPE]
     assert errors == []
     return results
@@ -77,12 +78,13 @@ def first_incidents(emu: Emulator, **params: Any) -> list[dict[str, Any]]:
     """The incidents of the first fetch run that creates any, lastRun carried from run to run."""
     last_run: dict[str, Any] = {}
     for _ in range(50):
-        demistomock.harness_reset(command='fetch-incidents', params=instance(emu, **params), last_run=last_run)
+        platform_run = xsoar_platform.start_run(command='fetch-incidents', params=instance(emu, **params),
+                                                last_run=last_run)
         Darktrace.main()
-        incidents = [incident for batch in demistomock.harness.incidents for incident in batch]
+        incidents = [incident for batch in platform_run.incidents for incident in batch]
         if incidents:
             return incidents
-        last_run = demistomock.harness.last_run or {}
+        last_run = platform_run.last_run or {}
     raise AssertionError('no incident fetched')
 
 

@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 import demistomock
+import xsoar_platform
 import Darktrace
 from emulator import Emulator
 from emulator.network import unresolvable
@@ -131,6 +132,7 @@ class Outcome:
     incidents: list[dict[str, Any]] = field(default_factory=list)
     logs: list[tuple[str, str]] = field(default_factory=list)
     fetch_error: str | None = None  # return_error raises during fetch-incidents, as on the platform
+    last_run: dict[str, Any] | None = None  # what the run stored
 
     @property
     def error(self) -> str | None:
@@ -150,8 +152,8 @@ def instance_params(emu: Emulator, **overrides: str) -> dict[str, Any]:
 def run_operation(emu: Emulator, operation: str, args: dict[str, str] | None = None,
                   last_run: dict[str, Any] | None = None, **params: str) -> Outcome:
     """One command, test-module or fetch run through main(), as XSOAR runs it."""
-    demistomock.harness_reset(command=operation, params=instance_params(emu, **params), args=args or {},
-                              last_run=last_run)
+    platform_run = xsoar_platform.start_run(command=operation, params=instance_params(emu, **params),
+                                            args=args or {}, last_run=last_run)
     outcome = Outcome()
     try:
         Darktrace.main()
@@ -161,9 +163,10 @@ def run_operation(emu: Emulator, operation: str, args: dict[str, str] | None = N
         assert operation == FETCH, f'{operation} let an exception escape: {error!r}'
         assert type(error) is Exception, f'fetch-incidents let {error!r} escape instead of return_error\'s Exception'
         outcome.fetch_error = str(error)
-    outcome.entries = list(demistomock.harness.results)
-    outcome.incidents = [incident for batch in demistomock.harness.incidents for incident in batch]
-    outcome.logs = list(demistomock.harness.logs)
+    outcome.entries = list(platform_run.results)
+    outcome.incidents = [incident for batch in platform_run.incidents for incident in batch]
+    outcome.logs = list(platform_run.logs)
+    outcome.last_run = platform_run.last_run
     return outcome
 
 
@@ -350,6 +353,11 @@ def test_post_that_never_reached_the_appliance_is_retried_once_it_is_up(monkeypa
     """
     with reserved_port() as port:
         late = Emulator(breaches=20, span_days=1, seed=3, port=port)
+        did = min(late.dataset.devices)
+        platform_run = xsoar_platform.start_run(
+            command='darktrace-post-tag-to-device', args={'deviceId': str(did), 'tagName': 'Late'},
+            params={'url': f'http://127.0.0.1:{port}', 'public_api_token': late.public_token,
+                    'private_api_token': late.private_token, 'retry_budget_seconds': '5'})
         logged = demistomock.debug
 
         def debug_and_start(message: str) -> None:
@@ -359,16 +367,11 @@ def test_post_that_never_reached_the_appliance_is_retried_once_it_is_up(monkeypa
 
         monkeypatch.setattr(demistomock, 'debug', debug_and_start)
         try:
-            did = min(late.dataset.devices)
-            demistomock.harness_reset(command='darktrace-post-tag-to-device',
-                                      args={'deviceId': str(did), 'tagName': 'Late'},
-                                      params={'url': f'http://127.0.0.1:{port}', 'public_api_token': late.public_token,
-                                              'private_api_token': late.private_token, 'retry_budget_seconds': '5'})
             with contextlib.suppress(SystemExit):  # return_error ends a failed command this way
                 Darktrace.main()
         finally:
             late.stop()
-    (entry,) = demistomock.harness.results
+    (entry,) = platform_run.results
     assert entry['Type'] != ERROR_ENTRY_TYPE, entry['Contents']
     assert [e['method'] for e in late.request_log()] == ['POST']
     assert any(link.did == did for link in late.dataset.tag_links.values()
@@ -445,7 +448,7 @@ def drain_with_faults(fault: Fault) -> tuple[list[int], set[int]]:
                 emulator.inject_fault(method='GET', path='/modelbreaches', **fault.inject)
             outcome = run_operation(emulator, FETCH, last_run=last_run, max_alerts='60', first_fetch='2 days')
             if outcome.fetch_error is None:
-                last_run = demistomock.harness.last_run or last_run
+                last_run = outcome.last_run or last_run
             delivered.extend(int(incident['dbotMirrorId']) for incident in outcome.incidents)
             caught_up = last_run.get('start_ms', 0) >= emulator.now_ms() - Darktrace.SETTLE_MS - 60_000
             if not outcome.incidents and outcome.fetch_error is None and caught_up:

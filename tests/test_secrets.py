@@ -24,6 +24,7 @@ import requests
 import requests_mock
 
 import demistomock
+import xsoar_platform
 import Darktrace
 from emulator import Emulator
 from emulator.network import unresolvable
@@ -54,10 +55,11 @@ class Captured:
         self.signatures: set[str] = set()
         self.logs: list[tuple[str, str]] = []
         self.runs = 0
+        self.last_run: dict[str, Any] | None = None  # what the latest run stored
 
     def run(self, command: str, params: dict[str, Any], args: dict[str, str] | None = None,
             last_run: dict[str, Any] | None = None) -> list[Any]:
-        demistomock.harness_reset(command=command, params=params, args=args or {}, last_run=last_run)
+        platform_run = xsoar_platform.start_run(command=command, params=params, args=args or {}, last_run=last_run)
         try:
             Darktrace.main()
         except SystemExit:
@@ -66,12 +68,13 @@ class Captured:
             self.texts += [str(error), repr(error), ''.join(traceback.format_exception(error))]
             # Any other command reports through the War Room; an escaped exception there is a bug of its own.
             assert command == 'fetch-incidents', f'{command} let {error!r} escape'
-        harness = demistomock.harness
+        self.last_run = platform_run.last_run
         self.texts += [json.dumps(value, default=str) for value in (
-            harness.results, harness.incidents, harness.last_run, harness.integration_context, harness.logs)]
-        self.logs += harness.logs
+            platform_run.results, platform_run.incidents, platform_run.last_run, platform_run.integration_context,
+            platform_run.logs)]
+        self.logs += platform_run.logs
         self.runs += 1
-        return list(harness.results)
+        return list(platform_run.results)
 
     def scan(self, tokens: list[str]) -> None:
         for level, message in self.logs:
@@ -117,7 +120,7 @@ def emulator_scenarios(emu: Emulator, captured: Captured, monkeypatch: pytest.Mo
             assert not is_error(captured.run(command, params, args)), command
     assert captured.run('test-module', params) == ['ok']
     captured.run('fetch-incidents', params)
-    captured.run('fetch-incidents', params, last_run=demistomock.harness.last_run)
+    captured.run('fetch-incidents', params, last_run=captured.last_run)
     # The private token as a credentials object, as a type-9 parameter holds it.
     assert captured.run('test-module', {**params, 'private_api_token': {'identifier': '', 'password': PRIVATE}}) \
         == ['ok']

@@ -59,9 +59,12 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TOOLS = Path(__file__).resolve().parent
-for _folder in (TOOLS, REPO_ROOT, REPO_ROOT / 'xsoar_stubs'):
+for _folder in (TOOLS, REPO_ROOT):
     if str(_folder) not in sys.path:
         sys.path.insert(0, str(_folder))
+import xsoar_platform  # noqa: E402
+
+xsoar_platform.use_platform_modules()  # the stand-ins, or the real modules from XSOAR_PLATFORM_DIR
 
 from readme_blocks import replace_block  # noqa: E402
 from runner.examples import example_lines  # noqa: E402

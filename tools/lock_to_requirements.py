@@ -4,9 +4,9 @@
 machine that has pip but not pipenv. Usage:
 
     python tools/lock_to_requirements.py --categories default develop > requirements.txt
-    python tools/lock_to_requirements.py --lock Pipfile.lock --categories sdk-packages
+    python tools/lock_to_requirements.py --lock locks/sdk/Pipfile.lock --categories default
 
-Categories are the lock's section names (`default`, `develop`, `sdk-packages`); the Pipfile's
+Categories are the lock's section names (`default`, `develop`, or a custom one); the Pipfile's
 names `packages` and `dev-packages` are accepted too. Standard library only, because this runs
 before any virtual environment exists.
 """
@@ -64,9 +64,9 @@ def requirement_line(name: str, entry: dict[str, Any]) -> str:
 def merge_categories(lock: dict[str, Any], categories: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
     """Combine sections into one set, keyed by canonical name.
 
-    The categories are resolved independently (see the Pipfile), so a package that two chosen
-    categories share must carry the same pin in both; otherwise pip would be asked for two
-    versions at once and the lock is what needs fixing.
+    A package that two chosen categories share must carry the same pin in both; otherwise pip
+    would be asked for two versions at once and the lock is what needs fixing (pipenv resolves
+    `develop` under the `default` pins, so those two agree; custom categories may not).
     """
     merged: dict[str, tuple[str, dict[str, Any]]] = {}
     origin: dict[str, str] = {}
@@ -114,7 +114,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument('--lock', type=Path, default=Path('Pipfile.lock'), help='path of Pipfile.lock')
     parser.add_argument(
         '--categories', nargs='+', default=['default'],
-        help='lock sections to include, e.g. default develop, or sdk-packages',
+        help='lock sections to include, e.g. default develop',
     )
     parser.add_argument('-o', '--output', type=Path, help='write here instead of standard output')
     return parser.parse_args(argv)

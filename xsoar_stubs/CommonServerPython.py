@@ -25,6 +25,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
+from urllib3.util.ssl_ import create_urllib3_context
 
 import demistomock as demisto
 
@@ -655,9 +656,12 @@ class GetMappingFieldsResponse:
         """Add one remote object type."""
         self.scheme_types_mappings.append(scheme_type_mapping)
 
-    def extract_mapping(self) -> list[dict[str, dict[str, str]]]:
-        """One mapping dict per remote object type."""
-        return [mapping.extract_mapping() for mapping in self.scheme_types_mappings]
+    def extract_mapping(self) -> dict[str, dict[str, str]]:
+        """One dict merging every remote object type's mapping: ``{type_name: fields, ...}``."""
+        all_mappings: dict[str, dict[str, str]] = {}
+        for scheme_types_mapping in self.scheme_types_mappings:
+            all_mappings.update(scheme_types_mapping.extract_mapping())
+        return all_mappings
 
 
 # ---------------------------------------------------------------------------------------------
@@ -734,6 +738,32 @@ def return_error(message: Any, error: Any = '', outputs: Any = None) -> None:
 # HTTP
 # ---------------------------------------------------------------------------------------------
 
+# Lower security level: older appliances that offer only weaker ciphers or keys still connect.
+CIPHERS_STRING = 'DEFAULT@SECLEVEL=1'
+
+
+class SSLAdapter(HTTPAdapter):
+    """The adapter the platform mounts on ``https://`` when "Trust any certificate" is selected.
+
+    Its TLS context accepts the ciphers of ``CIPHERS_STRING`` and, with verification off, does not
+    check the host name either.
+    """
+
+    def __init__(self, verify: bool = True, **kwargs: Any) -> None:
+        self.context = create_urllib3_context(ciphers=CIPHERS_STRING)
+        if not verify:
+            self.context.check_hostname = False
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs['ssl_context'] = self.context
+        super().init_poolmanager(*args, **kwargs)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        proxy_kwargs['ssl_context'] = self.context
+        return super().proxy_manager_for(proxy, **proxy_kwargs)
+
+
 class BaseClient:
     """The HTTP client every integration's ``Client`` extends."""
 
@@ -758,6 +788,7 @@ class BaseClient:
             self._session.trust_env = False
         if not verify:
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+            self._session.mount('https://', SSLAdapter(verify=verify))
         self.timeout = float(os.getenv('REQUESTS_TIMEOUT', '') or timeout)
 
     def __del__(self) -> None:
@@ -769,12 +800,17 @@ class BaseClient:
     def _implement_retry(self, retries: int = 0, status_list_to_retry: list[int] | None = None,
                          backoff_factor: float = 5, raise_on_redirect: bool = False,
                          raise_on_status: bool = False) -> None:
-        """Mount a urllib3 ``Retry`` on the session, for ``https://`` only as the platform does."""
+        """Mount a urllib3 ``Retry`` on the session, for ``https://`` only as the platform does.
+
+        With verification off the new adapter is again an ``SSLAdapter``, so the cipher fallback stays.
+        """
         retry = Retry(total=retries, read=retries, connect=retries, status=retries,
                       backoff_factor=backoff_factor, status_forcelist=status_list_to_retry,
                       raise_on_status=raise_on_status, raise_on_redirect=raise_on_redirect,
                       allowed_methods=frozenset(['GET', 'POST', 'PUT']))
-        self._session.mount('https://', HTTPAdapter(max_retries=retry))
+        https_adapter = HTTPAdapter(max_retries=retry) if self._verify else \
+            SSLAdapter(verify=self._verify, max_retries=retry)
+        self._session.mount('https://', https_adapter)
 
     def _is_status_code_valid(self, response: requests.Response,
                               ok_codes: tuple[int, ...] | list[int] | None = None) -> bool:
