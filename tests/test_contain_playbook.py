@@ -8,8 +8,8 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
-import demistomock
 import Darktrace
+import xsoar_platform
 from emulator import Emulator
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -84,13 +84,13 @@ def emu() -> Iterator[Emulator]:
 
 
 def run(emu: Emulator, command: str, args: dict[str, str]) -> dict[str, Any]:
-    demistomock.harness_reset(command=command, params={
+    platform_run = xsoar_platform.start_run(command=command, params={
         'url': emu.url, 'public_api_token': emu.public_token, 'private_api_token': emu.private_token}, args=args)
     try:
         Darktrace.main()
     except SystemExit:
         pass
-    (entry,) = demistomock.harness.results
+    (entry,) = platform_run.results
     assert entry['Type'] != 4, entry['Contents']
     return entry
 

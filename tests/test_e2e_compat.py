@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 import pytest
 
 import Darktrace
-import demistomock
+import xsoar_platform
 from emulator import Emulator
 
 ERROR_ENTRY_TYPE = 4
@@ -37,19 +37,23 @@ def fresh_log(emu: Emulator) -> Iterator[None]:
     emu.set_settings(signature_form='decoded', breach_path_route=False, group_lookup='strict', details_pairs='strict')
 
 
+latest_run: xsoar_platform.PlatformRun | None = None  # the platform's record of the last command run()
+
+
 def run(emu: Emulator, command: str, context: dict[str, Any] | None = None, **args: str) -> Any:
     """Run one command through main() with the instance's integration context; its War Room entry (its list of
     entries for get-remote-data)."""
     params = {'url': emu.url, 'public_api_token': emu.public_token, 'private_api_token': emu.private_token,
               'min_score': '0', 'mirror_direction': 'Incoming', 'close_incident': 'true'}
-    demistomock.harness_reset(command=command, params=params, args=args, integration_context=context)
+    global latest_run
+    latest_run = xsoar_platform.start_run(command=command, params=params, args=args, integration_context=context)
     try:
         Darktrace.main()
     except SystemExit as exited:  # return_error ends a failed command with exit code 0, as on the platform
         assert exited.code in (0, None), f'{command} exited with {exited.code!r}'
     if command == 'get-remote-data':
-        return list(demistomock.harness.results)
-    (entry,) = demistomock.harness.results
+        return list(latest_run.results)
+    (entry,) = latest_run.results
     return entry
 
 
@@ -161,7 +165,7 @@ def test_the_remembered_signing_form_is_used_next_time(emu: Emulator) -> None:
     emu.set_settings(signature_form='encoded')
     outputs(run(emu, 'darktrace-get-tagged-devices', tagName='Active Threat'))
     assert statuses(emu, '/tags/entities') == [400, 200]
-    context = demistomock.harness.integration_context
+    context = latest_run.integration_context
     assert context == {'signingForm': 'encoded'}
     emu.clear_log()
     outputs(run(emu, 'darktrace-get-tagged-devices', context=context, tagName='Active Threat'))
@@ -185,7 +189,7 @@ def test_one_breach_and_get_remote_data(emu: Emulator, breach_path_route: bool) 
     assert request['path'] == '/modelbreaches' and parse_qs(request['query'])['pbid'] == [str(pbid)]
     emu.dataset.set_acknowledged(pbid, True)
     first = run(emu, 'get-remote-data', id=str(pbid), lastUpdate='2020-01-01T00:00:00Z')
-    context = demistomock.harness.integration_context
+    context = latest_run.integration_context
     again = run(emu, 'get-remote-data', context=context, id=str(pbid), lastUpdate='2020-01-01T00:00:00Z')
     closes = [[entry for entry in result if isinstance(entry.get('Contents'), dict)
                and entry['Contents'].get('dbotIncidentClose')] for result in (first, again)]

@@ -10,8 +10,8 @@ from typing import Any, Iterator
 
 import pytest
 
-import demistomock
 import Darktrace
+import xsoar_platform
 from emulator import Emulator
 
 ERROR_ENTRY_TYPE = 4
@@ -35,14 +35,14 @@ def appliance_clock(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 def run(emu: Emulator, command: str, public: str | None = None, private: str | None = None,
         **args: str) -> dict[str, Any]:
     """Run one command through main() and return its single War Room entry."""
-    demistomock.harness_reset(command=command, params={
+    platform_run = xsoar_platform.start_run(command=command, params={
         'url': emu.url, 'public_api_token': public or emu.public_token,
         'private_api_token': private or emu.private_token, 'min_score': '0', 'retry_budget_seconds': '0'}, args=args)
     try:
         Darktrace.main()
     except SystemExit as exited:  # return_error ends a failed command with exit code 0, as on the platform
         assert exited.code in (0, None), f'{command} exited with {exited.code!r}'
-    (entry,) = demistomock.harness.results
+    (entry,) = platform_run.results
     return entry
 
 

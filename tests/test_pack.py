@@ -14,8 +14,8 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
-import demistomock
 import Darktrace
+import xsoar_platform
 from emulator import Emulator
 from xsoar_mapping import apply_mapper, classify, type_problem
 
@@ -117,12 +117,12 @@ def fetched_incidents(emulator: Emulator) -> list[dict[str, Any]]:
               'private_api_token': emulator.private_token, 'max_alerts': '50', 'first_fetch': '3 days'}
     last_run: dict[str, Any] = {}
     for _ in range(50):
-        demistomock.harness_reset(command='fetch-incidents', params=params, last_run=last_run)
+        platform_run = xsoar_platform.start_run(command='fetch-incidents', params=params, last_run=last_run)
         Darktrace.main()
-        incidents = [incident for batch in demistomock.harness.incidents for incident in batch]
+        incidents = [incident for batch in platform_run.incidents for incident in batch]
         if incidents:
             return incidents
-        last_run = demistomock.harness.last_run
+        last_run = platform_run.last_run or {}
     raise AssertionError('no incident was fetched from the emulator')
 
 
