@@ -641,17 +641,26 @@ class FakeAppliance:
         self.inclusive = inclusive
         self.requests: list[dict[str, Any]] = []
         self.fail_on_request: int | None = None  # 1 = the first request fails
+        self.reply: Any = None  # when set, every request gets exactly this reply
+        self.reply_sizes: list[int] = []  # bytes of each reply, as far as the client read it
 
-    def get_model_breaches(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+    def get_model_breaches(self, params: dict[str, Any], max_bytes: int = Darktrace.MAX_REPLY_BYTES) -> Any:
         self.requests.append(params)
         if len(self.requests) == self.fail_on_request:
             raise DarktraceApiError('unavailable', 'appliance down')
+        if self.reply is not None:
+            return self.reply
         start, end = params['starttime'], params['endtime']
         field = 'creationTime' if params.get('creationtime') else 'time'
         within = (lambda t: start <= t <= end) if self.inclusive else (lambda t: start < t < end)
         minimum = float(params.get('minscore') or 0)
-        found = [b for b in self.breaches if within(b[field]) and b['score'] >= minimum]
-        found.sort(key=lambda b: b[field], reverse=self.order == 'desc')
+        found = [b for b in self.breaches
+                 if within(Darktrace.time_ms(b.get(field)) or 0) and float(b.get('score') or 0) >= minimum]
+        found.sort(key=lambda b: Darktrace.time_ms(b.get(field)) or 0, reverse=self.order == 'desc')
+        size = len(json.dumps(found))
+        self.reply_sizes.append(min(size, max_bytes + 1))
+        if size > max_bytes:
+            raise DarktraceApiError('too_large', f'more than {max_bytes} bytes')
         return found
 
 
@@ -848,13 +857,15 @@ def test_first_fetch_relative_form_counts_back_from_the_clock() -> None:
     assert before_ms - three_days_ms - 1000 <= result.first_fetch_ms <= after_ms - three_days_ms + 1000
 
 
-def test_first_fetch_in_the_future_is_capped_at_now() -> None:
+def test_first_fetch_in_the_future_is_refused() -> None:
     """
-    Given a first fetch time later than now
+    Given a first fetch time later than now, as an ISO time or as epoch seconds or milliseconds
     When the fetch settings are read
-    Then fetching starts now.
+    Then it is refused, naming the parameter, instead of silently skipping every breach until then.
     """
-    assert FetchSettings.from_params({'first_fetch': '2999-01-01T00:00:00Z'}, NOW_MS).first_fetch_ms == NOW_MS
+    for first_fetch in ('2999-01-01T00:00:00Z', str(NOW_MS // 1000 + 3600), str(NOW_MS + 3_600_000)):
+        with pytest.raises(ValueError, match=r'"First fetch time" \(first_fetch\).*is in the future'):
+            FetchSettings.from_params({'first_fetch': first_fetch}, NOW_MS)
 
 
 def test_fetch_settings_defaults() -> None:
