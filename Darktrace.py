@@ -261,11 +261,12 @@ class Client(BaseClient):
 
     def request(self, method: str, path: str, params: dict[str, Any] | None = None,
                 form: dict[str, Any] | None = None, json_body: Any = None, *, shape: str = LIST_OR_OBJECT,
-                max_bytes: int = MAX_REPLY_BYTES) -> Any:
+                max_bytes: int | None = None) -> Any:
         """Send one signed request and return its parsed JSON reply, or raise `DarktraceApiError`.
 
         `path` is sent and signed as given (already encoded); `params`, `form` and `json_body`
-        are encoded here, once. The reply must have the documented `shape` and at most `max_bytes`.
+        are encoded here, once. The reply must have the documented `shape` and at most `max_bytes`
+        (MAX_REPLY_BYTES when not given).
         """
         query = encode_query(params or {})
         target = f'{path}?{query}' if query else path
@@ -299,7 +300,7 @@ class Client(BaseClient):
             raise self.redacted(transport_error(error, self._base_url, method)) from None
         operation = f'{method} {path}'
         try:
-            body = read_body(response, operation, max_bytes, deadline)
+            body = read_body(response, operation, max_bytes or MAX_REPLY_BYTES, deadline)
         except DarktraceApiError as error:
             self._log_request(method, target, headers, f'HTTP {response.status_code}, {error.kind}', started)
             raise self.redacted(error) from None
@@ -334,7 +335,7 @@ class Client(BaseClient):
         return self.request('GET', '/status', shape=OBJECT)
 
     # model breaches
-    def get_model_breaches(self, params: dict[str, Any], max_bytes: int = MAX_REPLY_BYTES) -> Any:
+    def get_model_breaches(self, params: dict[str, Any], max_bytes: int | None = None) -> Any:
         return self.request('GET', '/modelbreaches', params, shape=LIST, max_bytes=max_bytes)
 
     def get_model_breach(self, pbid: int) -> Any:
@@ -485,13 +486,18 @@ def read_body(response: requests.Response, operation: str, max_bytes: int, deadl
     """
     pieces: list[bytes] = []
     size = 0
+    if operation.split(' ', 1)[0] in IDEMPOTENT_METHODS:
+        advice = 'Narrow the request (time range, limit, filters), or check the appliance and any proxy in between.'
+    else:
+        advice = ('The change was probably applied: check in the Threat Visualizer before running the command '
+                  'again.')
     while True:
         remaining_s = deadline - time.monotonic()
         if remaining_s <= 0:
             raise DarktraceApiError('timeout', (
                 f'Stopped reading the reply to {operation} after {size} bytes: Darktrace sent it so slowly that this '
                 f'command reached its limit of {COMMAND_TIME_LIMIT_S} s, close to the 5 minutes XSOAR allows. '
-                'Check the appliance and any proxy in between, or narrow the request (time range, limit).'))
+                f'{advice}'))
         _set_read_timeout(response, min(READ_TIMEOUT_S, remaining_s))
         piece = response.raw.read1(READ_CHUNK_BYTES, decode_content=True)
         if not piece:
@@ -500,8 +506,7 @@ def read_body(response: requests.Response, operation: str, max_bytes: int, deadl
         if size > max_bytes:
             raise DarktraceApiError('too_large', (
                 f'Darktrace answered {operation} with more than {max_bytes:,} bytes (after decompression), the most '
-                'this integration reads in one reply; it stopped reading there. Narrow the request (time range, '
-                'limit, filters).'))
+                f'this integration reads in one reply; it stopped reading there. {advice}'))
         pieces.append(piece)
 
 
@@ -587,8 +592,10 @@ def parse_reply(response: requests.Response, method: str, path: str, body: bytes
     except ValueError:
         reply = None
     if status >= 400:
-        error_text = _error_field(reply)
-        appliance_text = error_text or body_text[:200].strip()
+        error_text = _error_field(reply)[:300]
+        title = re.search(r'<title[^>]*>([^<]{1,100})', body_text, re.IGNORECASE)
+        appliance_text = error_text or (f'a web page titled {title.group(1).strip()!r}' if title
+                                        else body_text[:200].strip())
         if 'API SIGNATURE ERROR' in body_text:
             raise DarktraceApiError('signature', (
                 'Darktrace rejected the request signature (API SIGNATURE ERROR): check that the public and '
@@ -1548,7 +1555,12 @@ def get_device_events_command(client: Client, args: dict[str, Any]) -> CommandRe
 def get_similar_devices_command(client: Client, args: dict[str, Any]) -> CommandResults:
     did = require_did(args, 'did')
     max_results = require_int(args, 'max_results', 1, MAX_SIMILAR_DEVICES)
-    devices = [iso_times(device) for device in as_list(client.get_similar_devices(did, max_results))]
+    reply = client.get_similar_devices(did, max_results)
+    devices = [iso_times(device) for device in as_list(reply) if isinstance(device, dict) and 'did' in device]
+    if len(devices) < len(as_list(reply)):
+        raise DarktraceApiError('unexpected_reply', (
+            f'Darktrace answered GET /similardevices with {describe(reply)} holding entries that are not devices '
+            '(objects with a "did"). Check that the appliance\'s version supports this command, then try again.'))
     rows = [{'Device ID': d.get('did'), 'Hostname': d.get('hostname'), 'IP': d.get('ip'),
              'Similarity': d.get('score'), 'Type': d.get('typelabel'), 'Last seen': d.get('lastSeen')}
             for d in devices]

@@ -644,7 +644,7 @@ class FakeAppliance:
         self.reply: Any = None  # when set, every request gets exactly this reply
         self.reply_sizes: list[int] = []  # bytes of each reply, as far as the client read it
 
-    def get_model_breaches(self, params: dict[str, Any], max_bytes: int = Darktrace.MAX_REPLY_BYTES) -> Any:
+    def get_model_breaches(self, params: dict[str, Any], max_bytes: int | None = None) -> Any:
         self.requests.append(params)
         if len(self.requests) == self.fail_on_request:
             raise DarktraceApiError('unavailable', 'appliance down')
@@ -657,7 +657,7 @@ class FakeAppliance:
         found = [b for b in self.breaches
                  if within(Darktrace.time_ms(b.get(field)) or 0) and float(b.get('score') or 0) >= minimum]
         found.sort(key=lambda b: Darktrace.time_ms(b.get(field)) or 0, reverse=self.order == 'desc')
-        size = len(json.dumps(found))
+        size, max_bytes = len(json.dumps(found)), max_bytes or Darktrace.MAX_REPLY_BYTES
         self.reply_sizes.append(min(size, max_bytes + 1))
         if size > max_bytes:
             raise DarktraceApiError('too_large', f'more than {max_bytes} bytes')
@@ -777,6 +777,189 @@ def test_fetch_failure_raises_and_keeps_nothing_half_done() -> None:
     with pytest.raises(DarktraceApiError):
         fetch_incidents(appliance, {}, settings(first_fetch_ms=NOW_MS - 7 * 24 * HOUR_MS), NOW_MS)
     assert len(appliance.requests) == 2
+
+
+# --- fetch: hostile replies and damaged state ------------------------------------------------------
+
+def test_fetch_reads_every_documented_time_form_text_pbids_and_odd_fields() -> None:
+    """
+    Given breaches whose creationTime is epoch ms, a digit string or 'YYYY-MM-DD HH:MM:SS' UTC text, one pbid sent as
+    text among numbers, and one breach whose model and device are plain text and whose score is text
+    When fetch runs until drained, three breaches per run
+    Then every breach becomes exactly one incident, the cursor stores pbids as numbers, and no run fails.
+    """
+    base = NOW_MS - 10 * HOUR_MS
+    breaches = [make_breach(1001, base), make_breach(1002, base + 1000), make_breach(1003, base + 2000),
+                make_breach(1004, base + 3000), make_breach(1005, base + 3000)]
+    breaches[1]['creationTime'] = str(base + 1000)
+    breaches[2]['creationTime'] = breaches[2]['time'] = datetime.fromtimestamp(
+        (base + 2000) / 1000, tz=timezone.utc).strftime('%Y-%m-%d %H:%M:%S')
+    breaches[3]['pbid'] = '1004'
+    breaches[4].update(model='Anomalous Connection::Data Sent', device='ws-17', score='0.95')
+    last_run: dict[str, Any] = {}
+    delivered: list[str] = []
+    for _ in range(5):
+        last_run, incidents = fetch_incidents(FakeAppliance(breaches), last_run, settings(max_alerts=3), NOW_MS)
+        assert all(isinstance(pbid, int) for pbid in last_run['seen_pbids'])
+        delivered += [incident['dbotMirrorId'] for incident in incidents]
+    assert sorted(delivered) == ['1001', '1002', '1003', '1004', '1005']
+    odd = Darktrace.breach_to_incident(breaches[4])
+    assert odd['severity'] == IncidentSeverity.MEDIUM and odd['name'].startswith('Darktrace Model Breach 1005')
+
+
+def test_fetch_delivers_a_breach_without_times_once_and_never_blocks_the_others() -> None:
+    """
+    Given a window whose reply holds a breach with no readable time before breaches that have one
+    When fetch runs, then runs again over the same reply (the window is read again)
+    Then the first run delivers it with the others, and the second does not deliver it again.
+    """
+    timeless = make_breach(500, NOW_MS - 5 * HOUR_MS)
+    timeless['creationTime'], timeless['time'] = None, 'not a time'
+    appliance = FakeAppliance([])
+    appliance.reply = [timeless] + [make_breach(600 + i, NOW_MS - 5 * HOUR_MS + i) for i in range(3)]
+    state = {'start_ms': NOW_MS - 6 * HOUR_MS, 'window_ms': 2 * HOUR_MS}
+    next_run, incidents = fetch_incidents(appliance, state, settings(max_alerts=10), NOW_MS)
+    assert [i['dbotMirrorId'] for i in incidents] == ['500', '600', '601', '602']
+    assert next_run['unplaced_pbids'] == [500]
+    _, again = fetch_incidents(appliance, {**state, 'unplaced_pbids': next_run['unplaced_pbids']},
+                               settings(max_alerts=10), NOW_MS)
+    assert '500' not in [i['dbotMirrorId'] for i in again]
+
+
+def test_fetch_logs_a_breach_without_pbid_instead_of_making_an_incident(mocker: Any) -> None:
+    """
+    Given a reply holding a breach without a pbid, and an entry that is not an object
+    When fetch runs
+    Then neither becomes an incident, and each is logged once with what finds it in Darktrace.
+    """
+    nameless = make_breach(1, NOW_MS - 5 * HOUR_MS)
+    del nameless['pbid']
+    appliance = FakeAppliance([])
+    appliance.reply = [nameless, 42, make_breach(2, NOW_MS - 5 * HOUR_MS + 1)]
+    logged = mocker.patch.object(demisto, 'error')
+    _, incidents = fetch_incidents(appliance, {'start_ms': NOW_MS - 6 * HOUR_MS, 'window_ms': 2 * HOUR_MS},
+                                   settings(), NOW_MS)
+    assert [i['dbotMirrorId'] for i in incidents] == ['2']
+    assert all('None' not in i['name'] for i in incidents)
+    messages = [call.args[0] for call in logged.call_args_list]
+    assert len(messages) == 2
+    assert 'without a usable pbid' in messages[0] and 'Compromise::Watched Domain' in messages[0] \
+        and 'ws1' in messages[0] and 'did 1417' in messages[0]
+    assert 'not an object' in messages[1] and 'the number 42' in messages[1]
+
+
+@pytest.mark.parametrize('reply, described', [({}, 'an empty object'), (42, 'the number 42'),
+                                              ({'error': None, 'a': 1}, 'an object'), ('[]', 'the text "[]"')])
+def test_fetch_fails_on_a_reply_that_is_not_a_list(client: Client, requests_mock: Any, reply: Any,
+                                                   described: str) -> None:
+    """
+    Given /modelbreaches answering something other than a list
+    When fetch runs
+    Then the run fails naming the endpoint and what came back, so the platform keeps the previous lastRun.
+    """
+    requests_mock.get(f'{BASE}/modelbreaches', json=reply)
+    with pytest.raises(DarktraceApiError) as raised:
+        fetch_incidents(client, {'start_ms': NOW_MS - 6 * HOUR_MS}, settings(), NOW_MS)
+    assert str(raised.value).startswith(f'Darktrace answered GET /modelbreaches with {described} where a list was '
+                                        'expected')
+
+
+def test_fetch_narrows_and_asks_again_when_a_reply_is_over_its_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    Given a window whose breaches are more bytes than a fetch reply may hold
+    When one fetch runs
+    Then it asks again within the run for a window NARROWING_FACTOR times narrower, and delivers from it.
+    """
+    base = NOW_MS - 20 * HOUR_MS
+    appliance = FakeAppliance([make_breach(i, base + i * 60_000) for i in range(1, 500)])
+    monkeypatch.setattr(Darktrace, 'FETCH_MAX_REPLY_BYTES', 60_000)
+    next_run, incidents = fetch_incidents(appliance, {'start_ms': base, 'window_ms': 8 * HOUR_MS},
+                                          settings(max_alerts=10), NOW_MS)
+    widths = [r['endtime'] - r['starttime'] - 1 for r in appliance.requests]
+    assert widths[:2] == [8 * HOUR_MS, HOUR_MS] and len(appliance.requests) == Darktrace.MAX_REQUESTS_PER_RUN
+    assert incidents and next_run['start_ms'] > base and max(appliance.reply_sizes) <= 60_001
+
+
+def test_fetch_fails_clearly_when_one_second_is_over_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    Given more breach bytes created within one second than a fetch reply may hold
+    When fetch runs with the narrowest window
+    Then it fails saying so and how to get past it, never skipping that second.
+    """
+    base = NOW_MS - 20 * HOUR_MS
+    appliance = FakeAppliance([make_breach(i, base) for i in range(1, 50)])
+    monkeypatch.setattr(Darktrace, 'FETCH_MAX_REPLY_BYTES', 10_000)
+    with pytest.raises(DarktraceApiError, match='within one second.*Minimum Score'):
+        fetch_incidents(appliance, {'start_ms': base, 'window_ms': Darktrace.MIN_WINDOW_MS}, settings(), NOW_MS)
+
+
+@pytest.mark.parametrize('state, field', [
+    ({'start_ms': 'abc'}, 'start_ms'), ({'start_ms': float('nan')}, 'start_ms'), ({'start_ms': -5}, 'start_ms'),
+    ({'start_ms': True}, 'start_ms'), ({'start_ms': None}, 'start_ms'), ({'window_ms': 'wide'}, 'window_ms'),
+    ({'window_ms': -1}, 'window_ms'), ({'seen_pbids': 5}, 'seen_pbids'), ({'seen_pbids': ['x']}, 'seen_pbids'),
+    ({'unplaced_pbids': {}}, 'unplaced_pbids'), ({'first_fetch_ms': 'soon'}, 'first_fetch_ms'),
+])
+def test_fetch_refuses_damaged_state_naming_the_field(state: dict, field: str) -> None:
+    """
+    Given a lastRun with a value that cannot be repaired without losing or duplicating breaches
+    When fetch runs
+    Then it fails before any request, naming the field and saying how to reset the instance's last run.
+    """
+    appliance = FakeAppliance([])
+    with pytest.raises(ValueError) as raised:
+        fetch_incidents(appliance, {'start_ms': NOW_MS - HOUR_MS, **state}, settings(), NOW_MS)
+    assert f'{field} is ' in str(raised.value) and 'Reset the \'last run\' timestamp' in str(raised.value)
+    assert appliance.requests == []
+
+
+@pytest.mark.parametrize('state, field', [
+    ({'start_ms': NOW_MS + 31 * 60_000}, 'start_ms'),
+    ({'start_ms': NOW_MS - HOUR_MS, 'first_fetch_ms': NOW_MS + 2 * HOUR_MS}, 'first_fetch_ms'),
+])
+def test_fetch_refuses_a_stored_start_in_the_future(state: dict, field: str) -> None:
+    """
+    Given a lastRun dated more than the allowed 30-minute clock skew after this machine's clock
+    When fetch runs
+    Then it fails before any request, naming the field and the reset, instead of silently skipping ahead.
+    """
+    appliance = FakeAppliance([])
+    with pytest.raises(ValueError) as raised:
+        fetch_incidents(appliance, state, settings(), NOW_MS)
+    assert f'({field})' in str(raised.value) and 'clock moved back' in str(raised.value)
+    assert 'Reset the \'last run\' timestamp' in str(raised.value) and appliance.requests == []
+
+
+def test_fetch_repairs_what_loses_nothing(mocker: Any) -> None:
+    """
+    Given a lastRun whose window is 0 and, separately, one whose start is 0 (an edited instance)
+    When fetch runs
+    Then the window is raised to its bound and the start moved up to the first fetch time, each repair logged,
+    and breaches waiting there are delivered.
+    """
+    first_fetch = NOW_MS - 10 * HOUR_MS - HOUR_MS // 2
+    appliance = FakeAppliance([make_breach(7, NOW_MS - 10 * HOUR_MS)])
+    info = mocker.patch.object(demisto, 'info')
+    next_run, incidents = fetch_incidents(appliance, {'start_ms': NOW_MS - 10 * HOUR_MS - 500, 'window_ms': 0},
+                                          settings(first_fetch_ms=first_fetch), NOW_MS)
+    assert [i['dbotMirrorId'] for i in incidents] == ['7'] and next_run['window_ms'] >= Darktrace.MIN_WINDOW_MS
+    appliance.requests.clear()
+    _, incidents = fetch_incidents(appliance, {'start_ms': 0}, settings(first_fetch_ms=first_fetch), NOW_MS)
+    assert appliance.requests[0]['starttime'] == first_fetch - 1 and [i['dbotMirrorId'] for i in incidents] == ['7']
+    assert len(info.call_args_list) == 2
+
+
+def test_fetch_keeps_a_legacy_start_that_fell_behind_the_first_fetch_time() -> None:
+    """
+    Given a lastRun stored without its first fetch time, whose start is older than today's relative first fetch time
+    (fetching was down for days)
+    When fetch runs
+    Then it continues from that start, so nothing created while it was down is skipped.
+    """
+    appliance = FakeAppliance([make_breach(8, NOW_MS - 100 * HOUR_MS)])
+    next_run, incidents = fetch_incidents(appliance, {'start_ms': NOW_MS - 101 * HOUR_MS},
+                                          settings(first_fetch_ms=NOW_MS - 72 * HOUR_MS), NOW_MS)
+    assert [i['dbotMirrorId'] for i in incidents] == ['8']
+    assert next_run['first_fetch_ms'] == NOW_MS - 101 * HOUR_MS
 
 
 def test_incident_shape() -> None:
