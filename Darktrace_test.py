@@ -180,6 +180,12 @@ def test_encode_query_keeps_order_drops_none_and_lowercases_booleans() -> None:
     ({'status_code': 200, 'json': {'error': 'no such tag'}}, 'api_error', 'no such tag'),
     ({'status_code': 200, 'text': '<html><head><title>Log In | Darktrace</title></head></html>',
       'headers': {'Content-Type': 'text/html'}}, 'login_page', 'login web page'),
+    ({'status_code': 200, 'text': '<html><head><title>Welcome to nginx!</title></head><body>hi</body></html>',
+      'headers': {'Content-Type': 'text/html'}}, 'html_page', "web page titled 'Welcome to nginx!'"),
+    ({'status_code': 401, 'text': '<html><head><title>401 Authorization Required</title></head><body>x</body></html>',
+      'headers': {'Content-Type': 'text/html'}}, 'http', "HTTP 401: a web page titled '401 Authorization Required'"),
+    ({'status_code': 200, 'json': []}, 'unexpected_reply', 'with an empty list where an object was expected'),
+    ({'status_code': 200, 'json': 'up'}, 'unexpected_reply', 'with the text "up" where an object was expected'),
     ({'status_code': 200, 'text': '{"hostname": "cats.c'}, 'bad_json', 'not valid JSON'),
     ({'status_code': 503, 'text': 'Service Unavailable'}, 'unavailable', 'Try again'),
     ({'status_code': 429, 'headers': {'Retry-After': '1'}}, 'unavailable', 'HTTP 429'),
@@ -1148,6 +1154,65 @@ def test_main_refuses_a_bad_url_before_any_request(mocker: Any, requests_mock: A
     _, error = run_main(mocker, 'test-module', params={**PARAMS, 'url': 'dt.example'})
     assert '"Server URL" (url)' in error.call_args[0][0]
     assert requests_mock.call_count == 0
+
+
+def test_main_refuses_a_url_with_credentials_without_echoing_them(mocker: Any, requests_mock: Any) -> None:
+    """
+    Given a server URL carrying a user name and password
+    When any command runs
+    Then it is refused before any request, and the message holds neither the user name nor the password.
+    """
+    _, error = run_main(mocker, 'test-module', params={**PARAMS, 'url': 'https://soc-admin:Hunter2-pass@dt.example'})
+    message = error.call_args[0][0]
+    assert '"Server URL" (url)' in message and 'user name or password' in message
+    assert 'Hunter2' not in message and 'soc-admin' not in message and requests_mock.call_count == 0
+
+
+@pytest.mark.parametrize('status', [{'a': 1}, {}, {'hostname': 'proxy'}])
+def test_main_test_module_refuses_a_status_that_is_not_the_appliance_s(mocker: Any, requests_mock: Any,
+                                                                      status: dict) -> None:
+    """
+    Given /status answering an object without version or time
+    When test-module runs
+    Then it fails saying the URL may not point at an appliance, instead of answering ok.
+    """
+    requests_mock.get(f'{BASE}/status', json=status)
+    results, error = run_main(mocker, 'test-module')
+    results.assert_not_called()
+    assert 'neither "version" nor "time"' in error.call_args[0][0]
+
+
+def test_main_test_module_refuses_a_future_epoch_first_fetch(mocker: Any, requests_mock: Any) -> None:
+    """
+    Given fetching on and a first fetch time that is an epoch value in the future
+    When test-module runs
+    Then it fails naming the parameter, before any request.
+    """
+    future_s = str(int(datetime.now(timezone.utc).timestamp()) + 7 * 24 * 3600)
+    _, error = run_main(mocker, 'test-module', params={**PARAMS, 'isFetch': True, 'first_fetch': future_s})
+    assert '"First fetch time" (first_fetch)' in error.call_args[0][0] and 'in the future' in error.call_args[0][0]
+    assert requests_mock.call_count == 0
+
+
+def test_messages_taken_from_a_reply_hold_no_token_or_signature(client: Client, requests_mock: Any) -> None:
+    """
+    Given replies that echo both tokens and the request signature (an error field, a non-JSON body, a web page)
+    When a command's request is answered with each
+    Then the error message has every one of them replaced by <redacted>.
+    """
+    def echo(request: Any, context: Any) -> str:
+        return f'{PUBLIC} {PRIVATE} {request.headers["DTAPI-Signature"]}'
+
+    for reply in ({'status_code': 500, 'text': lambda r, c: json.dumps({'error': echo(r, c)})},
+                  {'status_code': 200, 'text': echo},
+                  {'status_code': 404, 'text': lambda r, c: f'<html><title>{echo(r, c)}</title></html>'}):
+        requests_mock.get(f'{BASE}/status', **reply)
+        with pytest.raises(DarktraceApiError) as raised:
+            client.get_status()
+        signature = requests_mock.last_request.headers['DTAPI-Signature']
+        message = str(raised.value)
+        assert '<redacted>' in message
+        assert PUBLIC not in message and PRIVATE not in message and signature not in message
 
 
 def test_main_requires_both_tokens(mocker: Any) -> None:

@@ -507,3 +507,41 @@ def test_fetch_loses_and_duplicates_nothing_under_repeated_faults(monkeypatch: p
     delivered, visible = drain_with_faults(fault)
     assert len(delivered) == len(set(delivered)), 'duplicated incidents'
     assert set(delivered) == visible, f'{len(visible - set(delivered))} breaches lost'
+
+
+def test_unparseable_retry_after_is_ignored_and_said_so(emu: Emulator) -> None:
+    """
+    Given an appliance that answers 503 once with a Retry-After that is neither seconds nor a date
+    When test-module runs
+    Then the header is ignored (the usual backoff applies), the debug log says so, and the retry succeeds.
+    """
+    emu.inject_fault('status', status=503, retry_after='garbage', path='/status')
+    outcome = run_operation(emu, TEST_MODULE)
+    assert_succeeded(TEST_MODULE, outcome)
+    assert any('ignored a Retry-After header' in message for level, message in outcome.logs if level == 'debug')
+    assert len(requests_to(emu, 'GET', '/status')) == 2
+
+
+@pytest.mark.parametrize('payload', [[], {}, {'a': 1}, 'ok'])
+def test_test_module_checks_the_shape_of_status(emu: Emulator, payload: Any) -> None:
+    """
+    Given /status answering a list, an empty object, an object without version or time, or text
+    When test-module runs
+    Then it fails with a message naming /status, never "ok".
+    """
+    emu.inject_fault('wrong_shape', payload=payload, path='/status')
+    assert_actionable_error(run_operation(emu, TEST_MODULE), 'GET /status')
+
+
+@pytest.mark.parametrize('payload', [{}, 42])
+def test_fetch_with_a_reply_that_is_not_a_list_keeps_the_cursor(emu: Emulator, payload: Any) -> None:
+    """
+    Given /modelbreaches answering {} or 42
+    When fetch-incidents runs
+    Then the run fails naming the endpoint, sets no lastRun and creates no incident, so no window is skipped.
+    """
+    last_run = {'start_ms': emu.now_ms() - 3600_000, 'seen_pbids': [], 'window_ms': 3600_000}
+    emu.inject_fault('wrong_shape', payload=payload, path='/modelbreaches')
+    outcome = run_operation(emu, FETCH, last_run=last_run)
+    assert_actionable_error(outcome, 'GET /modelbreaches with', 'where a list was expected')
+    assert demistomock.harness.last_run == last_run and outcome.incidents == []
