@@ -52,11 +52,11 @@ SECRET_HEADERS = frozenset({'dtapi-token', 'dtapi-signature'})  # never written 
 NOT_RETRIED_ADVICE = ('It was not retried, because the appliance may already have applied it: check in the Threat '
                       'Visualizer whether the change took effect before running the command again.')
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+IDEMPOTENT_METHODS = frozenset({'GET', 'DELETE'})
 # The documented shapes of replies; `Client.request` refuses any other (see expect_shape).
 LIST = 'a list'
 OBJECT = 'an object'
 LIST_OR_OBJECT = 'a list or an object'
-IDEMPOTENT_METHODS = frozenset({'GET', 'DELETE'})
 
 # Arguments
 DEFAULT_LIST_LIMIT = 50  # every list command takes `limit`
@@ -231,8 +231,7 @@ class Client(BaseClient):
         self._retry_budget_s = retry_budget_s
         self._on_retry = on_retry
         self._on_request = on_request
-        self._signatures: set[str] = set()
-        self.bytes_read = 0  # reply bytes, after decompression, over the client's life
+        self._signatures: set[str] = set()  # every signature sent, so none is echoed back in a message
         self._adapter = HTTPAdapter()
         self._session.mount('https://', self._adapter)
         self._session.mount('http://', self._adapter)
@@ -310,7 +309,6 @@ class Client(BaseClient):
             raise self.redacted(transport_error(error, self._base_url, method)) from None
         finally:
             response.close()
-        self.bytes_read += len(body)
         self._log_request(method, target, headers, f'HTTP {response.status_code}, {len(body)} bytes', started)
         try:
             return expect_shape(parse_reply(response, method, path, body), shape, operation)
@@ -575,7 +573,7 @@ def parse_reply(response: requests.Response, method: str, path: str, body: bytes
     """The JSON `body` of a successful reply; every other outcome becomes an actionable `DarktraceApiError`."""
     status = response.status_code
     operation = f'{method} {path}'
-    body_text = body.decode(response.encoding or 'utf-8', errors='replace')
+    body_text = body.decode('utf-8', errors='replace')  # JSON is UTF-8; anything else only feeds messages
     if 300 <= status < 400:
         location = response.headers.get('Location', '') or body_text
         if '/403' in location:
@@ -2146,8 +2144,9 @@ def _creation_ms(breach: dict[str, Any]) -> int | None:
 
 
 def _damaged_state(name: str, value: Any, expected: str) -> ValueError:
-    return ValueError(f'The stored fetch state (last run) of this instance is damaged: {name} is {json.dumps(value)[:60]}'
-                      f', where {expected} was expected. Nothing was fetched, so no breach is skipped. {RESET_ADVICE}')
+    shown = json.dumps(value, default=str)[:60]
+    return ValueError(f'The stored fetch state (last run) of this instance is damaged: {name} is {shown}, where '
+                      f'{expected} was expected. Nothing was fetched, so no breach is skipped. {RESET_ADVICE}')
 
 
 def _stored_ms(last_run: dict[str, Any], name: str, default: int) -> int:
@@ -2161,10 +2160,10 @@ def _stored_ms(last_run: dict[str, Any], name: str, default: int) -> int:
 
 def _stored_pbids(last_run: dict[str, Any], name: str) -> set[int]:
     value = last_run.get(name, [])
-    pbids = {as_pbid(item) for item in value} if isinstance(value, list) else {None}
+    pbids = [as_pbid(item) for item in value] if isinstance(value, list) else [None]
     if None in pbids:
         raise _damaged_state(name, value, 'a list of model breach ids')
-    return pbids  # type: ignore[return-value]
+    return {pbid for pbid in pbids if pbid is not None}
 
 
 def fetch_cursor(last_run: dict[str, Any], settings: FetchSettings, now_ms: int) -> dict[str, Any]:
@@ -2195,8 +2194,8 @@ def fetch_cursor(last_run: dict[str, Any], settings: FetchSettings, now_ms: int)
                      f'{ms_to_iso(first_fetch_ms)}; fetching from the first fetch time.')
         start_ms, seen = first_fetch_ms, set()
     if not MIN_WINDOW_MS <= window_ms <= MAX_WINDOW_MS:
-        demisto.info(f'Darktrace: stored fetch window of {window_ms} ms is outside {MIN_WINDOW_MS}..{MAX_WINDOW_MS} ms; '
-                     'using the nearest bound.')
+        demisto.info(f'Darktrace: stored fetch window of {window_ms} ms is outside {MIN_WINDOW_MS}..'
+                     f'{MAX_WINDOW_MS} ms; using the nearest bound.')
         window_ms = min(max(window_ms, MIN_WINDOW_MS), MAX_WINDOW_MS)
     return {'first_fetch_ms': first_fetch_ms, 'start_ms': start_ms, 'seen_pbids': seen, 'window_ms': window_ms,
             'unplaced_pbids': unplaced}
