@@ -25,7 +25,8 @@ from urllib.parse import quote, urlsplit
 
 import idna
 import requests
-from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import InvalidHeader, MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
 ''' CONSTANTS '''
@@ -42,6 +43,11 @@ MAX_RETRY_BUDGET_S = 180  # with the timeouts above, a command still ends well i
 # XSOAR ends a command after 5 minutes: past this many seconds a command sends nothing more and each
 # request's timeouts shrink to what is left, however many requests it makes and whatever the retries.
 COMMAND_TIME_LIMIT_S = MAX_RETRY_BUDGET_S + CONNECT_TIMEOUT_S + READ_TIMEOUT_S
+# A reply body is read in pieces of at most this many bytes, the clock checked between them, so a server
+# that trickles bytes cannot stretch a command past COMMAND_TIME_LIMIT_S.
+READ_CHUNK_BYTES = 16 * 1024
+# Bytes read per reply, counted after decompression, so neither a huge body nor a gzip bomb exhausts memory.
+MAX_REPLY_BYTES = 32 * 1024 * 1024
 SECRET_HEADERS = frozenset({'dtapi-token', 'dtapi-signature'})  # never written to a log
 # What a query or form body is signed as: its decoded values ('tag=Active Threat', Darktrace's guide and its own
 # clients) or its percent-encoded bytes ('tag=Active%20Threat', as sent). Appliances differ; decoded comes first.
@@ -55,6 +61,10 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # TypeError on that keyword, so BudgetedRetry applies the same cap where it is missing.
 RETRY_TAKES_RETRY_AFTER_MAX = 'retry_after_max' in inspect.signature(Retry.__init__).parameters
 IDEMPOTENT_METHODS = frozenset({'GET', 'DELETE'})
+# The documented shapes of replies; `Client.request` refuses any other (see expect_shape).
+LIST = 'a list'
+OBJECT = 'an object'
+LIST_OR_OBJECT = 'a list or an object'
 
 # Arguments
 DEFAULT_LIST_LIMIT = 50  # every list command takes `limit`
@@ -120,6 +130,19 @@ MAX_REQUESTS_PER_RUN = 3
 INITIAL_WINDOW_MS = 60 * 60 * 1000
 MIN_WINDOW_MS = 1000
 MAX_WINDOW_MS = 7 * 24 * 60 * 60 * 1000
+# Every request of a run, including one whose reply went over the cap, reads at most this much, so a run
+# reads at most FETCH_MAX_RUN_BYTES. A reply over the cap narrows the window by NARROWING_FACTOR.
+FETCH_MAX_RUN_BYTES = 2 * 1024 * 1024
+FETCH_MAX_REPLY_BYTES = FETCH_MAX_RUN_BYTES // MAX_REQUESTS_PER_RUN
+NARROWING_FACTOR = 8
+# pbids of breaches delivered without a usable time, remembered so a re-read window does not deliver them again.
+MAX_UNPLACED_PBIDS = 1000
+# The appliance accepts requests dated up to 30 minutes from its clock; a stored fetch start further ahead of
+# this machine's clock means the clock moved back or the state is damaged.
+CLOCK_SKEW_MS = 30 * 60 * 1000
+RESET_ADVICE = ('To start again, open the instance in Settings > Integrations and click "Reset the \'last run\' '
+                'timestamp" (set "First fetch time" to the time of the last incident fetched first, so breaches are '
+                'neither skipped nor fetched twice).')
 # The appliance rejects requests dated more than 30 minutes from its clock, so once our clock
 # has passed a moment by this much, every breach created up to that moment is on the appliance.
 SETTLE_MS = 35 * 60 * 1000
@@ -215,6 +238,16 @@ class BudgetedRetry(Retry):
                           f'(attempt {len(retry.history) + 1})')
         return retry
 
+    def get_retry_after(self, response: Any) -> float | None:
+        """The wait a reply's Retry-After asks for; None (back off as usual) when the header cannot be read."""
+        try:
+            return super().get_retry_after(response)
+        except InvalidHeader:
+            # The header's value is not logged: a hostile server could echo a token in it.
+            if self.on_retry:
+                self.on_retry('Darktrace: ignored a Retry-After header that is neither seconds nor an HTTP date')
+            return None
+
 
 class Client(BaseClient):
     """Signs and sends Darktrace API requests; knows HTTP and the DTAPI scheme, nothing of XSOAR.
@@ -242,6 +275,7 @@ class Client(BaseClient):
         # The form this appliance accepted last; `on_signing_form` hears when a request needed the other one.
         self.signing_form = signing_form if signing_form in SIGNING_FORMS else SIGNING_FORMS[0]
         self._on_signing_form = on_signing_form
+        self._signatures: set[str] = set()  # every signature sent, so none is echoed back in a message
         # Retries go on the adapter BaseClient mounted for the URL's scheme. With "Trust any certificate"
         # that is the platform's SSLAdapter, whose cipher fallback older appliances need; mounting another
         # adapter over it would lose that.
@@ -273,14 +307,16 @@ class Client(BaseClient):
         return retry
 
     def request(self, method: str, path: str, params: dict[str, Any] | None = None,
-                form: dict[str, Any] | None = None, json_body: Any = None, signing_form: str | None = None) -> Any:
+                form: dict[str, Any] | None = None, json_body: Any = None, *, shape: str = LIST_OR_OBJECT,
+                max_bytes: int | None = None, signing_form: str | None = None) -> Any:
         """Send one signed request and return its parsed JSON reply, or raise `DarktraceApiError`.
 
         `path` is sent and signed as given (already encoded); `params`, `form` and `json_body`
-        are encoded here, once. Signed in `signing_form` (by default the form that worked last); when
-        the appliance rejects that signature and the other form signs something else, the request is
-        sent once more in the other form. That is safe for a change too: a request refused at
-        authentication was not applied.
+        are encoded here, once. The reply must have the documented `shape` and at most `max_bytes`
+        (MAX_REPLY_BYTES when not given). Signed in `signing_form` (by default the form that worked
+        last); when the appliance rejects that signature and the other form signs something else, the
+        request is sent once more in the other form. That is safe for a change too: a request refused
+        at authentication was not applied.
         """
         signing_form = signing_form or self.signing_form
         query = encode_query(params or {})
@@ -295,8 +331,10 @@ class Client(BaseClient):
             json_text = body_text if json_body is not None else None
         signed_targets = request_targets(path, params, form, json_text)
         headers.update(self.signed_headers(signed_targets[signing_form]))
+        self._signatures.add(headers['DTAPI-Signature'])
         started = time.monotonic()
-        remaining_s = self._started + COMMAND_TIME_LIMIT_S - started
+        deadline = self._started + COMMAND_TIME_LIMIT_S
+        remaining_s = deadline - started
         if remaining_s <= 0:
             raise DarktraceApiError('timeout', (
                 f'Stopped before {method} {path}: this command has waited {COMMAND_TIME_LIMIT_S} s for Darktrace, '
@@ -306,44 +344,63 @@ class Client(BaseClient):
         try:
             response = self._http_request(
                 method, full_url=self._base_url + target, data=body, headers=headers, resp_type='response',
-                ok_codes=ALL_STATUS_CODES, allow_redirects=False,
+                ok_codes=ALL_STATUS_CODES, allow_redirects=False, stream=True,
                 timeout=(min(CONNECT_TIMEOUT_S, remaining_s), min(READ_TIMEOUT_S, remaining_s)))
         except (DemistoException, requests.exceptions.RequestException) as error:
             failure = type(getattr(error, 'exception', None) or error).__name__
             self._log_request(method, target, headers, f'no reply ({failure})', started)
-            raise transport_error(error, self._base_url, method) from None
-        self._log_request(method, target, headers, f'HTTP {response.status_code}, {len(response.content)} bytes',
-                          started)
+            raise self.redacted(transport_error(error, self._base_url, method)) from None
+        operation = f'{method} {path}'
         try:
-            reply = parse_reply(response, method, path)
+            reply_bytes = read_body(response, operation, max_bytes or MAX_REPLY_BYTES, deadline)
+        except DarktraceApiError as error:
+            self._log_request(method, target, headers, f'HTTP {response.status_code}, {error.kind}', started)
+            raise self.redacted(error) from None
+        except (Urllib3Error, requests.exceptions.RequestException, OSError) as error:  # cut part-way through
+            self._log_request(method, target, headers, f'HTTP {response.status_code}, cut ({type(error).__name__})',
+                              started)
+            raise self.redacted(transport_error(error, self._base_url, method)) from None
+        finally:
+            response.close()
+        self._log_request(method, target, headers, f'HTTP {response.status_code}, {len(reply_bytes)} bytes', started)
+        try:
+            reply = expect_shape(parse_reply(response, method, path, reply_bytes), shape, operation)
         except DarktraceApiError as error:
             other_form = next(form_ for form_ in SIGNING_FORMS if form_ != signing_form)
             if error.kind != 'signature' or signing_form != self.signing_form \
                     or signed_targets[other_form] == signed_targets[signing_form]:
-                raise
+                raise self.redacted(error) from None
             if self._on_request:
                 self._on_request(f'Darktrace: {method} {path} signature refused in the {signing_form} form; '
                                  f'sending it once more signed in the {other_form} form')
-            return self.request(method, path, params, form, json_body, signing_form=other_form)
+            return self.request(method, path, params, form, json_body, shape=shape, max_bytes=max_bytes,
+                                signing_form=other_form)
         if signing_form != self.signing_form:
             self.signing_form = signing_form
             if self._on_signing_form:
                 self._on_signing_form(signing_form)
         return reply
 
+    def redacted(self, error: DarktraceApiError) -> DarktraceApiError:
+        """`error` with the tokens and every signature this client sent removed from its message."""
+        return DarktraceApiError(error.kind, self.redact(str(error)), error.status)
+
+    def redact(self, text: str) -> str:
+        return redact(text, [self._public_token, self._private_token, *self._signatures])
+
     def _log_request(self, method: str, target: str, headers: dict[str, str], outcome: str, started: float) -> None:
         if self._on_request:
-            self._on_request(f'Darktrace: {method} {target[:300]} {redact_headers(headers)} -> {outcome} '
-                             f'in {time.monotonic() - started:.2f} s')
+            self._on_request(self.redact(f'Darktrace: {method} {target[:300]} {redact_headers(headers)} -> {outcome} '
+                                         f'in {time.monotonic() - started:.2f} s'))
 
     # --- endpoints ---------------------------------------------------------------------------
 
     def get_status(self) -> dict[str, Any]:
-        return self.request('GET', '/status')
+        return self.request('GET', '/status', shape=OBJECT)
 
     # model breaches
-    def get_model_breaches(self, params: dict[str, Any]) -> Any:
-        return self.request('GET', '/modelbreaches', params)
+    def get_model_breaches(self, params: dict[str, Any], max_bytes: int | None = None) -> Any:
+        return self.request('GET', '/modelbreaches', params, shape=LIST, max_bytes=max_bytes)
 
     def get_model_breach(self, pbid: int) -> Any:
         # ?pbid= as every public client reads one breach (some appliances have no /modelbreaches/{pbid} route).
@@ -364,7 +421,7 @@ class Client(BaseClient):
         return self.request('POST', f'/modelbreaches/{pbid}/comments', json_body={'message': message})
 
     def get_details(self, params: dict[str, Any]) -> Any:
-        return self.request('GET', '/details', params)
+        return self.request('GET', '/details', params, shape=LIST)
 
     # models
     def get_model(self, uuid: str) -> Any:
@@ -432,7 +489,7 @@ class Client(BaseClient):
         return self.request('POST', '/intelfeed', json_body=body)
 
     def get_watched_endpoints(self) -> Any:
-        return self.request('GET', '/intelfeed', {'fulldetails': True})
+        return self.request('GET', '/intelfeed', {'fulldetails': True}, shape=LIST)
 
     def remove_from_watched_list(self, entry: str) -> Any:
         return self.request('POST', '/intelfeed', json_body={'removeentry': entry})
@@ -442,13 +499,13 @@ class Client(BaseClient):
         return self.request('GET', '/tags/entities', {'tag': tag, 'fulldevicedetails': True})
 
     def get_device_tags(self, did: int) -> Any:
-        return self.request('GET', '/tags/entities', {'did': did})
+        return self.request('GET', '/tags/entities', {'did': did}, shape=LIST)
 
     def add_tag_to_device(self, did: int, tag: str, duration_s: int | None) -> Any:
         return self.request('POST', '/tags/entities', form={'did': did, 'tag': tag, 'duration': duration_s})
 
     def get_tags(self) -> Any:
-        return self.request('GET', '/tags')
+        return self.request('GET', '/tags', shape=LIST)
 
     def remove_tag_from_device(self, did: int, tag: str) -> Any:
         return self.request('DELETE', '/tags/entities', {'did': did, 'tag': tag})
@@ -506,6 +563,90 @@ def redact_headers(headers: dict[str, str]) -> dict[str, str]:
     return {name: '<redacted>' if name.lower() in SECRET_HEADERS else value for name, value in headers.items()}
 
 
+def redact(text: str, secrets: list[str]) -> str:
+    """`text` with every one of `secrets` (tokens, signatures) replaced by <redacted>."""
+    for secret in sorted((secret for secret in secrets if secret), key=len, reverse=True):
+        text = text.replace(secret, '<redacted>')
+    return text
+
+
+def read_body(response: requests.Response, operation: str, max_bytes: int, deadline: float) -> bytes:
+    """The body of a streamed reply, decompressed, read in pieces until `deadline` (time.monotonic) or `max_bytes`.
+
+    Each piece is one socket read, whose timeout shrinks to the time left, so however slowly the bytes
+    arrive the read ends by the deadline; decompressed bytes are counted, so a gzip bomb stops at the cap.
+    """
+    pieces: list[bytes] = []
+    size = 0
+    if operation.split(' ', 1)[0] in IDEMPOTENT_METHODS:
+        advice = 'Narrow the request (time range, limit, filters), or check the appliance and any proxy in between.'
+    else:
+        advice = ('The change was probably applied: check in the Threat Visualizer before running the command '
+                  'again.')
+    while True:
+        remaining_s = deadline - time.monotonic()
+        if remaining_s <= 0:
+            raise DarktraceApiError('timeout', (
+                f'Stopped reading the reply to {operation} after {size} bytes: Darktrace sent it so slowly that this '
+                f'command reached its limit of {COMMAND_TIME_LIMIT_S} s, close to the 5 minutes XSOAR allows. '
+                f'{advice}'))
+        _set_read_timeout(response, min(READ_TIMEOUT_S, remaining_s))
+        piece = response.raw.read1(READ_CHUNK_BYTES, decode_content=True)
+        if not piece:
+            return b''.join(pieces)
+        size += len(piece)
+        if size > max_bytes:
+            raise DarktraceApiError('too_large', (
+                f'Darktrace answered {operation} with more than {max_bytes:,} bytes (after decompression), the most '
+                f'this integration reads in one reply; it stopped reading there. {advice}'))
+        pieces.append(piece)
+
+
+def _set_read_timeout(response: requests.Response, timeout_s: float) -> None:
+    """Shrink the socket timeout of a reply still being read, where the connection exposes its socket."""
+    sock = getattr(getattr(response.raw, 'connection', None), 'sock', None)
+    if sock is not None:
+        try:
+            sock.settimeout(max(timeout_s, 0.001))
+        except OSError:
+            pass
+
+
+def describe(value: Any) -> str:
+    """What a reply value is, for a message: 'an object', 'a list', 'the number 42', 'the text "…"'."""
+    if isinstance(value, dict):
+        return 'an object' if value else 'an empty object'
+    if isinstance(value, list):
+        return 'a list' if value else 'an empty list'
+    if isinstance(value, bool) or value is None:
+        return f'the value {json.dumps(value)}'
+    if isinstance(value, (int, float)):
+        return f'the number {value}'
+    return f'the text {json.dumps(str(value)[:60])}'
+
+
+def expect_shape(reply: Any, shape: str, operation: str) -> Any:
+    """`reply` when it has the documented `shape` (LIST, OBJECT or LIST_OR_OBJECT); else an error saying what came."""
+    accepted = {LIST: (list,), OBJECT: (dict,), LIST_OR_OBJECT: (list, dict)}[shape]
+    if isinstance(reply, accepted):
+        return reply
+    answered = f'Darktrace answered {operation} with {describe(reply)} where {shape} was expected'
+    if operation.split(' ', 1)[0] not in IDEMPOTENT_METHODS:
+        raise DarktraceApiError('unexpected_reply', (
+            f'{answered}, without confirming the change. Check in the Threat Visualizer whether it took effect '
+            'before running the command again.'))
+    raise DarktraceApiError('unexpected_reply', (
+        f'{answered}. Check that the server URL points at the Darktrace appliance and that its version supports '
+        'this command; if it does, the appliance or a proxy in front of it answered wrongly: try again later.'))
+
+
+def is_login_page(html: str) -> bool:
+    """Whether an HTML reply is the appliance's login page (a form posting to /login, or a password field)."""
+    text = html.lower()
+    return 'action="/login"' in text or "action='/login'" in text or 'type="password"' in text \
+        or bool(re.search(r'<title[^>]*>[^<]*log\s?in', text))
+
+
 def _error_field(reply: Any) -> str:
     """The appliance's own error text from a JSON error reply (`error`, or the one value of `{segment: text}`)."""
     if isinstance(reply, dict):
@@ -522,11 +663,11 @@ def _permission_error(operation: str, refusal: str, status: int) -> DarktraceApi
         'this command needs. Grant it in Darktrace (see the integration description), then retry.'), status)
 
 
-def parse_reply(response: requests.Response, method: str, path: str) -> Any:
-    """The JSON body of a successful reply; every other outcome becomes an actionable `DarktraceApiError`."""
+def parse_reply(response: requests.Response, method: str, path: str, body: bytes) -> Any:
+    """The JSON `body` of a successful reply; every other outcome becomes an actionable `DarktraceApiError`."""
     status = response.status_code
     operation = f'{method} {path}'
-    body_text = response.text or ''
+    body_text = body.decode('utf-8', errors='replace')  # JSON is UTF-8; anything else only feeds messages
     if 300 <= status < 400:
         location = response.headers.get('Location', '') or body_text
         if '/403' in location:
@@ -539,12 +680,14 @@ def parse_reply(response: requests.Response, method: str, path: str) -> Any:
         raise DarktraceApiError('redirect', f'Darktrace answered {operation} with an unexpected redirect '
                                             f'({status} to {location[:100]}): check the server URL.', status)
     try:
-        reply = response.json() if body_text.strip() else {}
+        reply = json.loads(body) if body_text.strip() else {}
     except ValueError:
         reply = None
     if status >= 400:
-        error_text = _error_field(reply)
-        appliance_text = error_text or body_text[:200].strip()
+        error_text = _error_field(reply)[:300]
+        title = re.search(r'<title[^>]*>([^<]{1,100})', body_text, re.IGNORECASE)
+        appliance_text = error_text or (f'a web page titled {title.group(1).strip()!r}' if title
+                                        else body_text[:200].strip())
         if 'API SIGNATURE ERROR' in body_text:
             raise DarktraceApiError('signature', (
                 'Darktrace rejected the request signature (API SIGNATURE ERROR): check that the public and '
@@ -567,8 +710,8 @@ def parse_reply(response: requests.Response, method: str, path: str) -> Any:
         if status in RETRY_STATUSES:
             # urllib3 leaves the retries it made on the final reply.
             retries = len(getattr(getattr(response.raw, 'retries', None), 'history', None) or ())
-            wait = response.headers.get('Retry-After')
-            asked = f' the {wait} s it asked for' if wait else ''
+            wait = str(response.headers.get('Retry-After') or '').strip()
+            asked = f' the {wait} s it asked for' if wait.isdigit() else ''
             retried = f'even after {retries} {"retry" if retries == 1 else "retries"}' if retries \
                 else f'and the retry budget left no time to wait{asked} and retry'
             raise DarktraceApiError('unavailable', (
@@ -583,10 +726,16 @@ def parse_reply(response: requests.Response, method: str, path: str) -> Any:
         raise DarktraceApiError('http', f'Darktrace answered {operation} with HTTP {status}: {appliance_text}', status)
     if reply is None:
         if '<html' in body_text.lower() or 'text/html' in response.headers.get('Content-Type', ''):
-            raise DarktraceApiError('login_page', (
-                f'Darktrace answered {operation} with its login web page instead of data: something between XSOAR '
-                'and the appliance followed a redirect to /login. Check the URL and any proxy; the tokens may '
-                'also lack API access.'), status)
+            if is_login_page(body_text):
+                raise DarktraceApiError('login_page', (
+                    f'Darktrace answered {operation} with its login web page instead of data: something between '
+                    'XSOAR and the appliance followed a redirect to /login. Check the URL and any proxy; the tokens '
+                    'may also lack API access.'), status)
+            title = re.search(r'<title[^>]*>([^<]{1,100})', body_text, re.IGNORECASE)
+            raise DarktraceApiError('html_page', (
+                f'{operation} was answered with a web page{f" titled {title.group(1).strip()!r}" if title else ""} '
+                'instead of Darktrace data: the server URL may point at something other than the appliance\'s API, '
+                'or a proxy in between answered. Check the server URL and any proxy.'), status)
         advice = 'Retry; if it persists, check the appliance.' if method in IDEMPOTENT_METHODS else \
             'The change was probably applied: check in the Threat Visualizer before running the command again.'
         raise DarktraceApiError('bad_json', (
@@ -619,6 +768,10 @@ def transport_error(error: Exception, base_url: str, method: str = 'GET') -> Dar
             f'The reply from Darktrace at {base_url} was cut short (the connection closed part-way through it). '
             + ('Retry; if it persists, check the appliance and any proxy or load balancer in between.' if repeatable
                else NOT_RETRIED_ADVICE)))
+    if 'decodeerror' in detail or 'failed to decode' in detail:
+        return DarktraceApiError('bad_json', (
+            f'The reply from Darktrace at {base_url} could not be decompressed (its Content-Encoding does not match '
+            'its body): check any proxy or load balancer in between.'))
     if isinstance(cause, requests.exceptions.RetryError) or 'retry budget spent' in detail:
         return DarktraceApiError('unavailable', (
             f'Darktrace at {base_url} kept failing until the retry budget was spent: the appliance or a proxy in '
@@ -701,12 +854,27 @@ def _epoch_ms(value: Any) -> float:
     number = _number(value)
     if number is not None:
         return float(number)
-    if isinstance(value, str):
+    return float(time_ms(value) or 0)
+
+
+def time_ms(value: Any) -> int | None:
+    """Epoch ms of a reply time in any documented form (ms as a number or digit string, 'YYYY-MM-DD HH:MM:SS' UTC
+    text); None when it is none of them or not after 1970."""
+    number = _number(value)
+    if number is None and isinstance(value, str):
         try:
-            return datetime.strptime(value, DTAPI_DATE_FORMAT).replace(tzinfo=timezone.utc).timestamp() * 1000
+            number = utc_epoch_ms(datetime.strptime(value.strip(), DTAPI_DATE_FORMAT))
         except ValueError:
-            return 0.0
-    return 0.0
+            return None
+    return int(number) if number is not None and number > 0 else None
+
+
+def as_pbid(value: Any) -> int | None:
+    """A model breach id as an int (replies may carry it as text); None when it is not a positive whole number."""
+    number = _number(value)
+    if isinstance(number, float) and number.is_integer():
+        number = int(number)
+    return number if isinstance(number, int) and number > 0 else None
 
 
 def as_list(reply: Any) -> list[Any]:
@@ -1184,19 +1352,29 @@ def parse_time_range(args: dict[str, Any], start_name: str, end_name: str,
 
 
 def parse_first_fetch(text: str, now_ms: int) -> int:
-    """The "First fetch time" parameter: '3 days', an ISO date or an epoch value (s or ms) → epoch ms, at most now."""
+    """The "First fetch time" parameter: '3 days', an ISO date or an epoch value (s or ms) → epoch ms, not after now.
+
+    A future time is refused: fetching would skip every breach until then.
+    """
+    first_ms: int | None = None
     if re.fullmatch(r'\d{9,10}', text):
-        return int(text) * 1000
-    if re.fullmatch(r'\d{12,13}', text):
-        return int(text)
-    try:
-        moment = arg_to_datetime(text, arg_name='first_fetch', required=True)
-    except ValueError:
-        moment = None
-    if moment is None:
+        first_ms = int(text) * 1000
+    elif re.fullmatch(r'\d{12,13}', text):
+        first_ms = int(text)
+    else:
+        try:
+            moment = arg_to_datetime(text, arg_name='first_fetch', required=True)
+        except ValueError:
+            moment = None
+        first_ms = utc_epoch_ms(moment) if moment is not None else None
+    if first_ms is None:
         raise ValueError(f'Invalid "First fetch time" (first_fetch)="{text}": expected a relative time such as '
                          '"3 days", an ISO date such as 2024-01-31T00:00:00Z, or an epoch value.')
-    return min(utc_epoch_ms(moment), now_ms)
+    if first_ms > now_ms and not RELATIVE_TIME_PATTERN.fullmatch(text):
+        raise ValueError(f'Invalid "First fetch time" (first_fetch)="{text}": {ms_to_iso(first_ms)} is in the future, '
+                         'so every breach until then would be skipped. Give a past time, such as "3 days".')
+    # A relative time is counted back from the platform's clock, which a caller's `now_ms` may trail slightly.
+    return min(first_ms, now_ms)
 
 
 def parse_last_update(args: dict[str, Any], name: str = 'lastUpdate') -> int:
@@ -1229,8 +1407,12 @@ def parse_json_arg(args: dict[str, Any], name: str, expected: type) -> Any:
 
 
 def test_module(client: Client) -> str:
-    """Checks the URL, the tokens and the clock with GET /status."""
-    client.get_status()
+    """Checks the URL, the tokens and the clock with GET /status, whose reply must look like the appliance's."""
+    status = client.get_status()
+    if 'version' not in status and 'time' not in status:
+        raise DarktraceApiError('unexpected_reply', (
+            'Darktrace answered GET /status with an object that has neither "version" nor "time": the server URL '
+            'may point at something other than a Darktrace appliance. Check the server URL.'))
     return 'ok'
 
 
@@ -1537,7 +1719,12 @@ def get_device_events_command(client: Client, args: dict[str, Any]) -> CommandRe
 def get_similar_devices_command(client: Client, args: dict[str, Any]) -> CommandResults:
     did = require_did(args, 'did')
     max_results = require_int(args, 'max_results', 1, MAX_SIMILAR_DEVICES)
-    devices = [iso_times(device) for device in as_list(client.get_similar_devices(did, max_results))]
+    reply = client.get_similar_devices(did, max_results)
+    devices = [iso_times(device) for device in as_list(reply) if isinstance(device, dict) and 'did' in device]
+    if len(devices) < len(as_list(reply)):
+        raise DarktraceApiError('unexpected_reply', (
+            f'Darktrace answered GET /similardevices with {describe(reply)} holding entries that are not devices '
+            '(objects with a "did"). Check that the appliance\'s version supports this command, then try again.'))
     rows = [{'Device ID': d.get('did'), 'Hostname': d.get('hostname'), 'IP': d.get('ip'),
              'Similarity': d.get('score'), 'Type': d.get('typelabel'), 'Last seen': d.get('lastSeen')}
             for d in devices]
@@ -2385,7 +2572,7 @@ def breach_severity(breach: dict[str, Any]) -> float:
     priority = model.get('priority')
     if not isinstance(priority, (int, float)):
         priority = 0
-    high_score = (breach.get('score') or 0) >= 0.8
+    high_score = (_number(breach.get('score')) or 0) >= 0.8
     if category == 'critical' or priority >= 5:
         return IncidentSeverity.CRITICAL if high_score else IncidentSeverity.HIGH
     if category == 'suspicious' or priority == 4:
@@ -2395,14 +2582,14 @@ def breach_severity(breach: dict[str, Any]) -> float:
 
 def breach_to_incident(breach: dict[str, Any], mirror: MirrorSettings | None = None) -> dict[str, Any]:
     model = _breach_model(breach)
-    device = breach.get('device') or {}
-    pbid = breach.get('pbid')
+    device = _dict(breach.get('device'))
+    pbid = as_pbid(breach.get('pbid'))
     details = (model.get('description') or '').strip()
     if device:
         details += f'\n\nDevice: {device_name(device)} (did {device.get("did")}, IP {device.get("ip")})'
     incident = {
         'name': f'Darktrace Model Breach {pbid}: {model.get("name", "unknown model")}',
-        'occurred': ms_to_iso(breach.get('time')),
+        'occurred': ms_to_iso(time_ms(breach.get('time')) or time_ms(breach.get('creationTime'))),
         'severity': breach_severity(breach),
         'details': details.strip(),
         'rawJSON': json.dumps({**breach, RECORD_KIND_KEY: BREACH_RECORD_KIND}),
@@ -2417,8 +2604,77 @@ def breach_to_incident(breach: dict[str, Any], mirror: MirrorSettings | None = N
     return incident
 
 
-def _creation_ms(breach: dict[str, Any]) -> int:
-    return int(breach.get('creationTime') or breach.get('time') or 0)
+def _creation_ms(breach: dict[str, Any]) -> int | None:
+    """When the breach record was created (else when its activity began), in epoch ms; None when it has neither."""
+    return time_ms(breach.get('creationTime')) or time_ms(breach.get('time'))
+
+
+def _damaged_state(name: str, value: Any, expected: str) -> ValueError:
+    shown = json.dumps(value, default=str)[:60]
+    return ValueError(f'The stored fetch state (last run) of this instance is damaged: {name} is {shown}, where '
+                      f'{expected} was expected. Nothing was fetched, so no breach is skipped. {RESET_ADVICE}')
+
+
+def _stored_ms(last_run: dict[str, Any], name: str, default: int) -> int:
+    """A whole, non-negative number of milliseconds from lastRun (the platform may hand numbers back as floats)."""
+    value = last_run.get(name, default)
+    number = _number(value) if not isinstance(value, str) or value.strip().isdigit() else None
+    if not isinstance(number, (int, float)) or not math.isfinite(number) or number < 0 or number != int(number):
+        raise _damaged_state(name, value, 'a whole number of milliseconds, at least 0')
+    return int(number)
+
+
+def _stored_pbids(last_run: dict[str, Any], name: str) -> set[int]:
+    value = last_run.get(name, [])
+    pbids = [as_pbid(item) for item in value] if isinstance(value, list) else [None]
+    if None in pbids:
+        raise _damaged_state(name, value, 'a list of model breach ids')
+    return {pbid for pbid in pbids if pbid is not None}
+
+
+def fetch_cursor(last_run: dict[str, Any], settings: FetchSettings, now_ms: int) -> dict[str, Any]:
+    """The breach fetch cursor of lastRun, checked: repaired where that loses nothing, else a ValueError that names
+    the field and says how to reset the state. Every repair is logged."""
+    if not isinstance(last_run, dict):
+        raise _damaged_state('lastRun', last_run, 'an object')
+    first_fetch_ms = _stored_ms(last_run, 'first_fetch_ms', settings.first_fetch_ms)
+    start_ms = _stored_ms(last_run, 'start_ms', first_fetch_ms)
+    if 'first_fetch_ms' not in last_run and start_ms >= EPOCH_MS_FLOOR:
+        # State stored without its first fetch time: a start before today's first fetch time may be a cursor that
+        # fell behind (an appliance down for days), so it is kept; only a start before 1973 is plainly damaged.
+        first_fetch_ms = min(first_fetch_ms, start_ms)
+    window_ms = _stored_ms(last_run, 'window_ms', INITIAL_WINDOW_MS)
+    seen = _stored_pbids(last_run, 'seen_pbids')
+    unplaced = _stored_pbids(last_run, 'unplaced_pbids')
+    for name, value in (('first_fetch_ms', first_fetch_ms), ('start_ms', start_ms)):
+        if value <= now_ms + CLOCK_SKEW_MS:
+            continue
+        # Never moved back silently: the clock may have jumped back, and fetching from now would skip breaches.
+        raise ValueError(f'The stored fetch state (last run) of this instance says {ms_to_iso(value)} '
+                         f'({name}), more than 30 minutes after this machine\'s clock ({ms_to_iso(now_ms)}): the '
+                         'clock moved back or the state is damaged. Nothing was fetched, so no breach is skipped. If '
+                         f'the clock is right, reset the state. {RESET_ADVICE}')
+    if start_ms < first_fetch_ms:
+        # A cursor starts at the first fetch time and only moves forward, so nothing before it is owed.
+        demisto.info(f'Darktrace: stored fetch start {ms_to_iso(start_ms)} is before the first fetch time '
+                     f'{ms_to_iso(first_fetch_ms)}; fetching from the first fetch time.')
+        start_ms, seen = first_fetch_ms, set()
+    if not MIN_WINDOW_MS <= window_ms <= MAX_WINDOW_MS:
+        demisto.info(f'Darktrace: stored fetch window of {window_ms} ms is outside {MIN_WINDOW_MS}..'
+                     f'{MAX_WINDOW_MS} ms; using the nearest bound.')
+        window_ms = min(max(window_ms, MIN_WINDOW_MS), MAX_WINDOW_MS)
+    return {'first_fetch_ms': first_fetch_ms, 'start_ms': start_ms, 'seen_pbids': seen, 'window_ms': window_ms,
+            'unplaced_pbids': unplaced}
+
+
+def _breach_summary(record: Any) -> str:
+    """Enough of a reply record to find it in the Threat Visualizer: model, time, device (or the record itself)."""
+    if not isinstance(record, dict):
+        return f'{describe(record)}'
+    device = _dict(record.get('device'))
+    return (f'model "{_breach_model(record).get("name") or "unknown"}", time {ms_to_iso(record.get("time"))}, '
+            f'created {ms_to_iso(record.get("creationTime"))}, device {device_name(device) or "unknown"} '
+            f'(did {device.get("did")}), pbid {json.dumps(record.get("pbid"))[:40]}')
 
 
 def fetch_incidents(client: Client, last_run: dict[str, Any], settings: FetchSettings, now_ms: int,
@@ -2428,48 +2684,89 @@ def fetch_incidents(client: Client, last_run: dict[str, Any], settings: FetchSet
     The cursor is (`start_ms`, `seen_pbids`): every breach created before `start_ms` was delivered,
     and so were those created exactly at `start_ms` whose pbid is in `seen_pbids`. Each request asks
     for a bounded window `[start_ms, start_ms + window_ms]` that narrows when it holds far more than
-    `max_alerts` breaches and widens when it holds few. Windows filter on `creationTime`, so a breach
-    recorded hours after its activity (`time`) is still picked up when it appears. Any failed request
-    raises, and the platform then keeps the previous `lastRun`. With `mirror` set to a direction, each incident
-    also says how XSOAR mirrors it.
+    `max_alerts` breaches, or more bytes than FETCH_MAX_REPLY_BYTES (the request is then made again,
+    narrower, within the run), and widens when it holds few. Windows filter on `creationTime`, so a breach
+    recorded hours after its activity (`time`) is still picked up when it appears. A breach whose times
+    cannot be read is delivered when first seen and remembered by pbid (`unplaced_pbids`); one without a
+    pbid is logged, never turned into an incident. Any failed request or wrong-shaped reply raises, and
+    the platform then keeps the previous `lastRun`. With `mirror` set to a direction, each incident also
+    says how XSOAR mirrors it.
     """
-    start_ms = int(last_run.get('start_ms', settings.first_fetch_ms))
-    seen = set(last_run.get('seen_pbids', []))
-    window_ms = int(last_run.get('window_ms', INITIAL_WINDOW_MS))
+    cursor = fetch_cursor(last_run, settings, now_ms)
+    start_ms, seen, window_ms = cursor['start_ms'], cursor['seen_pbids'], cursor['window_ms']
+    unplaced_pbids: list[int] = sorted(cursor['unplaced_pbids'])
     settled_ms = now_ms - SETTLE_MS
     delivered: list[dict[str, Any]] = []
+    logged: set[str] = set()
 
-    for _ in range(MAX_REQUESTS_PER_RUN):
+    def skip(record: Any, why: str) -> None:
+        message = f'Darktrace: skipped a model breach record {why}: {_breach_summary(record)}'
+        if message not in logged:
+            logged.add(message)
+            demisto.error(message)
+
+    for _ in range(MAX_REQUESTS_PER_RUN):  # every request counts, a reply over the cap too, so a run reads little
+        if start_ms > now_ms:  # the appliance's clock is a little ahead of ours: nothing to ask for yet
+            break
         end_ms = min(start_ms + window_ms, now_ms)
-        reply = as_list(client.get_model_breaches({
-            # One millisecond earlier, in case the appliance treats the bound as exclusive.
-            'starttime': start_ms - 1, 'endtime': end_ms, 'creationtime': True,
-            'minscore': min_score_param(settings.min_score),
-            'includeacknowledged': settings.include_acknowledged, 'includebreachurl': True, 'deviceattop': True,
-        }))
-        fresh = sorted((breach for breach in reply if isinstance(breach, dict) and 'pbid' in breach
-                        and (start_ms < _creation_ms(breach) <= end_ms
-                             or (_creation_ms(breach) == start_ms and breach['pbid'] not in seen))),
-                       key=lambda breach: (_creation_ms(breach), breach['pbid']))
+        try:
+            reply = client.get_model_breaches({
+                # One millisecond earlier, in case the appliance treats the bound as exclusive.
+                'starttime': start_ms - 1, 'endtime': end_ms, 'creationtime': True,
+                'minscore': min_score_param(settings.min_score),
+                'includeacknowledged': settings.include_acknowledged, 'includebreachurl': True, 'deviceattop': True,
+            }, max_bytes=FETCH_MAX_REPLY_BYTES)
+        except DarktraceApiError as error:
+            if error.kind != 'too_large':
+                raise
+            if window_ms <= MIN_WINDOW_MS:
+                raise DarktraceApiError('too_large', (
+                    f'Darktrace holds more than {FETCH_MAX_REPLY_BYTES:,} bytes of model breaches created within one '
+                    f'second at {ms_to_iso(start_ms)}, more than one fetch request reads. Raise "Minimum Score" '
+                    '(min_score), or leave acknowledged breaches out, so fetching can pass that second.')) from None
+            window_ms = max(MIN_WINDOW_MS, window_ms // NARROWING_FACTOR)
+            demisto.debug(f'Darktrace: breaches from {ms_to_iso(start_ms)} to {ms_to_iso(end_ms)} are more than '
+                          f'{FETCH_MAX_REPLY_BYTES:,} bytes; asking again for {window_ms} ms')
+            continue
+        fresh: list[tuple[int, int, dict[str, Any]]] = []
+        unplaced: dict[int, dict[str, Any]] = {}
+        for record in reply:
+            pbid = as_pbid(record.get('pbid')) if isinstance(record, dict) else None
+            created = _creation_ms(record) if isinstance(record, dict) else None
+            if pbid is None:
+                skip(record, 'without a usable pbid' if isinstance(record, dict) else 'that is not an object')
+            elif created is None:
+                if pbid not in unplaced_pbids:
+                    unplaced[pbid] = record
+            elif start_ms < created <= end_ms or (created == start_ms and pbid not in seen):
+                fresh.append((created, pbid, record))
+        fresh.sort(key=lambda item: item[:2])
         room = settings.max_alerts - len(delivered)
         if len(reply) > 2 * settings.max_alerts:
             window_ms = max(MIN_WINDOW_MS, window_ms * settings.max_alerts // len(reply))
         elif len(reply) <= settings.max_alerts // 2:
             window_ms = min(MAX_WINDOW_MS, window_ms * 2)
-        taken = fresh[:room]
-        delivered.extend(taken)
-        if len(fresh) > room:
-            next_start = _creation_ms(taken[-1])
+        # Records that cannot be placed in time go first, so they never wait behind the others.
+        placed_first = sorted(unplaced.items())[:room]
+        delivered.extend(record for _, record in placed_first)
+        unplaced_pbids = (unplaced_pbids + [pbid for pbid, _ in placed_first])[-MAX_UNPLACED_PBIDS:]
+        taken = fresh[:room - len(placed_first)]
+        delivered.extend(record for _, _, record in taken)
+        if len(fresh) > len(taken) or len(unplaced) > len(placed_first):
+            next_start = taken[-1][0] if taken else start_ms
         else:  # the whole window was read, but past settled_ms the appliance may still record breaches
-            next_start = max([start_ms, min(end_ms, settled_ms)] + [_creation_ms(breach) for breach in taken])
+            next_start = max([start_ms, min(end_ms, settled_ms)] + [created for created, _, _ in taken])
         if next_start != start_ms:
             seen = set()
-        seen.update(breach['pbid'] for breach in taken if _creation_ms(breach) == next_start)
+        seen.update(pbid for created, pbid, _ in taken if created == next_start)
         start_ms = next_start
         if len(delivered) >= settings.max_alerts or end_ms >= now_ms:
             break
 
-    next_run = {'start_ms': start_ms, 'seen_pbids': sorted(seen), 'window_ms': window_ms}
+    next_run = {'start_ms': start_ms, 'seen_pbids': sorted(seen), 'window_ms': window_ms,
+                'first_fetch_ms': cursor['first_fetch_ms']}
+    if unplaced_pbids:
+        next_run['unplaced_pbids'] = unplaced_pbids
     return next_run, [breach_to_incident(breach, mirror) for breach in delivered]
 
 
@@ -2690,6 +2987,11 @@ def build_client(params: dict[str, Any]) -> Client:
     """A `Client` from the instance parameters, refusing unusable ones before any request."""
     url = str(params.get('url') or '').strip()
     parts = urlsplit(url)
+    if '@' in parts.netloc:
+        # Never echoed: the text before '@' is a user name and password.
+        raise ValueError('Invalid "Server URL" (url): it holds a user name or password before "@". Darktrace API '
+                         'access uses only the API tokens: enter the appliance address alone, such as '
+                         'https://darktrace.example.com, and change that password if the URL was shared.')
     if parts.scheme not in ('https', 'http') or not parts.netloc:
         raise ValueError(f'Invalid "Server URL" (url)="{url}": expected the appliance address, such as '
                          'https://darktrace.example.com.')
@@ -2732,7 +3034,9 @@ def main() -> None:
         else:
             raise NotImplementedError(f'Command "{command}" is not implemented by the Darktrace integration.')
     except Exception as error:
-        return_error(f'Failed to execute {command} command.\nError:\n{error}')
+        # Clients already redact what they raise; this also covers text a command took from a reply.
+        secrets = [_secret(params, 'public_api_token'), _secret(params, 'private_api_token')]
+        return_error(redact(f'Failed to execute {command} command.\nError:\n{error}', secrets))
 
 
 if __name__ in ('__main__', '__builtin__', 'builtins'):

@@ -373,6 +373,12 @@ def test_main_remembers_the_form_that_worked_and_uses_it_next_time(mocker: Any, 
     ({'status_code': 200, 'json': {'error': 'no such tag'}}, 'api_error', 'no such tag'),
     ({'status_code': 200, 'text': '<html><head><title>Log In | Darktrace</title></head></html>',
       'headers': {'Content-Type': 'text/html'}}, 'login_page', 'login web page'),
+    ({'status_code': 200, 'text': '<html><head><title>Welcome to nginx!</title></head><body>hi</body></html>',
+      'headers': {'Content-Type': 'text/html'}}, 'html_page', "web page titled 'Welcome to nginx!'"),
+    ({'status_code': 401, 'text': '<html><head><title>401 Authorization Required</title></head><body>x</body></html>',
+      'headers': {'Content-Type': 'text/html'}}, 'http', "HTTP 401: a web page titled '401 Authorization Required'"),
+    ({'status_code': 200, 'json': []}, 'unexpected_reply', 'with an empty list where an object was expected'),
+    ({'status_code': 200, 'json': 'up'}, 'unexpected_reply', 'with the text "up" where an object was expected'),
     ({'status_code': 200, 'text': '{"hostname": "cats.c'}, 'bad_json', 'not valid JSON'),
     ({'status_code': 503, 'text': 'Service Unavailable'}, 'unavailable', 'Try again'),
     ({'status_code': 429, 'headers': {'Retry-After': '1'}}, 'unavailable', 'HTTP 429'),
@@ -887,17 +893,26 @@ class FakeAppliance:
         self.inclusive = inclusive
         self.requests: list[dict[str, Any]] = []
         self.fail_on_request: int | None = None  # 1 = the first request fails
+        self.reply: Any = None  # when set, every request gets exactly this reply
+        self.reply_sizes: list[int] = []  # bytes of each reply, as far as the client read it
 
-    def get_model_breaches(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+    def get_model_breaches(self, params: dict[str, Any], max_bytes: int | None = None) -> Any:
         self.requests.append(params)
         if len(self.requests) == self.fail_on_request:
             raise DarktraceApiError('unavailable', 'appliance down')
+        if self.reply is not None:
+            return self.reply
         start, end = params['starttime'], params['endtime']
         field = 'creationTime' if params.get('creationtime') else 'time'
         within = (lambda t: start <= t <= end) if self.inclusive else (lambda t: start < t < end)
         minimum = float(params.get('minscore') or 0)
-        found = [b for b in self.breaches if within(b[field]) and b['score'] >= minimum]
-        found.sort(key=lambda b: b[field], reverse=self.order == 'desc')
+        found = [b for b in self.breaches
+                 if within(Darktrace.time_ms(b.get(field)) or 0) and float(b.get('score') or 0) >= minimum]
+        found.sort(key=lambda b: Darktrace.time_ms(b.get(field)) or 0, reverse=self.order == 'desc')
+        size, max_bytes = len(json.dumps(found)), max_bytes or Darktrace.MAX_REPLY_BYTES
+        self.reply_sizes.append(min(size, max_bytes + 1))
+        if size > max_bytes:
+            raise DarktraceApiError('too_large', f'more than {max_bytes} bytes')
         return found
 
 
@@ -1016,6 +1031,189 @@ def test_fetch_failure_raises_and_keeps_nothing_half_done() -> None:
     assert len(appliance.requests) == 2
 
 
+# --- fetch: hostile replies and damaged state ------------------------------------------------------
+
+def test_fetch_reads_every_documented_time_form_text_pbids_and_odd_fields() -> None:
+    """
+    Given breaches whose creationTime is epoch ms, a digit string or 'YYYY-MM-DD HH:MM:SS' UTC text, one pbid sent as
+    text among numbers, and one breach whose model and device are plain text and whose score is text
+    When fetch runs until drained, three breaches per run
+    Then every breach becomes exactly one incident, the cursor stores pbids as numbers, and no run fails.
+    """
+    base = NOW_MS - 10 * HOUR_MS
+    breaches = [make_breach(1001, base), make_breach(1002, base + 1000), make_breach(1003, base + 2000),
+                make_breach(1004, base + 3000), make_breach(1005, base + 3000)]
+    breaches[1]['creationTime'] = str(base + 1000)
+    breaches[2]['creationTime'] = breaches[2]['time'] = datetime.fromtimestamp(
+        (base + 2000) / 1000, tz=timezone.utc).strftime('%Y-%m-%d %H:%M:%S')
+    breaches[3]['pbid'] = '1004'
+    breaches[4].update(model='Anomalous Connection::Data Sent', device='ws-17', score='0.95')
+    last_run: dict[str, Any] = {}
+    delivered: list[str] = []
+    for _ in range(5):
+        last_run, incidents = fetch_incidents(FakeAppliance(breaches), last_run, settings(max_alerts=3), NOW_MS)
+        assert all(isinstance(pbid, int) for pbid in last_run['seen_pbids'])
+        delivered += [incident['dbotMirrorId'] for incident in incidents]
+    assert sorted(delivered) == ['1001', '1002', '1003', '1004', '1005']
+    odd = Darktrace.breach_to_incident(breaches[4])
+    assert odd['severity'] == IncidentSeverity.MEDIUM and odd['name'].startswith('Darktrace Model Breach 1005')
+
+
+def test_fetch_delivers_a_breach_without_times_once_and_never_blocks_the_others() -> None:
+    """
+    Given a window whose reply holds a breach with no readable time before breaches that have one
+    When fetch runs, then runs again over the same reply (the window is read again)
+    Then the first run delivers it with the others, and the second does not deliver it again.
+    """
+    timeless = make_breach(500, NOW_MS - 5 * HOUR_MS)
+    timeless['creationTime'], timeless['time'] = None, 'not a time'
+    appliance = FakeAppliance([])
+    appliance.reply = [timeless] + [make_breach(600 + i, NOW_MS - 5 * HOUR_MS + i) for i in range(3)]
+    state = {'start_ms': NOW_MS - 6 * HOUR_MS, 'window_ms': 2 * HOUR_MS}
+    next_run, incidents = fetch_incidents(appliance, state, settings(max_alerts=10), NOW_MS)
+    assert [i['dbotMirrorId'] for i in incidents] == ['500', '600', '601', '602']
+    assert next_run['unplaced_pbids'] == [500]
+    _, again = fetch_incidents(appliance, {**state, 'unplaced_pbids': next_run['unplaced_pbids']},
+                               settings(max_alerts=10), NOW_MS)
+    assert '500' not in [i['dbotMirrorId'] for i in again]
+
+
+def test_fetch_logs_a_breach_without_pbid_instead_of_making_an_incident(mocker: Any) -> None:
+    """
+    Given a reply holding a breach without a pbid, and an entry that is not an object
+    When fetch runs
+    Then neither becomes an incident, and each is logged once with what finds it in Darktrace.
+    """
+    nameless = make_breach(1, NOW_MS - 5 * HOUR_MS)
+    del nameless['pbid']
+    appliance = FakeAppliance([])
+    appliance.reply = [nameless, 42, make_breach(2, NOW_MS - 5 * HOUR_MS + 1)]
+    logged = mocker.patch.object(demisto, 'error')
+    _, incidents = fetch_incidents(appliance, {'start_ms': NOW_MS - 6 * HOUR_MS, 'window_ms': 2 * HOUR_MS},
+                                   settings(), NOW_MS)
+    assert [i['dbotMirrorId'] for i in incidents] == ['2']
+    assert all('None' not in i['name'] for i in incidents)
+    messages = [call.args[0] for call in logged.call_args_list]
+    assert len(messages) == 2
+    assert 'without a usable pbid' in messages[0] and 'Compromise::Watched Domain' in messages[0] \
+        and 'ws1' in messages[0] and 'did 1417' in messages[0]
+    assert 'not an object' in messages[1] and 'the number 42' in messages[1]
+
+
+@pytest.mark.parametrize('reply, described', [({}, 'an empty object'), (42, 'the number 42'),
+                                              ({'error': None, 'a': 1}, 'an object'), ('[]', 'the text "[]"')])
+def test_fetch_fails_on_a_reply_that_is_not_a_list(client: Client, requests_mock: Any, reply: Any,
+                                                   described: str) -> None:
+    """
+    Given /modelbreaches answering something other than a list
+    When fetch runs
+    Then the run fails naming the endpoint and what came back, so the platform keeps the previous lastRun.
+    """
+    requests_mock.get(f'{BASE}/modelbreaches', json=reply)
+    with pytest.raises(DarktraceApiError) as raised:
+        fetch_incidents(client, {'start_ms': NOW_MS - 6 * HOUR_MS}, settings(), NOW_MS)
+    assert str(raised.value).startswith(f'Darktrace answered GET /modelbreaches with {described} where a list was '
+                                        'expected')
+
+
+def test_fetch_narrows_and_asks_again_when_a_reply_is_over_its_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    Given a window whose breaches are more bytes than a fetch reply may hold
+    When one fetch runs
+    Then it asks again within the run for a window NARROWING_FACTOR times narrower, and delivers from it.
+    """
+    base = NOW_MS - 20 * HOUR_MS
+    appliance = FakeAppliance([make_breach(i, base + i * 60_000) for i in range(1, 500)])
+    monkeypatch.setattr(Darktrace, 'FETCH_MAX_REPLY_BYTES', 60_000)
+    next_run, incidents = fetch_incidents(appliance, {'start_ms': base, 'window_ms': 8 * HOUR_MS},
+                                          settings(max_alerts=10), NOW_MS)
+    widths = [r['endtime'] - r['starttime'] - 1 for r in appliance.requests]
+    assert widths[:2] == [8 * HOUR_MS, HOUR_MS] and len(appliance.requests) == Darktrace.MAX_REQUESTS_PER_RUN
+    assert incidents and next_run['start_ms'] > base and max(appliance.reply_sizes) <= 60_001
+
+
+def test_fetch_fails_clearly_when_one_second_is_over_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    Given more breach bytes created within one second than a fetch reply may hold
+    When fetch runs with the narrowest window
+    Then it fails saying so and how to get past it, never skipping that second.
+    """
+    base = NOW_MS - 20 * HOUR_MS
+    appliance = FakeAppliance([make_breach(i, base) for i in range(1, 50)])
+    monkeypatch.setattr(Darktrace, 'FETCH_MAX_REPLY_BYTES', 10_000)
+    with pytest.raises(DarktraceApiError, match='within one second.*Minimum Score'):
+        fetch_incidents(appliance, {'start_ms': base, 'window_ms': Darktrace.MIN_WINDOW_MS}, settings(), NOW_MS)
+
+
+@pytest.mark.parametrize('state, field', [
+    ({'start_ms': 'abc'}, 'start_ms'), ({'start_ms': float('nan')}, 'start_ms'), ({'start_ms': -5}, 'start_ms'),
+    ({'start_ms': True}, 'start_ms'), ({'start_ms': None}, 'start_ms'), ({'window_ms': 'wide'}, 'window_ms'),
+    ({'window_ms': -1}, 'window_ms'), ({'seen_pbids': 5}, 'seen_pbids'), ({'seen_pbids': ['x']}, 'seen_pbids'),
+    ({'unplaced_pbids': {}}, 'unplaced_pbids'), ({'first_fetch_ms': 'soon'}, 'first_fetch_ms'),
+])
+def test_fetch_refuses_damaged_state_naming_the_field(state: dict, field: str) -> None:
+    """
+    Given a lastRun with a value that cannot be repaired without losing or duplicating breaches
+    When fetch runs
+    Then it fails before any request, naming the field and saying how to reset the instance's last run.
+    """
+    appliance = FakeAppliance([])
+    with pytest.raises(ValueError) as raised:
+        fetch_incidents(appliance, {'start_ms': NOW_MS - HOUR_MS, **state}, settings(), NOW_MS)
+    assert f'{field} is ' in str(raised.value) and 'Reset the \'last run\' timestamp' in str(raised.value)
+    assert appliance.requests == []
+
+
+@pytest.mark.parametrize('state, field', [
+    ({'start_ms': NOW_MS + 31 * 60_000}, 'start_ms'),
+    ({'start_ms': NOW_MS - HOUR_MS, 'first_fetch_ms': NOW_MS + 2 * HOUR_MS}, 'first_fetch_ms'),
+])
+def test_fetch_refuses_a_stored_start_in_the_future(state: dict, field: str) -> None:
+    """
+    Given a lastRun dated more than the allowed 30-minute clock skew after this machine's clock
+    When fetch runs
+    Then it fails before any request, naming the field and the reset, instead of silently skipping ahead.
+    """
+    appliance = FakeAppliance([])
+    with pytest.raises(ValueError) as raised:
+        fetch_incidents(appliance, state, settings(), NOW_MS)
+    assert f'({field})' in str(raised.value) and 'clock moved back' in str(raised.value)
+    assert 'Reset the \'last run\' timestamp' in str(raised.value) and appliance.requests == []
+
+
+def test_fetch_repairs_what_loses_nothing(mocker: Any) -> None:
+    """
+    Given a lastRun whose window is 0 and, separately, one whose start is 0 (an edited instance)
+    When fetch runs
+    Then the window is raised to its bound and the start moved up to the first fetch time, each repair logged,
+    and breaches waiting there are delivered.
+    """
+    first_fetch = NOW_MS - 10 * HOUR_MS - HOUR_MS // 2
+    appliance = FakeAppliance([make_breach(7, NOW_MS - 10 * HOUR_MS)])
+    info = mocker.patch.object(demisto, 'info')
+    next_run, incidents = fetch_incidents(appliance, {'start_ms': NOW_MS - 10 * HOUR_MS - 500, 'window_ms': 0},
+                                          settings(first_fetch_ms=first_fetch), NOW_MS)
+    assert [i['dbotMirrorId'] for i in incidents] == ['7'] and next_run['window_ms'] >= Darktrace.MIN_WINDOW_MS
+    appliance.requests.clear()
+    _, incidents = fetch_incidents(appliance, {'start_ms': 0}, settings(first_fetch_ms=first_fetch), NOW_MS)
+    assert appliance.requests[0]['starttime'] == first_fetch - 1 and [i['dbotMirrorId'] for i in incidents] == ['7']
+    assert len(info.call_args_list) == 2
+
+
+def test_fetch_keeps_a_legacy_start_that_fell_behind_the_first_fetch_time() -> None:
+    """
+    Given a lastRun stored without its first fetch time, whose start is older than today's relative first fetch time
+    (fetching was down for days)
+    When fetch runs
+    Then it continues from that start, so nothing created while it was down is skipped.
+    """
+    appliance = FakeAppliance([make_breach(8, NOW_MS - 100 * HOUR_MS)])
+    next_run, incidents = fetch_incidents(appliance, {'start_ms': NOW_MS - 101 * HOUR_MS},
+                                          settings(first_fetch_ms=NOW_MS - 72 * HOUR_MS), NOW_MS)
+    assert [i['dbotMirrorId'] for i in incidents] == ['8']
+    assert next_run['first_fetch_ms'] == NOW_MS - 101 * HOUR_MS
+
+
 def test_incident_shape() -> None:
     """
     Given a critical breach
@@ -1096,13 +1294,15 @@ def test_first_fetch_relative_form_counts_back_from_the_clock() -> None:
     assert before_ms - three_days_ms - 1000 <= result.first_fetch_ms <= after_ms - three_days_ms + 1000
 
 
-def test_first_fetch_in_the_future_is_capped_at_now() -> None:
+def test_first_fetch_in_the_future_is_refused() -> None:
     """
-    Given a first fetch time later than now
+    Given a first fetch time later than now, as an ISO time or as epoch seconds or milliseconds
     When the fetch settings are read
-    Then fetching starts now.
+    Then it is refused, naming the parameter, instead of silently skipping every breach until then.
     """
-    assert FetchSettings.from_params({'first_fetch': '2999-01-01T00:00:00Z'}, NOW_MS).first_fetch_ms == NOW_MS
+    for first_fetch in ('2999-01-01T00:00:00Z', str(NOW_MS // 1000 + 3600), str(NOW_MS + 3_600_000)):
+        with pytest.raises(ValueError, match=r'"First fetch time" \(first_fetch\).*is in the future'):
+            FetchSettings.from_params({'first_fetch': first_fetch}, NOW_MS)
 
 
 def test_fetch_settings_defaults() -> None:
@@ -1202,6 +1402,65 @@ def test_main_refuses_a_bad_url_before_any_request(mocker: Any, requests_mock: A
     _, error = run_main(mocker, 'test-module', params={**PARAMS, 'url': 'dt.example'})
     assert '"Server URL" (url)' in error.call_args[0][0]
     assert requests_mock.call_count == 0
+
+
+def test_main_refuses_a_url_with_credentials_without_echoing_them(mocker: Any, requests_mock: Any) -> None:
+    """
+    Given a server URL carrying a user name and password
+    When any command runs
+    Then it is refused before any request, and the message holds neither the user name nor the password.
+    """
+    _, error = run_main(mocker, 'test-module', params={**PARAMS, 'url': 'https://soc-admin:Hunter2-pass@dt.example'})
+    message = error.call_args[0][0]
+    assert '"Server URL" (url)' in message and 'user name or password' in message
+    assert 'Hunter2' not in message and 'soc-admin' not in message and requests_mock.call_count == 0
+
+
+@pytest.mark.parametrize('status', [{'a': 1}, {}, {'hostname': 'proxy'}])
+def test_main_test_module_refuses_a_status_that_is_not_the_appliance_s(mocker: Any, requests_mock: Any,
+                                                                      status: dict) -> None:
+    """
+    Given /status answering an object without version or time
+    When test-module runs
+    Then it fails saying the URL may not point at an appliance, instead of answering ok.
+    """
+    requests_mock.get(f'{BASE}/status', json=status)
+    results, error = run_main(mocker, 'test-module')
+    results.assert_not_called()
+    assert 'neither "version" nor "time"' in error.call_args[0][0]
+
+
+def test_main_test_module_refuses_a_future_epoch_first_fetch(mocker: Any, requests_mock: Any) -> None:
+    """
+    Given fetching on and a first fetch time that is an epoch value in the future
+    When test-module runs
+    Then it fails naming the parameter, before any request.
+    """
+    future_s = str(int(datetime.now(timezone.utc).timestamp()) + 7 * 24 * 3600)
+    _, error = run_main(mocker, 'test-module', params={**PARAMS, 'isFetch': True, 'first_fetch': future_s})
+    assert '"First fetch time" (first_fetch)' in error.call_args[0][0] and 'in the future' in error.call_args[0][0]
+    assert requests_mock.call_count == 0
+
+
+def test_messages_taken_from_a_reply_hold_no_token_or_signature(client: Client, requests_mock: Any) -> None:
+    """
+    Given replies that echo both tokens and the request signature (an error field, a non-JSON body, a web page)
+    When a command's request is answered with each
+    Then the error message has every one of them replaced by <redacted>.
+    """
+    def echo(request: Any, context: Any) -> str:
+        return f'{PUBLIC} {PRIVATE} {request.headers["DTAPI-Signature"]}'
+
+    for reply in ({'status_code': 500, 'text': lambda r, c: json.dumps({'error': echo(r, c)})},
+                  {'status_code': 200, 'text': echo},
+                  {'status_code': 404, 'text': lambda r, c: f'<html><title>{echo(r, c)}</title></html>'}):
+        requests_mock.get(f'{BASE}/status', **reply)
+        with pytest.raises(DarktraceApiError) as raised:
+            client.get_status()
+        signature = requests_mock.last_request.headers['DTAPI-Signature']
+        message = str(raised.value)
+        assert '<redacted>' in message
+        assert PUBLIC not in message and PRIVATE not in message and signature not in message
 
 
 def test_main_requires_both_tokens(mocker: Any) -> None:

@@ -10,17 +10,21 @@ fetch, a second table drains an appliance while the fault keeps hitting its brea
 incidents lost and duplicated. A third table shows the other failures of the API notes against test-module.
 
 Timing: Retry-After is 1 s and read timeouts are provoked by lowering Darktrace.READ_TIMEOUT_S to 0.25 s and
-delaying a reply by 0.4 s, so the whole run takes under a minute.
+delaying a reply by 0.4 s. The hostile-server faults run with small limits (module constants the integration
+reads at run time): a command time limit of 1 s against a reply trickled one byte every 0.6 s, and a reply cap
+of 1 MiB against a 1 MiB + 1 byte body and a 1 GiB gzip bomb. Fetch narrows its window past a reply over the
+cap, so in the fetch table those two hit every other run, like the faults a retry cannot cure.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,10 +52,14 @@ RETRY_BUDGET_S = '5'
 ERROR_ENTRY_TYPE = 4
 
 
+HOSTILE_REPLY_CAP = 2 ** 20
+
+
 @dataclass(frozen=True)
 class Fault:
     name: str
     inject: dict[str, Any]
+    limits: tuple[tuple[str, Any], ...] = ()  # Darktrace constants lowered while this fault runs
 
 
 FAULTS = [
@@ -64,10 +72,35 @@ FAULTS = [
     Fault('HTML login page', {'kind': 'html_login'}),
     Fault('connection reset', {'kind': 'reset'}),
     Fault('read timeout', {'kind': 'delay', 'delay_s': READ_TIMEOUT_S + 0.15}),
+    # Each byte comes within the read timeout (5 s here), so only the command's time limit can end the read.
+    Fault('trickle 1 B / 0.6 s', {'kind': 'trickle', 'delay_s': 0.6},
+          (('COMMAND_TIME_LIMIT_S', 1.0), ('READ_TIMEOUT_S', 5.0))),
+    Fault('1 MiB + 1 body', {'kind': 'huge_body', 'size_bytes': HOSTILE_REPLY_CAP + 1},
+          (('MAX_REPLY_BYTES', HOSTILE_REPLY_CAP), ('FETCH_MAX_REPLY_BYTES', HOSTILE_REPLY_CAP))),
+    Fault('gzip bomb 1 GiB', {'kind': 'gzip_bomb'},
+          (('MAX_REPLY_BYTES', HOSTILE_REPLY_CAP), ('FETCH_MAX_REPLY_BYTES', HOSTILE_REPLY_CAP))),
+    Fault('reply 42', {'kind': 'wrong_shape', 'payload': 42}),
+    Fault('500 echoing headers', {'kind': 'echo_error'}),
+    Fault('503 + Retry-After garbage', {'kind': 'status', 'status': 503, 'retry_after': 'garbage'}),
 ]
+
+
+@contextlib.contextmanager
+def limits(fault: Fault) -> Iterator[None]:
+    saved = {name: getattr(Darktrace, name) for name, _ in fault.limits}
+    for name, value in fault.limits:
+        setattr(Darktrace, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(Darktrace, name, value)
 
 # The head of each message the integration gives, as a short cell text; the first match wins.
 MESSAGE_HEADS = [
+    ('Stopped reading the reply', 'time limit reached'),
+    ('bytes (after decompression)', 'reply over the cap'),
+    ('was expected', 'wrong reply shape'),
     ('internal error (HTTP 500', 'HTTP 500 internal error'),
     ('not valid JSON', 'not valid JSON'),
     ('login web page', 'login page, not data'),
@@ -138,7 +171,8 @@ def matrix(emu: Emulator, operations: list[str], args_of: Callable[[str], dict[s
         for fault in FAULTS:
             emu.clear_log()
             emu.inject_fault(method=method, path=path, **fault.inject)
-            outcome = run_operation(emu.url, emu.public_token, emu.private_token, operation, args)
+            with limits(fault):
+                outcome = run_operation(emu.url, emu.public_token, emu.private_token, operation, args)
             if fault.inject['kind'] == 'delay':
                 wait_for_delayed(emu, method, path)
             emu.clear_faults()
@@ -166,8 +200,9 @@ def drain_with_faults(fault: Fault) -> list[str]:
         for run in range(200):
             if transient or run % 2 == 0:
                 emu.inject_fault(method='GET', path='/modelbreaches', **fault.inject)
-            outcome = run_operation(emu.url, emu.public_token, emu.private_token, FETCH, {}, last_run,
-                                    max_alerts='50', first_fetch='3 days')
+            with limits(fault):
+                outcome = run_operation(emu.url, emu.public_token, emu.private_token, FETCH, {}, last_run,
+                                        max_alerts='50', first_fetch='3 days')
             runs += 1
             if outcome.ok:
                 last_run = outcome.last_run or last_run

@@ -1,15 +1,22 @@
 """Benchmark: drain a model-breach backlog through fetch-incidents and print what it cost.
 
     python bench/fetch_backlog.py [--sizes 10000 100000] [--max-alerts 50] [--span-days 30]
+                                  [--dense 20000 7]
 
 For each backlog size, an emulator in a child process holds the breaches (so its memory is not
 counted here); this process runs fetch-incidents through `Darktrace.main()` with the platform
 stand-ins, as XSOAR would, until the backlog is drained. It prints runs, incidents, duplicates,
-lost breaches, requests and bytes received per run, milliseconds per run and peak memory
-(tracemalloc) of the fetching side. Figures only: nothing here asserts on time.
+lost breaches, requests and bytes sent per run, the largest reply the integration read (after
+decompression; a reply over the cap counts as the bytes read before it stopped), milliseconds per
+run, and peak memory of the fetching side: tracemalloc's peak and the growth of the process's
+maximum resident set over the idle process. A last row drains a dense backlog (`--dense`: 20,000
+breaches over 7 days) that the emulator answers in shuffled order. Figures only: nothing here
+asserts on time or memory.
 """
 import argparse
 import multiprocessing
+import re
+import resource
 import statistics
 import sys
 import time
@@ -26,10 +33,14 @@ xsoar_platform.use_platform_modules()  # the stand-ins, or the real modules from
 import Darktrace  # noqa: E402
 
 
-def serve_emulator(connection: Connection, breaches: int, span_days: float) -> None:
+# The integration's debug line for each request: "... -> HTTP 200, 12345 bytes in 0.01 s" or "-> HTTP 200, too_large".
+READ_PATTERN = re.compile(r' -> HTTP \d+, (?:(\d+) bytes|(too_large))')
+
+
+def serve_emulator(connection: Connection, breaches: int, span_days: float, order: str) -> None:
     """Child process: run the emulator and answer the parent's questions until told to stop."""
     from emulator import Emulator
-    with Emulator(breaches=breaches, span_days=span_days, seed=7) as emulator:
+    with Emulator(breaches=breaches, span_days=span_days, seed=7, order=order) as emulator:
         connection.send({'url': emulator.url, 'public': emulator.public_token, 'private': emulator.private_token})
         while True:
             question = connection.recv()
@@ -43,9 +54,23 @@ def serve_emulator(connection: Connection, breaches: int, span_days: float) -> N
                 return
 
 
-def drain(size: int, max_alerts: int, span_days: float) -> dict[str, Any]:
+def reply_sizes(logs: list[tuple[str, str]]) -> list[int]:
+    """Bytes the integration read per reply, from its debug log."""
+    sizes = []
+    for _, message in logs:
+        found = READ_PATTERN.search(message)
+        if found:
+            sizes.append(int(found.group(1)) if found.group(1) else Darktrace.FETCH_MAX_REPLY_BYTES)
+    return sizes
+
+
+def max_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def drain(size: int, max_alerts: int, span_days: float, order: str = 'desc') -> dict[str, Any]:
     parent, child = multiprocessing.Pipe()
-    process = multiprocessing.Process(target=serve_emulator, args=(child, size, span_days), daemon=True)
+    process = multiprocessing.Process(target=serve_emulator, args=(child, size, span_days, order), daemon=True)
     process.start()
     appliance = parent.recv()
     params = {'url': appliance['url'], 'public_api_token': appliance['public'],
@@ -56,7 +81,10 @@ def drain(size: int, max_alerts: int, span_days: float) -> dict[str, Any]:
     bytes_per_run: list[int] = []
     ms_per_run: list[float] = []
     last_run: dict[str, Any] = {}
+    largest_reply = 0
+    read_per_run: list[int] = []
     quiet_runs = 0
+    idle_rss_mib = max_rss_mib()
     tracemalloc.start()
     while quiet_runs < 2:
         platform_run = xsoar_platform.start_run(command='fetch-incidents', params=params, last_run=last_run)
@@ -66,15 +94,20 @@ def drain(size: int, max_alerts: int, span_days: float) -> dict[str, Any]:
         if platform_run.results:
             raise SystemExit(f'fetch failed: {platform_run.results}')
         last_run = platform_run.last_run
+        sizes = reply_sizes(platform_run.logs)
+        largest_reply = max([largest_reply] + sizes)
+        read_per_run.append(sum(sizes))
         incidents = [incident for batch in platform_run.incidents for incident in batch]
         delivered.extend(int(incident['dbotMirrorId']) for incident in incidents)
         parent.send('log')
         log = parent.recv()
         requests_per_run.append(len(log))
         bytes_per_run.append(sum(sent for _, sent in log))
-        quiet_runs = 0 if incidents else quiet_runs + 1
+        caught_up = last_run.get('start_ms', 0) >= time.time() * 1000 - Darktrace.SETTLE_MS - 60_000
+        quiet_runs = quiet_runs + 1 if not incidents and caught_up else 0
     _, peak_bytes = tracemalloc.get_traced_memory()
     tracemalloc.stop()
+    rss_growth_mib = max_rss_mib() - idle_rss_mib
     parent.send('visible')
     visible = parent.recv()
     parent.send('stop')
@@ -85,26 +118,50 @@ def drain(size: int, max_alerts: int, span_days: float) -> dict[str, Any]:
         'requests_max': max(requests_per_run), 'requests_mean': statistics.mean(requests_per_run),
         'bytes_max': max(bytes_per_run), 'bytes_mean': statistics.mean(bytes_per_run),
         'ms_median': statistics.median(ms_per_run), 'peak_mib': peak_bytes / 2 ** 20,
+        'largest_reply': largest_reply, 'read_max': max(read_per_run), 'rss_growth_mib': rss_growth_mib,
     }
+
+
+def scenario_child(connection: Connection, *arguments: Any) -> None:
+    connection.send(drain(*arguments))
+
+
+def run_scenario(*arguments: Any) -> dict[str, Any]:
+    """`drain` in a fresh child process, so each scenario's memory is measured from an idle process."""
+    parent, child = multiprocessing.Pipe()
+    process = multiprocessing.Process(target=scenario_child, args=(child, *arguments))
+    process.start()
+    result = parent.recv()
+    process.join()
+    return dict(result)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--sizes', type=int, nargs='+', default=[10000, 100000])
+    parser.add_argument('--sizes', type=int, nargs='*', default=[10000, 100000])
     parser.add_argument('--max-alerts', type=int, default=50)
     parser.add_argument('--span-days', type=float, default=30)
+    parser.add_argument('--dense', type=float, nargs=2, default=[20000, 7], metavar=('BREACHES', 'DAYS'),
+                        help='the shuffled dense backlog of the last row; 0 0 leaves it out')
     arguments = parser.parse_args()
     print(f'fetch-incidents backlog drain, max_alerts={arguments.max_alerts}, '
-          f'breaches spread over {arguments.span_days:g} days\n')
+          f'breaches spread over {arguments.span_days:g} days unless stated\n')
     header = ('breaches', 'runs', 'incidents', 'dup', 'lost', 'req/run max', 'req/run mean', 'KiB/run max',
-              'KiB/run mean', 'ms/run median', 'peak MiB')
+              'KiB/run mean', 'read KiB/run max', 'largest reply KiB', 'ms/run median', 'peak MiB',
+              'max RSS growth MiB')
     print(' | '.join(header))
     print(' | '.join('---' for _ in header))
-    for size in arguments.sizes:
-        r = drain(size, arguments.max_alerts, arguments.span_days)
-        print(f"{r['size']} | {r['runs']} | {r['incidents']} | {r['duplicates']} | {r['lost']} | "
+    scenarios = [(size, arguments.span_days, 'desc') for size in arguments.sizes]
+    if arguments.dense[0]:
+        scenarios.append((int(arguments.dense[0]), arguments.dense[1], 'shuffle'))
+    for size, span_days, order in scenarios:
+        r = run_scenario(size, arguments.max_alerts, span_days, order)
+        label = str(size) if order == 'desc' else f'{size} over {span_days:g} days, shuffled'
+        print(f"{label} | {r['runs']} | {r['incidents']} | {r['duplicates']} | {r['lost']} | "
               f"{r['requests_max']} | {r['requests_mean']:.2f} | {r['bytes_max'] / 1024:.0f} | "
-              f"{r['bytes_mean'] / 1024:.0f} | {r['ms_median']:.1f} | {r['peak_mib']:.1f}", flush=True)
+              f"{r['bytes_mean'] / 1024:.0f} | {r['read_max'] / 1024:.0f} | {r['largest_reply'] / 1024:.0f} | "
+              f"{r['ms_median']:.1f} | "
+              f"{r['peak_mib']:.1f} | {r['rss_growth_mib']:.1f}", flush=True)
 
 
 if __name__ == '__main__':

@@ -1,7 +1,7 @@
 """The unsigned control interface under ``/_emulator/``: the Python API of ``Emulator`` over HTTP.
 
 =======  ======================  ===================================================================
-POST     /_emulator/faults       JSON {kind, count, method, path, status, retry_after, delay_s} (or a list)
+POST     /_emulator/faults       JSON {kind, count, method, path, status, retry_after, delay_s, size_bytes, payload} (or a list)
 GET      /_emulator/faults       pending faults
 DELETE   /_emulator/faults       clear every pending fault
 POST     /_emulator/clock        JSON {"seconds": N}: shift the appliance clock (cumulative)
@@ -25,7 +25,7 @@ from emulator.wire import Response, json_response
 if TYPE_CHECKING:
     from emulator.server import Emulator
 
-_FAULT_ARGUMENTS = ('kind', 'count', 'method', 'path', 'status', 'retry_after', 'delay_s')
+_FAULT_ARGUMENTS = ('kind', 'count', 'method', 'path', 'status', 'retry_after', 'delay_s', 'size_bytes', 'payload')
 
 
 def _faults_post(emulator: 'Emulator', payload: Any) -> Any:

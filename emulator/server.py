@@ -15,6 +15,7 @@ import ssl
 import struct
 import tempfile
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterable
 from urllib.parse import parse_qsl
@@ -110,7 +111,8 @@ class _Handler(BaseHTTPRequestHandler):
         reply, fault_kind = emulator.answer(self.command, raw_path, raw_query, body, headers, self)
         # Logged before the reply leaves, so a client that has its reply also sees the entry.
         emulator.log.append(self.command, raw_path, raw_query, body, None if reply is None else reply.status,
-                            0 if reply is None else len(reply.body), headers, fault_kind)
+                            0 if reply is None else reply.length if reply.stream is not None else len(reply.body),
+                            headers, fault_kind)
         if reply is not None:
             self._send(reply)
         elif self._reset_requested:
@@ -134,13 +136,23 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, reply: Response) -> None:
         """Write status line, headers and body in one write (one segment when they fit)."""
+        length = reply.length if reply.stream is not None else len(reply.body)
         lines = [f'HTTP/1.1 {reply.status} {status_phrase(reply.status)}', f'Server: {self.server_version}',
                  f'Date: {self.date_time_string()}', f'Content-Type: {reply.content_type}',
-                 f'Content-Length: {len(reply.body)}']
+                 f'Content-Length: {length}']
         lines += [f'{name}: {value}' for name, value in reply.headers.items()]
-        if self.close_connection:
+        if self.close_connection or reply.stream is not None:
+            self.close_connection = True  # a client may stop reading a streamed body part-way
             lines.append('Connection: close')
         self.wfile.write(('\r\n'.join(lines) + '\r\n\r\n').encode('latin-1') + reply.body)
+        for piece in reply.stream or ():
+            if reply.interval_s:
+                self.wfile.flush()
+                time.sleep(reply.interval_s)
+            try:
+                self.wfile.write(piece)
+            except OSError:  # the client stopped reading
+                return
 
     def reset(self) -> None:
         """Fault ``reset``: drop the connection with no reply once the request is logged."""
@@ -243,9 +255,9 @@ class Emulator:
         self.authenticator.add_token_pair(public, private, permissions)
 
     def inject_fault(self, kind: str, count: int = 1, method: str | None = None, path: str | None = None,
-                     status: int | None = None, retry_after: float | None = None,
-                     delay_s: float | None = None) -> None:
-        self.faults.add(make_fault(kind, count, method, path, status, retry_after, delay_s))
+                     status: int | None = None, retry_after: float | str | None = None,
+                     delay_s: float | None = None, size_bytes: int | None = None, payload: Any = None) -> None:
+        self.faults.add(make_fault(kind, count, method, path, status, retry_after, delay_s, size_bytes, payload))
 
     def clear_faults(self) -> None:
         self.faults.clear()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Iterable
 
 LOGIN_PAGE = (
     '<!DOCTYPE html>\n<html><head><title>Log In | Darktrace</title>'
@@ -16,11 +16,18 @@ LOGIN_PAGE = (
 
 @dataclass
 class Response:
-    """A complete HTTP reply before it is written to the socket."""
+    """A complete HTTP reply before it is written to the socket.
+
+    A streamed reply (faults only) has ``stream`` set: its body is written piece by piece, ``interval_s``
+    apart, and ``body`` stays empty; ``length`` is the Content-Length it announces.
+    """
     status: int
     body: bytes = b''
     content_type: str = 'application/json; charset=utf-8'
     headers: dict[str, str] = field(default_factory=dict)
+    stream: Iterable[bytes] | None = None
+    length: int = 0
+    interval_s: float = 0.0
 
 
 def status_phrase(status: int) -> str:

@@ -1105,6 +1105,47 @@ def test_faults_match_method_path_and_count_before_auth(emu: Emulator, client: C
         emu.inject_fault('explode')
 
 
+
+def test_trickle_fault_sends_the_normal_answer_byte_by_byte(emu: Emulator, client: Client) -> None:
+    """Given a trickle fault, when /status is read, then the normal answer arrives complete, one byte at a time."""
+    emu.inject_fault('trickle', delay_s=0.001, path='/status')
+    reply = client.get('/status')
+    assert reply.status_code == 200 and reply.json()['version']
+    assert emu.request_log()[-1]['fault'] == 'trickle'
+
+
+def test_huge_body_and_gzip_bomb_faults_announce_and_inflate_to_their_size(emu: Emulator, client: Client) -> None:
+    """Given a huge_body and a gzip_bomb fault of 3 MiB + 5 bytes, when read, then each is a JSON empty list
+    padded to exactly that size, the bomb on the wire about a thousandth of it."""
+    size = 3 * 2 ** 20 + 5
+    emu.inject_fault('huge_body', size_bytes=size)
+    reply = client.get('/status')
+    assert int(reply.headers['Content-Length']) == len(reply.content) == size and reply.json() == []
+    emu.inject_fault('gzip_bomb', size_bytes=size)
+    reply = client.get('/status')
+    assert reply.headers['Content-Encoding'] == 'gzip' and int(reply.headers['Content-Length']) < size // 500
+    assert len(reply.content) == size and reply.json() == []
+
+
+def test_wrong_shape_echo_error_and_retry_after_text_faults(emu: Emulator, client: Client) -> None:
+    """Given wrong_shape, echo_error (500 and 401) and a status fault with a text Retry-After, when requests are
+    sent, then each reply is as injected, the echoed ones holding the request's token."""
+    emu.inject_fault('wrong_shape', payload={'a': 1})
+    assert client.get('/status').json() == {'a': 1}
+    emu.inject_fault('echo_error')
+    reply = client.get('/status')
+    assert reply.status_code == 500 and emu.public_token in reply.json()['error']
+    emu.inject_fault('echo_error', status=401)
+    reply = client.get('/status')
+    assert reply.status_code == 401 and reply.headers['Content-Type'].startswith('text/html')
+    assert emu.public_token in reply.text
+    emu.inject_fault('status', status=503, retry_after='garbage')
+    assert client.get('/status').headers['Retry-After'] == 'garbage'
+    for bad in ({'kind': 'huge_body', 'size_bytes': 1}, {'kind': 'trickle', 'delay_s': -1},
+                {'kind': 'echo_error', 'status': 200}):
+        with pytest.raises(ValueError):
+            emu.inject_fault(**bad)
+
 # ====================================================================== clock, visibility, log
 def test_future_breaches_appear_when_the_clock_passes_them(emu: Emulator, client: Client) -> None:
     """Given a breach whose creationTime is ten minutes ahead, when the clock is shifted past

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -39,6 +40,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 ERROR_ENTRY_TYPE = 4
 RETRY_BUDGET_S = '5'
 TEST_READ_TIMEOUT_S = 0.25
+# Hostile-server faults run with small limits, so nothing waits minutes or reads a gigabyte.
+TEST_COMMAND_TIME_LIMIT_S = 1.0
+TRICKLE_INTERVAL_S = 0.6  # even a 2-byte reply then takes longer than the limit
+TEST_MAX_REPLY_BYTES = 2 ** 20
 FETCH = 'fetch-incidents'
 TEST_MODULE = 'test-module'
 NOT_RETRIED = 'It was not retried'
@@ -70,6 +75,19 @@ FAULTS = [
     Fault('reset', {'kind': 'reset'}, True, post_errors=('closed before Darktrace answered', NOT_RETRIED)),
     Fault('read_timeout', {'kind': 'delay', 'delay_s': TEST_READ_TIMEOUT_S + 0.15}, True,
           post_errors=('did not answer within', NOT_RETRIED)),
+    # A hostile or broken server: none of these is cured by retrying, and none may stall, exhaust or crash.
+    Fault('trickle', {'kind': 'trickle', 'delay_s': TRICKLE_INTERVAL_S}, False, get_error='Stopped reading the reply',
+          post_errors=('Stopped reading the reply', 'probably applied')),
+    Fault('huge_body', {'kind': 'huge_body', 'size_bytes': TEST_MAX_REPLY_BYTES + 1}, False,
+          get_error='more than 1,048,576 bytes', post_errors=('more than 1,048,576 bytes', 'probably applied')),
+    Fault('gzip_bomb', {'kind': 'gzip_bomb'}, False, get_error='more than 1,048,576 bytes (after decompression)',
+          post_errors=('more than 1,048,576 bytes (after decompression)', 'probably applied')),
+    Fault('wrong_shape', {'kind': 'wrong_shape', 'payload': 42}, False, get_error='with the number 42 where',
+          post_errors=('with the number 42 where', 'took effect')),
+    Fault('echo_error', {'kind': 'echo_error'}, False, get_error='internal error (HTTP 500',
+          post_errors=('(HTTP 500)', NOT_RETRIED)),
+    Fault('retry_after_garbage', {'kind': 'status', 'status': 503, 'retry_after': 'garbage'}, True,
+          post_errors=('(HTTP 503)', NOT_RETRIED)),
 ]
 
 
@@ -251,6 +269,15 @@ def wait_for_delayed_request(emu: Emulator, method: str, path: str) -> None:
         poll.wait(0.01)
 
 
+def limit_hostile_faults(monkeypatch: pytest.MonkeyPatch, fault: Fault) -> None:
+    """Small limits for the hostile-server faults (module constants the integration reads at run time)."""
+    if fault.name == 'trickle':
+        monkeypatch.setattr(Darktrace, 'COMMAND_TIME_LIMIT_S', TEST_COMMAND_TIME_LIMIT_S)
+    if fault.name in ('huge_body', 'gzip_bomb'):
+        monkeypatch.setattr(Darktrace, 'MAX_REPLY_BYTES', TEST_MAX_REPLY_BYTES)
+        monkeypatch.setattr(Darktrace, 'FETCH_MAX_REPLY_BYTES', TEST_MAX_REPLY_BYTES)
+
+
 @pytest.mark.parametrize('fault', FAULTS, ids=[fault.name for fault in FAULTS])
 @pytest.mark.parametrize('operation', OPERATIONS)
 def test_fault_on_first_request(emu: Emulator, first_requests: Callable[[str], FirstRequest],
@@ -266,6 +293,7 @@ def test_fault_on_first_request(emu: Emulator, first_requests: Callable[[str], F
     if fault.name == 'read_timeout':
         # Only here: a short read timeout would also cut off a healthy reply on a busy machine.
         monkeypatch.setattr(Darktrace, 'READ_TIMEOUT_S', TEST_READ_TIMEOUT_S)
+    limit_hostile_faults(monkeypatch, fault)
     emu.inject_fault(method=method, path=path, **fault.inject)
 
     outcome = run_operation(emu, operation, operation_args(emu, operation))
@@ -278,6 +306,12 @@ def test_fault_on_first_request(emu: Emulator, first_requests: Callable[[str], F
     if method not in Darktrace.IDEMPOTENT_METHODS:
         assert len(seen) == 1, f'{method} {path} was sent {len(seen)} times'
         assert_actionable_error(outcome, *fault.post_errors)
+    elif operation == FETCH and fault.name in ('huge_body', 'gzip_bomb'):
+        # Fetch does not fail on a reply over its cap: it asks again, for a narrower window, within the run.
+        assert_succeeded(operation, outcome)
+        queries = [parse_qs(entry['query']) for entry in seen]
+        windows = [int(query['endtime'][0]) - int(query['starttime'][0]) for query in queries]
+        assert len(windows) >= 2 and windows[1] < windows[0]
     elif fault.transient:
         # The faulted request, its retry, and the requests a clean run makes after the first.
         assert len(seen) == first.clean_count + 1, f'{method} {path} was sent {len(seen)} times'
@@ -472,6 +506,45 @@ def test_fetch_loses_and_duplicates_nothing_under_repeated_faults(monkeypatch: p
     """
     if fault.name == 'read_timeout':
         monkeypatch.setattr(Darktrace, 'READ_TIMEOUT_S', TEST_READ_TIMEOUT_S)
+    limit_hostile_faults(monkeypatch, fault)
     delivered, visible = drain_with_faults(fault)
     assert len(delivered) == len(set(delivered)), 'duplicated incidents'
     assert set(delivered) == visible, f'{len(visible - set(delivered))} breaches lost'
+
+
+def test_unparseable_retry_after_is_ignored_and_said_so(emu: Emulator) -> None:
+    """
+    Given an appliance that answers 503 once with a Retry-After that is neither seconds nor a date
+    When test-module runs
+    Then the header is ignored (the usual backoff applies), the debug log says so, and the retry succeeds.
+    """
+    emu.inject_fault('status', status=503, retry_after='garbage', path='/status')
+    outcome = run_operation(emu, TEST_MODULE)
+    assert_succeeded(TEST_MODULE, outcome)
+    assert any('ignored a Retry-After header' in message for level, message in outcome.logs if level == 'debug')
+    assert len(requests_to(emu, 'GET', '/status')) == 2
+
+
+@pytest.mark.parametrize('payload', [[], {}, {'a': 1}, 'ok'])
+def test_test_module_checks_the_shape_of_status(emu: Emulator, payload: Any) -> None:
+    """
+    Given /status answering a list, an empty object, an object without version or time, or text
+    When test-module runs
+    Then it fails with a message naming /status, never "ok".
+    """
+    emu.inject_fault('wrong_shape', payload=payload, path='/status')
+    assert_actionable_error(run_operation(emu, TEST_MODULE), 'GET /status')
+
+
+@pytest.mark.parametrize('payload', [{}, 42])
+def test_fetch_with_a_reply_that_is_not_a_list_keeps_the_cursor(emu: Emulator, payload: Any) -> None:
+    """
+    Given /modelbreaches answering {} or 42
+    When fetch-incidents runs
+    Then the run fails naming the endpoint, sets no lastRun and creates no incident, so no window is skipped.
+    """
+    last_run = {'start_ms': emu.now_ms() - 3600_000, 'seen_pbids': [], 'window_ms': 3600_000}
+    emu.inject_fault('wrong_shape', payload=payload, path='/modelbreaches')
+    outcome = run_operation(emu, FETCH, last_run=last_run)
+    assert_actionable_error(outcome, 'GET /modelbreaches with', 'where a list was expected')
+    assert outcome.last_run == last_run and outcome.incidents == []

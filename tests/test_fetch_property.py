@@ -51,7 +51,7 @@ class InMemoryAppliance:
         self.fail_on_request: int | None = None
         self.requests = 0
 
-    def get_model_breaches(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+    def get_model_breaches(self, params: dict[str, Any], max_bytes: int | None = None) -> list[dict[str, Any]]:
         self.requests += 1
         if self.fail_on_request is not None and self.requests == self.fail_on_request:
             raise DarktraceApiError('unavailable', 'injected failure')

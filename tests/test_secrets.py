@@ -246,3 +246,32 @@ def test_request_debug_log_redacts_token_and_signature() -> None:
     redacted = Darktrace.redact_headers({**headers, 'Content-Type': 'application/json'})
     assert redacted == {'DTAPI-Token': '<redacted>', 'DTAPI-Date': headers['DTAPI-Date'],
                         'DTAPI-Signature': '<redacted>', 'Content-Type': 'application/json'}
+
+
+ECHOING_FAULTS: list[dict[str, Any]] = [
+    {'kind': 'echo_error'}, {'kind': 'echo_error', 'status': 401}, {'kind': 'echo_error', 'status': 400},
+    {'kind': 'echo_error', 'status': 404}, {'kind': 'status', 'status': 503, 'retry_after': PUBLIC},
+]
+
+
+@pytest.mark.parametrize('fault', ECHOING_FAULTS, ids=lambda fault: f'{fault["kind"]}-{fault.get("status", 500)}')
+def test_servers_echoing_request_headers_leak_neither_token_nor_signature(emu: Emulator, debug_mode: bool,
+                                                                         fault: dict[str, Any]) -> None:
+    """
+    Given an appliance (or a proxy) whose error replies echo the request headers: the public token and the signature
+    When test-module, fetch and a change (POST) each meet such a reply
+    Then no War Room entry, incident, lastRun or log line holds either token or a signature-like value.
+    """
+    captured = Captured()
+    params = params_for(emu.url, retry_budget_seconds='1')
+    for path, command, args in (('/status', 'test-module', {}), ('/modelbreaches', 'fetch-incidents', {}),
+                                ('/tags/entities', 'darktrace-post-tag-to-device', {'deviceId': '1', 'tagName': 'C'})):
+        emu.inject_fault(path=path, **fault)
+        captured.run(command, params, args)
+        emu.clear_faults()
+    echoed = [text for text in captured.texts if '<redacted>' in text]
+    assert echoed or fault['kind'] == 'status', 'the echoed headers never reached a message'
+    captured.scan([PRIVATE])
+    for text in captured.texts:
+        assert PUBLIC not in text, f'the public token leaked into: {text[:300]}'
+        assert not re.search(r'\b[0-9a-f]{40}\b', text), f'a signature-like value leaked into: {text[:300]}'
