@@ -2461,7 +2461,7 @@ def test_get_remote_data_for_a_missing_breach(client: Client, requests_mock: Any
 
 @pytest.mark.parametrize('args, fragment', [
     ({'lastUpdate': BETWEEN_COMMENTS_ISO}, 'Missing required argument "id"'),
-    ({'id': 'abc', 'lastUpdate': BETWEEN_COMMENTS_ISO}, 'Invalid "id"="abc"'),
+    ({'id': 'ab c', 'lastUpdate': BETWEEN_COMMENTS_ISO}, 'Invalid "id"="ab c"'),
     ({'id': '0', 'lastUpdate': BETWEEN_COMMENTS_ISO}, 'Invalid "id"=0'),
     ({'id': '1/../status', 'lastUpdate': BETWEEN_COMMENTS_ISO}, 'Invalid "id"'),
     ({'id': str(PBID), 'lastUpdate': 'last tuesday-ish'}, 'Invalid "lastUpdate"="last tuesday-ish"'),
@@ -2643,6 +2643,11 @@ def test_update_remote_system_refuses_bad_arguments_before_any_request(client: C
     assert requests_mock.call_count == 0
 
 
+def merged_schemes(mapping: Any) -> dict[str, Any]:
+    """extract_mapping()'s schemes by type name, whether the platform returns one merged dict or one per scheme."""
+    return {name: fields for part in (mapping if isinstance(mapping, list) else [mapping]) for name, fields in part.items()}
+
+
 def test_get_mapping_fields(client: Client, requests_mock: Any) -> None:
     """
     Given nothing but the integration
@@ -2651,7 +2656,8 @@ def test_get_mapping_fields(client: Client, requests_mock: Any) -> None:
     """
     response = Darktrace.get_mapping_fields_command(client, {}, mirror_settings())
     assert isinstance(response, GetMappingFieldsResponse)
-    (mapping,) = response.extract_mapping()
+    mapping = merged_schemes(response.extract_mapping())
+    assert set(mapping) == {'Darktrace Model Breach', 'Darktrace AI Analyst Incident'}
     fields = mapping['Darktrace Model Breach']
     assert {'acknowledged', 'score', 'percentscore', 'modelName', 'deviceHostname', 'breachUrl',
             'commentCount'} <= set(fields)
