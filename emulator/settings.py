@@ -18,6 +18,7 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
     'comment_reply': ('object', 'list'),              # POST /modelbreaches/{pbid}/comments reply
     'model_uuid_reply': ('list', 'object'),           # GET /models?uuid= reply
     'date_clock': ('appliance', 'host'),              # clock DTAPI-Date skew is checked against
+    'ai_time_filter': ('created', 'periods'),         # /aianalyst/incidentevents window: createdAt, or periods overlap
 }
 
 
@@ -32,6 +33,7 @@ class Settings:
     comment_reply: str = 'object'
     model_uuid_reply: str = 'list'
     date_clock: str = 'appliance'
+    ai_time_filter: str = 'created'
 
 
 class SettingsStore:
