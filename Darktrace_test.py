@@ -1081,7 +1081,8 @@ def test_ai_incident_shape() -> None:
                                    'Devices: ws1 (did 1417, IP 192.168.16.100)\n\n'
                                    'Related model breaches: 30960 (Compromise::Watched Domain)')
     assert json.loads(incident['rawJSON']) == {
-        **event, 'incidentEventUrl': f'{BASE}/#aiaincidentevent/{EVENT_ID}', 'darktraceRecordKind': 'AI Analyst Incident'}
+        **event, 'incidentEventUrl': f'{BASE}/#aiaincidentevent/{EVENT_ID}',
+        'darktraceRecordKind': 'AI Analyst Incident'}
     assert incident['dbotMirrorId'] == EVENT_ID
     assert (incident['dbotMirrorDirection'], incident['dbotMirrorTags']) == ('Both', [MIRROR_TAG])
 
@@ -2931,7 +2932,8 @@ def test_update_remote_system_refuses_bad_arguments_before_any_request(client: C
 
 def merged_schemes(mapping: Any) -> dict[str, Any]:
     """extract_mapping()'s schemes by type name, whether the platform returns one merged dict or one per scheme."""
-    return {name: fields for part in (mapping if isinstance(mapping, list) else [mapping]) for name, fields in part.items()}
+    parts = mapping if isinstance(mapping, list) else [mapping]
+    return {name: fields for part in parts for name, fields in part.items()}
 
 
 def test_get_mapping_fields(client: Client, requests_mock: Any) -> None:
