@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any, TextIO
 
-from runner.execution import incident_pbid, is_error_entry
+from runner.execution import incident_source, is_error_entry
 from runner.render import render_markdown, render_table, sanitize, wrap
 
 REDACTED = '********'
@@ -81,10 +81,12 @@ class Output:
         if not incidents:
             self.print('No new incidents.')
             return
-        rows = [[str(incident_pbid(incident) or ''), str(incident.get('occurred') or ''),
+        # The name says the source ("Darktrace Model Breach ..." or "Darktrace AI Analyst Incident: ..."); the id is
+        # the pbid or the event id.
+        rows = [[str(incident_source(incident)[1] or ''), str(incident.get('occurred') or ''),
                  severity_name(incident.get('severity')), sanitize(str(incident.get('name') or ''))]
                 for incident in incidents]
-        for line in render_table(['pbid', 'occurred', 'severity', 'name'], rows, self.width):
+        for line in render_table(['id', 'occurred', 'severity', 'name'], rows, self.width):
             self.print(line)
 
 
