@@ -432,8 +432,8 @@ def test_fetch_shows_both_sources(tmp_path: Path) -> None:
     assert code == 0, stderr
     counts = re.findall(r'^Fetch cycle \d of 2: (\d+) incidents \((\d+) model breaches, (\d+) AI Analyst incidents\)$',
                         stdout, re.MULTILINE)
-    assert len(counts) == 2 and all(int(total) == int(breaches) + int(events) and int(breaches) and int(events)
-                                    for total, breaches, events in counts)
+    assert len(counts) == 2 and all(int(total) == int(breaches) + int(events) for total, breaches, events in counts)
+    assert sum(int(breaches) for _, breaches, _ in counts) and sum(int(events) for _, _, events in counts)
     assert re.search(r'^\d+ +\| ', stdout, re.MULTILINE), 'no row of a model breach (pbid)'
     assert re.search(r'^[0-9a-f]{8}-[0-9a-f-]+ *\| ', stdout, re.MULTILINE), 'no row of an AI Analyst event (event id)'
     assert_fits(stdout)
