@@ -692,6 +692,7 @@ class Dataset:
             rows[4][2] = 6 * HOUR_MS
         rows.sort()
         dids = sorted(self.devices)
+        endpoints = sorted(self.endpoints)
         categories = ('critical', 'suspicious', 'suspicious', 'compliance', 'informational')
         for created, delay, gap in rows:
             title, summary = rng.choice(catalog.AI_ANALYST_TITLES)
@@ -710,6 +711,8 @@ class Dataset:
             breach_device = {'did': did, 'ip': device['ip'], 'identifier': device.get('hostname', device['ip'])}
             if 'hostname' in device:
                 breach_device['hostname'] = device['hostname']
+            if 'macaddress' in device:
+                breach_device['mac'] = device['macaddress']
             score = round(rng.uniform(5, 100), 1)
             event = {
                 'id': event_id, 'acknowledged': rng.random() < 0.1, 'pinned': False, 'createdAt': created,
@@ -720,7 +723,9 @@ class Dataset:
                 'mitreTactics': [rng.choice(catalog.MITRE_TACTICS)], 'breachDevices': [breach_device],
                 'relatedBreaches': [{'modelName': self.models[b.pid].spec.name, 'pbid': b.pbid,
                                      'threatScore': round(b.score * 100, 1), 'timestamp': b.time} for b in related],
-                'details': [], 'periods': periods,
+                'details': self._event_details(breach_device, endpoints[rng.randrange(len(endpoints))],
+                                               rng.choice((443, 80, 8443))),
+                'periods': periods, 'attackPhases': [rng.randint(1, 6)],
             }
             self.groups[group_id] = {
                 'id': group_id, 'category': category, 'groupScore': score, 'start': periods[0]['start'],
@@ -801,6 +806,16 @@ class Dataset:
             ids.append(event_id)
         return ids
 
+    def _event_details(self, breach_device: dict[str, Any], endpoint: str, port: int) -> list[list[dict[str, Any]]]:
+        return [[
+            {'header': 'Breaching Device', 'contents': [
+                {'key': None, 'type': 'device', 'values': [breach_device]}]},
+            {'header': 'Connection Details', 'contents': [
+                {'key': 'Destination', 'type': 'externalHost', 'values': [
+                    {'hostname': endpoint, 'ip': self.endpoints[endpoint]['ip']}]},
+                {'key': 'Destination port', 'type': 'integer', 'values': [port]}]},
+        ]]
+
     def _incident_event(self, rng: random.Random, group_id: str, category: str, group_score: float,
                         did: int, created: int) -> dict[str, Any]:
         title, summary = rng.choice(catalog.AI_ANALYST_TITLES)
@@ -823,14 +838,7 @@ class Dataset:
             'breachDevices': [breach_device],
             'relatedBreaches': [{'modelName': self.models[b.pid].spec.name, 'pbid': b.pbid,
                                  'threatScore': round(b.score * 100, 1), 'timestamp': b.time} for b in related],
-            'details': [[
-                {'header': 'Breaching Device', 'contents': [
-                    {'key': None, 'type': 'device', 'values': [breach_device]}]},
-                {'header': 'Connection Details', 'contents': [
-                    {'key': 'Destination', 'type': 'externalHost', 'values': [
-                        {'hostname': endpoint, 'ip': self.endpoints[endpoint]['ip']}]},
-                    {'key': 'Destination port', 'type': 'integer', 'values': [rng.choice((443, 80, 8443))]}]},
-            ]],
+            'details': self._event_details(breach_device, endpoint, rng.choice((443, 80, 8443))),
             'periods': [{'start': start, 'end': created}],
             'attackPhases': [rng.randint(1, 6)],
         }
