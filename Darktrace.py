@@ -2123,12 +2123,13 @@ def with_event_url(event: dict[str, Any], server_url: str) -> dict[str, Any]:
 
 def ai_event_to_incident(event: dict[str, Any], server_url: str,
                          mirror: MirrorSettings | None = None) -> dict[str, Any]:
+    """An AI Analyst incident event as an XSOAR incident (rules in the README's "AI Analyst incidents")."""
     devices = [device for device in as_list(event.get('breachDevices')) if isinstance(device, dict)]
     breaches = [breach for breach in as_list(event.get('relatedBreaches')) if isinstance(breach, dict)]
     details = [readable_text(event.get('summary'))]
     if devices:
-        details.append('Devices: ' + ', '.join(
-            f'{device_name(device)} (did {device.get("did")}, IP {device.get("ip")})' for device in devices[:MAX_CELL_ITEMS]))
+        details.append('Devices: ' + ', '.join(f'{device_name(device)} (did {device.get("did")}, IP {device.get("ip")})'
+                                               for device in devices[:MAX_CELL_ITEMS]))
     if breaches:
         details.append('Related model breaches: ' + ', '.join(f'{breach.get("pbid")} ({breach.get("modelName")})'
                                                               for breach in breaches[:MAX_CELL_ITEMS]))
@@ -2153,7 +2154,12 @@ def _event_id(event: Any) -> str | None:
 
 
 def _created_ms(event: dict[str, Any]) -> int:
-    return int(_number(event.get('createdAt')) or 0)
+    """When an AI Analyst event was created; without createdAt, the end of its latest activity period; else 0."""
+    created = _number(event.get('createdAt'))
+    if created is None:
+        ends = [_number(period.get('end')) for period in as_list(event.get('periods')) if isinstance(period, dict)]
+        created = max((end for end in ends if end is not None), default=0)
+    return int(created)
 
 
 def _cursor_ms(value: Any) -> int | None:
@@ -2215,6 +2221,10 @@ def fetch_ai_analyst_events(client: Client, cursor: Any, settings: FetchSettings
             'includeacknowledged': settings.include_acknowledged, 'includeincidenteventurl': True,
         }))
         events = [event for event in reply if _event_id(event) is not None]
+        undated = [_event_id(event) for event in events if _created_ms(event) < EPOCH_MS_FLOOR]
+        if undated:
+            demisto.debug(f'Darktrace: {len(undated)} AI Analyst events without createdAt or activity periods '
+                          f'cannot be placed in a fetch window and are not fetched: {", ".join(undated[:20])}')
         fresh = {_event_id(event): event for event in events
                  if horizon_ms <= _created_ms(event) <= end_ms and _event_id(event) not in seen}
         ordered = sorted(fresh.values(), key=lambda event: (_created_ms(event), _event_id(event)))

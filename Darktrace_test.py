@@ -976,6 +976,23 @@ def test_ai_fetch_leaves_out_events_created_before_the_first_fetch() -> None:
     assert ids_of(incidents) == ['ev-00002']
 
 
+def test_ai_fetch_places_an_event_without_created_at_by_its_activity(mocker: Any) -> None:
+    """
+    Given an event without createdAt (fields are often missing) whose activity ended two hours ago, and one with
+    neither createdAt nor periods
+    When fetch drains the appliance
+    Then the first is delivered once, placed by the end of its activity, and the second is logged as not fetchable.
+    """
+    dated = {**make_event(1, NOW_MS - 2 * HOUR_MS), 'createdAt': None}
+    undated = {'id': 'ev-undated', 'title': 'No times'}
+    appliance = FakeAppliance2([], [])
+    appliance.get_ai_analyst_incident_events = lambda params: [dated, undated]  # whatever the window
+    debug = mocker.patch.object(demisto, 'debug')
+    _, incidents = drain_both(appliance, settings(sources=AI_ONLY))
+    assert ids_of(incidents) == ['ev-00001']
+    assert any('ev-undated' in str(call.args[0]) for call in debug.call_args_list)
+
+
 def test_fetch_with_both_sources_shares_max_alerts() -> None:
     """
     Given 100 breaches and 100 AI Analyst events waiting, and max_alerts 10
