@@ -978,15 +978,17 @@ def test_ai_fetch_leaves_out_events_created_before_the_first_fetch() -> None:
 
 def test_ai_fetch_places_an_event_without_created_at_by_its_activity(mocker: Any) -> None:
     """
-    Given an event without createdAt (fields are often missing) whose activity ended two hours ago, and one with
-    neither createdAt nor periods
+    Given an event without createdAt (fields are often missing) whose activity ended two hours ago, one with
+    neither createdAt nor periods, and items that are not events (no id, not an object)
     When fetch drains the appliance
-    Then the first is delivered once, placed by the end of its activity, and the second is logged as not fetchable.
+    Then the first is delivered once, placed by the end of its activity, the second is logged as not fetchable,
+    and the rest are ignored.
     """
     dated = {**make_event(1, NOW_MS - 2 * HOUR_MS), 'createdAt': None}
     undated = {'id': 'ev-undated', 'title': 'No times'}
     appliance = FakeAppliance2([], [])
-    appliance.get_ai_analyst_incident_events = lambda params: [dated, undated]  # whatever the window
+    # Whatever the window; the reply also holds what is not an event at all.
+    appliance.get_ai_analyst_incident_events = lambda params: [dated, undated, 'junk', {'title': 'no id'}]
     debug = mocker.patch.object(demisto, 'debug')
     _, incidents = drain_both(appliance, settings(sources=AI_ONLY))
     assert ids_of(incidents) == ['ev-00001']
