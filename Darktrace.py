@@ -146,18 +146,31 @@ RESET_ADVICE = ('To start again, open the instance in Settings > Integrations an
 # The appliance rejects requests dated more than 30 minutes from its clock, so once our clock
 # has passed a moment by this much, every breach created up to that moment is on the appliance.
 SETTLE_MS = 35 * 60 * 1000
+FETCH_SOURCE_BREACHES = 'Model Breaches'
+FETCH_SOURCE_AI_ANALYST = 'AI Analyst Incidents'
+FETCH_SOURCES = (FETCH_SOURCE_BREACHES, FETCH_SOURCE_AI_ANALYST)
+AI_ANALYST_CURSOR_KEY = 'ai_analyst'  # the AI Analyst cursor's part of lastRun; the breach cursor is the rest
+# Which time starttime/endtime filter on for AI Analyst events (createdAt, or the activity periods) is not
+# documented. Every request reaches this far back before its window and de-duplicates by event id, so an event
+# is found either way, as long as it reaches the API at most this long after its createdAt, and its activity
+# ended at most this long before it (together, less one fetch interval).
+AI_ANALYST_LOOKBACK_MS = 12 * 60 * 60 * 1000
+MAX_AI_ANALYST_SEEN_IDS = 2000  # lastRun stays small; past this, the look-back shortens to the newest ids
 # The one key the integration adds to a record's rawJSON: the pack's classifier picks the incident type from it.
 RECORD_KIND_KEY = 'darktraceRecordKind'
 BREACH_RECORD_KIND = 'Model Breach'
+AI_ANALYST_RECORD_KIND = 'AI Analyst Incident'
+AI_ANALYST_HIGH_SCORE = 80  # AI Analyst scores are 0..100
 
 # Mirroring
 MIRROR_DIRECTIONS = {'None': None, 'Incoming': 'In', 'Outgoing': 'Out', 'Incoming And Outgoing': 'Both'}
 DEFAULT_COMMENT_TAG = 'darktrace comment'
 MIRRORED_TYPE_NAME = 'Darktrace Model Breach'
+MIRRORED_AI_ANALYST_TYPE_NAME = 'Darktrace AI Analyst Incident'
 MIRROR_CLOSE_REASON = 'Acknowledged in Darktrace'
 # Integration context: pbids whose incident was closed for their acknowledgement (newest last), so it is closed once.
-MIRROR_CLOSED_KEY = 'mirrorClosedPbids'
-MAX_REMEMBERED_CLOSES = 10000  # about 70 kB of context; an older pbid forgotten can at worst be closed once more
+MIRROR_CLOSED_KEY = 'mirrorClosedIds'
+MAX_REMEMBERED_CLOSES = 10000  # about 400 kB of context at most; a record forgotten can at worst be closed once more
 # Comments XSOAR posts start with this, so get-remote-data recognises them and never mirrors them back in.
 XSOAR_COMMENT_PREFIX = '[Cortex XSOAR] '
 # Notes get-remote-data writes start with this, so update-remote-system never posts them back out.
@@ -172,6 +185,19 @@ MIRRORED_FIELDS = {
     'deviceHostname': 'Host name of the breaching device (device.hostname in the raw breach).',
     'breachUrl': 'Link to the model breach in the Darktrace Threat Visualizer.',
     'commentCount': 'Number of comments on the model breach.',
+}
+# The fields of a mirrored AI Analyst incident event.
+MIRRORED_AI_ANALYST_FIELDS = {
+    'id': 'AI Analyst incident event ID.',
+    'acknowledged': 'Whether the event is acknowledged in Darktrace (true or false).',
+    'title': 'Title AI Analyst gave the event.',
+    'category': 'Category of the event (critical, suspicious, compliance or informational).',
+    'aiaScore': 'AI Analyst score of the event, from 0 to 100.',
+    'groupScore': 'Score of the AI Analyst incident the event belongs to, from 0 to 100.',
+    'currentGroup': 'ID of the AI Analyst incident the event belongs to.',
+    'deviceHostname': 'Host name of the first device involved (breachDevices[0].hostname in the raw event).',
+    'incidentEventUrl': 'Link to the event in the Darktrace Threat Visualizer.',
+    'commentCount': 'Number of comments on the event.',
 }
 
 # RESPOND (Autonomous Response, formerly Antigena)
@@ -394,6 +420,11 @@ class Client(BaseClient):
                                          f'in {time.monotonic() - started:.2f} s'))
 
     # --- endpoints ---------------------------------------------------------------------------
+
+    @property
+    def server_url(self) -> str:
+        """scheme://host[:port] of the appliance, where Threat Visualizer links start."""
+        return self._base_url
 
     def get_status(self) -> dict[str, Any]:
         return self.request('GET', '/status', shape=OBJECT)
@@ -1916,6 +1947,12 @@ def ai_event_row(context: dict[str, Any]) -> dict[str, Any]:
             'Created': context.get('createdAt'), 'Acknowledged': context.get('acknowledged')}
 
 
+def ai_analyst_comments(reply: Any) -> list[dict[str, Any]]:
+    """The comments of an /aianalyst/incident/comments reply: {"comments": [...]}, or the list itself."""
+    comments = reply.get('comments') if isinstance(reply, dict) else reply
+    return [comment for comment in as_list(comments) if isinstance(comment, dict)]
+
+
 def _ai_analyst_event(client: Client, event_id: str) -> dict[str, Any]:
     reply = client.get_ai_analyst_incident_events({'uuid': event_id, 'includeacknowledged': True})
     return _one_record(reply, 'id', event_id, f'AI Analyst incident event with id {event_id}')
@@ -1983,7 +2020,7 @@ def unacknowledge_ai_analyst_incident_event_command(client: Client, args: dict[s
 def get_ai_analyst_comments_command(client: Client, args: dict[str, Any]) -> CommandResults:
     event_id = require_ai_analyst_id(args, 'event_id')
     reply = client.get_ai_analyst_comments(event_id)
-    comments = _oldest_first(reply.get('comments') if isinstance(reply, dict) else reply)
+    comments = _oldest_first(ai_analyst_comments(reply))
     readable = _comments_table(f'Comments on AI Analyst incident event {event_id}', comments,
                                'Darktrace.AIAnalystEvent.comments')
     return CommandResults(outputs_prefix='Darktrace.AIAnalystEvent', outputs_key_field='id',
@@ -2515,25 +2552,45 @@ class FetchSettings:
     """The fetch parameters, validated."""
 
     min_score: float  # 0..100, as the user gives it
-    max_alerts: int
+    max_alerts: int  # for all sources together
     first_fetch_ms: int
-    include_acknowledged: bool
+    include_acknowledged: bool  # for all sources
+    sources: tuple[str, ...] = (FETCH_SOURCE_BREACHES,)
+    ai_analyst_min_score: float = 0.0  # 0..100, the scale of AI Analyst scores
 
     @classmethod
     def from_params(cls, params: dict[str, Any], now_ms: int) -> 'FetchSettings':
-        min_score_text = str(params.get('min_score') or '0').strip()
-        try:
-            min_score = float(min_score_text)
-        except ValueError:
-            min_score = -1.0
-        if not 0 <= min_score <= 100:
-            raise ValueError(f'Invalid "Minimum Score" (min_score)="{min_score_text}": '
-                             'expected a number from 0 to 100.')
+        min_score = _score_parameter(params, 'min_score', 'Minimum Score')
         max_alerts = parse_int(params, 'max_alerts', 1, MAX_ALERTS_LIMIT, default=DEFAULT_MAX_ALERTS)
         first_fetch_text = str(params.get('first_fetch') or DEFAULT_FIRST_FETCH).strip()
         first_fetch_ms = parse_first_fetch(first_fetch_text, now_ms)
         include_acknowledged = parse_bool(params, 'include_acknowledged', default=True)
-        return cls(min_score, max_alerts, first_fetch_ms, include_acknowledged)
+        return cls(min_score, max_alerts, first_fetch_ms, include_acknowledged, _fetch_sources(params),
+                   _score_parameter(params, 'ai_analyst_min_score', 'Minimum AI Analyst Score'))
+
+
+def _score_parameter(params: dict[str, Any], name: str, display: str) -> float:
+    """A 0..100 score parameter; empty is 0."""
+    text = str(params.get(name) or '0').strip()
+    try:
+        score = float(text)
+    except ValueError:
+        score = math.nan
+    if not 0 <= score <= 100:  # NaN fails this comparison too
+        raise ValueError(f'Invalid "{display}" ({name})="{text}": expected a number from 0 to 100.')
+    return score
+
+
+def _fetch_sources(params: dict[str, Any]) -> tuple[str, ...]:
+    """The "Fetch" multi-select, a list or comma-separated text; none chosen (as on an instance set up before
+    it existed) means model breaches only, as before."""
+    chosen = []
+    for name in argToList(params.get('fetch_sources')):
+        source = next((source for source in FETCH_SOURCES if source.lower() == str(name).strip().lower()), None)
+        if source is None:
+            raise ValueError(f'Invalid "Fetch" (fetch_sources)="{name}": expected {" and/or ".join(FETCH_SOURCES)}.')
+        chosen.append(source)
+    return tuple(source for source in FETCH_SOURCES if source in chosen) or (FETCH_SOURCE_BREACHES,)
 
 
 @dataclass(frozen=True)
@@ -2595,6 +2652,11 @@ def breach_to_incident(breach: dict[str, Any], mirror: MirrorSettings | None = N
         'rawJSON': json.dumps({**breach, RECORD_KIND_KEY: BREACH_RECORD_KIND}),
         'dbotMirrorId': str(pbid),
     }
+    return with_mirroring(incident, mirror)
+
+
+def with_mirroring(incident: dict[str, Any], mirror: MirrorSettings | None) -> dict[str, Any]:
+    """The incident, saying how XSOAR mirrors it when `mirror` has a direction."""
     if mirror and mirror.direction:
         incident['dbotMirrorDirection'] = mirror.direction
         incident['dbotMirrorInstance'] = mirror.instance
@@ -2677,22 +2739,22 @@ def _breach_summary(record: Any) -> str:
             f'(did {device.get("did")}), pbid {json.dumps(record.get("pbid"))[:40]}')
 
 
-def fetch_incidents(client: Client, last_run: dict[str, Any], settings: FetchSettings, now_ms: int,
-                    mirror: MirrorSettings | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """One fetch cycle: the next breaches by creation time, each exactly once, at most `max_alerts`.
+def fetch_model_breaches(client: Client, cursor: dict[str, Any], settings: FetchSettings, now_ms: int,
+                         limit: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The model-breach source of a fetch cycle: the next breaches by creation time, each exactly once, at most
+    `limit`, and the next cursor.
 
     The cursor is (`start_ms`, `seen_pbids`): every breach created before `start_ms` was delivered,
     and so were those created exactly at `start_ms` whose pbid is in `seen_pbids`. Each request asks
     for a bounded window `[start_ms, start_ms + window_ms]` that narrows when it holds far more than
-    `max_alerts` breaches, or more bytes than FETCH_MAX_REPLY_BYTES (the request is then made again,
+    `limit` breaches, or more bytes than FETCH_MAX_REPLY_BYTES (the request is then made again,
     narrower, within the run), and widens when it holds few. Windows filter on `creationTime`, so a breach
     recorded hours after its activity (`time`) is still picked up when it appears. A breach whose times
     cannot be read is delivered when first seen and remembered by pbid (`unplaced_pbids`); one without a
     pbid is logged, never turned into an incident. Any failed request or wrong-shaped reply raises, and
-    the platform then keeps the previous `lastRun`. With `mirror` set to a direction, each incident also
-    says how XSOAR mirrors it.
+    the platform then keeps the previous `lastRun`.
     """
-    cursor = fetch_cursor(last_run, settings, now_ms)
+    cursor = fetch_cursor(cursor, settings, now_ms)
     start_ms, seen, window_ms = cursor['start_ms'], cursor['seen_pbids'], cursor['window_ms']
     unplaced_pbids: list[int] = sorted(cursor['unplaced_pbids'])
     settled_ms = now_ms - SETTLE_MS
@@ -2741,10 +2803,10 @@ def fetch_incidents(client: Client, last_run: dict[str, Any], settings: FetchSet
             elif start_ms < created <= end_ms or (created == start_ms and pbid not in seen):
                 fresh.append((created, pbid, record))
         fresh.sort(key=lambda item: item[:2])
-        room = settings.max_alerts - len(delivered)
-        if len(reply) > 2 * settings.max_alerts:
-            window_ms = max(MIN_WINDOW_MS, window_ms * settings.max_alerts // len(reply))
-        elif len(reply) <= settings.max_alerts // 2:
+        room = limit - len(delivered)
+        if len(reply) > 2 * limit:
+            window_ms = max(MIN_WINDOW_MS, window_ms * limit // len(reply))
+        elif len(reply) <= limit // 2:
             window_ms = min(MAX_WINDOW_MS, window_ms * 2)
         # Records that cannot be placed in time go first, so they never wait behind the others.
         placed_first = sorted(unplaced.items())[:room]
@@ -2760,14 +2822,240 @@ def fetch_incidents(client: Client, last_run: dict[str, Any], settings: FetchSet
             seen = set()
         seen.update(pbid for created, pbid, _ in taken if created == next_start)
         start_ms = next_start
-        if len(delivered) >= settings.max_alerts or end_ms >= now_ms:
+        if len(delivered) >= limit or end_ms >= now_ms:
             break
 
     next_run = {'start_ms': start_ms, 'seen_pbids': sorted(seen), 'window_ms': window_ms,
                 'first_fetch_ms': cursor['first_fetch_ms']}
     if unplaced_pbids:
         next_run['unplaced_pbids'] = unplaced_pbids
-    return next_run, [breach_to_incident(breach, mirror) for breach in delivered]
+    return next_run, delivered
+
+
+def ai_event_severity(event: dict[str, Any]) -> float:
+    """XSOAR severity of an AI Analyst incident event from its category, raised one step for a score of 80 or more.
+
+    | category                            | score < 80 | score ≥ 80 |
+    | critical                            | High       | Critical   |
+    | suspicious                          | Medium     | High       |
+    | compliance, informational, missing  | Low        | Medium     |
+
+    The category is the event's `category` (else its incident's `groupCategory`); the score its `aiaScore`
+    (else `groupScore`), both from 0 to 100.
+    """
+    category = str(event.get('category') or event.get('groupCategory') or '').lower()
+    score = _number(event.get('aiaScore'))
+    if score is None:
+        score = _number(event.get('groupScore'))
+    high_score = (score or 0) >= AI_ANALYST_HIGH_SCORE
+    if category == 'critical':
+        return IncidentSeverity.CRITICAL if high_score else IncidentSeverity.HIGH
+    if category == 'suspicious':
+        return IncidentSeverity.HIGH if high_score else IncidentSeverity.MEDIUM
+    return IncidentSeverity.MEDIUM if high_score else IncidentSeverity.LOW
+
+
+def summary_lines(value: Any, indent: str = '') -> str:
+    """A summary for an analyst, whatever its shape: text as it is, an object as "key: value" lines, a list as
+    "- item" lines, nested ones indented."""
+    if value is None or isinstance(value, str):
+        return indent + (value or '').strip()
+    if isinstance(value, dict):
+        items = [(f'{key}:', item) for key, item in value.items() if item not in (None, '', [], {})]
+    elif isinstance(value, list):
+        items = [('-', item) for item in value if item not in (None, '', [], {})]
+    else:
+        return f'{indent}{value}'
+    lines = [f'{indent}{label}\n{summary_lines(item, indent + "  ")}' if isinstance(item, (dict, list))
+             else f'{indent}{label} {summary_lines(item).strip()}' for label, item in items]
+    return '\n'.join(lines)
+
+
+def event_first_activity_ms(event: dict[str, Any]) -> Any:
+    """When the activity of an AI Analyst event began: the earliest start of its periods, else its createdAt."""
+    starts = [_number(period.get('start')) for period in as_list(event.get('periods')) if isinstance(period, dict)]
+    starts = [start for start in starts if start is not None and start >= EPOCH_MS_FLOOR]
+    return min(starts) if starts else event.get('createdAt')
+
+
+def with_event_url(event: dict[str, Any], server_url: str) -> dict[str, Any]:
+    """The event with its Threat Visualizer link, built from the server URL when the appliance left it out."""
+    if event.get('incidentEventUrl'):
+        return event
+    return {**event, 'incidentEventUrl': f'{server_url}/#aiaincidentevent/{event.get("id")}'}
+
+
+def ai_event_to_incident(event: dict[str, Any], server_url: str,
+                         mirror: MirrorSettings | None = None) -> dict[str, Any]:
+    """An AI Analyst incident event as an XSOAR incident (rules in the README's "AI Analyst incidents")."""
+    devices = [device for device in as_list(event.get('breachDevices')) if isinstance(device, dict)]
+    breaches = [breach for breach in as_list(event.get('relatedBreaches')) if isinstance(breach, dict)]
+    details = [summary_lines(event.get('summary'))]
+    if devices:
+        details.append('Devices: ' + ', '.join(f'{device_name(device)} (did {device.get("did")}, IP {device.get("ip")})'
+                                               for device in devices[:MAX_CELL_ITEMS]))
+    if breaches:
+        details.append('Related model breaches: ' + ', '.join(f'{breach.get("pbid")} ({breach.get("modelName")})'
+                                                              for breach in breaches[:MAX_CELL_ITEMS]))
+    title = str(event.get('title') or 'untitled event')
+    on_device = f' ({device_name(devices[0])})' if devices and device_name(devices[0]) else ''
+    incident = {
+        'name': f'Darktrace AI Analyst Incident: {title}{on_device}',
+        'occurred': ms_to_iso(event_first_activity_ms(event)),
+        'severity': ai_event_severity(event),
+        'details': '\n\n'.join(part for part in details if part),
+        'rawJSON': json.dumps({**with_event_url(event, server_url), RECORD_KIND_KEY: AI_ANALYST_RECORD_KIND}),
+        'dbotMirrorId': str(event.get('id')),
+    }
+    return with_mirroring(incident, mirror)
+
+
+def _event_id(event: Any) -> str | None:
+    """The id of an AI Analyst event in a reply, or None for anything that is not an event."""
+    if not isinstance(event, dict) or event.get('id') in (None, ''):
+        return None
+    return str(event['id'])
+
+
+def _created_ms(event: dict[str, Any]) -> int:
+    """When an AI Analyst event was created; without createdAt, the end of its latest activity period; else 0."""
+    created = _number(event.get('createdAt'))
+    if created is None:
+        ends = [_number(period.get('end')) for period in as_list(event.get('periods')) if isinstance(period, dict)]
+        created = max((end for end in ends if end is not None), default=0)
+    return int(created)
+
+
+def _cursor_ms(value: Any) -> int | None:
+    """A time or width kept in lastRun, or None when it is not a whole number of milliseconds."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def ai_analyst_cursor(cursor: Any, first_fetch_ms: int) -> tuple[int, int, int, dict[str, int]]:
+    """The AI Analyst part of lastRun as (start_ms, window_ms, horizon_ms, seen event ids → createdAt).
+
+    A missing part starts at the first fetch time. A damaged one (lastRun edited by hand, say) is logged, and each
+    damaged piece replaced by what cannot deliver an event twice: without a usable start the source starts again
+    from the first fetch time; without usable seen ids it does not look back past its start.
+    """
+    if not isinstance(cursor, dict) or not cursor:
+        return first_fetch_ms, INITIAL_WINDOW_MS, first_fetch_ms, {}
+    start_ms = _cursor_ms(cursor.get('start_ms'))
+    if start_ms is None:
+        demisto.debug(f'Darktrace: the AI Analyst cursor has no usable start_ms; starting again from the first '
+                      f'fetch time ({str(cursor)[:200]})')
+        return first_fetch_ms, INITIAL_WINDOW_MS, first_fetch_ms, {}
+    window_ms = min(MAX_WINDOW_MS, max(MIN_WINDOW_MS, _cursor_ms(cursor.get('window_ms')) or INITIAL_WINDOW_MS))
+    horizon_ms = _cursor_ms(cursor.get('horizon_ms'))
+    seen = cursor.get('seen_ids')
+    if (horizon_ms is None or horizon_ms > start_ms or not isinstance(seen, dict)
+            or len(seen) > MAX_AI_ANALYST_SEEN_IDS
+            or not all(isinstance(event_id, str) and _cursor_ms(created) is not None
+                       for event_id, created in seen.items())):
+        demisto.debug('Darktrace: the AI Analyst cursor has unusable seen_ids or horizon_ms; not looking back '
+                      'past its start this run')
+        return start_ms, window_ms, start_ms, {}
+    return start_ms, window_ms, horizon_ms, dict(seen)
+
+
+def fetch_ai_analyst_events(client: Client, cursor: Any, settings: FetchSettings, now_ms: int,
+                            limit: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The AI Analyst source of a fetch cycle: the next incident events by creation time (`createdAt`), each
+    exactly once, at most `limit`, and the next cursor.
+
+    Windows `[start_ms, start_ms + window_ms]` move over createdAt and narrow or widen like the model-breach
+    windows. Whether the appliance filters starttime/endtime on createdAt or on the activity periods is not
+    documented, and an event may reach the API after events created later; so each request also reaches
+    AI_ANALYST_LOOKBACK_MS before its window, and the cursor remembers the ids of the events delivered since
+    `horizon_ms` (that far back, at most MAX_AI_ANALYST_SEEN_IDS of them). An event is delivered when it was
+    created between `horizon_ms` and the window's end and its id is not remembered: events sharing a millisecond
+    are delivered across runs, and a late one once, whichever time the appliance filters on. Any failed request
+    raises, and the platform then keeps the previous `lastRun`.
+    """
+    start_ms, window_ms, horizon_ms, seen = ai_analyst_cursor(cursor, settings.first_fetch_ms)
+    delivered: list[dict[str, Any]] = []
+
+    for _ in range(MAX_REQUESTS_PER_RUN):
+        end_ms = max(start_ms, min(start_ms + window_ms, now_ms))
+        horizon_ms = max(horizon_ms, start_ms - AI_ANALYST_LOOKBACK_MS)
+        reply = as_list(client.get_ai_analyst_incident_events({
+            # One millisecond earlier, in case the appliance treats the bound as exclusive.
+            'starttime': start_ms - AI_ANALYST_LOOKBACK_MS - 1, 'endtime': end_ms,
+            'minscore': f'{settings.ai_analyst_min_score:g}' if settings.ai_analyst_min_score else None,
+            'includeacknowledged': settings.include_acknowledged, 'includeincidenteventurl': True,
+        }))
+        events = [event for event in reply if _event_id(event) is not None]
+        undated = [_event_id(event) for event in events if _created_ms(event) < EPOCH_MS_FLOOR]
+        if undated:
+            demisto.debug(f'Darktrace: {len(undated)} AI Analyst events without createdAt or activity periods '
+                          f'cannot be placed in a fetch window and are not fetched: {", ".join(undated[:20])}')
+        fresh = {_event_id(event): event for event in events
+                 if horizon_ms <= _created_ms(event) <= end_ms and _event_id(event) not in seen}
+        ordered = sorted(fresh.values(), key=lambda event: (_created_ms(event), _event_id(event)))
+        in_window = sum(1 for event in events if start_ms < _created_ms(event) <= end_ms)
+        if in_window > 2 * limit:
+            window_ms = max(MIN_WINDOW_MS, window_ms * limit // in_window)
+        elif in_window <= limit // 2:
+            window_ms = min(MAX_WINDOW_MS, window_ms * 2)
+        taken = ordered[:limit - len(delivered)]
+        delivered.extend(taken)
+        seen.update((str(_event_id(event)), _created_ms(event)) for event in taken)
+        if len(ordered) > len(taken):  # the rest, from the newest taken millisecond on, comes next run
+            start_ms = max([start_ms] + [_created_ms(event) for event in taken])
+            break
+        start_ms = end_ms
+        if end_ms >= now_ms:
+            break
+
+    horizon_ms = max(horizon_ms, start_ms - AI_ANALYST_LOOKBACK_MS)
+    seen = {event_id: created for event_id, created in seen.items() if created >= horizon_ms}
+    if len(seen) > MAX_AI_ANALYST_SEEN_IDS:
+        # The horizon moves past the ids forgotten, so none of them can be delivered again.
+        forgotten_up_to = sorted(seen.values())[len(seen) - MAX_AI_ANALYST_SEEN_IDS - 1]
+        horizon_ms = forgotten_up_to + 1
+        seen = {event_id: created for event_id, created in seen.items() if created >= horizon_ms}
+    next_cursor = {'start_ms': start_ms, 'window_ms': window_ms, 'horizon_ms': horizon_ms, 'seen_ids': seen}
+    return next_cursor, delivered
+
+
+def fetch_incidents(client: Client, last_run: dict[str, Any], settings: FetchSettings, now_ms: int,
+                    mirror: MirrorSettings | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One fetch cycle over the chosen sources, at most `max_alerts` incidents in all.
+
+    Each source keeps its own cursor in lastRun: the model-breach cursor at the top level, as before AI Analyst
+    incidents could be fetched (so an existing instance keeps it), the AI Analyst cursor under "ai_analyst". A
+    source not chosen keeps its cursor as it is. With both chosen, the source whose cursor is nearer now goes
+    first with half of `max_alerts` (it usually needs less), and the other gets all that is left: with a backlog
+    on both sides each gets half, and a share one source does not use goes to the other. Any failed request
+    raises, and the platform then keeps the previous `lastRun`. With `mirror` set to a direction, each incident
+    also says how XSOAR mirrors it.
+    """
+    if not isinstance(last_run, dict):
+        raise _damaged_state('lastRun', last_run, 'an object')
+    breach_cursor = {key: value for key, value in last_run.items() if key != AI_ANALYST_CURSOR_KEY}
+    event_cursor = last_run.get(AI_ANALYST_CURSOR_KEY)
+    sources = [source for source in FETCH_SOURCES if source in settings.sources]
+    if len(sources) == 2 and (_cursor_ms(_dict(event_cursor).get('start_ms')) or settings.first_fetch_ms) > \
+            (_cursor_ms(breach_cursor.get('start_ms')) or settings.first_fetch_ms):
+        sources.reverse()
+    incidents: list[dict[str, Any]] = []
+    remaining = settings.max_alerts
+    for position, source in enumerate(sources):
+        share = remaining // (len(sources) - position)
+        if share <= 0:
+            continue
+        if source == FETCH_SOURCE_BREACHES:
+            breach_cursor, breaches = fetch_model_breaches(client, breach_cursor, settings, now_ms, share)
+            found = [breach_to_incident(breach, mirror) for breach in breaches]
+        else:
+            event_cursor, events = fetch_ai_analyst_events(client, event_cursor, settings, now_ms, share)
+            found = [ai_event_to_incident(event, client.server_url, mirror) for event in events]
+        incidents.extend(found)
+        remaining -= len(found)
+    next_run = dict(breach_cursor)
+    if event_cursor is not None:
+        next_run[AI_ANALYST_CURSOR_KEY] = event_cursor
+    return next_run, incidents
 
 
 ''' MIRRORING '''
@@ -2802,42 +3090,114 @@ def mirrored_breach(breach: dict[str, Any], comments: list[dict[str, Any]]) -> d
             'modelName': _breach_model(breach).get('name'), 'deviceHostname': device.get('hostname')}
 
 
-def remembered_closes() -> list[int]:
-    """The pbids whose incident was closed for their acknowledgement, oldest first (a corrupted value: none)."""
-    pbids = integration_context().get(MIRROR_CLOSED_KEY)
-    return [pbid for pbid in pbids if isinstance(pbid, int)] if isinstance(pbids, list) else []
+def remembered_closes() -> list[int | str]:
+    """The records (pbids, AI Analyst event ids) whose incident was closed for their acknowledgement, oldest first
+    (a corrupted value: none)."""
+    remote_ids = integration_context().get(MIRROR_CLOSED_KEY)
+    if not isinstance(remote_ids, list):
+        return []
+    return [remote_id for remote_id in remote_ids if isinstance(remote_id, (int, str)) and not isinstance(remote_id, bool)]
 
 
-def remember_close(pbid: int, closed: bool) -> None:
-    """Record that the incident of `pbid` was closed for its acknowledgement (or forget it), keeping the newest."""
-    pbids = [known for known in remembered_closes() if known != pbid] + ([pbid] if closed else [])
-    update_integration_context(**{MIRROR_CLOSED_KEY: pbids[-MAX_REMEMBERED_CLOSES:]})
+def remember_close(remote_id: int | str, closed: bool) -> None:
+    """Record that the incident of a record was closed for its acknowledgement (or forget it), keeping the newest."""
+    remote_ids = [known for known in remembered_closes() if known != remote_id] + ([remote_id] if closed else [])
+    update_integration_context(**{MIRROR_CLOSED_KEY: remote_ids[-MAX_REMEMBERED_CLOSES:]})
+
+
+def mirrored_ai_event(event: dict[str, Any], comments: list[dict[str, Any]]) -> dict[str, Any]:
+    """The AI Analyst event as XSOAR mirrors it: the raw record (like rawJSON at fetch) and the fields of
+    MIRRORED_AI_ANALYST_FIELDS."""
+    devices = [device for device in as_list(event.get('breachDevices')) if isinstance(device, dict)]
+    return {**event, 'acknowledged': bool(_flag(event.get('acknowledged'))), 'commentCount': len(comments),
+            'deviceHostname': devices[0].get('hostname') if devices else None}
+
+
+def _read_breach(client: Client, pbid: int) -> dict[str, Any]:
+    return _one_record(client.get_model_breach(pbid), 'pbid', pbid, f'model breach with pbid {pbid}')
+
+
+def _read_ai_event(client: Client, event_id: str) -> dict[str, Any]:
+    reply = client.get_ai_analyst_incident_events({'uuid': event_id, 'includeacknowledged': True,
+                                                   'includeincidenteventurl': True})
+    event = _one_record(reply, 'id', event_id, f'AI Analyst incident event with id {event_id}')
+    return with_event_url(event, client.server_url)
+
+
+@dataclass(frozen=True)
+class MirroredKind:
+    """How mirroring reads and changes one kind of Darktrace record; the mirroring commands serve every kind
+    through these, so acknowledgements and comments are handled once for all."""
+
+    what: str  # for messages: 'model breach'
+    type_name: str  # the incident type, and the mapping scheme of get-mapping-fields
+    fields: dict[str, str]  # the fields get-remote-data adds to the raw record, with their descriptions
+    read: Callable[[Client, Any], dict[str, Any]]
+    comments: Callable[[Client, Any], list[dict[str, Any]]]
+    mirrored: Callable[[dict[str, Any], list[dict[str, Any]]], dict[str, Any]]
+    acknowledge: Callable[[Client, Any], Any]
+    add_comment: Callable[[Client, Any, str], Any]
+    acknowledge_path: str  # '{id}' stands for the record's id
+    comment_path: str
+
+
+MIRRORED_BREACH = MirroredKind(
+    what='model breach', type_name=MIRRORED_TYPE_NAME, fields=MIRRORED_FIELDS,
+    read=_read_breach,
+    comments=lambda client, pbid: [comment for comment in as_list(client.get_model_breach_comments(pbid))
+                                   if isinstance(comment, dict)],
+    mirrored=mirrored_breach,
+    acknowledge=lambda client, pbid: client.acknowledge_model_breach(pbid),
+    add_comment=lambda client, pbid, message: client.add_model_breach_comment(pbid, message),
+    acknowledge_path='/modelbreaches/{id}/acknowledge', comment_path='/modelbreaches/{id}/comments')
+
+MIRRORED_AI_EVENT = MirroredKind(
+    what='AI Analyst incident event', type_name=MIRRORED_AI_ANALYST_TYPE_NAME, fields=MIRRORED_AI_ANALYST_FIELDS,
+    read=_read_ai_event,
+    comments=lambda client, event_id: ai_analyst_comments(client.get_ai_analyst_comments(event_id)),
+    mirrored=mirrored_ai_event,
+    acknowledge=lambda client, event_id: client.acknowledge_ai_analyst_event(event_id),
+    add_comment=lambda client, event_id, message: client.add_ai_analyst_comment(event_id, message),
+    acknowledge_path='/aianalyst/acknowledge', comment_path='/aianalyst/incident/comments')
+
+
+def parse_remote_id(args: dict[str, Any], name: str) -> tuple[MirroredKind, int | str]:
+    """A mirrored incident's remote id (its dbotMirrorId) and the kind of record it names: a number is a model
+    breach (pbid), anything else an AI Analyst incident event id."""
+    text = _arg_text(args, name)
+    if not text or re.fullmatch(r'[+-]?[0-9]+', text):
+        return MIRRORED_BREACH, require_int(args, name, minimum=1)
+    if not AI_ANALYST_ID_PATTERN.fullmatch(text):
+        raise ValueError(f'Invalid "{name}"="{text}": expected a model breach ID (pbid, a positive integer) or an '
+                         'AI Analyst incident event ID (letters, digits and hyphens).')
+    return MIRRORED_AI_EVENT, text
 
 
 def get_remote_data_command(client: Client, args: dict[str, Any], mirror: MirrorSettings) -> GetRemoteDataResponse:
-    """The breach of a mirrored incident, its comments made in Darktrace since `lastUpdate`, and, with
-    close_incident on, a close entry when the breach is newly acknowledged (once per acknowledgement)."""
-    pbid = require_int(args, 'id', minimum=1)
+    """The record (model breach or AI Analyst event) of a mirrored incident, its comments made in Darktrace since
+    `lastUpdate`, and, with close_incident on, a close entry when the record is newly acknowledged (once per
+    acknowledgement)."""
+    kind, remote_id = parse_remote_id(args, 'id')
     last_update_ms = parse_last_update(args)
-    breach = _one_record(client.get_model_breach(pbid), 'pbid', pbid, f'model breach with pbid {pbid}')
-    comments = [comment for comment in as_list(client.get_model_breach_comments(pbid)) if isinstance(comment, dict)]
+    record = kind.read(client, remote_id)
+    comments = kind.comments(client, remote_id)
     comments.sort(key=lambda comment: _epoch_ms(comment.get('time')))
     entries = [comment_note(comment) for comment in comments
                if _epoch_ms(comment.get('time')) > last_update_ms
                and not is_xsoar_comment(str(comment.get('message') or ''))]
-    mirrored = mirrored_breach(breach, comments)
+    mirrored = kind.mirrored(record, comments)
     if mirror.close_incident:
-        # A breach record says whether it is acknowledged, not when, so "acknowledged since lastUpdate" cannot be
-        # read from Darktrace. The instance remembers instead the breaches whose incident it closed: one close entry
-        # per acknowledgement. After an analyst reopens the incident, later cycles leave it open; once the breach is
+        # A record says whether it is acknowledged, not when, so "acknowledged since lastUpdate" cannot be read from
+        # Darktrace. The instance remembers instead the records whose incident it closed: one close entry per
+        # acknowledgement. After an analyst reopens the incident, later cycles leave it open; once the record is
         # unacknowledged in Darktrace it is forgotten, so acknowledging it again closes the incident again.
-        closed = pbid in remembered_closes()
+        closed = remote_id in remembered_closes()
         if mirrored['acknowledged'] and not closed:
             entries.append(close_entry())
-            remember_close(pbid, True)
+            remember_close(remote_id, True)
         elif not mirrored['acknowledged'] and closed:
-            remember_close(pbid, False)
-    demisto.debug(f'Darktrace: breach {pbid} mirrored in with {len(entries)} new entries '
+            remember_close(remote_id, False)
+    demisto.debug(f'Darktrace: {kind.what} {remote_id} mirrored in with {len(entries)} new entries '
                   f'(acknowledged: {mirrored["acknowledged"]})')
     return GetRemoteDataResponse(mirrored_object=mirrored, entries=entries)
 
@@ -2866,35 +3226,37 @@ def outgoing_comment(entry: Any, comment_tag: str) -> str | None:
 
 
 def update_remote_system_command(client: Client, args: dict[str, Any], mirror: MirrorSettings) -> str:
-    """Sends an XSOAR incident's changes to its breach: with close_out on, closing the incident acknowledges the
-    breach; each War Room entry tagged with the comment tag becomes a breach comment. Returns the pbid.
+    """Sends an XSOAR incident's changes to its record (model breach or AI Analyst event): with close_out on,
+    closing the incident acknowledges the record; each War Room entry tagged with the comment tag becomes a comment
+    on it. Returns the remote id.
 
     The acknowledgement goes first: repeating it is harmless, so when a comment fails and XSOAR sends the update
     again, only comments can be posted twice.
     """
-    pbid = require_int(args, 'remoteId', minimum=1)
+    kind, remote_id = parse_remote_id(args, 'remoteId')
     delta = parse_json_arg(args, 'delta', dict)
     entries = parse_json_arg(args, 'entries', list)
     changed = parse_bool(args, 'incidentChanged')
     closed = bool(delta.get('closeReason')) or (changed and _number(args.get('status')) == IncidentStatus.DONE)
     messages = [message for message in (outgoing_comment(entry, mirror.comment_tag) for entry in entries) if message]
     if mirror.close_out and closed:
-        reply = client.acknowledge_model_breach(pbid)
+        reply = kind.acknowledge(client, remote_id)
         if not _confirms(reply):
-            raise _unconfirmed(f'POST /modelbreaches/{pbid}/acknowledge', reply)
-        remember_close(pbid, True)  # closed in XSOAR already: the acknowledgement coming back must not close it again
+            raise _unconfirmed(f'POST {kind.acknowledge_path.format(id=remote_id)}', reply)
+        remember_close(remote_id, True)  # closed in XSOAR already: the acknowledgement coming back must not close it again
     for message in messages:
-        _created_comment(client.add_model_breach_comment(pbid, message), message,
-                         f'POST /modelbreaches/{pbid}/comments')
-    demisto.debug(f'Darktrace: incident of breach {pbid} mirrored out: acknowledged: {mirror.close_out and closed}, '
-                  f'{len(messages)} comments posted')
-    return str(pbid)
+        _created_comment(kind.add_comment(client, remote_id, message), message,
+                         f'POST {kind.comment_path.format(id=remote_id)}')
+    demisto.debug(f'Darktrace: incident of {kind.what} {remote_id} mirrored out: acknowledged: '
+                  f'{mirror.close_out and closed}, {len(messages)} comments posted')
+    return str(remote_id)
 
 
 def get_mapping_fields_command(client: Client, args: dict[str, Any],
                                mirror: MirrorSettings) -> GetMappingFieldsResponse:
-    """The fields of a mirrored breach, for XSOAR's mapping editor; no request is sent."""
-    return GetMappingFieldsResponse([SchemeTypeMapping(type_name=MIRRORED_TYPE_NAME, fields=dict(MIRRORED_FIELDS))])
+    """The fields of each kind of mirrored record, for XSOAR's mapping editor; no request is sent."""
+    return GetMappingFieldsResponse([SchemeTypeMapping(type_name=kind.type_name, fields=dict(kind.fields))
+                                     for kind in (MIRRORED_BREACH, MIRRORED_AI_EVENT)])
 
 
 ''' MAIN '''

@@ -1316,6 +1316,312 @@ def test_fetch_settings_defaults() -> None:
     assert result.first_fetch_ms <= NOW_MS
 
 
+# --- fetch: AI Analyst incidents and both sources ---------------------------------------------------
+
+LOOKBACK_MS = Darktrace.AI_ANALYST_LOOKBACK_MS
+BOTH_SOURCES = (Darktrace.FETCH_SOURCE_BREACHES, Darktrace.FETCH_SOURCE_AI_ANALYST)
+AI_ONLY = (Darktrace.FETCH_SOURCE_AI_ANALYST,)
+
+
+def make_event(number: int, created_ms: int, activity_end_ms: int | None = None, score: float = 50.0,
+               **fields: Any) -> dict[str, Any]:
+    template = load('ai_analyst_events.json')[0]
+    end = created_ms if activity_end_ms is None else activity_end_ms
+    return {**template, 'id': f'ev-{number:05d}', 'createdAt': created_ms, 'aiaScore': score,
+            'periods': [{'start': end - HOUR_MS, 'end': end}], **fields}
+
+
+class FakeAppliance2(FakeAppliance):
+    """FakeAppliance with /aianalyst/incidentevents filtering on createdAt or on activity periods."""
+
+    def __init__(self, breaches: list[dict[str, Any]], events: list[dict[str, Any]], time_filter: str = 'created',
+                 inclusive: bool = True) -> None:
+        super().__init__(breaches, inclusive=inclusive)
+        self.events = events
+        self.time_filter = time_filter
+        self.event_requests: list[dict[str, Any]] = []
+        self.server_url = BASE
+
+    def get_ai_analyst_incident_events(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        self.event_requests.append(params)
+        if len(self.requests) + len(self.event_requests) == self.fail_on_request:
+            raise DarktraceApiError('unavailable', 'appliance down')
+        start, end = params['starttime'], params['endtime']
+        if self.inclusive:
+            def overlaps(low: int, high: int) -> bool: return low <= end and high >= start
+        else:
+            def overlaps(low: int, high: int) -> bool: return low < end and high > start
+        minimum = float(params.get('minscore') or 0)
+        found = [e for e in self.events if e['aiaScore'] >= minimum and (
+            overlaps(e['createdAt'], e['createdAt']) if self.time_filter == 'created'
+            else any(overlaps(p['start'], p['end']) for p in e['periods']))]
+        return sorted(found, key=lambda e: e['createdAt'], reverse=True)
+
+
+def drain_both(appliance: FakeAppliance2, fetch_settings: FetchSettings, last_run: dict[str, Any] | None = None,
+               runs: int = 500) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    last_run = dict(last_run or {})
+    incidents: list[dict[str, Any]] = []
+    for _ in range(runs):
+        last_run, new = fetch_incidents(appliance, last_run, fetch_settings, NOW_MS)
+        json.dumps(last_run)
+        incidents.extend(new)
+        if not new and last_run.get('ai_analyst', {}).get('start_ms', NOW_MS) >= NOW_MS \
+                and last_run.get('start_ms', NOW_MS) >= NOW_MS - Darktrace.SETTLE_MS:
+            return last_run, incidents
+    raise AssertionError(f'fetch did not catch up within {runs} runs')
+
+
+def ids_of(incidents: list[dict[str, Any]]) -> list[str]:
+    return [incident['dbotMirrorId'] for incident in incidents]
+
+
+@pytest.mark.parametrize('time_filter', ['created', 'periods'])
+@pytest.mark.parametrize('inclusive', [True, False])
+def test_ai_fetch_delivers_ties_and_late_events_exactly_once(time_filter: str, inclusive: bool) -> None:
+    """
+    Given 90 AI Analyst events sharing three milliseconds, one whose activity ended 8 hours before it was created,
+    an appliance filtering on createdAt or on activity periods, with inclusive or exclusive bounds, max_alerts 20
+    When fetch runs until drained, and again after an event created earlier than the cursor appears late
+    Then every event is delivered exactly once, the late one too.
+    """
+    base = NOW_MS - 10 * HOUR_MS
+    events = [make_event(i, base + i % 3) for i in range(90)]
+    events.append(make_event(90, NOW_MS - 3 * HOUR_MS, activity_end_ms=NOW_MS - 11 * HOUR_MS))
+    appliance = FakeAppliance2([], events, time_filter, inclusive)
+    fetch_settings = settings(max_alerts=20, sources=AI_ONLY)
+    last_run, incidents = drain_both(appliance, fetch_settings)
+    assert sorted(ids_of(incidents)) == sorted(e['id'] for e in events)
+    appliance.events.append(make_event(91, NOW_MS - 2 * HOUR_MS))  # created two hours ago, visible only now
+    _, late = drain_both(appliance, fetch_settings, last_run)
+    assert ids_of(late) == ['ev-00091']
+
+
+def test_ai_fetch_request_reaches_back_and_sends_the_ai_score_scale() -> None:
+    """
+    Given a first AI Analyst fetch 24 hours ago with a minimum AI Analyst score of 40, acknowledged events left out
+    When the first fetch runs
+    Then the window starts the look-back before the first fetch time, in epoch ms, and minscore is sent as 40
+    (AI Analyst scores are 0..100), with the event link asked for.
+    """
+    appliance = FakeAppliance2([], [])
+    fetch_incidents(appliance, {}, settings(sources=AI_ONLY, ai_analyst_min_score=40, include_acknowledged=False),
+                    NOW_MS)
+    first = appliance.event_requests[0]
+    assert first == {'starttime': NOW_MS - 24 * HOUR_MS - LOOKBACK_MS - 1, 'endtime': NOW_MS - 23 * HOUR_MS,
+                     'minscore': '40', 'includeacknowledged': False, 'includeincidenteventurl': True}
+    assert appliance.requests == [] and len(appliance.event_requests) == 3
+
+
+def test_ai_fetch_leaves_out_events_created_before_the_first_fetch() -> None:
+    """
+    Given an event created an hour before the first fetch time, found by the look-back
+    When fetch drains the appliance
+    Then only the event created after the first fetch time is delivered.
+    """
+    events = [make_event(1, NOW_MS - 25 * HOUR_MS), make_event(2, NOW_MS - 23 * HOUR_MS)]
+    _, incidents = drain_both(FakeAppliance2([], events), settings(sources=AI_ONLY))
+    assert ids_of(incidents) == ['ev-00002']
+
+
+def test_ai_fetch_places_an_event_without_created_at_by_its_activity(mocker: Any) -> None:
+    """
+    Given an event without createdAt (fields are often missing) whose activity ended two hours ago, one with
+    neither createdAt nor periods, and items that are not events (no id, not an object)
+    When fetch drains the appliance
+    Then the first is delivered once, placed by the end of its activity, the second is logged as not fetchable,
+    and the rest are ignored.
+    """
+    dated = {**make_event(1, NOW_MS - 2 * HOUR_MS), 'createdAt': None}
+    undated = {'id': 'ev-undated', 'title': 'No times'}
+    appliance = FakeAppliance2([], [])
+    # Whatever the window; the reply also holds what is not an event at all.
+    appliance.get_ai_analyst_incident_events = lambda params: [dated, undated, 'junk', {'title': 'no id'}]
+    debug = mocker.patch.object(demisto, 'debug')
+    _, incidents = drain_both(appliance, settings(sources=AI_ONLY))
+    assert ids_of(incidents) == ['ev-00001']
+    assert any('ev-undated' in str(call.args[0]) for call in debug.call_args_list)
+
+
+def test_fetch_with_both_sources_shares_max_alerts() -> None:
+    """
+    Given 100 breaches and 100 AI Analyst events waiting, and max_alerts 10
+    When one fetch runs with both sources, and later runs once the breaches are drained
+    Then the first run delivers 5 of each, and once one source has nothing left the other gets all 10.
+    """
+    base = NOW_MS - 20 * HOUR_MS
+    breaches = [make_breach(i, base + i * 60_000) for i in range(1, 101)]
+    events = [make_event(i, base + i * 60_000) for i in range(1, 101)]
+    appliance = FakeAppliance2(breaches, events)
+    fetch_settings = settings(max_alerts=10, sources=BOTH_SOURCES)
+    last_run, incidents = fetch_incidents(appliance, {}, fetch_settings, NOW_MS)
+    assert sorted(ids_of(incidents)) == sorted([str(i) for i in range(1, 6)] + [f'ev-{i:05d}' for i in range(1, 6)])
+    appliance.breaches.clear()
+    counts = []
+    for _ in range(5):
+        last_run, incidents = fetch_incidents(appliance, last_run, fetch_settings, NOW_MS)
+        counts.append(len(incidents))
+    assert counts[-3:] == [10, 10, 10]
+
+
+def test_switching_ai_analyst_on_keeps_the_breach_cursor() -> None:
+    """
+    Given an instance whose lastRun holds a model-breach cursor from before AI Analyst incidents existed
+    When AI Analyst incidents are switched on beside model breaches, and when breaches are switched off
+    Then the breach fetch continues from its cursor, the AI Analyst cursor is added beside it under "ai_analyst",
+    and a source switched off keeps its cursor as it was.
+    """
+    old_cursor = {'start_ms': NOW_MS - 5 * HOUR_MS, 'seen_pbids': [7], 'window_ms': 2 * HOUR_MS}
+    appliance = FakeAppliance2([make_breach(8, NOW_MS - 4 * HOUR_MS)], [make_event(1, NOW_MS - 23 * HOUR_MS)])
+    next_run, incidents = fetch_incidents(appliance, dict(old_cursor), settings(sources=BOTH_SOURCES), NOW_MS)
+    assert appliance.requests[0]['starttime'] == old_cursor['start_ms'] - 1
+    assert sorted(ids_of(incidents)) == ['8', 'ev-00001']
+    assert set(next_run) == {'start_ms', 'seen_pbids', 'window_ms', 'first_fetch_ms', 'ai_analyst'}
+    only_ai_run, _ = fetch_incidents(appliance, dict(old_cursor), settings(sources=AI_ONLY), NOW_MS)
+    assert {key: only_ai_run[key] for key in old_cursor} == old_cursor
+    only_breach_run, _ = fetch_incidents(appliance, next_run, settings(), NOW_MS)
+    assert only_breach_run['ai_analyst'] == next_run['ai_analyst']
+
+
+def test_ai_fetch_failure_raises_after_at_most_three_requests() -> None:
+    """
+    Given the appliance fails on the third AI Analyst request of a run
+    When fetch runs
+    Then the run raises there, so the platform keeps the previous lastRun.
+    """
+    appliance = FakeAppliance2([], [])
+    appliance.fail_on_request = 3
+    with pytest.raises(DarktraceApiError):
+        fetch_incidents(appliance, {}, settings(sources=AI_ONLY, first_fetch_ms=NOW_MS - 7 * 24 * HOUR_MS), NOW_MS)
+    assert len(appliance.event_requests) == 3
+
+
+def test_ai_fetch_bounds_the_remembered_ids() -> None:
+    """
+    Given more events within the look-back than the cursor may remember
+    When fetch drains them, then runs again
+    Then lastRun keeps at most MAX_AI_ANALYST_SEEN_IDS ids, its horizon moves past the ones forgotten, and no event
+    is delivered twice.
+    """
+    count = Darktrace.MAX_AI_ANALYST_SEEN_IDS + 300
+    events = [make_event(i, NOW_MS - 3 * HOUR_MS + i * 1000) for i in range(count)]
+    last_run, incidents = drain_both(FakeAppliance2([], events), settings(sources=AI_ONLY, max_alerts=1000))
+    cursor = last_run['ai_analyst']
+    assert len(cursor['seen_ids']) <= Darktrace.MAX_AI_ANALYST_SEEN_IDS
+    assert cursor['horizon_ms'] > min(cursor['seen_ids'].values()) - 1000
+    assert len(ids_of(incidents)) == len(set(ids_of(incidents))) == count
+
+
+@pytest.mark.parametrize('cursor, start_ms, horizon_ms', [
+    ('not a cursor', NOW_MS - 24 * HOUR_MS, NOW_MS - 24 * HOUR_MS),
+    ({'start_ms': 'soon'}, NOW_MS - 24 * HOUR_MS, NOW_MS - 24 * HOUR_MS),
+    ({'start_ms': NOW_MS - HOUR_MS, 'seen_ids': ['a'], 'horizon_ms': NOW_MS - 2 * HOUR_MS}, NOW_MS - HOUR_MS,
+     NOW_MS - HOUR_MS),
+    ({'start_ms': NOW_MS - HOUR_MS, 'seen_ids': {'a': 'x'}, 'horizon_ms': NOW_MS - 2 * HOUR_MS}, NOW_MS - HOUR_MS,
+     NOW_MS - HOUR_MS),
+    ({'start_ms': NOW_MS - HOUR_MS, 'seen_ids': {}, 'horizon_ms': NOW_MS}, NOW_MS - HOUR_MS, NOW_MS - HOUR_MS),
+])
+def test_ai_cursor_damaged_parts_never_deliver_twice(cursor: Any, start_ms: int, horizon_ms: int) -> None:
+    """
+    Given an AI Analyst cursor damaged in lastRun (not an object, no usable start, unusable seen ids or horizon)
+    When the cursor is read
+    Then an unusable start restarts from the first fetch time, and unusable seen ids mean no look-back past the
+    start, so nothing already delivered can come again.
+    """
+    read = Darktrace.ai_analyst_cursor(cursor, NOW_MS - 24 * HOUR_MS)
+    assert (read[0], read[2], read[3]) == (start_ms, horizon_ms, {})
+
+
+def test_ai_incident_shape() -> None:
+    """
+    Given an AI Analyst event from the appliance without its link
+    When it becomes an incident
+    Then name (title and device), occurred (earliest activity), severity, details (summary, devices, breaches),
+    rawJSON (the event, its built link and the record kind) and dbotMirrorId (the event id) follow the rules.
+    """
+    event = load('ai_analyst_events.json')[0]
+    incident = Darktrace.ai_event_to_incident(event, BASE, mirror_settings(direction='Both'))
+    assert incident['name'] == 'Darktrace AI Analyst Incident: Unusual Repeated Connections (ws1)'
+    assert incident['occurred'] == ms_to_iso(1674520000000)
+    assert incident['severity'] == IncidentSeverity.CRITICAL
+    assert incident['details'] == ('The device ws1 made repeated connections to a rare external host.\n\n'
+                                   'Devices: ws1 (did 1417, IP 192.168.16.100)\n\n'
+                                   'Related model breaches: 30960 (Compromise::Watched Domain)')
+    assert json.loads(incident['rawJSON']) == {
+        **event, 'incidentEventUrl': f'{BASE}/#aiaincidentevent/{EVENT_ID}',
+        'darktraceRecordKind': 'AI Analyst Incident'}
+    assert incident['dbotMirrorId'] == EVENT_ID
+    assert (incident['dbotMirrorDirection'], incident['dbotMirrorTags']) == ('Both', [MIRROR_TAG])
+
+
+def test_ai_incident_keeps_the_appliance_link_and_reads_a_structured_summary() -> None:
+    """
+    Given an event with its link, no periods, and a summary given as an object
+    When it becomes an incident
+    Then the link is kept, occurred falls back to createdAt, and details render the summary as readable lines.
+    """
+    event = {'id': 'e1', 'createdAt': 1674600000000, 'title': 'Possible SSL Command and Control',
+             'incidentEventUrl': 'https://dt.example/#aiaincidentevent/e1',
+             'summary': {'text': 'Beaconing to a rare host.', 'steps': ['Connected', {'port': 443}], 'empty': None}}
+    incident = Darktrace.ai_event_to_incident(event, 'https://other.example')
+    assert json.loads(incident['rawJSON'])['incidentEventUrl'] == 'https://dt.example/#aiaincidentevent/e1'
+    assert incident['occurred'] == ms_to_iso(1674600000000)
+    assert incident['details'] == 'text: Beaconing to a rare host.\nsteps:\n  - Connected\n  -\n    port: 443'
+    assert incident['name'] == 'Darktrace AI Analyst Incident: Possible SSL Command and Control'
+    assert 'dbotMirrorDirection' not in incident
+
+
+@pytest.mark.parametrize('event, severity', [
+    ({'category': 'critical', 'aiaScore': 80}, IncidentSeverity.CRITICAL),
+    ({'category': 'critical', 'aiaScore': 79.9}, IncidentSeverity.HIGH),
+    ({'category': 'Suspicious', 'aiaScore': '95'}, IncidentSeverity.HIGH),
+    ({'category': 'suspicious', 'aiaScore': 10}, IncidentSeverity.MEDIUM),
+    ({'category': 'compliance', 'aiaScore': 99}, IncidentSeverity.MEDIUM),
+    ({'category': 'informational', 'aiaScore': 20}, IncidentSeverity.LOW),
+    ({'groupCategory': 'critical', 'groupScore': 90}, IncidentSeverity.CRITICAL),
+    ({}, IncidentSeverity.LOW),
+])
+def test_ai_event_severity_mapping(event: dict, severity: float) -> None:
+    """
+    Given an AI Analyst event's category and score (or its incident's, when the event has none)
+    When its severity is computed
+    Then it follows the documented table.
+    """
+    assert Darktrace.ai_event_severity(event) == severity
+
+
+@pytest.mark.parametrize('value, expected', [
+    (None, (Darktrace.FETCH_SOURCE_BREACHES,)),
+    ('', (Darktrace.FETCH_SOURCE_BREACHES,)),
+    (['AI Analyst Incidents'], AI_ONLY),
+    ('ai analyst incidents,Model Breaches', BOTH_SOURCES),
+    (['Model Breaches', 'AI Analyst Incidents'], BOTH_SOURCES),
+])
+def test_fetch_sources_parameter(value: Any, expected: tuple) -> None:
+    """
+    Given the "Fetch" multi-select as a list, as comma-separated text, or not set (an instance from before it)
+    When the fetch settings are read
+    Then the chosen sources come out in their canonical order, model breaches when none is chosen.
+    """
+    assert FetchSettings.from_params({'fetch_sources': value}, NOW_MS).sources == expected
+
+
+@pytest.mark.parametrize('params, fragment', [
+    ({'fetch_sources': ['Model Breaches', 'Devices']}, 'Invalid "Fetch" (fetch_sources)="Devices"'),
+    ({'ai_analyst_min_score': '0.5x'}, 'Invalid "Minimum AI Analyst Score" (ai_analyst_min_score)="0.5x"'),
+    ({'ai_analyst_min_score': '150'}, 'from 0 to 100'),
+])
+def test_fetch_settings_refuse_bad_ai_analyst_parameters(params: dict, fragment: str) -> None:
+    """
+    Given an unknown fetch source or an AI Analyst score outside 0 to 100
+    When the fetch settings are read
+    Then a clear error names the parameter.
+    """
+    with pytest.raises(ValueError) as raised:
+        FetchSettings.from_params(params, NOW_MS)
+    assert fragment in str(raised.value)
+
+
 # --- main ------------------------------------------------------------------------------------------
 
 PARAMS = {'url': BASE, 'public_api_token': PUBLIC, 'private_api_token': {'password': PRIVATE}, 'min_score': '0'}
@@ -3461,11 +3767,11 @@ def test_get_remote_data_closes_once_per_acknowledgement(client: Client, request
     new acknowledgement; the instance remembers only the pbids it closed for a standing acknowledgement.
     """
     assert mirror_cycle(client, requests_mock, acknowledged=True) == [CLOSE_ENTRY]
-    assert stored_context['mirrorClosedPbids'] == [PBID]
+    assert stored_context['mirrorClosedIds'] == [PBID]
     assert mirror_cycle(client, requests_mock, acknowledged=True) == []  # reopened by an analyst: stays open
     assert mirror_cycle(client, requests_mock, acknowledged=True) == []
     assert mirror_cycle(client, requests_mock, acknowledged=False) == []  # unacknowledged in Darktrace
-    assert stored_context['mirrorClosedPbids'] == []
+    assert stored_context['mirrorClosedIds'] == []
     assert mirror_cycle(client, requests_mock, acknowledged=True) == [CLOSE_ENTRY]  # acknowledged again
     assert mirror_cycle(client, requests_mock, acknowledged=True) == []
 
@@ -3489,12 +3795,12 @@ def test_remembered_closes_are_bounded_and_survive_corruption(client: Client, re
     Then the oldest pbid is dropped (the list stays bounded), a corrupted value counts as none, and other keys stay.
     """
     mocker.patch.object(Darktrace, 'MAX_REMEMBERED_CLOSES', 3)
-    stored_context.update({'mirrorClosedPbids': [1, 2, 3], 'signingForm': 'encoded'})
+    stored_context.update({'mirrorClosedIds': [1, 2, 3], 'signingForm': 'encoded'})
     assert mirror_cycle(client, requests_mock, acknowledged=True) == [CLOSE_ENTRY]
-    assert stored_context == {'mirrorClosedPbids': [2, 3, PBID], 'signingForm': 'encoded'}
-    stored_context['mirrorClosedPbids'] = {'not': 'a list'}
+    assert stored_context == {'mirrorClosedIds': [2, 3, PBID], 'signingForm': 'encoded'}
+    stored_context['mirrorClosedIds'] = {'not': 'a list'}
     assert mirror_cycle(client, requests_mock, acknowledged=True) == [CLOSE_ENTRY]
-    assert stored_context['mirrorClosedPbids'] == [PBID]
+    assert stored_context['mirrorClosedIds'] == [PBID]
 
 
 def test_get_remote_data_remembers_nothing_when_close_incident_is_off(client: Client, requests_mock: Any,
@@ -3594,7 +3900,7 @@ def test_get_remote_data_for_a_missing_breach(client: Client, requests_mock: Any
 
 @pytest.mark.parametrize('args, fragment', [
     ({'lastUpdate': BETWEEN_COMMENTS_ISO}, 'Missing required argument "id"'),
-    ({'id': 'abc', 'lastUpdate': BETWEEN_COMMENTS_ISO}, 'Invalid "id"="abc"'),
+    ({'id': 'ab c', 'lastUpdate': BETWEEN_COMMENTS_ISO}, 'Invalid "id"="ab c"'),
     ({'id': '0', 'lastUpdate': BETWEEN_COMMENTS_ISO}, 'Invalid "id"=0'),
     ({'id': '1/../status', 'lastUpdate': BETWEEN_COMMENTS_ISO}, 'Invalid "id"'),
     ({'id': str(PBID), 'lastUpdate': 'last tuesday-ish'}, 'Invalid "lastUpdate"="last tuesday-ish"'),
@@ -3784,11 +4090,110 @@ def test_get_mapping_fields(client: Client, requests_mock: Any) -> None:
     """
     response = Darktrace.get_mapping_fields_command(client, {}, mirror_settings())
     assert isinstance(response, GetMappingFieldsResponse)
-    fields = response.extract_mapping()['Darktrace Model Breach']
+    mapping = response.extract_mapping()
+    assert set(mapping) == {'Darktrace Model Breach', 'Darktrace AI Analyst Incident'}
+    fields = mapping['Darktrace Model Breach']
     assert {'acknowledged', 'score', 'percentscore', 'modelName', 'deviceHostname', 'breachUrl',
             'commentCount'} <= set(fields)
     assert all(description.endswith('.') for description in fields.values())
     assert requests_mock.call_count == 0
+
+
+AI_EVENTS_URL = f'{BASE}/aianalyst/incidentevents'
+AI_COMMENTS_URL = f'{BASE}/aianalyst/incident/comments'
+
+
+def test_get_remote_data_reads_an_ai_analyst_event_by_its_mirror_id(client: Client, requests_mock: Any) -> None:
+    """
+    Given an incident mirrored from an acknowledged AI Analyst event (its mirror id is the event id) with a comment
+    from before the last update, one after it, and one posted from XSOAR, and close_incident on
+    When get-remote-data runs
+    Then the event is read by its id with acknowledged events and the link included, the mirrored object is the
+    raw event with the mapped fields (the link built as the appliance left it out), only the newer Darktrace
+    comment becomes a note, and the close entry follows.
+    """
+    event = {**load('ai_analyst_events.json')[0], 'acknowledged': True}
+    comments = {'comments': [
+        {'message': 'Seen before the last mirror', 'username': 'analyst1', 'time': 1674530000000},
+        {'message': 'Escalated to IR.', 'username': 'analyst2', 'time': 1674540000000},
+        {'message': '[Cortex XSOAR] alice: isolated', 'username': 'api', 'time': 1674540001000}]}
+    requests_mock.get(AI_EVENTS_URL, json=[event])
+    requests_mock.get(AI_COMMENTS_URL, json=comments)
+    response = Darktrace.get_remote_data_command(client, {'id': EVENT_ID, 'lastUpdate': '1674535000000'},
+                                                 mirror_settings(close_incident=True))
+    event_request, comments_request = requests_mock.request_history
+    assert event_request.path_url == (f'/aianalyst/incidentevents?uuid={EVENT_ID}&includeacknowledged=true'
+                                      '&includeincidenteventurl=true')
+    assert comments_request.path_url == f'/aianalyst/incident/comments?incident_id={EVENT_ID}'
+    mirrored = response.mirrored_object
+    assert set(Darktrace.MIRRORED_AI_ANALYST_FIELDS) <= set(mirrored)
+    assert {key: mirrored[key] for key in ('id', 'acknowledged', 'commentCount', 'deviceHostname',
+                                           'incidentEventUrl')} == {
+        'id': EVENT_ID, 'acknowledged': True, 'commentCount': 3, 'deviceHostname': 'ws1',
+        'incidentEventUrl': f'{BASE}/#aiaincidentevent/{EVENT_ID}'}
+    assert response.entries == [
+        {'Type': EntryType.NOTE, 'ContentsFormat': EntryFormat.MARKDOWN, 'Note': True,
+         'Contents': '**Darktrace comment** by analyst2 at 2023-01-24T06:00:00.000Z\n\nEscalated to IR.'},
+        CLOSE_ENTRY]
+
+
+def test_get_remote_data_for_a_missing_ai_analyst_event(client: Client, requests_mock: Any) -> None:
+    """
+    Given an appliance that no longer has the AI Analyst event of a mirrored incident (an empty reply)
+    When get-remote-data runs
+    Then it fails as not found, naming the event.
+    """
+    requests_mock.get(AI_EVENTS_URL, json=[])
+    with pytest.raises(DarktraceApiError) as raised:
+        Darktrace.get_remote_data_command(client, {'id': EVENT_ID}, mirror_settings())
+    assert raised.value.kind == 'not_found' and EVENT_ID in str(raised.value)
+
+
+def test_update_remote_system_acknowledges_and_comments_on_an_ai_analyst_event(client: Client,
+                                                                               requests_mock: Any) -> None:
+    """
+    Given a closed incident mirrored from an AI Analyst event, a tagged note and a note that came from Darktrace,
+    and close_out on
+    When update-remote-system runs
+    Then the event is acknowledged through /aianalyst/acknowledge (form uuid=), the tagged note is posted through
+    /aianalyst/incident/comments marked as from XSOAR, the Darktrace note is not sent back, and the event id returns.
+    """
+    requests_mock.post(f'{BASE}/aianalyst/acknowledge', json={'aianalyst': 'SUCCESS'})
+    requests_mock.post(AI_COMMENTS_URL, json={'response': 'SUCCESS'})
+    entries = [{'type': 1, 'contents': 'Host isolated', 'tags': [MIRROR_TAG], 'user': 'alice'},
+               {'type': 1, 'contents': '**Darktrace comment** by bob at 2023-01-24T06:00:00.000Z\n\nhi',
+                'tags': [MIRROR_TAG]}]
+    result = Darktrace.update_remote_system_command(client, update_args(remoteId=EVENT_ID, entries=entries),
+                                                    mirror_settings(close_out=True))
+    assert result == EVENT_ID
+    acknowledge, comment = requests_mock.request_history
+    assert acknowledge.path_url == '/aianalyst/acknowledge' and form_fields(acknowledge) == {'uuid': [EVENT_ID]}
+    assert comment.path_url == '/aianalyst/incident/comments'
+    assert comment.json() == {'incident_id': EVENT_ID, 'message': '[Cortex XSOAR] alice: Host isolated'}
+
+
+def test_update_remote_system_refuses_an_unconfirmed_ai_analyst_acknowledgement(client: Client,
+                                                                                requests_mock: Any) -> None:
+    """
+    Given an appliance answering the acknowledgement of an AI Analyst event without confirming it
+    When update-remote-system runs with close_out on
+    Then it fails naming the AI Analyst endpoint, so XSOAR tries again.
+    """
+    requests_mock.post(f'{BASE}/aianalyst/acknowledge', json={'aianalyst': 'FAILED'})
+    with pytest.raises(DarktraceApiError, match='POST /aianalyst/acknowledge'):
+        Darktrace.update_remote_system_command(client, update_args(remoteId=EVENT_ID), mirror_settings(close_out=True))
+
+
+def test_get_mapping_fields_describes_the_ai_analyst_incident(client: Client) -> None:
+    """
+    Given nothing but the integration
+    When get-mapping-fields runs
+    Then the "Darktrace AI Analyst Incident" scheme lists the fields get-remote-data adds, each described.
+    """
+    mapping = Darktrace.get_mapping_fields_command(client, {}, mirror_settings()).extract_mapping()
+    fields = mapping['Darktrace AI Analyst Incident']
+    assert {'id', 'acknowledged', 'aiaScore', 'title', 'incidentEventUrl', 'commentCount'} <= set(fields)
+    assert all(description.endswith('.') for description in fields.values())
 
 
 def test_main_dispatches_mirroring_commands_with_the_settings(mocker: Any, requests_mock: Any) -> None:

@@ -1,17 +1,18 @@
-"""Benchmark: drain a model-breach backlog through fetch-incidents and print what it cost.
+"""Benchmark: drain a backlog of model breaches, AI Analyst events, or both, through fetch-incidents and print
+what it cost.
 
     python bench/fetch_backlog.py [--sizes 10000 100000] [--max-alerts 50] [--span-days 30]
-                                  [--dense 20000 7]
+                                  [--kinds breaches ai mixed] [--dense 20000 7]
 
-For each backlog size, an emulator in a child process holds the breaches (so its memory is not
-counted here); this process runs fetch-incidents through `Darktrace.main()` with the platform
-stand-ins, as XSOAR would, until the backlog is drained. It prints runs, incidents, duplicates,
-lost breaches, requests and bytes sent per run, the largest reply the integration read (after
-decompression; a reply over the cap counts as the bytes read before it stopped), milliseconds per
-run, and peak memory of the fetching side: tracemalloc's peak and the growth of the process's
-maximum resident set over the idle process. A last row drains a dense backlog (`--dense`: 20,000
-breaches over 7 days) that the emulator answers in shuffled order. Figures only: nothing here
-asserts on time or memory.
+For each kind and backlog size, an emulator in a child process holds the records (so its memory is not
+counted here); a fresh child process runs fetch-incidents through `Darktrace.main()` with the platform
+modules, as XSOAR would, until the backlog is drained. A mixed backlog is half breaches, half AI Analyst
+events, fetched by one instance with both sources. It prints runs, incidents, duplicates, lost records,
+requests and bytes sent per run, the bytes the integration read in its largest run and its largest reply
+(after decompression; a reply over the cap counts as the bytes read before it stopped), milliseconds per
+run, and peak memory of the fetching side: tracemalloc's peak and the growth of the process's maximum
+resident set over the idle process. A last row drains a dense backlog (`--dense`: 20,000 breaches over
+7 days) that the emulator answers in shuffled order. Figures only: nothing here asserts on time or memory.
 """
 import argparse
 import multiprocessing
@@ -33,14 +34,17 @@ xsoar_platform.use_platform_modules()  # the stand-ins, or the real modules from
 import Darktrace  # noqa: E402
 
 
+# kind -> (share of the backlog that is breaches, the fetch_sources parameter)
+KINDS = {'breaches': (1.0, 'Model Breaches'), 'ai': (0.0, 'AI Analyst Incidents'),
+         'mixed': (0.5, 'Model Breaches,AI Analyst Incidents')}
 # The integration's debug line for each request: "... -> HTTP 200, 12345 bytes in 0.01 s" or "-> HTTP 200, too_large".
 READ_PATTERN = re.compile(r' -> HTTP \d+, (?:(\d+) bytes|(too_large))')
 
 
-def serve_emulator(connection: Connection, breaches: int, span_days: float, order: str) -> None:
+def serve_emulator(connection: Connection, breaches: int, events: int, span_days: float, order: str) -> None:
     """Child process: run the emulator and answer the parent's questions until told to stop."""
     from emulator import Emulator
-    with Emulator(breaches=breaches, span_days=span_days, seed=7, order=order) as emulator:
+    with Emulator(breaches=breaches, incident_events=events, span_days=span_days, seed=7, order=order) as emulator:
         connection.send({'url': emulator.url, 'public': emulator.public_token, 'private': emulator.private_token})
         while True:
             question = connection.recv()
@@ -49,7 +53,13 @@ def serve_emulator(connection: Connection, breaches: int, span_days: float, orde
                 emulator.clear_log()
             elif question == 'visible':
                 now = emulator.now_ms()
-                connection.send({b.pbid for b in emulator.dataset.breaches.values() if b.creation_time <= now})
+                first_fetch = emulator.dataset.anchor_ms - int(span_days + 1) * 86_400_000
+                pbids = {str(b.pbid) for b in emulator.dataset.breaches.values() if b.creation_time <= now} \
+                    if breaches else set()
+                event_ids = {event_id for event_id, event in emulator.dataset.incidents.items()
+                             if emulator.dataset.event_visible(event_id, now) and event['createdAt'] >= first_fetch} \
+                    if events else set()
+                connection.send(pbids | event_ids)
             else:
                 return
 
@@ -68,15 +78,25 @@ def max_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def drain(size: int, max_alerts: int, span_days: float, order: str = 'desc') -> dict[str, Any]:
+def caught_up(last_run: dict[str, Any]) -> bool:
+    """Whether every source's cursor has reached the moment past which the appliance may still record items."""
+    settled_ms = time.time() * 1000 - Darktrace.SETTLE_MS - 60_000
+    cursors = [last_run, last_run.get(Darktrace.AI_ANALYST_CURSOR_KEY) or {}]
+    return all(cursor.get('start_ms', 0) >= settled_ms for cursor in cursors if cursor)
+
+
+def drain(kind: str, size: int, max_alerts: int, span_days: float, order: str = 'desc') -> dict[str, Any]:
+    breach_share, sources = KINDS[kind]
+    breaches = round(size * breach_share)
     parent, child = multiprocessing.Pipe()
-    process = multiprocessing.Process(target=serve_emulator, args=(child, size, span_days, order), daemon=True)
+    process = multiprocessing.Process(target=serve_emulator, args=(child, breaches, size - breaches, span_days, order),
+                                      daemon=True)
     process.start()
     appliance = parent.recv()
     params = {'url': appliance['url'], 'public_api_token': appliance['public'],
               'private_api_token': appliance['private'], 'min_score': '0', 'max_alerts': str(max_alerts),
-              'first_fetch': f'{int(span_days) + 1} days', 'isFetch': True}
-    delivered: list[int] = []
+              'first_fetch': f'{int(span_days) + 1} days', 'isFetch': True, 'fetch_sources': sources}
+    delivered: list[str] = []
     requests_per_run: list[int] = []
     bytes_per_run: list[int] = []
     ms_per_run: list[float] = []
@@ -93,18 +113,17 @@ def drain(size: int, max_alerts: int, span_days: float, order: str = 'desc') -> 
         ms_per_run.append((time.perf_counter() - started) * 1000)
         if platform_run.results:
             raise SystemExit(f'fetch failed: {platform_run.results}')
-        last_run = platform_run.last_run
+        last_run = platform_run.last_run or {}
         sizes = reply_sizes(platform_run.logs)
         largest_reply = max([largest_reply] + sizes)
         read_per_run.append(sum(sizes))
         incidents = [incident for batch in platform_run.incidents for incident in batch]
-        delivered.extend(int(incident['dbotMirrorId']) for incident in incidents)
+        delivered.extend(incident['dbotMirrorId'] for incident in incidents)
         parent.send('log')
         log = parent.recv()
         requests_per_run.append(len(log))
         bytes_per_run.append(sum(sent for _, sent in log))
-        caught_up = last_run.get('start_ms', 0) >= time.time() * 1000 - Darktrace.SETTLE_MS - 60_000
-        quiet_runs = quiet_runs + 1 if not incidents and caught_up else 0
+        quiet_runs = quiet_runs + 1 if not incidents and caught_up(last_run) else 0
     _, peak_bytes = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     rss_growth_mib = max_rss_mib() - idle_rss_mib
@@ -113,7 +132,7 @@ def drain(size: int, max_alerts: int, span_days: float, order: str = 'desc') -> 
     parent.send('stop')
     process.join(timeout=10)
     return {
-        'size': size, 'runs': len(ms_per_run), 'incidents': len(delivered),
+        'kind': kind, 'size': size, 'runs': len(ms_per_run), 'incidents': len(delivered),
         'duplicates': len(delivered) - len(set(delivered)), 'lost': len(visible - set(delivered)),
         'requests_max': max(requests_per_run), 'requests_mean': statistics.mean(requests_per_run),
         'bytes_max': max(bytes_per_run), 'bytes_mean': statistics.mean(bytes_per_run),
@@ -141,27 +160,27 @@ def main() -> None:
     parser.add_argument('--sizes', type=int, nargs='*', default=[10000, 100000])
     parser.add_argument('--max-alerts', type=int, default=50)
     parser.add_argument('--span-days', type=float, default=30)
+    parser.add_argument('--kinds', nargs='+', choices=list(KINDS), default=list(KINDS))
     parser.add_argument('--dense', type=float, nargs=2, default=[20000, 7], metavar=('BREACHES', 'DAYS'),
-                        help='the shuffled dense backlog of the last row; 0 0 leaves it out')
+                        help='the shuffled dense breach backlog of the last row; 0 0 leaves it out')
     arguments = parser.parse_args()
     print(f'fetch-incidents backlog drain, max_alerts={arguments.max_alerts}, '
-          f'breaches spread over {arguments.span_days:g} days unless stated\n')
-    header = ('breaches', 'runs', 'incidents', 'dup', 'lost', 'req/run max', 'req/run mean', 'KiB/run max',
-              'KiB/run mean', 'read KiB/run max', 'largest reply KiB', 'ms/run median', 'peak MiB',
+          f'records spread over {arguments.span_days:g} days unless stated\n')
+    header = ('backlog', 'records', 'runs', 'incidents', 'dup', 'lost', 'req/run max', 'req/run mean',
+              'KiB/run max', 'KiB/run mean', 'read KiB/run max', 'largest reply KiB', 'ms/run median', 'peak MiB',
               'max RSS growth MiB')
     print(' | '.join(header))
     print(' | '.join('---' for _ in header))
-    scenarios = [(size, arguments.span_days, 'desc') for size in arguments.sizes]
+    scenarios = [(kind, size, arguments.span_days, 'desc') for kind in arguments.kinds for size in arguments.sizes]
     if arguments.dense[0]:
-        scenarios.append((int(arguments.dense[0]), arguments.dense[1], 'shuffle'))
-    for size, span_days, order in scenarios:
-        r = run_scenario(size, arguments.max_alerts, span_days, order)
-        label = str(size) if order == 'desc' else f'{size} over {span_days:g} days, shuffled'
-        print(f"{label} | {r['runs']} | {r['incidents']} | {r['duplicates']} | {r['lost']} | "
+        scenarios.append(('breaches', int(arguments.dense[0]), arguments.dense[1], 'shuffle'))
+    for kind, size, span_days, order in scenarios:
+        r = run_scenario(kind, size, arguments.max_alerts, span_days, order)
+        label = kind if order == 'desc' else f'{kind} over {span_days:g} days, shuffled'
+        print(f"{label} | {size} | {r['runs']} | {r['incidents']} | {r['duplicates']} | {r['lost']} | "
               f"{r['requests_max']} | {r['requests_mean']:.2f} | {r['bytes_max'] / 1024:.0f} | "
               f"{r['bytes_mean'] / 1024:.0f} | {r['read_max'] / 1024:.0f} | {r['largest_reply'] / 1024:.0f} | "
-              f"{r['ms_median']:.1f} | "
-              f"{r['peak_mib']:.1f} | {r['rss_growth_mib']:.1f}", flush=True)
+              f"{r['ms_median']:.1f} | {r['peak_mib']:.1f} | {r['rss_growth_mib']:.1f}", flush=True)
 
 
 if __name__ == '__main__':

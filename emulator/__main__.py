@@ -19,6 +19,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--port', type=int, default=0, help='port on 127.0.0.1 (0 = any free port)')
     parser.add_argument('--tls', action='store_true', help='serve HTTPS with a fresh self-signed certificate')
     parser.add_argument('--breaches', type=int, default=500, help='number of generated model breaches')
+    parser.add_argument('--incident-events', type=int, default=0,
+                        help='number of AI Analyst incident events generated beside the seeded incidents')
     parser.add_argument('--span-days', type=float, default=7, help='days the breaches are spread over')
     parser.add_argument('--seed', type=int, default=1, help='seed of the generated dataset')
     parser.add_argument('--show-private', action='store_true', help='also print the private token')
@@ -28,6 +30,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     emulator = Emulator(breaches=arguments.breaches, span_days=arguments.span_days, seed=arguments.seed,
+                        incident_events=arguments.incident_events,
                         tls=arguments.tls, port=arguments.port)
     stopped = threading.Event()
 

@@ -10,6 +10,12 @@ Model breaches are kept in two indexes sorted by ``(time, pbid)`` and ``(creatio
 a window query is two bisections and a slice, never a scan of every breach. A breach is visible
 only once ``creationTime <= now`` on the appliance clock.
 
+AI Analyst incident events are indexed by ``(createdAt, id)`` the same way. An event is visible
+once its publication time has passed: usually its ``createdAt``, but a few reach the API late,
+after events created later. A backlog of ``incident_events`` more events, spread like the
+breaches, holds such late events, events whose activity periods end hours before their creation,
+and events sharing a ``createdAt`` millisecond.
+
 The JSON shapes of the replies are not built here: see views.py.
 """
 from __future__ import annotations
@@ -146,9 +152,11 @@ class Dataset:
     ending at ``anchor_ms`` (default: now, floored to the minute)."""
 
     def __init__(self, breaches: int = 500, span_days: float = 7, seed: int = 1,
-                 anchor_ms: int | None = None) -> None:
+                 anchor_ms: int | None = None, incident_events: int = 0) -> None:
         if breaches < 0:
             raise ValueError('breaches must be >= 0')
+        if incident_events < 0:
+            raise ValueError('incident_events must be >= 0')
         if span_days <= 0:
             raise ValueError('span_days must be > 0')
         self.seed = seed
@@ -179,6 +187,11 @@ class Dataset:
         self.incidents: dict[str, dict[str, Any]] = {}
         self.groups: dict[str, dict[str, Any]] = {}
         self.incident_comments: dict[str, list[dict[str, Any]]] = {}
+        self._event_keys: list[tuple[int, str]] = []  # (createdAt, id), sorted
+        self._event_published: dict[str, int] = {}  # when each event reaches the API
+        # How far activity periods reach before (lead) and after (trail) createdAt, to bound period searches.
+        self._event_lead_ms = 0
+        self._event_trail_ms = 0
         self.antigena: dict[int, AntigenaAction] = {}
         self._build_devices()
         self._build_tags()
@@ -187,6 +200,7 @@ class Dataset:
         self._build_watched()
         self._build_breaches(breaches)
         self._build_ai_analyst()
+        self._build_incident_backlog(incident_events)
         self._build_antigena()
 
     def _rng(self, part: str) -> random.Random:
@@ -618,7 +632,7 @@ class Dataset:
             created = group_start
             for _ in range(rng.randint(1, 4)):
                 event = self._incident_event(rng, group_id, category, group_score, did, created)
-                self.incidents[event['id']] = event
+                self._add_event(event, created)
                 event_ids.append(event['id'])
                 created += rng.randint(10 * MINUTE_MS, 5 * HOUR_MS)
             events = [self.incidents[event_id] for event_id in event_ids]
@@ -636,6 +650,151 @@ class Dataset:
                         'message': rng.choice(catalog.COMMENT_MESSAGES),
                         'username': rng.choice(catalog.COMMENT_AUTHORS),
                         'time': min(self.anchor_ms, event['createdAt'] + rng.randint(MINUTE_MS, DAY_MS))})
+
+    def _build_incident_backlog(self, count: int) -> None:
+        """``count`` events spread over the span like the breaches, most alone in their incident."""
+        rng = self._rng('aianalyst-backlog')
+        span_ms = int(self.span_days * DAY_MS)
+        start = self.anchor_ms - span_ms
+        rows: list[list[int]] = []  # createdAt, publication delay, gap between activity end and createdAt
+        while len(rows) < count:
+            created = start + rng.randrange(span_ms + 1)
+            size = 1 if rng.random() >= 0.04 else rng.randint(2, 4)  # same-millisecond ties
+            for _ in range(min(size, count - len(rows))):
+                draw = rng.random()
+                # About 3% reach the API late; about 3% describe activity that ended hours before creation.
+                delay = rng.randint(30 * MINUTE_MS, 3 * HOUR_MS) if draw < 0.03 else 0
+                gap = rng.randint(2 * HOUR_MS, 8 * HOUR_MS) if 0.03 <= draw < 0.06 else rng.randint(0, 5 * MINUTE_MS)
+                rows.append([created, delay, gap])
+        if len(rows) >= 5:  # even a small backlog has a tie, a late event and an early activity
+            rows[1][0] = rows[2][0] = rows[0][0]
+            rows[3][1] = 2 * HOUR_MS
+            rows[4][2] = 6 * HOUR_MS
+        rows.sort()
+        dids = sorted(self.devices)
+        endpoints = sorted(self.endpoints)
+        categories = ('critical', 'suspicious', 'suspicious', 'compliance', 'informational')
+        for created, delay, gap in rows:
+            title, summary = rng.choice(catalog.AI_ANALYST_TITLES)
+            did = dids[rng.randrange(len(dids))]
+            device = self.devices[did]
+            category = rng.choice(categories)
+            event_id = _uuid_from(rng)
+            group_id = f'g{event_id}'
+            end = created - gap
+            periods = [{'start': end - rng.randint(5 * MINUTE_MS, 2 * HOUR_MS), 'end': end}]
+            if rng.random() < 0.1:
+                periods.insert(0, {'start': periods[0]['start'] - rng.randint(2 * HOUR_MS, DAY_MS),
+                                   'end': periods[0]['start'] - HOUR_MS})
+            position = bisect.bisect_left(self._creation_keys, (created,))
+            related = self._by_creation[max(0, position - 2):position]
+            breach_device = {'did': did, 'ip': device['ip'], 'identifier': device.get('hostname', device['ip'])}
+            if 'hostname' in device:
+                breach_device['hostname'] = device['hostname']
+            if 'macaddress' in device:
+                breach_device['mac'] = device['macaddress']
+            score = round(rng.uniform(5, 100), 1)
+            event = {
+                'id': event_id, 'acknowledged': rng.random() < 0.1, 'pinned': False, 'createdAt': created,
+                'title': title, 'category': category, 'currentGroup': group_id, 'groupCategory': category,
+                'groupScore': score, 'aiaScore': score,
+                # Some appliances send a structured summary; most send text.
+                'summary': summary if rng.random() >= 0.1 else {'text': summary, 'device': breach_device['identifier']},
+                'mitreTactics': [rng.choice(catalog.MITRE_TACTICS)], 'breachDevices': [breach_device],
+                'relatedBreaches': [{'modelName': self.models[b.pid].spec.name, 'pbid': b.pbid,
+                                     'threatScore': round(b.score * 100, 1), 'timestamp': b.time} for b in related],
+                'details': self._event_details(breach_device, endpoints[rng.randrange(len(endpoints))],
+                                               rng.choice((443, 80, 8443))),
+                'periods': periods, 'attackPhases': [rng.randint(1, 6)],
+            }
+            self.groups[group_id] = {
+                'id': group_id, 'category': category, 'groupScore': score, 'start': periods[0]['start'],
+                'end': end, 'active': False, 'userTriggered': False, 'incidentEvents': [event_id],
+                'devices': [did], 'initialDevices': [did], 'mitreTactics': event['mitreTactics'],
+                'previousIds': [], 'edges': [],
+            }
+            self._add_event(event, created + delay)
+
+    def _add_event(self, event: dict[str, Any], published: int) -> None:
+        event_id = event['id']
+        if event_id in self.incidents:
+            old = self.incidents[event_id]
+            self._event_keys.pop(bisect.bisect_left(self._event_keys, (old['createdAt'], event_id)))
+        self.incidents[event_id] = event
+        bisect.insort(self._event_keys, (event['createdAt'], event_id))
+        self._event_published[event_id] = published
+        for period in event.get('periods') or []:
+            self._event_lead_ms = max(self._event_lead_ms, event['createdAt'] - period['start'])
+            self._event_trail_ms = max(self._event_trail_ms, period['end'] - event['createdAt'])
+
+    def event_visible(self, event_id: str, now_ms: int) -> bool:
+        return event_id in self.incidents and self._event_published[event_id] <= now_ms
+
+    def incident_events_between(self, start: int, end: int, *, on_periods: bool = False, inclusive: bool = True,
+                                now_ms: int | None = None) -> list[dict[str, Any]]:
+        """Visible events whose createdAt (or one of whose activity periods) is in the window, ascending by
+        (createdAt, id). ``inclusive`` makes both bounds inclusive; otherwise both are exclusive."""
+        if inclusive:
+            def within(low: int, high: int) -> bool:
+                return low <= end and high >= start
+        else:
+            def within(low: int, high: int) -> bool:
+                return low < end and high > start
+        if on_periods:  # a period lies within [createdAt - lead, createdAt + trail]
+            low_key, high_key = start - self._event_trail_ms, end + self._event_lead_ms
+        else:
+            low_key, high_key = start, end
+        lo = bisect.bisect_left(self._event_keys, (low_key,))
+        hi = bisect.bisect_left(self._event_keys, (high_key + 1,))
+        found = []
+        for created, event_id in self._event_keys[lo:hi]:
+            event = self.incidents[event_id]
+            if now_ms is not None and self._event_published[event_id] > now_ms:
+                continue
+            if on_periods:
+                if not any(within(period['start'], period['end']) for period in event.get('periods') or []):
+                    continue
+            elif not within(created, created):
+                continue
+            found.append(event)
+        return found
+
+    def add_incident_events(self, records: Iterable[dict[str, Any]], now_ms: int) -> list[str]:
+        """Add AI Analyst events (API shape; ``publishedAt`` is when one reaches the API, default its createdAt).
+        Missing fields get defaults; a new event is its own incident. Returns the ids."""
+        ids = []
+        for record in records:
+            record = dict(record)
+            published = record.pop('publishedAt', None)
+            created = int(record.get('createdAt', now_ms))
+            event_id = str(record.get('id') or _uuid_from(random.Random(f'{self.seed}:event:{len(self.incidents)}')))
+            did = int(record.get('did', min(self.devices)))
+            device = self.devices.get(did, {'did': did, 'ip': '10.0.0.1'})
+            event = {'id': event_id, 'acknowledged': False, 'pinned': False, 'createdAt': created,
+                     'title': 'Unusual Activity', 'category': 'suspicious', 'currentGroup': f'g{event_id}',
+                     'groupCategory': 'suspicious', 'groupScore': 50.0, 'aiaScore': 50.0,
+                     'summary': 'The device behaved unusually.', 'mitreTactics': [],
+                     'breachDevices': [{'did': did, 'ip': device['ip'], 'hostname': device.get('hostname')}],
+                     'relatedBreaches': [], 'details': [], 'periods': [{'start': created - HOUR_MS, 'end': created}]}
+            event.update({key: value for key, value in record.items() if key != 'did'})
+            self.groups.setdefault(event['currentGroup'], {
+                'id': event['currentGroup'], 'category': event['category'], 'groupScore': event['groupScore'],
+                'start': min(p['start'] for p in event['periods']), 'end': max(p['end'] for p in event['periods']),
+                'active': True, 'userTriggered': False, 'incidentEvents': [event_id], 'devices': [did],
+                'initialDevices': [did], 'mitreTactics': event['mitreTactics'], 'previousIds': [], 'edges': []})
+            self._add_event(event, created if published is None else int(published))
+            ids.append(event_id)
+        return ids
+
+    def _event_details(self, breach_device: dict[str, Any], endpoint: str, port: int) -> list[list[dict[str, Any]]]:
+        return [[
+            {'header': 'Breaching Device', 'contents': [
+                {'key': None, 'type': 'device', 'values': [breach_device]}]},
+            {'header': 'Connection Details', 'contents': [
+                {'key': 'Destination', 'type': 'externalHost', 'values': [
+                    {'hostname': endpoint, 'ip': self.endpoints[endpoint]['ip']}]},
+                {'key': 'Destination port', 'type': 'integer', 'values': [port]}]},
+        ]]
 
     def _incident_event(self, rng: random.Random, group_id: str, category: str, group_score: float,
                         did: int, created: int) -> dict[str, Any]:
@@ -659,14 +818,7 @@ class Dataset:
             'breachDevices': [breach_device],
             'relatedBreaches': [{'modelName': self.models[b.pid].spec.name, 'pbid': b.pbid,
                                  'threatScore': round(b.score * 100, 1), 'timestamp': b.time} for b in related],
-            'details': [[
-                {'header': 'Breaching Device', 'contents': [
-                    {'key': None, 'type': 'device', 'values': [breach_device]}]},
-                {'header': 'Connection Details', 'contents': [
-                    {'key': 'Destination', 'type': 'externalHost', 'values': [
-                        {'hostname': endpoint, 'ip': self.endpoints[endpoint]['ip']}]},
-                    {'key': 'Destination port', 'type': 'integer', 'values': [rng.choice((443, 80, 8443))]}]},
-            ]],
+            'details': self._event_details(breach_device, endpoint, rng.choice((443, 80, 8443))),
             'periods': [{'start': start, 'end': created}],
             'attackPhases': [rng.randint(1, 6)],
         }

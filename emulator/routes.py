@@ -857,9 +857,11 @@ def get_incidentevents(request: Request) -> list[dict[str, Any]]:
     dataset = request.dataset
     uuids = id_list(request.param('uuid'))
     if uuids:
-        events = [dataset.incidents[u] for u in uuids if u in dataset.incidents]
+        events = [dataset.incidents[u] for u in uuids if dataset.event_visible(u, request.now_ms)]
     else:
         start, end = _ai_window(request)
+        window = dataset.incident_events_between(start, end, on_periods=request.settings.ai_time_filter == 'periods',
+                                                 inclusive=request.settings.inclusive_bounds, now_ms=request.now_ms)
         include_acknowledged = bool_param(request, 'includeacknowledged')
         minscore = float_param(request, 'minscore', 0, 100)
         maxscore = float_param(request, 'maxscore', 0, 100)
@@ -867,9 +869,8 @@ def get_incidentevents(request: Request) -> list[dict[str, Any]]:
         did = int_param(request, 'did')
         group_ids = id_list(request.param('groupid'))
         critical_only = bool_param(request, 'groupcritical')
-        events = [e for e in dataset.incidents.values()
-                  if start <= e['createdAt'] <= end and e['createdAt'] <= request.now_ms
-                  and (include_acknowledged or not e['acknowledged'])
+        events = [e for e in window
+                  if (include_acknowledged or not e['acknowledged'])
                   and (minscore is None or e['aiaScore'] >= minscore)
                   and (maxscore is None or e['aiaScore'] <= maxscore)
                   and (mingroupscore is None or e['groupScore'] >= mingroupscore)

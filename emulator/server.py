@@ -175,14 +175,16 @@ class Emulator:
 
     ``settings`` are the realism switches of settings.py (order, inclusive_bounds, honour_count,
     ack_reply, tag_reply, comment_reply, model_uuid_reply, date_clock, respond, signature_form,
-    breach_path_route, group_lookup, details_pairs).
+    breach_path_route, group_lookup, details_pairs, ai_time_filter); ``incident_events`` adds a backlog of
+    AI Analyst incident events spread like the breaches.
     """
 
     def __init__(self, breaches: int = 500, span_days: float = 7, seed: int = 1, tls: bool = False,
                  anchor_ms: int | None = None, token_pairs: Iterable[Any] | None = None, port: int = 0,
-                 **settings: Any) -> None:
+                 incident_events: int = 0, **settings: Any) -> None:
         self.settings_store = SettingsStore(**settings)
-        self.dataset = Dataset(breaches=breaches, span_days=span_days, seed=seed, anchor_ms=anchor_ms)
+        self.dataset = Dataset(breaches=breaches, span_days=span_days, seed=seed, anchor_ms=anchor_ms,
+                               incident_events=incident_events)
         self.seed = seed
         self.tls = tls
         self.port = port
@@ -278,6 +280,10 @@ class Emulator:
     def add_breaches(self, breaches: Iterable[dict[str, Any]]) -> list[int]:
         with self.dataset.lock:
             return self.dataset.add_breaches(breaches, self.now_ms())
+
+    def add_incident_events(self, events: Iterable[dict[str, Any]]) -> list[str]:
+        with self.dataset.lock:
+            return self.dataset.add_incident_events(events, self.now_ms())
 
     def request_log(self) -> list[dict[str, Any]]:
         return self.log.entries()

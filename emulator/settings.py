@@ -26,6 +26,7 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
     'group_lookup': ('strict', 'lenient'),            # /aianalyst/groups: uuid = event id, groupid = group id, or
                                                       # (lenient) either id in either parameter
     'details_pairs': ('strict', 'lenient'),           # /details refuses unpaired times and count with times
+    'ai_time_filter': ('created', 'periods'),         # /aianalyst/incidentevents window: createdAt, or periods overlap
 }
 
 
@@ -47,6 +48,7 @@ class Settings:
     breach_path_route: bool = False
     group_lookup: str = 'strict'
     details_pairs: str = 'strict'
+    ai_time_filter: str = 'created'
 
 
 class SettingsStore:

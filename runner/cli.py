@@ -28,7 +28,8 @@ python -m runner [options] '!command name=value name="two words" ...'
 DESCRIPTION = f"""\
 Runs the Darktrace integration through Darktrace.main() as XSOAR would, and prints the War Room
 output for a terminal. By default it targets an emulated appliance started for the run
-({EMULATOR_DATASET['breaches']} model breaches over {EMULATOR_DATASET['span_days']} days); \
+({EMULATOR_DATASET['breaches']} model breaches and {EMULATOR_DATASET['incident_events']} AI Analyst incident events \
+over {EMULATOR_DATASET['span_days']} days); \
 what a command changes there lasts for that run only.
 With --url it targets a real appliance, reading the token pair from the environment
 variables {PUBLIC_TOKEN_VARIABLE} and {PRIVATE_TOKEN_VARIABLE}."""

@@ -15,7 +15,8 @@ from runner.targets import emulator_target
 
 DEMO_FETCH_CYCLES = 3
 # Ten incidents a cycle keeps the three fetch tables short enough to read; --param max_alerts=N overrides.
-DEMO_PARAMS = {'max_alerts': '10'}
+# Both sources, so the tables show model breaches and AI Analyst incidents side by side.
+DEMO_PARAMS = {'max_alerts': '10', 'fetch_sources': 'Model Breaches,AI Analyst Incidents'}
 
 
 def run_demo(out: Output, param_overrides: dict[str, str], as_json: bool = False, verbose: bool = False) -> int:

@@ -74,11 +74,14 @@ def run_fetch_cycle(params: dict[str, Any], last_run: dict[str, Any]) -> FetchRu
                     logs=list(platform_run.logs))
 
 
-def incident_pbid(incident: dict[str, Any]) -> Any:
-    """The model breach an incident came from: its mirror id, else the pbid in its raw JSON."""
-    if incident.get('dbotMirrorId'):
-        return incident['dbotMirrorId']
-    try:
-        return json.loads(incident.get('rawJSON') or '{}').get('pbid')
-    except ValueError:
-        return None
+def incident_source(incident: dict[str, Any]) -> tuple[str, Any]:
+    """Where an incident came from, ('breach', pbid) or ('AI Analyst', event id): its mirror id (all digits for a
+    breach), else the id in its raw JSON."""
+    record_id = incident.get('dbotMirrorId')
+    if not record_id:
+        try:
+            raw = json.loads(incident.get('rawJSON') or '{}')
+        except ValueError:
+            raw = {}
+        record_id = raw.get('pbid') or raw.get('id') if isinstance(raw, dict) else None
+    return ('breach' if str(record_id).isdigit() else 'AI Analyst'), record_id

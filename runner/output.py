@@ -6,7 +6,7 @@ import re
 from typing import Any, TextIO
 from urllib.parse import quote
 
-from runner.execution import incident_pbid, is_error_entry
+from runner.execution import incident_source, is_error_entry
 from runner.render import render_markdown, render_table, sanitize, wrap
 
 # Plain text to the renderer (asterisks would read as bold markers), and the emulator's mark too.
@@ -100,11 +100,13 @@ class Output:
         if not incidents:
             self.print('No new incidents.')
             return
-        rows = [[str(incident_pbid(incident) or ''), str(incident.get('occurred') or ''),
+        # The name says the source ("Darktrace Model Breach ..." or "Darktrace AI Analyst Incident: ..."); the id is
+        # the pbid or the event id.
+        rows = [[str(incident_source(incident)[1] or ''), str(incident.get('occurred') or ''),
                  severity_name(incident.get('severity')), sanitize(str(incident.get('name') or ''))]
                 for incident in incidents]
         rows = [[self.redact(cell) for cell in row] for row in rows]
-        for line in render_table(['pbid', 'occurred', 'severity', 'name'], rows, self.width):
+        for line in render_table(['id', 'occurred', 'severity', 'name'], rows, self.width):
             self.print(line)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from runner.execution import FETCH_COMMAND, run_command, run_fetch_cycle
+from runner.execution import FETCH_COMMAND, incident_source, run_command, run_fetch_cycle
 from runner.output import Output, json_view
 from runner.spec import IntegrationSpec
 from runner.syntax import CommandLine
@@ -90,7 +90,10 @@ class Session:
                 report.append({'cycle': cycle, 'incidents': result.incidents, 'lastRun': last_run})
                 continue
             plural = '' if len(result.incidents) == 1 else 's'
-            self.out.print(f'Fetch cycle {cycle} of {cycles}: {len(result.incidents)} incident{plural}')
+            events = sum(1 for incident in result.incidents if incident_source(incident)[0] == 'AI Analyst')
+            by_source = f' ({len(result.incidents) - events} model breaches, {events} AI Analyst incidents)' \
+                if 'AI Analyst' in str(params.get('fetch_sources')) else ''
+            self.out.print(f'Fetch cycle {cycle} of {cycles}: {len(result.incidents)} incident{plural}{by_source}')
             self.out.incidents_table(result.incidents)
             self.out.print()
         if self.as_json:

@@ -15,7 +15,7 @@ from runner.spec import IntegrationSpec, parse_param_value
 PUBLIC_TOKEN_VARIABLE = 'DARKTRACE_PUBLIC_TOKEN'
 PRIVATE_TOKEN_VARIABLE = 'DARKTRACE_PRIVATE_TOKEN'
 # A modest dataset: it builds in well under a second and still gives fetch several cycles of work.
-EMULATOR_DATASET: dict[str, Any] = {'breaches': 3000, 'span_days': 30, 'seed': 1}
+EMULATOR_DATASET: dict[str, Any] = {'breaches': 3000, 'incident_events': 300, 'span_days': 30, 'seed': 1}
 # Set through --url / --insecure / --proxy or the environment, never through --param.
 RESERVED_PARAMS = ('url', 'public_api_token', 'private_api_token', 'insecure', 'proxy')
 
@@ -75,7 +75,8 @@ def emulator_target(anchor_ms: int | None = None) -> Target:
     """Start the emulated appliance on a free port; `anchor_ms` recreates the dataset of an earlier run."""
     emulator = Emulator(anchor_ms=anchor_ms, **EMULATOR_DATASET).start()
     identity = {'target': 'emulator', **EMULATOR_DATASET, 'anchor_ms': emulator.dataset.anchor_ms}
-    description = (f'emulated appliance at {emulator.url} ({EMULATOR_DATASET["breaches"]} model breaches over '
+    description = (f'emulated appliance at {emulator.url} ({EMULATOR_DATASET["breaches"]} model breaches and '
+                   f'{EMULATOR_DATASET["incident_events"]} AI Analyst incident events over '
                    f'{EMULATOR_DATASET["span_days"]} days, seed {EMULATOR_DATASET["seed"]})')
     return Target(url=emulator.url, public_token=emulator.public_token, private_token=emulator.private_token,
                   description=description, emulator=emulator, identity=identity)

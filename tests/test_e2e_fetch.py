@@ -151,3 +151,121 @@ def test_fetch_incident_carries_the_breach_link_and_score() -> None:
             assert raw['breachUrl'] and 'percentscore' in raw
             assert incident['dbotMirrorId'] == str(raw['pbid'])
             assert incident['name'].startswith(f"Darktrace Model Breach {raw['pbid']}: ")
+
+
+# --- AI Analyst incidents, alone and beside model breaches ---------------------------------------------------
+
+BOTH_SOURCES = 'Model Breaches,AI Analyst Incidents'
+
+
+def drain_records(emulator: Emulator, last_run: dict[str, Any] | None = None, allow_failure: bool = False,
+                  **params: Any) -> tuple[dict, list[dict]]:
+    """Fetch until a run delivers nothing and both cursors have caught up; fails after MAX_RUNS runs."""
+    last_run = last_run or {}
+    delivered: list[dict] = []
+    for _ in range(MAX_RUNS):
+        last_run, incidents = fetch_once(emulator, last_run, allow_failure,
+                                         **{'first_fetch': str(first_fetch_ms(emulator)), **params})
+        delivered.extend(incidents)
+        sources = params.get('fetch_sources', 'Model Breaches')
+        breaches_caught_up = 'Model Breaches' not in sources or caught_up(emulator, last_run)
+        events_caught_up = 'AI Analyst Incidents' not in sources or \
+            last_run.get('ai_analyst', {}).get('start_ms', 0) >= emulator.now_ms() - 60_000
+        if not incidents and breaches_caught_up and events_caught_up:
+            return last_run, delivered
+    raise AssertionError(f'fetch did not catch up within {MAX_RUNS} runs (cursor {last_run})')
+
+
+def first_fetch_ms(emulator: Emulator) -> int:
+    """The first fetch time of these tests: three days before the dataset's anchor, as epoch milliseconds."""
+    return emulator.dataset.anchor_ms - 72 * HOUR_MS
+
+
+def visible_event_ids(emulator: Emulator) -> set[str]:
+    """The events the appliance shows now, created since the first fetch time."""
+    now = emulator.now_ms()
+    return {event_id for event_id, event in emulator.dataset.incidents.items()
+            if emulator.dataset.event_visible(event_id, now) and event['createdAt'] >= first_fetch_ms(emulator)}
+
+
+def split_by_source(incidents: list[dict]) -> tuple[list[int], list[str]]:
+    pbids = [int(i['dbotMirrorId']) for i in incidents if i['dbotMirrorId'].isdigit()]
+    event_ids = [i['dbotMirrorId'] for i in incidents if not i['dbotMirrorId'].isdigit()]
+    return pbids, event_ids
+
+
+@pytest.mark.parametrize('ai_time_filter', ['created', 'periods'])
+@pytest.mark.parametrize('inclusive_bounds', [True, False])
+def test_fetch_drains_a_mixed_backlog_exactly_once(ai_time_filter: str, inclusive_bounds: bool) -> None:
+    """
+    Given an appliance holding model breaches and AI Analyst events (ties, events published late, activity ending
+    hours before creation), filtering AI Analyst windows on createdAt or on activity periods, with inclusive or
+    exclusive bounds
+    When fetch-incidents runs with both sources until drained
+    Then every visible breach and every visible event becomes exactly one incident, and the AI Analyst incidents
+    carry the event, its link and their record kind.
+    """
+    with Emulator(breaches=300, incident_events=300, span_days=2, seed=16, ai_time_filter=ai_time_filter,
+                  inclusive_bounds=inclusive_bounds) as emulator:
+        _, delivered = drain_records(emulator, fetch_sources=BOTH_SOURCES, max_alerts='30')
+        pbids, event_ids = split_by_source(delivered)
+        assert len(pbids) == len(set(pbids)) and set(pbids) == visible_pbids(emulator)
+        assert len(event_ids) == len(set(event_ids)) and set(event_ids) == visible_event_ids(emulator)
+        for incident in delivered:
+            if not incident['dbotMirrorId'].isdigit():
+                raw = json.loads(incident['rawJSON'])
+                assert raw['darktraceRecordKind'] == 'AI Analyst Incident' and raw['id'] == incident['dbotMirrorId']
+                assert raw['incidentEventUrl'] == f"{emulator.url}/#aiaincidentevent/{raw['id']}"
+        request = next(entry for entry in emulator.request_log() if entry['path'] == '/aianalyst/incidentevents')
+        assert 'includeacknowledged=true' in request['query'] and 'includeincidenteventurl=true' in request['query']
+
+
+def test_fetch_delivers_an_ai_analyst_event_published_late_once() -> None:
+    """
+    Given a drained appliance
+    When an AI Analyst event appears whose createdAt is two hours old and whose activity ended five hours before
+    that, and fetch runs again (the appliance filtering on activity periods)
+    Then it is delivered exactly once, with occurred set from its activity.
+    """
+    with Emulator(breaches=50, incident_events=100, span_days=1, seed=17, ai_time_filter='periods') as emulator:
+        last_run, first = drain_records(emulator, fetch_sources='AI Analyst Incidents')
+        now = emulator.now_ms()
+        activity_start = now - 8 * HOUR_MS
+        (late_id,) = emulator.add_incident_events([{
+            'createdAt': now - 2 * HOUR_MS, 'periods': [{'start': activity_start, 'end': now - 7 * HOUR_MS}]}])
+        last_run, second = drain_records(emulator, last_run, fetch_sources='AI Analyst Incidents')
+        assert [incident['dbotMirrorId'] for incident in second] == [late_id]
+        assert second[0]['occurred'] == Darktrace.ms_to_iso(activity_start)
+        assert late_id not in {incident['dbotMirrorId'] for incident in first}
+        _, third = drain_records(emulator, last_run, fetch_sources='AI Analyst Incidents')
+        assert third == []
+
+
+def test_fetch_of_both_sources_survives_failures_without_loss_or_duplicates() -> None:
+    """
+    Given an appliance that fails some AI Analyst and model breach requests (500, truncated JSON, a login page)
+    When fetch-incidents runs with both sources until drained, the platform keeping lastRun after each failed run
+    Then every breach and every event is still delivered exactly once.
+    """
+    with Emulator(breaches=200, incident_events=200, span_days=2, seed=18) as emulator:
+        last_run: dict[str, Any] = {}
+        delivered: list[dict] = []
+        faults = iter([('status', 500, '/aianalyst'), ('truncate', None, '/modelbreaches'),
+                       ('html_login', None, '/aianalyst'), ('truncate', None, '/aianalyst')])
+        for run in range(MAX_RUNS):
+            if run % 3 == 1:
+                kind, status, path = next(faults, (None, None, None))
+                if kind:
+                    emulator.inject_fault(kind, status=status, path=path)
+            last_run, incidents = fetch_once(emulator, last_run, allow_failure=True, fetch_sources=BOTH_SOURCES,
+                                             first_fetch=str(first_fetch_ms(emulator)))
+            delivered.extend(incidents)
+            if run > 12 and not incidents and caught_up(emulator, last_run):
+                break
+        _, rest = drain_records(emulator, last_run, fetch_sources=BOTH_SOURCES)
+        pbids, event_ids = split_by_source(delivered + rest)
+        assert sorted(entry['fault'] for entry in emulator.request_log() if entry['fault']) == \
+            ['html_login', 'status', 'truncate', 'truncate']
+        assert len(pbids) == len(set(pbids)) and set(pbids) == visible_pbids(emulator)
+        assert len(event_ids) == len(set(event_ids)) and set(event_ids) == visible_event_ids(emulator)
+

@@ -68,9 +68,10 @@ def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3] + 'Z'
 
 
-def get_remote_data(emu: Emulator, pbid: int, last_update: str, **params: Any) -> tuple[dict[str, Any], list[dict]]:
-    """get-remote-data as XSOAR runs it: the mirrored breach, and the entries for the incident."""
-    mirrored, *entries = run(emu, 'get-remote-data', {'id': str(pbid), 'lastUpdate': last_update}, **params)
+def get_remote_data(emu: Emulator, remote_id: int | str, last_update: str,
+                    **params: Any) -> tuple[dict[str, Any], list[dict]]:
+    """get-remote-data as XSOAR runs it: the mirrored record, and the entries for the incident."""
+    mirrored, *entries = run(emu, 'get-remote-data', {'id': str(remote_id), 'lastUpdate': last_update}, **params)
     return mirrored, entries
 
 
@@ -205,8 +206,83 @@ def test_get_mapping_fields_describes_the_mirrored_breach(emu: Emulator) -> None
     When get-mapping-fields runs
     Then it returns the Darktrace Model Breach type with every field get-remote-data mirrors.
     """
-    (mapping,) = run(emu, 'get-mapping-fields')
+    mapping = schemes(run(emu, 'get-mapping-fields'))
     (breach,) = quiet_breaches(emu, 1, skip=6)
     mirrored, _ = get_remote_data(emu, breach.pbid, iso(emu.now_ms()))
-    assert set(mapping) == {'Darktrace Model Breach'}
+    assert set(mapping) == {'Darktrace Model Breach', 'Darktrace AI Analyst Incident'}
     assert set(mapping['Darktrace Model Breach']) <= set(mirrored)
+
+
+def schemes(results: list[Any]) -> dict[str, Any]:
+    """get-mapping-fields' schemes by type name, whether the platform hands them over merged or one per entry."""
+    return {name: fields for result in results for name, fields in result.items()}
+
+
+# --- AI Analyst incidents -----------------------------------------------------------------------------------
+
+def quiet_event(emu: Emulator, skip: int = 0) -> dict[str, Any]:
+    """A visible, unacknowledged AI Analyst event without comments."""
+    now = emu.now_ms()
+    found = [event for event_id, event in sorted(emu.dataset.incidents.items())
+             if emu.dataset.event_visible(event_id, now) and not event['acknowledged']
+             and not emu.dataset.incident_comments.get(event_id)]
+    assert len(found) > skip
+    return found[skip]
+
+
+def test_ai_analyst_incidents_are_marked_for_mirroring(emu: Emulator) -> None:
+    """
+    Given an instance fetching AI Analyst incidents and mirroring both ways
+    When fetch-incidents runs
+    Then every incident carries its event id as mirror ID, the direction, the instance and the comment tag.
+    """
+    incidents = first_incidents(emu, fetch_sources='AI Analyst Incidents', first_fetch='30 days')
+    for incident in incidents:
+        assert incident['dbotMirrorId'] == json.loads(incident['rawJSON'])['id']
+        assert (incident['dbotMirrorDirection'], incident['dbotMirrorTags']) == ('Both', [COMMENT_TAG])
+
+
+def test_ai_analyst_event_mirrors_in_and_out(emu: Emulator) -> None:
+    """
+    Given an AI Analyst event mirrored both ways, close_incident and close_out on
+    When an analyst comments on it in Darktrace and XSOAR runs get-remote-data, then the incident is closed with a
+    tagged note and XSOAR runs update-remote-system, then get-remote-data runs again
+    Then the Darktrace comment comes in as a note; the event gets acknowledged through the AI Analyst endpoint and
+    the note becomes a comment marked as from XSOAR; and that comment is not mirrored back in, while the
+    acknowledgement now closes the incident.
+    """
+    event = quiet_event(emu)
+    event_id = event['id']
+    last_update = iso(emu.now_ms() - 1000)
+    with emu.dataset.lock:
+        emu.dataset.incident_comments.setdefault(event_id, []).append(
+            {'message': 'Owner confirms the upload', 'username': 'analyst9', 'time': emu.now_ms()})
+    mirrored, entries = get_remote_data(emu, event_id, last_update, close_incident=True)
+    assert mirrored['id'] == event_id and mirrored['acknowledged'] is False and mirrored['commentCount'] == 1
+    assert mirrored['incidentEventUrl'] == f'{emu.url}/#aiaincidentevent/{event_id}'
+    assert [entry['Contents'].split('\n\n')[1] for entry in entries] == ['Owner confirms the upload']
+
+    second_update = iso(emu.now_ms())
+    args = {'remoteId': event_id, 'status': 2, 'incidentChanged': True, 'delta': {'closeReason': 'Resolved'},
+            'entries': [{'type': 1, 'contents': 'Device reimaged', 'tags': [COMMENT_TAG], 'user': 'alice'}]}
+    assert run(emu, 'update-remote-system', args, close_out=True) == [event_id]
+    assert emu.dataset.incidents[event_id]['acknowledged'] is True
+    assert [c['message'] for c in emu.dataset.incident_comments[event_id]][-1] == \
+        '[Cortex XSOAR] alice: Device reimaged'
+
+    mirrored, entries = get_remote_data(emu, event_id, second_update, close_incident=True)
+    assert mirrored['acknowledged'] is True and mirrored['commentCount'] == 2
+    assert entries == [{'Type': NOTE_ENTRY_TYPE, 'ContentsFormat': 'json', 'Contents': CLOSE_CONTENTS}]
+
+
+def test_ai_analyst_event_left_alone_when_close_out_is_off(emu: Emulator) -> None:
+    """
+    Given close_out off
+    When update-remote-system runs for a closed incident of an AI Analyst event, without notes
+    Then nothing is sent and the event stays unacknowledged.
+    """
+    event = quiet_event(emu, skip=1)
+    emu.clear_log()
+    args = {'remoteId': event['id'], 'status': 2, 'incidentChanged': True, 'delta': {'closeReason': 'Resolved'}}
+    assert run(emu, 'update-remote-system', args, close_out=False) == [event['id']]
+    assert event['acknowledged'] is False and emu.request_log() == []

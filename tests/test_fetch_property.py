@@ -1,9 +1,12 @@
-"""Property-based test of fetch-incidents: every eligible breach exactly once, whatever the appliance does.
+"""Property-based test of fetch-incidents: every eligible breach and AI Analyst event exactly once, whatever the
+appliance does.
 
-An in-memory appliance stands in for /modelbreaches so that hypothesis can try thousands of fetch
-runs per second: random reply orders, inclusive or exclusive bounds, same-millisecond ties, breaches
-created hours after their activity, acknowledgements, clock skew between XSOAR and the appliance,
-random max_alerts, and failures injected at random runs (after which the platform keeps lastRun).
+An in-memory appliance stands in for /modelbreaches and /aianalyst/incidentevents so that hypothesis can try
+thousands of fetch runs per second, with both sources fetched at once: random reply orders, inclusive or exclusive
+bounds, same-millisecond ties, breaches created hours after their activity, AI Analyst events that reach the API
+after events created later or describe activity that ended hours before their creation, an appliance filtering
+AI Analyst windows on createdAt or on activity periods, acknowledgements, clock skew between XSOAR and the
+appliance, random max_alerts, and failures injected at random runs (after which the platform keeps lastRun).
 """
 import json
 import random
@@ -38,23 +41,69 @@ class Breach:
         return self.acknowledged_at is not None and self.acknowledged_at <= now_ms
 
 
-class InMemoryAppliance:
-    """/modelbreaches over a list of breaches, with the appliance's clock, filters and quirks."""
+@dataclass
+class Event:
+    """An AI Analyst incident event; it reaches the API at `published`, at or after its createdAt."""
+    event_id: str
+    created: int
+    published: int
+    activity_end: int
+    score: float
+    acknowledged_at: int | None
 
-    def __init__(self, breaches: list[Breach], order: str, inclusive: bool, skew_ms: int, seed: int) -> None:
+    def as_reply(self, now_ms: int) -> dict[str, Any]:
+        return {'id': self.event_id, 'createdAt': self.created, 'aiaScore': self.score, 'title': 'Unusual Activity',
+                'category': 'suspicious', 'acknowledged': self.acknowledged(now_ms),
+                'periods': [{'start': self.activity_end - HOUR_MS, 'end': self.activity_end}]}
+
+    def acknowledged(self, now_ms: int) -> bool:
+        return self.acknowledged_at is not None and self.acknowledged_at <= now_ms
+
+
+class InMemoryAppliance:
+    """/modelbreaches and /aianalyst/incidentevents over lists of records, with the appliance's clock, filters and
+    quirks."""
+
+    server_url = 'https://dt.example'
+
+    def __init__(self, breaches: list[Breach], events: list[Event], order: str, inclusive: bool, time_filter: str,
+                 skew_ms: int, seed: int) -> None:
         self.breaches = breaches
+        self.events = events
         self.order = order
         self.inclusive = inclusive
+        self.time_filter = time_filter
         self.skew_ms = skew_ms
         self.random = random.Random(seed)
         self.now_ms = 0  # the XSOAR clock; the appliance's is now_ms + skew_ms
         self.fail_on_request: int | None = None
-        self.requests = 0
+        self.requests = {'breaches': 0, 'events': 0}
+
+    def _request(self, source: str) -> None:
+        self.requests[source] += 1
+        if self.fail_on_request is not None and sum(self.requests.values()) == self.fail_on_request:
+            raise DarktraceApiError('unavailable', 'injected failure')
+
+    def get_ai_analyst_incident_events(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        self._request('events')
+        appliance_now = self.now_ms + self.skew_ms
+        start, end = int(params['starttime']), int(params['endtime'])
+        minimum = float(params.get('minscore') or 0)
+        include_acknowledged = params.get('includeacknowledged') is True
+        if self.inclusive:
+            def overlaps(low: int, high: int) -> bool: return low <= end and high >= start
+        else:
+            def overlaps(low: int, high: int) -> bool: return low < end and high > start
+        found = [e for e in self.events
+                 if e.published <= appliance_now and e.score >= minimum
+                 and (include_acknowledged or not e.acknowledged(appliance_now))
+                 and (overlaps(e.created, e.created) if self.time_filter == 'created'
+                      else overlaps(e.activity_end - HOUR_MS, e.activity_end))]
+        self.random.shuffle(found)
+        return [e.as_reply(appliance_now) for e in found]
 
     def get_model_breaches(self, params: dict[str, Any], max_bytes: int | None = None) -> list[dict[str, Any]]:
-        self.requests += 1
-        if self.fail_on_request is not None and self.requests == self.fail_on_request:
-            raise DarktraceApiError('unavailable', 'injected failure')
+        self._request('breaches')
         appliance_now = self.now_ms + self.skew_ms
         start, end = int(params['starttime']), int(params['endtime'])
         minimum = float(params.get('minscore') or 0)
@@ -88,67 +137,105 @@ def breach_sets(draw: Any) -> list[Breach]:
     return breaches
 
 
+@st.composite
+def event_sets(draw: Any) -> list[Event]:
+    count = draw(st.integers(0, 120))
+    moments = draw(st.lists(st.integers(0, DAY_MS), min_size=1, max_size=12))
+    events = []
+    for number in range(count):
+        created = BASE_MS + draw(st.sampled_from(moments))
+        # Late publication plus early activity stays within the look-back, less the largest clock skew.
+        delay = draw(st.sampled_from([0, 0, 0, 1, 5000, HOUR_MS, 4 * HOUR_MS]))
+        gap = draw(st.sampled_from([0, 0, 1000, 2 * HOUR_MS, 7 * HOUR_MS]))
+        score = draw(st.sampled_from([0.0, 20.0, 49.5, 50.0, 51.0, 90.0, 100.0]))
+        acknowledged_at = draw(st.one_of(st.none(), st.integers(BASE_MS, BASE_MS + 3 * DAY_MS)))
+        events.append(Event(f'e{number:04d}-x', created, created + delay, created - gap, score, acknowledged_at))
+    return events
+
+
+SOURCE_CHOICES = [(Darktrace.FETCH_SOURCE_BREACHES, Darktrace.FETCH_SOURCE_AI_ANALYST),
+                  (Darktrace.FETCH_SOURCE_BREACHES,), (Darktrace.FETCH_SOURCE_AI_ANALYST,)]
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(breaches=breach_sets(),
+       events=event_sets(),
+       sources=st.sampled_from(SOURCE_CHOICES[:1] * 4 + SOURCE_CHOICES[1:]),
        max_alerts=st.integers(1, 60),
        min_score=st.sampled_from([0, 50]),
+       ai_min_score=st.sampled_from([0, 50]),
        include_acknowledged=st.booleans(),
        order=st.sampled_from(['asc', 'desc', 'shuffle']),
        inclusive=st.booleans(),
+       time_filter=st.sampled_from(['created', 'periods']),
        skew_ms=st.integers(-29 * MINUTE_MS, 29 * MINUTE_MS),
        step_ms=st.sampled_from([5 * MINUTE_MS, 30 * MINUTE_MS, 2 * HOUR_MS, 7 * HOUR_MS]),
        failing_runs=st.sets(st.integers(0, 400), max_size=40),
        seed=st.integers(0, 2 ** 16))
-def test_fetch_delivers_every_eligible_breach_exactly_once(
-        breaches: list[Breach], max_alerts: int, min_score: int, include_acknowledged: bool, order: str,
-        inclusive: bool, skew_ms: int, step_ms: int, failing_runs: set[int], seed: int) -> None:
+def test_fetch_delivers_every_eligible_record_exactly_once(
+        breaches: list[Breach], events: list[Event], sources: tuple[str, ...], max_alerts: int, min_score: int,
+        ai_min_score: int, include_acknowledged: bool, order: str, inclusive: bool, time_filter: str, skew_ms: int,
+        step_ms: int, failing_runs: set[int], seed: int) -> None:
     """
-    Given random breaches (ties, late creations, acknowledgements), a random appliance (order, bounds, clock skew)
-    and failures injected at random runs
-    When fetch-incidents runs on a moving clock until the backlog is drained, keeping lastRun only after
+    Given random breaches (ties, late creations, acknowledgements) and AI Analyst events (ties, late publication,
+    activity ending hours before creation, acknowledgements), mostly fetched together, a random appliance (order,
+    bounds, AI Analyst time filter, clock skew) and failures injected at random runs
+    When fetch-incidents runs on a moving clock until both backlogs are drained, keeping lastRun only after
     runs that did not fail
-    Then every eligible breach is delivered exactly once and no ineligible one is delivered.
+    Then every eligible record of each chosen source is delivered exactly once, no ineligible one is delivered,
+    and no run makes more than three requests per source.
     """
-    appliance = InMemoryAppliance(breaches, order, inclusive, skew_ms, seed)
+    appliance = InMemoryAppliance(breaches, events, order, inclusive, time_filter, skew_ms, seed)
     fetch_settings = FetchSettings(min_score=min_score, max_alerts=max_alerts, first_fetch_ms=BASE_MS - HOUR_MS,
-                                   include_acknowledged=include_acknowledged)
-    by_pbid = {b.pbid: b for b in breaches}
+                                   include_acknowledged=include_acknowledged, sources=sources,
+                                   ai_analyst_min_score=ai_min_score)
+    records: dict[str, Breach | Event] = {str(b.pbid): b for b in breaches}
+    records.update({e.event_id: e for e in events})
     last_run: dict[str, Any] = {}
-    delivered: list[int] = []
-    acknowledged_when_delivered: list[int] = []
+    delivered: list[str] = []
+    acknowledged_when_delivered: list[str] = []
     appliance.now_ms = BASE_MS + 12 * HOUR_MS
     end_ms = BASE_MS + 2 * DAY_MS + Darktrace.SETTLE_MS + 2 * HOUR_MS
     last_creation_ms = max((b.creation_time for b in breaches), default=BASE_MS)
+    last_event_ms = max((e.published for e in events), default=BASE_MS)
     quiet_runs = 0
     drained = False
     for run in range((end_ms - appliance.now_ms) // step_ms + 3000):
-        appliance.requests = 0
-        appliance.fail_on_request = random.Random(run).randint(1, 3) if run in failing_runs else None
+        appliance.requests = {'breaches': 0, 'events': 0}
+        appliance.fail_on_request = random.Random(run).randint(1, 6) if run in failing_runs else None
         try:
             next_run, incidents = fetch_incidents(appliance, last_run, fetch_settings, appliance.now_ms)
         except DarktraceApiError:
             continue  # the platform keeps the previous lastRun and creates no incident
-        assert appliance.requests <= Darktrace.MAX_REQUESTS_PER_RUN
+        assert max(appliance.requests.values()) <= Darktrace.MAX_REQUESTS_PER_RUN
+        assert len(incidents) <= max_alerts
         json.dumps(next_run)  # lastRun holds plain JSON values
         last_run = next_run
         for incident in incidents:
-            pbid = int(incident['dbotMirrorId'])
-            delivered.append(pbid)
-            if by_pbid[pbid].acknowledged(appliance.now_ms + skew_ms):
-                acknowledged_when_delivered.append(pbid)
+            record_id = incident['dbotMirrorId']
+            delivered.append(record_id)
+            if records[record_id].acknowledged(appliance.now_ms + skew_ms):
+                acknowledged_when_delivered.append(record_id)
         quiet_runs = 0 if incidents else quiet_runs + 1
-        if appliance.now_ms >= end_ms and quiet_runs >= 3 and last_run.get('start_ms', 0) >= last_creation_ms:
+        breaches_done = Darktrace.FETCH_SOURCE_BREACHES not in sources or \
+            last_run.get('start_ms', 0) >= last_creation_ms
+        events_done = Darktrace.FETCH_SOURCE_AI_ANALYST not in sources or \
+            last_run.get('ai_analyst', {}).get('start_ms', 0) >= last_event_ms + skew_ms
+        if appliance.now_ms >= end_ms and quiet_runs >= 3 and breaches_done and events_done:
             drained = True
             break
         appliance.now_ms = min(appliance.now_ms + step_ms, end_ms)
 
     assert drained, 'fetch did not catch up with the appliance'
-    eligible_score = [b for b in breaches if b.score >= min_score / 100]
-    assert len(delivered) == len(set(delivered)), 'a breach was delivered twice'
-    assert set(delivered) <= {b.pbid for b in eligible_score}, 'a breach below the minimum score was delivered'
+    eligible = {str(b.pbid) for b in breaches if b.score >= min_score / 100} \
+        if Darktrace.FETCH_SOURCE_BREACHES in sources else set()
+    if Darktrace.FETCH_SOURCE_AI_ANALYST in sources:
+        eligible |= {e.event_id for e in events if e.score >= ai_min_score}
+    assert len(delivered) == len(set(delivered)), 'a record was delivered twice'
+    assert set(delivered) <= eligible, 'a record below the minimum score, or of a source not chosen, was delivered'
     if include_acknowledged:
-        assert set(delivered) == {b.pbid for b in eligible_score}
+        assert set(delivered) == eligible
     else:
-        assert not acknowledged_when_delivered, 'an acknowledged breach was delivered'
-        never_acknowledged = {b.pbid for b in eligible_score if b.acknowledged_at is None}
+        assert not acknowledged_when_delivered, 'an acknowledged record was delivered'
+        never_acknowledged = {record_id for record_id in eligible if records[record_id].acknowledged_at is None}
         assert never_acknowledged <= set(delivered)

@@ -570,7 +570,7 @@ def test_fetch_prints_a_table_per_cycle(tmp_path: Path) -> None:
     """
     Given a new state file
     When fetch runs one cycle
-    Then it prints the cycle's incidents with pbid, occurred, severity and name, within the 120
+    Then it prints the cycle's incidents with id (the pbid), occurred, severity and name, within the 120
     columns used when the output is not a terminal.
     """
     code, stdout, stderr = run_cli('fetch', '--state', str(tmp_path / 's.json'), '--param', 'max_alerts=3')
@@ -578,11 +578,29 @@ def test_fetch_prints_a_table_per_cycle(tmp_path: Path) -> None:
     found = re.search(r'^Fetch cycle 1 of 1: (\d+) incidents?$', stdout, re.MULTILINE)
     assert found and 1 <= int(found.group(1)) <= 3
     table = stdout[found.end():].strip().splitlines()
-    assert table[0].split(' | ') == ['pbid ', 'occurred                ', 'severity', 'name']
+    assert [cell.strip() for cell in table[0].split(' | ')] == ['id', 'occurred', 'severity', 'name']
     assert_aligned(table)
     assert_fits(stdout, NOT_A_TERMINAL_WIDTH)
     severities = {line.split(' | ')[2].strip() for line in table[2:] if line[:1].isdigit()}
     assert severities and severities <= {'Low', 'Medium', 'High', 'Critical'}
+
+
+def test_fetch_shows_both_sources(tmp_path: Path) -> None:
+    """
+    Given an instance fetching model breaches and AI Analyst incidents
+    When fetch runs two cycles
+    Then each cycle says how many incidents came from each source, and the table lists both kinds by id and name.
+    """
+    code, stdout, stderr = run_cli('fetch', '--cycles', '2', '--state', str(tmp_path / 's.json'), '--param',
+                                   'max_alerts=6', '--param', 'fetch_sources=Model Breaches,AI Analyst Incidents')
+    assert code == 0, stderr
+    counts = re.findall(r'^Fetch cycle \d of 2: (\d+) incidents \((\d+) model breaches, (\d+) AI Analyst incidents\)$',
+                        stdout, re.MULTILINE)
+    assert len(counts) == 2 and all(int(total) == int(breaches) + int(events) for total, breaches, events in counts)
+    assert sum(int(breaches) for _, breaches, _ in counts) and sum(int(events) for _, _, events in counts)
+    assert re.search(r'^\d+ +\| ', stdout, re.MULTILINE), 'no row of a model breach (pbid)'
+    assert re.search(r'^[0-9a-f]{8}-[0-9a-f-]+ *\| ', stdout, re.MULTILINE), 'no row of an AI Analyst event (event id)'
+    assert_fits(stdout, NOT_A_TERMINAL_WIDTH)
 
 
 def test_fetch_refuses_a_state_file_of_another_target(tmp_path: Path) -> None:
@@ -683,8 +701,8 @@ def test_demo_runs_end_to_end() -> None:
     """
     Given the repository
     When `python -m runner --demo` runs, as `make demo` does
-    Then it exits 0 after a heading and output for every example line and three fetch cycles,
-         with no line wider than 80 columns.
+    Then it exits 0 after a heading and output for every example line and three fetch cycles of model breaches
+         and AI Analyst incidents, with no line wider than 80 columns.
     """
     completed = subprocess.run([sys.executable, '-m', 'runner', '--demo', '--width', str(WIDTH)], cwd=REPO_ROOT,
                                capture_output=True, text=True, encoding='utf-8', timeout=300)
@@ -694,7 +712,8 @@ def test_demo_runs_end_to_end() -> None:
     for number, line in enumerate(lines, 1):
         assert f'[{number}/{len(lines)}] {line.split()[0]}' in completed.stdout
     for cycle in (1, 2, 3):
-        found = re.search(rf'^Fetch cycle {cycle} of 3: (\d+) incidents?$', completed.stdout, re.MULTILINE)
-        assert found and int(found.group(1)) > 0
+        found = re.search(rf'^Fetch cycle {cycle} of 3: (\d+) incidents? \((\d+) model breaches, (\d+) AI Analyst '
+                          r'incidents\)$', completed.stdout, re.MULTILINE)
+        assert found and int(found.group(1)) > 0 and int(found.group(2)) + int(found.group(3)) == int(found.group(1))
     assert 'Demo finished' in completed.stdout
     assert_fits(completed.stdout)
