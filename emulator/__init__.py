@@ -8,6 +8,6 @@ The integration never imports it.
     with Emulator(breaches=500, span_days=7, seed=1) as emu:
         ...  # emu.url, emu.public_token, emu.private_token
 """
-from emulator.server import Emulator
+from emulator.facade import Emulator
 
 __all__ = ['Emulator']

@@ -11,7 +11,7 @@ import sys
 import threading
 from typing import Any
 
-from emulator.server import Emulator
+from emulator.facade import Emulator
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
