@@ -1328,3 +1328,66 @@ def test_details_time_pairs_follow_the_setting(emu: Emulator, client: Client, de
     assert reply.status_code == (strict_status if details_pairs == 'strict' else 200), reply.text
     if reply.status_code == 400:
         assert reply.json()['response'] == 'INPUT ERROR'
+
+
+# ---------------------------------------------------------------------- module layout
+def emulator_import_graph(package_dir: str) -> dict[str, set[str]]:
+    """Module name -> the emulator modules it imports (every import: top-level, local, TYPE_CHECKING).
+
+    ``from emulator import name`` counts as importing the submodule ``name`` when there is one, else
+    the package's ``__init__``; the package import implied by ``from emulator.x import ...`` does not count.
+    """
+    import ast
+    modules = {name[:-3] for name in os.listdir(package_dir) if name.endswith('.py')}
+    graph: dict[str, set[str]] = {}
+    for module in modules:
+        with open(os.path.join(package_dir, module + '.py'), encoding='utf-8') as source:
+            tree = ast.parse(source.read())
+        imported: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module == 'emulator':
+                imported |= {alias.name if alias.name in modules else '__init__' for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or '').startswith('emulator.'):
+                imported.add(node.module.split('.')[1])
+            elif isinstance(node, ast.Import):
+                imported |= {alias.name.split('.')[1] for alias in node.names if alias.name.startswith('emulator.')}
+        graph[module] = imported - {module}
+    return graph
+
+
+def import_cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One cycle of the graph as [a, b, ..., a], or [] when imports flow one way."""
+    finished: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> list[str]:
+        for imported in sorted(graph.get(module, ())):
+            if imported in path:
+                return path[path.index(imported):] + [imported]
+            if imported not in finished:
+                cycle = visit(imported, path + [imported])
+                if cycle:
+                    return cycle
+        finished.add(module)
+        return []
+
+    for module in sorted(graph):
+        cycle = visit(module, [module])
+        if cycle:
+            return cycle
+    return []
+
+
+def test_import_cycle_finds_a_module_importing_one_that_imports_it_back() -> None:
+    """Given a graph where server imports control and control imports server (as a type only, say),
+    When it is checked for cycles, Then the cycle is named; a graph flowing one way has none."""
+    assert import_cycle({'server': {'control', 'wire'}, 'control': {'server'}, 'wire': set()}) == \
+        ['control', 'server', 'control']
+    assert import_cycle({'facade': {'server', 'control'}, 'server': {'wire'}, 'control': {'wire'}, 'wire': set()}) == []
+
+
+def test_emulator_modules_import_one_way() -> None:
+    """Given every module of the emulator package, When their imports are read, Then no module
+    imports, directly or through others, a module that imports it back."""
+    graph = emulator_import_graph(os.path.join(REPO_ROOT, 'emulator'))
+    assert {'facade', 'pipeline', 'server', 'control'} <= set(graph)
+    assert import_cycle(graph) == []
