@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import parse_qsl
 
@@ -23,21 +24,19 @@ from emulator.settings import SettingsStore
 from emulator.wire import Response, json_response, redirect
 
 
+@dataclass
 class Pipeline:
     """Answers signed-API requests from the emulator's parts; ``base_url`` gives the URL replies link to."""
-
-    def __init__(self, dataset: Dataset, settings_store: SettingsStore, clock: Clock, faults: FaultQueue,
-                 log: RequestLog, authenticator: Authenticator, seed: int, base_url: Callable[[], str]) -> None:
-        self.dataset = dataset
-        self.settings_store = settings_store
-        self.clock = clock
-        self.faults = faults
-        self.log = log
-        self.authenticator = authenticator
-        self.seed = seed
-        self.base_url = base_url
-        self._request_counter = 0
-        self._counter_lock = threading.Lock()
+    dataset: Dataset
+    settings_store: SettingsStore
+    clock: Clock
+    faults: FaultQueue
+    log: RequestLog
+    authenticator: Authenticator
+    seed: int
+    base_url: Callable[[], str]
+    _request_counter: int = field(default=0, init=False)
+    _counter_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def handle(self, method: str, raw_path: str, raw_query: str, body: bytes, headers: dict[str, str],
                connection: Connection) -> Response | None:
