@@ -72,6 +72,16 @@ def _uuid_from(rng: random.Random) -> str:
     return f'{text[:8]}-{text[8:12]}-4{text[13:16]}-{text[16:20]}-{text[20:32]}'
 
 
+def _breach_device(did: int, device: dict[str, Any]) -> dict[str, Any]:
+    """How an AI Analyst event names a device it involves."""
+    breach_device = {'did': did, 'ip': device['ip'], 'identifier': device.get('hostname', device['ip'])}
+    if 'hostname' in device:
+        breach_device['hostname'] = device['hostname']
+    if 'macaddress' in device:
+        breach_device['mac'] = device['macaddress']
+    return breach_device
+
+
 class Breach:
     """One model breach; ``extra`` holds fields of an added breach that override the rendering."""
     __slots__ = ('pbid', 'time', 'creation_time', 'score', 'pid', 'did', 'acknowledged', 'extra')
@@ -688,11 +698,7 @@ class Dataset:
                                    'end': periods[0]['start'] - HOUR_MS})
             position = bisect.bisect_left(self._creation_keys, (created,))
             related = self._by_creation[max(0, position - 2):position]
-            breach_device = {'did': did, 'ip': device['ip'], 'identifier': device.get('hostname', device['ip'])}
-            if 'hostname' in device:
-                breach_device['hostname'] = device['hostname']
-            if 'macaddress' in device:
-                breach_device['mac'] = device['macaddress']
+            breach_device = _breach_device(did, device)
             score = round(rng.uniform(5, 100), 1)
             event = {
                 'id': event_id, 'acknowledged': rng.random() < 0.1, 'pinned': False, 'createdAt': created,
@@ -804,11 +810,7 @@ class Dataset:
         related = [b for b in earlier if b.did == did][:3] or earlier[:2]
         start = created - rng.randint(10 * MINUTE_MS, 3 * HOUR_MS)
         endpoint = rng.choice(sorted(self.endpoints))
-        breach_device = {'did': did, 'ip': device['ip'], 'identifier': device.get('hostname', device['ip'])}
-        if 'hostname' in device:
-            breach_device['hostname'] = device['hostname']
-        if 'macaddress' in device:
-            breach_device['mac'] = device['macaddress']
+        breach_device = _breach_device(did, device)
         return {
             'id': _uuid_from(rng), 'acknowledged': rng.random() < 0.15, 'pinned': rng.random() < 0.1,
             'createdAt': created, 'title': title, 'category': category,

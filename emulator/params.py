@@ -52,29 +52,30 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def int_param(request: Request, name: str, default: int | None = None, minimum: int | None = None,
-              maximum: int | None = None) -> int | None:
+def _number(request: Request, name: str, convert: type[int] | type[float], expected: str) -> Any:
+    """The parameter converted, or None when it is absent or empty."""
     value = request.param(name)
     if value is None or value == '':
-        return default
+        return None
     try:
-        number = int(_text(value).strip())
+        return convert(_text(value).strip())
     except ValueError:
-        raise InputError(f'Invalid value for {name}: expected an integer') from None
+        raise InputError(f'Invalid value for {name}: expected {expected}') from None
+
+
+def int_param(request: Request, name: str, default: int | None = None, minimum: int | None = None,
+              maximum: int | None = None) -> int | None:
+    number = _number(request, name, int, 'an integer')
+    if number is None:
+        return default
     if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
         raise InputError(f'Invalid value for {name}: out of range')
     return number
 
 
 def float_param(request: Request, name: str, minimum: float, maximum: float) -> float | None:
-    value = request.param(name)
-    if value is None or value == '':
-        return None
-    try:
-        number = float(_text(value).strip())
-    except ValueError:
-        raise InputError(f'Invalid value for {name}: expected a number') from None
-    if number != number or not minimum <= number <= maximum:
+    number = _number(request, name, float, 'a number')
+    if number is not None and (number != number or not minimum <= number <= maximum):
         raise InputError(f'Invalid value for {name}: must be between {minimum:g} and {maximum:g}')
     return number
 

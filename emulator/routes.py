@@ -143,19 +143,28 @@ def _ack_reply(request: Request, pbid: int) -> Any:
     return {'response': 'SUCCESS'}
 
 
-def post_acknowledge(request: Request) -> Any:
+def _set_acknowledged(request: Request, acknowledged: bool) -> Any:
     breach = _visible_breach(request, int(request.path_args['pbid']))
-    request.dataset.set_acknowledged(breach.pbid, True)
+    request.dataset.set_acknowledged(breach.pbid, acknowledged)
     return _ack_reply(request, breach.pbid)
+
+
+def post_acknowledge(request: Request) -> Any:
+    return _set_acknowledged(request, True)
 
 
 def post_unacknowledge(request: Request) -> Any:
-    breach = _visible_breach(request, int(request.path_args['pbid']))
-    request.dataset.set_acknowledged(breach.pbid, False)
-    return _ack_reply(request, breach.pbid)
+    return _set_acknowledged(request, False)
 
 
 # ---------------------------------------------------------------------- breach comments
+def _comment_message(request: Request) -> str:
+    message = request.body.get('message')
+    if not isinstance(message, str) or not message.strip():
+        raise InputError('message is required')
+    return message
+
+
 def get_breach_comments(request: Request) -> list[dict[str, Any]]:
     breach = _visible_breach(request, int(request.path_args['pbid']))
     comments = sorted(request.dataset.comments.get(breach.pbid, []), key=lambda item: (item.time, item.seq))
@@ -164,9 +173,7 @@ def get_breach_comments(request: Request) -> list[dict[str, Any]]:
 
 def post_breach_comment(request: Request) -> Any:
     breach = _visible_breach(request, int(request.path_args['pbid']))
-    message = request.body.get('message')
-    if not isinstance(message, str) or not message.strip():
-        raise InputError('message is required')
+    message = _comment_message(request)
     comment = request.dataset.add_comment(breach.pbid, message, request.token_pair.username, request.now_ms)
     if request.settings.comment_reply == 'list':
         return [views.breach_comment(comment, breach.pid)]
@@ -965,9 +972,7 @@ def get_incident_comments(request: Request) -> dict[str, Any]:
 
 def post_incident_comment(request: Request) -> dict[str, str]:
     incident_id = _incident_or_404(request, str_param(request, 'incident_id'))
-    message = request.body.get('message')
-    if not isinstance(message, str) or not message.strip():
-        raise InputError('message is required')
+    message = _comment_message(request)
     request.dataset.incident_comments.setdefault(incident_id, []).append(
         {'message': message, 'username': request.token_pair.username, 'time': request.now_ms})
     return {'response': 'SUCCESS'}
