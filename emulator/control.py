@@ -103,7 +103,8 @@ def _tokens_post(emulator: Controlled, payload: Any) -> Any:
             or not isinstance(payload.get('private'), str):
         raise ValueError('expected {"public", "private", "permissions"?}')
     permissions = payload.get('permissions')
-    emulator.authenticator.add_token_pair(payload['public'], payload['private'], None if permissions is None else set(permissions))
+    emulator.authenticator.add_token_pair(payload['public'], payload['private'],
+                                          None if permissions is None else set(permissions))
     return {'public': payload['public']}
 
 
