@@ -485,6 +485,32 @@ class Client(BaseClient):
     def advanced_search_analyze(self, metric: str, operation: str, encoded_query: str) -> Any:
         return self.request('GET', f'/advancedsearch/api/analyze/{metric}/{operation}/{encoded_query}')
 
+    # tags
+    def get_tagged_devices(self, tag: str) -> Any:
+        return self.request('GET', '/tags/entities', {'tag': tag, 'fulldevicedetails': True})
+
+    def get_device_tags(self, did: int) -> Any:
+        return self.request('GET', '/tags/entities', {'did': did}, shape=LIST)
+
+    def add_tag_to_device(self, did: int, tag: str, duration_s: int | None) -> Any:
+        return self.request('POST', '/tags/entities', form={'did': did, 'tag': tag, 'duration': duration_s})
+
+    def get_tags(self) -> Any:
+        return self.request('GET', '/tags', shape=LIST)
+
+    def remove_tag_from_device(self, did: int, tag: str) -> Any:
+        return self.request('DELETE', '/tags/entities', {'did': did, 'tag': tag})
+
+    # watched list
+    def add_to_watched_list(self, body: dict[str, Any]) -> Any:
+        return self.request('POST', '/intelfeed', json_body=body)
+
+    def get_watched_endpoints(self) -> Any:
+        return self.request('GET', '/intelfeed', {'fulldetails': True}, shape=LIST)
+
+    def remove_from_watched_list(self, entry: str) -> Any:
+        return self.request('POST', '/intelfeed', json_body={'removeentry': entry})
+
     # AI Analyst
     def get_ai_analyst_incident_events(self, params: dict[str, Any]) -> Any:
         return self.request('GET', '/aianalyst/incidentevents', params)
@@ -514,32 +540,6 @@ class Client(BaseClient):
 
     def create_respond_action(self, body: dict[str, Any]) -> Any:
         return self.request('POST', '/antigena/manual', json_body=body)
-
-    # watched list
-    def add_to_watched_list(self, body: dict[str, Any]) -> Any:
-        return self.request('POST', '/intelfeed', json_body=body)
-
-    def get_watched_endpoints(self) -> Any:
-        return self.request('GET', '/intelfeed', {'fulldetails': True}, shape=LIST)
-
-    def remove_from_watched_list(self, entry: str) -> Any:
-        return self.request('POST', '/intelfeed', json_body={'removeentry': entry})
-
-    # tags
-    def get_tagged_devices(self, tag: str) -> Any:
-        return self.request('GET', '/tags/entities', {'tag': tag, 'fulldevicedetails': True})
-
-    def get_device_tags(self, did: int) -> Any:
-        return self.request('GET', '/tags/entities', {'did': did}, shape=LIST)
-
-    def add_tag_to_device(self, did: int, tag: str, duration_s: int | None) -> Any:
-        return self.request('POST', '/tags/entities', form={'did': did, 'tag': tag, 'duration': duration_s})
-
-    def get_tags(self) -> Any:
-        return self.request('GET', '/tags', shape=LIST)
-
-    def remove_tag_from_device(self, did: int, tag: str) -> Any:
-        return self.request('DELETE', '/tags/entities', {'did': did, 'tag': tag})
 
 
 def dtapi_signature(private_token: str, public_token: str, signed_target: str, date: str) -> str:
@@ -1927,6 +1927,185 @@ def run_advanced_search_analysis_command(client: Client, args: dict[str, Any]) -
                           raw_response=reply)
 
 
+# --- tags ----------------------------------------------------------------------------------------
+
+def _credential_text(credential: Any) -> str:
+    """One credential seen on a device, for a table cell: 'alice (last seen 2024-01-31T13:05:00.000Z)'."""
+    if not isinstance(credential, dict):
+        return readable_text(credential)
+    name = readable_text(credential.get('credential'))
+    return f'{name} (last seen {credential["lastSeen"]})' if credential.get('lastSeen') else name
+
+
+def get_tagged_devices_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    tag = require_text(args, 'tagName', MAX_TAG_NAME_LENGTH)
+    reply = client.get_tagged_devices(tag)
+    if isinstance(reply, dict):
+        devices = as_list(reply.get('devices'))
+    else:  # appliances that ignore fulldevicedetails answer with bare tag-entity links
+        devices = [{'did': link.get('entityValue')} for link in as_list(reply)
+                   if isinstance(link, dict) and link.get('entityType', 'Device') == 'Device']
+    outputs = []
+    for device in devices:
+        other_tags = [t.get('name') if isinstance(t, dict) else t for t in device.get('tags') or []]
+        outputs.append({
+            'deviceId': _int_or_value(device.get('did')),
+            'hostname': device.get('hostname'),
+            'label': device.get('devicelabel'),
+            # [{credential, lastSeen (ms)}] on current versions, plain names on older ones
+            'credentials': iso_times(device.get('credentials')),
+            'otherTags': [name for name in other_tags if name and name != tag],
+        })
+    rows = [{'Device ID': o['deviceId'], 'Hostname': o['hostname'], 'Label': o['label'],
+             'Credentials': joined([_credential_text(c) for c in as_list(o['credentials'])]),
+             'Other tags': ', '.join(map(str, o['otherTags']))} for o in outputs]
+    return CommandResults(outputs_prefix='Darktrace.Device', outputs_key_field='deviceId', outputs=outputs,
+                          readable_output=markdown_table(f'Devices tagged "{tag}"', rows,
+                                                         ['Device ID', 'Hostname', 'Label', 'Credentials',
+                                                          'Other tags'], 'Darktrace.Device'),
+                          raw_response=reply)
+
+
+def get_tags_for_device_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    did = require_did(args, 'deviceId')
+    tags = [tag for tag in as_list(client.get_device_tags(did)) if isinstance(tag, dict)]
+    outputs = [{'deviceId': did, 'tagId': tag.get('tid'), 'tagName': tag.get('name'),
+                'tagDescription': (tag.get('data') or {}).get('description'),
+                'expiry': ms_to_iso(tag.get('expiry')) or None} for tag in tags]
+    rows = [{'Tag ID': o['tagId'], 'Tag': o['tagName'], 'Description': o['tagDescription'], 'Expires': o['expiry']}
+            for o in outputs]
+    return CommandResults(outputs_prefix='Darktrace.Device', outputs_key_field=['deviceId', 'tagName'],
+                          outputs=outputs, raw_response=tags,
+                          readable_output=markdown_table(f'Tags on device {did}', rows,
+                                                         ['Tag ID', 'Tag', 'Description', 'Expires']))
+
+
+def post_tag_to_device_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    did = require_did(args, 'deviceId')
+    tag = require_text(args, 'tagName', MAX_TAG_NAME_LENGTH)
+    duration_s = parse_int(args, 'duration', minimum=1)
+    reply = client.add_tag_to_device(did, tag, duration_s)
+    # Appliances answer either {"tid": N} or {"response": "SUCCESS"}; both mean the tag was applied.
+    reply_fields = reply if isinstance(reply, dict) else {}
+    tag_id = reply_fields.get('tid')
+    response = str(reply_fields.get('response') or 'SUCCESS')
+    outputs = {'deviceId': did, 'tagId': tag_id, 'tagName': tag, 'response': response}
+    return CommandResults(outputs_prefix='Darktrace.Device', outputs_key_field=['deviceId', 'tagName'],
+                          outputs=outputs, raw_response=reply,
+                          readable_output=f'### Tag "{tag}" added to device {did}\n'
+                                          + (f'Tag ID: {tag_id}\n' if tag_id is not None else ''))
+
+
+def list_tags_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    limit = parse_limit(args)
+    tags = [tag for tag in as_list(client.get_tags()) if isinstance(tag, dict)]
+    outputs = []
+    for tag in tags[:limit]:
+        data = _dict(tag.get('data'))
+        outputs.append({'tid': tag.get('tid'), 'name': tag.get('name'), 'description': data.get('description'),
+                        'color': data.get('color'), 'visibility': data.get('visibility'), 'auto': data.get('auto'),
+                        'restricted': tag.get('restricted'), 'isReferenced': tag.get('isReferenced'),
+                        'expiry': ms_to_iso(tag.get('expiry')) or None})
+    rows = [{'Tag ID': o['tid'], 'Name': o['name'], 'Description': o['description'], 'Restricted': o['restricted'],
+             'Used by models': o['isReferenced']} for o in outputs]
+    return CommandResults(outputs_prefix='Darktrace.Tag', outputs_key_field='tid', outputs=outputs,
+                          readable_output=markdown_table(f'Tags ({len(outputs)} of {len(tags)})', rows,
+                                                         ['Tag ID', 'Name', 'Description', 'Restricted',
+                                                          'Used by models'], 'Darktrace.Tag'),
+                          raw_response=tags)
+
+
+def remove_tag_from_device_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    did = require_did(args, 'deviceId')
+    tag = require_text(args, 'tagName', MAX_TAG_NAME_LENGTH)
+    reply = client.remove_tag_from_device(did, tag)
+    # An empty reply is how some versions answer a DELETE; any other reply must confirm it.
+    if reply not in ({}, [], None) and not _confirms(reply):
+        raise _unconfirmed('DELETE /tags/entities', reply)
+    return CommandResults(outputs_prefix='Darktrace.Device', outputs_key_field=['deviceId', 'tagName'],
+                          outputs={'deviceId': did, 'tagName': tag, 'removed': True}, raw_response=reply,
+                          readable_output=f'### Tag "{tag}" removed from device {did}\n')
+
+
+# --- watched list --------------------------------------------------------------------------------
+
+def post_to_watched_list_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    endpoints = parse_endpoint_list(args, 'endpointsToWatch', MAX_ENDPOINTS_PER_WATCH)
+    description = parse_text(args, 'description', MAX_DESCRIPTION_LENGTH)
+    expiry_ms = parse_time_arg(args, 'expiry')
+    if expiry_ms is not None and expiry_ms <= now_ms():
+        raise ValueError(f'Invalid "expiry"="{_arg_text(args, "expiry")}": the time has passed; give a future time '
+                         'such as "in 30 days" or 2030-01-31T00:00:00Z.')
+    source = parse_text(args, 'source', MAX_WATCHED_SOURCE_LENGTH)
+    hostname = parse_bool(args, 'hostname', default=None)
+    # Options are sent only when given, so the request of an existing playbook is unchanged.
+    body: dict[str, Any] = {'addlist': ','.join(endpoints)}
+    if description:
+        body['description'] = description
+    options: dict[str, Any] = {}
+    if expiry_ms is not None:
+        options['expiry'] = iso_seconds(datetime.fromtimestamp(expiry_ms / 1000, tz=timezone.utc))
+    if source:
+        options['source'] = source
+    body.update(options)
+    if hostname is not None:
+        body['hostname'] = hostname
+    reply = client.add_to_watched_list(body)
+    watched = isinstance(reply, dict) and str(reply.get('response', '')).upper() == 'SUCCESS'
+    outputs = [{'endpoint': endpoint, 'Watched': watched, 'description': description, **options}
+               for endpoint in endpoints]
+    rows = [{'Endpoint': endpoint, 'Watched': watched} for endpoint in endpoints]
+    counts = f' ({reply.get("added", 0)} added, {reply.get("updated", 0)} updated)' if isinstance(reply, dict) else ''
+    return CommandResults(outputs_prefix='Darktrace.Endpoint', outputs_key_field='endpoint', outputs=outputs,
+                          readable_output=markdown_table(f'Watched list{counts}', rows, ['Endpoint', 'Watched']),
+                          raw_response=reply)
+
+
+def list_watched_endpoints_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    limit = parse_limit(args)
+    entries = as_list(client.get_watched_endpoints())
+    outputs = []
+    for entry in entries:
+        # Appliances that ignore fulldetails answer with bare names.
+        details = entry if isinstance(entry, dict) else {'name': entry}
+        outputs.append({'endpoint': details.get('name'), 'Watched': True, 'description': details.get('description'),
+                        'expiry': ms_to_iso(details.get('expiry')) or None,
+                        'strength': _number(details.get('strength')), 'iagn': details.get('iagn'),
+                        'source': details.get('source')})
+    shown = outputs[:limit]
+    rows = [{'Endpoint': o['endpoint'], 'Description': o['description'], 'Expires': o['expiry'],
+             'Strength': o['strength']} for o in shown]
+    return CommandResults(outputs_prefix='Darktrace.Endpoint', outputs_key_field='endpoint', outputs=shown,
+                          readable_output=markdown_table(f'Watched endpoints ({len(shown)} of {len(outputs)})', rows,
+                                                         ['Endpoint', 'Description', 'Expires', 'Strength'],
+                                                         'Darktrace.Endpoint'),
+                          raw_response=entries)
+
+
+def remove_from_watched_list_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    endpoints = parse_endpoint_list(args, 'endpointsToRemove', MAX_ENDPOINTS_PER_REMOVAL)
+    removed: list[str] = []
+    replies = []
+    for endpoint in endpoints:  # the appliance removes one entry per request
+        try:
+            reply = client.remove_from_watched_list(endpoint)
+            if not _confirms(reply):
+                raise _unconfirmed('POST /intelfeed (removeentry)', reply)
+        except DarktraceApiError as error:
+            if not removed:
+                raise
+            raise DarktraceApiError(error.kind, f'Removed {", ".join(removed)} from the watched list, then failed on '
+                                                f'{endpoint}: {error}', error.status) from None
+        removed.append(endpoint)
+        replies.append(reply)
+    return CommandResults(outputs_prefix='Darktrace.Endpoint', outputs_key_field='endpoint',
+                          outputs=[{'endpoint': endpoint, 'Watched': False} for endpoint in removed],
+                          readable_output=markdown_table('Removed from the watched list',
+                                                         [{'Endpoint': e, 'Watched': False} for e in removed],
+                                                         ['Endpoint', 'Watched']),
+                          raw_response=replies)
+
+
 # --- AI Analyst ----------------------------------------------------------------------------------
 
 def ai_event_context(event: dict[str, Any]) -> dict[str, Any]:
@@ -2363,185 +2542,6 @@ def create_respond_action_command(client: Client, args: dict[str, Any]) -> Comma
         raise _unconfirmed('POST /antigena/manual', reply)
     return _read_back(client, codeid, did, f'RESPOND action {codeid} created: {action} on device {did} for '
                                            f'{_duration_text(duration_s)}', ('active',), reply)
-
-
-# --- watched list --------------------------------------------------------------------------------
-
-def post_to_watched_list_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    endpoints = parse_endpoint_list(args, 'endpointsToWatch', MAX_ENDPOINTS_PER_WATCH)
-    description = parse_text(args, 'description', MAX_DESCRIPTION_LENGTH)
-    expiry_ms = parse_time_arg(args, 'expiry')
-    if expiry_ms is not None and expiry_ms <= now_ms():
-        raise ValueError(f'Invalid "expiry"="{_arg_text(args, "expiry")}": the time has passed; give a future time '
-                         'such as "in 30 days" or 2030-01-31T00:00:00Z.')
-    source = parse_text(args, 'source', MAX_WATCHED_SOURCE_LENGTH)
-    hostname = parse_bool(args, 'hostname', default=None)
-    # Options are sent only when given, so the request of an existing playbook is unchanged.
-    body: dict[str, Any] = {'addlist': ','.join(endpoints)}
-    if description:
-        body['description'] = description
-    options: dict[str, Any] = {}
-    if expiry_ms is not None:
-        options['expiry'] = iso_seconds(datetime.fromtimestamp(expiry_ms / 1000, tz=timezone.utc))
-    if source:
-        options['source'] = source
-    body.update(options)
-    if hostname is not None:
-        body['hostname'] = hostname
-    reply = client.add_to_watched_list(body)
-    watched = isinstance(reply, dict) and str(reply.get('response', '')).upper() == 'SUCCESS'
-    outputs = [{'endpoint': endpoint, 'Watched': watched, 'description': description, **options}
-               for endpoint in endpoints]
-    rows = [{'Endpoint': endpoint, 'Watched': watched} for endpoint in endpoints]
-    counts = f' ({reply.get("added", 0)} added, {reply.get("updated", 0)} updated)' if isinstance(reply, dict) else ''
-    return CommandResults(outputs_prefix='Darktrace.Endpoint', outputs_key_field='endpoint', outputs=outputs,
-                          readable_output=markdown_table(f'Watched list{counts}', rows, ['Endpoint', 'Watched']),
-                          raw_response=reply)
-
-
-def list_watched_endpoints_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    limit = parse_limit(args)
-    entries = as_list(client.get_watched_endpoints())
-    outputs = []
-    for entry in entries:
-        # Appliances that ignore fulldetails answer with bare names.
-        details = entry if isinstance(entry, dict) else {'name': entry}
-        outputs.append({'endpoint': details.get('name'), 'Watched': True, 'description': details.get('description'),
-                        'expiry': ms_to_iso(details.get('expiry')) or None,
-                        'strength': _number(details.get('strength')), 'iagn': details.get('iagn'),
-                        'source': details.get('source')})
-    shown = outputs[:limit]
-    rows = [{'Endpoint': o['endpoint'], 'Description': o['description'], 'Expires': o['expiry'],
-             'Strength': o['strength']} for o in shown]
-    return CommandResults(outputs_prefix='Darktrace.Endpoint', outputs_key_field='endpoint', outputs=shown,
-                          readable_output=markdown_table(f'Watched endpoints ({len(shown)} of {len(outputs)})', rows,
-                                                         ['Endpoint', 'Description', 'Expires', 'Strength'],
-                                                         'Darktrace.Endpoint'),
-                          raw_response=entries)
-
-
-def remove_from_watched_list_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    endpoints = parse_endpoint_list(args, 'endpointsToRemove', MAX_ENDPOINTS_PER_REMOVAL)
-    removed: list[str] = []
-    replies = []
-    for endpoint in endpoints:  # the appliance removes one entry per request
-        try:
-            reply = client.remove_from_watched_list(endpoint)
-            if not _confirms(reply):
-                raise _unconfirmed('POST /intelfeed (removeentry)', reply)
-        except DarktraceApiError as error:
-            if not removed:
-                raise
-            raise DarktraceApiError(error.kind, f'Removed {", ".join(removed)} from the watched list, then failed on '
-                                                f'{endpoint}: {error}', error.status) from None
-        removed.append(endpoint)
-        replies.append(reply)
-    return CommandResults(outputs_prefix='Darktrace.Endpoint', outputs_key_field='endpoint',
-                          outputs=[{'endpoint': endpoint, 'Watched': False} for endpoint in removed],
-                          readable_output=markdown_table('Removed from the watched list',
-                                                         [{'Endpoint': e, 'Watched': False} for e in removed],
-                                                         ['Endpoint', 'Watched']),
-                          raw_response=replies)
-
-
-# --- tags ----------------------------------------------------------------------------------------
-
-def _credential_text(credential: Any) -> str:
-    """One credential seen on a device, for a table cell: 'alice (last seen 2024-01-31T13:05:00.000Z)'."""
-    if not isinstance(credential, dict):
-        return readable_text(credential)
-    name = readable_text(credential.get('credential'))
-    return f'{name} (last seen {credential["lastSeen"]})' if credential.get('lastSeen') else name
-
-
-def get_tagged_devices_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    tag = require_text(args, 'tagName', MAX_TAG_NAME_LENGTH)
-    reply = client.get_tagged_devices(tag)
-    if isinstance(reply, dict):
-        devices = as_list(reply.get('devices'))
-    else:  # appliances that ignore fulldevicedetails answer with bare tag-entity links
-        devices = [{'did': link.get('entityValue')} for link in as_list(reply)
-                   if isinstance(link, dict) and link.get('entityType', 'Device') == 'Device']
-    outputs = []
-    for device in devices:
-        other_tags = [t.get('name') if isinstance(t, dict) else t for t in device.get('tags') or []]
-        outputs.append({
-            'deviceId': _int_or_value(device.get('did')),
-            'hostname': device.get('hostname'),
-            'label': device.get('devicelabel'),
-            # [{credential, lastSeen (ms)}] on current versions, plain names on older ones
-            'credentials': iso_times(device.get('credentials')),
-            'otherTags': [name for name in other_tags if name and name != tag],
-        })
-    rows = [{'Device ID': o['deviceId'], 'Hostname': o['hostname'], 'Label': o['label'],
-             'Credentials': joined([_credential_text(c) for c in as_list(o['credentials'])]),
-             'Other tags': ', '.join(map(str, o['otherTags']))} for o in outputs]
-    return CommandResults(outputs_prefix='Darktrace.Device', outputs_key_field='deviceId', outputs=outputs,
-                          readable_output=markdown_table(f'Devices tagged "{tag}"', rows,
-                                                         ['Device ID', 'Hostname', 'Label', 'Credentials',
-                                                          'Other tags'], 'Darktrace.Device'),
-                          raw_response=reply)
-
-
-def get_tags_for_device_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    did = require_did(args, 'deviceId')
-    tags = [tag for tag in as_list(client.get_device_tags(did)) if isinstance(tag, dict)]
-    outputs = [{'deviceId': did, 'tagId': tag.get('tid'), 'tagName': tag.get('name'),
-                'tagDescription': (tag.get('data') or {}).get('description'),
-                'expiry': ms_to_iso(tag.get('expiry')) or None} for tag in tags]
-    rows = [{'Tag ID': o['tagId'], 'Tag': o['tagName'], 'Description': o['tagDescription'], 'Expires': o['expiry']}
-            for o in outputs]
-    return CommandResults(outputs_prefix='Darktrace.Device', outputs_key_field=['deviceId', 'tagName'],
-                          outputs=outputs, raw_response=tags,
-                          readable_output=markdown_table(f'Tags on device {did}', rows,
-                                                         ['Tag ID', 'Tag', 'Description', 'Expires']))
-
-
-def post_tag_to_device_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    did = require_did(args, 'deviceId')
-    tag = require_text(args, 'tagName', MAX_TAG_NAME_LENGTH)
-    duration_s = parse_int(args, 'duration', minimum=1)
-    reply = client.add_tag_to_device(did, tag, duration_s)
-    # Appliances answer either {"tid": N} or {"response": "SUCCESS"}; both mean the tag was applied.
-    reply_fields = reply if isinstance(reply, dict) else {}
-    tag_id = reply_fields.get('tid')
-    response = str(reply_fields.get('response') or 'SUCCESS')
-    outputs = {'deviceId': did, 'tagId': tag_id, 'tagName': tag, 'response': response}
-    return CommandResults(outputs_prefix='Darktrace.Device', outputs_key_field=['deviceId', 'tagName'],
-                          outputs=outputs, raw_response=reply,
-                          readable_output=f'### Tag "{tag}" added to device {did}\n'
-                                          + (f'Tag ID: {tag_id}\n' if tag_id is not None else ''))
-
-
-def list_tags_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    limit = parse_limit(args)
-    tags = [tag for tag in as_list(client.get_tags()) if isinstance(tag, dict)]
-    outputs = []
-    for tag in tags[:limit]:
-        data = _dict(tag.get('data'))
-        outputs.append({'tid': tag.get('tid'), 'name': tag.get('name'), 'description': data.get('description'),
-                        'color': data.get('color'), 'visibility': data.get('visibility'), 'auto': data.get('auto'),
-                        'restricted': tag.get('restricted'), 'isReferenced': tag.get('isReferenced'),
-                        'expiry': ms_to_iso(tag.get('expiry')) or None})
-    rows = [{'Tag ID': o['tid'], 'Name': o['name'], 'Description': o['description'], 'Restricted': o['restricted'],
-             'Used by models': o['isReferenced']} for o in outputs]
-    return CommandResults(outputs_prefix='Darktrace.Tag', outputs_key_field='tid', outputs=outputs,
-                          readable_output=markdown_table(f'Tags ({len(outputs)} of {len(tags)})', rows,
-                                                         ['Tag ID', 'Name', 'Description', 'Restricted',
-                                                          'Used by models'], 'Darktrace.Tag'),
-                          raw_response=tags)
-
-
-def remove_tag_from_device_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    did = require_did(args, 'deviceId')
-    tag = require_text(args, 'tagName', MAX_TAG_NAME_LENGTH)
-    reply = client.remove_tag_from_device(did, tag)
-    # An empty reply is how some versions answer a DELETE; any other reply must confirm it.
-    if reply not in ({}, [], None) and not _confirms(reply):
-        raise _unconfirmed('DELETE /tags/entities', reply)
-    return CommandResults(outputs_prefix='Darktrace.Device', outputs_key_field=['deviceId', 'tagName'],
-                          outputs={'deviceId': did, 'tagName': tag, 'removed': True}, raw_response=reply,
-                          readable_output=f'### Tag "{tag}" removed from device {did}\n')
 
 
 ''' FETCH INCIDENTS '''
@@ -3282,6 +3282,16 @@ COMMANDS: dict[str, Callable[[Client, dict[str, Any]], CommandResults]] = {
     # external endpoints and Advanced Search
     'darktrace-get-external-endpoint-details': get_external_endpoint_details_command,
     'darktrace-run-advanced-search-analysis': run_advanced_search_analysis_command,
+    # tags
+    'darktrace-get-tagged-devices': get_tagged_devices_command,
+    'darktrace-get-tags-for-device': get_tags_for_device_command,
+    'darktrace-post-tag-to-device': post_tag_to_device_command,
+    'darktrace-list-tags': list_tags_command,
+    'darktrace-remove-tag-from-device': remove_tag_from_device_command,
+    # watched list
+    'darktrace-post-to-watched-list': post_to_watched_list_command,
+    'darktrace-list-watched-endpoints': list_watched_endpoints_command,
+    'darktrace-remove-from-watched-list': remove_from_watched_list_command,
     # AI Analyst
     'darktrace-get-ai-analyst-incident-event': get_ai_analyst_incident_event_command,
     'darktrace-list-ai-analyst-incident-events': list_ai_analyst_incident_events_command,
@@ -3297,16 +3307,6 @@ COMMANDS: dict[str, Callable[[Client, dict[str, Any]], CommandResults]] = {
     'darktrace-clear-respond-action': clear_respond_action_command,
     'darktrace-reactivate-respond-action': reactivate_respond_action_command,
     'darktrace-create-respond-action': create_respond_action_command,
-    # watched list
-    'darktrace-post-to-watched-list': post_to_watched_list_command,
-    'darktrace-list-watched-endpoints': list_watched_endpoints_command,
-    'darktrace-remove-from-watched-list': remove_from_watched_list_command,
-    # tags
-    'darktrace-get-tagged-devices': get_tagged_devices_command,
-    'darktrace-get-tags-for-device': get_tags_for_device_command,
-    'darktrace-post-tag-to-device': post_tag_to_device_command,
-    'darktrace-list-tags': list_tags_command,
-    'darktrace-remove-tag-from-device': remove_tag_from_device_command,
 }
 
 # Run by XSOAR to mirror incidents; they also take the mirroring parameters.
