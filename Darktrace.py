@@ -19,6 +19,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime, timezone
 from typing import Any, TypeVar, overload
 from urllib.parse import quote, urlsplit
@@ -1043,6 +1044,64 @@ def _comments_table(title: str, comments: list[dict[str, Any]], context_path: st
     return markdown_table(title, rows, ['Time', 'User', 'Message'], context_path)
 
 
+@dataclass(frozen=True)
+class RecordKind:
+    """What differs between the two kinds of Darktrace record an analyst acknowledges and comments on (model breaches
+    and AI Analyst incident events): the commands and mirroring serve both through this, so each is written once."""
+
+    what: str  # for titles and messages: 'model breach'
+    outputs_prefix: str  # context: 'Darktrace.ModelBreach'
+    key_field: str  # the record's id in context: 'pbid'
+    require_id: Callable[[dict[str, Any]], Any]  # the id argument of a command, checked
+    type_name: str  # the incident type, and the mapping scheme of get-mapping-fields
+    fields: dict[str, str]  # the fields get-remote-data adds to the raw record, with their descriptions
+    read: Callable[[Client, Any], dict[str, Any]]
+    get_comments: Callable[[Client, Any], Any]  # the reply
+    comment_records: Callable[[Any], list[dict[str, Any]]]  # the comments in that reply
+    mirrored: Callable[[dict[str, Any], list[dict[str, Any]]], dict[str, Any]]
+    acknowledge: Callable[[Client, Any], Any]
+    unacknowledge: Callable[[Client, Any], Any]
+    add_comment: Callable[[Client, Any, str], Any]
+    acknowledge_path: str  # '{id}' stands for the record's id, '{action}' for acknowledge or unacknowledge
+    comment_path: str
+
+    def comments(self, client: Client, record_id: Any) -> list[dict[str, Any]]:
+        return self.comment_records(self.get_comments(client, record_id))
+
+
+def set_acknowledged(kind: RecordKind, client: Client, args: dict[str, Any], acknowledged: bool) -> CommandResults:
+    record_id = kind.require_id(args)
+    action = 'acknowledge' if acknowledged else 'unacknowledge'
+    reply = kind.acknowledge(client, record_id) if acknowledged else kind.unacknowledge(client, record_id)
+    if not _confirms(reply):
+        raise _unconfirmed(f'POST {kind.acknowledge_path.format(id=record_id, action=action)}', reply)
+    return CommandResults(outputs_prefix=kind.outputs_prefix, outputs_key_field=kind.key_field,
+                          outputs={kind.key_field: record_id, 'acknowledged': acknowledged},
+                          readable_output=f'### {kind.what[:1].upper()}{kind.what[1:]} {record_id} {action}d\n',
+                          raw_response=reply)
+
+
+def record_comments(kind: RecordKind, client: Client, args: dict[str, Any]) -> CommandResults:
+    record_id = kind.require_id(args)
+    reply = kind.get_comments(client, record_id)
+    comments = _oldest_first(kind.comment_records(reply))
+    readable = _comments_table(f'Comments on {kind.what} {record_id}', comments, f'{kind.outputs_prefix}.comments')
+    return CommandResults(outputs_prefix=kind.outputs_prefix, outputs_key_field=kind.key_field,
+                          outputs={kind.key_field: record_id, 'comments': comments}, readable_output=readable,
+                          raw_response=reply)
+
+
+def post_record_comment(kind: RecordKind, client: Client, args: dict[str, Any]) -> CommandResults:
+    record_id = kind.require_id(args)
+    message = require_text(args, 'message', MAX_COMMENT_LENGTH)
+    reply = kind.add_comment(client, record_id, message)
+    comment = _created_comment(reply, message, f'POST {kind.comment_path.format(id=record_id)}')
+    return CommandResults(outputs_prefix=kind.outputs_prefix, outputs_key_field=kind.key_field,
+                          outputs={kind.key_field: record_id, 'postedComment': comment},
+                          readable_output=f'### Comment added to {kind.what} {record_id}\n{message}\n',
+                          raw_response=reply)
+
+
 def _event_row(event: dict[str, Any]) -> dict[str, Any]:
     """One /details event (already in ISO times) as a table row, whatever its event type."""
     def endpoint(name: Any, device: Any) -> Any:
@@ -1568,42 +1627,34 @@ def list_model_breaches_command(client: Client, args: dict[str, Any]) -> Command
                           raw_response=[breach for breach, _ in page_pairs])
 
 
-def _set_breach_acknowledged(client: Client, args: dict[str, Any], acknowledged: bool) -> CommandResults:
-    pbid = require_pbid(args)
-    action = 'acknowledge' if acknowledged else 'unacknowledge'
-    reply = client.acknowledge_model_breach(pbid) if acknowledged else client.unacknowledge_model_breach(pbid)
-    if not _confirms(reply):
-        raise _unconfirmed(f'POST /modelbreaches/{pbid}/{action}', reply)
-    return CommandResults(outputs_prefix='Darktrace.ModelBreach', outputs_key_field='pbid',
-                          outputs={'pbid': pbid, 'acknowledged': acknowledged},
-                          readable_output=f'### Model breach {pbid} {action}d\n', raw_response=reply)
+def mirrored_breach(breach: dict[str, Any], comments: list[dict[str, Any]]) -> dict[str, Any]:
+    """The breach as XSOAR mirrors it: the raw record (like rawJSON at fetch) and the fields of MIRRORED_FIELDS."""
+    device = _dict(breach.get('device'))
+    return {**breach, 'acknowledged': bool(_flag(breach.get('acknowledged'))), 'commentCount': len(comments),
+            'modelName': _breach_model(breach).get('name'), 'deviceHostname': device.get('hostname')}
 
 
-def acknowledge_model_breach_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    return _set_breach_acknowledged(client, args, acknowledged=True)
+def _read_breach(client: Client, pbid: int) -> dict[str, Any]:
+    return _one_record(client.get_model_breach(pbid), 'pbid', pbid, f'model breach with pbid {pbid}')
 
 
-def unacknowledge_model_breach_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    return _set_breach_acknowledged(client, args, acknowledged=False)
+# Model breaches as a kind of record: their acknowledgement, comments and mirroring.
+BREACH_KIND = RecordKind(
+    what='model breach', outputs_prefix='Darktrace.ModelBreach', key_field='pbid', require_id=require_pbid,
+    type_name=MIRRORED_TYPE_NAME, fields=MIRRORED_FIELDS,
+    read=_read_breach,
+    get_comments=lambda client, pbid: client.get_model_breach_comments(pbid),
+    comment_records=lambda reply: [comment for comment in as_list(reply) if isinstance(comment, dict)],
+    mirrored=mirrored_breach,
+    acknowledge=lambda client, pbid: client.acknowledge_model_breach(pbid),
+    unacknowledge=lambda client, pbid: client.unacknowledge_model_breach(pbid),
+    add_comment=lambda client, pbid, message: client.add_model_breach_comment(pbid, message),
+    acknowledge_path='/modelbreaches/{id}/{action}', comment_path='/modelbreaches/{id}/comments')
 
-
-def get_model_breach_comments_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    pbid = require_pbid(args)
-    reply = client.get_model_breach_comments(pbid)
-    comments = _oldest_first(reply)
-    readable = _comments_table(f'Comments on model breach {pbid}', comments, 'Darktrace.ModelBreach.comments')
-    return CommandResults(outputs_prefix='Darktrace.ModelBreach', outputs_key_field='pbid',
-                          outputs={'pbid': pbid, 'comments': comments}, readable_output=readable, raw_response=reply)
-
-
-def post_comment_to_model_breach_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    pbid = require_pbid(args)
-    message = require_text(args, 'message', MAX_COMMENT_LENGTH)
-    reply = client.add_model_breach_comment(pbid, message)
-    comment = _created_comment(reply, message, f'POST /modelbreaches/{pbid}/comments')
-    return CommandResults(outputs_prefix='Darktrace.ModelBreach', outputs_key_field='pbid',
-                          outputs={'pbid': pbid, 'postedComment': comment},
-                          readable_output=f'### Comment added to model breach {pbid}\n{message}\n', raw_response=reply)
+acknowledge_model_breach_command = partial(set_acknowledged, BREACH_KIND, acknowledged=True)
+unacknowledge_model_breach_command = partial(set_acknowledged, BREACH_KIND, acknowledged=False)
+get_model_breach_comments_command = partial(record_comments, BREACH_KIND)
+post_comment_to_model_breach_command = partial(post_record_comment, BREACH_KIND)
 
 
 def get_model_breach_connections_command(client: Client, args: dict[str, Any]) -> CommandResults:
@@ -2176,46 +2227,40 @@ def list_ai_analyst_incident_events_command(client: Client, args: dict[str, Any]
                           raw_response=reply)
 
 
-def _set_ai_event_acknowledged(client: Client, args: dict[str, Any], acknowledged: bool) -> CommandResults:
-    event_id = require_ai_analyst_id(args, 'event_id')
-    action = 'acknowledge' if acknowledged else 'unacknowledge'
-    reply = client.acknowledge_ai_analyst_event(event_id) if acknowledged \
-        else client.unacknowledge_ai_analyst_event(event_id)
-    if not _confirms(reply):
-        raise _unconfirmed(f'POST /aianalyst/{action}', reply)
-    return CommandResults(outputs_prefix='Darktrace.AIAnalystEvent', outputs_key_field='id',
-                          outputs={'id': event_id, 'acknowledged': acknowledged},
-                          readable_output=f'### AI Analyst incident event {event_id} {action}d\n', raw_response=reply)
+def mirrored_ai_event(event: dict[str, Any], comments: list[dict[str, Any]]) -> dict[str, Any]:
+    """The AI Analyst event as XSOAR mirrors it: the raw record (like rawJSON at fetch) and the fields of
+    MIRRORED_AI_ANALYST_FIELDS."""
+    devices = [device for device in as_list(event.get('breachDevices')) if isinstance(device, dict)]
+    return {**event, 'acknowledged': bool(_flag(event.get('acknowledged'))), 'commentCount': len(comments),
+            'deviceHostname': devices[0].get('hostname') if devices else None}
 
 
-def acknowledge_ai_analyst_incident_event_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    return _set_ai_event_acknowledged(client, args, acknowledged=True)
+def _read_ai_event(client: Client, event_id: str) -> dict[str, Any]:
+    reply = client.get_ai_analyst_incident_events({'uuid': event_id, 'includeacknowledged': True,
+                                                   'includeincidenteventurl': True})
+    event = _one_record(reply, 'id', event_id, f'AI Analyst incident event with id {event_id}')
+    return with_event_url(event, client.server_url)
 
 
-def unacknowledge_ai_analyst_incident_event_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    return _set_ai_event_acknowledged(client, args, acknowledged=False)
+# AI Analyst incident events as a kind of record: their acknowledgement, comments and mirroring.
+AI_EVENT_KIND = RecordKind(
+    what='AI Analyst incident event', outputs_prefix='Darktrace.AIAnalystEvent', key_field='id',
+    require_id=lambda args: require_ai_analyst_id(args, 'event_id'),
+    type_name=MIRRORED_AI_ANALYST_TYPE_NAME, fields=MIRRORED_AI_ANALYST_FIELDS,
+    read=_read_ai_event,
+    get_comments=lambda client, event_id: client.get_ai_analyst_comments(event_id),
+    comment_records=ai_analyst_comments,
+    mirrored=mirrored_ai_event,
+    acknowledge=lambda client, event_id: client.acknowledge_ai_analyst_event(event_id),
+    unacknowledge=lambda client, event_id: client.unacknowledge_ai_analyst_event(event_id),
+    add_comment=lambda client, event_id, message: client.add_ai_analyst_comment(event_id, message),
+    acknowledge_path='/aianalyst/{action}', comment_path='/aianalyst/incident/comments')
 
 
-def get_ai_analyst_comments_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    event_id = require_ai_analyst_id(args, 'event_id')
-    reply = client.get_ai_analyst_comments(event_id)
-    comments = _oldest_first(ai_analyst_comments(reply))
-    readable = _comments_table(f'Comments on AI Analyst incident event {event_id}', comments,
-                               'Darktrace.AIAnalystEvent.comments')
-    return CommandResults(outputs_prefix='Darktrace.AIAnalystEvent', outputs_key_field='id',
-                          outputs={'id': event_id, 'comments': comments}, readable_output=readable,
-                          raw_response=reply)
-
-
-def post_comment_to_ai_analyst_incident_event_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    event_id = require_ai_analyst_id(args, 'event_id')
-    message = require_text(args, 'message', MAX_COMMENT_LENGTH)
-    reply = client.add_ai_analyst_comment(event_id, message)
-    comment = _created_comment(reply, message, 'POST /aianalyst/incident/comments')
-    return CommandResults(outputs_prefix='Darktrace.AIAnalystEvent', outputs_key_field='id',
-                          outputs={'id': event_id, 'postedComment': comment},
-                          readable_output=f'### Comment added to AI Analyst incident event {event_id}\n{message}\n',
-                          raw_response=reply)
+acknowledge_ai_analyst_incident_event_command = partial(set_acknowledged, AI_EVENT_KIND, acknowledged=True)
+unacknowledge_ai_analyst_incident_event_command = partial(set_acknowledged, AI_EVENT_KIND, acknowledged=False)
+get_ai_analyst_comments_command = partial(record_comments, AI_EVENT_KIND)
+post_comment_to_ai_analyst_incident_event_command = partial(post_record_comment, AI_EVENT_KIND)
 
 
 def _group_event_ids(group: dict[str, Any]) -> list[str]:
@@ -3083,13 +3128,6 @@ def close_entry() -> dict[str, Any]:
             'Contents': {'dbotIncidentClose': True, 'closeReason': MIRROR_CLOSE_REASON}}
 
 
-def mirrored_breach(breach: dict[str, Any], comments: list[dict[str, Any]]) -> dict[str, Any]:
-    """The breach as XSOAR mirrors it: the raw record (like rawJSON at fetch) and the fields of MIRRORED_FIELDS."""
-    device = _dict(breach.get('device'))
-    return {**breach, 'acknowledged': bool(_flag(breach.get('acknowledged'))), 'commentCount': len(comments),
-            'modelName': _breach_model(breach).get('name'), 'deviceHostname': device.get('hostname')}
-
-
 def remembered_closes() -> list[int | str]:
     """The records (pbids, AI Analyst event ids) whose incident was closed for their acknowledgement, oldest first
     (a corrupted value: none)."""
@@ -3105,72 +3143,16 @@ def remember_close(remote_id: int | str, closed: bool) -> None:
     update_integration_context(**{MIRROR_CLOSED_KEY: remote_ids[-MAX_REMEMBERED_CLOSES:]})
 
 
-def mirrored_ai_event(event: dict[str, Any], comments: list[dict[str, Any]]) -> dict[str, Any]:
-    """The AI Analyst event as XSOAR mirrors it: the raw record (like rawJSON at fetch) and the fields of
-    MIRRORED_AI_ANALYST_FIELDS."""
-    devices = [device for device in as_list(event.get('breachDevices')) if isinstance(device, dict)]
-    return {**event, 'acknowledged': bool(_flag(event.get('acknowledged'))), 'commentCount': len(comments),
-            'deviceHostname': devices[0].get('hostname') if devices else None}
-
-
-def _read_breach(client: Client, pbid: int) -> dict[str, Any]:
-    return _one_record(client.get_model_breach(pbid), 'pbid', pbid, f'model breach with pbid {pbid}')
-
-
-def _read_ai_event(client: Client, event_id: str) -> dict[str, Any]:
-    reply = client.get_ai_analyst_incident_events({'uuid': event_id, 'includeacknowledged': True,
-                                                   'includeincidenteventurl': True})
-    event = _one_record(reply, 'id', event_id, f'AI Analyst incident event with id {event_id}')
-    return with_event_url(event, client.server_url)
-
-
-@dataclass(frozen=True)
-class MirroredKind:
-    """How mirroring reads and changes one kind of Darktrace record; the mirroring commands serve every kind
-    through these, so acknowledgements and comments are handled once for all."""
-
-    what: str  # for messages: 'model breach'
-    type_name: str  # the incident type, and the mapping scheme of get-mapping-fields
-    fields: dict[str, str]  # the fields get-remote-data adds to the raw record, with their descriptions
-    read: Callable[[Client, Any], dict[str, Any]]
-    comments: Callable[[Client, Any], list[dict[str, Any]]]
-    mirrored: Callable[[dict[str, Any], list[dict[str, Any]]], dict[str, Any]]
-    acknowledge: Callable[[Client, Any], Any]
-    add_comment: Callable[[Client, Any, str], Any]
-    acknowledge_path: str  # '{id}' stands for the record's id
-    comment_path: str
-
-
-MIRRORED_BREACH = MirroredKind(
-    what='model breach', type_name=MIRRORED_TYPE_NAME, fields=MIRRORED_FIELDS,
-    read=_read_breach,
-    comments=lambda client, pbid: [comment for comment in as_list(client.get_model_breach_comments(pbid))
-                                   if isinstance(comment, dict)],
-    mirrored=mirrored_breach,
-    acknowledge=lambda client, pbid: client.acknowledge_model_breach(pbid),
-    add_comment=lambda client, pbid, message: client.add_model_breach_comment(pbid, message),
-    acknowledge_path='/modelbreaches/{id}/acknowledge', comment_path='/modelbreaches/{id}/comments')
-
-MIRRORED_AI_EVENT = MirroredKind(
-    what='AI Analyst incident event', type_name=MIRRORED_AI_ANALYST_TYPE_NAME, fields=MIRRORED_AI_ANALYST_FIELDS,
-    read=_read_ai_event,
-    comments=lambda client, event_id: ai_analyst_comments(client.get_ai_analyst_comments(event_id)),
-    mirrored=mirrored_ai_event,
-    acknowledge=lambda client, event_id: client.acknowledge_ai_analyst_event(event_id),
-    add_comment=lambda client, event_id, message: client.add_ai_analyst_comment(event_id, message),
-    acknowledge_path='/aianalyst/acknowledge', comment_path='/aianalyst/incident/comments')
-
-
-def parse_remote_id(args: dict[str, Any], name: str) -> tuple[MirroredKind, int | str]:
+def parse_remote_id(args: dict[str, Any], name: str) -> tuple[RecordKind, int | str]:
     """A mirrored incident's remote id (its dbotMirrorId) and the kind of record it names: a number is a model
     breach (pbid), anything else an AI Analyst incident event id."""
     text = _arg_text(args, name)
     if not text or re.fullmatch(r'[+-]?[0-9]+', text):
-        return MIRRORED_BREACH, require_int(args, name, minimum=1)
+        return BREACH_KIND, require_int(args, name, minimum=1)
     if not AI_ANALYST_ID_PATTERN.fullmatch(text):
         raise ValueError(f'Invalid "{name}"="{text}": expected a model breach ID (pbid, a positive integer) or an '
                          'AI Analyst incident event ID (letters, digits and hyphens).')
-    return MIRRORED_AI_EVENT, text
+    return AI_EVENT_KIND, text
 
 
 def get_remote_data_command(client: Client, args: dict[str, Any], mirror: MirrorSettings) -> GetRemoteDataResponse:
@@ -3242,7 +3224,7 @@ def update_remote_system_command(client: Client, args: dict[str, Any], mirror: M
     if mirror.close_out and closed:
         reply = kind.acknowledge(client, remote_id)
         if not _confirms(reply):
-            raise _unconfirmed(f'POST {kind.acknowledge_path.format(id=remote_id)}', reply)
+            raise _unconfirmed(f'POST {kind.acknowledge_path.format(id=remote_id, action="acknowledge")}', reply)
         remember_close(remote_id, True)  # closed in XSOAR already: the acknowledgement coming back must not close it again
     for message in messages:
         _created_comment(kind.add_comment(client, remote_id, message), message,
@@ -3256,7 +3238,7 @@ def get_mapping_fields_command(client: Client, args: dict[str, Any],
                                mirror: MirrorSettings) -> GetMappingFieldsResponse:
     """The fields of each kind of mirrored record, for XSOAR's mapping editor; no request is sent."""
     return GetMappingFieldsResponse([SchemeTypeMapping(type_name=kind.type_name, fields=dict(kind.fields))
-                                     for kind in (MIRRORED_BREACH, MIRRORED_AI_EVENT)])
+                                     for kind in (BREACH_KIND, AI_EVENT_KIND)])
 
 
 ''' MAIN '''
