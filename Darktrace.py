@@ -689,93 +689,214 @@ def _error_field(reply: Any) -> str:
     return ''
 
 
-def _permission_error(operation: str, refusal: str, status: int) -> DarktraceApiError:
-    return DarktraceApiError('permission', (
-        f'Darktrace refused {operation} ({refusal}): the API token\'s user lacks the permission '
-        'this command needs. Grant it in Darktrace (see the integration description), then retry.'), status)
+# Error classification: ordered tables of (applies, kind, message). The first rule that applies to what happened
+# gives the error; its message is a str.format template over the facts below and MESSAGE_CONSTANTS.
+MESSAGE_CONSTANTS = {'not_retried': NOT_RETRIED_ADVICE, 'connect_timeout_s': CONNECT_TIMEOUT_S,
+                     'read_timeout_s': READ_TIMEOUT_S}
+PERMISSION_MESSAGE = ('Darktrace refused {operation} ({refusal}): the API token\'s user lacks the permission '
+                      'this command needs. Grant it in Darktrace (see the integration description), then retry.')
+HTML_TITLE_PATTERN = re.compile(r'<title[^>]*>([^<]{1,100})', re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ReplyFacts:
+    """What the classification of an HTTP reply reads, and the pieces its messages quote."""
+
+    status: int
+    operation: str  # 'GET /devices'
+    changes: bool  # the request may change something (a POST), so it is never sent twice
+    text: str  # the body as text
+    data: Any  # the body as JSON; None when it is not JSON (a redirect's body is not read)
+    html: bool
+    location: str  # where a redirect leads (or its body)
+    error_text: str  # the appliance's own error text from a JSON error reply, cut to 300 characters
+    appliance_text: str  # what the appliance said: its error text, else the page title, else the body's start
+    titled: str  # ' titled ...' for an HTML page with a title
+    retried: str  # what became of the retries of a 429 or 50x
+
+    @classmethod
+    def of(cls, response: requests.Response, method: str, path: str, body: bytes) -> 'ReplyFacts':
+        status = response.status_code
+        text = body.decode('utf-8', errors='replace')  # JSON is UTF-8; anything else only feeds messages
+        data = None
+        if not 300 <= status < 400:
+            try:
+                data = json.loads(body) if text.strip() else {}
+            except ValueError:
+                data = None
+        error_text = _error_field(data)[:300]
+        title = HTML_TITLE_PATTERN.search(text)
+        # urllib3 leaves the retries it made on the final reply.
+        retries = len(getattr(getattr(response.raw, 'retries', None), 'history', None) or ())
+        wait = str(response.headers.get('Retry-After') or '').strip()
+        asked = f' the {wait} s it asked for' if wait.isdigit() else ''
+        return cls(
+            status=status, operation=f'{method} {path}', changes=method not in IDEMPOTENT_METHODS, text=text,
+            data=data, html='<html' in text.lower() or 'text/html' in response.headers.get('Content-Type', ''),
+            location=response.headers.get('Location', '') or text, error_text=error_text,
+            appliance_text=error_text or (f'a web page titled {title.group(1).strip()!r}' if title
+                                          else text[:200].strip()),
+            titled=f' titled {title.group(1).strip()!r}' if title else '',
+            retried=(f'even after {retries} {"retry" if retries == 1 else "retries"}' if retries
+                     else f'and the retry budget left no time to wait{asked} and retry'))
+
+    @property
+    def redirect(self) -> bool:
+        return 300 <= self.status < 400
+
+    @property
+    def failed(self) -> bool:
+        return self.status >= 400
+
+    @property
+    def overloaded(self) -> bool:
+        return self.status in RETRY_STATUSES or self.status >= 500
+
+    @property
+    def location_start(self) -> str:
+        return self.location[:100]
+
+    @property
+    def reason(self) -> str:
+        return f': {self.error_text}' if self.error_text else ''
+
+    @property
+    def api_error(self) -> Any:
+        return self.data.get('error') if isinstance(self.data, dict) else None
+
+    @property
+    def body_start(self) -> str:
+        return repr(self.text[:80])
+
+
+REPLY_RULES: tuple[tuple[Callable[[ReplyFacts], Any], str, str], ...] = (
+    (lambda r: r.redirect and '/403' in r.location, 'permission',
+     PERMISSION_MESSAGE.replace('{refusal}', 'redirect to /403')),
+    (lambda r: r.redirect and '/login' in r.location, 'login_redirect',
+     'Darktrace redirected {operation} to its login page: the appliance does not know this API endpoint (check the '
+     'URL points at the appliance and its version supports the command), or the request reached it without the API '
+     'headers (check any proxy in between).'),
+    (lambda r: r.redirect, 'redirect',
+     'Darktrace answered {operation} with an unexpected redirect ({status} to {location_start}): check the server URL.'),
+    (lambda r: r.failed and 'API SIGNATURE ERROR' in r.text, 'signature',
+     'Darktrace rejected the request signature (API SIGNATURE ERROR): check that the public and private API tokens '
+     'are correct and from the same token pair.'),
+    (lambda r: r.failed and 'API DATE ERROR' in r.text, 'date',
+     'Darktrace rejected the request date (API DATE ERROR): this machine\'s clock differs from the appliance\'s by '
+     'more than 30 minutes. Synchronise both clocks (NTP) and retry.'),
+    (lambda r: r.status == 403, 'permission', PERMISSION_MESSAGE.replace('{refusal}', '403 Forbidden')),
+    (lambda r: r.status == 404 and r.appliance_text, 'not_found', 'Darktrace found nothing for {operation} (404): '
+                                                                  '{appliance_text}.'),
+    (lambda r: r.status == 404, 'not_found', 'Darktrace found nothing for {operation} (404): '
+                                             'check the identifiers given.'),
+    (lambda r: r.status == 400 and r.appliance_text, 'input', 'Darktrace rejected the parameters of {operation} '
+                                                              '(400 INPUT ERROR): {appliance_text}.'),
+    (lambda r: r.status == 400, 'input', 'Darktrace rejected the parameters of {operation} (400 INPUT ERROR): '
+                                         'check the arguments.'),
+    (lambda r: r.failed and r.overloaded and r.changes, 'unavailable',
+     'Darktrace could not serve {operation} (HTTP {status}). {not_retried}'),
+    (lambda r: r.status in RETRY_STATUSES, 'unavailable',
+     'Darktrace could not serve {operation} (HTTP {status}), {retried}: the appliance or a proxy in front of it is '
+     'overloaded or restarting. Try again in a few minutes.'),
+    (lambda r: r.status >= 500, 'unavailable',
+     'Darktrace failed on {operation} with an internal error (HTTP {status}{reason}). Such errors are not retried, '
+     'as they rarely pass within seconds. Try again later; if it persists, check the appliance\'s System Status page '
+     'or ask Darktrace support.'),
+    (lambda r: r.failed, 'http', 'Darktrace answered {operation} with HTTP {status}: {appliance_text}'),
+    (lambda r: r.data is None and r.html and is_login_page(r.text), 'login_page',
+     'Darktrace answered {operation} with its login web page instead of data: something between XSOAR and the '
+     'appliance followed a redirect to /login. Check the URL and any proxy; the tokens may also lack API access.'),
+    (lambda r: r.data is None and r.html, 'html_page',
+     '{operation} was answered with a web page{titled} instead of Darktrace data: the server URL may point at '
+     'something other than the appliance\'s API, or a proxy in between answered. Check the server URL and any proxy.'),
+    (lambda r: r.data is None and not r.changes, 'bad_json',
+     'Darktrace answered {operation} with a reply that is not valid JSON (it may have been cut short by a proxy or a '
+     'timeout). Retry; if it persists, check the appliance. Reply began: {body_start}'),
+    (lambda r: r.data is None, 'bad_json',
+     'Darktrace answered {operation} with a reply that is not valid JSON (it may have been cut short by a proxy or a '
+     'timeout). The change was probably applied: check in the Threat Visualizer before running the command again. '
+     'Reply began: {body_start}'),
+    (lambda r: r.api_error, 'api_error', 'Darktrace reported an error for {operation}: {api_error}'),
+)
+
+
+@dataclass(frozen=True)
+class TransportFacts:
+    """What the classification of a request that got no complete reply reads: the error and where it happened."""
+
+    cause: Exception
+    detail: str  # 'type: text' of the error, lowercase, which the markers below are looked for in
+    base_url: str
+    repeatable: bool  # a GET, which was retried
+
+    @property
+    def cause_type(self) -> str:
+        return type(self.cause).__name__
+
+    def is_a(self, types: Any, *markers: str) -> bool:
+        return isinstance(self.cause, types) or any(marker in self.detail for marker in markers)
+
+
+CUT_SHORT = ('The reply from Darktrace at {base_url} was cut short (the connection closed part-way through it). ')
+CLOSED_EARLY = 'The connection to {base_url} was closed before Darktrace answered'
+TRANSPORT_RULES: tuple[tuple[Callable[[TransportFacts], Any], str, str], ...] = (
+    (lambda e: e.is_a(requests.exceptions.SSLError, 'sslerror', 'certificate verify failed', '[ssl'), 'tls',
+     'TLS verification of {base_url} failed: the appliance\'s certificate is not trusted by this machine. Install a '
+     'trusted certificate on the appliance, or tick "Trust any certificate (not secure)".'),
+    (lambda e: e.is_a(requests.exceptions.ProxyError, 'proxyerror'), 'proxy',
+     'The proxy refused the connection to {base_url}: check the system proxy, or clear "Use system proxy".'),
+    (lambda e: e.is_a((requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError),
+                      'connection broken', 'incompleteread') and e.repeatable, 'bad_json',
+     CUT_SHORT + 'Retry; if it persists, check the appliance and any proxy or load balancer in between.'),
+    (lambda e: e.is_a((requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError),
+                      'connection broken', 'incompleteread'), 'bad_json', CUT_SHORT + '{not_retried}'),
+    (lambda e: e.is_a((), 'decodeerror', 'failed to decode'), 'bad_json',
+     'The reply from Darktrace at {base_url} could not be decompressed (its Content-Encoding does not match its '
+     'body): check any proxy or load balancer in between.'),
+    (lambda e: e.is_a(requests.exceptions.RetryError, 'retry budget spent'), 'unavailable',
+     'Darktrace at {base_url} kept failing until the retry budget was spent: the appliance or a proxy in front of it '
+     'is overloaded or restarting. Try again in a few minutes, or raise the retry budget.'),
+    (lambda e: e.is_a(requests.exceptions.ConnectTimeout, 'connecttimeout'), 'timeout',
+     'Connecting to {base_url} timed out after {connect_timeout_s} s: check the URL and that the appliance is '
+     'reachable from XSOAR (firewall, routing).'),
+    (lambda e: e.is_a(requests.exceptions.ReadTimeout, 'read timed out') and not e.repeatable, 'timeout',
+     'Darktrace at {base_url} did not answer within {read_timeout_s} s. {not_retried}'),
+    (lambda e: e.is_a(requests.exceptions.ReadTimeout, 'read timed out'), 'timeout',
+     'Darktrace at {base_url} did not answer within {read_timeout_s} s, even after retrying: the appliance is busy. '
+     'Narrow the request (time range, limit) or try again later.'),
+    (lambda e: e.is_a((), 'name or service not known', 'nodename nor servname', 'getaddrinfo', 'name resolution',
+                      'failed to resolve', 'temporary failure in name'), 'dns',
+     'The host name in {base_url} could not be resolved: check the server URL.'),
+    (lambda e: e.is_a((), 'refused'), 'connection',
+     '{base_url} refused the connection: check the server URL and port, and that the appliance is up.'),
+    (lambda e: e.is_a((), 'reset', 'aborted', 'remotedisconnected', 'closed') and not e.repeatable, 'connection',
+     CLOSED_EARLY + '. {not_retried}'),
+    (lambda e: e.is_a((), 'reset', 'aborted', 'remotedisconnected', 'closed'), 'connection',
+     CLOSED_EARLY + ', even after retrying. Try again; if it persists, check the appliance and any proxy or load '
+                    'balancer in between.'),
+    (lambda e: True, 'connection',
+     'Could not reach Darktrace at {base_url}: check the server URL and the network path ({cause_type}).'),
+)
+
+Facts = TypeVar('Facts', ReplyFacts, TransportFacts)
+
+
+def classify(rules: tuple[tuple[Callable[[Facts], Any], str, str], ...], facts: Facts) -> tuple[str, str] | None:
+    """(kind, message) of the first rule that applies, or None when none does."""
+    for applies, kind, template in rules:
+        if applies(facts):
+            fields = {name: getattr(facts, name) for name in dir(facts) if not name.startswith('_')}
+            return kind, template.format(**fields, **MESSAGE_CONSTANTS)
+    return None
 
 
 def parse_reply(response: requests.Response, method: str, path: str, body: bytes) -> Any:
     """The JSON `body` of a successful reply; every other outcome becomes an actionable `DarktraceApiError`."""
-    status = response.status_code
-    operation = f'{method} {path}'
-    body_text = body.decode('utf-8', errors='replace')  # JSON is UTF-8; anything else only feeds messages
-    if 300 <= status < 400:
-        location = response.headers.get('Location', '') or body_text
-        if '/403' in location:
-            raise _permission_error(operation, 'redirect to /403', status)
-        if '/login' in location:
-            raise DarktraceApiError('login_redirect', (
-                f'Darktrace redirected {operation} to its login page: the appliance does not know this API '
-                'endpoint (check the URL points at the appliance and its version supports the command), '
-                'or the request reached it without the API headers (check any proxy in between).'), status)
-        raise DarktraceApiError('redirect', f'Darktrace answered {operation} with an unexpected redirect '
-                                            f'({status} to {location[:100]}): check the server URL.', status)
-    try:
-        reply = json.loads(body) if body_text.strip() else {}
-    except ValueError:
-        reply = None
-    if status >= 400:
-        error_text = _error_field(reply)[:300]
-        title = re.search(r'<title[^>]*>([^<]{1,100})', body_text, re.IGNORECASE)
-        appliance_text = error_text or (f'a web page titled {title.group(1).strip()!r}' if title
-                                        else body_text[:200].strip())
-        if 'API SIGNATURE ERROR' in body_text:
-            raise DarktraceApiError('signature', (
-                'Darktrace rejected the request signature (API SIGNATURE ERROR): check that the public and '
-                'private API tokens are correct and from the same token pair.'), status)
-        if 'API DATE ERROR' in body_text:
-            raise DarktraceApiError('date', (
-                'Darktrace rejected the request date (API DATE ERROR): this machine\'s clock differs from the '
-                'appliance\'s by more than 30 minutes. Synchronise both clocks (NTP) and retry.'), status)
-        if status == 403:
-            raise _permission_error(operation, '403 Forbidden', status)
-        if status == 404:
-            raise DarktraceApiError('not_found', f'Darktrace found nothing for {operation} (404): '
-                                                 f'{appliance_text or "check the identifiers given"}.', status)
-        if status == 400:
-            raise DarktraceApiError('input', f'Darktrace rejected the parameters of {operation} (400 INPUT ERROR): '
-                                             f'{appliance_text or "check the arguments"}.', status)
-        if (status in RETRY_STATUSES or status >= 500) and method not in IDEMPOTENT_METHODS:
-            raise DarktraceApiError('unavailable', (
-                f'Darktrace could not serve {operation} (HTTP {status}). {NOT_RETRIED_ADVICE}'), status)
-        if status in RETRY_STATUSES:
-            # urllib3 leaves the retries it made on the final reply.
-            retries = len(getattr(getattr(response.raw, 'retries', None), 'history', None) or ())
-            wait = str(response.headers.get('Retry-After') or '').strip()
-            asked = f' the {wait} s it asked for' if wait.isdigit() else ''
-            retried = f'even after {retries} {"retry" if retries == 1 else "retries"}' if retries \
-                else f'and the retry budget left no time to wait{asked} and retry'
-            raise DarktraceApiError('unavailable', (
-                f'Darktrace could not serve {operation} (HTTP {status}), {retried}: the appliance or a '
-                'proxy in front of it is overloaded or restarting. Try again in a few minutes.'), status)
-        if status >= 500:
-            reason = f': {error_text}' if error_text else ''
-            raise DarktraceApiError('unavailable', (
-                f'Darktrace failed on {operation} with an internal error (HTTP {status}{reason}). Such errors are '
-                'not retried, as they rarely pass within seconds. Try again later; if it persists, '
-                'check the appliance\'s System Status page or ask Darktrace support.'), status)
-        raise DarktraceApiError('http', f'Darktrace answered {operation} with HTTP {status}: {appliance_text}', status)
-    if reply is None:
-        if '<html' in body_text.lower() or 'text/html' in response.headers.get('Content-Type', ''):
-            if is_login_page(body_text):
-                raise DarktraceApiError('login_page', (
-                    f'Darktrace answered {operation} with its login web page instead of data: something between '
-                    'XSOAR and the appliance followed a redirect to /login. Check the URL and any proxy; the tokens '
-                    'may also lack API access.'), status)
-            title = re.search(r'<title[^>]*>([^<]{1,100})', body_text, re.IGNORECASE)
-            raise DarktraceApiError('html_page', (
-                f'{operation} was answered with a web page{f" titled {title.group(1).strip()!r}" if title else ""} '
-                'instead of Darktrace data: the server URL may point at something other than the appliance\'s API, '
-                'or a proxy in between answered. Check the server URL and any proxy.'), status)
-        advice = 'Retry; if it persists, check the appliance.' if method in IDEMPOTENT_METHODS else \
-            'The change was probably applied: check in the Threat Visualizer before running the command again.'
-        raise DarktraceApiError('bad_json', (
-            f'Darktrace answered {operation} with a reply that is not valid JSON (it may have been cut short by '
-            f'a proxy or a timeout). {advice} Reply began: {body_text[:80]!r}'), status)
-    if isinstance(reply, dict) and reply.get('error'):
-        raise DarktraceApiError('api_error', f'Darktrace reported an error for {operation}: {reply["error"]}', status)
-    return reply
+    facts = ReplyFacts.of(response, method, path, body)
+    error = classify(REPLY_RULES, facts)
+    if error is not None:
+        raise DarktraceApiError(*error, facts.status)
+    return facts.data
 
 
 def transport_error(error: Exception, base_url: str, method: str = 'GET') -> DarktraceApiError:
@@ -784,57 +905,9 @@ def transport_error(error: Exception, base_url: str, method: str = 'GET') -> Dar
     A change (`method` POST) may have reached the appliance before the failure, so its message says to check.
     """
     cause = getattr(error, 'exception', None) or error
-    detail = f'{type(cause).__name__}: {cause}'.lower()
-    repeatable = method in IDEMPOTENT_METHODS
-    if isinstance(cause, requests.exceptions.SSLError) or any(
-            marker in detail for marker in ('sslerror', 'certificate verify failed', '[ssl')):
-        return DarktraceApiError('tls', (
-            f'TLS verification of {base_url} failed: the appliance\'s certificate is not trusted by this machine. '
-            'Install a trusted certificate on the appliance, or tick "Trust any certificate (not secure)".'))
-    if isinstance(cause, requests.exceptions.ProxyError) or 'proxyerror' in detail:
-        return DarktraceApiError('proxy', (
-            f'The proxy refused the connection to {base_url}: check the system proxy, or clear "Use system proxy".'))
-    if isinstance(cause, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)) or \
-            'connection broken' in detail or 'incompleteread' in detail:
-        return DarktraceApiError('bad_json', (
-            f'The reply from Darktrace at {base_url} was cut short (the connection closed part-way through it). '
-            + ('Retry; if it persists, check the appliance and any proxy or load balancer in between.' if repeatable
-               else NOT_RETRIED_ADVICE)))
-    if 'decodeerror' in detail or 'failed to decode' in detail:
-        return DarktraceApiError('bad_json', (
-            f'The reply from Darktrace at {base_url} could not be decompressed (its Content-Encoding does not match '
-            'its body): check any proxy or load balancer in between.'))
-    if isinstance(cause, requests.exceptions.RetryError) or 'retry budget spent' in detail:
-        return DarktraceApiError('unavailable', (
-            f'Darktrace at {base_url} kept failing until the retry budget was spent: the appliance or a proxy in '
-            'front of it is overloaded or restarting. Try again in a few minutes, or raise the retry budget.'))
-    if isinstance(cause, requests.exceptions.ConnectTimeout) or 'connecttimeout' in detail:
-        return DarktraceApiError('timeout', (
-            f'Connecting to {base_url} timed out after {CONNECT_TIMEOUT_S} s: check the URL and that the appliance '
-            'is reachable from XSOAR (firewall, routing).'))
-    if isinstance(cause, requests.exceptions.ReadTimeout) or 'read timed out' in detail:
-        if not repeatable:
-            return DarktraceApiError('timeout', (
-                f'Darktrace at {base_url} did not answer within {READ_TIMEOUT_S} s. {NOT_RETRIED_ADVICE}'))
-        return DarktraceApiError('timeout', (
-            f'Darktrace at {base_url} did not answer within {READ_TIMEOUT_S} s, even after retrying: the appliance '
-            'is busy. Narrow the request (time range, limit) or try again later.'))
-    if any(marker in detail for marker in ('name or service not known', 'nodename nor servname', 'getaddrinfo',
-                                           'name resolution', 'failed to resolve', 'temporary failure in name')):
-        return DarktraceApiError('dns', f'The host name in {base_url} could not be resolved: check the server URL.')
-    if 'refused' in detail:
-        return DarktraceApiError('connection', (
-            f'{base_url} refused the connection: check the server URL and port, and that the appliance is up.'))
-    if any(marker in detail for marker in ('reset', 'aborted', 'remotedisconnected', 'closed')):
-        if not repeatable:
-            return DarktraceApiError('connection', (
-                f'The connection to {base_url} was closed before Darktrace answered. {NOT_RETRIED_ADVICE}'))
-        return DarktraceApiError('connection', (
-            f'The connection to {base_url} was closed before Darktrace answered, even after retrying. '
-            'Try again; if it persists, check the appliance and any proxy or load balancer in between.'))
-    return DarktraceApiError('connection', (
-        f'Could not reach Darktrace at {base_url}: check the server URL and the network path '
-        f'({type(cause).__name__}).'))
+    facts = TransportFacts(cause, f'{type(cause).__name__}: {cause}'.lower(), base_url, method in IDEMPOTENT_METHODS)
+    kind, message = classify(TRANSPORT_RULES, facts) or ('connection', '')
+    return DarktraceApiError(kind, message)
 
 
 ''' HELPERS '''
