@@ -1268,33 +1268,39 @@ def _required(value: Parsed | None, name: str, expected: str = '') -> Parsed:
     return value
 
 
+def _shown(name: str, label: str) -> str:
+    """How a message names an argument, or an instance parameter by its label and name: "Minimum Score" (min_score)."""
+    return f'"{label}" ({name})' if label else f'"{name}"'
+
+
 def _whole_numbers(minimum: int, maximum: int | None) -> str:
     return f'a whole number from {minimum} to {maximum}' if maximum is not None \
         else f'a whole number of at least {minimum}'
 
 
 @overload
-def parse_int(args: dict[str, Any], name: str, minimum: int, maximum: int | None = None, *, default: int) -> int:
+def parse_int(args: dict[str, Any], name: str, minimum: int, maximum: int | None = None, *, default: int,
+              label: str = '') -> int:
     ...
 
 
 @overload
 def parse_int(args: dict[str, Any], name: str, minimum: int, maximum: int | None = None,
-              *, default: None = None) -> int | None:
+              *, default: None = None, label: str = '') -> int | None:
     ...
 
 
 def parse_int(args: dict[str, Any], name: str, minimum: int, maximum: int | None = None,
-              *, default: int | None = None) -> int | None:
-    """An integer argument within [minimum, maximum]."""
+              *, default: int | None = None, label: str = '') -> int | None:
+    """An integer argument within [minimum, maximum]; `label` names an instance parameter in messages."""
     text = _arg_text(args, name)
     if not text:
         return default
     if not re.fullmatch(r'[+-]?[0-9]{1,18}', text):  # ASCII digits, and few enough for int() to take
-        raise ValueError(f'Invalid "{name}"="{text}": expected {_whole_numbers(minimum, maximum)}.')
+        raise ValueError(f'Invalid {_shown(name, label)}="{text}": expected {_whole_numbers(minimum, maximum)}.')
     number = int(text)
     if number < minimum or (maximum is not None and number > maximum):
-        raise ValueError(f'Invalid "{name}"={number}: expected {_whole_numbers(minimum, maximum)}.')
+        raise ValueError(f'Invalid {_shown(name, label)}={number}: expected {_whole_numbers(minimum, maximum)}.')
     return number
 
 
@@ -1320,7 +1326,7 @@ def parse_limit(args: dict[str, Any], maximum: int = MAX_LIST_LIMIT) -> int:
     return parse_int(args, 'limit', 1, maximum, default=DEFAULT_LIST_LIMIT)
 
 
-def parse_score(args: dict[str, Any], name: str) -> float | None:
+def parse_score(args: dict[str, Any], name: str, label: str = '') -> float | None:
     """A score from 0 to 100, as analysts see it in the Threat Visualizer."""
     text = _arg_text(args, name)
     if not text:
@@ -1330,42 +1336,43 @@ def parse_score(args: dict[str, Any], name: str) -> float | None:
     except ValueError:
         score = math.nan
     if not 0 <= score <= 100:  # NaN fails this comparison too
-        raise ValueError(f'Invalid "{name}"="{text}": expected a number from 0 to 100.')
+        raise ValueError(f'Invalid {_shown(name, label)}="{text}": expected a number from 0 to 100.')
     return score
 
 
 @overload
-def parse_bool(args: dict[str, Any], name: str, default: bool = False) -> bool:
+def parse_bool(args: dict[str, Any], name: str, default: bool = False, label: str = '') -> bool:
     ...
 
 
 @overload
-def parse_bool(args: dict[str, Any], name: str, default: None) -> bool | None:
+def parse_bool(args: dict[str, Any], name: str, default: None, label: str = '') -> bool | None:
     ...
 
 
-def parse_bool(args: dict[str, Any], name: str, default: bool | None = False) -> bool | None:
+def parse_bool(args: dict[str, Any], name: str, default: bool | None = False, label: str = '') -> bool | None:
     text = _arg_text(args, name)
     if not text:
         return default
     try:
         return argToBoolean(text)
     except ValueError:
-        raise ValueError(f'Invalid "{name}"="{text}": expected true or false.') from None
+        raise ValueError(f'Invalid {_shown(name, label)}="{text}": expected true or false.') from None
 
 
 @overload
-def parse_choice(args: dict[str, Any], name: str, choices: tuple[str, ...], *, default: str) -> str:
+def parse_choice(args: dict[str, Any], name: str, choices: tuple[str, ...], *, default: str, label: str = '') -> str:
     ...
 
 
 @overload
-def parse_choice(args: dict[str, Any], name: str, choices: tuple[str, ...], *, default: None = None) -> str | None:
+def parse_choice(args: dict[str, Any], name: str, choices: tuple[str, ...], *, default: None = None,
+                 label: str = '') -> str | None:
     ...
 
 
 def parse_choice(args: dict[str, Any], name: str, choices: tuple[str, ...], *,
-                 default: str | None = None) -> str | None:
+                 default: str | None = None, label: str = '') -> str | None:
     """One of `choices`, matched case-insensitively and returned in its canonical spelling."""
     text = _arg_text(args, name)
     if not text:
@@ -1373,7 +1380,7 @@ def parse_choice(args: dict[str, Any], name: str, choices: tuple[str, ...], *,
     for choice in choices:
         if text.lower() == choice.lower():
             return choice
-    raise ValueError(f'Invalid "{name}"="{text}": expected one of {", ".join(choices)}.')
+    raise ValueError(f'Invalid {_shown(name, label)}="{text}": expected one of {", ".join(choices)}.')
 
 
 def require_choice(args: dict[str, Any], name: str, choices: tuple[str, ...]) -> str:
@@ -2678,36 +2685,20 @@ class FetchSettings:
 
     @classmethod
     def from_params(cls, params: dict[str, Any], now_ms: int) -> 'FetchSettings':
-        min_score = _score_parameter(params, 'min_score', 'Minimum Score')
+        min_score = parse_score(params, 'min_score', label='Minimum Score') or 0.0
         max_alerts = parse_int(params, 'max_alerts', 1, MAX_ALERTS_LIMIT, default=DEFAULT_MAX_ALERTS)
         first_fetch_text = str(params.get('first_fetch') or DEFAULT_FIRST_FETCH).strip()
         first_fetch_ms = parse_first_fetch(first_fetch_text, now_ms)
         include_acknowledged = parse_bool(params, 'include_acknowledged', default=True)
         return cls(min_score, max_alerts, first_fetch_ms, include_acknowledged, _fetch_sources(params),
-                   _score_parameter(params, 'ai_analyst_min_score', 'Minimum AI Analyst Score'))
-
-
-def _score_parameter(params: dict[str, Any], name: str, display: str) -> float:
-    """A 0..100 score parameter; empty is 0."""
-    text = str(params.get(name) or '0').strip()
-    try:
-        score = float(text)
-    except ValueError:
-        score = math.nan
-    if not 0 <= score <= 100:  # NaN fails this comparison too
-        raise ValueError(f'Invalid "{display}" ({name})="{text}": expected a number from 0 to 100.')
-    return score
+                   parse_score(params, 'ai_analyst_min_score', label='Minimum AI Analyst Score') or 0.0)
 
 
 def _fetch_sources(params: dict[str, Any]) -> tuple[str, ...]:
     """The "Fetch" multi-select, a list or comma-separated text; none chosen (as on an instance set up before
     it existed) means model breaches only, as before."""
-    chosen = []
-    for name in argToList(params.get('fetch_sources')):
-        source = next((source for source in FETCH_SOURCES if source.lower() == str(name).strip().lower()), None)
-        if source is None:
-            raise ValueError(f'Invalid "Fetch" (fetch_sources)="{name}": expected {" and/or ".join(FETCH_SOURCES)}.')
-        chosen.append(source)
+    chosen = [parse_choice({'fetch_sources': name}, 'fetch_sources', FETCH_SOURCES, label='Fetch')
+              for name in argToList(params.get('fetch_sources'))]
     return tuple(source for source in FETCH_SOURCES if source in chosen) or (FETCH_SOURCE_BREACHES,)
 
 
@@ -2723,11 +2714,8 @@ class MirrorSettings:
 
     @classmethod
     def from_params(cls, params: dict[str, Any], instance: str) -> 'MirrorSettings':
-        direction_text = str(params.get('mirror_direction') or 'None').strip()
-        choice = next((name for name in MIRROR_DIRECTIONS if name.lower() == direction_text.lower()), None)
-        if choice is None:
-            raise ValueError(f'Invalid "Incident Mirroring Direction" (mirror_direction)="{direction_text}": '
-                             f'expected one of {", ".join(MIRROR_DIRECTIONS)}.')
+        choice = parse_choice(params, 'mirror_direction', tuple(MIRROR_DIRECTIONS), default='None',
+                              label='Incident Mirroring Direction')
         return cls(direction=MIRROR_DIRECTIONS[choice], instance=instance,
                    close_incident=parse_bool(params, 'close_incident'), close_out=parse_bool(params, 'close_out'),
                    comment_tag=str(params.get('comment_tag') or '').strip() or DEFAULT_COMMENT_TAG)
