@@ -312,7 +312,7 @@ class Client(BaseClient):
 
     def signed_headers(self, signed_target: str, now: datetime | None = None) -> dict[str, str]:
         """The three DTAPI headers for a request whose signed target is `signed_target`."""
-        date = (now or datetime.now(timezone.utc)).strftime(DTAPI_DATE_FORMAT)
+        date = (now or utc_moment(now_ms())).strftime(DTAPI_DATE_FORMAT)
         signature = dtapi_signature(self._private_token, self._public_token, signed_target, date)
         return {'DTAPI-Token': self._public_token, 'DTAPI-Date': date, 'DTAPI-Signature': signature}
 
@@ -914,7 +914,21 @@ def transport_error(error: Exception, base_url: str, method: str = 'GET') -> Dar
 
 
 def now_ms() -> int:
+    """The one clock of the integration: every "now" (signature dates, open-ended ranges, relative times, expiries,
+    fetch windows) is read here."""
     return int(time.time() * 1000)
+
+
+def utc_moment(epoch_ms: int) -> datetime:
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
+
+
+def parse_moment(text: str, name: str, now: int | None = None) -> datetime | None:
+    """A time as the platform's arg_to_datetime reads it, with relative times ("3 days") counted back from `now`
+    (default now_ms()) rather than from the date parser's own clock."""
+    # dateparser reads a naive base as being in its TIMEZONE setting, hence UTC without tzinfo.
+    base = utc_moment(now_ms() if now is None else now).replace(tzinfo=None)
+    return arg_to_datetime(text, arg_name=name, required=True, settings={'TIMEZONE': 'UTC', 'RELATIVE_BASE': base})
 
 
 def utc_epoch_ms(moment: datetime) -> int:
@@ -1500,7 +1514,7 @@ def parse_time_arg(args: dict[str, Any], name: str, default: str | None = None) 
             moment = None
     elif EPOCH_TIME_PATTERN.fullmatch(text) or RELATIVE_TIME_PATTERN.fullmatch(text):
         try:
-            moment = arg_to_datetime(text, arg_name=name)
+            moment = parse_moment(text, name)
         except (ValueError, OverflowError):  # e.g. "99999 years" is out of the calendar's range
             moment = None
     if moment is None:
@@ -1533,7 +1547,7 @@ def parse_first_fetch(text: str, now_ms: int) -> int:
         first_ms = int(text)
     else:
         try:
-            moment = arg_to_datetime(text, arg_name='first_fetch', required=True)
+            moment = parse_moment(text, 'first_fetch', now_ms)
         except ValueError:
             moment = None
         first_ms = utc_epoch_ms(moment) if moment is not None else None
@@ -1543,7 +1557,7 @@ def parse_first_fetch(text: str, now_ms: int) -> int:
     if first_ms > now_ms and not RELATIVE_TIME_PATTERN.fullmatch(text):
         raise ValueError(f'Invalid "First fetch time" (first_fetch)="{text}": {ms_to_iso(first_ms)} is in the future, '
                          'so every breach until then would be skipped. Give a past time, such as "3 days".')
-    # A relative time is counted back from the platform's clock, which a caller's `now_ms` may trail slightly.
+    # A relative time ahead ("in 2 hours") starts now.
     return min(first_ms, now_ms)
 
 
