@@ -151,6 +151,8 @@ FETCH_SOURCE_BREACHES = 'Model Breaches'
 FETCH_SOURCE_AI_ANALYST = 'AI Analyst Incidents'
 FETCH_SOURCES = (FETCH_SOURCE_BREACHES, FETCH_SOURCE_AI_ANALYST)
 AI_ANALYST_CURSOR_KEY = 'ai_analyst'  # the AI Analyst cursor's part of lastRun; the breach cursor is the rest
+AI_CURSOR_PREFIX = f'{AI_ANALYST_CURSOR_KEY}.'  # how messages name its fields: ai_analyst.start_ms
+AI_RECORDS = 'AI Analyst incident'  # what messages say a damaged AI Analyst cursor does not skip
 # Which time starttime/endtime filter on for AI Analyst events (createdAt, or the activity periods) is not
 # documented. Every request reaches this far back before its window and de-duplicates by event id, so an event
 # is found either way, as long as it reaches the API at most this long after its createdAt, and its activity
@@ -2791,19 +2793,39 @@ def _creation_ms(breach: dict[str, Any]) -> int | None:
     return time_ms(breach.get('creationTime')) or time_ms(breach.get('time'))
 
 
-def _damaged_state(name: str, value: Any, expected: str) -> ValueError:
+# A stored cursor is repaired only where that loses and repeats nothing (a value missing, a window out of bounds);
+# any other damage fails the run with a message naming the field and how to reset the state.
+
+def _damaged_state(name: str, value: Any, expected: str, records: str = 'breach') -> ValueError:
     shown = json.dumps(value, default=str)[:60]
     return ValueError(f'The stored fetch state (last run) of this instance is damaged: {name} is {shown}, where '
-                      f'{expected} was expected. Nothing was fetched, so no breach is skipped. {RESET_ADVICE}')
+                      f'{expected} was expected. Nothing was fetched, so no {records} is skipped. {RESET_ADVICE}')
 
 
-def _stored_ms(last_run: dict[str, Any], name: str, default: int) -> int:
-    """A whole, non-negative number of milliseconds from lastRun (the platform may hand numbers back as floats)."""
+def _stored_ms(last_run: dict[str, Any], name: str, default: int, prefix: str = '', records: str = 'breach') -> int:
+    """A whole, non-negative number of milliseconds from lastRun (the platform may hand numbers back as floats);
+    `prefix` places the field in lastRun for the message ('ai_analyst.')."""
     value = last_run.get(name, default)
     number = _number(value) if not isinstance(value, str) or value.strip().isdigit() else None
     if not isinstance(number, (int, float)) or not math.isfinite(number) or number < 0 or number != int(number):
-        raise _damaged_state(name, value, 'a whole number of milliseconds, at least 0')
+        raise _damaged_state(prefix + name, value, 'a whole number of milliseconds, at least 0', records)
     return int(number)
+
+
+def _not_ahead_of_clock(name: str, value: int, now_ms: int, records: str = 'breach') -> None:
+    """Never moved back silently: the clock may have jumped back, and fetching from now would skip records."""
+    if value > now_ms + CLOCK_SKEW_MS:
+        raise ValueError(f'The stored fetch state (last run) of this instance says {ms_to_iso(value)} '
+                         f'({name}), more than 30 minutes after this machine\'s clock ({ms_to_iso(now_ms)}): the '
+                         f'clock moved back or the state is damaged. Nothing was fetched, so no {records} is skipped. '
+                         f'If the clock is right, reset the state. {RESET_ADVICE}')
+
+
+def _window_within_bounds(window_ms: int) -> int:
+    if not MIN_WINDOW_MS <= window_ms <= MAX_WINDOW_MS:
+        demisto.info(f'Darktrace: stored fetch window of {window_ms} ms is outside {MIN_WINDOW_MS}..'
+                     f'{MAX_WINDOW_MS} ms; using the nearest bound.')
+    return min(max(window_ms, MIN_WINDOW_MS), MAX_WINDOW_MS)
 
 
 def _stored_pbids(last_run: dict[str, Any], name: str) -> set[int]:
@@ -2828,24 +2850,15 @@ def fetch_cursor(last_run: dict[str, Any], settings: FetchSettings, now_ms: int)
     window_ms = _stored_ms(last_run, 'window_ms', INITIAL_WINDOW_MS)
     seen = _stored_pbids(last_run, 'seen_pbids')
     unplaced = _stored_pbids(last_run, 'unplaced_pbids')
-    for name, value in (('first_fetch_ms', first_fetch_ms), ('start_ms', start_ms)):
-        if value <= now_ms + CLOCK_SKEW_MS:
-            continue
-        # Never moved back silently: the clock may have jumped back, and fetching from now would skip breaches.
-        raise ValueError(f'The stored fetch state (last run) of this instance says {ms_to_iso(value)} '
-                         f'({name}), more than 30 minutes after this machine\'s clock ({ms_to_iso(now_ms)}): the '
-                         'clock moved back or the state is damaged. Nothing was fetched, so no breach is skipped. If '
-                         f'the clock is right, reset the state. {RESET_ADVICE}')
+    _not_ahead_of_clock('first_fetch_ms', first_fetch_ms, now_ms)
+    _not_ahead_of_clock('start_ms', start_ms, now_ms)
     if start_ms < first_fetch_ms:
         # A cursor starts at the first fetch time and only moves forward, so nothing before it is owed.
         demisto.info(f'Darktrace: stored fetch start {ms_to_iso(start_ms)} is before the first fetch time '
                      f'{ms_to_iso(first_fetch_ms)}; fetching from the first fetch time.')
         start_ms, seen = first_fetch_ms, set()
-    if not MIN_WINDOW_MS <= window_ms <= MAX_WINDOW_MS:
-        demisto.info(f'Darktrace: stored fetch window of {window_ms} ms is outside {MIN_WINDOW_MS}..'
-                     f'{MAX_WINDOW_MS} ms; using the nearest bound.')
-        window_ms = min(max(window_ms, MIN_WINDOW_MS), MAX_WINDOW_MS)
-    return {'first_fetch_ms': first_fetch_ms, 'start_ms': start_ms, 'seen_pbids': seen, 'window_ms': window_ms,
+    return {'first_fetch_ms': first_fetch_ms, 'start_ms': start_ms, 'seen_pbids': seen,
+            'window_ms': _window_within_bounds(window_ms),
             'unplaced_pbids': unplaced}
 
 
@@ -3046,36 +3059,27 @@ def _created_ms(event: dict[str, Any]) -> int:
     return int(created)
 
 
-def _cursor_ms(value: Any) -> int | None:
-    """A time or width kept in lastRun, or None when it is not a whole number of milliseconds."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def ai_analyst_cursor(cursor: Any, first_fetch_ms: int) -> tuple[int, int, int, dict[str, int]]:
-    """The AI Analyst part of lastRun as (start_ms, window_ms, horizon_ms, seen event ids → createdAt).
-
-    A missing part starts at the first fetch time. A damaged one (lastRun edited by hand, say) is logged, and each
-    damaged piece replaced by what cannot deliver an event twice: without a usable start the source starts again
-    from the first fetch time; without usable seen ids it does not look back past its start.
-    """
-    if not isinstance(cursor, dict) or not cursor:
+def ai_analyst_cursor(cursor: Any, first_fetch_ms: int, now_ms: int) -> tuple[int, int, int, dict[str, int]]:
+    """The AI Analyst part of lastRun as (start_ms, window_ms, horizon_ms, seen event ids → createdAt), checked by
+    the rule of the model-breach cursor: a missing part starts at the first fetch time, a missing piece takes the
+    value of a new cursor and a window out of bounds the nearest bound (none of which loses or repeats an event);
+    any other damage is a ValueError naming the field and saying how to reset the state."""
+    if cursor is None or cursor == {}:
         return first_fetch_ms, INITIAL_WINDOW_MS, first_fetch_ms, {}
-    start_ms = _cursor_ms(cursor.get('start_ms'))
-    if start_ms is None:
-        demisto.debug(f'Darktrace: the AI Analyst cursor has no usable start_ms; starting again from the first '
-                      f'fetch time ({str(cursor)[:200]})')
-        return first_fetch_ms, INITIAL_WINDOW_MS, first_fetch_ms, {}
-    window_ms = min(MAX_WINDOW_MS, max(MIN_WINDOW_MS, _cursor_ms(cursor.get('window_ms')) or INITIAL_WINDOW_MS))
-    horizon_ms = _cursor_ms(cursor.get('horizon_ms'))
-    seen = cursor.get('seen_ids')
-    if (horizon_ms is None or horizon_ms > start_ms or not isinstance(seen, dict)
-            or len(seen) > MAX_AI_ANALYST_SEEN_IDS
-            or not all(isinstance(event_id, str) and _cursor_ms(created) is not None
-                       for event_id, created in seen.items())):
-        demisto.debug('Darktrace: the AI Analyst cursor has unusable seen_ids or horizon_ms; not looking back '
-                      'past its start this run')
-        return start_ms, window_ms, start_ms, {}
-    return start_ms, window_ms, horizon_ms, dict(seen)
+    if not isinstance(cursor, dict):
+        raise _damaged_state(AI_ANALYST_CURSOR_KEY, cursor, 'an object', AI_RECORDS)
+    start_ms = _stored_ms(cursor, 'start_ms', first_fetch_ms, AI_CURSOR_PREFIX, AI_RECORDS)
+    _not_ahead_of_clock(AI_CURSOR_PREFIX + 'start_ms', start_ms, now_ms, AI_RECORDS)
+    window_ms = _window_within_bounds(_stored_ms(cursor, 'window_ms', INITIAL_WINDOW_MS, AI_CURSOR_PREFIX, AI_RECORDS))
+    horizon_ms = _stored_ms(cursor, 'horizon_ms', start_ms, AI_CURSOR_PREFIX, AI_RECORDS)
+    if horizon_ms > start_ms:  # events created between the start and the horizon would be skipped
+        raise _damaged_state(AI_CURSOR_PREFIX + 'horizon_ms', horizon_ms, f'at most start_ms ({start_ms})', AI_RECORDS)
+    seen = cursor.get('seen_ids', {})
+    if not isinstance(seen, dict):
+        raise _damaged_state(AI_CURSOR_PREFIX + 'seen_ids', seen, 'an object of event ids', AI_RECORDS)
+    # More ids than MAX_AI_ANALYST_SEEN_IDS are trimmed at the end of the run, as after any run.
+    return start_ms, window_ms, horizon_ms, {
+        str(event_id): _stored_ms(seen, event_id, 0, f'{AI_CURSOR_PREFIX}seen_ids.', AI_RECORDS) for event_id in seen}
 
 
 def fetch_ai_analyst_events(client: Client, cursor: Any, settings: FetchSettings, now_ms: int,
@@ -3092,7 +3096,7 @@ def fetch_ai_analyst_events(client: Client, cursor: Any, settings: FetchSettings
     are delivered across runs, and a late one once, whichever time the appliance filters on. Any failed request
     raises, and the platform then keeps the previous `lastRun`.
     """
-    start_ms, window_ms, horizon_ms, seen = ai_analyst_cursor(cursor, settings.first_fetch_ms)
+    start_ms, window_ms, horizon_ms, seen = ai_analyst_cursor(cursor, settings.first_fetch_ms, now_ms)
     delivered: list[dict[str, Any]] = []
 
     for _ in range(MAX_REQUESTS_PER_RUN):
@@ -3155,9 +3159,13 @@ def fetch_incidents(client: Client, last_run: dict[str, Any], settings: FetchSet
     breach_cursor = {key: value for key, value in last_run.items() if key != AI_ANALYST_CURSOR_KEY}
     event_cursor = last_run.get(AI_ANALYST_CURSOR_KEY)
     sources = [source for source in FETCH_SOURCES if source in settings.sources]
-    if len(sources) == 2 and (_cursor_ms(_dict(event_cursor).get('start_ms')) or settings.first_fetch_ms) > \
-            (_cursor_ms(breach_cursor.get('start_ms')) or settings.first_fetch_ms):
-        sources.reverse()
+    if FETCH_SOURCE_AI_ANALYST in sources:
+        # Checked before any request, so a damaged cursor fails the run before either source fetches.
+        event_start_ms = ai_analyst_cursor(event_cursor, settings.first_fetch_ms, now_ms)[0]
+        breach_start_ms = _number(breach_cursor.get('start_ms'))
+        if len(sources) == 2 and event_start_ms > (breach_start_ms if isinstance(breach_start_ms, int)
+                                                   else settings.first_fetch_ms):
+            sources.reverse()
     incidents: list[dict[str, Any]] = []
     remaining = settings.max_alerts
     for position, source in enumerate(sources):
