@@ -1416,13 +1416,18 @@ def require_text(args: dict[str, Any], name: str, max_length: int) -> str:
     return _required(parse_text(args, name, max_length), name)
 
 
-def parse_model_uuid(args: dict[str, Any], name: str) -> str | None:
+def parse_matching(args: dict[str, Any], name: str, pattern: re.Pattern[str], expected: str) -> str | None:
+    """A text argument that `pattern` matches in full; `expected` says what is accepted."""
     text = _arg_text(args, name)
     if not text:
         return None
-    if not MODEL_UUID_PATTERN.fullmatch(text):
-        raise ValueError(f'Invalid "{name}"="{text}": expected {MODEL_UUID_EXAMPLE}.')
+    if not pattern.fullmatch(text):
+        raise ValueError(f'Invalid "{name}"="{text}": expected {expected}.')
     return text
+
+
+def parse_model_uuid(args: dict[str, Any], name: str) -> str | None:
+    return parse_matching(args, name, MODEL_UUID_PATTERN, MODEL_UUID_EXAMPLE)
 
 
 def require_model_uuid(args: dict[str, Any], name: str) -> str:
@@ -1431,12 +1436,7 @@ def require_model_uuid(args: dict[str, Any], name: str) -> str:
 
 def parse_ai_analyst_id(args: dict[str, Any], name: str) -> str | None:
     """An AI Analyst incident event or group id: letters, digits and hyphens."""
-    text = _arg_text(args, name)
-    if not text:
-        return None
-    if not AI_ANALYST_ID_PATTERN.fullmatch(text):
-        raise ValueError(f'Invalid "{name}"="{text}": expected an AI Analyst id (letters, digits and hyphens).')
-    return text
+    return parse_matching(args, name, AI_ANALYST_ID_PATTERN, 'an AI Analyst id (letters, digits and hyphens)')
 
 
 def require_ai_analyst_id(args: dict[str, Any], name: str) -> str:
@@ -2610,11 +2610,28 @@ def _change_respond_action(client: Client, codeid: int, body: dict[str, Any], di
     return _read_back(client, codeid, did, done, expected, reply)
 
 
-def activate_respond_action_command(client: Client, args: dict[str, Any]) -> CommandResults:
+# Activate, clear and reactivate each send one change and read the action back: what is sent besides the codeid
+# and reason, whether a (new) duration is sent too, what the War Room says was done, the states the action may then be in.
+RESPOND_STATE_CHANGES: dict[str, tuple[dict[str, Any], bool, str, tuple[str, ...]]] = {
+    'activate': ({'activate': True}, False, 'activated', ('active',)),
+    'clear': ({'clear': True}, False, 'cleared', ('cleared',)),
+    'reactivate': ({'activate': True}, True, 'reactivated for {duration}', ('active',)),
+}
+
+
+def _set_respond_state(change: str, client: Client, args: dict[str, Any]) -> CommandResults:
+    sent, takes_duration, done, expected = RESPOND_STATE_CHANGES[change]
     codeid = require_int(args, 'codeid', minimum=1)
+    duration = {'duration': require_duration(args, 'duration')} if takes_duration else {}
     reason = respond_reason(args)
-    return _change_respond_action(client, codeid, {'activate': True, 'reason': reason}, None,
-                                  f'RESPOND action {codeid} activated', ('active',))
+    done = done.format(duration=_duration_text(duration['duration']) if duration else '')
+    return _change_respond_action(client, codeid, {**sent, **duration, 'reason': reason}, None,
+                                  f'RESPOND action {codeid} {done}', expected)
+
+
+activate_respond_action_command = partial(_set_respond_state, 'activate')
+clear_respond_action_command = partial(_set_respond_state, 'clear')
+reactivate_respond_action_command = partial(_set_respond_state, 'reactivate')
 
 
 def extend_respond_action_command(client: Client, args: dict[str, Any]) -> CommandResults:
@@ -2644,22 +2661,6 @@ def extend_respond_action_command(client: Client, args: dict[str, Any]) -> Comma
                                   _int_or_value(action.get('did')),
                                   f'RESPOND action {codeid} extended to {_duration_text(total_s)} in total',
                                   ('active', 'pending'))
-
-
-def clear_respond_action_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    codeid = require_int(args, 'codeid', minimum=1)
-    reason = respond_reason(args)
-    return _change_respond_action(client, codeid, {'clear': True, 'reason': reason}, None,
-                                  f'RESPOND action {codeid} cleared', ('cleared',))
-
-
-def reactivate_respond_action_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    codeid = require_int(args, 'codeid', minimum=1)
-    duration_s = require_duration(args, 'duration')
-    reason = respond_reason(args)
-    return _change_respond_action(client, codeid, {'activate': True, 'duration': duration_s, 'reason': reason}, None,
-                                  f'RESPOND action {codeid} reactivated for {_duration_text(duration_s)}',
-                                  ('active',))
 
 
 def create_respond_action_command(client: Client, args: dict[str, Any]) -> CommandResults:
