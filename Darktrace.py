@@ -2352,7 +2352,6 @@ AI_EVENT_KIND = RecordKind(
     add_comment=lambda client, event_id, message: client.add_ai_analyst_comment(event_id, message),
     acknowledge_path='/aianalyst/{action}', comment_path='/aianalyst/incident/comments')
 
-
 acknowledge_ai_analyst_incident_event_command = partial(set_acknowledged, AI_EVENT_KIND, acknowledged=True)
 unacknowledge_ai_analyst_incident_event_command = partial(set_acknowledged, AI_EVENT_KIND, acknowledged=False)
 get_ai_analyst_comments_command = partial(record_comments, AI_EVENT_KIND)
