@@ -779,7 +779,8 @@ REPLY_RULES: tuple[tuple[Callable[[ReplyFacts], Any], str, str], ...] = (
      'URL points at the appliance and its version supports the command), or the request reached it without the API '
      'headers (check any proxy in between).'),
     (lambda r: r.redirect, 'redirect',
-     'Darktrace answered {operation} with an unexpected redirect ({status} to {location_start}): check the server URL.'),
+     'Darktrace answered {operation} with an unexpected redirect ({status} to {location_start}): check the '
+     'server URL.'),
     (lambda r: r.failed and 'API SIGNATURE ERROR' in r.text, 'signature',
      'Darktrace rejected the request signature (API SIGNATURE ERROR): check that the public and private API tokens '
      'are correct and from the same token pair.'),
@@ -908,7 +909,7 @@ def transport_error(error: Exception, base_url: str, method: str = 'GET') -> Dar
     """
     cause = getattr(error, 'exception', None) or error
     facts = TransportFacts(cause, f'{type(cause).__name__}: {cause}'.lower(), base_url, method in IDEMPOTENT_METHODS)
-    kind, message = classify(TRANSPORT_RULES, facts) or ('connection', '')
+    kind, message = classify(TRANSPORT_RULES, facts) or ('connection', '')  # the last rule always applies
     return DarktraceApiError(kind, message)
 
 
@@ -2610,7 +2611,8 @@ def _change_respond_action(client: Client, codeid: int, body: dict[str, Any], di
 
 
 # Activate, clear and reactivate each send one change and read the action back: what is sent besides the codeid
-# and reason, whether a (new) duration is sent too, what the War Room says was done, the states the action may then be in.
+# and reason, whether a (new) duration is sent too, what the War Room says was done, the states the action may then
+# be in.
 RESPOND_STATE_CHANGES: dict[str, tuple[dict[str, Any], bool, str, tuple[str, ...]]] = {
     'activate': ({'activate': True}, False, 'activated', ('active',)),
     'clear': ({'clear': True}, False, 'cleared', ('cleared',)),
