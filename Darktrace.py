@@ -19,6 +19,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime, timezone
 from typing import Any, TypeVar, overload
 from urllib.parse import quote, urlsplit
@@ -150,6 +151,8 @@ FETCH_SOURCE_BREACHES = 'Model Breaches'
 FETCH_SOURCE_AI_ANALYST = 'AI Analyst Incidents'
 FETCH_SOURCES = (FETCH_SOURCE_BREACHES, FETCH_SOURCE_AI_ANALYST)
 AI_ANALYST_CURSOR_KEY = 'ai_analyst'  # the AI Analyst cursor's part of lastRun; the breach cursor is the rest
+AI_CURSOR_PREFIX = f'{AI_ANALYST_CURSOR_KEY}.'  # how messages name its fields: ai_analyst.start_ms
+AI_RECORDS = 'AI Analyst incident'  # what messages say a damaged AI Analyst cursor does not skip
 # Which time starttime/endtime filter on for AI Analyst events (createdAt, or the activity periods) is not
 # documented. Every request reaches this far back before its window and de-duplicates by event id, so an event
 # is found either way, as long as it reaches the API at most this long after its createdAt, and its activity
@@ -311,7 +314,7 @@ class Client(BaseClient):
 
     def signed_headers(self, signed_target: str, now: datetime | None = None) -> dict[str, str]:
         """The three DTAPI headers for a request whose signed target is `signed_target`."""
-        date = (now or datetime.now(timezone.utc)).strftime(DTAPI_DATE_FORMAT)
+        date = (now or utc_moment(now_ms())).strftime(DTAPI_DATE_FORMAT)
         signature = dtapi_signature(self._private_token, self._public_token, signed_target, date)
         return {'DTAPI-Token': self._public_token, 'DTAPI-Date': date, 'DTAPI-Signature': signature}
 
@@ -485,6 +488,32 @@ class Client(BaseClient):
     def advanced_search_analyze(self, metric: str, operation: str, encoded_query: str) -> Any:
         return self.request('GET', f'/advancedsearch/api/analyze/{metric}/{operation}/{encoded_query}')
 
+    # tags
+    def get_tagged_devices(self, tag: str) -> Any:
+        return self.request('GET', '/tags/entities', {'tag': tag, 'fulldevicedetails': True})
+
+    def get_device_tags(self, did: int) -> Any:
+        return self.request('GET', '/tags/entities', {'did': did}, shape=LIST)
+
+    def add_tag_to_device(self, did: int, tag: str, duration_s: int | None) -> Any:
+        return self.request('POST', '/tags/entities', form={'did': did, 'tag': tag, 'duration': duration_s})
+
+    def get_tags(self) -> Any:
+        return self.request('GET', '/tags', shape=LIST)
+
+    def remove_tag_from_device(self, did: int, tag: str) -> Any:
+        return self.request('DELETE', '/tags/entities', {'did': did, 'tag': tag})
+
+    # watched list
+    def add_to_watched_list(self, body: dict[str, Any]) -> Any:
+        return self.request('POST', '/intelfeed', json_body=body)
+
+    def get_watched_endpoints(self) -> Any:
+        return self.request('GET', '/intelfeed', {'fulldetails': True}, shape=LIST)
+
+    def remove_from_watched_list(self, entry: str) -> Any:
+        return self.request('POST', '/intelfeed', json_body={'removeentry': entry})
+
     # AI Analyst
     def get_ai_analyst_incident_events(self, params: dict[str, Any]) -> Any:
         return self.request('GET', '/aianalyst/incidentevents', params)
@@ -514,32 +543,6 @@ class Client(BaseClient):
 
     def create_respond_action(self, body: dict[str, Any]) -> Any:
         return self.request('POST', '/antigena/manual', json_body=body)
-
-    # watched list
-    def add_to_watched_list(self, body: dict[str, Any]) -> Any:
-        return self.request('POST', '/intelfeed', json_body=body)
-
-    def get_watched_endpoints(self) -> Any:
-        return self.request('GET', '/intelfeed', {'fulldetails': True}, shape=LIST)
-
-    def remove_from_watched_list(self, entry: str) -> Any:
-        return self.request('POST', '/intelfeed', json_body={'removeentry': entry})
-
-    # tags
-    def get_tagged_devices(self, tag: str) -> Any:
-        return self.request('GET', '/tags/entities', {'tag': tag, 'fulldevicedetails': True})
-
-    def get_device_tags(self, did: int) -> Any:
-        return self.request('GET', '/tags/entities', {'did': did}, shape=LIST)
-
-    def add_tag_to_device(self, did: int, tag: str, duration_s: int | None) -> Any:
-        return self.request('POST', '/tags/entities', form={'did': did, 'tag': tag, 'duration': duration_s})
-
-    def get_tags(self) -> Any:
-        return self.request('GET', '/tags', shape=LIST)
-
-    def remove_tag_from_device(self, did: int, tag: str) -> Any:
-        return self.request('DELETE', '/tags/entities', {'did': did, 'tag': tag})
 
 
 def dtapi_signature(private_token: str, public_token: str, signed_target: str, date: str) -> str:
@@ -688,93 +691,215 @@ def _error_field(reply: Any) -> str:
     return ''
 
 
-def _permission_error(operation: str, refusal: str, status: int) -> DarktraceApiError:
-    return DarktraceApiError('permission', (
-        f'Darktrace refused {operation} ({refusal}): the API token\'s user lacks the permission '
-        'this command needs. Grant it in Darktrace (see the integration description), then retry.'), status)
+# Error classification: ordered tables of (applies, kind, message). The first rule that applies to what happened
+# gives the error; its message is a str.format template over the facts below and MESSAGE_CONSTANTS.
+MESSAGE_CONSTANTS = {'not_retried': NOT_RETRIED_ADVICE, 'connect_timeout_s': CONNECT_TIMEOUT_S,
+                     'read_timeout_s': READ_TIMEOUT_S}
+PERMISSION_MESSAGE = ('Darktrace refused {operation} ({refusal}): the API token\'s user lacks the permission '
+                      'this command needs. Grant it in Darktrace (see the integration description), then retry.')
+HTML_TITLE_PATTERN = re.compile(r'<title[^>]*>([^<]{1,100})', re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ReplyFacts:
+    """What the classification of an HTTP reply reads, and the pieces its messages quote."""
+
+    status: int
+    operation: str  # 'GET /devices'
+    changes: bool  # the request may change something (a POST), so it is never sent twice
+    text: str  # the body as text
+    data: Any  # the body as JSON; None when it is not JSON (a redirect's body is not read)
+    html: bool
+    location: str  # where a redirect leads (or its body)
+    error_text: str  # the appliance's own error text from a JSON error reply, cut to 300 characters
+    appliance_text: str  # what the appliance said: its error text, else the page title, else the body's start
+    titled: str  # ' titled ...' for an HTML page with a title
+    retried: str  # what became of the retries of a 429 or 50x
+
+    @classmethod
+    def of(cls, response: requests.Response, method: str, path: str, body: bytes) -> 'ReplyFacts':
+        status = response.status_code
+        text = body.decode('utf-8', errors='replace')  # JSON is UTF-8; anything else only feeds messages
+        data = None
+        if not 300 <= status < 400:
+            try:
+                data = json.loads(body) if text.strip() else {}
+            except ValueError:
+                data = None
+        error_text = _error_field(data)[:300]
+        title = HTML_TITLE_PATTERN.search(text)
+        # urllib3 leaves the retries it made on the final reply.
+        retries = len(getattr(getattr(response.raw, 'retries', None), 'history', None) or ())
+        wait = str(response.headers.get('Retry-After') or '').strip()
+        asked = f' the {wait} s it asked for' if wait.isdigit() else ''
+        return cls(
+            status=status, operation=f'{method} {path}', changes=method not in IDEMPOTENT_METHODS, text=text,
+            data=data, html='<html' in text.lower() or 'text/html' in response.headers.get('Content-Type', ''),
+            location=response.headers.get('Location', '') or text, error_text=error_text,
+            appliance_text=error_text or (f'a web page titled {title.group(1).strip()!r}' if title
+                                          else text[:200].strip()),
+            titled=f' titled {title.group(1).strip()!r}' if title else '',
+            retried=(f'even after {retries} {"retry" if retries == 1 else "retries"}' if retries
+                     else f'and the retry budget left no time to wait{asked} and retry'))
+
+    @property
+    def redirect(self) -> bool:
+        return 300 <= self.status < 400
+
+    @property
+    def failed(self) -> bool:
+        return self.status >= 400
+
+    @property
+    def overloaded(self) -> bool:
+        return self.status in RETRY_STATUSES or self.status >= 500
+
+    @property
+    def location_start(self) -> str:
+        return self.location[:100]
+
+    @property
+    def reason(self) -> str:
+        return f': {self.error_text}' if self.error_text else ''
+
+    @property
+    def api_error(self) -> Any:
+        return self.data.get('error') if isinstance(self.data, dict) else None
+
+    @property
+    def body_start(self) -> str:
+        return repr(self.text[:80])
+
+
+REPLY_RULES: tuple[tuple[Callable[[ReplyFacts], Any], str, str], ...] = (
+    (lambda r: r.redirect and '/403' in r.location, 'permission',
+     PERMISSION_MESSAGE.replace('{refusal}', 'redirect to /403')),
+    (lambda r: r.redirect and '/login' in r.location, 'login_redirect',
+     'Darktrace redirected {operation} to its login page: the appliance does not know this API endpoint (check the '
+     'URL points at the appliance and its version supports the command), or the request reached it without the API '
+     'headers (check any proxy in between).'),
+    (lambda r: r.redirect, 'redirect',
+     'Darktrace answered {operation} with an unexpected redirect ({status} to {location_start}): check the '
+     'server URL.'),
+    (lambda r: r.failed and 'API SIGNATURE ERROR' in r.text, 'signature',
+     'Darktrace rejected the request signature (API SIGNATURE ERROR): check that the public and private API tokens '
+     'are correct and from the same token pair.'),
+    (lambda r: r.failed and 'API DATE ERROR' in r.text, 'date',
+     'Darktrace rejected the request date (API DATE ERROR): this machine\'s clock differs from the appliance\'s by '
+     'more than 30 minutes. Synchronise both clocks (NTP) and retry.'),
+    (lambda r: r.status == 403, 'permission', PERMISSION_MESSAGE.replace('{refusal}', '403 Forbidden')),
+    (lambda r: r.status == 404 and r.appliance_text, 'not_found', 'Darktrace found nothing for {operation} (404): '
+                                                                  '{appliance_text}.'),
+    (lambda r: r.status == 404, 'not_found', 'Darktrace found nothing for {operation} (404): '
+                                             'check the identifiers given.'),
+    (lambda r: r.status == 400 and r.appliance_text, 'input', 'Darktrace rejected the parameters of {operation} '
+                                                              '(400 INPUT ERROR): {appliance_text}.'),
+    (lambda r: r.status == 400, 'input', 'Darktrace rejected the parameters of {operation} (400 INPUT ERROR): '
+                                         'check the arguments.'),
+    (lambda r: r.failed and r.overloaded and r.changes, 'unavailable',
+     'Darktrace could not serve {operation} (HTTP {status}). {not_retried}'),
+    (lambda r: r.status in RETRY_STATUSES, 'unavailable',
+     'Darktrace could not serve {operation} (HTTP {status}), {retried}: the appliance or a proxy in front of it is '
+     'overloaded or restarting. Try again in a few minutes.'),
+    (lambda r: r.status >= 500, 'unavailable',
+     'Darktrace failed on {operation} with an internal error (HTTP {status}{reason}). Such errors are not retried, '
+     'as they rarely pass within seconds. Try again later; if it persists, check the appliance\'s System Status page '
+     'or ask Darktrace support.'),
+    (lambda r: r.failed, 'http', 'Darktrace answered {operation} with HTTP {status}: {appliance_text}'),
+    (lambda r: r.data is None and r.html and is_login_page(r.text), 'login_page',
+     'Darktrace answered {operation} with its login web page instead of data: something between XSOAR and the '
+     'appliance followed a redirect to /login. Check the URL and any proxy; the tokens may also lack API access.'),
+    (lambda r: r.data is None and r.html, 'html_page',
+     '{operation} was answered with a web page{titled} instead of Darktrace data: the server URL may point at '
+     'something other than the appliance\'s API, or a proxy in between answered. Check the server URL and any proxy.'),
+    (lambda r: r.data is None and not r.changes, 'bad_json',
+     'Darktrace answered {operation} with a reply that is not valid JSON (it may have been cut short by a proxy or a '
+     'timeout). Retry; if it persists, check the appliance. Reply began: {body_start}'),
+    (lambda r: r.data is None, 'bad_json',
+     'Darktrace answered {operation} with a reply that is not valid JSON (it may have been cut short by a proxy or a '
+     'timeout). The change was probably applied: check in the Threat Visualizer before running the command again. '
+     'Reply began: {body_start}'),
+    (lambda r: r.api_error, 'api_error', 'Darktrace reported an error for {operation}: {api_error}'),
+)
+
+
+@dataclass(frozen=True)
+class TransportFacts:
+    """What the classification of a request that got no complete reply reads: the error and where it happened."""
+
+    cause: Exception
+    detail: str  # 'type: text' of the error, lowercase, which the markers below are looked for in
+    base_url: str
+    repeatable: bool  # a GET, which was retried
+
+    @property
+    def cause_type(self) -> str:
+        return type(self.cause).__name__
+
+    def is_a(self, types: Any, *markers: str) -> bool:
+        return isinstance(self.cause, types) or any(marker in self.detail for marker in markers)
+
+
+CUT_SHORT = ('The reply from Darktrace at {base_url} was cut short (the connection closed part-way through it). ')
+CLOSED_EARLY = 'The connection to {base_url} was closed before Darktrace answered'
+TRANSPORT_RULES: tuple[tuple[Callable[[TransportFacts], Any], str, str], ...] = (
+    (lambda e: e.is_a(requests.exceptions.SSLError, 'sslerror', 'certificate verify failed', '[ssl'), 'tls',
+     'TLS verification of {base_url} failed: the appliance\'s certificate is not trusted by this machine. Install a '
+     'trusted certificate on the appliance, or tick "Trust any certificate (not secure)".'),
+    (lambda e: e.is_a(requests.exceptions.ProxyError, 'proxyerror'), 'proxy',
+     'The proxy refused the connection to {base_url}: check the system proxy, or clear "Use system proxy".'),
+    (lambda e: e.is_a((requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError),
+                      'connection broken', 'incompleteread') and e.repeatable, 'bad_json',
+     CUT_SHORT + 'Retry; if it persists, check the appliance and any proxy or load balancer in between.'),
+    (lambda e: e.is_a((requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError),
+                      'connection broken', 'incompleteread'), 'bad_json', CUT_SHORT + '{not_retried}'),
+    (lambda e: e.is_a((), 'decodeerror', 'failed to decode'), 'bad_json',
+     'The reply from Darktrace at {base_url} could not be decompressed (its Content-Encoding does not match its '
+     'body): check any proxy or load balancer in between.'),
+    (lambda e: e.is_a(requests.exceptions.RetryError, 'retry budget spent'), 'unavailable',
+     'Darktrace at {base_url} kept failing until the retry budget was spent: the appliance or a proxy in front of it '
+     'is overloaded or restarting. Try again in a few minutes, or raise the retry budget.'),
+    (lambda e: e.is_a(requests.exceptions.ConnectTimeout, 'connecttimeout'), 'timeout',
+     'Connecting to {base_url} timed out after {connect_timeout_s} s: check the URL and that the appliance is '
+     'reachable from XSOAR (firewall, routing).'),
+    (lambda e: e.is_a(requests.exceptions.ReadTimeout, 'read timed out') and not e.repeatable, 'timeout',
+     'Darktrace at {base_url} did not answer within {read_timeout_s} s. {not_retried}'),
+    (lambda e: e.is_a(requests.exceptions.ReadTimeout, 'read timed out'), 'timeout',
+     'Darktrace at {base_url} did not answer within {read_timeout_s} s, even after retrying: the appliance is busy. '
+     'Narrow the request (time range, limit) or try again later.'),
+    (lambda e: e.is_a((), 'name or service not known', 'nodename nor servname', 'getaddrinfo', 'name resolution',
+                      'failed to resolve', 'temporary failure in name'), 'dns',
+     'The host name in {base_url} could not be resolved: check the server URL.'),
+    (lambda e: e.is_a((), 'refused'), 'connection',
+     '{base_url} refused the connection: check the server URL and port, and that the appliance is up.'),
+    (lambda e: e.is_a((), 'reset', 'aborted', 'remotedisconnected', 'closed') and not e.repeatable, 'connection',
+     CLOSED_EARLY + '. {not_retried}'),
+    (lambda e: e.is_a((), 'reset', 'aborted', 'remotedisconnected', 'closed'), 'connection',
+     CLOSED_EARLY + ', even after retrying. Try again; if it persists, check the appliance and any proxy or load '
+                    'balancer in between.'),
+    (lambda e: True, 'connection',
+     'Could not reach Darktrace at {base_url}: check the server URL and the network path ({cause_type}).'),
+)
+
+Facts = TypeVar('Facts', ReplyFacts, TransportFacts)
+
+
+def classify(rules: tuple[tuple[Callable[[Facts], Any], str, str], ...], facts: Facts) -> tuple[str, str] | None:
+    """(kind, message) of the first rule that applies, or None when none does."""
+    for applies, kind, template in rules:
+        if applies(facts):
+            fields = {name: getattr(facts, name) for name in dir(facts) if not name.startswith('_')}
+            return kind, template.format(**fields, **MESSAGE_CONSTANTS)
+    return None
 
 
 def parse_reply(response: requests.Response, method: str, path: str, body: bytes) -> Any:
     """The JSON `body` of a successful reply; every other outcome becomes an actionable `DarktraceApiError`."""
-    status = response.status_code
-    operation = f'{method} {path}'
-    body_text = body.decode('utf-8', errors='replace')  # JSON is UTF-8; anything else only feeds messages
-    if 300 <= status < 400:
-        location = response.headers.get('Location', '') or body_text
-        if '/403' in location:
-            raise _permission_error(operation, 'redirect to /403', status)
-        if '/login' in location:
-            raise DarktraceApiError('login_redirect', (
-                f'Darktrace redirected {operation} to its login page: the appliance does not know this API '
-                'endpoint (check the URL points at the appliance and its version supports the command), '
-                'or the request reached it without the API headers (check any proxy in between).'), status)
-        raise DarktraceApiError('redirect', f'Darktrace answered {operation} with an unexpected redirect '
-                                            f'({status} to {location[:100]}): check the server URL.', status)
-    try:
-        reply = json.loads(body) if body_text.strip() else {}
-    except ValueError:
-        reply = None
-    if status >= 400:
-        error_text = _error_field(reply)[:300]
-        title = re.search(r'<title[^>]*>([^<]{1,100})', body_text, re.IGNORECASE)
-        appliance_text = error_text or (f'a web page titled {title.group(1).strip()!r}' if title
-                                        else body_text[:200].strip())
-        if 'API SIGNATURE ERROR' in body_text:
-            raise DarktraceApiError('signature', (
-                'Darktrace rejected the request signature (API SIGNATURE ERROR): check that the public and '
-                'private API tokens are correct and from the same token pair.'), status)
-        if 'API DATE ERROR' in body_text:
-            raise DarktraceApiError('date', (
-                'Darktrace rejected the request date (API DATE ERROR): this machine\'s clock differs from the '
-                'appliance\'s by more than 30 minutes. Synchronise both clocks (NTP) and retry.'), status)
-        if status == 403:
-            raise _permission_error(operation, '403 Forbidden', status)
-        if status == 404:
-            raise DarktraceApiError('not_found', f'Darktrace found nothing for {operation} (404): '
-                                                 f'{appliance_text or "check the identifiers given"}.', status)
-        if status == 400:
-            raise DarktraceApiError('input', f'Darktrace rejected the parameters of {operation} (400 INPUT ERROR): '
-                                             f'{appliance_text or "check the arguments"}.', status)
-        if (status in RETRY_STATUSES or status >= 500) and method not in IDEMPOTENT_METHODS:
-            raise DarktraceApiError('unavailable', (
-                f'Darktrace could not serve {operation} (HTTP {status}). {NOT_RETRIED_ADVICE}'), status)
-        if status in RETRY_STATUSES:
-            # urllib3 leaves the retries it made on the final reply.
-            retries = len(getattr(getattr(response.raw, 'retries', None), 'history', None) or ())
-            wait = str(response.headers.get('Retry-After') or '').strip()
-            asked = f' the {wait} s it asked for' if wait.isdigit() else ''
-            retried = f'even after {retries} {"retry" if retries == 1 else "retries"}' if retries \
-                else f'and the retry budget left no time to wait{asked} and retry'
-            raise DarktraceApiError('unavailable', (
-                f'Darktrace could not serve {operation} (HTTP {status}), {retried}: the appliance or a '
-                'proxy in front of it is overloaded or restarting. Try again in a few minutes.'), status)
-        if status >= 500:
-            reason = f': {error_text}' if error_text else ''
-            raise DarktraceApiError('unavailable', (
-                f'Darktrace failed on {operation} with an internal error (HTTP {status}{reason}). Such errors are '
-                'not retried, as they rarely pass within seconds. Try again later; if it persists, '
-                'check the appliance\'s System Status page or ask Darktrace support.'), status)
-        raise DarktraceApiError('http', f'Darktrace answered {operation} with HTTP {status}: {appliance_text}', status)
-    if reply is None:
-        if '<html' in body_text.lower() or 'text/html' in response.headers.get('Content-Type', ''):
-            if is_login_page(body_text):
-                raise DarktraceApiError('login_page', (
-                    f'Darktrace answered {operation} with its login web page instead of data: something between '
-                    'XSOAR and the appliance followed a redirect to /login. Check the URL and any proxy; the tokens '
-                    'may also lack API access.'), status)
-            title = re.search(r'<title[^>]*>([^<]{1,100})', body_text, re.IGNORECASE)
-            raise DarktraceApiError('html_page', (
-                f'{operation} was answered with a web page{f" titled {title.group(1).strip()!r}" if title else ""} '
-                'instead of Darktrace data: the server URL may point at something other than the appliance\'s API, '
-                'or a proxy in between answered. Check the server URL and any proxy.'), status)
-        advice = 'Retry; if it persists, check the appliance.' if method in IDEMPOTENT_METHODS else \
-            'The change was probably applied: check in the Threat Visualizer before running the command again.'
-        raise DarktraceApiError('bad_json', (
-            f'Darktrace answered {operation} with a reply that is not valid JSON (it may have been cut short by '
-            f'a proxy or a timeout). {advice} Reply began: {body_text[:80]!r}'), status)
-    if isinstance(reply, dict) and reply.get('error'):
-        raise DarktraceApiError('api_error', f'Darktrace reported an error for {operation}: {reply["error"]}', status)
-    return reply
+    facts = ReplyFacts.of(response, method, path, body)
+    error = classify(REPLY_RULES, facts)
+    if error is not None:
+        raise DarktraceApiError(*error, facts.status)
+    return facts.data
 
 
 def transport_error(error: Exception, base_url: str, method: str = 'GET') -> DarktraceApiError:
@@ -783,64 +908,30 @@ def transport_error(error: Exception, base_url: str, method: str = 'GET') -> Dar
     A change (`method` POST) may have reached the appliance before the failure, so its message says to check.
     """
     cause = getattr(error, 'exception', None) or error
-    detail = f'{type(cause).__name__}: {cause}'.lower()
-    repeatable = method in IDEMPOTENT_METHODS
-    if isinstance(cause, requests.exceptions.SSLError) or any(
-            marker in detail for marker in ('sslerror', 'certificate verify failed', '[ssl')):
-        return DarktraceApiError('tls', (
-            f'TLS verification of {base_url} failed: the appliance\'s certificate is not trusted by this machine. '
-            'Install a trusted certificate on the appliance, or tick "Trust any certificate (not secure)".'))
-    if isinstance(cause, requests.exceptions.ProxyError) or 'proxyerror' in detail:
-        return DarktraceApiError('proxy', (
-            f'The proxy refused the connection to {base_url}: check the system proxy, or clear "Use system proxy".'))
-    if isinstance(cause, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)) or \
-            'connection broken' in detail or 'incompleteread' in detail:
-        return DarktraceApiError('bad_json', (
-            f'The reply from Darktrace at {base_url} was cut short (the connection closed part-way through it). '
-            + ('Retry; if it persists, check the appliance and any proxy or load balancer in between.' if repeatable
-               else NOT_RETRIED_ADVICE)))
-    if 'decodeerror' in detail or 'failed to decode' in detail:
-        return DarktraceApiError('bad_json', (
-            f'The reply from Darktrace at {base_url} could not be decompressed (its Content-Encoding does not match '
-            'its body): check any proxy or load balancer in between.'))
-    if isinstance(cause, requests.exceptions.RetryError) or 'retry budget spent' in detail:
-        return DarktraceApiError('unavailable', (
-            f'Darktrace at {base_url} kept failing until the retry budget was spent: the appliance or a proxy in '
-            'front of it is overloaded or restarting. Try again in a few minutes, or raise the retry budget.'))
-    if isinstance(cause, requests.exceptions.ConnectTimeout) or 'connecttimeout' in detail:
-        return DarktraceApiError('timeout', (
-            f'Connecting to {base_url} timed out after {CONNECT_TIMEOUT_S} s: check the URL and that the appliance '
-            'is reachable from XSOAR (firewall, routing).'))
-    if isinstance(cause, requests.exceptions.ReadTimeout) or 'read timed out' in detail:
-        if not repeatable:
-            return DarktraceApiError('timeout', (
-                f'Darktrace at {base_url} did not answer within {READ_TIMEOUT_S} s. {NOT_RETRIED_ADVICE}'))
-        return DarktraceApiError('timeout', (
-            f'Darktrace at {base_url} did not answer within {READ_TIMEOUT_S} s, even after retrying: the appliance '
-            'is busy. Narrow the request (time range, limit) or try again later.'))
-    if any(marker in detail for marker in ('name or service not known', 'nodename nor servname', 'getaddrinfo',
-                                           'name resolution', 'failed to resolve', 'temporary failure in name')):
-        return DarktraceApiError('dns', f'The host name in {base_url} could not be resolved: check the server URL.')
-    if 'refused' in detail:
-        return DarktraceApiError('connection', (
-            f'{base_url} refused the connection: check the server URL and port, and that the appliance is up.'))
-    if any(marker in detail for marker in ('reset', 'aborted', 'remotedisconnected', 'closed')):
-        if not repeatable:
-            return DarktraceApiError('connection', (
-                f'The connection to {base_url} was closed before Darktrace answered. {NOT_RETRIED_ADVICE}'))
-        return DarktraceApiError('connection', (
-            f'The connection to {base_url} was closed before Darktrace answered, even after retrying. '
-            'Try again; if it persists, check the appliance and any proxy or load balancer in between.'))
-    return DarktraceApiError('connection', (
-        f'Could not reach Darktrace at {base_url}: check the server URL and the network path '
-        f'({type(cause).__name__}).'))
+    facts = TransportFacts(cause, f'{type(cause).__name__}: {cause}'.lower(), base_url, method in IDEMPOTENT_METHODS)
+    kind, message = classify(TRANSPORT_RULES, facts) or ('connection', '')  # the last rule always applies
+    return DarktraceApiError(kind, message)
 
 
 ''' HELPERS '''
 
 
 def now_ms() -> int:
+    """The one clock of the integration: every "now" (signature dates, open-ended ranges, relative times, expiries,
+    fetch windows) is read here."""
     return int(time.time() * 1000)
+
+
+def utc_moment(epoch_ms: int) -> datetime:
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
+
+
+def parse_moment(text: str, name: str, now: int | None = None) -> datetime | None:
+    """A time as the platform's arg_to_datetime reads it, with relative times ("3 days") counted back from `now`
+    (default now_ms()) rather than from the date parser's own clock."""
+    # dateparser reads a naive base as being in its TIMEZONE setting, hence UTC without tzinfo.
+    base = utc_moment(now_ms() if now is None else now).replace(tzinfo=None)
+    return arg_to_datetime(text, arg_name=name, required=True, settings={'TIMEZONE': 'UTC', 'RELATIVE_BASE': base})
 
 
 def utc_epoch_ms(moment: datetime) -> int:
@@ -1043,6 +1134,64 @@ def _comments_table(title: str, comments: list[dict[str, Any]], context_path: st
     return markdown_table(title, rows, ['Time', 'User', 'Message'], context_path)
 
 
+@dataclass(frozen=True)
+class RecordKind:
+    """What differs between the two kinds of Darktrace record an analyst acknowledges and comments on (model breaches
+    and AI Analyst incident events): the commands and mirroring serve both through this, so each is written once."""
+
+    what: str  # for titles and messages: 'model breach'
+    outputs_prefix: str  # context: 'Darktrace.ModelBreach'
+    key_field: str  # the record's id in context: 'pbid'
+    require_id: Callable[[dict[str, Any]], Any]  # the id argument of a command, checked
+    type_name: str  # the incident type, and the mapping scheme of get-mapping-fields
+    fields: dict[str, str]  # the fields get-remote-data adds to the raw record, with their descriptions
+    read: Callable[[Client, Any], dict[str, Any]]
+    get_comments: Callable[[Client, Any], Any]  # the reply
+    comment_records: Callable[[Any], list[dict[str, Any]]]  # the comments in that reply
+    mirrored: Callable[[dict[str, Any], list[dict[str, Any]]], dict[str, Any]]
+    acknowledge: Callable[[Client, Any], Any]
+    unacknowledge: Callable[[Client, Any], Any]
+    add_comment: Callable[[Client, Any, str], Any]
+    acknowledge_path: str  # '{id}' stands for the record's id, '{action}' for acknowledge or unacknowledge
+    comment_path: str
+
+    def comments(self, client: Client, record_id: Any) -> list[dict[str, Any]]:
+        return self.comment_records(self.get_comments(client, record_id))
+
+
+def set_acknowledged(kind: RecordKind, client: Client, args: dict[str, Any], acknowledged: bool) -> CommandResults:
+    record_id = kind.require_id(args)
+    action = 'acknowledge' if acknowledged else 'unacknowledge'
+    reply = kind.acknowledge(client, record_id) if acknowledged else kind.unacknowledge(client, record_id)
+    if not _confirms(reply):
+        raise _unconfirmed(f'POST {kind.acknowledge_path.format(id=record_id, action=action)}', reply)
+    return CommandResults(outputs_prefix=kind.outputs_prefix, outputs_key_field=kind.key_field,
+                          outputs={kind.key_field: record_id, 'acknowledged': acknowledged},
+                          readable_output=f'### {kind.what[:1].upper()}{kind.what[1:]} {record_id} {action}d\n',
+                          raw_response=reply)
+
+
+def record_comments(kind: RecordKind, client: Client, args: dict[str, Any]) -> CommandResults:
+    record_id = kind.require_id(args)
+    reply = kind.get_comments(client, record_id)
+    comments = _oldest_first(kind.comment_records(reply))
+    readable = _comments_table(f'Comments on {kind.what} {record_id}', comments, f'{kind.outputs_prefix}.comments')
+    return CommandResults(outputs_prefix=kind.outputs_prefix, outputs_key_field=kind.key_field,
+                          outputs={kind.key_field: record_id, 'comments': comments}, readable_output=readable,
+                          raw_response=reply)
+
+
+def post_record_comment(kind: RecordKind, client: Client, args: dict[str, Any]) -> CommandResults:
+    record_id = kind.require_id(args)
+    message = require_text(args, 'message', MAX_COMMENT_LENGTH)
+    reply = kind.add_comment(client, record_id, message)
+    comment = _created_comment(reply, message, f'POST {kind.comment_path.format(id=record_id)}')
+    return CommandResults(outputs_prefix=kind.outputs_prefix, outputs_key_field=kind.key_field,
+                          outputs={kind.key_field: record_id, 'postedComment': comment},
+                          readable_output=f'### Comment added to {kind.what} {record_id}\n{message}\n',
+                          raw_response=reply)
+
+
 def _event_row(event: dict[str, Any]) -> dict[str, Any]:
     """One /details event (already in ISO times) as a table row, whatever its event type."""
     def endpoint(name: Any, device: Any) -> Any:
@@ -1136,33 +1285,39 @@ def _required(value: Parsed | None, name: str, expected: str = '') -> Parsed:
     return value
 
 
+def _shown(name: str, label: str) -> str:
+    """How a message names an argument, or an instance parameter by its label and name: "Minimum Score" (min_score)."""
+    return f'"{label}" ({name})' if label else f'"{name}"'
+
+
 def _whole_numbers(minimum: int, maximum: int | None) -> str:
     return f'a whole number from {minimum} to {maximum}' if maximum is not None \
         else f'a whole number of at least {minimum}'
 
 
 @overload
-def parse_int(args: dict[str, Any], name: str, minimum: int, maximum: int | None = None, *, default: int) -> int:
+def parse_int(args: dict[str, Any], name: str, minimum: int, maximum: int | None = None, *, default: int,
+              label: str = '') -> int:
     ...
 
 
 @overload
 def parse_int(args: dict[str, Any], name: str, minimum: int, maximum: int | None = None,
-              *, default: None = None) -> int | None:
+              *, default: None = None, label: str = '') -> int | None:
     ...
 
 
 def parse_int(args: dict[str, Any], name: str, minimum: int, maximum: int | None = None,
-              *, default: int | None = None) -> int | None:
-    """An integer argument within [minimum, maximum]."""
+              *, default: int | None = None, label: str = '') -> int | None:
+    """An integer argument within [minimum, maximum]; `label` names an instance parameter in messages."""
     text = _arg_text(args, name)
     if not text:
         return default
     if not re.fullmatch(r'[+-]?[0-9]{1,18}', text):  # ASCII digits, and few enough for int() to take
-        raise ValueError(f'Invalid "{name}"="{text}": expected {_whole_numbers(minimum, maximum)}.')
+        raise ValueError(f'Invalid {_shown(name, label)}="{text}": expected {_whole_numbers(minimum, maximum)}.')
     number = int(text)
     if number < minimum or (maximum is not None and number > maximum):
-        raise ValueError(f'Invalid "{name}"={number}: expected {_whole_numbers(minimum, maximum)}.')
+        raise ValueError(f'Invalid {_shown(name, label)}={number}: expected {_whole_numbers(minimum, maximum)}.')
     return number
 
 
@@ -1188,7 +1343,7 @@ def parse_limit(args: dict[str, Any], maximum: int = MAX_LIST_LIMIT) -> int:
     return parse_int(args, 'limit', 1, maximum, default=DEFAULT_LIST_LIMIT)
 
 
-def parse_score(args: dict[str, Any], name: str) -> float | None:
+def parse_score(args: dict[str, Any], name: str, label: str = '') -> float | None:
     """A score from 0 to 100, as analysts see it in the Threat Visualizer."""
     text = _arg_text(args, name)
     if not text:
@@ -1198,42 +1353,43 @@ def parse_score(args: dict[str, Any], name: str) -> float | None:
     except ValueError:
         score = math.nan
     if not 0 <= score <= 100:  # NaN fails this comparison too
-        raise ValueError(f'Invalid "{name}"="{text}": expected a number from 0 to 100.')
+        raise ValueError(f'Invalid {_shown(name, label)}="{text}": expected a number from 0 to 100.')
     return score
 
 
 @overload
-def parse_bool(args: dict[str, Any], name: str, default: bool = False) -> bool:
+def parse_bool(args: dict[str, Any], name: str, default: bool = False, label: str = '') -> bool:
     ...
 
 
 @overload
-def parse_bool(args: dict[str, Any], name: str, default: None) -> bool | None:
+def parse_bool(args: dict[str, Any], name: str, default: None, label: str = '') -> bool | None:
     ...
 
 
-def parse_bool(args: dict[str, Any], name: str, default: bool | None = False) -> bool | None:
+def parse_bool(args: dict[str, Any], name: str, default: bool | None = False, label: str = '') -> bool | None:
     text = _arg_text(args, name)
     if not text:
         return default
     try:
         return argToBoolean(text)
     except ValueError:
-        raise ValueError(f'Invalid "{name}"="{text}": expected true or false.') from None
+        raise ValueError(f'Invalid {_shown(name, label)}="{text}": expected true or false.') from None
 
 
 @overload
-def parse_choice(args: dict[str, Any], name: str, choices: tuple[str, ...], *, default: str) -> str:
+def parse_choice(args: dict[str, Any], name: str, choices: tuple[str, ...], *, default: str, label: str = '') -> str:
     ...
 
 
 @overload
-def parse_choice(args: dict[str, Any], name: str, choices: tuple[str, ...], *, default: None = None) -> str | None:
+def parse_choice(args: dict[str, Any], name: str, choices: tuple[str, ...], *, default: None = None,
+                 label: str = '') -> str | None:
     ...
 
 
 def parse_choice(args: dict[str, Any], name: str, choices: tuple[str, ...], *,
-                 default: str | None = None) -> str | None:
+                 default: str | None = None, label: str = '') -> str | None:
     """One of `choices`, matched case-insensitively and returned in its canonical spelling."""
     text = _arg_text(args, name)
     if not text:
@@ -1241,7 +1397,7 @@ def parse_choice(args: dict[str, Any], name: str, choices: tuple[str, ...], *,
     for choice in choices:
         if text.lower() == choice.lower():
             return choice
-    raise ValueError(f'Invalid "{name}"="{text}": expected one of {", ".join(choices)}.')
+    raise ValueError(f'Invalid {_shown(name, label)}="{text}": expected one of {", ".join(choices)}.')
 
 
 def require_choice(args: dict[str, Any], name: str, choices: tuple[str, ...]) -> str:
@@ -1261,13 +1417,18 @@ def require_text(args: dict[str, Any], name: str, max_length: int) -> str:
     return _required(parse_text(args, name, max_length), name)
 
 
-def parse_model_uuid(args: dict[str, Any], name: str) -> str | None:
+def parse_matching(args: dict[str, Any], name: str, pattern: re.Pattern[str], expected: str) -> str | None:
+    """A text argument that `pattern` matches in full; `expected` says what is accepted."""
     text = _arg_text(args, name)
     if not text:
         return None
-    if not MODEL_UUID_PATTERN.fullmatch(text):
-        raise ValueError(f'Invalid "{name}"="{text}": expected {MODEL_UUID_EXAMPLE}.')
+    if not pattern.fullmatch(text):
+        raise ValueError(f'Invalid "{name}"="{text}": expected {expected}.')
     return text
+
+
+def parse_model_uuid(args: dict[str, Any], name: str) -> str | None:
+    return parse_matching(args, name, MODEL_UUID_PATTERN, MODEL_UUID_EXAMPLE)
 
 
 def require_model_uuid(args: dict[str, Any], name: str) -> str:
@@ -1276,12 +1437,7 @@ def require_model_uuid(args: dict[str, Any], name: str) -> str:
 
 def parse_ai_analyst_id(args: dict[str, Any], name: str) -> str | None:
     """An AI Analyst incident event or group id: letters, digits and hyphens."""
-    text = _arg_text(args, name)
-    if not text:
-        return None
-    if not AI_ANALYST_ID_PATTERN.fullmatch(text):
-        raise ValueError(f'Invalid "{name}"="{text}": expected an AI Analyst id (letters, digits and hyphens).')
-    return text
+    return parse_matching(args, name, AI_ANALYST_ID_PATTERN, 'an AI Analyst id (letters, digits and hyphens)')
 
 
 def require_ai_analyst_id(args: dict[str, Any], name: str) -> str:
@@ -1361,7 +1517,7 @@ def parse_time_arg(args: dict[str, Any], name: str, default: str | None = None) 
             moment = None
     elif EPOCH_TIME_PATTERN.fullmatch(text) or RELATIVE_TIME_PATTERN.fullmatch(text):
         try:
-            moment = arg_to_datetime(text, arg_name=name)
+            moment = parse_moment(text, name)
         except (ValueError, OverflowError):  # e.g. "99999 years" is out of the calendar's range
             moment = None
     if moment is None:
@@ -1394,7 +1550,7 @@ def parse_first_fetch(text: str, now_ms: int) -> int:
         first_ms = int(text)
     else:
         try:
-            moment = arg_to_datetime(text, arg_name='first_fetch', required=True)
+            moment = parse_moment(text, 'first_fetch', now_ms)
         except ValueError:
             moment = None
         first_ms = utc_epoch_ms(moment) if moment is not None else None
@@ -1404,7 +1560,7 @@ def parse_first_fetch(text: str, now_ms: int) -> int:
     if first_ms > now_ms and not RELATIVE_TIME_PATTERN.fullmatch(text):
         raise ValueError(f'Invalid "First fetch time" (first_fetch)="{text}": {ms_to_iso(first_ms)} is in the future, '
                          'so every breach until then would be skipped. Give a past time, such as "3 days".')
-    # A relative time is counted back from the platform's clock, which a caller's `now_ms` may trail slightly.
+    # A relative time ahead ("in 2 hours") starts now.
     return min(first_ms, now_ms)
 
 
@@ -1568,42 +1724,34 @@ def list_model_breaches_command(client: Client, args: dict[str, Any]) -> Command
                           raw_response=[breach for breach, _ in page_pairs])
 
 
-def _set_breach_acknowledged(client: Client, args: dict[str, Any], acknowledged: bool) -> CommandResults:
-    pbid = require_pbid(args)
-    action = 'acknowledge' if acknowledged else 'unacknowledge'
-    reply = client.acknowledge_model_breach(pbid) if acknowledged else client.unacknowledge_model_breach(pbid)
-    if not _confirms(reply):
-        raise _unconfirmed(f'POST /modelbreaches/{pbid}/{action}', reply)
-    return CommandResults(outputs_prefix='Darktrace.ModelBreach', outputs_key_field='pbid',
-                          outputs={'pbid': pbid, 'acknowledged': acknowledged},
-                          readable_output=f'### Model breach {pbid} {action}d\n', raw_response=reply)
+def mirrored_breach(breach: dict[str, Any], comments: list[dict[str, Any]]) -> dict[str, Any]:
+    """The breach as XSOAR mirrors it: the raw record (like rawJSON at fetch) and the fields of MIRRORED_FIELDS."""
+    device = _dict(breach.get('device'))
+    return {**breach, 'acknowledged': bool(_flag(breach.get('acknowledged'))), 'commentCount': len(comments),
+            'modelName': _breach_model(breach).get('name'), 'deviceHostname': device.get('hostname')}
 
 
-def acknowledge_model_breach_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    return _set_breach_acknowledged(client, args, acknowledged=True)
+def _read_breach(client: Client, pbid: int) -> dict[str, Any]:
+    return _one_record(client.get_model_breach(pbid), 'pbid', pbid, f'model breach with pbid {pbid}')
 
 
-def unacknowledge_model_breach_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    return _set_breach_acknowledged(client, args, acknowledged=False)
+# Model breaches as a kind of record: their acknowledgement, comments and mirroring.
+BREACH_KIND = RecordKind(
+    what='model breach', outputs_prefix='Darktrace.ModelBreach', key_field='pbid', require_id=require_pbid,
+    type_name=MIRRORED_TYPE_NAME, fields=MIRRORED_FIELDS,
+    read=_read_breach,
+    get_comments=lambda client, pbid: client.get_model_breach_comments(pbid),
+    comment_records=lambda reply: [comment for comment in as_list(reply) if isinstance(comment, dict)],
+    mirrored=mirrored_breach,
+    acknowledge=lambda client, pbid: client.acknowledge_model_breach(pbid),
+    unacknowledge=lambda client, pbid: client.unacknowledge_model_breach(pbid),
+    add_comment=lambda client, pbid, message: client.add_model_breach_comment(pbid, message),
+    acknowledge_path='/modelbreaches/{id}/{action}', comment_path='/modelbreaches/{id}/comments')
 
-
-def get_model_breach_comments_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    pbid = require_pbid(args)
-    reply = client.get_model_breach_comments(pbid)
-    comments = _oldest_first(reply)
-    readable = _comments_table(f'Comments on model breach {pbid}', comments, 'Darktrace.ModelBreach.comments')
-    return CommandResults(outputs_prefix='Darktrace.ModelBreach', outputs_key_field='pbid',
-                          outputs={'pbid': pbid, 'comments': comments}, readable_output=readable, raw_response=reply)
-
-
-def post_comment_to_model_breach_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    pbid = require_pbid(args)
-    message = require_text(args, 'message', MAX_COMMENT_LENGTH)
-    reply = client.add_model_breach_comment(pbid, message)
-    comment = _created_comment(reply, message, f'POST /modelbreaches/{pbid}/comments')
-    return CommandResults(outputs_prefix='Darktrace.ModelBreach', outputs_key_field='pbid',
-                          outputs={'pbid': pbid, 'postedComment': comment},
-                          readable_output=f'### Comment added to model breach {pbid}\n{message}\n', raw_response=reply)
+acknowledge_model_breach_command = partial(set_acknowledged, BREACH_KIND, acknowledged=True)
+unacknowledge_model_breach_command = partial(set_acknowledged, BREACH_KIND, acknowledged=False)
+get_model_breach_comments_command = partial(record_comments, BREACH_KIND)
+post_comment_to_model_breach_command = partial(post_record_comment, BREACH_KIND)
 
 
 def get_model_breach_connections_command(client: Client, args: dict[str, Any]) -> CommandResults:
@@ -1927,6 +2075,185 @@ def run_advanced_search_analysis_command(client: Client, args: dict[str, Any]) -
                           raw_response=reply)
 
 
+# --- tags ----------------------------------------------------------------------------------------
+
+def _credential_text(credential: Any) -> str:
+    """One credential seen on a device, for a table cell: 'alice (last seen 2024-01-31T13:05:00.000Z)'."""
+    if not isinstance(credential, dict):
+        return readable_text(credential)
+    name = readable_text(credential.get('credential'))
+    return f'{name} (last seen {credential["lastSeen"]})' if credential.get('lastSeen') else name
+
+
+def get_tagged_devices_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    tag = require_text(args, 'tagName', MAX_TAG_NAME_LENGTH)
+    reply = client.get_tagged_devices(tag)
+    if isinstance(reply, dict):
+        devices = as_list(reply.get('devices'))
+    else:  # appliances that ignore fulldevicedetails answer with bare tag-entity links
+        devices = [{'did': link.get('entityValue')} for link in as_list(reply)
+                   if isinstance(link, dict) and link.get('entityType', 'Device') == 'Device']
+    outputs = []
+    for device in devices:
+        other_tags = [t.get('name') if isinstance(t, dict) else t for t in device.get('tags') or []]
+        outputs.append({
+            'deviceId': _int_or_value(device.get('did')),
+            'hostname': device.get('hostname'),
+            'label': device.get('devicelabel'),
+            # [{credential, lastSeen (ms)}] on current versions, plain names on older ones
+            'credentials': iso_times(device.get('credentials')),
+            'otherTags': [name for name in other_tags if name and name != tag],
+        })
+    rows = [{'Device ID': o['deviceId'], 'Hostname': o['hostname'], 'Label': o['label'],
+             'Credentials': joined([_credential_text(c) for c in as_list(o['credentials'])]),
+             'Other tags': ', '.join(map(str, o['otherTags']))} for o in outputs]
+    return CommandResults(outputs_prefix='Darktrace.Device', outputs_key_field='deviceId', outputs=outputs,
+                          readable_output=markdown_table(f'Devices tagged "{tag}"', rows,
+                                                         ['Device ID', 'Hostname', 'Label', 'Credentials',
+                                                          'Other tags'], 'Darktrace.Device'),
+                          raw_response=reply)
+
+
+def get_tags_for_device_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    did = require_did(args, 'deviceId')
+    tags = [tag for tag in as_list(client.get_device_tags(did)) if isinstance(tag, dict)]
+    outputs = [{'deviceId': did, 'tagId': tag.get('tid'), 'tagName': tag.get('name'),
+                'tagDescription': (tag.get('data') or {}).get('description'),
+                'expiry': ms_to_iso(tag.get('expiry')) or None} for tag in tags]
+    rows = [{'Tag ID': o['tagId'], 'Tag': o['tagName'], 'Description': o['tagDescription'], 'Expires': o['expiry']}
+            for o in outputs]
+    return CommandResults(outputs_prefix='Darktrace.Device', outputs_key_field=['deviceId', 'tagName'],
+                          outputs=outputs, raw_response=tags,
+                          readable_output=markdown_table(f'Tags on device {did}', rows,
+                                                         ['Tag ID', 'Tag', 'Description', 'Expires']))
+
+
+def post_tag_to_device_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    did = require_did(args, 'deviceId')
+    tag = require_text(args, 'tagName', MAX_TAG_NAME_LENGTH)
+    duration_s = parse_int(args, 'duration', minimum=1)
+    reply = client.add_tag_to_device(did, tag, duration_s)
+    # Appliances answer either {"tid": N} or {"response": "SUCCESS"}; both mean the tag was applied.
+    reply_fields = reply if isinstance(reply, dict) else {}
+    tag_id = reply_fields.get('tid')
+    response = str(reply_fields.get('response') or 'SUCCESS')
+    outputs = {'deviceId': did, 'tagId': tag_id, 'tagName': tag, 'response': response}
+    return CommandResults(outputs_prefix='Darktrace.Device', outputs_key_field=['deviceId', 'tagName'],
+                          outputs=outputs, raw_response=reply,
+                          readable_output=f'### Tag "{tag}" added to device {did}\n'
+                                          + (f'Tag ID: {tag_id}\n' if tag_id is not None else ''))
+
+
+def list_tags_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    limit = parse_limit(args)
+    tags = [tag for tag in as_list(client.get_tags()) if isinstance(tag, dict)]
+    outputs = []
+    for tag in tags[:limit]:
+        data = _dict(tag.get('data'))
+        outputs.append({'tid': tag.get('tid'), 'name': tag.get('name'), 'description': data.get('description'),
+                        'color': data.get('color'), 'visibility': data.get('visibility'), 'auto': data.get('auto'),
+                        'restricted': tag.get('restricted'), 'isReferenced': tag.get('isReferenced'),
+                        'expiry': ms_to_iso(tag.get('expiry')) or None})
+    rows = [{'Tag ID': o['tid'], 'Name': o['name'], 'Description': o['description'], 'Restricted': o['restricted'],
+             'Used by models': o['isReferenced']} for o in outputs]
+    return CommandResults(outputs_prefix='Darktrace.Tag', outputs_key_field='tid', outputs=outputs,
+                          readable_output=markdown_table(f'Tags ({len(outputs)} of {len(tags)})', rows,
+                                                         ['Tag ID', 'Name', 'Description', 'Restricted',
+                                                          'Used by models'], 'Darktrace.Tag'),
+                          raw_response=tags)
+
+
+def remove_tag_from_device_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    did = require_did(args, 'deviceId')
+    tag = require_text(args, 'tagName', MAX_TAG_NAME_LENGTH)
+    reply = client.remove_tag_from_device(did, tag)
+    # An empty reply is how some versions answer a DELETE; any other reply must confirm it.
+    if reply not in ({}, [], None) and not _confirms(reply):
+        raise _unconfirmed('DELETE /tags/entities', reply)
+    return CommandResults(outputs_prefix='Darktrace.Device', outputs_key_field=['deviceId', 'tagName'],
+                          outputs={'deviceId': did, 'tagName': tag, 'removed': True}, raw_response=reply,
+                          readable_output=f'### Tag "{tag}" removed from device {did}\n')
+
+
+# --- watched list --------------------------------------------------------------------------------
+
+def post_to_watched_list_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    endpoints = parse_endpoint_list(args, 'endpointsToWatch', MAX_ENDPOINTS_PER_WATCH)
+    description = parse_text(args, 'description', MAX_DESCRIPTION_LENGTH)
+    expiry_ms = parse_time_arg(args, 'expiry')
+    if expiry_ms is not None and expiry_ms <= now_ms():
+        raise ValueError(f'Invalid "expiry"="{_arg_text(args, "expiry")}": the time has passed; give a future time '
+                         'such as "in 30 days" or 2030-01-31T00:00:00Z.')
+    source = parse_text(args, 'source', MAX_WATCHED_SOURCE_LENGTH)
+    hostname = parse_bool(args, 'hostname', default=None)
+    # Options are sent only when given, so the request of an existing playbook is unchanged.
+    body: dict[str, Any] = {'addlist': ','.join(endpoints)}
+    if description:
+        body['description'] = description
+    options: dict[str, Any] = {}
+    if expiry_ms is not None:
+        options['expiry'] = iso_seconds(datetime.fromtimestamp(expiry_ms / 1000, tz=timezone.utc))
+    if source:
+        options['source'] = source
+    body.update(options)
+    if hostname is not None:
+        body['hostname'] = hostname
+    reply = client.add_to_watched_list(body)
+    watched = isinstance(reply, dict) and str(reply.get('response', '')).upper() == 'SUCCESS'
+    outputs = [{'endpoint': endpoint, 'Watched': watched, 'description': description, **options}
+               for endpoint in endpoints]
+    rows = [{'Endpoint': endpoint, 'Watched': watched} for endpoint in endpoints]
+    counts = f' ({reply.get("added", 0)} added, {reply.get("updated", 0)} updated)' if isinstance(reply, dict) else ''
+    return CommandResults(outputs_prefix='Darktrace.Endpoint', outputs_key_field='endpoint', outputs=outputs,
+                          readable_output=markdown_table(f'Watched list{counts}', rows, ['Endpoint', 'Watched']),
+                          raw_response=reply)
+
+
+def list_watched_endpoints_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    limit = parse_limit(args)
+    entries = as_list(client.get_watched_endpoints())
+    outputs = []
+    for entry in entries:
+        # Appliances that ignore fulldetails answer with bare names.
+        details = entry if isinstance(entry, dict) else {'name': entry}
+        outputs.append({'endpoint': details.get('name'), 'Watched': True, 'description': details.get('description'),
+                        'expiry': ms_to_iso(details.get('expiry')) or None,
+                        'strength': _number(details.get('strength')), 'iagn': details.get('iagn'),
+                        'source': details.get('source')})
+    shown = outputs[:limit]
+    rows = [{'Endpoint': o['endpoint'], 'Description': o['description'], 'Expires': o['expiry'],
+             'Strength': o['strength']} for o in shown]
+    return CommandResults(outputs_prefix='Darktrace.Endpoint', outputs_key_field='endpoint', outputs=shown,
+                          readable_output=markdown_table(f'Watched endpoints ({len(shown)} of {len(outputs)})', rows,
+                                                         ['Endpoint', 'Description', 'Expires', 'Strength'],
+                                                         'Darktrace.Endpoint'),
+                          raw_response=entries)
+
+
+def remove_from_watched_list_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    endpoints = parse_endpoint_list(args, 'endpointsToRemove', MAX_ENDPOINTS_PER_REMOVAL)
+    removed: list[str] = []
+    replies = []
+    for endpoint in endpoints:  # the appliance removes one entry per request
+        try:
+            reply = client.remove_from_watched_list(endpoint)
+            if not _confirms(reply):
+                raise _unconfirmed('POST /intelfeed (removeentry)', reply)
+        except DarktraceApiError as error:
+            if not removed:
+                raise
+            raise DarktraceApiError(error.kind, f'Removed {", ".join(removed)} from the watched list, then failed on '
+                                                f'{endpoint}: {error}', error.status) from None
+        removed.append(endpoint)
+        replies.append(reply)
+    return CommandResults(outputs_prefix='Darktrace.Endpoint', outputs_key_field='endpoint',
+                          outputs=[{'endpoint': endpoint, 'Watched': False} for endpoint in removed],
+                          readable_output=markdown_table('Removed from the watched list',
+                                                         [{'Endpoint': e, 'Watched': False} for e in removed],
+                                                         ['Endpoint', 'Watched']),
+                          raw_response=replies)
+
+
 # --- AI Analyst ----------------------------------------------------------------------------------
 
 def ai_event_context(event: dict[str, Any]) -> dict[str, Any]:
@@ -1997,46 +2324,39 @@ def list_ai_analyst_incident_events_command(client: Client, args: dict[str, Any]
                           raw_response=reply)
 
 
-def _set_ai_event_acknowledged(client: Client, args: dict[str, Any], acknowledged: bool) -> CommandResults:
-    event_id = require_ai_analyst_id(args, 'event_id')
-    action = 'acknowledge' if acknowledged else 'unacknowledge'
-    reply = client.acknowledge_ai_analyst_event(event_id) if acknowledged \
-        else client.unacknowledge_ai_analyst_event(event_id)
-    if not _confirms(reply):
-        raise _unconfirmed(f'POST /aianalyst/{action}', reply)
-    return CommandResults(outputs_prefix='Darktrace.AIAnalystEvent', outputs_key_field='id',
-                          outputs={'id': event_id, 'acknowledged': acknowledged},
-                          readable_output=f'### AI Analyst incident event {event_id} {action}d\n', raw_response=reply)
+def mirrored_ai_event(event: dict[str, Any], comments: list[dict[str, Any]]) -> dict[str, Any]:
+    """The AI Analyst event as XSOAR mirrors it: the raw record (like rawJSON at fetch) and the fields of
+    MIRRORED_AI_ANALYST_FIELDS."""
+    devices = [device for device in as_list(event.get('breachDevices')) if isinstance(device, dict)]
+    return {**event, 'acknowledged': bool(_flag(event.get('acknowledged'))), 'commentCount': len(comments),
+            'deviceHostname': devices[0].get('hostname') if devices else None}
 
 
-def acknowledge_ai_analyst_incident_event_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    return _set_ai_event_acknowledged(client, args, acknowledged=True)
+def _read_ai_event(client: Client, event_id: str) -> dict[str, Any]:
+    reply = client.get_ai_analyst_incident_events({'uuid': event_id, 'includeacknowledged': True,
+                                                   'includeincidenteventurl': True})
+    event = _one_record(reply, 'id', event_id, f'AI Analyst incident event with id {event_id}')
+    return with_event_url(event, client.server_url)
 
 
-def unacknowledge_ai_analyst_incident_event_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    return _set_ai_event_acknowledged(client, args, acknowledged=False)
+# AI Analyst incident events as a kind of record: their acknowledgement, comments and mirroring.
+AI_EVENT_KIND = RecordKind(
+    what='AI Analyst incident event', outputs_prefix='Darktrace.AIAnalystEvent', key_field='id',
+    require_id=lambda args: require_ai_analyst_id(args, 'event_id'),
+    type_name=MIRRORED_AI_ANALYST_TYPE_NAME, fields=MIRRORED_AI_ANALYST_FIELDS,
+    read=_read_ai_event,
+    get_comments=lambda client, event_id: client.get_ai_analyst_comments(event_id),
+    comment_records=ai_analyst_comments,
+    mirrored=mirrored_ai_event,
+    acknowledge=lambda client, event_id: client.acknowledge_ai_analyst_event(event_id),
+    unacknowledge=lambda client, event_id: client.unacknowledge_ai_analyst_event(event_id),
+    add_comment=lambda client, event_id, message: client.add_ai_analyst_comment(event_id, message),
+    acknowledge_path='/aianalyst/{action}', comment_path='/aianalyst/incident/comments')
 
-
-def get_ai_analyst_comments_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    event_id = require_ai_analyst_id(args, 'event_id')
-    reply = client.get_ai_analyst_comments(event_id)
-    comments = _oldest_first(ai_analyst_comments(reply))
-    readable = _comments_table(f'Comments on AI Analyst incident event {event_id}', comments,
-                               'Darktrace.AIAnalystEvent.comments')
-    return CommandResults(outputs_prefix='Darktrace.AIAnalystEvent', outputs_key_field='id',
-                          outputs={'id': event_id, 'comments': comments}, readable_output=readable,
-                          raw_response=reply)
-
-
-def post_comment_to_ai_analyst_incident_event_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    event_id = require_ai_analyst_id(args, 'event_id')
-    message = require_text(args, 'message', MAX_COMMENT_LENGTH)
-    reply = client.add_ai_analyst_comment(event_id, message)
-    comment = _created_comment(reply, message, 'POST /aianalyst/incident/comments')
-    return CommandResults(outputs_prefix='Darktrace.AIAnalystEvent', outputs_key_field='id',
-                          outputs={'id': event_id, 'postedComment': comment},
-                          readable_output=f'### Comment added to AI Analyst incident event {event_id}\n{message}\n',
-                          raw_response=reply)
+acknowledge_ai_analyst_incident_event_command = partial(set_acknowledged, AI_EVENT_KIND, acknowledged=True)
+unacknowledge_ai_analyst_incident_event_command = partial(set_acknowledged, AI_EVENT_KIND, acknowledged=False)
+get_ai_analyst_comments_command = partial(record_comments, AI_EVENT_KIND)
+post_comment_to_ai_analyst_incident_event_command = partial(post_record_comment, AI_EVENT_KIND)
 
 
 def _group_event_ids(group: dict[str, Any]) -> list[str]:
@@ -2290,11 +2610,29 @@ def _change_respond_action(client: Client, codeid: int, body: dict[str, Any], di
     return _read_back(client, codeid, did, done, expected, reply)
 
 
-def activate_respond_action_command(client: Client, args: dict[str, Any]) -> CommandResults:
+# Activate, clear and reactivate each send one change and read the action back: what is sent besides the codeid
+# and reason, whether a (new) duration is sent too, what the War Room says was done, the states the action may then
+# be in.
+RESPOND_STATE_CHANGES: dict[str, tuple[dict[str, Any], bool, str, tuple[str, ...]]] = {
+    'activate': ({'activate': True}, False, 'activated', ('active',)),
+    'clear': ({'clear': True}, False, 'cleared', ('cleared',)),
+    'reactivate': ({'activate': True}, True, 'reactivated for {duration}', ('active',)),
+}
+
+
+def _set_respond_state(change: str, client: Client, args: dict[str, Any]) -> CommandResults:
+    sent, takes_duration, done, expected = RESPOND_STATE_CHANGES[change]
     codeid = require_int(args, 'codeid', minimum=1)
+    duration = {'duration': require_duration(args, 'duration')} if takes_duration else {}
     reason = respond_reason(args)
-    return _change_respond_action(client, codeid, {'activate': True, 'reason': reason}, None,
-                                  f'RESPOND action {codeid} activated', ('active',))
+    done = done.format(duration=_duration_text(duration['duration']) if duration else '')
+    return _change_respond_action(client, codeid, {**sent, **duration, 'reason': reason}, None,
+                                  f'RESPOND action {codeid} {done}', expected)
+
+
+activate_respond_action_command = partial(_set_respond_state, 'activate')
+clear_respond_action_command = partial(_set_respond_state, 'clear')
+reactivate_respond_action_command = partial(_set_respond_state, 'reactivate')
 
 
 def extend_respond_action_command(client: Client, args: dict[str, Any]) -> CommandResults:
@@ -2326,22 +2664,6 @@ def extend_respond_action_command(client: Client, args: dict[str, Any]) -> Comma
                                   ('active', 'pending'))
 
 
-def clear_respond_action_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    codeid = require_int(args, 'codeid', minimum=1)
-    reason = respond_reason(args)
-    return _change_respond_action(client, codeid, {'clear': True, 'reason': reason}, None,
-                                  f'RESPOND action {codeid} cleared', ('cleared',))
-
-
-def reactivate_respond_action_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    codeid = require_int(args, 'codeid', minimum=1)
-    duration_s = require_duration(args, 'duration')
-    reason = respond_reason(args)
-    return _change_respond_action(client, codeid, {'activate': True, 'duration': duration_s, 'reason': reason}, None,
-                                  f'RESPOND action {codeid} reactivated for {_duration_text(duration_s)}',
-                                  ('active',))
-
-
 def create_respond_action_command(client: Client, args: dict[str, Any]) -> CommandResults:
     did = require_did(args, 'did')
     action = require_choice(args, 'action', RESPOND_ACTIONS)
@@ -2365,185 +2687,6 @@ def create_respond_action_command(client: Client, args: dict[str, Any]) -> Comma
                                            f'{_duration_text(duration_s)}', ('active',), reply)
 
 
-# --- watched list --------------------------------------------------------------------------------
-
-def post_to_watched_list_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    endpoints = parse_endpoint_list(args, 'endpointsToWatch', MAX_ENDPOINTS_PER_WATCH)
-    description = parse_text(args, 'description', MAX_DESCRIPTION_LENGTH)
-    expiry_ms = parse_time_arg(args, 'expiry')
-    if expiry_ms is not None and expiry_ms <= now_ms():
-        raise ValueError(f'Invalid "expiry"="{_arg_text(args, "expiry")}": the time has passed; give a future time '
-                         'such as "in 30 days" or 2030-01-31T00:00:00Z.')
-    source = parse_text(args, 'source', MAX_WATCHED_SOURCE_LENGTH)
-    hostname = parse_bool(args, 'hostname', default=None)
-    # Options are sent only when given, so the request of an existing playbook is unchanged.
-    body: dict[str, Any] = {'addlist': ','.join(endpoints)}
-    if description:
-        body['description'] = description
-    options: dict[str, Any] = {}
-    if expiry_ms is not None:
-        options['expiry'] = iso_seconds(datetime.fromtimestamp(expiry_ms / 1000, tz=timezone.utc))
-    if source:
-        options['source'] = source
-    body.update(options)
-    if hostname is not None:
-        body['hostname'] = hostname
-    reply = client.add_to_watched_list(body)
-    watched = isinstance(reply, dict) and str(reply.get('response', '')).upper() == 'SUCCESS'
-    outputs = [{'endpoint': endpoint, 'Watched': watched, 'description': description, **options}
-               for endpoint in endpoints]
-    rows = [{'Endpoint': endpoint, 'Watched': watched} for endpoint in endpoints]
-    counts = f' ({reply.get("added", 0)} added, {reply.get("updated", 0)} updated)' if isinstance(reply, dict) else ''
-    return CommandResults(outputs_prefix='Darktrace.Endpoint', outputs_key_field='endpoint', outputs=outputs,
-                          readable_output=markdown_table(f'Watched list{counts}', rows, ['Endpoint', 'Watched']),
-                          raw_response=reply)
-
-
-def list_watched_endpoints_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    limit = parse_limit(args)
-    entries = as_list(client.get_watched_endpoints())
-    outputs = []
-    for entry in entries:
-        # Appliances that ignore fulldetails answer with bare names.
-        details = entry if isinstance(entry, dict) else {'name': entry}
-        outputs.append({'endpoint': details.get('name'), 'Watched': True, 'description': details.get('description'),
-                        'expiry': ms_to_iso(details.get('expiry')) or None,
-                        'strength': _number(details.get('strength')), 'iagn': details.get('iagn'),
-                        'source': details.get('source')})
-    shown = outputs[:limit]
-    rows = [{'Endpoint': o['endpoint'], 'Description': o['description'], 'Expires': o['expiry'],
-             'Strength': o['strength']} for o in shown]
-    return CommandResults(outputs_prefix='Darktrace.Endpoint', outputs_key_field='endpoint', outputs=shown,
-                          readable_output=markdown_table(f'Watched endpoints ({len(shown)} of {len(outputs)})', rows,
-                                                         ['Endpoint', 'Description', 'Expires', 'Strength'],
-                                                         'Darktrace.Endpoint'),
-                          raw_response=entries)
-
-
-def remove_from_watched_list_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    endpoints = parse_endpoint_list(args, 'endpointsToRemove', MAX_ENDPOINTS_PER_REMOVAL)
-    removed: list[str] = []
-    replies = []
-    for endpoint in endpoints:  # the appliance removes one entry per request
-        try:
-            reply = client.remove_from_watched_list(endpoint)
-            if not _confirms(reply):
-                raise _unconfirmed('POST /intelfeed (removeentry)', reply)
-        except DarktraceApiError as error:
-            if not removed:
-                raise
-            raise DarktraceApiError(error.kind, f'Removed {", ".join(removed)} from the watched list, then failed on '
-                                                f'{endpoint}: {error}', error.status) from None
-        removed.append(endpoint)
-        replies.append(reply)
-    return CommandResults(outputs_prefix='Darktrace.Endpoint', outputs_key_field='endpoint',
-                          outputs=[{'endpoint': endpoint, 'Watched': False} for endpoint in removed],
-                          readable_output=markdown_table('Removed from the watched list',
-                                                         [{'Endpoint': e, 'Watched': False} for e in removed],
-                                                         ['Endpoint', 'Watched']),
-                          raw_response=replies)
-
-
-# --- tags ----------------------------------------------------------------------------------------
-
-def _credential_text(credential: Any) -> str:
-    """One credential seen on a device, for a table cell: 'alice (last seen 2024-01-31T13:05:00.000Z)'."""
-    if not isinstance(credential, dict):
-        return readable_text(credential)
-    name = readable_text(credential.get('credential'))
-    return f'{name} (last seen {credential["lastSeen"]})' if credential.get('lastSeen') else name
-
-
-def get_tagged_devices_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    tag = require_text(args, 'tagName', MAX_TAG_NAME_LENGTH)
-    reply = client.get_tagged_devices(tag)
-    if isinstance(reply, dict):
-        devices = as_list(reply.get('devices'))
-    else:  # appliances that ignore fulldevicedetails answer with bare tag-entity links
-        devices = [{'did': link.get('entityValue')} for link in as_list(reply)
-                   if isinstance(link, dict) and link.get('entityType', 'Device') == 'Device']
-    outputs = []
-    for device in devices:
-        other_tags = [t.get('name') if isinstance(t, dict) else t for t in device.get('tags') or []]
-        outputs.append({
-            'deviceId': _int_or_value(device.get('did')),
-            'hostname': device.get('hostname'),
-            'label': device.get('devicelabel'),
-            # [{credential, lastSeen (ms)}] on current versions, plain names on older ones
-            'credentials': iso_times(device.get('credentials')),
-            'otherTags': [name for name in other_tags if name and name != tag],
-        })
-    rows = [{'Device ID': o['deviceId'], 'Hostname': o['hostname'], 'Label': o['label'],
-             'Credentials': joined([_credential_text(c) for c in as_list(o['credentials'])]),
-             'Other tags': ', '.join(map(str, o['otherTags']))} for o in outputs]
-    return CommandResults(outputs_prefix='Darktrace.Device', outputs_key_field='deviceId', outputs=outputs,
-                          readable_output=markdown_table(f'Devices tagged "{tag}"', rows,
-                                                         ['Device ID', 'Hostname', 'Label', 'Credentials',
-                                                          'Other tags'], 'Darktrace.Device'),
-                          raw_response=reply)
-
-
-def get_tags_for_device_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    did = require_did(args, 'deviceId')
-    tags = [tag for tag in as_list(client.get_device_tags(did)) if isinstance(tag, dict)]
-    outputs = [{'deviceId': did, 'tagId': tag.get('tid'), 'tagName': tag.get('name'),
-                'tagDescription': (tag.get('data') or {}).get('description'),
-                'expiry': ms_to_iso(tag.get('expiry')) or None} for tag in tags]
-    rows = [{'Tag ID': o['tagId'], 'Tag': o['tagName'], 'Description': o['tagDescription'], 'Expires': o['expiry']}
-            for o in outputs]
-    return CommandResults(outputs_prefix='Darktrace.Device', outputs_key_field=['deviceId', 'tagName'],
-                          outputs=outputs, raw_response=tags,
-                          readable_output=markdown_table(f'Tags on device {did}', rows,
-                                                         ['Tag ID', 'Tag', 'Description', 'Expires']))
-
-
-def post_tag_to_device_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    did = require_did(args, 'deviceId')
-    tag = require_text(args, 'tagName', MAX_TAG_NAME_LENGTH)
-    duration_s = parse_int(args, 'duration', minimum=1)
-    reply = client.add_tag_to_device(did, tag, duration_s)
-    # Appliances answer either {"tid": N} or {"response": "SUCCESS"}; both mean the tag was applied.
-    reply_fields = reply if isinstance(reply, dict) else {}
-    tag_id = reply_fields.get('tid')
-    response = str(reply_fields.get('response') or 'SUCCESS')
-    outputs = {'deviceId': did, 'tagId': tag_id, 'tagName': tag, 'response': response}
-    return CommandResults(outputs_prefix='Darktrace.Device', outputs_key_field=['deviceId', 'tagName'],
-                          outputs=outputs, raw_response=reply,
-                          readable_output=f'### Tag "{tag}" added to device {did}\n'
-                                          + (f'Tag ID: {tag_id}\n' if tag_id is not None else ''))
-
-
-def list_tags_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    limit = parse_limit(args)
-    tags = [tag for tag in as_list(client.get_tags()) if isinstance(tag, dict)]
-    outputs = []
-    for tag in tags[:limit]:
-        data = _dict(tag.get('data'))
-        outputs.append({'tid': tag.get('tid'), 'name': tag.get('name'), 'description': data.get('description'),
-                        'color': data.get('color'), 'visibility': data.get('visibility'), 'auto': data.get('auto'),
-                        'restricted': tag.get('restricted'), 'isReferenced': tag.get('isReferenced'),
-                        'expiry': ms_to_iso(tag.get('expiry')) or None})
-    rows = [{'Tag ID': o['tid'], 'Name': o['name'], 'Description': o['description'], 'Restricted': o['restricted'],
-             'Used by models': o['isReferenced']} for o in outputs]
-    return CommandResults(outputs_prefix='Darktrace.Tag', outputs_key_field='tid', outputs=outputs,
-                          readable_output=markdown_table(f'Tags ({len(outputs)} of {len(tags)})', rows,
-                                                         ['Tag ID', 'Name', 'Description', 'Restricted',
-                                                          'Used by models'], 'Darktrace.Tag'),
-                          raw_response=tags)
-
-
-def remove_tag_from_device_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    did = require_did(args, 'deviceId')
-    tag = require_text(args, 'tagName', MAX_TAG_NAME_LENGTH)
-    reply = client.remove_tag_from_device(did, tag)
-    # An empty reply is how some versions answer a DELETE; any other reply must confirm it.
-    if reply not in ({}, [], None) and not _confirms(reply):
-        raise _unconfirmed('DELETE /tags/entities', reply)
-    return CommandResults(outputs_prefix='Darktrace.Device', outputs_key_field=['deviceId', 'tagName'],
-                          outputs={'deviceId': did, 'tagName': tag, 'removed': True}, raw_response=reply,
-                          readable_output=f'### Tag "{tag}" removed from device {did}\n')
-
-
 ''' FETCH INCIDENTS '''
 
 
@@ -2560,36 +2703,20 @@ class FetchSettings:
 
     @classmethod
     def from_params(cls, params: dict[str, Any], now_ms: int) -> 'FetchSettings':
-        min_score = _score_parameter(params, 'min_score', 'Minimum Score')
+        min_score = parse_score(params, 'min_score', label='Minimum Score') or 0.0
         max_alerts = parse_int(params, 'max_alerts', 1, MAX_ALERTS_LIMIT, default=DEFAULT_MAX_ALERTS)
         first_fetch_text = str(params.get('first_fetch') or DEFAULT_FIRST_FETCH).strip()
         first_fetch_ms = parse_first_fetch(first_fetch_text, now_ms)
         include_acknowledged = parse_bool(params, 'include_acknowledged', default=True)
         return cls(min_score, max_alerts, first_fetch_ms, include_acknowledged, _fetch_sources(params),
-                   _score_parameter(params, 'ai_analyst_min_score', 'Minimum AI Analyst Score'))
-
-
-def _score_parameter(params: dict[str, Any], name: str, display: str) -> float:
-    """A 0..100 score parameter; empty is 0."""
-    text = str(params.get(name) or '0').strip()
-    try:
-        score = float(text)
-    except ValueError:
-        score = math.nan
-    if not 0 <= score <= 100:  # NaN fails this comparison too
-        raise ValueError(f'Invalid "{display}" ({name})="{text}": expected a number from 0 to 100.')
-    return score
+                   parse_score(params, 'ai_analyst_min_score', label='Minimum AI Analyst Score') or 0.0)
 
 
 def _fetch_sources(params: dict[str, Any]) -> tuple[str, ...]:
     """The "Fetch" multi-select, a list or comma-separated text; none chosen (as on an instance set up before
     it existed) means model breaches only, as before."""
-    chosen = []
-    for name in argToList(params.get('fetch_sources')):
-        source = next((source for source in FETCH_SOURCES if source.lower() == str(name).strip().lower()), None)
-        if source is None:
-            raise ValueError(f'Invalid "Fetch" (fetch_sources)="{name}": expected {" and/or ".join(FETCH_SOURCES)}.')
-        chosen.append(source)
+    chosen = [parse_choice({'fetch_sources': name}, 'fetch_sources', FETCH_SOURCES, label='Fetch')
+              for name in argToList(params.get('fetch_sources'))]
     return tuple(source for source in FETCH_SOURCES if source in chosen) or (FETCH_SOURCE_BREACHES,)
 
 
@@ -2605,11 +2732,8 @@ class MirrorSettings:
 
     @classmethod
     def from_params(cls, params: dict[str, Any], instance: str) -> 'MirrorSettings':
-        direction_text = str(params.get('mirror_direction') or 'None').strip()
-        choice = next((name for name in MIRROR_DIRECTIONS if name.lower() == direction_text.lower()), None)
-        if choice is None:
-            raise ValueError(f'Invalid "Incident Mirroring Direction" (mirror_direction)="{direction_text}": '
-                             f'expected one of {", ".join(MIRROR_DIRECTIONS)}.')
+        choice = parse_choice(params, 'mirror_direction', tuple(MIRROR_DIRECTIONS), default='None',
+                              label='Incident Mirroring Direction')
         return cls(direction=MIRROR_DIRECTIONS[choice], instance=instance,
                    close_incident=parse_bool(params, 'close_incident'), close_out=parse_bool(params, 'close_out'),
                    comment_tag=str(params.get('comment_tag') or '').strip() or DEFAULT_COMMENT_TAG)
@@ -2671,19 +2795,39 @@ def _creation_ms(breach: dict[str, Any]) -> int | None:
     return time_ms(breach.get('creationTime')) or time_ms(breach.get('time'))
 
 
-def _damaged_state(name: str, value: Any, expected: str) -> ValueError:
+# A stored cursor is repaired only where that loses and repeats nothing (a value missing, a window out of bounds);
+# any other damage fails the run with a message naming the field and how to reset the state.
+
+def _damaged_state(name: str, value: Any, expected: str, records: str = 'breach') -> ValueError:
     shown = json.dumps(value, default=str)[:60]
     return ValueError(f'The stored fetch state (last run) of this instance is damaged: {name} is {shown}, where '
-                      f'{expected} was expected. Nothing was fetched, so no breach is skipped. {RESET_ADVICE}')
+                      f'{expected} was expected. Nothing was fetched, so no {records} is skipped. {RESET_ADVICE}')
 
 
-def _stored_ms(last_run: dict[str, Any], name: str, default: int) -> int:
-    """A whole, non-negative number of milliseconds from lastRun (the platform may hand numbers back as floats)."""
+def _stored_ms(last_run: dict[str, Any], name: str, default: int, prefix: str = '', records: str = 'breach') -> int:
+    """A whole, non-negative number of milliseconds from lastRun (the platform may hand numbers back as floats);
+    `prefix` places the field in lastRun for the message ('ai_analyst.')."""
     value = last_run.get(name, default)
     number = _number(value) if not isinstance(value, str) or value.strip().isdigit() else None
     if not isinstance(number, (int, float)) or not math.isfinite(number) or number < 0 or number != int(number):
-        raise _damaged_state(name, value, 'a whole number of milliseconds, at least 0')
+        raise _damaged_state(prefix + name, value, 'a whole number of milliseconds, at least 0', records)
     return int(number)
+
+
+def _not_ahead_of_clock(name: str, value: int, now_ms: int, records: str = 'breach') -> None:
+    """Never moved back silently: the clock may have jumped back, and fetching from now would skip records."""
+    if value > now_ms + CLOCK_SKEW_MS:
+        raise ValueError(f'The stored fetch state (last run) of this instance says {ms_to_iso(value)} '
+                         f'({name}), more than 30 minutes after this machine\'s clock ({ms_to_iso(now_ms)}): the '
+                         f'clock moved back or the state is damaged. Nothing was fetched, so no {records} is skipped. '
+                         f'If the clock is right, reset the state. {RESET_ADVICE}')
+
+
+def _window_within_bounds(window_ms: int) -> int:
+    if not MIN_WINDOW_MS <= window_ms <= MAX_WINDOW_MS:
+        demisto.info(f'Darktrace: stored fetch window of {window_ms} ms is outside {MIN_WINDOW_MS}..'
+                     f'{MAX_WINDOW_MS} ms; using the nearest bound.')
+    return min(max(window_ms, MIN_WINDOW_MS), MAX_WINDOW_MS)
 
 
 def _stored_pbids(last_run: dict[str, Any], name: str) -> set[int]:
@@ -2708,24 +2852,15 @@ def fetch_cursor(last_run: dict[str, Any], settings: FetchSettings, now_ms: int)
     window_ms = _stored_ms(last_run, 'window_ms', INITIAL_WINDOW_MS)
     seen = _stored_pbids(last_run, 'seen_pbids')
     unplaced = _stored_pbids(last_run, 'unplaced_pbids')
-    for name, value in (('first_fetch_ms', first_fetch_ms), ('start_ms', start_ms)):
-        if value <= now_ms + CLOCK_SKEW_MS:
-            continue
-        # Never moved back silently: the clock may have jumped back, and fetching from now would skip breaches.
-        raise ValueError(f'The stored fetch state (last run) of this instance says {ms_to_iso(value)} '
-                         f'({name}), more than 30 minutes after this machine\'s clock ({ms_to_iso(now_ms)}): the '
-                         'clock moved back or the state is damaged. Nothing was fetched, so no breach is skipped. If '
-                         f'the clock is right, reset the state. {RESET_ADVICE}')
+    _not_ahead_of_clock('first_fetch_ms', first_fetch_ms, now_ms)
+    _not_ahead_of_clock('start_ms', start_ms, now_ms)
     if start_ms < first_fetch_ms:
         # A cursor starts at the first fetch time and only moves forward, so nothing before it is owed.
         demisto.info(f'Darktrace: stored fetch start {ms_to_iso(start_ms)} is before the first fetch time '
                      f'{ms_to_iso(first_fetch_ms)}; fetching from the first fetch time.')
         start_ms, seen = first_fetch_ms, set()
-    if not MIN_WINDOW_MS <= window_ms <= MAX_WINDOW_MS:
-        demisto.info(f'Darktrace: stored fetch window of {window_ms} ms is outside {MIN_WINDOW_MS}..'
-                     f'{MAX_WINDOW_MS} ms; using the nearest bound.')
-        window_ms = min(max(window_ms, MIN_WINDOW_MS), MAX_WINDOW_MS)
-    return {'first_fetch_ms': first_fetch_ms, 'start_ms': start_ms, 'seen_pbids': seen, 'window_ms': window_ms,
+    return {'first_fetch_ms': first_fetch_ms, 'start_ms': start_ms, 'seen_pbids': seen,
+            'window_ms': _window_within_bounds(window_ms),
             'unplaced_pbids': unplaced}
 
 
@@ -2926,36 +3061,27 @@ def _created_ms(event: dict[str, Any]) -> int:
     return int(created)
 
 
-def _cursor_ms(value: Any) -> int | None:
-    """A time or width kept in lastRun, or None when it is not a whole number of milliseconds."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def ai_analyst_cursor(cursor: Any, first_fetch_ms: int) -> tuple[int, int, int, dict[str, int]]:
-    """The AI Analyst part of lastRun as (start_ms, window_ms, horizon_ms, seen event ids → createdAt).
-
-    A missing part starts at the first fetch time. A damaged one (lastRun edited by hand, say) is logged, and each
-    damaged piece replaced by what cannot deliver an event twice: without a usable start the source starts again
-    from the first fetch time; without usable seen ids it does not look back past its start.
-    """
-    if not isinstance(cursor, dict) or not cursor:
+def ai_analyst_cursor(cursor: Any, first_fetch_ms: int, now_ms: int) -> tuple[int, int, int, dict[str, int]]:
+    """The AI Analyst part of lastRun as (start_ms, window_ms, horizon_ms, seen event ids → createdAt), checked by
+    the rule of the model-breach cursor: a missing part starts at the first fetch time, a missing piece takes the
+    value of a new cursor and a window out of bounds the nearest bound (none of which loses or repeats an event);
+    any other damage is a ValueError naming the field and saying how to reset the state."""
+    if cursor is None or cursor == {}:
         return first_fetch_ms, INITIAL_WINDOW_MS, first_fetch_ms, {}
-    start_ms = _cursor_ms(cursor.get('start_ms'))
-    if start_ms is None:
-        demisto.debug(f'Darktrace: the AI Analyst cursor has no usable start_ms; starting again from the first '
-                      f'fetch time ({str(cursor)[:200]})')
-        return first_fetch_ms, INITIAL_WINDOW_MS, first_fetch_ms, {}
-    window_ms = min(MAX_WINDOW_MS, max(MIN_WINDOW_MS, _cursor_ms(cursor.get('window_ms')) or INITIAL_WINDOW_MS))
-    horizon_ms = _cursor_ms(cursor.get('horizon_ms'))
-    seen = cursor.get('seen_ids')
-    if (horizon_ms is None or horizon_ms > start_ms or not isinstance(seen, dict)
-            or len(seen) > MAX_AI_ANALYST_SEEN_IDS
-            or not all(isinstance(event_id, str) and _cursor_ms(created) is not None
-                       for event_id, created in seen.items())):
-        demisto.debug('Darktrace: the AI Analyst cursor has unusable seen_ids or horizon_ms; not looking back '
-                      'past its start this run')
-        return start_ms, window_ms, start_ms, {}
-    return start_ms, window_ms, horizon_ms, dict(seen)
+    if not isinstance(cursor, dict):
+        raise _damaged_state(AI_ANALYST_CURSOR_KEY, cursor, 'an object', AI_RECORDS)
+    start_ms = _stored_ms(cursor, 'start_ms', first_fetch_ms, AI_CURSOR_PREFIX, AI_RECORDS)
+    _not_ahead_of_clock(AI_CURSOR_PREFIX + 'start_ms', start_ms, now_ms, AI_RECORDS)
+    window_ms = _window_within_bounds(_stored_ms(cursor, 'window_ms', INITIAL_WINDOW_MS, AI_CURSOR_PREFIX, AI_RECORDS))
+    horizon_ms = _stored_ms(cursor, 'horizon_ms', start_ms, AI_CURSOR_PREFIX, AI_RECORDS)
+    if horizon_ms > start_ms:  # events created between the start and the horizon would be skipped
+        raise _damaged_state(AI_CURSOR_PREFIX + 'horizon_ms', horizon_ms, f'at most start_ms ({start_ms})', AI_RECORDS)
+    seen = cursor.get('seen_ids', {})
+    if not isinstance(seen, dict):
+        raise _damaged_state(AI_CURSOR_PREFIX + 'seen_ids', seen, 'an object of event ids', AI_RECORDS)
+    # More ids than MAX_AI_ANALYST_SEEN_IDS are trimmed at the end of the run, as after any run.
+    return start_ms, window_ms, horizon_ms, {
+        str(event_id): _stored_ms(seen, event_id, 0, f'{AI_CURSOR_PREFIX}seen_ids.', AI_RECORDS) for event_id in seen}
 
 
 def fetch_ai_analyst_events(client: Client, cursor: Any, settings: FetchSettings, now_ms: int,
@@ -2972,7 +3098,7 @@ def fetch_ai_analyst_events(client: Client, cursor: Any, settings: FetchSettings
     are delivered across runs, and a late one once, whichever time the appliance filters on. Any failed request
     raises, and the platform then keeps the previous `lastRun`.
     """
-    start_ms, window_ms, horizon_ms, seen = ai_analyst_cursor(cursor, settings.first_fetch_ms)
+    start_ms, window_ms, horizon_ms, seen = ai_analyst_cursor(cursor, settings.first_fetch_ms, now_ms)
     delivered: list[dict[str, Any]] = []
 
     for _ in range(MAX_REQUESTS_PER_RUN):
@@ -3035,9 +3161,13 @@ def fetch_incidents(client: Client, last_run: dict[str, Any], settings: FetchSet
     breach_cursor = {key: value for key, value in last_run.items() if key != AI_ANALYST_CURSOR_KEY}
     event_cursor = last_run.get(AI_ANALYST_CURSOR_KEY)
     sources = [source for source in FETCH_SOURCES if source in settings.sources]
-    if len(sources) == 2 and (_cursor_ms(_dict(event_cursor).get('start_ms')) or settings.first_fetch_ms) > \
-            (_cursor_ms(breach_cursor.get('start_ms')) or settings.first_fetch_ms):
-        sources.reverse()
+    if FETCH_SOURCE_AI_ANALYST in sources:
+        # Checked before any request, so a damaged cursor fails the run before either source fetches.
+        event_start_ms = ai_analyst_cursor(event_cursor, settings.first_fetch_ms, now_ms)[0]
+        breach_start_ms = _number(breach_cursor.get('start_ms'))
+        if len(sources) == 2 and event_start_ms > (breach_start_ms if isinstance(breach_start_ms, int)
+                                                   else settings.first_fetch_ms):
+            sources.reverse()
     incidents: list[dict[str, Any]] = []
     remaining = settings.max_alerts
     for position, source in enumerate(sources):
@@ -3083,13 +3213,6 @@ def close_entry() -> dict[str, Any]:
             'Contents': {'dbotIncidentClose': True, 'closeReason': MIRROR_CLOSE_REASON}}
 
 
-def mirrored_breach(breach: dict[str, Any], comments: list[dict[str, Any]]) -> dict[str, Any]:
-    """The breach as XSOAR mirrors it: the raw record (like rawJSON at fetch) and the fields of MIRRORED_FIELDS."""
-    device = _dict(breach.get('device'))
-    return {**breach, 'acknowledged': bool(_flag(breach.get('acknowledged'))), 'commentCount': len(comments),
-            'modelName': _breach_model(breach).get('name'), 'deviceHostname': device.get('hostname')}
-
-
 def remembered_closes() -> list[int | str]:
     """The records (pbids, AI Analyst event ids) whose incident was closed for their acknowledgement, oldest first
     (a corrupted value: none)."""
@@ -3105,72 +3228,16 @@ def remember_close(remote_id: int | str, closed: bool) -> None:
     update_integration_context(**{MIRROR_CLOSED_KEY: remote_ids[-MAX_REMEMBERED_CLOSES:]})
 
 
-def mirrored_ai_event(event: dict[str, Any], comments: list[dict[str, Any]]) -> dict[str, Any]:
-    """The AI Analyst event as XSOAR mirrors it: the raw record (like rawJSON at fetch) and the fields of
-    MIRRORED_AI_ANALYST_FIELDS."""
-    devices = [device for device in as_list(event.get('breachDevices')) if isinstance(device, dict)]
-    return {**event, 'acknowledged': bool(_flag(event.get('acknowledged'))), 'commentCount': len(comments),
-            'deviceHostname': devices[0].get('hostname') if devices else None}
-
-
-def _read_breach(client: Client, pbid: int) -> dict[str, Any]:
-    return _one_record(client.get_model_breach(pbid), 'pbid', pbid, f'model breach with pbid {pbid}')
-
-
-def _read_ai_event(client: Client, event_id: str) -> dict[str, Any]:
-    reply = client.get_ai_analyst_incident_events({'uuid': event_id, 'includeacknowledged': True,
-                                                   'includeincidenteventurl': True})
-    event = _one_record(reply, 'id', event_id, f'AI Analyst incident event with id {event_id}')
-    return with_event_url(event, client.server_url)
-
-
-@dataclass(frozen=True)
-class MirroredKind:
-    """How mirroring reads and changes one kind of Darktrace record; the mirroring commands serve every kind
-    through these, so acknowledgements and comments are handled once for all."""
-
-    what: str  # for messages: 'model breach'
-    type_name: str  # the incident type, and the mapping scheme of get-mapping-fields
-    fields: dict[str, str]  # the fields get-remote-data adds to the raw record, with their descriptions
-    read: Callable[[Client, Any], dict[str, Any]]
-    comments: Callable[[Client, Any], list[dict[str, Any]]]
-    mirrored: Callable[[dict[str, Any], list[dict[str, Any]]], dict[str, Any]]
-    acknowledge: Callable[[Client, Any], Any]
-    add_comment: Callable[[Client, Any, str], Any]
-    acknowledge_path: str  # '{id}' stands for the record's id
-    comment_path: str
-
-
-MIRRORED_BREACH = MirroredKind(
-    what='model breach', type_name=MIRRORED_TYPE_NAME, fields=MIRRORED_FIELDS,
-    read=_read_breach,
-    comments=lambda client, pbid: [comment for comment in as_list(client.get_model_breach_comments(pbid))
-                                   if isinstance(comment, dict)],
-    mirrored=mirrored_breach,
-    acknowledge=lambda client, pbid: client.acknowledge_model_breach(pbid),
-    add_comment=lambda client, pbid, message: client.add_model_breach_comment(pbid, message),
-    acknowledge_path='/modelbreaches/{id}/acknowledge', comment_path='/modelbreaches/{id}/comments')
-
-MIRRORED_AI_EVENT = MirroredKind(
-    what='AI Analyst incident event', type_name=MIRRORED_AI_ANALYST_TYPE_NAME, fields=MIRRORED_AI_ANALYST_FIELDS,
-    read=_read_ai_event,
-    comments=lambda client, event_id: ai_analyst_comments(client.get_ai_analyst_comments(event_id)),
-    mirrored=mirrored_ai_event,
-    acknowledge=lambda client, event_id: client.acknowledge_ai_analyst_event(event_id),
-    add_comment=lambda client, event_id, message: client.add_ai_analyst_comment(event_id, message),
-    acknowledge_path='/aianalyst/acknowledge', comment_path='/aianalyst/incident/comments')
-
-
-def parse_remote_id(args: dict[str, Any], name: str) -> tuple[MirroredKind, int | str]:
+def parse_remote_id(args: dict[str, Any], name: str) -> tuple[RecordKind, int | str]:
     """A mirrored incident's remote id (its dbotMirrorId) and the kind of record it names: a number is a model
     breach (pbid), anything else an AI Analyst incident event id."""
     text = _arg_text(args, name)
     if not text or re.fullmatch(r'[+-]?[0-9]+', text):
-        return MIRRORED_BREACH, require_int(args, name, minimum=1)
+        return BREACH_KIND, require_int(args, name, minimum=1)
     if not AI_ANALYST_ID_PATTERN.fullmatch(text):
         raise ValueError(f'Invalid "{name}"="{text}": expected a model breach ID (pbid, a positive integer) or an '
                          'AI Analyst incident event ID (letters, digits and hyphens).')
-    return MIRRORED_AI_EVENT, text
+    return AI_EVENT_KIND, text
 
 
 def get_remote_data_command(client: Client, args: dict[str, Any], mirror: MirrorSettings) -> GetRemoteDataResponse:
@@ -3242,7 +3309,7 @@ def update_remote_system_command(client: Client, args: dict[str, Any], mirror: M
     if mirror.close_out and closed:
         reply = kind.acknowledge(client, remote_id)
         if not _confirms(reply):
-            raise _unconfirmed(f'POST {kind.acknowledge_path.format(id=remote_id)}', reply)
+            raise _unconfirmed(f'POST {kind.acknowledge_path.format(id=remote_id, action="acknowledge")}', reply)
         remember_close(remote_id, True)  # closed in XSOAR already: the acknowledgement coming back must not close it again
     for message in messages:
         _created_comment(kind.add_comment(client, remote_id, message), message,
@@ -3256,7 +3323,7 @@ def get_mapping_fields_command(client: Client, args: dict[str, Any],
                                mirror: MirrorSettings) -> GetMappingFieldsResponse:
     """The fields of each kind of mirrored record, for XSOAR's mapping editor; no request is sent."""
     return GetMappingFieldsResponse([SchemeTypeMapping(type_name=kind.type_name, fields=dict(kind.fields))
-                                     for kind in (MIRRORED_BREACH, MIRRORED_AI_EVENT)])
+                                     for kind in (BREACH_KIND, AI_EVENT_KIND)])
 
 
 ''' MAIN '''
@@ -3282,6 +3349,16 @@ COMMANDS: dict[str, Callable[[Client, dict[str, Any]], CommandResults]] = {
     # external endpoints and Advanced Search
     'darktrace-get-external-endpoint-details': get_external_endpoint_details_command,
     'darktrace-run-advanced-search-analysis': run_advanced_search_analysis_command,
+    # tags
+    'darktrace-get-tagged-devices': get_tagged_devices_command,
+    'darktrace-get-tags-for-device': get_tags_for_device_command,
+    'darktrace-post-tag-to-device': post_tag_to_device_command,
+    'darktrace-list-tags': list_tags_command,
+    'darktrace-remove-tag-from-device': remove_tag_from_device_command,
+    # watched list
+    'darktrace-post-to-watched-list': post_to_watched_list_command,
+    'darktrace-list-watched-endpoints': list_watched_endpoints_command,
+    'darktrace-remove-from-watched-list': remove_from_watched_list_command,
     # AI Analyst
     'darktrace-get-ai-analyst-incident-event': get_ai_analyst_incident_event_command,
     'darktrace-list-ai-analyst-incident-events': list_ai_analyst_incident_events_command,
@@ -3297,16 +3374,6 @@ COMMANDS: dict[str, Callable[[Client, dict[str, Any]], CommandResults]] = {
     'darktrace-clear-respond-action': clear_respond_action_command,
     'darktrace-reactivate-respond-action': reactivate_respond_action_command,
     'darktrace-create-respond-action': create_respond_action_command,
-    # watched list
-    'darktrace-post-to-watched-list': post_to_watched_list_command,
-    'darktrace-list-watched-endpoints': list_watched_endpoints_command,
-    'darktrace-remove-from-watched-list': remove_from_watched_list_command,
-    # tags
-    'darktrace-get-tagged-devices': get_tagged_devices_command,
-    'darktrace-get-tags-for-device': get_tags_for_device_command,
-    'darktrace-post-tag-to-device': post_tag_to_device_command,
-    'darktrace-list-tags': list_tags_command,
-    'darktrace-remove-tag-from-device': remove_tag_from_device_command,
 }
 
 # Run by XSOAR to mirror incidents; they also take the mirroring parameters.

@@ -1284,14 +1284,12 @@ def test_first_fetch_absolute_forms(first_fetch: str, expected_ms: int) -> None:
 def test_first_fetch_relative_form_counts_back_from_the_clock() -> None:
     """
     Given first_fetch "3 days"
-    When the fetch settings are read with a clock far in the future (so the start is not capped)
-    Then the start is three days before the real clock, in epoch milliseconds.
+    When the fetch settings are read with a clock a year ahead of the real one
+    Then the start is three days before that clock (the one clock given), in epoch milliseconds.
     """
-    before_ms = Darktrace.now_ms()
-    result = FetchSettings.from_params({'first_fetch': '3 days'}, before_ms + 10 ** 12)
-    after_ms = Darktrace.now_ms()
-    three_days_ms = 3 * 24 * HOUR_MS
-    assert before_ms - three_days_ms - 1000 <= result.first_fetch_ms <= after_ms - three_days_ms + 1000
+    now = Darktrace.now_ms() + 365 * 24 * HOUR_MS
+    result = FetchSettings.from_params({'first_fetch': '3 days'}, now)
+    assert abs(result.first_fetch_ms - (now - 3 * 24 * HOUR_MS)) <= 1
 
 
 def test_first_fetch_in_the_future_is_refused() -> None:
@@ -1512,24 +1510,24 @@ def test_ai_fetch_bounds_the_remembered_ids() -> None:
     assert len(ids_of(incidents)) == len(set(ids_of(incidents))) == count
 
 
-@pytest.mark.parametrize('cursor, start_ms, horizon_ms', [
-    ('not a cursor', NOW_MS - 24 * HOUR_MS, NOW_MS - 24 * HOUR_MS),
-    ({'start_ms': 'soon'}, NOW_MS - 24 * HOUR_MS, NOW_MS - 24 * HOUR_MS),
-    ({'start_ms': NOW_MS - HOUR_MS, 'seen_ids': ['a'], 'horizon_ms': NOW_MS - 2 * HOUR_MS}, NOW_MS - HOUR_MS,
-     NOW_MS - HOUR_MS),
-    ({'start_ms': NOW_MS - HOUR_MS, 'seen_ids': {'a': 'x'}, 'horizon_ms': NOW_MS - 2 * HOUR_MS}, NOW_MS - HOUR_MS,
-     NOW_MS - HOUR_MS),
-    ({'start_ms': NOW_MS - HOUR_MS, 'seen_ids': {}, 'horizon_ms': NOW_MS}, NOW_MS - HOUR_MS, NOW_MS - HOUR_MS),
+@pytest.mark.parametrize('cursor, field', [
+    ('not a cursor', 'ai_analyst'),
+    ({'start_ms': 'soon'}, 'ai_analyst.start_ms'),
+    ({'start_ms': NOW_MS - HOUR_MS, 'seen_ids': ['a'], 'horizon_ms': NOW_MS - 2 * HOUR_MS}, 'ai_analyst.seen_ids'),
+    ({'start_ms': NOW_MS - HOUR_MS, 'seen_ids': {'a': 'x'}, 'horizon_ms': NOW_MS - 2 * HOUR_MS},
+     'ai_analyst.seen_ids.a'),
+    ({'start_ms': NOW_MS - HOUR_MS, 'seen_ids': {}, 'horizon_ms': NOW_MS}, 'ai_analyst.horizon_ms'),
 ])
-def test_ai_cursor_damaged_parts_never_deliver_twice(cursor: Any, start_ms: int, horizon_ms: int) -> None:
+def test_ai_cursor_damaged_parts_never_deliver_twice(cursor: Any, field: str) -> None:
     """
     Given an AI Analyst cursor damaged in lastRun (not an object, no usable start, unusable seen ids or horizon)
     When the cursor is read
-    Then an unusable start restarts from the first fetch time, and unusable seen ids mean no look-back past the
-    start, so nothing already delivered can come again.
+    Then it is refused, naming the field and how to reset the last run, as the model-breach cursor is: restarting
+    from the first fetch time would deliver incidents again, and dropping the seen ids could skip or repeat some.
     """
-    read = Darktrace.ai_analyst_cursor(cursor, NOW_MS - 24 * HOUR_MS)
-    assert (read[0], read[2], read[3]) == (start_ms, horizon_ms, {})
+    with pytest.raises(ValueError) as raised:
+        Darktrace.ai_analyst_cursor(cursor, NOW_MS - 24 * HOUR_MS, NOW_MS)
+    assert f'{field} is ' in str(raised.value) and 'Reset the \'last run\' timestamp' in str(raised.value)
 
 
 def test_ai_incident_shape() -> None:
@@ -4392,3 +4390,111 @@ def test_sparse_or_odd_reply_values_stay_readable(client: Client, requests_mock:
     requests_mock.get(f'{BASE}{path}', json=reply)
     cells = table_cells(Darktrace.COMMANDS[command](client, args).readable_output)
     assert cells and [cell for cell in cells if REPR_CELL.search(cell)] == []
+
+
+# --- plumbing (to be filed)
+
+@pytest.mark.parametrize('last_run, field', [
+    ({'start_ms': NOW_MS - HOUR_MS, 'ai_analyst': {'start_ms': 'soon'}}, 'ai_analyst.start_ms'),
+    ({'start_ms': NOW_MS - HOUR_MS, 'ai_analyst': {'start_ms': NOW_MS - HOUR_MS, 'seen_ids': {'a': -1}}},
+     'ai_analyst.seen_ids.a'),
+    ({'start_ms': NOW_MS - HOUR_MS, 'ai_analyst': [NOW_MS]}, 'ai_analyst'),
+])
+def test_fetch_refuses_a_damaged_ai_cursor_before_any_request(last_run: dict, field: str) -> None:
+    """
+    Given both sources chosen and a lastRun whose AI Analyst cursor is damaged (its model-breach cursor is fine)
+    When fetch runs
+    Then it fails before either source sends a request, naming the field and how to reset the last run, so no
+    incident is delivered twice or skipped.
+    """
+    appliance = FakeAppliance2([make_breach(1, NOW_MS - HOUR_MS // 2)], [make_event(1, NOW_MS - HOUR_MS // 2)])
+    with pytest.raises(ValueError) as raised:
+        fetch_incidents(appliance, last_run, settings(sources=BOTH_SOURCES), NOW_MS)
+    assert f'{field} is ' in str(raised.value) and 'no AI Analyst incident is skipped' in str(raised.value)
+    assert 'Reset the \'last run\' timestamp' in str(raised.value)
+    assert appliance.requests == [] and appliance.event_requests == []
+
+
+def test_fetch_refuses_an_ai_cursor_ahead_of_the_clock() -> None:
+    """
+    Given an AI Analyst cursor that starts more than the allowed clock skew after this machine's clock
+    When fetch runs
+    Then it fails naming ai_analyst.start_ms, as the model-breach cursor does, instead of skipping ahead.
+    """
+    appliance = FakeAppliance2([], [])
+    with pytest.raises(ValueError, match=r'\(ai_analyst\.start_ms\), more than 30 minutes after'):
+        fetch_incidents(appliance, {'ai_analyst': {'start_ms': NOW_MS + 31 * 60_000}}, settings(sources=AI_ONLY),
+                        NOW_MS)
+    assert appliance.event_requests == []
+
+
+@pytest.mark.parametrize('cursor, expected', [
+    (None, (NOW_MS - 24 * HOUR_MS, Darktrace.INITIAL_WINDOW_MS, NOW_MS - 24 * HOUR_MS, {})),
+    ({'start_ms': NOW_MS - HOUR_MS}, (NOW_MS - HOUR_MS, Darktrace.INITIAL_WINDOW_MS, NOW_MS - HOUR_MS, {})),
+    ({'start_ms': NOW_MS - HOUR_MS, 'window_ms': 1, 'horizon_ms': NOW_MS - 2 * HOUR_MS, 'seen_ids': {'a': 5.0}},
+     (NOW_MS - HOUR_MS, Darktrace.MIN_WINDOW_MS, NOW_MS - 2 * HOUR_MS, {'a': 5})),
+    ({'start_ms': float(NOW_MS - HOUR_MS), 'window_ms': 10 ** 12},
+     (NOW_MS - HOUR_MS, Darktrace.MAX_WINDOW_MS, NOW_MS - HOUR_MS, {})),
+])
+def test_ai_cursor_repairs_only_what_loses_nothing(cursor: Any, expected: tuple) -> None:
+    """
+    Given an AI Analyst cursor that is missing, lacks pieces, has a window out of bounds or whole numbers stored as
+    floats
+    When the cursor is read
+    Then the missing pieces take a new cursor's values and the window its nearest bound, keeping every event
+    delivered (start, horizon and seen ids) as stored.
+    """
+    assert Darktrace.ai_analyst_cursor(cursor, NOW_MS - 24 * HOUR_MS, NOW_MS) == expected
+
+
+def test_instance_parameters_are_named_by_label_through_the_argument_parsers() -> None:
+    """
+    Given instance parameters with values the parsers refuse
+    When they are parsed with their display label
+    Then the message names the label and the parameter, and says what is accepted, as for command arguments.
+    """
+    with pytest.raises(ValueError, match=r'^Invalid "Maximum Incidents per Fetch" \(max_alerts\)="many": expected a '
+                                         r'whole number from 1 to 1000\.$'):
+        Darktrace.parse_int({'max_alerts': 'many'}, 'max_alerts', 1, 1000, label='Maximum Incidents per Fetch')
+    with pytest.raises(ValueError, match=r'^Invalid "Minimum Score" \(min_score\)="101": expected a number from 0 '
+                                         r'to 100\.$'):
+        FetchSettings.from_params({'min_score': '101'}, NOW_MS)
+    with pytest.raises(ValueError, match=r'^Invalid "Incident Mirroring Direction" \(mirror_direction\)="Sideways": '
+                                         r'expected one of None, Incoming, Outgoing, Incoming And Outgoing\.$'):
+        MirrorSettings.from_params({'mirror_direction': 'Sideways'}, 'instance')
+    with pytest.raises(ValueError, match=r'^Invalid "close" \(close_out\)="maybe": expected true or false\.$'):
+        Darktrace.parse_bool({'close_out': 'maybe'}, 'close_out', label='close')
+
+
+def test_one_clock_dates_signatures_and_relative_times(mocker: Any) -> None:
+    """
+    Given the integration's clock (now_ms) set to a fixed moment
+    When a request is signed and relative and open-ended time arguments are read
+    Then the signature date, "3 days", "in 2 hours" and the open end of a range all come from that moment.
+    """
+    moment_ms = int(datetime(2025, 1, 15, 12, 30, tzinfo=timezone.utc).timestamp() * 1000)
+    mocker.patch.object(Darktrace, 'now_ms', return_value=moment_ms)
+    headers = Client(BASE, 'test_public_token', 'test_private_token').signed_headers('/devices')
+    assert headers['DTAPI-Date'] == '2025-01-15 12:30:00'
+    assert headers['DTAPI-Signature'] == 'e3c82b28eb735735b9d288d6d2d63b14cba2e008'
+    assert Darktrace.parse_time_arg({'start': '3 days'}, 'start') == moment_ms - 72 * HOUR_MS
+    assert Darktrace.parse_time_arg({'end': 'in 2 hours'}, 'end') == moment_ms + 2 * HOUR_MS
+    assert Darktrace.parse_time_range({'start': '2 hours ago'}, 'start', 'end') == (moment_ms - 2 * HOUR_MS, moment_ms)
+    assert Darktrace.parse_first_fetch('1 day', moment_ms) == moment_ms - 24 * HOUR_MS
+
+
+@pytest.mark.parametrize('kind, args, path', [
+    (Darktrace.BREACH_KIND, {'pbid': '7'}, '/modelbreaches/7/unacknowledge'),
+    (Darktrace.AI_EVENT_KIND, {'event_id': 'ad5d-1'}, '/aianalyst/unacknowledge'),
+])
+def test_record_kinds_refuse_an_unconfirmed_change_naming_their_request(kind: Any, args: dict, path: str,
+                                                                        mocker: Any) -> None:
+    """
+    Given a model breach or an AI Analyst event, and an appliance that answers an unacknowledgement without confirming
+    When it is unacknowledged through its record kind
+    Then the error names that kind's request, so one command body serves both kinds faithfully.
+    """
+    client = mocker.Mock()
+    client.unacknowledge_model_breach.return_value = client.unacknowledge_ai_analyst_event.return_value = {'x': 1}
+    with pytest.raises(DarktraceApiError, match=f'POST {path}'):
+        Darktrace.set_acknowledged(kind, client, args, acknowledged=False)

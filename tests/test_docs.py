@@ -256,6 +256,17 @@ def test_command_examples_names_every_command_and_nothing_else() -> None:
     assert sorted(examples - names) == [], 'examples of commands Darktrace.yml does not define'
 
 
+def test_yaml_and_command_examples_list_commands_in_dispatch_order() -> None:
+    """Given the dispatch tables of Darktrace.py (COMMANDS by domain, then MIRRORING_COMMANDS)
+    When the commands of Darktrace.yml and of command_examples are read in file order
+    Then both list them in that order, so the YAML, the README and the examples read like the code."""
+    import Darktrace
+    dispatch_order = [*Darktrace.COMMANDS, *Darktrace.MIRRORING_COMMANDS]
+    assert [command['name'] for command in yaml_commands()] == dispatch_order
+    first_lines = list(dict.fromkeys(example_command(line) for line in example_lines()))
+    assert first_lines == dispatch_order
+
+
 def test_command_examples_use_only_defined_arguments_and_give_the_required_ones() -> None:
     """Given each command_examples line, parsed with the runner's War Room syntax
     When its arguments are compared with the command's arguments in Darktrace.yml

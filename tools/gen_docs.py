@@ -28,12 +28,10 @@ Sources, so the pages cannot drift from them:
 Determinism (running twice, today or next year, writes the same text):
 - The dataset is generated from a fixed seed around a fixed anchor, `EXAMPLE_MOMENT_MS`.
 - The clocks that results depend on are pinned to that same moment while the examples run:
-  `Darktrace.now_ms` (open-ended ranges, expiry checks); `Darktrace.arg_to_datetime`, which
-  resolves relative times such as "7 days" through dateparser, is given the moment as its
-  `RELATIVE_BASE`; `Darktrace.Client.signed_headers` dates its signatures at the moment, so the
-  appliance accepts them; and the emulator's host clock (`emulator.clock.host_ms`), so comment
-  times, tag expiries and visibility are computed at the moment too. The patches are undone
-  when the run ends.
+  `Darktrace.now_ms`, the integration's one clock (open-ended ranges, relative times such as
+  "7 days", expiry checks, signature dates, so the appliance accepts them), and the emulator's host
+  clock (`emulator.clock.host_ms`), so comment times, tag expiries and visibility are computed at
+  the moment too. The patches are undone when the run ends.
 - The emulator listens on a random port; its address is written as `DOCS_APPLIANCE_URL`.
 - JSON keys are sorted. Lists and readable-output tables longer than the page's `Trim` allows are
   cut, with a note giving the full size; in the README, objects also show a few keys and levels.
@@ -238,23 +236,8 @@ def clocks_pinned_at(moment_ms: int, emulator: Any) -> Iterator[None]:
     """Run the integration and the emulator as if it were always `moment_ms` (see the module docstring)."""
     import Darktrace
 
-    moment = datetime.fromtimestamp(moment_ms / 1000, tz=timezone.utc)
-    real_arg_to_datetime = Darktrace.arg_to_datetime
-    real_signed_headers = Darktrace.Client.signed_headers
-
-    def arg_to_datetime_at_moment(arg: Any, *args: Any, **kwargs: Any) -> Any:
-        # dateparser reads the naive base as being in the TIMEZONE setting, hence UTC without tzinfo.
-        settings = {'TIMEZONE': 'UTC', **(kwargs.pop('settings', None) or {}),
-                    'RELATIVE_BASE': moment.replace(tzinfo=None)}
-        return real_arg_to_datetime(arg, *args, settings=settings, **kwargs)
-
-    def signed_headers_at_moment(self: Any, signed_target: str, now: datetime | None = None) -> dict[str, str]:
-        return real_signed_headers(self, signed_target, now or moment)
-
     with ExitStack() as patches:
         patches.enter_context(mock.patch.object(Darktrace, 'now_ms', lambda: moment_ms))
-        patches.enter_context(mock.patch.object(Darktrace, 'arg_to_datetime', arg_to_datetime_at_moment))
-        patches.enter_context(mock.patch.object(Darktrace.Client, 'signed_headers', signed_headers_at_moment))
         patches.enter_context(mock.patch.object(emulator.clock, 'host_ms', lambda: moment_ms))
         yield
 
