@@ -82,7 +82,7 @@ def caught_up(last_run: dict[str, Any]) -> bool:
     """Whether every source's cursor has reached the moment past which the appliance may still record items."""
     settled_ms = time.time() * 1000 - Darktrace.SETTLE_MS - 60_000
     cursors = [last_run, last_run.get(Darktrace.AI_ANALYST_CURSOR_KEY) or {}]
-    return all(cursor.get('start_ms', 0) >= settled_ms for cursor in cursors if cursor)
+    return all(cursor['start_ms'] >= settled_ms for cursor in cursors if 'start_ms' in cursor)
 
 
 def drain(kind: str, size: int, max_alerts: int, span_days: float, order: str = 'desc') -> dict[str, Any]:
