@@ -44,6 +44,10 @@ NOISE = [re.compile(pattern) for pattern in (
     r'^Could not read docker_images_metadata\.json from demisto/dockerfiles-info repository, error: *$',
     r'^-+$',
     r'^Your code has been rated at ',
+    # The staged pack is a local git repository without a remote, so the sdk cannot name it.
+    r"^Could not get repository properties: .*using provided configs, or default\.$",
+    r'^Could not find the repository name on github - defaulting to demisto/content$',
+    r'^If you are using a private gitlab repo, configure one of the following environment variables: ',
 )]
 # "######## - Added committed:" and the like: the line after it lists the files.
 FILE_LIST_HEADING = re.compile(r'^#+ - .*:$')
