@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-for folder in (REPO_ROOT / 'tools', REPO_ROOT):
+for folder in (REPO_ROOT / 'tools', REPO_ROOT / 'tests', REPO_ROOT):  # tests/: the fake DNS (network.py)
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 import xsoar_platform  # noqa: E402
@@ -38,7 +38,7 @@ import xsoar_platform  # noqa: E402
 xsoar_platform.use_platform_modules()  # the stand-ins, or the real modules from XSOAR_PLATFORM_DIR
 import Darktrace  # noqa: E402
 from emulator import Emulator  # noqa: E402
-from emulator.network import unresolvable  # noqa: E402
+from network import unresolvable  # noqa: E402
 from readme_blocks import page_with_block, write_block  # noqa: E402
 from runner.examples import example_args  # noqa: E402
 from runner.targets import EMULATOR_DATASET  # noqa: E402
