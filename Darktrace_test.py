@@ -19,6 +19,7 @@ from CommonServerPython import (CommandResults, DemistoException, EntryFormat, E
                                 GetRemoteDataResponse, IncidentSeverity, IncidentStatus)
 
 import Darktrace
+from fake_appliance import FakeAppliance
 from Darktrace import (Client, DarktraceApiError, FetchSettings, MirrorSettings, dtapi_signature, encode_query,
                        fetch_incidents, iso_times, ms_to_iso)
 
@@ -884,38 +885,6 @@ def make_breach(pbid: int, creation_ms: int, time_ms: int | None = None, score: 
             'percentscore': round(score * 100)}
 
 
-class FakeAppliance:
-    """An in-memory /modelbreaches with the appliance's filters, for fetch unit tests."""
-
-    def __init__(self, breaches: list[dict[str, Any]], order: str = 'desc', inclusive: bool = True) -> None:
-        self.breaches = breaches
-        self.order = order
-        self.inclusive = inclusive
-        self.requests: list[dict[str, Any]] = []
-        self.fail_on_request: int | None = None  # 1 = the first request fails
-        self.reply: Any = None  # when set, every request gets exactly this reply
-        self.reply_sizes: list[int] = []  # bytes of each reply, as far as the client read it
-
-    def get_model_breaches(self, params: dict[str, Any], max_bytes: int | None = None) -> Any:
-        self.requests.append(params)
-        if len(self.requests) == self.fail_on_request:
-            raise DarktraceApiError('unavailable', 'appliance down')
-        if self.reply is not None:
-            return self.reply
-        start, end = params['starttime'], params['endtime']
-        field = 'creationTime' if params.get('creationtime') else 'time'
-        within = (lambda t: start <= t <= end) if self.inclusive else (lambda t: start < t < end)
-        minimum = float(params.get('minscore') or 0)
-        found = [b for b in self.breaches
-                 if within(Darktrace.time_ms(b.get(field)) or 0) and float(b.get('score') or 0) >= minimum]
-        found.sort(key=lambda b: Darktrace.time_ms(b.get(field)) or 0, reverse=self.order == 'desc')
-        size, max_bytes = len(json.dumps(found)), max_bytes or Darktrace.MAX_REPLY_BYTES
-        self.reply_sizes.append(min(size, max_bytes + 1))
-        if size > max_bytes:
-            raise DarktraceApiError('too_large', f'more than {max_bytes} bytes')
-        return found
-
-
 def drain(appliance: FakeAppliance, fetch_settings: FetchSettings, now: int = NOW_MS,
           runs: int = 500) -> list[dict[str, Any]]:
     last_run: dict[str, Any] = {}
@@ -939,7 +908,7 @@ def test_fetch_delivers_ties_across_runs_exactly_once(order: str, inclusive: boo
     """
     base = NOW_MS - 10 * HOUR_MS
     breaches = [make_breach(1000 + i, base + (i % 3)) for i in range(120)]
-    incidents = drain(FakeAppliance(breaches, order, inclusive), settings())
+    incidents = drain(FakeAppliance(breaches, order=order, inclusive=inclusive), settings())
     pbids = [int(i['dbotMirrorId']) for i in incidents]
     assert sorted(pbids) == sorted(b['pbid'] for b in breaches)
     assert len(pbids) == len(set(pbids))
@@ -1331,34 +1300,7 @@ def make_event(number: int, created_ms: int, activity_end_ms: int | None = None,
             'periods': [{'start': end - HOUR_MS, 'end': end}], **fields}
 
 
-class FakeAppliance2(FakeAppliance):
-    """FakeAppliance with /aianalyst/incidentevents filtering on createdAt or on activity periods."""
-
-    def __init__(self, breaches: list[dict[str, Any]], events: list[dict[str, Any]], time_filter: str = 'created',
-                 inclusive: bool = True) -> None:
-        super().__init__(breaches, inclusive=inclusive)
-        self.events = events
-        self.time_filter = time_filter
-        self.event_requests: list[dict[str, Any]] = []
-        self.server_url = BASE
-
-    def get_ai_analyst_incident_events(self, params: dict[str, Any]) -> list[dict[str, Any]]:
-        self.event_requests.append(params)
-        if len(self.requests) + len(self.event_requests) == self.fail_on_request:
-            raise DarktraceApiError('unavailable', 'appliance down')
-        start, end = params['starttime'], params['endtime']
-        if self.inclusive:
-            def overlaps(low: int, high: int) -> bool: return low <= end and high >= start
-        else:
-            def overlaps(low: int, high: int) -> bool: return low < end and high > start
-        minimum = float(params.get('minscore') or 0)
-        found = [e for e in self.events if e['aiaScore'] >= minimum and (
-            overlaps(e['createdAt'], e['createdAt']) if self.time_filter == 'created'
-            else any(overlaps(p['start'], p['end']) for p in e['periods']))]
-        return sorted(found, key=lambda e: e['createdAt'], reverse=True)
-
-
-def drain_both(appliance: FakeAppliance2, fetch_settings: FetchSettings, last_run: dict[str, Any] | None = None,
+def drain_both(appliance: FakeAppliance, fetch_settings: FetchSettings, last_run: dict[str, Any] | None = None,
                runs: int = 500) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     last_run = dict(last_run or {})
     incidents: list[dict[str, Any]] = []
@@ -1388,7 +1330,7 @@ def test_ai_fetch_delivers_ties_and_late_events_exactly_once(time_filter: str, i
     base = NOW_MS - 10 * HOUR_MS
     events = [make_event(i, base + i % 3) for i in range(90)]
     events.append(make_event(90, NOW_MS - 3 * HOUR_MS, activity_end_ms=NOW_MS - 11 * HOUR_MS))
-    appliance = FakeAppliance2([], events, time_filter, inclusive)
+    appliance = FakeAppliance([], events, time_filter=time_filter, inclusive=inclusive)
     fetch_settings = settings(max_alerts=20, sources=AI_ONLY)
     last_run, incidents = drain_both(appliance, fetch_settings)
     assert sorted(ids_of(incidents)) == sorted(e['id'] for e in events)
@@ -1404,7 +1346,7 @@ def test_ai_fetch_request_reaches_back_and_sends_the_ai_score_scale() -> None:
     Then the window starts the look-back before the first fetch time, in epoch ms, and minscore is sent as 40
     (AI Analyst scores are 0..100), with the event link asked for.
     """
-    appliance = FakeAppliance2([], [])
+    appliance = FakeAppliance([], [])
     fetch_incidents(appliance, {}, settings(sources=AI_ONLY, ai_analyst_min_score=40, include_acknowledged=False),
                     NOW_MS)
     first = appliance.event_requests[0]
@@ -1420,7 +1362,7 @@ def test_ai_fetch_leaves_out_events_created_before_the_first_fetch() -> None:
     Then only the event created after the first fetch time is delivered.
     """
     events = [make_event(1, NOW_MS - 25 * HOUR_MS), make_event(2, NOW_MS - 23 * HOUR_MS)]
-    _, incidents = drain_both(FakeAppliance2([], events), settings(sources=AI_ONLY))
+    _, incidents = drain_both(FakeAppliance([], events), settings(sources=AI_ONLY))
     assert ids_of(incidents) == ['ev-00002']
 
 
@@ -1434,7 +1376,7 @@ def test_ai_fetch_places_an_event_without_created_at_by_its_activity(mocker: Any
     """
     dated = {**make_event(1, NOW_MS - 2 * HOUR_MS), 'createdAt': None}
     undated = {'id': 'ev-undated', 'title': 'No times'}
-    appliance = FakeAppliance2([], [])
+    appliance = FakeAppliance([], [])
     # Whatever the window; the reply also holds what is not an event at all.
     appliance.get_ai_analyst_incident_events = lambda params: [dated, undated, 'junk', {'title': 'no id'}]
     debug = mocker.patch.object(demisto, 'debug')
@@ -1452,7 +1394,7 @@ def test_fetch_with_both_sources_shares_max_alerts() -> None:
     base = NOW_MS - 20 * HOUR_MS
     breaches = [make_breach(i, base + i * 60_000) for i in range(1, 101)]
     events = [make_event(i, base + i * 60_000) for i in range(1, 101)]
-    appliance = FakeAppliance2(breaches, events)
+    appliance = FakeAppliance(breaches, events)
     fetch_settings = settings(max_alerts=10, sources=BOTH_SOURCES)
     last_run, incidents = fetch_incidents(appliance, {}, fetch_settings, NOW_MS)
     assert sorted(ids_of(incidents)) == sorted([str(i) for i in range(1, 6)] + [f'ev-{i:05d}' for i in range(1, 6)])
@@ -1472,7 +1414,7 @@ def test_switching_ai_analyst_on_keeps_the_breach_cursor() -> None:
     and a source switched off keeps its cursor as it was.
     """
     old_cursor = {'start_ms': NOW_MS - 5 * HOUR_MS, 'seen_pbids': [7], 'window_ms': 2 * HOUR_MS}
-    appliance = FakeAppliance2([make_breach(8, NOW_MS - 4 * HOUR_MS)], [make_event(1, NOW_MS - 23 * HOUR_MS)])
+    appliance = FakeAppliance([make_breach(8, NOW_MS - 4 * HOUR_MS)], [make_event(1, NOW_MS - 23 * HOUR_MS)])
     next_run, incidents = fetch_incidents(appliance, dict(old_cursor), settings(sources=BOTH_SOURCES), NOW_MS)
     assert appliance.requests[0]['starttime'] == old_cursor['start_ms'] - 1
     assert sorted(ids_of(incidents)) == ['8', 'ev-00001']
@@ -1489,7 +1431,7 @@ def test_ai_fetch_failure_raises_after_at_most_three_requests() -> None:
     When fetch runs
     Then the run raises there, so the platform keeps the previous lastRun.
     """
-    appliance = FakeAppliance2([], [])
+    appliance = FakeAppliance([], [])
     appliance.fail_on_request = 3
     with pytest.raises(DarktraceApiError):
         fetch_incidents(appliance, {}, settings(sources=AI_ONLY, first_fetch_ms=NOW_MS - 7 * 24 * HOUR_MS), NOW_MS)
@@ -1505,7 +1447,7 @@ def test_ai_fetch_bounds_the_remembered_ids() -> None:
     """
     count = Darktrace.MAX_AI_ANALYST_SEEN_IDS + 300
     events = [make_event(i, NOW_MS - 3 * HOUR_MS + i * 1000) for i in range(count)]
-    last_run, incidents = drain_both(FakeAppliance2([], events), settings(sources=AI_ONLY, max_alerts=1000))
+    last_run, incidents = drain_both(FakeAppliance([], events), settings(sources=AI_ONLY, max_alerts=1000))
     cursor = last_run['ai_analyst']
     assert len(cursor['seen_ids']) <= Darktrace.MAX_AI_ANALYST_SEEN_IDS
     assert cursor['horizon_ms'] > min(cursor['seen_ids'].values()) - 1000

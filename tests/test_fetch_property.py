@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import Darktrace
 from Darktrace import DarktraceApiError, FetchSettings, fetch_incidents
+from fake_appliance import overlapping, within_bounds
 
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
@@ -62,7 +63,12 @@ class Event:
 
 class InMemoryAppliance:
     """/modelbreaches and /aianalyst/incidentevents over lists of records, with the appliance's clock, filters and
-    quirks."""
+    quirks.
+
+    Not tests/fake_appliance.FakeAppliance: these records change with time (published late, acknowledged at a
+    moment, seen through a skewed appliance clock) and replies are shuffled by the generated seed; the window
+    filters are the fake appliance's.
+    """
 
     server_url = 'https://dt.example'
 
@@ -90,10 +96,7 @@ class InMemoryAppliance:
         start, end = int(params['starttime']), int(params['endtime'])
         minimum = float(params.get('minscore') or 0)
         include_acknowledged = params.get('includeacknowledged') is True
-        if self.inclusive:
-            def overlaps(low: int, high: int) -> bool: return low <= end and high >= start
-        else:
-            def overlaps(low: int, high: int) -> bool: return low < end and high > start
+        overlaps = overlapping(start, end, self.inclusive)
         found = [e for e in self.events
                  if e.published <= appliance_now and e.score >= minimum
                  and (include_acknowledged or not e.acknowledged(appliance_now))
@@ -108,10 +111,7 @@ class InMemoryAppliance:
         start, end = int(params['starttime']), int(params['endtime'])
         minimum = float(params.get('minscore') or 0)
         include_acknowledged = params.get('includeacknowledged') is True
-        if self.inclusive:
-            def within(t: int) -> bool: return start <= t <= end
-        else:
-            def within(t: int) -> bool: return start < t < end
+        within = within_bounds(start, end, self.inclusive)
         found = [b for b in self.breaches
                  if b.creation_time <= appliance_now and within(b.creation_time) and b.score >= minimum
                  and (include_acknowledged or not b.acknowledged(appliance_now))]
