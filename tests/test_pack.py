@@ -540,7 +540,8 @@ def test_contain_playbook_command_steps_contain_then_clear_the_device(emu: Emula
     extend_context = tasks['Quarantine the device']['scriptarguments']['extend-context']['simple']
     key, field = extend_context.split('=')
     values[key] = str(created['Contents'][field])  # extend-context reads the raw reply
-    listed = run_step(emu, 'darktrace-list-respond-actions', resolved(tasks["Read the device's RESPOND actions"], values))
+    listed = run_step(emu, 'darktrace-list-respond-actions',
+                      resolved(tasks["Read the device's RESPOND actions"], values))
     (action,) = [a for a in listed['EntryContext'][next(iter(listed['EntryContext']))]
                  if str(a['codeid']) == values['ContainedCodeID']]
     assert action['state'] == 'active' and action['action'] == 'quarantine' and str(action['did']) == did

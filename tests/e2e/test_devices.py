@@ -34,7 +34,7 @@ def test_get_device_connection_info(emu: Emulator) -> None:
     Then context holds an entry for the device and one for its most similar device, with ISO graph times.
     """
     result = outputs(run_params('darktrace-get-device-connection-info', params_for(emu), did='3', data_type='co',
-                         num_similar_devices='1'))
+                                num_similar_devices='1'))
     assert result['did'] == 3 and result['dataType'] == 'co'
     assert [entry['did'] for entry in result['deviceInfo']] == [3, emu.dataset.similar[3][0][0]]
     assert result['deviceInfo'][0]['graphData'] and all(

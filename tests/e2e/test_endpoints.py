@@ -20,7 +20,7 @@ def test_get_external_endpoint_details_by_hostname(emu: Emulator) -> None:
     """
     endpoint = emu.dataset.endpoints['cats.com']
     result = outputs(run_params('darktrace-get-external-endpoint-details', params_for(emu), endpoint_type='hostname',
-                         endpoint_value='cats.com', devices='true', additional_info='true', score='true'))
+                                endpoint_value='cats.com', devices='true', additional_info='true', score='true'))
     assert result['endpoint'] == 'cats.com' and result['firsttime'].endswith('Z')
     assert [device['did'] for device in result['devices']] == endpoint['devices']
     assert result['popularity'] == 100 - endpoint['rarity']
@@ -34,7 +34,7 @@ def test_get_external_endpoint_details_by_ip(emu: Emulator) -> None:
     Then context has its location and autonomous system.
     """
     result = outputs(run_params('darktrace-get-external-endpoint-details', params_for(emu), endpoint_type='IP',
-                         endpoint_value='203.0.113.10'))
+                                endpoint_value='203.0.113.10'))
     assert result['ip'] == '203.0.113.10' and result['country'] == 'United States'
     assert result['asn'].startswith('AS14618')
 
@@ -46,8 +46,8 @@ def test_run_advanced_search_analysis(emu: Emulator) -> None:
     Then context holds buckets whose values are external host names, and the window asked for.
     """
     result = outputs(run_params('darktrace-run-advanced-search-analysis', params_for(emu), initialDate='2024-06-03',
-                         initialTime='08:00:00', endDate='2024-06-03', endTime='12:00:00', query='@type:ssl',
-                         operation='terms', metric='@fields.server_name'))
+                                initialTime='08:00:00', endDate='2024-06-03', endTime='12:00:00', query='@type:ssl',
+                                operation='terms', metric='@fields.server_name'))
     buckets = result['aggregations']['terms']['buckets']
     assert buckets and all(bucket['key'] in emu.dataset.endpoints for bucket in buckets)
     assert result['from'] == '2024-06-03T08:00:00Z' and result['to'] == '2024-06-03T12:00:00Z'

@@ -1,4 +1,5 @@
-"""End-to-end tests of the instance: test-module, authentication failures, TLS, signing and argument checks across commands, and the private token never showing.
+"""End-to-end tests of the instance: test-module, authentication failures, TLS, signing and argument checks across
+commands, and the private token never showing.
 
 Each command runs through `Darktrace.main()` against the emulator over HTTP (the `emu` fixture, tests/conftest.py).
 """

@@ -1,8 +1,9 @@
 """End-to-end tests of the RESPOND commands: each runs through `Darktrace.main()` against the emulator over HTTP.
 
-One emulator serves the module (the `emu` fixture rules of tests/conftest.py); its clock is moved forward to let actions expire, so it checks request dates
-against the host clock (`date_clock='host'`) and the integration reads the appliance's clock for states, as it
-would read its own clock agreeing with the appliance's. Tests that change an action use their own action.
+One emulator serves the module (the `emu` fixture rules of tests/conftest.py); its clock is moved forward to let
+actions expire, so it checks request dates against the host clock (`date_clock='host'`) and the integration reads
+the appliance's clock for states, as it would read its own clock agreeing with the appliance's. Tests that change
+an action use their own action.
 """
 from __future__ import annotations
 

@@ -53,7 +53,7 @@ def test_post_tag_to_device_then_read_it_back(emu: Emulator) -> None:
     emu.dataset.unlink_tag(admin['tid'], did)
     before_ms = emu.now_ms()
     result = outputs(run_params('darktrace-post-tag-to-device', params_for(emu), deviceId=str(did), tagName='Admin',
-                         duration='3600'))
+                                duration='3600'))
     assert result == {'deviceId': did, 'tagId': admin['tid'], 'tagName': 'Admin', 'response': 'SUCCESS'}
     assert parse_qs(only_request(emu, '/tags/entities')['body'])['duration'] == ['3600']
     (link,) = [link for link in emu.dataset.tag_links_for(admin['tid'], emu.now_ms()) if link.did == did]

@@ -16,8 +16,9 @@ def test_post_to_watched_list(emu: Emulator) -> None:
     When darktrace-post-to-watched-list adds it with a description, a source and an expiry
     Then context says it is watched and the appliance holds it with those details.
     """
-    result = outputs(run_params('darktrace-post-to-watched-list', params_for(emu), endpointsToWatch='watch-me.example.com',
-                         description='Seen in a phishing campaign', source='XSOAR', expiry='in 30 days'))
+    result = outputs(run_params('darktrace-post-to-watched-list', params_for(emu),
+                                endpointsToWatch='watch-me.example.com', description='Seen in a phishing campaign',
+                                source='XSOAR', expiry='in 30 days'))
     (watched,) = result
     expiry = datetime.fromisoformat(watched.pop('expiry').replace('Z', '+00:00'))
     assert watched == {'endpoint': 'watch-me.example.com', 'Watched': True,
