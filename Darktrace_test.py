@@ -4017,6 +4017,9 @@ def test_main_dispatches_a_triage_command(mocker: Any, requests_mock: Any) -> No
 
 # --- every command: argument checks, the dispatch table, readable War Room tables ---------------------
 
+# A valid Advanced Search window; each row of the table below spoils one argument.
+SEARCH_WINDOW_ARGS = {'initialDate': '2022-12-10', 'initialTime': '09:00:00', 'endDate': '2022-12-10',
+                      'endTime': '10:00:00', 'query': 'q', 'operation': 'score', 'metric': 'm'}
 BAD_ARGUMENTS = [
     (Darktrace.get_similar_devices_command, {'did': '0', 'max_results': '2'}, '"did"'),
     (Darktrace.get_similar_devices_command, {'did': 'abc', 'max_results': '2'}, '"did"'),
@@ -4040,27 +4043,16 @@ BAD_ARGUMENTS = [
      '"destination_did"'),
     (Darktrace.get_device_connection_info_command, {'did': '1', 'data_type': 'co', 'num_similar_devices': '-2'},
      '"num_similar_devices"'),
-    (Darktrace.run_advanced_search_analysis_command, {**{
-        'initialDate': '2022/12/10', 'initialTime': '09:00:00', 'endDate': '2022-12-10', 'endTime': '10:00:00',
-        'query': 'q', 'operation': 'score', 'metric': 'm'}}, 'YYYY-MM-DD'),
-    (Darktrace.run_advanced_search_analysis_command, {
-        'initialDate': '2022-12-10', 'initialTime': '9am', 'endDate': '2022-12-10', 'endTime': '10:00:00',
-        'query': 'q', 'operation': 'score', 'metric': 'm'}, 'HH:MM:SS'),
-    (Darktrace.run_advanced_search_analysis_command, {
-        'initialDate': '2022-02-30', 'initialTime': '09:00:00', 'endDate': '2022-12-10', 'endTime': '10:00:00',
-        'query': 'q', 'operation': 'score', 'metric': 'm'}, 'not a real date'),
-    (Darktrace.run_advanced_search_analysis_command, {
-        'initialDate': '2022-12-11', 'initialTime': '09:00:00', 'endDate': '2022-12-10', 'endTime': '10:00:00',
-        'query': 'q', 'operation': 'score', 'metric': 'm'}, 'before the start'),
-    (Darktrace.run_advanced_search_analysis_command, {
-        'initialDate': '2022-12-10', 'initialTime': '09:00:00', 'endDate': '2022-12-10', 'endTime': '10:00:00',
-        'query': 'q', 'operation': 'max', 'metric': 'm'}, 'mean, terms, trend, score'),
-    (Darktrace.run_advanced_search_analysis_command, {
-        'initialDate': '2022-12-10', 'initialTime': '09:00:00', 'endDate': '2022-12-10', 'endTime': '10:00:00',
-        'query': 'q', 'operation': 'score', 'metric': '../status'}, '"metric"'),
-    (Darktrace.run_advanced_search_analysis_command, {
-        'initialDate': '2022-12-10', 'initialTime': '09:00:00', 'endDate': '2022-12-10', 'endTime': '10:00:00',
-        'query': '', 'operation': 'score', 'metric': 'm'}, '"query"'),
+    (Darktrace.run_advanced_search_analysis_command, {**SEARCH_WINDOW_ARGS, 'initialDate': '2022/12/10'}, 'YYYY-MM-DD'),
+    (Darktrace.run_advanced_search_analysis_command, {**SEARCH_WINDOW_ARGS, 'initialTime': '9am'}, 'HH:MM:SS'),
+    (Darktrace.run_advanced_search_analysis_command, {**SEARCH_WINDOW_ARGS, 'initialDate': '2022-02-30'},
+     'not a real date'),
+    (Darktrace.run_advanced_search_analysis_command, {**SEARCH_WINDOW_ARGS, 'initialDate': '2022-12-11'},
+     'before the start'),
+    (Darktrace.run_advanced_search_analysis_command, {**SEARCH_WINDOW_ARGS, 'operation': 'max'},
+     'mean, terms, trend, score'),
+    (Darktrace.run_advanced_search_analysis_command, {**SEARCH_WINDOW_ARGS, 'metric': '../status'}, '"metric"'),
+    (Darktrace.run_advanced_search_analysis_command, {**SEARCH_WINDOW_ARGS, 'query': ''}, '"query"'),
     (Darktrace.post_to_watched_list_command, {'endpointsToWatch': ' , '}, '"endpointsToWatch"'),
     (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com,not a host'}, '"not a host"'),
     (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com', 'description': 'x' * 256},
