@@ -10,10 +10,7 @@ tests/conftest.py.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(REPO_ROOT / 'tests'))
@@ -25,10 +22,3 @@ PLATFORM_DIR = xsoar_platform.use_platform_modules()
 
 def pytest_report_header() -> str:
     return f'XSOAR platform modules: {PLATFORM_DIR}'
-
-
-@pytest.fixture(autouse=True)
-def platform_run_ends() -> Iterator[None]:
-    """A test that played the platform (xsoar_platform.start_run) gives demistomock its functions back."""
-    yield
-    xsoar_platform.end_run()

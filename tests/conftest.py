@@ -4,7 +4,7 @@
 holding the e2e token pairs besides its own. One appliance serves a whole test module (tests there
 change state, each on its own objects); before each test its request log is cleared and after it every
 realism switch is put back. A module needing another appliance overrides `emu_server`, keeping those rules.
-The platform reset after each test is in the root conftest.py.
+After every test, demistomock has its own functions back.
 """
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
+import xsoar_platform
 from e2e_support import LIMITED_PRIVATE_TOKEN, LIMITED_PUBLIC_TOKEN, PRIVATE_TOKEN, PUBLIC_TOKEN
 from emulator import Emulator
-
 
 
 def with_e2e_tokens(emulator: Emulator) -> Emulator:
@@ -43,3 +43,10 @@ def tls_emu() -> Iterator[Emulator]:
     """A small appliance serving HTTPS with a self-signed certificate."""
     with Emulator(breaches=20, span_days=1, seed=3, tls=True) as emulator:
         yield with_e2e_tokens(emulator)
+
+
+@pytest.fixture(autouse=True)
+def platform_run_ends() -> Iterator[None]:
+    """A test that played the platform (xsoar_platform.start_run) gives demistomock its functions back."""
+    yield
+    xsoar_platform.end_run()
