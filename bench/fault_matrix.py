@@ -119,9 +119,9 @@ class Run:
 
 def run_operation(url: str, public: str, private: str, operation: str, args: dict[str, str],
                   last_run: dict[str, Any] | None = None, **params: str) -> Run:
-    result = xsoar_platform.run_command(operation, args, xsoar_platform.instance_params(
-        url, public, private, retry_budget_seconds=RETRY_BUDGET_S, min_score='0', max_alerts='40',
-        first_fetch='3 days', **params), last_run=last_run)
+    result = xsoar_platform.run_command(operation, args, xsoar_platform.instance_params(url, public, private, **{
+        'retry_budget_seconds': RETRY_BUDGET_S, 'min_score': '0', 'max_alerts': '40', 'first_fetch': '3 days',
+        **params}), last_run=last_run)
     error = result.error or (result.errors or [''])[0]
     return Run(not error, error, result.incidents, result.record.last_run)
 
