@@ -254,8 +254,7 @@ def test_emulated_ai_analyst_events_fill_the_mapped_fields() -> None:
     empty, and the link is the appliance's.
     """
     with Emulator(breaches=80, span_days=2, seed=32) as emulator:
-        client = Darktrace.build_client({'url': emulator.url, 'public_api_token': emulator.public_token,
-                                         'private_api_token': emulator.private_token})
+        client = Darktrace.build_client(xsoar_platform.instance_params(emulator))
         events = client.get_ai_analyst_incident_events({'includeincidenteventurl': True, 'includeacknowledged': True,
                                                         'starttime': 0, 'endtime': emulator.now_ms()})
         url = emulator.url
