@@ -1,7 +1,11 @@
-"""Unit tests of the Darktrace integration: signing, error mapping, every command, fetch and main().
+"""Unit tests of the Darktrace integration, in sections: client & signing; replies & errors; helpers & argument
+parsing; then one section per command domain (model breaches and models, devices, endpoints & Advanced Search,
+tags, watch list, AI Analyst, RESPOND), each holding every unit test of its commands; fetch; mirroring;
+main & test-module; and the tables that check every command. End-to-end tests mirror it in tests/e2e/.
 
-Replies come from recorded-shape fixtures in test_data/; HTTP is intercepted with requests_mock.
-Only the platform's public names are used, so these tests also pass with the real platform modules.
+Replies come from recorded-shape fixtures in test_data/; HTTP is intercepted with requests_mock (the exact
+requests and reply shapes); fetch logic runs against tests/fake_appliance.py. Only the platform's public names
+are used, so these tests also pass with the real platform modules.
 """
 import json
 import re
@@ -21,6 +25,7 @@ from CommonServerPython import (CommandResults, DemistoException, EntryFormat, E
 import Darktrace
 from Darktrace import (Client, DarktraceApiError, FetchSettings, MirrorSettings, dtapi_signature, encode_query,
                        fetch_incidents, iso_times, ms_to_iso)
+from fake_appliance import FakeAppliance
 
 BASE = 'https://dt.example'
 PUBLIC = 'unit-public'
@@ -83,8 +88,104 @@ def assert_signed(request: Any, body: bytes | None = None, signing_form: str = '
     assert request.headers['DTAPI-Token'] == PUBLIC
     assert request.headers['DTAPI-Signature'] == expected
 
+HOUR_MS = 3600 * 1000
 
-# --- signing -------------------------------------------------------------------------------------
+
+NOW_MS = 1_700_000_000_000
+
+
+def settings(**overrides: Any) -> FetchSettings:
+    values = {'min_score': 0.0, 'max_alerts': 50, 'first_fetch_ms': NOW_MS - 24 * HOUR_MS,
+              'include_acknowledged': True}
+    values.update(overrides)
+    return FetchSettings(**values)
+
+
+def make_breach(pbid: int, creation_ms: int, time_ms: int | None = None, score: float = 0.5) -> dict[str, Any]:
+    template = load('model_breaches.json')[0]
+    return {**template, 'pbid': pbid, 'creationTime': creation_ms, 'time': time_ms or creation_ms, 'score': score,
+            'percentscore': round(score * 100)}
+
+
+PARAMS = {'url': BASE, 'public_api_token': PUBLIC, 'private_api_token': {'password': PRIVATE}, 'min_score': '0'}
+
+
+def run_main(mocker: Any, command: str, args: dict | None = None, params: dict | None = None) -> Any:
+    mocker.patch.object(demisto, 'command', return_value=command)
+    mocker.patch.object(demisto, 'params', return_value=params or PARAMS)
+    mocker.patch.object(demisto, 'args', return_value=args or {})
+    results = mocker.patch.object(Darktrace, 'return_results')
+    error = mocker.patch.object(Darktrace, 'return_error')
+    Darktrace.main()
+    return results, error
+
+
+PBID = 30960
+
+
+MODEL_UUID = '80010119-6d7f-0000-0305-5e0000000256'
+
+
+EVENT_ID = '04a3f36e-4u8w-v9dh-x6lb-894778cf9633'
+
+
+GROUP_ID = 'g04a3f36e-4u8w-v9dh-x6lb-894778cf9633'
+
+
+def form_fields(request: Any) -> dict[str, list[str]]:
+    body = request.body if isinstance(request.body, str) else request.body.decode()
+    return urllib.parse.parse_qs(body, keep_blank_values=True)
+
+
+def details_appliance(events: list[dict[str, Any]], breach_record: dict[str, Any] | None = None) -> Any:
+    """A requests_mock callback playing /details as the darktrace-sdk says appliances take it: times only in
+    pairs and `count` only without them (else 400 INPUT ERROR); a pair selects the events inside it (both ends
+    included), `count` alone the newest ones; with pbid the breach record comes first."""
+    def answer(request: Any, context: Any) -> Any:
+        query = {key: values[0] for key, values in query_of(request).items()}
+        paired = {'starttime', 'endtime'} & set(query)
+        if len(paired) == 1 or (paired and 'count' in query):
+            context.status_code = 400
+            return {'error': 'unpaired time or count with a time range', 'response': 'INPUT ERROR'}
+        newest = sorted(events, key=lambda event: event['timems'], reverse=True)
+        if paired:
+            selected = [e for e in newest if int(query['starttime']) <= e['timems'] <= int(query['endtime'])]
+        else:
+            selected = newest[:int(query['count']) - (1 if breach_record else 0)] if 'count' in query else newest
+        return ([breach_record] if breach_record else []) + selected
+    return answer
+
+
+def details_windows(requests_mock: Any) -> list[tuple[int, int]]:
+    return [(int(query_of(r)['starttime'][0]), int(query_of(r)['endtime'][0])) for r in requests_mock.request_history]
+
+
+RECORDED = load('breach_connections.json')
+
+
+BREACH_RECORD, RECORDED_CONNECTIONS = RECORDED[0], RECORDED[1:]
+
+
+# test_data/respond_actions.json is dated around this moment: 5001 pending, 5002 and 5003 active, 5004 cleared,
+# 5005 expired.
+RESPOND_NOW_MS = 1717416000000  # 2024-06-03T12:00:00Z
+
+
+def respond_actions() -> list[dict[str, Any]]:
+    return load('respond_actions.json')
+
+
+MIRROR_TAG = 'darktrace comment'
+
+
+def mirror_settings(**overrides: Any) -> MirrorSettings:
+    values = {'direction': 'Both', 'instance': 'Darktrace_instance_1', 'close_incident': False, 'close_out': False,
+              'comment_tag': MIRROR_TAG}
+    values.update(overrides)
+    return MirrorSettings(**values)
+
+
+# --- client & signing ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize('public, private, target, date, signature', [
     ('test_public_token', 'test_private_token', '/devices', '2025-01-15 12:30:00',
@@ -354,7 +455,46 @@ def test_main_remembers_the_form_that_worked_and_uses_it_next_time(mocker: Any, 
     assert requests_mock.call_count == 3
 
 
-# --- error mapping ---------------------------------------------------------------------------------
+def test_requests_stop_at_the_command_time_limit(client: Client, requests_mock: Any) -> None:
+    """
+    Given a command that has used all but 5 s of its time limit, then all of it
+    When it sends a request
+    Then the request's timeouts shrink to the 5 s left, and once none is left nothing is sent.
+    """
+    requests_mock.get(f'{BASE}/status', json={})
+    client._started = Darktrace.time.monotonic() - Darktrace.COMMAND_TIME_LIMIT_S + 5
+    client.get_status()
+    connect_s, read_s = requests_mock.last_request.timeout
+    assert 0 < connect_s <= 5 and 0 < read_s <= 5
+    client._started -= 10
+    with pytest.raises(DarktraceApiError, match='5 minutes') as raised:
+        client.get_status()
+    assert raised.value.kind == 'timeout' and requests_mock.call_count == 1
+    assert Darktrace.COMMAND_TIME_LIMIT_S < 300
+
+
+def test_each_request_is_logged_without_token_or_signature(requests_mock: Any) -> None:
+    """
+    Given a client with a request logger
+    When a request succeeds and another fails without a reply
+    Then each is logged with its method, target, outcome and redacted DTAPI headers.
+    """
+    logged: list[str] = []
+    logging_client = Client(BASE, PUBLIC, PRIVATE, retry_budget_s=0, on_request=logged.append)
+    requests_mock.get(f'{BASE}/devices', json={'did': 7})
+    requests_mock.get(f'{BASE}/status', exc=requests.exceptions.ConnectTimeout('connect timed out'))
+    logging_client.get_device(7)
+    with pytest.raises(DarktraceApiError):
+        logging_client.get_status()
+    signature = requests_mock.request_history[0].headers['DTAPI-Signature']
+    assert logged[0].startswith('Darktrace: GET /devices?did=7&includetags=true ') and '-> HTTP 200' in logged[0]
+    assert logged[1].startswith('Darktrace: GET /status ') and 'no reply (ConnectTimeout)' in logged[1]
+    for line in logged:
+        assert "'DTAPI-Token': '<redacted>'" in line and "'DTAPI-Signature': '<redacted>'" in line
+        assert PRIVATE not in line and PUBLIC not in line and signature not in line
+
+
+# --- replies & errors ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize('reply, kind, fragment', [
     ({'status_code': 400, 'json': {'status': 'API SIGNATURE ERROR'}}, 'signature', 'public and private API tokens'),
@@ -490,7 +630,114 @@ def test_retry_is_logged_without_secrets() -> None:
     assert logged and 'GET /status' in logged[0] and PRIVATE not in logged[0]
 
 
-# --- helpers ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize('value, expected', [(0.5, 0.5), ('72.5', 72.5), ('98', 98), ('n/a', None), (True, None),
+                                             ('inf', None), (None, None), ([], None)])
+def test_reply_numbers_are_read_defensively(value: Any, expected: Any) -> None:
+    """
+    Given a reply value that should be a number (sometimes sent as text, sometimes absent or odd)
+    When it is read
+    Then numbers and numeric text become numbers, anything else None (never a string in context).
+    """
+    assert Darktrace._number(value) == expected
+
+
+@pytest.mark.parametrize('value, expected', [(True, True), (None, None), ('False', False), ('true', True),
+                                             ({'by': 'analyst1'}, True), (0, False)])
+def test_reply_flags_are_read_defensively(value: Any, expected: Any) -> None:
+    """
+    Given an acknowledged flag as a boolean, text, an object or a number
+    When it is read
+    Then it becomes a boolean (None when absent).
+    """
+    assert Darktrace._flag(value) is expected
+
+
+@pytest.mark.parametrize('value, expected', [(1674522265000, 1674522265000.0), ('2023-01-24 01:04:25', 1674522265000.0),
+                                             ('yesterday', 0.0), (None, 0.0)])
+def test_reply_times_sort_whatever_their_form(value: Any, expected: float) -> None:
+    """
+    Given a reply time as epoch ms, as the appliance's text form, or unreadable
+    When it is turned into a sort key
+    Then readable times give their epoch ms and the rest sort first as 0.
+    """
+    assert Darktrace._epoch_ms(value) == expected
+
+
+@pytest.mark.parametrize('reply', [
+    {'status_code': 429, 'headers': {'Retry-After': '1'}}, {'status_code': 502}, {'status_code': 503},
+    {'status_code': 504}, {'status_code': 500, 'json': {'error': 'boom'}},
+])
+def test_failed_change_says_it_was_not_retried(client: Client, requests_mock: Any, reply: dict) -> None:
+    """
+    Given the appliance answers a POST with a transient or server error
+    When a change is sent
+    Then the error says it was not retried and asks to check whether the change took effect.
+    """
+    requests_mock.post(f'{BASE}/tags/entities', **reply)
+    with pytest.raises(DarktraceApiError) as raised:
+        client.add_tag_to_device(1, 'Active Threat', None)
+    assert raised.value.kind == 'unavailable' and f'(HTTP {reply["status_code"]})' in str(raised.value)
+    assert 'It was not retried' in str(raised.value) and 'even after' not in str(raised.value)
+    assert requests_mock.call_count == 1
+
+
+def test_server_error_on_a_read_is_not_called_retried(client: Client, requests_mock: Any) -> None:
+    """
+    Given the appliance answers a GET with 500 and an error text
+    When the request is sent
+    Then the message names the internal error and its text, and does not claim a retry.
+    """
+    requests_mock.get(f'{BASE}/status', status_code=500, json={'error': 'database locked'})
+    with pytest.raises(DarktraceApiError, match=r'internal error \(HTTP 500: database locked\)') as raised:
+        client.get_status()
+    assert 'even after' not in str(raised.value)
+
+
+def test_transient_reply_without_retries_says_the_budget_left_no_time(client: Client, requests_mock: Any) -> None:
+    """
+    Given a client with no retry budget and an appliance answering 429 with Retry-After 30
+    When a GET is sent
+    Then the message says the budget left no time to wait the 30 s asked for.
+    """
+    requests_mock.get(f'{BASE}/status', status_code=429, headers={'Retry-After': '30'})
+    with pytest.raises(DarktraceApiError, match='no time to wait the 30 s it asked for and retry'):
+        client.get_status()
+
+
+@pytest.mark.parametrize('error, fragment', [
+    (requests.exceptions.ConnectionError(ConnectionResetError(104, 'Connection reset by peer')),
+     'closed before Darktrace answered'),
+    (requests.exceptions.ReadTimeout('Read timed out.'), 'did not answer within'),
+    (requests.exceptions.ChunkedEncodingError('Connection broken: IncompleteRead(3 bytes read, 9 more expected)'),
+     'cut short'),
+])
+def test_change_without_a_complete_reply_says_it_was_not_retried(client: Client, requests_mock: Any,
+                                                                 error: Exception, fragment: str) -> None:
+    """
+    Given a POST whose connection resets, times out or is cut mid-reply
+    When the change is sent
+    Then the error says what happened, that it was not retried, and to check before running again.
+    """
+    requests_mock.post(f'{BASE}/modelbreaches/1/acknowledge', exc=error)
+    with pytest.raises(DarktraceApiError) as raised:
+        client.acknowledge_model_breach(1)
+    assert fragment in str(raised.value) and 'It was not retried' in str(raised.value)
+
+
+def test_reply_cut_short_is_reported_as_such(client: Client, requests_mock: Any) -> None:
+    """
+    Given a GET whose reply body is cut before its declared length
+    When it is sent
+    Then the error says the reply was cut short, rather than that the appliance is unreachable.
+    """
+    requests_mock.get(f'{BASE}/status', exc=requests.exceptions.ChunkedEncodingError(
+        'Connection broken: IncompleteRead(3 bytes read, 9 more expected)'))
+    with pytest.raises(DarktraceApiError, match='cut short') as raised:
+        client.get_status()
+    assert raised.value.kind == 'bad_json'
+
+
+# --- helpers & argument parsing -----------------------------------------------------------------------
 
 @pytest.mark.parametrize('value, expected', [
     (1600063200000, '2020-09-14T06:00:00.000Z'),
@@ -515,1321 +762,6 @@ def test_iso_times_converts_only_time_keys_at_any_depth() -> None:
     """
     converted = iso_times({'did': 1600063200000, 'ips': [{'timems': 1600063200000, 'sid': 114}]})
     assert converted == {'did': 1600063200000, 'ips': [{'timems': '2020-09-14T06:00:00.000Z', 'sid': 114}]}
-
-
-# --- commands --------------------------------------------------------------------------------------
-
-def test_get_similar_devices(client: Client, requests_mock: Any) -> None:
-    """
-    Given a device with two similar devices
-    When darktrace-get-similar-devices runs
-    Then the request asks for the did and count, context keys on deviceId and times are ISO.
-    """
-    requests_mock.get(f'{BASE}/similardevices', json=load('similar_devices.json'))
-    result = Darktrace.get_similar_devices_command(client, {'did': '1', 'max_results': '2'})
-    assert query_of(requests_mock.last_request) == {'did': ['1'], 'count': ['2']}
-    assert context_key(result) == 'Darktrace.SimilarDevices(val.deviceId && val.deviceId == obj.deviceId)'
-    assert result.outputs['deviceId'] == 1
-    assert [d['did'] for d in result.outputs['devices']] == [823, 3]
-    assert result.outputs['devices'][0]['firstSeen'] == '2020-08-07T00:06:40.000Z'
-    assert '| 823 | ip-172-31-32-146 | 172.31.32.146 | 99 | Server | 2020-09-14T06:23:38.000Z |' \
-        in result.readable_output
-
-
-def test_get_similar_devices_accepts_a_single_object(client: Client, requests_mock: Any) -> None:
-    """
-    Given the appliance answers with one device object instead of a list
-    When darktrace-get-similar-devices runs
-    Then it is handled as a one-device list.
-    """
-    requests_mock.get(f'{BASE}/similardevices', json=load('similar_devices.json')[0])
-    result = Darktrace.get_similar_devices_command(client, {'did': '1', 'max_results': '1'})
-    assert [d['did'] for d in result.outputs['devices']] == [823]
-
-
-@pytest.mark.parametrize('fixture, endpoint_type, value, query, shown', [
-    ('endpoint_details_hostname.json', 'hostname', 'cats.com',
-     {'hostname': ['cats.com'], 'additionalinfo': ['true'], 'devices': ['true'], 'score': ['false']},
-     '| cats.com | 2020-08-07T04:47:23.000Z | 12 | 0 | 1 | 104.21.2.3 |'),
-    ('endpoint_details_external_ip.json', 'ip', '8.8.8.8',
-     {'ip': ['8.8.8.8'], 'additionalinfo': ['true'], 'devices': ['true'], 'score': ['false']},
-     '| 8.8.8.8 | 2018-06-12T14:00:00.000Z | United States | AS15169 Google LLC |'),
-    ('endpoint_details_internal_ip.json', 'IP', '192.168.16.5',
-     {'ip': ['192.168.16.5'], 'additionalinfo': ['true'], 'devices': ['true'], 'score': ['false']},
-     '| 192.168.16.5 | Office LAN |'),
-])
-def test_get_external_endpoint_details(client: Client, requests_mock: Any, fixture: str, endpoint_type: str,
-                                       value: str, query: dict, shown: str) -> None:
-    """
-    Given each reply shape (host name, external IP, internal IP)
-    When darktrace-get-external-endpoint-details runs
-    Then lowercase keys are sent, context keys on the looked-up endpoint and the summary shows what matters.
-    """
-    requests_mock.get(f'{BASE}/endpointdetails', json=load(fixture))
-    result = Darktrace.get_external_endpoint_details_command(client, {
-        'endpoint_type': endpoint_type, 'endpoint_value': value, 'additional_info': 'true', 'devices': 'true'})
-    assert query_of(requests_mock.last_request) == query
-    assert result.outputs['endpoint'] == value
-    assert context_key(result) == 'Darktrace.ExternalEndpointDetails(val.endpoint && val.endpoint == obj.endpoint)'
-    assert shown in result.readable_output
-
-
-@pytest.mark.parametrize('typed, sent', [
-    ('bücher.example', 'xn--bcher-kva.example'),
-    ('Bücher.Example', 'xn--bcher-kva.example'),
-    ('пример.рф', 'xn--e1afmkfd.xn--p1ai'),
-    ('例え.テスト', 'xn--r8jz45g.xn--zckzah'),
-    ('münchen.de.', 'xn--mnchen-3ya.de.'),
-])
-def test_get_external_endpoint_details_of_an_internationalised_host_name(client: Client, requests_mock: Any,
-                                                                          typed: str, sent: str) -> None:
-    """
-    Given a host name in a non-Latin or accented script
-    When darktrace-get-external-endpoint-details looks it up
-    Then it is sent in its IDNA (ASCII) form, and shown and kept in context as the user typed it.
-    """
-    requests_mock.get(f'{BASE}/endpointdetails', json={'hostname': sent.lower(), 'firsttime': 1596775643000})
-    result = Darktrace.get_external_endpoint_details_command(client, {'endpoint_type': 'hostname',
-                                                                      'endpoint_value': typed})
-    assert query_of(requests_mock.last_request)['hostname'] == [sent]
-    assert_signed(requests_mock.last_request)
-    assert result.outputs['endpoint'] == typed and f'What Darktrace knows of {typed}' in result.readable_output
-    assert f'| {typed} |' in result.readable_output
-
-
-@pytest.mark.parametrize('value', ['bü cher.example', '-bücher.example', 'bücher..example', 'bücher/x'])
-def test_get_external_endpoint_details_refuses_what_is_not_a_host_name(client: Client, requests_mock: Any,
-                                                                        value: str) -> None:
-    """
-    Given a value that is no host name in any script
-    When darktrace-get-external-endpoint-details runs for a host name
-    Then it is refused before any request, naming the argument.
-    """
-    with pytest.raises(ValueError, match='Invalid "endpoint_value"'):
-        Darktrace.get_external_endpoint_details_command(client, {'endpoint_type': 'hostname',
-                                                                 'endpoint_value': value})
-    assert requests_mock.call_count == 0
-
-
-def test_get_external_endpoint_details_lists_contacting_devices(client: Client, requests_mock: Any) -> None:
-    """
-    Given a host name that devices contacted
-    When darktrace-get-external-endpoint-details runs
-    Then the devices are listed in their own table with ISO times.
-    """
-    requests_mock.get(f'{BASE}/endpointdetails', json=load('endpoint_details_hostname.json'))
-    result = Darktrace.get_external_endpoint_details_command(client, {'endpoint_type': 'HOSTNAME',
-                                                                      'endpoint_value': 'cats.com'})
-    assert '| 1417 | ws1 | 192.168.16.100 | 2020-09-14T06:00:00.000Z |' in result.readable_output
-
-
-def test_get_device_connection_info_summarises_for_an_analyst(client: Client, requests_mock: Any) -> None:
-    """
-    Given four weeks of connection data
-    When darktrace-get-device-connection-info runs with only some options
-    Then only the options given are sent (odid, not oid), and the War Room shows totals, peak hour, top ports and
-    top peers instead of a dumped dict.
-    """
-    requests_mock.get(f'{BASE}/deviceinfo', json=load('device_info.json'))
-    result = Darktrace.get_device_connection_info_command(client, {'did': '1', 'data_type': 'co',
-                                                                   'destination_did': '0'})
-    assert query_of(requests_mock.last_request) == {'did': ['1'], 'datatype': ['co'], 'odid': ['0']}
-    readable = result.readable_output
-    assert '| 1 | 100 | 1589 | 0 | 1589 | 2020-08-25T00:00:00.000Z | 624 |' in readable
-    assert '| 53 | out | 44 | 2020-06-09T19:02:40.000Z |' in readable
-    assert '| 0 | out | 37 |' in readable
-    assert "{'" not in readable
-    assert result.outputs['deviceInfo'][0]['graphData'][0]['time'] == '2020-08-24T21:00:00.000Z'
-    assert context_key(result) == ('Darktrace.DeviceConnectionInfo(val.did && val.did == obj.did && '
-                                   'val.dataType && val.dataType == obj.dataType)')
-
-
-def test_get_device_connection_info_sends_every_option_given(client: Client, requests_mock: Any) -> None:
-    """
-    Given every optional argument
-    When darktrace-get-device-connection-info runs
-    Then each is sent under the appliance's own parameter name.
-    """
-    requests_mock.get(f'{BASE}/deviceinfo', json={'deviceInfo': []})
-    result = Darktrace.get_device_connection_info_command(client, {
-        'did': '5', 'data_type': 'SIZEOUT', 'external_domain': 'cats.com', 'destination_did': '7',
-        'show_all_graph_data': 'false', 'num_similar_devices': '3', 'full_device_details': 'true'})
-    assert query_of(requests_mock.last_request) == {
-        'did': ['5'], 'datatype': ['sizeout'], 'externaldomain': ['cats.com'], 'odid': ['7'],
-        'showallgraphdata': ['false'], 'similardevices': ['3'], 'fulldevicedetails': ['true']}
-    assert 'No connection data' in result.readable_output
-
-
-@pytest.mark.parametrize('operation, fixture, row', [
-    ('score', 'advanced_search_score.json', '| 192.168.0.88 | 6314 |'),
-    ('trend', 'advanced_search_trend.json', '| 192.168.0.88 | 6314 | 2.5 | 2022-12-10T09:00:00.000Z |'),
-    ('terms', 'advanced_search_terms.json', '| 443 | 5000 |'),
-    ('mean', 'advanced_search_mean.json', '| mean | 1234.5 |'),
-])
-def test_run_advanced_search_analysis(client: Client, requests_mock: Any, operation: str, fixture: str,
-                                      row: str) -> None:
-    """
-    Given an analysis of each kind
-    When darktrace-run-advanced-search-analysis runs
-    Then the base64 query in the path holds the search and range, and the hits are a table.
-    """
-    requests_mock.get(requests_mock_any_path(f'{BASE}/advancedsearch/api/analyze/'), json=load(fixture))
-    args = {'initialDate': '2022-12-10', 'initialTime': '09:00:00', 'endDate': '2022-12-10', 'endTime': '10:00:00',
-            'query': '@type:conn AND @fields.dest_port:"443"', 'operation': operation,
-            'metric': '@fields.source_ip', 'offset': '10000'}
-    result = Darktrace.run_advanced_search_analysis_command(client, args)
-    path = requests_mock.last_request.path_url
-    prefix = f'/advancedsearch/api/analyze/@fields.source_ip/{operation}/'
-    assert path.startswith(prefix)
-    import base64
-    search = json.loads(base64.b64decode(path[len(prefix):]))
-    assert search['search'] == args['query'] and search['offset'] == 10000 and search['size'] == 10000
-    assert search['time'] == {'from': '2022-12-10T09:00:00Z', 'to': '2022-12-10T10:00:00Z', 'user_interval': '0'}
-    assert_signed(requests_mock.last_request)
-    assert row in result.readable_output
-    assert 'kibana' not in result.outputs and result.outputs['searchId']
-
-
-def requests_mock_any_path(prefix: str) -> Any:
-    import re
-    return re.compile(re.escape(prefix) + '.*')
-
-
-def test_advanced_search_caps_the_table_and_keeps_everything_in_context(client: Client, requests_mock: Any) -> None:
-    """
-    Given 10,000 hits
-    When darktrace-run-advanced-search-analysis runs
-    Then the War Room shows a bounded table with a note, and context holds all hits.
-    """
-    hits = [{'id': f'10.0.{i // 256}.{i % 256}', 'count': i} for i in range(10000)]
-    requests_mock.get(requests_mock_any_path(f'{BASE}/advancedsearch/'), json={'hits': {'total': 10000, 'hits': hits}})
-    result = Darktrace.run_advanced_search_analysis_command(client, {
-        'initialDate': '2022-12-10', 'initialTime': '09:00:00', 'endDate': '2022-12-11', 'endTime': '09:00:00',
-        'query': '@type:conn', 'operation': 'score', 'metric': 'ip'})
-    assert result.readable_output.count('\n| ') == Darktrace.MAX_TABLE_ROWS
-    assert 'Showing the first 50 of 10000 rows' in result.readable_output
-    assert len(result.outputs['hits']['hits']) == 10000
-
-
-def test_post_to_watched_list(client: Client, requests_mock: Any) -> None:
-    """
-    Given two endpoints and a description
-    When darktrace-post-to-watched-list runs
-    Then one JSON body with addlist and description is sent, and each endpoint is marked watched.
-    """
-    requests_mock.post(f'{BASE}/intelfeed', json=load('intelfeed_post.json'))
-    result = Darktrace.post_to_watched_list_command(client, {'endpointsToWatch': 'evil.com, 1.2.3.4',
-                                                             'description': 'C2 seen in incident 42'})
-    assert requests_mock.last_request.json() == {'addlist': 'evil.com,1.2.3.4', 'description': 'C2 seen in incident 42'}
-    assert result.outputs == [{'endpoint': 'evil.com', 'Watched': True, 'description': 'C2 seen in incident 42'},
-                              {'endpoint': '1.2.3.4', 'Watched': True, 'description': 'C2 seen in incident 42'}]
-    assert '2 added, 0 updated' in result.readable_output
-
-
-def test_post_to_watched_list_sends_no_description_when_none_given(client: Client, requests_mock: Any) -> None:
-    """
-    Given no description
-    When darktrace-post-to-watched-list runs
-    Then the body has no description at all (never the text "None").
-    """
-    requests_mock.post(f'{BASE}/intelfeed', json=load('intelfeed_post.json'))
-    Darktrace.post_to_watched_list_command(client, {'endpointsToWatch': 'evil.com'})
-    assert requests_mock.last_request.json() == {'addlist': 'evil.com'}
-
-
-def test_get_tagged_devices_full_details(client: Client, requests_mock: Any) -> None:
-    """
-    Given a tag on a device that has other tags and credentials seen on it ({credential, lastSeen} objects)
-    When darktrace-get-tagged-devices runs
-    Then context has the device with its other tags (not the queried one) and its credentials with lastSeen
-    in ISO 8601; the table names each credential and when it was last seen.
-    """
-    requests_mock.get(f'{BASE}/tags/entities', json=load('tagged_devices_full.json'))
-    result = Darktrace.get_tagged_devices_command(client, {'tagName': 'Active Threat'})
-    assert query_of(requests_mock.last_request) == {'tag': ['Active Threat'], 'fulldevicedetails': ['true']}
-    assert result.outputs == [{'deviceId': 1417, 'hostname': 'ws1', 'label': 'Finance laptop',
-                               'credentials': [{'credential': 'alice@example.com',
-                                                'lastSeen': '2023-01-24T01:04:25.000Z'},
-                                               {'credential': 'svc-backup', 'lastSeen': '2023-01-23T01:04:25.000Z'}],
-                               'otherTags': ['Admin']}]
-    assert ('| 1417 | ws1 | Finance laptop | alice@example.com (last seen 2023-01-24T01:04:25.000Z), svc-backup '
-            '(last seen 2023-01-23T01:04:25.000Z) | Admin |') in result.readable_output
-
-
-def test_get_tagged_devices_older_credential_names(client: Client, requests_mock: Any) -> None:
-    """
-    Given an appliance that lists credentials as plain names
-    When darktrace-get-tagged-devices runs
-    Then context and table hold the names.
-    """
-    requests_mock.get(f'{BASE}/tags/entities', json={'devices': [{'did': 2, 'credentials': ['bob']}]})
-    result = Darktrace.get_tagged_devices_command(client, {'tagName': 'Admin'})
-    assert result.outputs[0]['credentials'] == ['bob'] and '| 2 |  |  | bob |  |' in result.readable_output
-
-
-def test_get_tagged_devices_link_variant(client: Client, requests_mock: Any) -> None:
-    """
-    Given an appliance that answers with bare tag-entity links
-    When darktrace-get-tagged-devices runs
-    Then the tagged devices are still listed by id, credentials links left out.
-    """
-    requests_mock.get(f'{BASE}/tags/entities', json=load('tagged_devices_links.json'))
-    result = Darktrace.get_tagged_devices_command(client, {'tagName': 'Active Threat'})
-    assert [device['deviceId'] for device in result.outputs] == [1417]
-
-
-def test_get_tags_for_device(client: Client, requests_mock: Any) -> None:
-    """
-    Given a device with two tags, one expiring
-    When darktrace-get-tags-for-device runs
-    Then each tag is in context keyed by device and tag, with an ISO expiry.
-    """
-    requests_mock.get(f'{BASE}/tags/entities', json=load('device_tags.json'))
-    result = Darktrace.get_tags_for_device_command(client, {'deviceId': '1417'})
-    assert query_of(requests_mock.last_request) == {'did': ['1417']}
-    assert result.outputs[0] == {'deviceId': 1417, 'tagId': 5, 'tagName': 'Active Threat',
-                                 'tagDescription': 'Device is actively compromised', 'expiry': None}
-    assert result.outputs[1]['expiry'] == '2024-06-01T12:00:00.000Z'
-    assert context_key(result) == ('Darktrace.Device(val.deviceId && val.deviceId == obj.deviceId && '
-                                   'val.tagName && val.tagName == obj.tagName)')
-
-
-@pytest.mark.parametrize('fixture, tag_id', [('tag_post_tid.json', 57), ('tag_post_success.json', None)])
-def test_post_tag_to_device_reply_variants(client: Client, requests_mock: Any, fixture: str,
-                                           tag_id: int | None) -> None:
-    """
-    Given the appliance answers {"tid": N} or {"response": "SUCCESS"}
-    When darktrace-post-tag-to-device runs
-    Then both are a success, with the tag id when the appliance gives one.
-    """
-    requests_mock.post(f'{BASE}/tags/entities', json=load(fixture))
-    result = Darktrace.post_tag_to_device_command(client, {'deviceId': '1417', 'tagName': 'Active Threat',
-                                                           'duration': '3600'})
-    assert urllib.parse.parse_qs(requests_mock.last_request.text) == {
-        'did': ['1417'], 'tag': ['Active Threat'], 'duration': ['3600']}
-    assert result.outputs == {'deviceId': 1417, 'tagId': tag_id, 'tagName': 'Active Threat', 'response': 'SUCCESS'}
-
-
-BAD_ARGUMENTS = [
-    (Darktrace.get_similar_devices_command, {'did': '0', 'max_results': '2'}, '"did"'),
-    (Darktrace.get_similar_devices_command, {'did': 'abc', 'max_results': '2'}, '"did"'),
-    (Darktrace.get_similar_devices_command, {'did': '1&count=5', 'max_results': '2'}, '"did"'),
-    (Darktrace.get_similar_devices_command, {'max_results': '2'}, 'Missing required argument "did"'),
-    (Darktrace.get_similar_devices_command, {'did': '1', 'max_results': '301'}, 'from 1 to 300'),
-    (Darktrace.get_similar_devices_command, {'did': '1', 'max_results': '0'}, 'from 1 to 300'),
-    (Darktrace.get_external_endpoint_details_command, {'endpoint_type': 'url', 'endpoint_value': 'x.com'},
-     'IP, hostname'),
-    (Darktrace.get_external_endpoint_details_command, {'endpoint_type': 'IP', 'endpoint_value': 'cats.com'},
-     'expected an IP address'),
-    (Darktrace.get_external_endpoint_details_command, {'endpoint_type': 'hostname', 'endpoint_value': 'a b'},
-     'host name'),
-    (Darktrace.get_external_endpoint_details_command, {'endpoint_type': 'ip', 'endpoint_value': '1.2.3.4',
-                                                       'devices': 'maybe'}, '"devices"'),
-    (Darktrace.get_device_connection_info_command, {'did': '-1', 'data_type': 'co'}, '"did"'),
-    (Darktrace.get_device_connection_info_command, {'did': '1', 'data_type': 'bytes'}, 'co, sizeout, sizein'),
-    (Darktrace.get_device_connection_info_command, {'did': '1', 'data_type': 'co', 'external_domain': 'a/b'},
-     '"external_domain"'),
-    (Darktrace.get_device_connection_info_command, {'did': '1', 'data_type': 'co', 'destination_did': 'x'},
-     '"destination_did"'),
-    (Darktrace.get_device_connection_info_command, {'did': '1', 'data_type': 'co', 'num_similar_devices': '-2'},
-     '"num_similar_devices"'),
-    (Darktrace.run_advanced_search_analysis_command, {**{
-        'initialDate': '2022/12/10', 'initialTime': '09:00:00', 'endDate': '2022-12-10', 'endTime': '10:00:00',
-        'query': 'q', 'operation': 'score', 'metric': 'm'}}, 'YYYY-MM-DD'),
-    (Darktrace.run_advanced_search_analysis_command, {
-        'initialDate': '2022-12-10', 'initialTime': '9am', 'endDate': '2022-12-10', 'endTime': '10:00:00',
-        'query': 'q', 'operation': 'score', 'metric': 'm'}, 'HH:MM:SS'),
-    (Darktrace.run_advanced_search_analysis_command, {
-        'initialDate': '2022-02-30', 'initialTime': '09:00:00', 'endDate': '2022-12-10', 'endTime': '10:00:00',
-        'query': 'q', 'operation': 'score', 'metric': 'm'}, 'not a real date'),
-    (Darktrace.run_advanced_search_analysis_command, {
-        'initialDate': '2022-12-11', 'initialTime': '09:00:00', 'endDate': '2022-12-10', 'endTime': '10:00:00',
-        'query': 'q', 'operation': 'score', 'metric': 'm'}, 'before the start'),
-    (Darktrace.run_advanced_search_analysis_command, {
-        'initialDate': '2022-12-10', 'initialTime': '09:00:00', 'endDate': '2022-12-10', 'endTime': '10:00:00',
-        'query': 'q', 'operation': 'max', 'metric': 'm'}, 'mean, terms, trend, score'),
-    (Darktrace.run_advanced_search_analysis_command, {
-        'initialDate': '2022-12-10', 'initialTime': '09:00:00', 'endDate': '2022-12-10', 'endTime': '10:00:00',
-        'query': 'q', 'operation': 'score', 'metric': '../status'}, '"metric"'),
-    (Darktrace.run_advanced_search_analysis_command, {
-        'initialDate': '2022-12-10', 'initialTime': '09:00:00', 'endDate': '2022-12-10', 'endTime': '10:00:00',
-        'query': '', 'operation': 'score', 'metric': 'm'}, '"query"'),
-    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': ' , '}, '"endpointsToWatch"'),
-    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com,not a host'}, '"not a host"'),
-    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com', 'description': 'x' * 256},
-     'at most 255'),
-    (Darktrace.get_tagged_devices_command, {'tagName': ''}, '"tagName"'),
-    (Darktrace.get_tags_for_device_command, {'deviceId': '1.5'}, '"deviceId"'),
-    (Darktrace.post_tag_to_device_command, {'deviceId': '3', 'tagName': ''}, '"tagName"'),
-    (Darktrace.post_tag_to_device_command, {'deviceId': '3', 'tagName': 't', 'duration': '0'}, '"duration"'),
-]
-
-
-# --- fetch -----------------------------------------------------------------------------------------
-
-HOUR_MS = 3600 * 1000
-NOW_MS = 1_700_000_000_000
-
-
-def settings(**overrides: Any) -> FetchSettings:
-    values = {'min_score': 0.0, 'max_alerts': 50, 'first_fetch_ms': NOW_MS - 24 * HOUR_MS,
-              'include_acknowledged': True}
-    values.update(overrides)
-    return FetchSettings(**values)
-
-
-def make_breach(pbid: int, creation_ms: int, time_ms: int | None = None, score: float = 0.5) -> dict[str, Any]:
-    template = load('model_breaches.json')[0]
-    return {**template, 'pbid': pbid, 'creationTime': creation_ms, 'time': time_ms or creation_ms, 'score': score,
-            'percentscore': round(score * 100)}
-
-
-class FakeAppliance:
-    """An in-memory /modelbreaches with the appliance's filters, for fetch unit tests."""
-
-    def __init__(self, breaches: list[dict[str, Any]], order: str = 'desc', inclusive: bool = True) -> None:
-        self.breaches = breaches
-        self.order = order
-        self.inclusive = inclusive
-        self.requests: list[dict[str, Any]] = []
-        self.fail_on_request: int | None = None  # 1 = the first request fails
-        self.reply: Any = None  # when set, every request gets exactly this reply
-        self.reply_sizes: list[int] = []  # bytes of each reply, as far as the client read it
-
-    def get_model_breaches(self, params: dict[str, Any], max_bytes: int | None = None) -> Any:
-        self.requests.append(params)
-        if len(self.requests) == self.fail_on_request:
-            raise DarktraceApiError('unavailable', 'appliance down')
-        if self.reply is not None:
-            return self.reply
-        start, end = params['starttime'], params['endtime']
-        field = 'creationTime' if params.get('creationtime') else 'time'
-        within = (lambda t: start <= t <= end) if self.inclusive else (lambda t: start < t < end)
-        minimum = float(params.get('minscore') or 0)
-        found = [b for b in self.breaches
-                 if within(Darktrace.time_ms(b.get(field)) or 0) and float(b.get('score') or 0) >= minimum]
-        found.sort(key=lambda b: Darktrace.time_ms(b.get(field)) or 0, reverse=self.order == 'desc')
-        size, max_bytes = len(json.dumps(found)), max_bytes or Darktrace.MAX_REPLY_BYTES
-        self.reply_sizes.append(min(size, max_bytes + 1))
-        if size > max_bytes:
-            raise DarktraceApiError('too_large', f'more than {max_bytes} bytes')
-        return found
-
-
-def drain(appliance: FakeAppliance, fetch_settings: FetchSettings, now: int = NOW_MS,
-          runs: int = 500) -> list[dict[str, Any]]:
-    last_run: dict[str, Any] = {}
-    incidents: list[dict[str, Any]] = []
-    for _ in range(runs):
-        last_run, new = fetch_incidents(appliance, last_run, fetch_settings, now)
-        json.dumps(last_run)
-        incidents.extend(new)
-        if not new and last_run['start_ms'] >= now - Darktrace.SETTLE_MS:
-            return incidents
-    raise AssertionError(f'fetch did not catch up within {runs} runs')
-
-
-@pytest.mark.parametrize('order', ['asc', 'desc'])
-@pytest.mark.parametrize('inclusive', [True, False])
-def test_fetch_delivers_ties_across_runs_exactly_once(order: str, inclusive: bool) -> None:
-    """
-    Given 120 breaches sharing three milliseconds and max_alerts 50, in either reply order and bound semantics
-    When fetch runs until drained
-    Then every breach is delivered exactly once, oldest first.
-    """
-    base = NOW_MS - 10 * HOUR_MS
-    breaches = [make_breach(1000 + i, base + (i % 3)) for i in range(120)]
-    incidents = drain(FakeAppliance(breaches, order, inclusive), settings())
-    pbids = [int(i['dbotMirrorId']) for i in incidents]
-    assert sorted(pbids) == sorted(b['pbid'] for b in breaches)
-    assert len(pbids) == len(set(pbids))
-
-
-def test_fetch_sends_milliseconds_and_a_bounded_window_from_the_first_fetch() -> None:
-    """
-    Given a first fetch 24 hours ago
-    When the first fetch runs
-    Then starttime/endtime are epoch milliseconds, the window is bounded, and creationTime is the filter.
-    """
-    appliance = FakeAppliance([])
-    fetch_incidents(appliance, {}, settings(min_score=50, include_acknowledged=False), NOW_MS)
-    first = appliance.requests[0]
-    assert first['starttime'] == NOW_MS - 24 * HOUR_MS - 1
-    assert first['endtime'] == NOW_MS - 23 * HOUR_MS
-    assert first['creationtime'] is True and first['includebreachurl'] is True
-    assert first['minscore'] == '0.5' and first['includeacknowledged'] is False
-    assert 'count' not in first
-
-
-def test_fetch_makes_at_most_three_requests_and_widens_empty_windows() -> None:
-    """
-    Given an empty appliance and a first fetch a week ago
-    When one fetch runs
-    Then it makes at most three requests, each window twice the last.
-    """
-    appliance = FakeAppliance([])
-    next_run, incidents = fetch_incidents(appliance, {}, settings(first_fetch_ms=NOW_MS - 7 * 24 * HOUR_MS), NOW_MS)
-    widths = [r['endtime'] - r['starttime'] - 1 for r in appliance.requests]
-    assert incidents == [] and len(appliance.requests) == 3
-    assert widths == [HOUR_MS, 2 * HOUR_MS, 4 * HOUR_MS]
-    assert next_run['start_ms'] == NOW_MS - 7 * 24 * HOUR_MS + 7 * HOUR_MS
-
-
-def test_fetch_narrows_a_window_holding_far_more_than_max_alerts() -> None:
-    """
-    Given 1,000 breaches within one hour and max_alerts 10
-    When one fetch runs
-    Then 10 incidents come out and the next window is narrowed in proportion.
-    """
-    base = NOW_MS - 20 * HOUR_MS
-    breaches = [make_breach(i, base + i * 3000) for i in range(1000)]
-    next_run, incidents = fetch_incidents(FakeAppliance(breaches), {'start_ms': base, 'window_ms': HOUR_MS},
-                                          settings(max_alerts=10), NOW_MS)
-    assert len(incidents) == 10
-    assert next_run['window_ms'] < HOUR_MS // 10
-
-
-def test_fetch_delivers_a_breach_created_hours_after_its_activity() -> None:
-    """
-    Given a breach whose activity time was long before the cursor but which was created after it
-    When fetch runs
-    Then it is delivered once, with occurred taken from its activity time.
-    """
-    late = make_breach(77, creation_ms=NOW_MS - 2 * HOUR_MS, time_ms=NOW_MS - 9 * HOUR_MS)
-    appliance = FakeAppliance([late])
-    incidents = drain(appliance, settings(first_fetch_ms=NOW_MS - 3 * HOUR_MS))
-    assert [i['dbotMirrorId'] for i in incidents] == ['77']
-    assert incidents[0]['occurred'] == ms_to_iso(NOW_MS - 9 * HOUR_MS)
-
-
-def test_fetch_near_now_advances_only_past_what_it_saw() -> None:
-    """
-    Given a breach created a minute ago and another that the appliance records later in the same unsettled window
-    When fetch runs, then runs again after the second appears
-    Then both are delivered, once each.
-    """
-    first = make_breach(1, NOW_MS - 60_000)
-    appliance = FakeAppliance([first])
-    next_run, incidents = fetch_incidents(appliance, {'start_ms': NOW_MS - 10 * 60_000}, settings(), NOW_MS)
-    assert [i['dbotMirrorId'] for i in incidents] == ['1']
-    assert next_run['start_ms'] == first['creationTime']
-    appliance.breaches.append(make_breach(2, NOW_MS - 30_000))
-    next_run, incidents = fetch_incidents(appliance, next_run, settings(), NOW_MS + 60_000)
-    assert [i['dbotMirrorId'] for i in incidents] == ['2']
-
-
-def test_fetch_failure_raises_and_keeps_nothing_half_done() -> None:
-    """
-    Given the appliance fails on the second request of a run
-    When fetch runs
-    Then the run raises after that request, so the platform keeps the previous lastRun and nothing is lost.
-    """
-    appliance = FakeAppliance([])
-    appliance.fail_on_request = 2
-    with pytest.raises(DarktraceApiError):
-        fetch_incidents(appliance, {}, settings(first_fetch_ms=NOW_MS - 7 * 24 * HOUR_MS), NOW_MS)
-    assert len(appliance.requests) == 2
-
-
-# --- fetch: hostile replies and damaged state ------------------------------------------------------
-
-def test_fetch_reads_every_documented_time_form_text_pbids_and_odd_fields() -> None:
-    """
-    Given breaches whose creationTime is epoch ms, a digit string or 'YYYY-MM-DD HH:MM:SS' UTC text, one pbid sent as
-    text among numbers, and one breach whose model and device are plain text and whose score is text
-    When fetch runs until drained, three breaches per run
-    Then every breach becomes exactly one incident, the cursor stores pbids as numbers, and no run fails.
-    """
-    base = NOW_MS - 10 * HOUR_MS
-    breaches = [make_breach(1001, base), make_breach(1002, base + 1000), make_breach(1003, base + 2000),
-                make_breach(1004, base + 3000), make_breach(1005, base + 3000)]
-    breaches[1]['creationTime'] = str(base + 1000)
-    breaches[2]['creationTime'] = breaches[2]['time'] = datetime.fromtimestamp(
-        (base + 2000) / 1000, tz=timezone.utc).strftime('%Y-%m-%d %H:%M:%S')
-    breaches[3]['pbid'] = '1004'
-    breaches[4].update(model='Anomalous Connection::Data Sent', device='ws-17', score='0.95')
-    last_run: dict[str, Any] = {}
-    delivered: list[str] = []
-    for _ in range(5):
-        last_run, incidents = fetch_incidents(FakeAppliance(breaches), last_run, settings(max_alerts=3), NOW_MS)
-        assert all(isinstance(pbid, int) for pbid in last_run['seen_pbids'])
-        delivered += [incident['dbotMirrorId'] for incident in incidents]
-    assert sorted(delivered) == ['1001', '1002', '1003', '1004', '1005']
-    odd = Darktrace.breach_to_incident(breaches[4])
-    assert odd['severity'] == IncidentSeverity.MEDIUM and odd['name'].startswith('Darktrace Model Breach 1005')
-
-
-def test_fetch_delivers_a_breach_without_times_once_and_never_blocks_the_others() -> None:
-    """
-    Given a window whose reply holds a breach with no readable time before breaches that have one
-    When fetch runs, then runs again over the same reply (the window is read again)
-    Then the first run delivers it with the others, and the second does not deliver it again.
-    """
-    timeless = make_breach(500, NOW_MS - 5 * HOUR_MS)
-    timeless['creationTime'], timeless['time'] = None, 'not a time'
-    appliance = FakeAppliance([])
-    appliance.reply = [timeless] + [make_breach(600 + i, NOW_MS - 5 * HOUR_MS + i) for i in range(3)]
-    state = {'start_ms': NOW_MS - 6 * HOUR_MS, 'window_ms': 2 * HOUR_MS}
-    next_run, incidents = fetch_incidents(appliance, state, settings(max_alerts=10), NOW_MS)
-    assert [i['dbotMirrorId'] for i in incidents] == ['500', '600', '601', '602']
-    assert next_run['unplaced_pbids'] == [500]
-    _, again = fetch_incidents(appliance, {**state, 'unplaced_pbids': next_run['unplaced_pbids']},
-                               settings(max_alerts=10), NOW_MS)
-    assert '500' not in [i['dbotMirrorId'] for i in again]
-
-
-def test_fetch_logs_a_breach_without_pbid_instead_of_making_an_incident(mocker: Any) -> None:
-    """
-    Given a reply holding a breach without a pbid, and an entry that is not an object
-    When fetch runs
-    Then neither becomes an incident, and each is logged once with what finds it in Darktrace.
-    """
-    nameless = make_breach(1, NOW_MS - 5 * HOUR_MS)
-    del nameless['pbid']
-    appliance = FakeAppliance([])
-    appliance.reply = [nameless, 42, make_breach(2, NOW_MS - 5 * HOUR_MS + 1)]
-    logged = mocker.patch.object(demisto, 'error')
-    _, incidents = fetch_incidents(appliance, {'start_ms': NOW_MS - 6 * HOUR_MS, 'window_ms': 2 * HOUR_MS},
-                                   settings(), NOW_MS)
-    assert [i['dbotMirrorId'] for i in incidents] == ['2']
-    assert all('None' not in i['name'] for i in incidents)
-    messages = [call.args[0] for call in logged.call_args_list]
-    assert len(messages) == 2
-    assert 'without a usable pbid' in messages[0] and 'Compromise::Watched Domain' in messages[0] \
-        and 'ws1' in messages[0] and 'did 1417' in messages[0]
-    assert 'not an object' in messages[1] and 'the number 42' in messages[1]
-
-
-@pytest.mark.parametrize('reply, described', [({}, 'an empty object'), (42, 'the number 42'),
-                                              ({'error': None, 'a': 1}, 'an object'), ('[]', 'the text "[]"')])
-def test_fetch_fails_on_a_reply_that_is_not_a_list(client: Client, requests_mock: Any, reply: Any,
-                                                   described: str) -> None:
-    """
-    Given /modelbreaches answering something other than a list
-    When fetch runs
-    Then the run fails naming the endpoint and what came back, so the platform keeps the previous lastRun.
-    """
-    requests_mock.get(f'{BASE}/modelbreaches', json=reply)
-    with pytest.raises(DarktraceApiError) as raised:
-        fetch_incidents(client, {'start_ms': NOW_MS - 6 * HOUR_MS}, settings(), NOW_MS)
-    assert str(raised.value).startswith(f'Darktrace answered GET /modelbreaches with {described} where a list was '
-                                        'expected')
-
-
-def test_fetch_narrows_and_asks_again_when_a_reply_is_over_its_cap(monkeypatch: pytest.MonkeyPatch) -> None:
-    """
-    Given a window whose breaches are more bytes than a fetch reply may hold
-    When one fetch runs
-    Then it asks again within the run for a window NARROWING_FACTOR times narrower, and delivers from it.
-    """
-    base = NOW_MS - 20 * HOUR_MS
-    appliance = FakeAppliance([make_breach(i, base + i * 60_000) for i in range(1, 500)])
-    monkeypatch.setattr(Darktrace, 'FETCH_MAX_REPLY_BYTES', 60_000)
-    next_run, incidents = fetch_incidents(appliance, {'start_ms': base, 'window_ms': 8 * HOUR_MS},
-                                          settings(max_alerts=10), NOW_MS)
-    widths = [r['endtime'] - r['starttime'] - 1 for r in appliance.requests]
-    assert widths[:2] == [8 * HOUR_MS, HOUR_MS] and len(appliance.requests) == Darktrace.MAX_REQUESTS_PER_RUN
-    assert incidents and next_run['start_ms'] > base and max(appliance.reply_sizes) <= 60_001
-
-
-def test_fetch_fails_clearly_when_one_second_is_over_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
-    """
-    Given more breach bytes created within one second than a fetch reply may hold
-    When fetch runs with the narrowest window
-    Then it fails saying so and how to get past it, never skipping that second.
-    """
-    base = NOW_MS - 20 * HOUR_MS
-    appliance = FakeAppliance([make_breach(i, base) for i in range(1, 50)])
-    monkeypatch.setattr(Darktrace, 'FETCH_MAX_REPLY_BYTES', 10_000)
-    with pytest.raises(DarktraceApiError, match='within one second.*Minimum Score'):
-        fetch_incidents(appliance, {'start_ms': base, 'window_ms': Darktrace.MIN_WINDOW_MS}, settings(), NOW_MS)
-
-
-@pytest.mark.parametrize('state, field', [
-    ({'start_ms': 'abc'}, 'start_ms'), ({'start_ms': float('nan')}, 'start_ms'), ({'start_ms': -5}, 'start_ms'),
-    ({'start_ms': True}, 'start_ms'), ({'start_ms': None}, 'start_ms'), ({'window_ms': 'wide'}, 'window_ms'),
-    ({'window_ms': -1}, 'window_ms'), ({'seen_pbids': 5}, 'seen_pbids'), ({'seen_pbids': ['x']}, 'seen_pbids'),
-    ({'unplaced_pbids': {}}, 'unplaced_pbids'), ({'first_fetch_ms': 'soon'}, 'first_fetch_ms'),
-])
-def test_fetch_refuses_damaged_state_naming_the_field(state: dict, field: str) -> None:
-    """
-    Given a lastRun with a value that cannot be repaired without losing or duplicating breaches
-    When fetch runs
-    Then it fails before any request, naming the field and saying how to reset the instance's last run.
-    """
-    appliance = FakeAppliance([])
-    with pytest.raises(ValueError) as raised:
-        fetch_incidents(appliance, {'start_ms': NOW_MS - HOUR_MS, **state}, settings(), NOW_MS)
-    assert f'{field} is ' in str(raised.value) and 'Reset the \'last run\' timestamp' in str(raised.value)
-    assert appliance.requests == []
-
-
-@pytest.mark.parametrize('state, field', [
-    ({'start_ms': NOW_MS + 31 * 60_000}, 'start_ms'),
-    ({'start_ms': NOW_MS - HOUR_MS, 'first_fetch_ms': NOW_MS + 2 * HOUR_MS}, 'first_fetch_ms'),
-])
-def test_fetch_refuses_a_stored_start_in_the_future(state: dict, field: str) -> None:
-    """
-    Given a lastRun dated more than the allowed 30-minute clock skew after this machine's clock
-    When fetch runs
-    Then it fails before any request, naming the field and the reset, instead of silently skipping ahead.
-    """
-    appliance = FakeAppliance([])
-    with pytest.raises(ValueError) as raised:
-        fetch_incidents(appliance, state, settings(), NOW_MS)
-    assert f'({field})' in str(raised.value) and 'clock moved back' in str(raised.value)
-    assert 'Reset the \'last run\' timestamp' in str(raised.value) and appliance.requests == []
-
-
-def test_fetch_repairs_what_loses_nothing(mocker: Any) -> None:
-    """
-    Given a lastRun whose window is 0 and, separately, one whose start is 0 (an edited instance)
-    When fetch runs
-    Then the window is raised to its bound and the start moved up to the first fetch time, each repair logged,
-    and breaches waiting there are delivered.
-    """
-    first_fetch = NOW_MS - 10 * HOUR_MS - HOUR_MS // 2
-    appliance = FakeAppliance([make_breach(7, NOW_MS - 10 * HOUR_MS)])
-    info = mocker.patch.object(demisto, 'info')
-    next_run, incidents = fetch_incidents(appliance, {'start_ms': NOW_MS - 10 * HOUR_MS - 500, 'window_ms': 0},
-                                          settings(first_fetch_ms=first_fetch), NOW_MS)
-    assert [i['dbotMirrorId'] for i in incidents] == ['7'] and next_run['window_ms'] >= Darktrace.MIN_WINDOW_MS
-    appliance.requests.clear()
-    _, incidents = fetch_incidents(appliance, {'start_ms': 0}, settings(first_fetch_ms=first_fetch), NOW_MS)
-    assert appliance.requests[0]['starttime'] == first_fetch - 1 and [i['dbotMirrorId'] for i in incidents] == ['7']
-    assert len(info.call_args_list) == 2
-
-
-def test_fetch_keeps_a_legacy_start_that_fell_behind_the_first_fetch_time() -> None:
-    """
-    Given a lastRun stored without its first fetch time, whose start is older than today's relative first fetch time
-    (fetching was down for days)
-    When fetch runs
-    Then it continues from that start, so nothing created while it was down is skipped.
-    """
-    appliance = FakeAppliance([make_breach(8, NOW_MS - 100 * HOUR_MS)])
-    next_run, incidents = fetch_incidents(appliance, {'start_ms': NOW_MS - 101 * HOUR_MS},
-                                          settings(first_fetch_ms=NOW_MS - 72 * HOUR_MS), NOW_MS)
-    assert [i['dbotMirrorId'] for i in incidents] == ['8']
-    assert next_run['first_fetch_ms'] == NOW_MS - 101 * HOUR_MS
-
-
-def test_incident_shape() -> None:
-    """
-    Given a critical breach
-    When it becomes an incident
-    Then name, occurred (from time), severity, details, rawJSON and dbotMirrorId follow the documented rules,
-    and rawJSON is the breach as the API returned it plus the record kind the pack's classifier reads.
-    """
-    breach = load('model_breaches.json')[0]
-    incident = Darktrace.breach_to_incident(breach)
-    assert incident['name'] == 'Darktrace Model Breach 30960: Compromise::Watched Domain'
-    assert incident['occurred'] == '2023-01-24T01:04:25.000Z'
-    assert incident['severity'] == IncidentSeverity.HIGH
-    assert 'Compromise::Watched Domain was triggered.' in incident['details'] and 'ws1' in incident['details']
-    assert json.loads(incident['rawJSON']) == {**breach, 'darktraceRecordKind': 'Model Breach'}
-    assert 'darktraceRecordKind' not in breach, 'the fetched record itself must stay unchanged'
-    assert incident['dbotMirrorId'] == '30960'
-
-
-@pytest.mark.parametrize('category, priority, score, severity', [
-    ('Critical', 5, 0.9, IncidentSeverity.CRITICAL), ('Critical', 5, 0.5, IncidentSeverity.HIGH),
-    ('Suspicious', 4, 0.8, IncidentSeverity.HIGH), ('Suspicious', 4, 0.1, IncidentSeverity.MEDIUM),
-    ('Compliance', 2, 0.95, IncidentSeverity.MEDIUM), ('Compliance', 1, 0.3, IncidentSeverity.LOW),
-    ('Informational', 0, 0.2, IncidentSeverity.LOW), ('', 5, 0.2, IncidentSeverity.HIGH),
-])
-def test_breach_severity_mapping(category: str, priority: int, score: float, severity: float) -> None:
-    """
-    Given a breach's model category, priority and score
-    When its severity is computed
-    Then it follows the documented table.
-    """
-    breach = {'score': score, 'model': {'then': {'category': category, 'priority': priority}}}
-    assert Darktrace.breach_severity(breach) == severity
-
-
-@pytest.mark.parametrize('params, fragment', [
-    ({'min_score': '101'}, 'from 0 to 100'),
-    ({'min_score': 'high'}, 'from 0 to 100'),
-    ({'max_alerts': '0'}, 'from 1 to 1000'),
-    ({'max_alerts': '1001'}, 'from 1 to 1000'),
-    ({'first_fetch': 'soonish'}, '"3 days"'),
-    ({'include_acknowledged': 'perhaps'}, 'true or false'),
-])
-def test_fetch_settings_refuse_bad_parameters(params: dict, fragment: str) -> None:
-    """
-    Given a fetch parameter outside what is accepted
-    When the fetch settings are read
-    Then a clear error names the parameter, never a silent cap.
-    """
-    with pytest.raises(ValueError, match=fragment.replace('(', r'\(').replace(')', r'\)')):
-        FetchSettings.from_params(params, NOW_MS)
-
-
-@pytest.mark.parametrize('first_fetch, expected_ms', [
-    ('1600063200', 1600063200000),
-    ('1600063200000', 1600063200000),
-    ('2020-09-14T06:00:00Z', 1600063200000),
-    ('2020-09-14', 1600041600000),
-])
-def test_first_fetch_absolute_forms(first_fetch: str, expected_ms: int) -> None:
-    """
-    Given first_fetch as epoch seconds, epoch milliseconds, an ISO date-time or an ISO date
-    When the fetch settings are read
-    Then the start is that moment in epoch milliseconds.
-    """
-    assert FetchSettings.from_params({'first_fetch': first_fetch}, NOW_MS).first_fetch_ms == expected_ms
-
-
-def test_first_fetch_relative_form_counts_back_from_the_clock() -> None:
-    """
-    Given first_fetch "3 days"
-    When the fetch settings are read with a clock a year ahead of the real one
-    Then the start is three days before that clock (the one clock given), in epoch milliseconds.
-    """
-    now = Darktrace.now_ms() + 365 * 24 * HOUR_MS
-    result = FetchSettings.from_params({'first_fetch': '3 days'}, now)
-    assert abs(result.first_fetch_ms - (now - 3 * 24 * HOUR_MS)) <= 1
-
-
-def test_first_fetch_in_the_future_is_refused() -> None:
-    """
-    Given a first fetch time later than now, as an ISO time or as epoch seconds or milliseconds
-    When the fetch settings are read
-    Then it is refused, naming the parameter, instead of silently skipping every breach until then.
-    """
-    for first_fetch in ('2999-01-01T00:00:00Z', str(NOW_MS // 1000 + 3600), str(NOW_MS + 3_600_000)):
-        with pytest.raises(ValueError, match=r'"First fetch time" \(first_fetch\).*is in the future'):
-            FetchSettings.from_params({'first_fetch': first_fetch}, NOW_MS)
-
-
-def test_fetch_settings_defaults() -> None:
-    """
-    Given no fetch parameters
-    When the fetch settings are read
-    Then max_alerts is 50, acknowledged breaches are included, and the first fetch is in the past.
-    """
-    result = FetchSettings.from_params({}, NOW_MS)
-    assert result.max_alerts == 50 and result.include_acknowledged is True and result.min_score == 0
-    assert result.first_fetch_ms <= NOW_MS
-
-
-# --- fetch: AI Analyst incidents and both sources ---------------------------------------------------
-
-LOOKBACK_MS = Darktrace.AI_ANALYST_LOOKBACK_MS
-BOTH_SOURCES = (Darktrace.FETCH_SOURCE_BREACHES, Darktrace.FETCH_SOURCE_AI_ANALYST)
-AI_ONLY = (Darktrace.FETCH_SOURCE_AI_ANALYST,)
-
-
-def make_event(number: int, created_ms: int, activity_end_ms: int | None = None, score: float = 50.0,
-               **fields: Any) -> dict[str, Any]:
-    template = load('ai_analyst_events.json')[0]
-    end = created_ms if activity_end_ms is None else activity_end_ms
-    return {**template, 'id': f'ev-{number:05d}', 'createdAt': created_ms, 'aiaScore': score,
-            'periods': [{'start': end - HOUR_MS, 'end': end}], **fields}
-
-
-class FakeAppliance2(FakeAppliance):
-    """FakeAppliance with /aianalyst/incidentevents filtering on createdAt or on activity periods."""
-
-    def __init__(self, breaches: list[dict[str, Any]], events: list[dict[str, Any]], time_filter: str = 'created',
-                 inclusive: bool = True) -> None:
-        super().__init__(breaches, inclusive=inclusive)
-        self.events = events
-        self.time_filter = time_filter
-        self.event_requests: list[dict[str, Any]] = []
-        self.server_url = BASE
-
-    def get_ai_analyst_incident_events(self, params: dict[str, Any]) -> list[dict[str, Any]]:
-        self.event_requests.append(params)
-        if len(self.requests) + len(self.event_requests) == self.fail_on_request:
-            raise DarktraceApiError('unavailable', 'appliance down')
-        start, end = params['starttime'], params['endtime']
-        if self.inclusive:
-            def overlaps(low: int, high: int) -> bool: return low <= end and high >= start
-        else:
-            def overlaps(low: int, high: int) -> bool: return low < end and high > start
-        minimum = float(params.get('minscore') or 0)
-        found = [e for e in self.events if e['aiaScore'] >= minimum and (
-            overlaps(e['createdAt'], e['createdAt']) if self.time_filter == 'created'
-            else any(overlaps(p['start'], p['end']) for p in e['periods']))]
-        return sorted(found, key=lambda e: e['createdAt'], reverse=True)
-
-
-def drain_both(appliance: FakeAppliance2, fetch_settings: FetchSettings, last_run: dict[str, Any] | None = None,
-               runs: int = 500) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    last_run = dict(last_run or {})
-    incidents: list[dict[str, Any]] = []
-    for _ in range(runs):
-        last_run, new = fetch_incidents(appliance, last_run, fetch_settings, NOW_MS)
-        json.dumps(last_run)
-        incidents.extend(new)
-        if not new and last_run.get('ai_analyst', {}).get('start_ms', NOW_MS) >= NOW_MS \
-                and last_run.get('start_ms', NOW_MS) >= NOW_MS - Darktrace.SETTLE_MS:
-            return last_run, incidents
-    raise AssertionError(f'fetch did not catch up within {runs} runs')
-
-
-def ids_of(incidents: list[dict[str, Any]]) -> list[str]:
-    return [incident['dbotMirrorId'] for incident in incidents]
-
-
-@pytest.mark.parametrize('time_filter', ['created', 'periods'])
-@pytest.mark.parametrize('inclusive', [True, False])
-def test_ai_fetch_delivers_ties_and_late_events_exactly_once(time_filter: str, inclusive: bool) -> None:
-    """
-    Given 90 AI Analyst events sharing three milliseconds, one whose activity ended 8 hours before it was created,
-    an appliance filtering on createdAt or on activity periods, with inclusive or exclusive bounds, max_alerts 20
-    When fetch runs until drained, and again after an event created earlier than the cursor appears late
-    Then every event is delivered exactly once, the late one too.
-    """
-    base = NOW_MS - 10 * HOUR_MS
-    events = [make_event(i, base + i % 3) for i in range(90)]
-    events.append(make_event(90, NOW_MS - 3 * HOUR_MS, activity_end_ms=NOW_MS - 11 * HOUR_MS))
-    appliance = FakeAppliance2([], events, time_filter, inclusive)
-    fetch_settings = settings(max_alerts=20, sources=AI_ONLY)
-    last_run, incidents = drain_both(appliance, fetch_settings)
-    assert sorted(ids_of(incidents)) == sorted(e['id'] for e in events)
-    appliance.events.append(make_event(91, NOW_MS - 2 * HOUR_MS))  # created two hours ago, visible only now
-    _, late = drain_both(appliance, fetch_settings, last_run)
-    assert ids_of(late) == ['ev-00091']
-
-
-def test_ai_fetch_request_reaches_back_and_sends_the_ai_score_scale() -> None:
-    """
-    Given a first AI Analyst fetch 24 hours ago with a minimum AI Analyst score of 40, acknowledged events left out
-    When the first fetch runs
-    Then the window starts the look-back before the first fetch time, in epoch ms, and minscore is sent as 40
-    (AI Analyst scores are 0..100), with the event link asked for.
-    """
-    appliance = FakeAppliance2([], [])
-    fetch_incidents(appliance, {}, settings(sources=AI_ONLY, ai_analyst_min_score=40, include_acknowledged=False),
-                    NOW_MS)
-    first = appliance.event_requests[0]
-    assert first == {'starttime': NOW_MS - 24 * HOUR_MS - LOOKBACK_MS - 1, 'endtime': NOW_MS - 23 * HOUR_MS,
-                     'minscore': '40', 'includeacknowledged': False, 'includeincidenteventurl': True}
-    assert appliance.requests == [] and len(appliance.event_requests) == 3
-
-
-def test_ai_fetch_leaves_out_events_created_before_the_first_fetch() -> None:
-    """
-    Given an event created an hour before the first fetch time, found by the look-back
-    When fetch drains the appliance
-    Then only the event created after the first fetch time is delivered.
-    """
-    events = [make_event(1, NOW_MS - 25 * HOUR_MS), make_event(2, NOW_MS - 23 * HOUR_MS)]
-    _, incidents = drain_both(FakeAppliance2([], events), settings(sources=AI_ONLY))
-    assert ids_of(incidents) == ['ev-00002']
-
-
-def test_ai_fetch_places_an_event_without_created_at_by_its_activity(mocker: Any) -> None:
-    """
-    Given an event without createdAt (fields are often missing) whose activity ended two hours ago, one with
-    neither createdAt nor periods, and items that are not events (no id, not an object)
-    When fetch drains the appliance
-    Then the first is delivered once, placed by the end of its activity, the second is logged as not fetchable,
-    and the rest are ignored.
-    """
-    dated = {**make_event(1, NOW_MS - 2 * HOUR_MS), 'createdAt': None}
-    undated = {'id': 'ev-undated', 'title': 'No times'}
-    appliance = FakeAppliance2([], [])
-    # Whatever the window; the reply also holds what is not an event at all.
-    appliance.get_ai_analyst_incident_events = lambda params: [dated, undated, 'junk', {'title': 'no id'}]
-    debug = mocker.patch.object(demisto, 'debug')
-    _, incidents = drain_both(appliance, settings(sources=AI_ONLY))
-    assert ids_of(incidents) == ['ev-00001']
-    assert any('ev-undated' in str(call.args[0]) for call in debug.call_args_list)
-
-
-def test_fetch_with_both_sources_shares_max_alerts() -> None:
-    """
-    Given 100 breaches and 100 AI Analyst events waiting, and max_alerts 10
-    When one fetch runs with both sources, and later runs once the breaches are drained
-    Then the first run delivers 5 of each, and once one source has nothing left the other gets all 10.
-    """
-    base = NOW_MS - 20 * HOUR_MS
-    breaches = [make_breach(i, base + i * 60_000) for i in range(1, 101)]
-    events = [make_event(i, base + i * 60_000) for i in range(1, 101)]
-    appliance = FakeAppliance2(breaches, events)
-    fetch_settings = settings(max_alerts=10, sources=BOTH_SOURCES)
-    last_run, incidents = fetch_incidents(appliance, {}, fetch_settings, NOW_MS)
-    assert sorted(ids_of(incidents)) == sorted([str(i) for i in range(1, 6)] + [f'ev-{i:05d}' for i in range(1, 6)])
-    appliance.breaches.clear()
-    counts = []
-    for _ in range(5):
-        last_run, incidents = fetch_incidents(appliance, last_run, fetch_settings, NOW_MS)
-        counts.append(len(incidents))
-    assert counts[-3:] == [10, 10, 10]
-
-
-def test_switching_ai_analyst_on_keeps_the_breach_cursor() -> None:
-    """
-    Given an instance whose lastRun holds a model-breach cursor from before AI Analyst incidents existed
-    When AI Analyst incidents are switched on beside model breaches, and when breaches are switched off
-    Then the breach fetch continues from its cursor, the AI Analyst cursor is added beside it under "ai_analyst",
-    and a source switched off keeps its cursor as it was.
-    """
-    old_cursor = {'start_ms': NOW_MS - 5 * HOUR_MS, 'seen_pbids': [7], 'window_ms': 2 * HOUR_MS}
-    appliance = FakeAppliance2([make_breach(8, NOW_MS - 4 * HOUR_MS)], [make_event(1, NOW_MS - 23 * HOUR_MS)])
-    next_run, incidents = fetch_incidents(appliance, dict(old_cursor), settings(sources=BOTH_SOURCES), NOW_MS)
-    assert appliance.requests[0]['starttime'] == old_cursor['start_ms'] - 1
-    assert sorted(ids_of(incidents)) == ['8', 'ev-00001']
-    assert set(next_run) == {'start_ms', 'seen_pbids', 'window_ms', 'first_fetch_ms', 'ai_analyst'}
-    only_ai_run, _ = fetch_incidents(appliance, dict(old_cursor), settings(sources=AI_ONLY), NOW_MS)
-    assert {key: only_ai_run[key] for key in old_cursor} == old_cursor
-    only_breach_run, _ = fetch_incidents(appliance, next_run, settings(), NOW_MS)
-    assert only_breach_run['ai_analyst'] == next_run['ai_analyst']
-
-
-def test_ai_fetch_failure_raises_after_at_most_three_requests() -> None:
-    """
-    Given the appliance fails on the third AI Analyst request of a run
-    When fetch runs
-    Then the run raises there, so the platform keeps the previous lastRun.
-    """
-    appliance = FakeAppliance2([], [])
-    appliance.fail_on_request = 3
-    with pytest.raises(DarktraceApiError):
-        fetch_incidents(appliance, {}, settings(sources=AI_ONLY, first_fetch_ms=NOW_MS - 7 * 24 * HOUR_MS), NOW_MS)
-    assert len(appliance.event_requests) == 3
-
-
-def test_ai_fetch_bounds_the_remembered_ids() -> None:
-    """
-    Given more events within the look-back than the cursor may remember
-    When fetch drains them, then runs again
-    Then lastRun keeps at most MAX_AI_ANALYST_SEEN_IDS ids, its horizon moves past the ones forgotten, and no event
-    is delivered twice.
-    """
-    count = Darktrace.MAX_AI_ANALYST_SEEN_IDS + 300
-    events = [make_event(i, NOW_MS - 3 * HOUR_MS + i * 1000) for i in range(count)]
-    last_run, incidents = drain_both(FakeAppliance2([], events), settings(sources=AI_ONLY, max_alerts=1000))
-    cursor = last_run['ai_analyst']
-    assert len(cursor['seen_ids']) <= Darktrace.MAX_AI_ANALYST_SEEN_IDS
-    assert cursor['horizon_ms'] > min(cursor['seen_ids'].values()) - 1000
-    assert len(ids_of(incidents)) == len(set(ids_of(incidents))) == count
-
-
-@pytest.mark.parametrize('cursor, field', [
-    ('not a cursor', 'ai_analyst'),
-    ({'start_ms': 'soon'}, 'ai_analyst.start_ms'),
-    ({'start_ms': NOW_MS - HOUR_MS, 'seen_ids': ['a'], 'horizon_ms': NOW_MS - 2 * HOUR_MS}, 'ai_analyst.seen_ids'),
-    ({'start_ms': NOW_MS - HOUR_MS, 'seen_ids': {'a': 'x'}, 'horizon_ms': NOW_MS - 2 * HOUR_MS},
-     'ai_analyst.seen_ids.a'),
-    ({'start_ms': NOW_MS - HOUR_MS, 'seen_ids': {}, 'horizon_ms': NOW_MS}, 'ai_analyst.horizon_ms'),
-])
-def test_ai_cursor_damaged_parts_never_deliver_twice(cursor: Any, field: str) -> None:
-    """
-    Given an AI Analyst cursor damaged in lastRun (not an object, no usable start, unusable seen ids or horizon)
-    When the cursor is read
-    Then it is refused, naming the field and how to reset the last run, as the model-breach cursor is: restarting
-    from the first fetch time would deliver incidents again, and dropping the seen ids could skip or repeat some.
-    """
-    with pytest.raises(ValueError) as raised:
-        Darktrace.ai_analyst_cursor(cursor, NOW_MS - 24 * HOUR_MS, NOW_MS)
-    assert f'{field} is ' in str(raised.value) and 'Reset the \'last run\' timestamp' in str(raised.value)
-
-
-def test_ai_incident_shape() -> None:
-    """
-    Given an AI Analyst event from the appliance without its link
-    When it becomes an incident
-    Then name (title and device), occurred (earliest activity), severity, details (summary, devices, breaches),
-    rawJSON (the event, its built link and the record kind) and dbotMirrorId (the event id) follow the rules.
-    """
-    event = load('ai_analyst_events.json')[0]
-    incident = Darktrace.ai_event_to_incident(event, BASE, mirror_settings(direction='Both'))
-    assert incident['name'] == 'Darktrace AI Analyst Incident: Unusual Repeated Connections (ws1)'
-    assert incident['occurred'] == ms_to_iso(1674520000000)
-    assert incident['severity'] == IncidentSeverity.CRITICAL
-    assert incident['details'] == ('The device ws1 made repeated connections to a rare external host.\n\n'
-                                   'Devices: ws1 (did 1417, IP 192.168.16.100)\n\n'
-                                   'Related model breaches: 30960 (Compromise::Watched Domain)')
-    assert json.loads(incident['rawJSON']) == {
-        **event, 'incidentEventUrl': f'{BASE}/#aiaincidentevent/{EVENT_ID}',
-        'darktraceRecordKind': 'AI Analyst Incident'}
-    assert incident['dbotMirrorId'] == EVENT_ID
-    assert (incident['dbotMirrorDirection'], incident['dbotMirrorTags']) == ('Both', [MIRROR_TAG])
-
-
-def test_ai_incident_keeps_the_appliance_link_and_reads_a_structured_summary() -> None:
-    """
-    Given an event with its link, no periods, and a summary given as an object
-    When it becomes an incident
-    Then the link is kept, occurred falls back to createdAt, and details render the summary as readable lines.
-    """
-    event = {'id': 'e1', 'createdAt': 1674600000000, 'title': 'Possible SSL Command and Control',
-             'incidentEventUrl': 'https://dt.example/#aiaincidentevent/e1',
-             'summary': {'text': 'Beaconing to a rare host.', 'steps': ['Connected', {'port': 443}], 'empty': None}}
-    incident = Darktrace.ai_event_to_incident(event, 'https://other.example')
-    assert json.loads(incident['rawJSON'])['incidentEventUrl'] == 'https://dt.example/#aiaincidentevent/e1'
-    assert incident['occurred'] == ms_to_iso(1674600000000)
-    assert incident['details'] == 'text: Beaconing to a rare host.\nsteps:\n  - Connected\n  -\n    port: 443'
-    assert incident['name'] == 'Darktrace AI Analyst Incident: Possible SSL Command and Control'
-    assert 'dbotMirrorDirection' not in incident
-
-
-@pytest.mark.parametrize('event, severity', [
-    ({'category': 'critical', 'aiaScore': 80}, IncidentSeverity.CRITICAL),
-    ({'category': 'critical', 'aiaScore': 79.9}, IncidentSeverity.HIGH),
-    ({'category': 'Suspicious', 'aiaScore': '95'}, IncidentSeverity.HIGH),
-    ({'category': 'suspicious', 'aiaScore': 10}, IncidentSeverity.MEDIUM),
-    ({'category': 'compliance', 'aiaScore': 99}, IncidentSeverity.MEDIUM),
-    ({'category': 'informational', 'aiaScore': 20}, IncidentSeverity.LOW),
-    ({'groupCategory': 'critical', 'groupScore': 90}, IncidentSeverity.CRITICAL),
-    ({}, IncidentSeverity.LOW),
-])
-def test_ai_event_severity_mapping(event: dict, severity: float) -> None:
-    """
-    Given an AI Analyst event's category and score (or its incident's, when the event has none)
-    When its severity is computed
-    Then it follows the documented table.
-    """
-    assert Darktrace.ai_event_severity(event) == severity
-
-
-@pytest.mark.parametrize('value, expected', [
-    (None, (Darktrace.FETCH_SOURCE_BREACHES,)),
-    ('', (Darktrace.FETCH_SOURCE_BREACHES,)),
-    (['AI Analyst Incidents'], AI_ONLY),
-    ('ai analyst incidents,Model Breaches', BOTH_SOURCES),
-    (['Model Breaches', 'AI Analyst Incidents'], BOTH_SOURCES),
-])
-def test_fetch_sources_parameter(value: Any, expected: tuple) -> None:
-    """
-    Given the "Fetch" multi-select as a list, as comma-separated text, or not set (an instance from before it)
-    When the fetch settings are read
-    Then the chosen sources come out in their canonical order, model breaches when none is chosen.
-    """
-    assert FetchSettings.from_params({'fetch_sources': value}, NOW_MS).sources == expected
-
-
-@pytest.mark.parametrize('params, fragment', [
-    ({'fetch_sources': ['Model Breaches', 'Devices']}, 'Invalid "Fetch" (fetch_sources)="Devices"'),
-    ({'ai_analyst_min_score': '0.5x'}, 'Invalid "Minimum AI Analyst Score" (ai_analyst_min_score)="0.5x"'),
-    ({'ai_analyst_min_score': '150'}, 'from 0 to 100'),
-])
-def test_fetch_settings_refuse_bad_ai_analyst_parameters(params: dict, fragment: str) -> None:
-    """
-    Given an unknown fetch source or an AI Analyst score outside 0 to 100
-    When the fetch settings are read
-    Then a clear error names the parameter.
-    """
-    with pytest.raises(ValueError) as raised:
-        FetchSettings.from_params(params, NOW_MS)
-    assert fragment in str(raised.value)
-
-
-# --- main ------------------------------------------------------------------------------------------
-
-PARAMS = {'url': BASE, 'public_api_token': PUBLIC, 'private_api_token': {'password': PRIVATE}, 'min_score': '0'}
-
-
-def run_main(mocker: Any, command: str, args: dict | None = None, params: dict | None = None) -> Any:
-    mocker.patch.object(demisto, 'command', return_value=command)
-    mocker.patch.object(demisto, 'params', return_value=params or PARAMS)
-    mocker.patch.object(demisto, 'args', return_value=args or {})
-    results = mocker.patch.object(Darktrace, 'return_results')
-    error = mocker.patch.object(Darktrace, 'return_error')
-    Darktrace.main()
-    return results, error
-
-
-def test_main_test_module_ok(mocker: Any, requests_mock: Any) -> None:
-    """
-    Given valid parameters
-    When test-module runs
-    Then it calls /status and returns ok.
-    """
-    requests_mock.get(f'{BASE}/status', json=load('status.json'))
-    results, error = run_main(mocker, 'test-module')
-    results.assert_called_once_with('ok')
-    error.assert_not_called()
-    assert requests_mock.last_request.path_url == '/status'
-
-
-def test_main_test_module_checks_fetch_parameters_first(mocker: Any, requests_mock: Any) -> None:
-    """
-    Given fetching is on with max_alerts out of range
-    When test-module runs
-    Then it fails on that parameter before any request.
-    """
-    run_params = {**PARAMS, 'isFetch': True, 'max_alerts': '5000'}
-    _, error = run_main(mocker, 'test-module', params=run_params)
-    assert 'from 1 to 1000' in error.call_args[0][0]
-    assert requests_mock.call_count == 0
-
-
-def test_main_test_module_signature_error(mocker: Any, requests_mock: Any) -> None:
-    """
-    Given tokens the appliance rejects
-    When test-module runs
-    Then return_error says to check the tokens, and does not reveal the private token.
-    """
-    requests_mock.get(f'{BASE}/status', status_code=400, json={'status': 'API SIGNATURE ERROR'})
-    _, error = run_main(mocker, 'test-module')
-    message = error.call_args[0][0]
-    assert message.startswith('Failed to execute test-module command.\nError:\n')
-    assert 'public and private API tokens' in message and PRIVATE not in message
-
-
-def test_main_dispatches_commands(mocker: Any, requests_mock: Any) -> None:
-    """
-    Given a command name from the table
-    When main runs
-    Then the matching command function's CommandResults is returned.
-    """
-    requests_mock.get(f'{BASE}/tags/entities', json=load('device_tags.json'))
-    results, error = run_main(mocker, 'darktrace-get-tags-for-device', {'deviceId': '1417'})
-    error.assert_not_called()
-    returned = results.call_args[0][0]
-    assert isinstance(returned, CommandResults) and returned.outputs[0]['tagName'] == 'Active Threat'
-
-
-def test_main_unknown_command(mocker: Any) -> None:
-    """
-    Given a command the integration does not have
-    When main runs
-    Then NotImplementedError is raised inside and reported through return_error.
-    """
-    _, error = run_main(mocker, 'darktrace-make-coffee')
-    assert 'Failed to execute darktrace-make-coffee command.\nError:\n' in error.call_args[0][0]
-    assert 'not implemented' in error.call_args[0][0]
-
-
-def test_main_refuses_a_bad_url_before_any_request(mocker: Any, requests_mock: Any) -> None:
-    """
-    Given a server URL without a scheme
-    When any command runs
-    Then the error names the url parameter and nothing is sent.
-    """
-    _, error = run_main(mocker, 'test-module', params={**PARAMS, 'url': 'dt.example'})
-    assert '"Server URL" (url)' in error.call_args[0][0]
-    assert requests_mock.call_count == 0
-
-
-def test_main_refuses_a_url_with_credentials_without_echoing_them(mocker: Any, requests_mock: Any) -> None:
-    """
-    Given a server URL carrying a user name and password
-    When any command runs
-    Then it is refused before any request, and the message holds neither the user name nor the password.
-    """
-    _, error = run_main(mocker, 'test-module', params={**PARAMS, 'url': 'https://soc-admin:Hunter2-pass@dt.example'})
-    message = error.call_args[0][0]
-    assert '"Server URL" (url)' in message and 'user name or password' in message
-    assert 'Hunter2' not in message and 'soc-admin' not in message and requests_mock.call_count == 0
-
-
-@pytest.mark.parametrize('status', [{'a': 1}, {}, {'hostname': 'proxy'}])
-def test_main_test_module_refuses_a_status_that_is_not_the_appliance_s(mocker: Any, requests_mock: Any,
-                                                                      status: dict) -> None:
-    """
-    Given /status answering an object without version or time
-    When test-module runs
-    Then it fails saying the URL may not point at an appliance, instead of answering ok.
-    """
-    requests_mock.get(f'{BASE}/status', json=status)
-    results, error = run_main(mocker, 'test-module')
-    results.assert_not_called()
-    assert 'neither "version" nor "time"' in error.call_args[0][0]
-
-
-def test_main_test_module_refuses_a_future_epoch_first_fetch(mocker: Any, requests_mock: Any) -> None:
-    """
-    Given fetching on and a first fetch time that is an epoch value in the future
-    When test-module runs
-    Then it fails naming the parameter, before any request.
-    """
-    future_s = str(int(datetime.now(timezone.utc).timestamp()) + 7 * 24 * 3600)
-    _, error = run_main(mocker, 'test-module', params={**PARAMS, 'isFetch': True, 'first_fetch': future_s})
-    assert '"First fetch time" (first_fetch)' in error.call_args[0][0] and 'in the future' in error.call_args[0][0]
-    assert requests_mock.call_count == 0
-
-
-def test_messages_taken_from_a_reply_hold_no_token_or_signature(client: Client, requests_mock: Any) -> None:
-    """
-    Given replies that echo both tokens and the request signature (an error field, a non-JSON body, a web page)
-    When a command's request is answered with each
-    Then the error message has every one of them replaced by <redacted>.
-    """
-    def echo(request: Any, context: Any) -> str:
-        return f'{PUBLIC} {PRIVATE} {request.headers["DTAPI-Signature"]}'
-
-    for reply in ({'status_code': 500, 'text': lambda r, c: json.dumps({'error': echo(r, c)})},
-                  {'status_code': 200, 'text': echo},
-                  {'status_code': 404, 'text': lambda r, c: f'<html><title>{echo(r, c)}</title></html>'}):
-        requests_mock.get(f'{BASE}/status', **reply)
-        with pytest.raises(DarktraceApiError) as raised:
-            client.get_status()
-        signature = requests_mock.last_request.headers['DTAPI-Signature']
-        message = str(raised.value)
-        assert '<redacted>' in message
-        assert PUBLIC not in message and PRIVATE not in message and signature not in message
-
-
-def test_main_requires_both_tokens(mocker: Any) -> None:
-    """
-    Given no private token
-    When any command runs
-    Then the error asks for both tokens.
-    """
-    _, error = run_main(mocker, 'test-module', params={**PARAMS, 'private_api_token': ''})
-    assert 'public and the private API token' in error.call_args[0][0]
-
-
-def test_main_fetch_sets_last_run_then_incidents(mocker: Any, requests_mock: Any) -> None:
-    """
-    Given breaches on the appliance
-    When fetch-incidents runs through main
-    Then lastRun is stored and the incidents are handed over, ordered by creation time.
-    """
-    breaches = load('model_breaches.json')
-    requests_mock.get(f'{BASE}/modelbreaches', json=breaches)
-    mocker.patch.object(Darktrace, 'now_ms', return_value=1674522280000 + 2 * Darktrace.SETTLE_MS)
-    mocker.patch.object(demisto, 'getLastRun', return_value={'start_ms': 1674522200000})
-    set_last_run = mocker.patch.object(demisto, 'setLastRun')
-    incidents = mocker.patch.object(demisto, 'incidents')
-    _, error = run_main(mocker, 'fetch-incidents')
-    error.assert_not_called()
-    assert [i['dbotMirrorId'] for i in incidents.call_args[0][0]] == ['30960', '30961', '30955']
-    assert set_last_run.call_args[0][0]['start_ms'] > 1674522200000
-
-
-def test_main_fetch_failure_does_not_store_last_run(mocker: Any, requests_mock: Any) -> None:
-    """
-    Given the appliance fails during fetch
-    When fetch-incidents runs through main
-    Then neither lastRun nor incidents are stored, and the error is reported.
-    """
-    requests_mock.get(f'{BASE}/modelbreaches', status_code=503)
-    set_last_run = mocker.patch.object(demisto, 'setLastRun')
-    incidents = mocker.patch.object(demisto, 'incidents')
-    _, error = run_main(mocker, 'fetch-incidents')
-    set_last_run.assert_not_called()
-    incidents.assert_not_called()
-    assert 'HTTP 503' in error.call_args[0][0]
-
-
-def test_demisto_exception_base_is_kept() -> None:
-    """
-    Given a DarktraceApiError
-    When it is checked against the platform's exception
-    Then it is a DemistoException, so platform code handles it.
-    """
-    assert issubclass(DarktraceApiError, DemistoException)
-
-
-# --- triage commands: breaches, models, devices, AI Analyst, watched list, tags -----------------------
-
-PBID = 30960
-MODEL_UUID = '80010119-6d7f-0000-0305-5e0000000256'
-EVENT_ID = '04a3f36e-4u8w-v9dh-x6lb-894778cf9633'
-GROUP_ID = 'g04a3f36e-4u8w-v9dh-x6lb-894778cf9633'
-
-
-def form_fields(request: Any) -> dict[str, list[str]]:
-    body = request.body if isinstance(request.body, str) else request.body.decode()
-    return urllib.parse.parse_qs(body, keep_blank_values=True)
 
 
 @pytest.mark.parametrize('text, expected_ms', [
@@ -1886,7 +818,60 @@ def test_parse_time_range_closes_an_open_end_at_now(mocker: Any) -> None:
     assert Darktrace.parse_time_range({}, 'start_time', 'end_time') == (None, None)
 
 
-# model breaches
+def test_instance_parameters_are_named_by_label_through_the_argument_parsers() -> None:
+    """
+    Given instance parameters with values the parsers refuse
+    When they are parsed with their display label
+    Then the message names the label and the parameter, and says what is accepted, as for command arguments.
+    """
+    with pytest.raises(ValueError, match=r'^Invalid "Maximum Incidents per Fetch" \(max_alerts\)="many": expected a '
+                                         r'whole number from 1 to 1000\.$'):
+        Darktrace.parse_int({'max_alerts': 'many'}, 'max_alerts', 1, 1000, label='Maximum Incidents per Fetch')
+    with pytest.raises(ValueError, match=r'^Invalid "Minimum Score" \(min_score\)="101": expected a number from 0 '
+                                         r'to 100\.$'):
+        FetchSettings.from_params({'min_score': '101'}, NOW_MS)
+    with pytest.raises(ValueError, match=r'^Invalid "Incident Mirroring Direction" \(mirror_direction\)="Sideways": '
+                                         r'expected one of None, Incoming, Outgoing, Incoming And Outgoing\.$'):
+        MirrorSettings.from_params({'mirror_direction': 'Sideways'}, 'instance')
+    with pytest.raises(ValueError, match=r'^Invalid "close" \(close_out\)="maybe": expected true or false\.$'):
+        Darktrace.parse_bool({'close_out': 'maybe'}, 'close_out', label='close')
+
+
+def test_one_clock_dates_signatures_and_relative_times(mocker: Any) -> None:
+    """
+    Given the integration's clock (now_ms) set to a fixed moment
+    When a request is signed and relative and open-ended time arguments are read
+    Then the signature date, "3 days", "in 2 hours" and the open end of a range all come from that moment.
+    """
+    moment_ms = int(datetime(2025, 1, 15, 12, 30, tzinfo=timezone.utc).timestamp() * 1000)
+    mocker.patch.object(Darktrace, 'now_ms', return_value=moment_ms)
+    headers = Client(BASE, 'test_public_token', 'test_private_token').signed_headers('/devices')
+    assert headers['DTAPI-Date'] == '2025-01-15 12:30:00'
+    assert headers['DTAPI-Signature'] == 'e3c82b28eb735735b9d288d6d2d63b14cba2e008'
+    assert Darktrace.parse_time_arg({'start': '3 days'}, 'start') == moment_ms - 72 * HOUR_MS
+    assert Darktrace.parse_time_arg({'end': 'in 2 hours'}, 'end') == moment_ms + 2 * HOUR_MS
+    assert Darktrace.parse_time_range({'start': '2 hours ago'}, 'start', 'end') == (moment_ms - 2 * HOUR_MS, moment_ms)
+    assert Darktrace.parse_first_fetch('1 day', moment_ms) == moment_ms - 24 * HOUR_MS
+
+
+@pytest.mark.parametrize('kind, args, path', [
+    (Darktrace.BREACH_KIND, {'pbid': '7'}, '/modelbreaches/7/unacknowledge'),
+    (Darktrace.AI_EVENT_KIND, {'event_id': 'ad5d-1'}, '/aianalyst/unacknowledge'),
+])
+def test_record_kinds_refuse_an_unconfirmed_change_naming_their_request(kind: Any, args: dict, path: str,
+                                                                        mocker: Any) -> None:
+    """
+    Given a model breach or an AI Analyst event, and an appliance that answers an unacknowledgement without confirming
+    When it is unacknowledged through its record kind
+    Then the error names that kind's request, so one command body serves both kinds faithfully.
+    """
+    client = mocker.Mock()
+    client.unacknowledge_model_breach.return_value = client.unacknowledge_ai_analyst_event.return_value = {'x': 1}
+    with pytest.raises(DarktraceApiError, match=f'POST {path}'):
+        Darktrace.set_acknowledged(kind, client, args, acknowledged=False)
+
+
+# --- model breaches and models ------------------------------------------------------------------------
 
 def test_get_model_breach(client: Client, requests_mock: Any) -> None:
     """
@@ -2126,36 +1111,9 @@ def test_post_comment_to_model_breach_unconfirmed(client: Client, requests_mock:
         Darktrace.post_comment_to_model_breach_command(client, {'pbid': str(PBID), 'message': 'x'})
 
 
-def details_appliance(events: list[dict[str, Any]], breach_record: dict[str, Any] | None = None) -> Any:
-    """A requests_mock callback playing /details as the darktrace-sdk says appliances take it: times only in
-    pairs and `count` only without them (else 400 INPUT ERROR); a pair selects the events inside it (both ends
-    included), `count` alone the newest ones; with pbid the breach record comes first."""
-    def answer(request: Any, context: Any) -> Any:
-        query = {key: values[0] for key, values in query_of(request).items()}
-        paired = {'starttime', 'endtime'} & set(query)
-        if len(paired) == 1 or (paired and 'count' in query):
-            context.status_code = 400
-            return {'error': 'unpaired time or count with a time range', 'response': 'INPUT ERROR'}
-        newest = sorted(events, key=lambda event: event['timems'], reverse=True)
-        if paired:
-            selected = [e for e in newest if int(query['starttime']) <= e['timems'] <= int(query['endtime'])]
-        else:
-            selected = newest[:int(query['count']) - (1 if breach_record else 0)] if 'count' in query else newest
-        return ([breach_record] if breach_record else []) + selected
-    return answer
-
-
-def details_windows(requests_mock: Any) -> list[tuple[int, int]]:
-    return [(int(query_of(r)['starttime'][0]), int(query_of(r)['endtime'][0])) for r in requests_mock.request_history]
-
-
 def connection_at(timems: int, uid: str) -> dict[str, Any]:
     return {'timems': timems, 'time': Darktrace.ms_to_iso(timems), 'eventType': 'connection', 'action': 'connection',
             'uid': uid, 'source': 'ws1', 'destination': 'cats.com', 'port': 443, 'protocol': 'TCP', 'direction': 'out'}
-
-
-RECORDED = load('breach_connections.json')
-BREACH_RECORD, RECORDED_CONNECTIONS = RECORDED[0], RECORDED[1:]
 
 
 def test_get_model_breach_connections_with_an_end_time_sends_a_time_pair(client: Client, requests_mock: Any) -> None:
@@ -2243,8 +1201,6 @@ def test_details_paging_stops_after_a_bounded_number_of_requests_and_says_so(cli
     assert f'Read back to {Darktrace.ms_to_iso(windows[-1][0])} in 8 requests' in result.readable_output
 
 
-# models
-
 @pytest.mark.parametrize('reply', [load('model.json'), load('model.json')[0]])
 def test_get_model(client: Client, requests_mock: Any, reply: Any) -> None:
     """
@@ -2287,7 +1243,88 @@ def test_get_model_component(client: Client, requests_mock: Any) -> None:
     assert '| A | DNS host lookup | matches | watched |' in result.readable_output
 
 
-# devices
+def test_a_record_without_its_key_is_taken_when_it_is_the_only_one(client: Client, requests_mock: Any) -> None:
+    """
+    Given a component reply without a cid field, with odd logic and a stray entry among its triggered components
+    When darktrace-get-model-component and darktrace-get-model-breach run
+    Then the single record is taken as the one asked for, and odd entries are skipped.
+    """
+    requests_mock.get(f'{BASE}/components/5', json={'threshold': 3, 'filters': []})
+    assert Darktrace.get_model_component_command(client, {'cid': '5'}).outputs == {'threshold': 3, 'filters': []}
+    requests_mock.get(f'{BASE}/models', json={'uuid': MODEL_UUID, 'logic': {'data': {'left': 'A'}}})
+    readable = Darktrace.get_model_command(client, {'uuid': MODEL_UUID}).readable_output
+    assert f'|  | {MODEL_UUID} |  |  |  |  |  |  |  |' in readable
+    requests_mock.get(f'{BASE}/modelbreaches?pbid=9', json={'pbid': 9, 'triggeredComponents': ['odd', {'cid': 1}]})
+    result = Darktrace.get_model_breach_command(client, {'pbid': '9'})
+    assert '| 1 |  |  |  |' in result.readable_output
+
+
+# --- devices ------------------------------------------------------------------------------------------
+
+def test_get_similar_devices(client: Client, requests_mock: Any) -> None:
+    """
+    Given a device with two similar devices
+    When darktrace-get-similar-devices runs
+    Then the request asks for the did and count, context keys on deviceId and times are ISO.
+    """
+    requests_mock.get(f'{BASE}/similardevices', json=load('similar_devices.json'))
+    result = Darktrace.get_similar_devices_command(client, {'did': '1', 'max_results': '2'})
+    assert query_of(requests_mock.last_request) == {'did': ['1'], 'count': ['2']}
+    assert context_key(result) == 'Darktrace.SimilarDevices(val.deviceId && val.deviceId == obj.deviceId)'
+    assert result.outputs['deviceId'] == 1
+    assert [d['did'] for d in result.outputs['devices']] == [823, 3]
+    assert result.outputs['devices'][0]['firstSeen'] == '2020-08-07T00:06:40.000Z'
+    assert '| 823 | ip-172-31-32-146 | 172.31.32.146 | 99 | Server | 2020-09-14T06:23:38.000Z |' \
+        in result.readable_output
+
+
+def test_get_similar_devices_accepts_a_single_object(client: Client, requests_mock: Any) -> None:
+    """
+    Given the appliance answers with one device object instead of a list
+    When darktrace-get-similar-devices runs
+    Then it is handled as a one-device list.
+    """
+    requests_mock.get(f'{BASE}/similardevices', json=load('similar_devices.json')[0])
+    result = Darktrace.get_similar_devices_command(client, {'did': '1', 'max_results': '1'})
+    assert [d['did'] for d in result.outputs['devices']] == [823]
+
+
+def test_get_device_connection_info_summarises_for_an_analyst(client: Client, requests_mock: Any) -> None:
+    """
+    Given four weeks of connection data
+    When darktrace-get-device-connection-info runs with only some options
+    Then only the options given are sent (odid, not oid), and the War Room shows totals, peak hour, top ports and
+    top peers instead of a dumped dict.
+    """
+    requests_mock.get(f'{BASE}/deviceinfo', json=load('device_info.json'))
+    result = Darktrace.get_device_connection_info_command(client, {'did': '1', 'data_type': 'co',
+                                                                   'destination_did': '0'})
+    assert query_of(requests_mock.last_request) == {'did': ['1'], 'datatype': ['co'], 'odid': ['0']}
+    readable = result.readable_output
+    assert '| 1 | 100 | 1589 | 0 | 1589 | 2020-08-25T00:00:00.000Z | 624 |' in readable
+    assert '| 53 | out | 44 | 2020-06-09T19:02:40.000Z |' in readable
+    assert '| 0 | out | 37 |' in readable
+    assert "{'" not in readable
+    assert result.outputs['deviceInfo'][0]['graphData'][0]['time'] == '2020-08-24T21:00:00.000Z'
+    assert context_key(result) == ('Darktrace.DeviceConnectionInfo(val.did && val.did == obj.did && '
+                                   'val.dataType && val.dataType == obj.dataType)')
+
+
+def test_get_device_connection_info_sends_every_option_given(client: Client, requests_mock: Any) -> None:
+    """
+    Given every optional argument
+    When darktrace-get-device-connection-info runs
+    Then each is sent under the appliance's own parameter name.
+    """
+    requests_mock.get(f'{BASE}/deviceinfo', json={'deviceInfo': []})
+    result = Darktrace.get_device_connection_info_command(client, {
+        'did': '5', 'data_type': 'SIZEOUT', 'external_domain': 'cats.com', 'destination_did': '7',
+        'show_all_graph_data': 'false', 'num_similar_devices': '3', 'full_device_details': 'true'})
+    assert query_of(requests_mock.last_request) == {
+        'did': ['5'], 'datatype': ['sizeout'], 'externaldomain': ['cats.com'], 'odid': ['7'],
+        'showallgraphdata': ['false'], 'similardevices': ['3'], 'fulldevicedetails': ['true']}
+    assert 'No connection data' in result.readable_output
+
 
 def test_search_devices_one_request(client: Client, requests_mock: Any) -> None:
     """
@@ -2422,7 +1459,450 @@ def test_get_device_events_notices_and_history(client: Client, requests_mock: An
     assert '| devicehistory |  |  |  |  |  |  | ip: 192.168.16.101 |' in readable
 
 
-# AI Analyst
+def test_events_without_timems_sort_on_their_text_time(client: Client, requests_mock: Any) -> None:
+    """
+    Given device events that carry only the text time
+    When darktrace-get-device-events runs
+    Then they are still listed newest first.
+    """
+    requests_mock.get(f'{BASE}/details', json=[{'time': '2023-01-24 01:00:00', 'eventType': 'notice', 'uid': 'old'},
+                                               {'time': '2023-01-24 02:00:00', 'eventType': 'notice', 'uid': 'new'}])
+    result = Darktrace.get_device_events_command(client, {'did': '1', 'event_type': 'notice'})
+    assert [e['uid'] for e in result.outputs['events']] == ['new', 'old']
+
+
+def test_connection_info_of_many_devices_is_capped_in_the_war_room(client: Client, requests_mock: Any) -> None:
+    """
+    Given a /deviceinfo reply for a device and 30 similar devices
+    When darktrace-get-device-connection-info runs
+    Then the War Room shows the first MAX_DEVICE_SUMMARIES devices with a note, and context keeps all 31.
+    """
+    entries = [{'did': did, 'similarityScore': 100 - did, 'graphData': [], 'info': {}} for did in range(1, 32)]
+    requests_mock.get(f'{BASE}/deviceinfo', json={'deviceInfo': entries})
+    result = Darktrace.get_device_connection_info_command(client, {'did': '1', 'data_type': 'co',
+                                                                   'num_similar_devices': '30'})
+    shown = Darktrace.MAX_DEVICE_SUMMARIES
+    assert result.readable_output.count('### Connections of device') == shown
+    assert f'Showing the connections of the first {shown} of 31 devices' in result.readable_output
+    assert len(result.outputs['deviceInfo']) == 31
+
+
+# --- endpoints & Advanced Search ----------------------------------------------------------------------
+
+@pytest.mark.parametrize('fixture, endpoint_type, value, query, shown', [
+    ('endpoint_details_hostname.json', 'hostname', 'cats.com',
+     {'hostname': ['cats.com'], 'additionalinfo': ['true'], 'devices': ['true'], 'score': ['false']},
+     '| cats.com | 2020-08-07T04:47:23.000Z | 12 | 0 | 1 | 104.21.2.3 |'),
+    ('endpoint_details_external_ip.json', 'ip', '8.8.8.8',
+     {'ip': ['8.8.8.8'], 'additionalinfo': ['true'], 'devices': ['true'], 'score': ['false']},
+     '| 8.8.8.8 | 2018-06-12T14:00:00.000Z | United States | AS15169 Google LLC |'),
+    ('endpoint_details_internal_ip.json', 'IP', '192.168.16.5',
+     {'ip': ['192.168.16.5'], 'additionalinfo': ['true'], 'devices': ['true'], 'score': ['false']},
+     '| 192.168.16.5 | Office LAN |'),
+])
+def test_get_external_endpoint_details(client: Client, requests_mock: Any, fixture: str, endpoint_type: str,
+                                       value: str, query: dict, shown: str) -> None:
+    """
+    Given each reply shape (host name, external IP, internal IP)
+    When darktrace-get-external-endpoint-details runs
+    Then lowercase keys are sent, context keys on the looked-up endpoint and the summary shows what matters.
+    """
+    requests_mock.get(f'{BASE}/endpointdetails', json=load(fixture))
+    result = Darktrace.get_external_endpoint_details_command(client, {
+        'endpoint_type': endpoint_type, 'endpoint_value': value, 'additional_info': 'true', 'devices': 'true'})
+    assert query_of(requests_mock.last_request) == query
+    assert result.outputs['endpoint'] == value
+    assert context_key(result) == 'Darktrace.ExternalEndpointDetails(val.endpoint && val.endpoint == obj.endpoint)'
+    assert shown in result.readable_output
+
+
+@pytest.mark.parametrize('typed, sent', [
+    ('bücher.example', 'xn--bcher-kva.example'),
+    ('Bücher.Example', 'xn--bcher-kva.example'),
+    ('пример.рф', 'xn--e1afmkfd.xn--p1ai'),
+    ('例え.テスト', 'xn--r8jz45g.xn--zckzah'),
+    ('münchen.de.', 'xn--mnchen-3ya.de.'),
+])
+def test_get_external_endpoint_details_of_an_internationalised_host_name(client: Client, requests_mock: Any,
+                                                                          typed: str, sent: str) -> None:
+    """
+    Given a host name in a non-Latin or accented script
+    When darktrace-get-external-endpoint-details looks it up
+    Then it is sent in its IDNA (ASCII) form, and shown and kept in context as the user typed it.
+    """
+    requests_mock.get(f'{BASE}/endpointdetails', json={'hostname': sent.lower(), 'firsttime': 1596775643000})
+    result = Darktrace.get_external_endpoint_details_command(client, {'endpoint_type': 'hostname',
+                                                                      'endpoint_value': typed})
+    assert query_of(requests_mock.last_request)['hostname'] == [sent]
+    assert_signed(requests_mock.last_request)
+    assert result.outputs['endpoint'] == typed and f'What Darktrace knows of {typed}' in result.readable_output
+    assert f'| {typed} |' in result.readable_output
+
+
+@pytest.mark.parametrize('value', ['bü cher.example', '-bücher.example', 'bücher..example', 'bücher/x'])
+def test_get_external_endpoint_details_refuses_what_is_not_a_host_name(client: Client, requests_mock: Any,
+                                                                        value: str) -> None:
+    """
+    Given a value that is no host name in any script
+    When darktrace-get-external-endpoint-details runs for a host name
+    Then it is refused before any request, naming the argument.
+    """
+    with pytest.raises(ValueError, match='Invalid "endpoint_value"'):
+        Darktrace.get_external_endpoint_details_command(client, {'endpoint_type': 'hostname',
+                                                                 'endpoint_value': value})
+    assert requests_mock.call_count == 0
+
+
+def test_get_external_endpoint_details_lists_contacting_devices(client: Client, requests_mock: Any) -> None:
+    """
+    Given a host name that devices contacted
+    When darktrace-get-external-endpoint-details runs
+    Then the devices are listed in their own table with ISO times.
+    """
+    requests_mock.get(f'{BASE}/endpointdetails', json=load('endpoint_details_hostname.json'))
+    result = Darktrace.get_external_endpoint_details_command(client, {'endpoint_type': 'HOSTNAME',
+                                                                      'endpoint_value': 'cats.com'})
+    assert '| 1417 | ws1 | 192.168.16.100 | 2020-09-14T06:00:00.000Z |' in result.readable_output
+
+
+@pytest.mark.parametrize('operation, fixture, row', [
+    ('score', 'advanced_search_score.json', '| 192.168.0.88 | 6314 |'),
+    ('trend', 'advanced_search_trend.json', '| 192.168.0.88 | 6314 | 2.5 | 2022-12-10T09:00:00.000Z |'),
+    ('terms', 'advanced_search_terms.json', '| 443 | 5000 |'),
+    ('mean', 'advanced_search_mean.json', '| mean | 1234.5 |'),
+])
+def test_run_advanced_search_analysis(client: Client, requests_mock: Any, operation: str, fixture: str,
+                                      row: str) -> None:
+    """
+    Given an analysis of each kind
+    When darktrace-run-advanced-search-analysis runs
+    Then the base64 query in the path holds the search and range, and the hits are a table.
+    """
+    requests_mock.get(requests_mock_any_path(f'{BASE}/advancedsearch/api/analyze/'), json=load(fixture))
+    args = {'initialDate': '2022-12-10', 'initialTime': '09:00:00', 'endDate': '2022-12-10', 'endTime': '10:00:00',
+            'query': '@type:conn AND @fields.dest_port:"443"', 'operation': operation,
+            'metric': '@fields.source_ip', 'offset': '10000'}
+    result = Darktrace.run_advanced_search_analysis_command(client, args)
+    path = requests_mock.last_request.path_url
+    prefix = f'/advancedsearch/api/analyze/@fields.source_ip/{operation}/'
+    assert path.startswith(prefix)
+    import base64
+    search = json.loads(base64.b64decode(path[len(prefix):]))
+    assert search['search'] == args['query'] and search['offset'] == 10000 and search['size'] == 10000
+    assert search['time'] == {'from': '2022-12-10T09:00:00Z', 'to': '2022-12-10T10:00:00Z', 'user_interval': '0'}
+    assert_signed(requests_mock.last_request)
+    assert row in result.readable_output
+    assert 'kibana' not in result.outputs and result.outputs['searchId']
+
+
+def requests_mock_any_path(prefix: str) -> Any:
+    import re
+    return re.compile(re.escape(prefix) + '.*')
+
+
+def test_advanced_search_caps_the_table_and_keeps_everything_in_context(client: Client, requests_mock: Any) -> None:
+    """
+    Given 10,000 hits
+    When darktrace-run-advanced-search-analysis runs
+    Then the War Room shows a bounded table with a note, and context holds all hits.
+    """
+    hits = [{'id': f'10.0.{i // 256}.{i % 256}', 'count': i} for i in range(10000)]
+    requests_mock.get(requests_mock_any_path(f'{BASE}/advancedsearch/'), json={'hits': {'total': 10000, 'hits': hits}})
+    result = Darktrace.run_advanced_search_analysis_command(client, {
+        'initialDate': '2022-12-10', 'initialTime': '09:00:00', 'endDate': '2022-12-11', 'endTime': '09:00:00',
+        'query': '@type:conn', 'operation': 'score', 'metric': 'ip'})
+    assert result.readable_output.count('\n| ') == Darktrace.MAX_TABLE_ROWS
+    assert 'Showing the first 50 of 10000 rows' in result.readable_output
+    assert len(result.outputs['hits']['hits']) == 10000
+
+
+def test_endpoint_ips_cell_is_capped(client: Client, requests_mock: Any) -> None:
+    """
+    Given a host name seen at 500 IP addresses
+    When darktrace-get-external-endpoint-details runs
+    Then the IPs cell lists the first 20 and says how many more there are; context keeps all 500.
+    """
+    ips = [{'ip': f'198.18.0.{n % 256}', 'timems': 1600063200000} for n in range(500)]
+    requests_mock.get(f'{BASE}/endpointdetails', json={'hostname': 'cdn.example.com', 'ips': ips})
+    result = Darktrace.get_external_endpoint_details_command(client, {'endpoint_type': 'hostname',
+                                                                      'endpoint_value': 'cdn.example.com'})
+    assert 'and 480 more' in result.readable_output and len(result.outputs['ips']) == 500
+
+
+def test_field_names_that_look_like_dots_inside_are_accepted(client: Client, requests_mock: Any) -> None:
+    """
+    Given Advanced Search field names with dots, @ and hyphens inside
+    When the command runs
+    Then each is sent as one path segment.
+    """
+    import re  # only this test matches URLs by pattern
+    requests_mock.get(re.compile(f'{BASE}/advancedsearch/api/analyze/.*'), json=load('advanced_search_score.json'))
+    for metric in ('@fields.source_ip', 'source_ip', '-x.y', 'a..b'):
+        Darktrace.run_advanced_search_analysis_command(client, {
+            'initialDate': '2022-12-10', 'initialTime': '09:00:00', 'endDate': '2022-12-10', 'endTime': '10:00:00',
+            'query': 'q', 'operation': 'score', 'metric': metric})
+        assert requests_mock.last_request.path_url.split('/')[4] == metric
+
+
+# --- tags ---------------------------------------------------------------------------------------------
+
+def test_get_tagged_devices_full_details(client: Client, requests_mock: Any) -> None:
+    """
+    Given a tag on a device that has other tags and credentials seen on it ({credential, lastSeen} objects)
+    When darktrace-get-tagged-devices runs
+    Then context has the device with its other tags (not the queried one) and its credentials with lastSeen
+    in ISO 8601; the table names each credential and when it was last seen.
+    """
+    requests_mock.get(f'{BASE}/tags/entities', json=load('tagged_devices_full.json'))
+    result = Darktrace.get_tagged_devices_command(client, {'tagName': 'Active Threat'})
+    assert query_of(requests_mock.last_request) == {'tag': ['Active Threat'], 'fulldevicedetails': ['true']}
+    assert result.outputs == [{'deviceId': 1417, 'hostname': 'ws1', 'label': 'Finance laptop',
+                               'credentials': [{'credential': 'alice@example.com',
+                                                'lastSeen': '2023-01-24T01:04:25.000Z'},
+                                               {'credential': 'svc-backup', 'lastSeen': '2023-01-23T01:04:25.000Z'}],
+                               'otherTags': ['Admin']}]
+    assert ('| 1417 | ws1 | Finance laptop | alice@example.com (last seen 2023-01-24T01:04:25.000Z), svc-backup '
+            '(last seen 2023-01-23T01:04:25.000Z) | Admin |') in result.readable_output
+
+
+def test_get_tagged_devices_older_credential_names(client: Client, requests_mock: Any) -> None:
+    """
+    Given an appliance that lists credentials as plain names
+    When darktrace-get-tagged-devices runs
+    Then context and table hold the names.
+    """
+    requests_mock.get(f'{BASE}/tags/entities', json={'devices': [{'did': 2, 'credentials': ['bob']}]})
+    result = Darktrace.get_tagged_devices_command(client, {'tagName': 'Admin'})
+    assert result.outputs[0]['credentials'] == ['bob'] and '| 2 |  |  | bob |  |' in result.readable_output
+
+
+def test_get_tagged_devices_link_variant(client: Client, requests_mock: Any) -> None:
+    """
+    Given an appliance that answers with bare tag-entity links
+    When darktrace-get-tagged-devices runs
+    Then the tagged devices are still listed by id, credentials links left out.
+    """
+    requests_mock.get(f'{BASE}/tags/entities', json=load('tagged_devices_links.json'))
+    result = Darktrace.get_tagged_devices_command(client, {'tagName': 'Active Threat'})
+    assert [device['deviceId'] for device in result.outputs] == [1417]
+
+
+def test_get_tags_for_device(client: Client, requests_mock: Any) -> None:
+    """
+    Given a device with two tags, one expiring
+    When darktrace-get-tags-for-device runs
+    Then each tag is in context keyed by device and tag, with an ISO expiry.
+    """
+    requests_mock.get(f'{BASE}/tags/entities', json=load('device_tags.json'))
+    result = Darktrace.get_tags_for_device_command(client, {'deviceId': '1417'})
+    assert query_of(requests_mock.last_request) == {'did': ['1417']}
+    assert result.outputs[0] == {'deviceId': 1417, 'tagId': 5, 'tagName': 'Active Threat',
+                                 'tagDescription': 'Device is actively compromised', 'expiry': None}
+    assert result.outputs[1]['expiry'] == '2024-06-01T12:00:00.000Z'
+    assert context_key(result) == ('Darktrace.Device(val.deviceId && val.deviceId == obj.deviceId && '
+                                   'val.tagName && val.tagName == obj.tagName)')
+
+
+@pytest.mark.parametrize('fixture, tag_id', [('tag_post_tid.json', 57), ('tag_post_success.json', None)])
+def test_post_tag_to_device_reply_variants(client: Client, requests_mock: Any, fixture: str,
+                                           tag_id: int | None) -> None:
+    """
+    Given the appliance answers {"tid": N} or {"response": "SUCCESS"}
+    When darktrace-post-tag-to-device runs
+    Then both are a success, with the tag id when the appliance gives one.
+    """
+    requests_mock.post(f'{BASE}/tags/entities', json=load(fixture))
+    result = Darktrace.post_tag_to_device_command(client, {'deviceId': '1417', 'tagName': 'Active Threat',
+                                                           'duration': '3600'})
+    assert urllib.parse.parse_qs(requests_mock.last_request.text) == {
+        'did': ['1417'], 'tag': ['Active Threat'], 'duration': ['3600']}
+    assert result.outputs == {'deviceId': 1417, 'tagId': tag_id, 'tagName': 'Active Threat', 'response': 'SUCCESS'}
+
+
+def test_list_tags(client: Client, requests_mock: Any) -> None:
+    """
+    Given two tags, one expiring
+    When darktrace-list-tags runs
+    Then each is in context keyed by tid with its description, color and an ISO expiry.
+    """
+    requests_mock.get(f'{BASE}/tags', json=load('tags.json'))
+    result = Darktrace.list_tags_command(client, {})
+    assert requests_mock.last_request.path_url == '/tags'
+    assert context_key(result) == 'Darktrace.Tag(val.tid && val.tid == obj.tid)'
+    assert result.outputs[0] == {'tid': 5, 'name': 'Active Threat', 'description': 'Device is actively compromised',
+                                 'color': 200, 'visibility': 'Public', 'auto': False, 'restricted': False,
+                                 'isReferenced': True, 'expiry': None}
+    assert result.outputs[1]['expiry'] == '2024-06-01T12:00:00.000Z'
+    assert '| 5 | Active Threat | Device is actively compromised | false | true |' in result.readable_output
+
+
+def test_list_tags_limit(client: Client, requests_mock: Any) -> None:
+    """
+    Given two tags and limit 1
+    When darktrace-list-tags runs
+    Then one is listed and the title says how many there are.
+    """
+    requests_mock.get(f'{BASE}/tags', json=load('tags.json'))
+    result = Darktrace.list_tags_command(client, {'limit': '1'})
+    assert [o['tid'] for o in result.outputs] == [5] and 'Tags (1 of 2)' in result.readable_output
+
+
+@pytest.mark.parametrize('reply', [{'response': 'SUCCESS'}, {}, [{'replicate': True}]])
+def test_remove_tag_from_device(client: Client, requests_mock: Any, reply: Any) -> None:
+    """
+    Given the appliance answers SUCCESS, an empty body or a Unified View list
+    When darktrace-remove-tag-from-device runs
+    Then a signed DELETE carries did and tag in the query, and the removal is recorded under the device and tag.
+    """
+    requests_mock.delete(f'{BASE}/tags/entities', json=reply)
+    result = Darktrace.remove_tag_from_device_command(client, {'deviceId': '1417', 'tagName': 'Active Threat'})
+    request = requests_mock.last_request
+    assert request.method == 'DELETE' and query_of(request) == {'did': ['1417'], 'tag': ['Active Threat']}
+    assert_signed(request)
+    assert result.outputs == {'deviceId': 1417, 'tagName': 'Active Threat', 'removed': True}
+    assert context_key(result) == ('Darktrace.Device(val.deviceId && val.deviceId == obj.deviceId && '
+                                   'val.tagName && val.tagName == obj.tagName)')
+
+
+def test_remove_tag_from_device_unconfirmed(client: Client, requests_mock: Any) -> None:
+    """
+    Given a reply that does not confirm the removal
+    When darktrace-remove-tag-from-device runs
+    Then it fails with a clear error.
+    """
+    requests_mock.delete(f'{BASE}/tags/entities', json={'response': 'NO SUCH TAG'})
+    with pytest.raises(DarktraceApiError, match='DELETE /tags/entities without confirming'):
+        Darktrace.remove_tag_from_device_command(client, {'deviceId': '1417', 'tagName': 'Nope'})
+
+
+# --- watch list ---------------------------------------------------------------------------------------
+
+def test_post_to_watched_list(client: Client, requests_mock: Any) -> None:
+    """
+    Given two endpoints and a description
+    When darktrace-post-to-watched-list runs
+    Then one JSON body with addlist and description is sent, and each endpoint is marked watched.
+    """
+    requests_mock.post(f'{BASE}/intelfeed', json=load('intelfeed_post.json'))
+    result = Darktrace.post_to_watched_list_command(client, {'endpointsToWatch': 'evil.com, 1.2.3.4',
+                                                             'description': 'C2 seen in incident 42'})
+    assert requests_mock.last_request.json() == {'addlist': 'evil.com,1.2.3.4', 'description': 'C2 seen in incident 42'}
+    assert result.outputs == [{'endpoint': 'evil.com', 'Watched': True, 'description': 'C2 seen in incident 42'},
+                              {'endpoint': '1.2.3.4', 'Watched': True, 'description': 'C2 seen in incident 42'}]
+    assert '2 added, 0 updated' in result.readable_output
+
+
+def test_post_to_watched_list_sends_no_description_when_none_given(client: Client, requests_mock: Any) -> None:
+    """
+    Given no description
+    When darktrace-post-to-watched-list runs
+    Then the body has no description at all (never the text "None").
+    """
+    requests_mock.post(f'{BASE}/intelfeed', json=load('intelfeed_post.json'))
+    Darktrace.post_to_watched_list_command(client, {'endpointsToWatch': 'evil.com'})
+    assert requests_mock.last_request.json() == {'addlist': 'evil.com'}
+
+
+def test_list_watched_endpoints(client: Client, requests_mock: Any) -> None:
+    """
+    Given the watched list with full details
+    When darktrace-list-watched-endpoints runs with limit 1
+    Then full details are asked for, entries share Darktrace.Endpoint with post-to-watched-list, and the cut is said.
+    """
+    requests_mock.get(f'{BASE}/intelfeed', json=load('watched_endpoints.json'))
+    result = Darktrace.list_watched_endpoints_command(client, {'limit': '1'})
+    assert query_of(requests_mock.last_request) == {'fulldetails': ['true']}
+    assert context_key(result) == 'Darktrace.Endpoint(val.endpoint && val.endpoint == obj.endpoint)'
+    assert result.outputs == [{'endpoint': 'evil.com', 'Watched': True, 'description': 'C2 seen in incident 42',
+                               'expiry': '2030-01-31T00:00:00Z', 'strength': 100, 'iagn': False, 'source': 'XSOAR'}]
+    assert 'Watched endpoints (1 of 2)' in result.readable_output
+    assert '| evil.com | C2 seen in incident 42 | 2030-01-31T00:00:00Z | 100 |' in result.readable_output
+
+
+def test_list_watched_endpoints_bare_names(client: Client, requests_mock: Any) -> None:
+    """
+    Given an appliance that ignores fulldetails and answers with names only
+    When darktrace-list-watched-endpoints runs
+    Then each name is still listed.
+    """
+    requests_mock.get(f'{BASE}/intelfeed', json=['evil.com', '203.0.113.7'])
+    result = Darktrace.list_watched_endpoints_command(client, {})
+    assert [o['endpoint'] for o in result.outputs] == ['evil.com', '203.0.113.7']
+    assert result.outputs[1]['description'] is None
+
+
+def test_remove_from_watched_list(client: Client, requests_mock: Any) -> None:
+    """
+    Given two entries to remove
+    When darktrace-remove-from-watched-list runs
+    Then one signed JSON removeentry request is sent per entry, and each is marked not watched.
+    """
+    requests_mock.post(f'{BASE}/intelfeed', json={'response': 'SUCCESS'})
+    result = Darktrace.remove_from_watched_list_command(client, {'endpointsToRemove': 'evil.com, 203.0.113.7'})
+    assert [r.json() for r in requests_mock.request_history] == [{'removeentry': 'evil.com'},
+                                                                 {'removeentry': '203.0.113.7'}]
+    assert_signed(requests_mock.last_request, requests_mock.last_request.body)
+    assert result.outputs == [{'endpoint': 'evil.com', 'Watched': False}, {'endpoint': '203.0.113.7', 'Watched': False}]
+
+
+def test_remove_from_watched_list_reports_what_was_removed_before_a_failure(client: Client,
+                                                                            requests_mock: Any) -> None:
+    """
+    Given the appliance removes the first entry, then refuses the second
+    When darktrace-remove-from-watched-list runs
+    Then the error says which entries were removed before the failure.
+    """
+    requests_mock.post(f'{BASE}/intelfeed', [{'json': {'response': 'SUCCESS'}},
+                                             {'status_code': 400, 'json': {'error': 'bad entry'}}])
+    with pytest.raises(DarktraceApiError, match='Removed evil.com from the watched list, then failed on bad.com') \
+            as raised:
+        Darktrace.remove_from_watched_list_command(client, {'endpointsToRemove': 'evil.com,bad.com'})
+    assert raised.value.kind == 'input' and 'bad entry' in str(raised.value)
+
+
+def test_remove_from_watched_list_unconfirmed(client: Client, requests_mock: Any) -> None:
+    """
+    Given a reply that does not confirm the first removal
+    When darktrace-remove-from-watched-list runs
+    Then it fails with a clear error and sends nothing more.
+    """
+    requests_mock.post(f'{BASE}/intelfeed', json={'response': 'NOT FOUND'})
+    with pytest.raises(DarktraceApiError, match='without confirming'):
+        Darktrace.remove_from_watched_list_command(client, {'endpointsToRemove': 'evil.com,bad.com'})
+    assert requests_mock.call_count == 1
+
+
+def test_post_to_watched_list_sends_the_new_options(client: Client, requests_mock: Any) -> None:
+    """
+    Given an expiry, a source and hostname=true
+    When darktrace-post-to-watched-list runs
+    Then the body carries expiry as ISO UTC, source and hostname as a JSON boolean, and context records them.
+    """
+    requests_mock.post(f'{BASE}/intelfeed', json=load('intelfeed_post.json'))
+    result = Darktrace.post_to_watched_list_command(client, {
+        'endpointsToWatch': 'evil.com', 'expiry': '2030-01-31T12:00:00+01:00', 'source': 'XSOAR', 'hostname': 'true'})
+    assert requests_mock.last_request.json() == {'addlist': 'evil.com', 'expiry': '2030-01-31T11:00:00Z',
+                                                 'source': 'XSOAR', 'hostname': True}
+    assert result.outputs == [{'endpoint': 'evil.com', 'Watched': True, 'description': None,
+                               'expiry': '2030-01-31T11:00:00Z', 'source': 'XSOAR'}]
+
+
+def test_post_to_watched_list_relative_expiry(client: Client, requests_mock: Any) -> None:
+    """
+    Given a relative expiry "in 30 days" and hostname=false
+    When darktrace-post-to-watched-list runs
+    Then the expiry is about 30 days ahead and hostname false is sent.
+    """
+    requests_mock.post(f'{BASE}/intelfeed', json=load('intelfeed_post.json'))
+    Darktrace.post_to_watched_list_command(client, {'endpointsToWatch': 'evil.com', 'expiry': 'in 30 days',
+                                                    'hostname': 'false'})
+    body = requests_mock.last_request.json()
+    expiry = datetime.strptime(body['expiry'], '%Y-%m-%dT%H:%M:%SZ').replace(tzinfo=timezone.utc)
+    assert abs((expiry - datetime.now(timezone.utc)).total_seconds() - 30 * 86400) < 120
+    assert body['hostname'] is False
+
+
+# --- AI Analyst ---------------------------------------------------------------------------------------
 
 def test_get_ai_analyst_incident_event(client: Client, requests_mock: Any) -> None:
     """
@@ -2627,16 +2107,7 @@ def test_get_ai_analyst_incident_group_plain_event_ids_and_gaps(client: Client, 
         Darktrace.get_ai_analyst_incident_group_command(client, {'event_id': 'e9'})
 
 
-# RESPOND
-
-# test_data/respond_actions.json is dated around this moment: 5001 pending, 5002 and 5003 active, 5004 cleared,
-# 5005 expired.
-RESPOND_NOW_MS = 1717416000000  # 2024-06-03T12:00:00Z
-
-
-def respond_actions() -> list[dict[str, Any]]:
-    return load('respond_actions.json')
-
+# --- RESPOND ------------------------------------------------------------------------------------------
 
 def json_body(request: Any) -> Any:
     return json.loads(request.body)
@@ -3067,545 +2538,755 @@ def test_respond_other_errors_pass_through(client: Client, requests_mock: Any) -
     assert raised.value.kind == 'not_found'
 
 
-# watched list and tags
+# --- fetch --------------------------------------------------------------------------------------------
 
-def test_list_watched_endpoints(client: Client, requests_mock: Any) -> None:
+def drain(appliance: FakeAppliance, fetch_settings: FetchSettings, now: int = NOW_MS,
+          runs: int = 500) -> list[dict[str, Any]]:
+    last_run: dict[str, Any] = {}
+    incidents: list[dict[str, Any]] = []
+    for _ in range(runs):
+        last_run, new = fetch_incidents(appliance, last_run, fetch_settings, now)
+        json.dumps(last_run)
+        incidents.extend(new)
+        if not new and last_run['start_ms'] >= now - Darktrace.SETTLE_MS:
+            return incidents
+    raise AssertionError(f'fetch did not catch up within {runs} runs')
+
+
+@pytest.mark.parametrize('order', ['asc', 'desc'])
+@pytest.mark.parametrize('inclusive', [True, False])
+def test_fetch_delivers_ties_across_runs_exactly_once(order: str, inclusive: bool) -> None:
     """
-    Given the watched list with full details
-    When darktrace-list-watched-endpoints runs with limit 1
-    Then full details are asked for, entries share Darktrace.Endpoint with post-to-watched-list, and the cut is said.
+    Given 120 breaches sharing three milliseconds and max_alerts 50, in either reply order and bound semantics
+    When fetch runs until drained
+    Then every breach is delivered exactly once, oldest first.
     """
-    requests_mock.get(f'{BASE}/intelfeed', json=load('watched_endpoints.json'))
-    result = Darktrace.list_watched_endpoints_command(client, {'limit': '1'})
-    assert query_of(requests_mock.last_request) == {'fulldetails': ['true']}
-    assert context_key(result) == 'Darktrace.Endpoint(val.endpoint && val.endpoint == obj.endpoint)'
-    assert result.outputs == [{'endpoint': 'evil.com', 'Watched': True, 'description': 'C2 seen in incident 42',
-                               'expiry': '2030-01-31T00:00:00Z', 'strength': 100, 'iagn': False, 'source': 'XSOAR'}]
-    assert 'Watched endpoints (1 of 2)' in result.readable_output
-    assert '| evil.com | C2 seen in incident 42 | 2030-01-31T00:00:00Z | 100 |' in result.readable_output
+    base = NOW_MS - 10 * HOUR_MS
+    breaches = [make_breach(1000 + i, base + (i % 3)) for i in range(120)]
+    incidents = drain(FakeAppliance(breaches, order=order, inclusive=inclusive), settings())
+    pbids = [int(i['dbotMirrorId']) for i in incidents]
+    assert sorted(pbids) == sorted(b['pbid'] for b in breaches)
+    assert len(pbids) == len(set(pbids))
 
 
-def test_list_watched_endpoints_bare_names(client: Client, requests_mock: Any) -> None:
+def test_fetch_sends_milliseconds_and_a_bounded_window_from_the_first_fetch() -> None:
     """
-    Given an appliance that ignores fulldetails and answers with names only
-    When darktrace-list-watched-endpoints runs
-    Then each name is still listed.
+    Given a first fetch 24 hours ago
+    When the first fetch runs
+    Then starttime/endtime are epoch milliseconds, the window is bounded, and creationTime is the filter.
     """
-    requests_mock.get(f'{BASE}/intelfeed', json=['evil.com', '203.0.113.7'])
-    result = Darktrace.list_watched_endpoints_command(client, {})
-    assert [o['endpoint'] for o in result.outputs] == ['evil.com', '203.0.113.7']
-    assert result.outputs[1]['description'] is None
+    appliance = FakeAppliance([])
+    fetch_incidents(appliance, {}, settings(min_score=50, include_acknowledged=False), NOW_MS)
+    first = appliance.requests[0]
+    assert first['starttime'] == NOW_MS - 24 * HOUR_MS - 1
+    assert first['endtime'] == NOW_MS - 23 * HOUR_MS
+    assert first['creationtime'] is True and first['includebreachurl'] is True
+    assert first['minscore'] == '0.5' and first['includeacknowledged'] is False
+    assert 'count' not in first
 
 
-def test_remove_from_watched_list(client: Client, requests_mock: Any) -> None:
+def test_fetch_makes_at_most_three_requests_and_widens_empty_windows() -> None:
     """
-    Given two entries to remove
-    When darktrace-remove-from-watched-list runs
-    Then one signed JSON removeentry request is sent per entry, and each is marked not watched.
+    Given an empty appliance and a first fetch a week ago
+    When one fetch runs
+    Then it makes at most three requests, each window twice the last.
     """
-    requests_mock.post(f'{BASE}/intelfeed', json={'response': 'SUCCESS'})
-    result = Darktrace.remove_from_watched_list_command(client, {'endpointsToRemove': 'evil.com, 203.0.113.7'})
-    assert [r.json() for r in requests_mock.request_history] == [{'removeentry': 'evil.com'},
-                                                                 {'removeentry': '203.0.113.7'}]
-    assert_signed(requests_mock.last_request, requests_mock.last_request.body)
-    assert result.outputs == [{'endpoint': 'evil.com', 'Watched': False}, {'endpoint': '203.0.113.7', 'Watched': False}]
+    appliance = FakeAppliance([])
+    next_run, incidents = fetch_incidents(appliance, {}, settings(first_fetch_ms=NOW_MS - 7 * 24 * HOUR_MS), NOW_MS)
+    widths = [r['endtime'] - r['starttime'] - 1 for r in appliance.requests]
+    assert incidents == [] and len(appliance.requests) == 3
+    assert widths == [HOUR_MS, 2 * HOUR_MS, 4 * HOUR_MS]
+    assert next_run['start_ms'] == NOW_MS - 7 * 24 * HOUR_MS + 7 * HOUR_MS
 
 
-def test_remove_from_watched_list_reports_what_was_removed_before_a_failure(client: Client,
-                                                                            requests_mock: Any) -> None:
+def test_fetch_narrows_a_window_holding_far_more_than_max_alerts() -> None:
     """
-    Given the appliance removes the first entry, then refuses the second
-    When darktrace-remove-from-watched-list runs
-    Then the error says which entries were removed before the failure.
+    Given 1,000 breaches within one hour and max_alerts 10
+    When one fetch runs
+    Then 10 incidents come out and the next window is narrowed in proportion.
     """
-    requests_mock.post(f'{BASE}/intelfeed', [{'json': {'response': 'SUCCESS'}},
-                                             {'status_code': 400, 'json': {'error': 'bad entry'}}])
-    with pytest.raises(DarktraceApiError, match='Removed evil.com from the watched list, then failed on bad.com') \
-            as raised:
-        Darktrace.remove_from_watched_list_command(client, {'endpointsToRemove': 'evil.com,bad.com'})
-    assert raised.value.kind == 'input' and 'bad entry' in str(raised.value)
+    base = NOW_MS - 20 * HOUR_MS
+    breaches = [make_breach(i, base + i * 3000) for i in range(1000)]
+    next_run, incidents = fetch_incidents(FakeAppliance(breaches), {'start_ms': base, 'window_ms': HOUR_MS},
+                                          settings(max_alerts=10), NOW_MS)
+    assert len(incidents) == 10
+    assert next_run['window_ms'] < HOUR_MS // 10
 
 
-def test_remove_from_watched_list_unconfirmed(client: Client, requests_mock: Any) -> None:
+def test_fetch_delivers_a_breach_created_hours_after_its_activity() -> None:
     """
-    Given a reply that does not confirm the first removal
-    When darktrace-remove-from-watched-list runs
-    Then it fails with a clear error and sends nothing more.
+    Given a breach whose activity time was long before the cursor but which was created after it
+    When fetch runs
+    Then it is delivered once, with occurred taken from its activity time.
     """
-    requests_mock.post(f'{BASE}/intelfeed', json={'response': 'NOT FOUND'})
-    with pytest.raises(DarktraceApiError, match='without confirming'):
-        Darktrace.remove_from_watched_list_command(client, {'endpointsToRemove': 'evil.com,bad.com'})
-    assert requests_mock.call_count == 1
+    late = make_breach(77, creation_ms=NOW_MS - 2 * HOUR_MS, time_ms=NOW_MS - 9 * HOUR_MS)
+    appliance = FakeAppliance([late])
+    incidents = drain(appliance, settings(first_fetch_ms=NOW_MS - 3 * HOUR_MS))
+    assert [i['dbotMirrorId'] for i in incidents] == ['77']
+    assert incidents[0]['occurred'] == ms_to_iso(NOW_MS - 9 * HOUR_MS)
 
 
-def test_post_to_watched_list_sends_the_new_options(client: Client, requests_mock: Any) -> None:
+def test_fetch_near_now_advances_only_past_what_it_saw() -> None:
     """
-    Given an expiry, a source and hostname=true
-    When darktrace-post-to-watched-list runs
-    Then the body carries expiry as ISO UTC, source and hostname as a JSON boolean, and context records them.
+    Given a breach created a minute ago and another that the appliance records later in the same unsettled window
+    When fetch runs, then runs again after the second appears
+    Then both are delivered, once each.
     """
-    requests_mock.post(f'{BASE}/intelfeed', json=load('intelfeed_post.json'))
-    result = Darktrace.post_to_watched_list_command(client, {
-        'endpointsToWatch': 'evil.com', 'expiry': '2030-01-31T12:00:00+01:00', 'source': 'XSOAR', 'hostname': 'true'})
-    assert requests_mock.last_request.json() == {'addlist': 'evil.com', 'expiry': '2030-01-31T11:00:00Z',
-                                                 'source': 'XSOAR', 'hostname': True}
-    assert result.outputs == [{'endpoint': 'evil.com', 'Watched': True, 'description': None,
-                               'expiry': '2030-01-31T11:00:00Z', 'source': 'XSOAR'}]
+    first = make_breach(1, NOW_MS - 60_000)
+    appliance = FakeAppliance([first])
+    next_run, incidents = fetch_incidents(appliance, {'start_ms': NOW_MS - 10 * 60_000}, settings(), NOW_MS)
+    assert [i['dbotMirrorId'] for i in incidents] == ['1']
+    assert next_run['start_ms'] == first['creationTime']
+    appliance.breaches.append(make_breach(2, NOW_MS - 30_000))
+    next_run, incidents = fetch_incidents(appliance, next_run, settings(), NOW_MS + 60_000)
+    assert [i['dbotMirrorId'] for i in incidents] == ['2']
 
 
-def test_post_to_watched_list_relative_expiry(client: Client, requests_mock: Any) -> None:
+def test_fetch_failure_raises_and_keeps_nothing_half_done() -> None:
     """
-    Given a relative expiry "in 30 days" and hostname=false
-    When darktrace-post-to-watched-list runs
-    Then the expiry is about 30 days ahead and hostname false is sent.
+    Given the appliance fails on the second request of a run
+    When fetch runs
+    Then the run raises after that request, so the platform keeps the previous lastRun and nothing is lost.
     """
-    requests_mock.post(f'{BASE}/intelfeed', json=load('intelfeed_post.json'))
-    Darktrace.post_to_watched_list_command(client, {'endpointsToWatch': 'evil.com', 'expiry': 'in 30 days',
-                                                    'hostname': 'false'})
-    body = requests_mock.last_request.json()
-    expiry = datetime.strptime(body['expiry'], '%Y-%m-%dT%H:%M:%SZ').replace(tzinfo=timezone.utc)
-    assert abs((expiry - datetime.now(timezone.utc)).total_seconds() - 30 * 86400) < 120
-    assert body['hostname'] is False
-
-
-def test_list_tags(client: Client, requests_mock: Any) -> None:
-    """
-    Given two tags, one expiring
-    When darktrace-list-tags runs
-    Then each is in context keyed by tid with its description, color and an ISO expiry.
-    """
-    requests_mock.get(f'{BASE}/tags', json=load('tags.json'))
-    result = Darktrace.list_tags_command(client, {})
-    assert requests_mock.last_request.path_url == '/tags'
-    assert context_key(result) == 'Darktrace.Tag(val.tid && val.tid == obj.tid)'
-    assert result.outputs[0] == {'tid': 5, 'name': 'Active Threat', 'description': 'Device is actively compromised',
-                                 'color': 200, 'visibility': 'Public', 'auto': False, 'restricted': False,
-                                 'isReferenced': True, 'expiry': None}
-    assert result.outputs[1]['expiry'] == '2024-06-01T12:00:00.000Z'
-    assert '| 5 | Active Threat | Device is actively compromised | false | true |' in result.readable_output
-
-
-def test_list_tags_limit(client: Client, requests_mock: Any) -> None:
-    """
-    Given two tags and limit 1
-    When darktrace-list-tags runs
-    Then one is listed and the title says how many there are.
-    """
-    requests_mock.get(f'{BASE}/tags', json=load('tags.json'))
-    result = Darktrace.list_tags_command(client, {'limit': '1'})
-    assert [o['tid'] for o in result.outputs] == [5] and 'Tags (1 of 2)' in result.readable_output
-
-
-@pytest.mark.parametrize('reply', [{'response': 'SUCCESS'}, {}, [{'replicate': True}]])
-def test_remove_tag_from_device(client: Client, requests_mock: Any, reply: Any) -> None:
-    """
-    Given the appliance answers SUCCESS, an empty body or a Unified View list
-    When darktrace-remove-tag-from-device runs
-    Then a signed DELETE carries did and tag in the query, and the removal is recorded under the device and tag.
-    """
-    requests_mock.delete(f'{BASE}/tags/entities', json=reply)
-    result = Darktrace.remove_tag_from_device_command(client, {'deviceId': '1417', 'tagName': 'Active Threat'})
-    request = requests_mock.last_request
-    assert request.method == 'DELETE' and query_of(request) == {'did': ['1417'], 'tag': ['Active Threat']}
-    assert_signed(request)
-    assert result.outputs == {'deviceId': 1417, 'tagName': 'Active Threat', 'removed': True}
-    assert context_key(result) == ('Darktrace.Device(val.deviceId && val.deviceId == obj.deviceId && '
-                                   'val.tagName && val.tagName == obj.tagName)')
-
-
-def test_remove_tag_from_device_unconfirmed(client: Client, requests_mock: Any) -> None:
-    """
-    Given a reply that does not confirm the removal
-    When darktrace-remove-tag-from-device runs
-    Then it fails with a clear error.
-    """
-    requests_mock.delete(f'{BASE}/tags/entities', json={'response': 'NO SUCH TAG'})
-    with pytest.raises(DarktraceApiError, match='DELETE /tags/entities without confirming'):
-        Darktrace.remove_tag_from_device_command(client, {'deviceId': '1417', 'tagName': 'Nope'})
-
-
-TRIAGE_BAD_ARGUMENTS = [
-    (Darktrace.get_model_breach_command, {}, 'Missing required argument "pbid"'),
-    (Darktrace.get_model_breach_command, {'pbid': '1/../../status'}, '"pbid"'),
-    (Darktrace.get_model_breach_command, {'pbid': '0'}, '"pbid"'),
-    (Darktrace.list_model_breaches_command, {'start_time': 'yesterdayish'}, '"start_time"'),
-    (Darktrace.list_model_breaches_command, {'end_time': '2024-13-01'}, '"end_time"'),
-    (Darktrace.list_model_breaches_command, {'start_time': '2024-02-01T00:00:00Z', 'end_time': '2024-01-01T00:00:00Z'},
-     '"end_time" (2024-01-01T00:00:00.000Z) is before "start_time"'),
-    (Darktrace.list_model_breaches_command, {'min_score': '101'}, 'from 0 to 100'),
-    (Darktrace.list_model_breaches_command, {'min_score': '0.5&did=1'}, '"min_score"'),
-    (Darktrace.list_model_breaches_command, {'min_score': 'nan'}, '"min_score"'),
-    (Darktrace.list_model_breaches_command, {'did': '-3'}, '"did"'),
-    (Darktrace.list_model_breaches_command, {'uuid': 'not-a-uuid'}, 'model UUID'),
-    (Darktrace.list_model_breaches_command, {'acknowledged': 'maybe'}, '"acknowledged"'),
-    (Darktrace.list_model_breaches_command, {'limit': '0'}, 'from 1 to 1000'),
-    (Darktrace.list_model_breaches_command, {'limit': '1001'}, 'from 1 to 1000'),
-    (Darktrace.list_model_breaches_command, {'page': '0'}, '"page"'),
-    (Darktrace.acknowledge_model_breach_command, {'pbid': 'abc'}, '"pbid"'),
-    (Darktrace.unacknowledge_model_breach_command, {'pbid': '1.5'}, '"pbid"'),
-    (Darktrace.get_model_breach_comments_command, {'pbid': ''}, '"pbid"'),
-    (Darktrace.post_comment_to_model_breach_command, {'pbid': '1'}, 'Missing required argument "message"'),
-    (Darktrace.post_comment_to_model_breach_command, {'pbid': '1', 'message': 'x' * 4097}, 'at most 4096'),
-    (Darktrace.get_model_breach_connections_command, {'pbid': '1', 'limit': '5000'}, 'from 1 to 1000'),
-    (Darktrace.get_model_breach_connections_command, {'pbid': '1', 'end_time': 'later'}, '"end_time"'),
-    (Darktrace.get_model_command, {}, 'Missing required argument "uuid"'),
-    (Darktrace.get_model_command, {'uuid': '80010119-6d7f-0000-0305-5e0000000256&pid=1'}, 'model UUID'),
-    (Darktrace.get_model_component_command, {'cid': '../models'}, '"cid"'),
-    (Darktrace.get_model_component_command, {}, '"cid"'),
-    (Darktrace.search_devices_command, {'order_by': 'score'}, 'priority, hostname'),
-    (Darktrace.search_devices_command, {'order': 'up'}, 'asc, desc'),
-    (Darktrace.search_devices_command, {'limit': '1001'}, 'from 1 to 1000'),
-    (Darktrace.search_devices_command, {'query': 'q' * 1025}, 'at most 1024'),
-    (Darktrace.get_device_command, {'did': 'ws1'}, '"did"'),
-    (Darktrace.get_device_events_command, {'did': '1', 'event_type': 'everything'}, 'connection, unusualconnection'),
-    (Darktrace.get_device_events_command, {'did': '1', 'start_time': 'then'}, '"start_time"'),
-    (Darktrace.get_device_events_command, {'did': '1', 'start_time': '2024-02-01', 'end_time': '2024-01-01'},
-     'is before'),
-    (Darktrace.get_device_events_command, {'event_type': 'notice'}, 'Missing required argument "did"'),
-    (Darktrace.get_ai_analyst_incident_event_command, {}, 'Missing required argument "event_id"'),
-    (Darktrace.get_ai_analyst_incident_event_command, {'event_id': 'abc&uuid=def'}, '"event_id"'),
-    (Darktrace.list_ai_analyst_incident_events_command, {'min_group_score': '-1'}, 'from 0 to 100'),
-    (Darktrace.list_ai_analyst_incident_events_command, {'acknowledged': 'yes please'}, '"acknowledged"'),
-    (Darktrace.list_ai_analyst_incident_events_command, {'limit': 'all'}, '"limit"'),
-    (Darktrace.list_ai_analyst_incident_events_command, {'end_time': 'someday'}, '"end_time"'),
-    (Darktrace.acknowledge_ai_analyst_incident_event_command, {'event_id': 'a b'}, '"event_id"'),
-    (Darktrace.unacknowledge_ai_analyst_incident_event_command, {}, '"event_id"'),
-    (Darktrace.get_ai_analyst_comments_command, {'event_id': '../x'}, '"event_id"'),
-    (Darktrace.post_comment_to_ai_analyst_incident_event_command, {'event_id': EVENT_ID, 'message': ' '},
-     'Missing required argument "message"'),
-    (Darktrace.get_ai_analyst_incident_group_command, {}, 'exactly one of "group_id"'),
-    (Darktrace.get_ai_analyst_incident_group_command, {'group_id': GROUP_ID, 'event_id': EVENT_ID},
-     'exactly one of "group_id"'),
-    (Darktrace.get_ai_analyst_incident_group_command, {'group_id': 'g/1'}, '"group_id"'),
-    (Darktrace.list_watched_endpoints_command, {'limit': '-1'}, 'from 1 to 1000'),
-    (Darktrace.remove_from_watched_list_command, {}, 'Missing required argument "endpointsToRemove"'),
-    (Darktrace.remove_from_watched_list_command, {'endpointsToRemove': 'evil.com,a b'}, '"a b"'),
-    (Darktrace.remove_from_watched_list_command, {'endpointsToRemove': ','.join(f'h{i}.com' for i in range(101))},
-     'at most 100'),
-    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com', 'expiry': '2020-01-01T00:00:00Z'},
-     'the time has passed'),
-    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com', 'expiry': '3 days'},
-     'the time has passed'),
-    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com', 'expiry': 'never'}, '"expiry"'),
-    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com', 'source': 's' * 64}, 'at most 63'),
-    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com', 'hostname': 'sometimes'},
-     '"hostname"'),
-    (Darktrace.list_tags_command, {'limit': '1000000'}, 'from 1 to 1000'),
-    (Darktrace.remove_tag_from_device_command, {'deviceId': '0', 'tagName': 't'}, '"deviceId"'),
-    (Darktrace.remove_tag_from_device_command, {'deviceId': '1', 'tagName': 't' * 129}, 'at most 128'),
-    (Darktrace.remove_tag_from_device_command, {'deviceId': '1'}, '"tagName"'),
-]
-
-
-@pytest.mark.parametrize('command, args, fragment', BAD_ARGUMENTS + TRIAGE_BAD_ARGUMENTS)
-def test_bad_arguments_are_refused_before_any_request(client: Client, requests_mock: Any, command: Any, args: dict,
-                                                      fragment: str) -> None:
-    """
-    Given an argument outside what the command accepts (including attempts to inject parameters or paths)
-    When the command runs
-    Then it raises a message naming the argument and the accepted form, and sends no request.
-    """
-    with pytest.raises(ValueError) as raised:
-        command(client, args)
-    assert fragment in str(raised.value)
-    assert requests_mock.call_count == 0
-
-
-def test_commands_table_matches_the_yaml() -> None:
-    """
-    Given the commands Darktrace.yml declares
-    When they are compared with the table main() dispatches through
-    Then every darktrace-* command of the YAML has a function, and there is no function the YAML lacks.
-    """
-    import yaml
-    declared = {command['name'] for command in yaml.safe_load((Path(__file__).parent / 'Darktrace.yml').read_text())
-                ['script']['commands'] if command['name'].startswith('darktrace-')}
-    assert set(Darktrace.COMMANDS) == declared
-
-
-def test_main_dispatches_a_triage_command(mocker: Any, requests_mock: Any) -> None:
-    """
-    Given darktrace-list-tags and a limit
-    When main runs it
-    Then the matching function runs and its result is returned.
-    """
-    requests_mock.get(f'{BASE}/tags', json=load('tags.json'))
-    results, error = run_main(mocker, 'darktrace-list-tags', {'limit': '2'})
-    error.assert_not_called()
-    assert [tag['tid'] for tag in results.call_args[0][0].outputs] == [5, 9]
-
-
-@pytest.mark.parametrize('value, expected', [(0.5, 0.5), ('72.5', 72.5), ('98', 98), ('n/a', None), (True, None),
-                                             ('inf', None), (None, None), ([], None)])
-def test_reply_numbers_are_read_defensively(value: Any, expected: Any) -> None:
-    """
-    Given a reply value that should be a number (sometimes sent as text, sometimes absent or odd)
-    When it is read
-    Then numbers and numeric text become numbers, anything else None (never a string in context).
-    """
-    assert Darktrace._number(value) == expected
-
-
-@pytest.mark.parametrize('value, expected', [(True, True), (None, None), ('False', False), ('true', True),
-                                             ({'by': 'analyst1'}, True), (0, False)])
-def test_reply_flags_are_read_defensively(value: Any, expected: Any) -> None:
-    """
-    Given an acknowledged flag as a boolean, text, an object or a number
-    When it is read
-    Then it becomes a boolean (None when absent).
-    """
-    assert Darktrace._flag(value) is expected
-
-
-@pytest.mark.parametrize('value, expected', [(1674522265000, 1674522265000.0), ('2023-01-24 01:04:25', 1674522265000.0),
-                                             ('yesterday', 0.0), (None, 0.0)])
-def test_reply_times_sort_whatever_their_form(value: Any, expected: float) -> None:
-    """
-    Given a reply time as epoch ms, as the appliance's text form, or unreadable
-    When it is turned into a sort key
-    Then readable times give their epoch ms and the rest sort first as 0.
-    """
-    assert Darktrace._epoch_ms(value) == expected
-
-
-def test_events_without_timems_sort_on_their_text_time(client: Client, requests_mock: Any) -> None:
-    """
-    Given device events that carry only the text time
-    When darktrace-get-device-events runs
-    Then they are still listed newest first.
-    """
-    requests_mock.get(f'{BASE}/details', json=[{'time': '2023-01-24 01:00:00', 'eventType': 'notice', 'uid': 'old'},
-                                               {'time': '2023-01-24 02:00:00', 'eventType': 'notice', 'uid': 'new'}])
-    result = Darktrace.get_device_events_command(client, {'did': '1', 'event_type': 'notice'})
-    assert [e['uid'] for e in result.outputs['events']] == ['new', 'old']
-
-
-def test_a_record_without_its_key_is_taken_when_it_is_the_only_one(client: Client, requests_mock: Any) -> None:
-    """
-    Given a component reply without a cid field, with odd logic and a stray entry among its triggered components
-    When darktrace-get-model-component and darktrace-get-model-breach run
-    Then the single record is taken as the one asked for, and odd entries are skipped.
-    """
-    requests_mock.get(f'{BASE}/components/5', json={'threshold': 3, 'filters': []})
-    assert Darktrace.get_model_component_command(client, {'cid': '5'}).outputs == {'threshold': 3, 'filters': []}
-    requests_mock.get(f'{BASE}/models', json={'uuid': MODEL_UUID, 'logic': {'data': {'left': 'A'}}})
-    readable = Darktrace.get_model_command(client, {'uuid': MODEL_UUID}).readable_output
-    assert f'|  | {MODEL_UUID} |  |  |  |  |  |  |  |' in readable
-    requests_mock.get(f'{BASE}/modelbreaches?pbid=9', json={'pbid': 9, 'triggeredComponents': ['odd', {'cid': 1}]})
-    result = Darktrace.get_model_breach_command(client, {'pbid': '9'})
-    assert '| 1 |  |  |  |' in result.readable_output
-
-
-# --- hardening: changes not sent twice, time limit, request log, bounded output, stricter arguments ---------
-
-@pytest.mark.parametrize('reply', [
-    {'status_code': 429, 'headers': {'Retry-After': '1'}}, {'status_code': 502}, {'status_code': 503},
-    {'status_code': 504}, {'status_code': 500, 'json': {'error': 'boom'}},
-])
-def test_failed_change_says_it_was_not_retried(client: Client, requests_mock: Any, reply: dict) -> None:
-    """
-    Given the appliance answers a POST with a transient or server error
-    When a change is sent
-    Then the error says it was not retried and asks to check whether the change took effect.
-    """
-    requests_mock.post(f'{BASE}/tags/entities', **reply)
-    with pytest.raises(DarktraceApiError) as raised:
-        client.add_tag_to_device(1, 'Active Threat', None)
-    assert raised.value.kind == 'unavailable' and f'(HTTP {reply["status_code"]})' in str(raised.value)
-    assert 'It was not retried' in str(raised.value) and 'even after' not in str(raised.value)
-    assert requests_mock.call_count == 1
-
-
-def test_server_error_on_a_read_is_not_called_retried(client: Client, requests_mock: Any) -> None:
-    """
-    Given the appliance answers a GET with 500 and an error text
-    When the request is sent
-    Then the message names the internal error and its text, and does not claim a retry.
-    """
-    requests_mock.get(f'{BASE}/status', status_code=500, json={'error': 'database locked'})
-    with pytest.raises(DarktraceApiError, match=r'internal error \(HTTP 500: database locked\)') as raised:
-        client.get_status()
-    assert 'even after' not in str(raised.value)
-
-
-def test_transient_reply_without_retries_says_the_budget_left_no_time(client: Client, requests_mock: Any) -> None:
-    """
-    Given a client with no retry budget and an appliance answering 429 with Retry-After 30
-    When a GET is sent
-    Then the message says the budget left no time to wait the 30 s asked for.
-    """
-    requests_mock.get(f'{BASE}/status', status_code=429, headers={'Retry-After': '30'})
-    with pytest.raises(DarktraceApiError, match='no time to wait the 30 s it asked for and retry'):
-        client.get_status()
-
-
-@pytest.mark.parametrize('error, fragment', [
-    (requests.exceptions.ConnectionError(ConnectionResetError(104, 'Connection reset by peer')),
-     'closed before Darktrace answered'),
-    (requests.exceptions.ReadTimeout('Read timed out.'), 'did not answer within'),
-    (requests.exceptions.ChunkedEncodingError('Connection broken: IncompleteRead(3 bytes read, 9 more expected)'),
-     'cut short'),
-])
-def test_change_without_a_complete_reply_says_it_was_not_retried(client: Client, requests_mock: Any,
-                                                                 error: Exception, fragment: str) -> None:
-    """
-    Given a POST whose connection resets, times out or is cut mid-reply
-    When the change is sent
-    Then the error says what happened, that it was not retried, and to check before running again.
-    """
-    requests_mock.post(f'{BASE}/modelbreaches/1/acknowledge', exc=error)
-    with pytest.raises(DarktraceApiError) as raised:
-        client.acknowledge_model_breach(1)
-    assert fragment in str(raised.value) and 'It was not retried' in str(raised.value)
-
-
-def test_reply_cut_short_is_reported_as_such(client: Client, requests_mock: Any) -> None:
-    """
-    Given a GET whose reply body is cut before its declared length
-    When it is sent
-    Then the error says the reply was cut short, rather than that the appliance is unreachable.
-    """
-    requests_mock.get(f'{BASE}/status', exc=requests.exceptions.ChunkedEncodingError(
-        'Connection broken: IncompleteRead(3 bytes read, 9 more expected)'))
-    with pytest.raises(DarktraceApiError, match='cut short') as raised:
-        client.get_status()
-    assert raised.value.kind == 'bad_json'
-
-
-def test_requests_stop_at_the_command_time_limit(client: Client, requests_mock: Any) -> None:
-    """
-    Given a command that has used all but 5 s of its time limit, then all of it
-    When it sends a request
-    Then the request's timeouts shrink to the 5 s left, and once none is left nothing is sent.
-    """
-    requests_mock.get(f'{BASE}/status', json={})
-    client._started = Darktrace.time.monotonic() - Darktrace.COMMAND_TIME_LIMIT_S + 5
-    client.get_status()
-    connect_s, read_s = requests_mock.last_request.timeout
-    assert 0 < connect_s <= 5 and 0 < read_s <= 5
-    client._started -= 10
-    with pytest.raises(DarktraceApiError, match='5 minutes') as raised:
-        client.get_status()
-    assert raised.value.kind == 'timeout' and requests_mock.call_count == 1
-    assert Darktrace.COMMAND_TIME_LIMIT_S < 300
-
-
-def test_each_request_is_logged_without_token_or_signature(requests_mock: Any) -> None:
-    """
-    Given a client with a request logger
-    When a request succeeds and another fails without a reply
-    Then each is logged with its method, target, outcome and redacted DTAPI headers.
-    """
-    logged: list[str] = []
-    logging_client = Client(BASE, PUBLIC, PRIVATE, retry_budget_s=0, on_request=logged.append)
-    requests_mock.get(f'{BASE}/devices', json={'did': 7})
-    requests_mock.get(f'{BASE}/status', exc=requests.exceptions.ConnectTimeout('connect timed out'))
-    logging_client.get_device(7)
+    appliance = FakeAppliance([])
+    appliance.fail_on_request = 2
     with pytest.raises(DarktraceApiError):
-        logging_client.get_status()
-    signature = requests_mock.request_history[0].headers['DTAPI-Signature']
-    assert logged[0].startswith('Darktrace: GET /devices?did=7&includetags=true ') and '-> HTTP 200' in logged[0]
-    assert logged[1].startswith('Darktrace: GET /status ') and 'no reply (ConnectTimeout)' in logged[1]
-    for line in logged:
-        assert "'DTAPI-Token': '<redacted>'" in line and "'DTAPI-Signature': '<redacted>'" in line
-        assert PRIVATE not in line and PUBLIC not in line and signature not in line
+        fetch_incidents(appliance, {}, settings(first_fetch_ms=NOW_MS - 7 * 24 * HOUR_MS), NOW_MS)
+    assert len(appliance.requests) == 2
 
 
-def test_connection_info_of_many_devices_is_capped_in_the_war_room(client: Client, requests_mock: Any) -> None:
+def test_fetch_reads_every_documented_time_form_text_pbids_and_odd_fields() -> None:
     """
-    Given a /deviceinfo reply for a device and 30 similar devices
-    When darktrace-get-device-connection-info runs
-    Then the War Room shows the first MAX_DEVICE_SUMMARIES devices with a note, and context keeps all 31.
+    Given breaches whose creationTime is epoch ms, a digit string or 'YYYY-MM-DD HH:MM:SS' UTC text, one pbid sent as
+    text among numbers, and one breach whose model and device are plain text and whose score is text
+    When fetch runs until drained, three breaches per run
+    Then every breach becomes exactly one incident, the cursor stores pbids as numbers, and no run fails.
     """
-    entries = [{'did': did, 'similarityScore': 100 - did, 'graphData': [], 'info': {}} for did in range(1, 32)]
-    requests_mock.get(f'{BASE}/deviceinfo', json={'deviceInfo': entries})
-    result = Darktrace.get_device_connection_info_command(client, {'did': '1', 'data_type': 'co',
-                                                                   'num_similar_devices': '30'})
-    shown = Darktrace.MAX_DEVICE_SUMMARIES
-    assert result.readable_output.count('### Connections of device') == shown
-    assert f'Showing the connections of the first {shown} of 31 devices' in result.readable_output
-    assert len(result.outputs['deviceInfo']) == 31
+    base = NOW_MS - 10 * HOUR_MS
+    breaches = [make_breach(1001, base), make_breach(1002, base + 1000), make_breach(1003, base + 2000),
+                make_breach(1004, base + 3000), make_breach(1005, base + 3000)]
+    breaches[1]['creationTime'] = str(base + 1000)
+    breaches[2]['creationTime'] = breaches[2]['time'] = datetime.fromtimestamp(
+        (base + 2000) / 1000, tz=timezone.utc).strftime('%Y-%m-%d %H:%M:%S')
+    breaches[3]['pbid'] = '1004'
+    breaches[4].update(model='Anomalous Connection::Data Sent', device='ws-17', score='0.95')
+    last_run: dict[str, Any] = {}
+    delivered: list[str] = []
+    for _ in range(5):
+        last_run, incidents = fetch_incidents(FakeAppliance(breaches), last_run, settings(max_alerts=3), NOW_MS)
+        assert all(isinstance(pbid, int) for pbid in last_run['seen_pbids'])
+        delivered += [incident['dbotMirrorId'] for incident in incidents]
+    assert sorted(delivered) == ['1001', '1002', '1003', '1004', '1005']
+    odd = Darktrace.breach_to_incident(breaches[4])
+    assert odd['severity'] == IncidentSeverity.MEDIUM and odd['name'].startswith('Darktrace Model Breach 1005')
 
 
-def test_endpoint_ips_cell_is_capped(client: Client, requests_mock: Any) -> None:
+def test_fetch_delivers_a_breach_without_times_once_and_never_blocks_the_others() -> None:
     """
-    Given a host name seen at 500 IP addresses
-    When darktrace-get-external-endpoint-details runs
-    Then the IPs cell lists the first 20 and says how many more there are; context keeps all 500.
+    Given a window whose reply holds a breach with no readable time before breaches that have one
+    When fetch runs, then runs again over the same reply (the window is read again)
+    Then the first run delivers it with the others, and the second does not deliver it again.
     """
-    ips = [{'ip': f'198.18.0.{n % 256}', 'timems': 1600063200000} for n in range(500)]
-    requests_mock.get(f'{BASE}/endpointdetails', json={'hostname': 'cdn.example.com', 'ips': ips})
-    result = Darktrace.get_external_endpoint_details_command(client, {'endpoint_type': 'hostname',
-                                                                      'endpoint_value': 'cdn.example.com'})
-    assert 'and 480 more' in result.readable_output and len(result.outputs['ips']) == 500
+    timeless = make_breach(500, NOW_MS - 5 * HOUR_MS)
+    timeless['creationTime'], timeless['time'] = None, 'not a time'
+    appliance = FakeAppliance([])
+    appliance.reply = [timeless] + [make_breach(600 + i, NOW_MS - 5 * HOUR_MS + i) for i in range(3)]
+    state = {'start_ms': NOW_MS - 6 * HOUR_MS, 'window_ms': 2 * HOUR_MS}
+    next_run, incidents = fetch_incidents(appliance, state, settings(max_alerts=10), NOW_MS)
+    assert [i['dbotMirrorId'] for i in incidents] == ['500', '600', '601', '602']
+    assert next_run['unplaced_pbids'] == [500]
+    _, again = fetch_incidents(appliance, {**state, 'unplaced_pbids': next_run['unplaced_pbids']},
+                               settings(max_alerts=10), NOW_MS)
+    assert '500' not in [i['dbotMirrorId'] for i in again]
 
 
-@pytest.mark.parametrize('command, args, fragment', [
-    (Darktrace.run_advanced_search_analysis_command, {
-        'initialDate': '2022-12-10', 'initialTime': '09:00:00', 'endDate': '2022-12-10', 'endTime': '10:00:00',
-        'query': 'q', 'operation': 'score', 'metric': metric}, '"metric"') for metric in ('.', '..', '.hidden')
-] + [
-    (Darktrace.run_advanced_search_analysis_command, {
-        'initialDate': '2022-12-11', 'initialTime': '09:00:00', 'endDate': '2022-12-10', 'endTime': '10:00:00',
-        'query': 'q', 'operation': 'score', 'metric': 'm'}, '"endDate"/"endTime"'),
-    (Darktrace.get_device_command, {'did': '9' * 19}, '"did"'),
-    (Darktrace.get_device_command, {'did': '9' * 5000}, '"did"'),
-    (Darktrace.get_device_command, {'did': '١٢'}, '"did"'),
-    (Darktrace.get_external_endpoint_details_command, {'endpoint_type': 'IP', 'endpoint_value': 'fe80::1%x&did=5'},
-     '"endpoint_value"'),
-    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'fe80::1%eth0'}, '"endpointsToWatch"'),
-    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': '[1, null]'}, '"endpointsToWatch"'),
-    (Darktrace.remove_from_watched_list_command, {'endpointsToRemove': '[{"a": 1}]'}, '"endpointsToRemove"'),
-    (Darktrace.post_to_watched_list_command,
-     {'endpointsToWatch': ','.join(f'host{n}.example.com' for n in range(Darktrace.MAX_ENDPOINTS_PER_WATCH + 1))},
-     f'at most {Darktrace.MAX_ENDPOINTS_PER_WATCH}'),
+def test_fetch_logs_a_breach_without_pbid_instead_of_making_an_incident(mocker: Any) -> None:
+    """
+    Given a reply holding a breach without a pbid, and an entry that is not an object
+    When fetch runs
+    Then neither becomes an incident, and each is logged once with what finds it in Darktrace.
+    """
+    nameless = make_breach(1, NOW_MS - 5 * HOUR_MS)
+    del nameless['pbid']
+    appliance = FakeAppliance([])
+    appliance.reply = [nameless, 42, make_breach(2, NOW_MS - 5 * HOUR_MS + 1)]
+    logged = mocker.patch.object(demisto, 'error')
+    _, incidents = fetch_incidents(appliance, {'start_ms': NOW_MS - 6 * HOUR_MS, 'window_ms': 2 * HOUR_MS},
+                                   settings(), NOW_MS)
+    assert [i['dbotMirrorId'] for i in incidents] == ['2']
+    assert all('None' not in i['name'] for i in incidents)
+    messages = [call.args[0] for call in logged.call_args_list]
+    assert len(messages) == 2
+    assert 'without a usable pbid' in messages[0] and 'Compromise::Watched Domain' in messages[0] \
+        and 'ws1' in messages[0] and 'did 1417' in messages[0]
+    assert 'not an object' in messages[1] and 'the number 42' in messages[1]
+
+
+@pytest.mark.parametrize('reply, described', [({}, 'an empty object'), (42, 'the number 42'),
+                                              ({'error': None, 'a': 1}, 'an object'), ('[]', 'the text "[]"')])
+def test_fetch_fails_on_a_reply_that_is_not_a_list(client: Client, requests_mock: Any, reply: Any,
+                                                   described: str) -> None:
+    """
+    Given /modelbreaches answering something other than a list
+    When fetch runs
+    Then the run fails naming the endpoint and what came back, so the platform keeps the previous lastRun.
+    """
+    requests_mock.get(f'{BASE}/modelbreaches', json=reply)
+    with pytest.raises(DarktraceApiError) as raised:
+        fetch_incidents(client, {'start_ms': NOW_MS - 6 * HOUR_MS}, settings(), NOW_MS)
+    assert str(raised.value).startswith(f'Darktrace answered GET /modelbreaches with {described} where a list was '
+                                        'expected')
+
+
+def test_fetch_narrows_and_asks_again_when_a_reply_is_over_its_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    Given a window whose breaches are more bytes than a fetch reply may hold
+    When one fetch runs
+    Then it asks again within the run for a window NARROWING_FACTOR times narrower, and delivers from it.
+    """
+    base = NOW_MS - 20 * HOUR_MS
+    appliance = FakeAppliance([make_breach(i, base + i * 60_000) for i in range(1, 500)])
+    monkeypatch.setattr(Darktrace, 'FETCH_MAX_REPLY_BYTES', 60_000)
+    next_run, incidents = fetch_incidents(appliance, {'start_ms': base, 'window_ms': 8 * HOUR_MS},
+                                          settings(max_alerts=10), NOW_MS)
+    widths = [r['endtime'] - r['starttime'] - 1 for r in appliance.requests]
+    assert widths[:2] == [8 * HOUR_MS, HOUR_MS] and len(appliance.requests) == Darktrace.MAX_REQUESTS_PER_RUN
+    assert incidents and next_run['start_ms'] > base and max(appliance.reply_sizes) <= 60_001
+
+
+def test_fetch_fails_clearly_when_one_second_is_over_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    Given more breach bytes created within one second than a fetch reply may hold
+    When fetch runs with the narrowest window
+    Then it fails saying so and how to get past it, never skipping that second.
+    """
+    base = NOW_MS - 20 * HOUR_MS
+    appliance = FakeAppliance([make_breach(i, base) for i in range(1, 50)])
+    monkeypatch.setattr(Darktrace, 'FETCH_MAX_REPLY_BYTES', 10_000)
+    with pytest.raises(DarktraceApiError, match='within one second.*Minimum Score'):
+        fetch_incidents(appliance, {'start_ms': base, 'window_ms': Darktrace.MIN_WINDOW_MS}, settings(), NOW_MS)
+
+
+@pytest.mark.parametrize('state, field', [
+    ({'start_ms': 'abc'}, 'start_ms'), ({'start_ms': float('nan')}, 'start_ms'), ({'start_ms': -5}, 'start_ms'),
+    ({'start_ms': True}, 'start_ms'), ({'start_ms': None}, 'start_ms'), ({'window_ms': 'wide'}, 'window_ms'),
+    ({'window_ms': -1}, 'window_ms'), ({'seen_pbids': 5}, 'seen_pbids'), ({'seen_pbids': ['x']}, 'seen_pbids'),
+    ({'unplaced_pbids': {}}, 'unplaced_pbids'), ({'first_fetch_ms': 'soon'}, 'first_fetch_ms'),
 ])
-def test_stricter_arguments_are_refused_before_any_request(client: Client, requests_mock: Any, command: Any,
-                                                           args: dict, fragment: str) -> None:
+def test_fetch_refuses_damaged_state_naming_the_field(state: dict, field: str) -> None:
     """
-    Given a dot-segment field name, a range given backwards, an oversized or non-ASCII number, an IPv6 scope id,
-    JSON that is not a list of names, or too many endpoints
-    When the command runs
-    Then it is refused with a message naming the argument, and nothing is sent.
+    Given a lastRun with a value that cannot be repaired without losing or duplicating breaches
+    When fetch runs
+    Then it fails before any request, naming the field and saying how to reset the instance's last run.
+    """
+    appliance = FakeAppliance([])
+    with pytest.raises(ValueError) as raised:
+        fetch_incidents(appliance, {'start_ms': NOW_MS - HOUR_MS, **state}, settings(), NOW_MS)
+    assert f'{field} is ' in str(raised.value) and 'Reset the \'last run\' timestamp' in str(raised.value)
+    assert appliance.requests == []
+
+
+@pytest.mark.parametrize('state, field', [
+    ({'start_ms': NOW_MS + 31 * 60_000}, 'start_ms'),
+    ({'start_ms': NOW_MS - HOUR_MS, 'first_fetch_ms': NOW_MS + 2 * HOUR_MS}, 'first_fetch_ms'),
+])
+def test_fetch_refuses_a_stored_start_in_the_future(state: dict, field: str) -> None:
+    """
+    Given a lastRun dated more than the allowed 30-minute clock skew after this machine's clock
+    When fetch runs
+    Then it fails before any request, naming the field and the reset, instead of silently skipping ahead.
+    """
+    appliance = FakeAppliance([])
+    with pytest.raises(ValueError) as raised:
+        fetch_incidents(appliance, state, settings(), NOW_MS)
+    assert f'({field})' in str(raised.value) and 'clock moved back' in str(raised.value)
+    assert 'Reset the \'last run\' timestamp' in str(raised.value) and appliance.requests == []
+
+
+def test_fetch_repairs_what_loses_nothing(mocker: Any) -> None:
+    """
+    Given a lastRun whose window is 0 and, separately, one whose start is 0 (an edited instance)
+    When fetch runs
+    Then the window is raised to its bound and the start moved up to the first fetch time, each repair logged,
+    and breaches waiting there are delivered.
+    """
+    first_fetch = NOW_MS - 10 * HOUR_MS - HOUR_MS // 2
+    appliance = FakeAppliance([make_breach(7, NOW_MS - 10 * HOUR_MS)])
+    info = mocker.patch.object(demisto, 'info')
+    next_run, incidents = fetch_incidents(appliance, {'start_ms': NOW_MS - 10 * HOUR_MS - 500, 'window_ms': 0},
+                                          settings(first_fetch_ms=first_fetch), NOW_MS)
+    assert [i['dbotMirrorId'] for i in incidents] == ['7'] and next_run['window_ms'] >= Darktrace.MIN_WINDOW_MS
+    appliance.requests.clear()
+    _, incidents = fetch_incidents(appliance, {'start_ms': 0}, settings(first_fetch_ms=first_fetch), NOW_MS)
+    assert appliance.requests[0]['starttime'] == first_fetch - 1 and [i['dbotMirrorId'] for i in incidents] == ['7']
+    assert len(info.call_args_list) == 2
+
+
+def test_fetch_keeps_a_legacy_start_that_fell_behind_the_first_fetch_time() -> None:
+    """
+    Given a lastRun stored without its first fetch time, whose start is older than today's relative first fetch time
+    (fetching was down for days)
+    When fetch runs
+    Then it continues from that start, so nothing created while it was down is skipped.
+    """
+    appliance = FakeAppliance([make_breach(8, NOW_MS - 100 * HOUR_MS)])
+    next_run, incidents = fetch_incidents(appliance, {'start_ms': NOW_MS - 101 * HOUR_MS},
+                                          settings(first_fetch_ms=NOW_MS - 72 * HOUR_MS), NOW_MS)
+    assert [i['dbotMirrorId'] for i in incidents] == ['8']
+    assert next_run['first_fetch_ms'] == NOW_MS - 101 * HOUR_MS
+
+
+def test_incident_shape() -> None:
+    """
+    Given a critical breach
+    When it becomes an incident
+    Then name, occurred (from time), severity, details, rawJSON and dbotMirrorId follow the documented rules,
+    and rawJSON is the breach as the API returned it plus the record kind the pack's classifier reads.
+    """
+    breach = load('model_breaches.json')[0]
+    incident = Darktrace.breach_to_incident(breach)
+    assert incident['name'] == 'Darktrace Model Breach 30960: Compromise::Watched Domain'
+    assert incident['occurred'] == '2023-01-24T01:04:25.000Z'
+    assert incident['severity'] == IncidentSeverity.HIGH
+    assert 'Compromise::Watched Domain was triggered.' in incident['details'] and 'ws1' in incident['details']
+    assert json.loads(incident['rawJSON']) == {**breach, 'darktraceRecordKind': 'Model Breach'}
+    assert 'darktraceRecordKind' not in breach, 'the fetched record itself must stay unchanged'
+    assert incident['dbotMirrorId'] == '30960'
+
+
+@pytest.mark.parametrize('category, priority, score, severity', [
+    ('Critical', 5, 0.9, IncidentSeverity.CRITICAL), ('Critical', 5, 0.5, IncidentSeverity.HIGH),
+    ('Suspicious', 4, 0.8, IncidentSeverity.HIGH), ('Suspicious', 4, 0.1, IncidentSeverity.MEDIUM),
+    ('Compliance', 2, 0.95, IncidentSeverity.MEDIUM), ('Compliance', 1, 0.3, IncidentSeverity.LOW),
+    ('Informational', 0, 0.2, IncidentSeverity.LOW), ('', 5, 0.2, IncidentSeverity.HIGH),
+])
+def test_breach_severity_mapping(category: str, priority: int, score: float, severity: float) -> None:
+    """
+    Given a breach's model category, priority and score
+    When its severity is computed
+    Then it follows the documented table.
+    """
+    breach = {'score': score, 'model': {'then': {'category': category, 'priority': priority}}}
+    assert Darktrace.breach_severity(breach) == severity
+
+
+@pytest.mark.parametrize('params, fragment', [
+    ({'min_score': '101'}, 'from 0 to 100'),
+    ({'min_score': 'high'}, 'from 0 to 100'),
+    ({'max_alerts': '0'}, 'from 1 to 1000'),
+    ({'max_alerts': '1001'}, 'from 1 to 1000'),
+    ({'first_fetch': 'soonish'}, '"3 days"'),
+    ({'include_acknowledged': 'perhaps'}, 'true or false'),
+])
+def test_fetch_settings_refuse_bad_parameters(params: dict, fragment: str) -> None:
+    """
+    Given a fetch parameter outside what is accepted
+    When the fetch settings are read
+    Then a clear error names the parameter, never a silent cap.
+    """
+    with pytest.raises(ValueError, match=fragment.replace('(', r'\(').replace(')', r'\)')):
+        FetchSettings.from_params(params, NOW_MS)
+
+
+@pytest.mark.parametrize('first_fetch, expected_ms', [
+    ('1600063200', 1600063200000),
+    ('1600063200000', 1600063200000),
+    ('2020-09-14T06:00:00Z', 1600063200000),
+    ('2020-09-14', 1600041600000),
+])
+def test_first_fetch_absolute_forms(first_fetch: str, expected_ms: int) -> None:
+    """
+    Given first_fetch as epoch seconds, epoch milliseconds, an ISO date-time or an ISO date
+    When the fetch settings are read
+    Then the start is that moment in epoch milliseconds.
+    """
+    assert FetchSettings.from_params({'first_fetch': first_fetch}, NOW_MS).first_fetch_ms == expected_ms
+
+
+def test_first_fetch_relative_form_counts_back_from_the_clock() -> None:
+    """
+    Given first_fetch "3 days"
+    When the fetch settings are read with a clock a year ahead of the real one
+    Then the start is three days before that clock (the one clock given), in epoch milliseconds.
+    """
+    now = Darktrace.now_ms() + 365 * 24 * HOUR_MS
+    result = FetchSettings.from_params({'first_fetch': '3 days'}, now)
+    assert abs(result.first_fetch_ms - (now - 3 * 24 * HOUR_MS)) <= 1
+
+
+def test_first_fetch_in_the_future_is_refused() -> None:
+    """
+    Given a first fetch time later than now, as an ISO time or as epoch seconds or milliseconds
+    When the fetch settings are read
+    Then it is refused, naming the parameter, instead of silently skipping every breach until then.
+    """
+    for first_fetch in ('2999-01-01T00:00:00Z', str(NOW_MS // 1000 + 3600), str(NOW_MS + 3_600_000)):
+        with pytest.raises(ValueError, match=r'"First fetch time" \(first_fetch\).*is in the future'):
+            FetchSettings.from_params({'first_fetch': first_fetch}, NOW_MS)
+
+
+def test_fetch_settings_defaults() -> None:
+    """
+    Given no fetch parameters
+    When the fetch settings are read
+    Then max_alerts is 50, acknowledged breaches are included, and the first fetch is in the past.
+    """
+    result = FetchSettings.from_params({}, NOW_MS)
+    assert result.max_alerts == 50 and result.include_acknowledged is True and result.min_score == 0
+    assert result.first_fetch_ms <= NOW_MS
+
+
+LOOKBACK_MS = Darktrace.AI_ANALYST_LOOKBACK_MS
+
+
+BOTH_SOURCES = (Darktrace.FETCH_SOURCE_BREACHES, Darktrace.FETCH_SOURCE_AI_ANALYST)
+
+
+AI_ONLY = (Darktrace.FETCH_SOURCE_AI_ANALYST,)
+
+
+def make_event(number: int, created_ms: int, activity_end_ms: int | None = None, score: float = 50.0,
+               **fields: Any) -> dict[str, Any]:
+    template = load('ai_analyst_events.json')[0]
+    end = created_ms if activity_end_ms is None else activity_end_ms
+    return {**template, 'id': f'ev-{number:05d}', 'createdAt': created_ms, 'aiaScore': score,
+            'periods': [{'start': end - HOUR_MS, 'end': end}], **fields}
+
+
+def drain_both(appliance: FakeAppliance, fetch_settings: FetchSettings, last_run: dict[str, Any] | None = None,
+               runs: int = 500) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    last_run = dict(last_run or {})
+    incidents: list[dict[str, Any]] = []
+    for _ in range(runs):
+        last_run, new = fetch_incidents(appliance, last_run, fetch_settings, NOW_MS)
+        json.dumps(last_run)
+        incidents.extend(new)
+        if not new and last_run.get('ai_analyst', {}).get('start_ms', NOW_MS) >= NOW_MS \
+                and last_run.get('start_ms', NOW_MS) >= NOW_MS - Darktrace.SETTLE_MS:
+            return last_run, incidents
+    raise AssertionError(f'fetch did not catch up within {runs} runs')
+
+
+def ids_of(incidents: list[dict[str, Any]]) -> list[str]:
+    return [incident['dbotMirrorId'] for incident in incidents]
+
+
+@pytest.mark.parametrize('time_filter', ['created', 'periods'])
+@pytest.mark.parametrize('inclusive', [True, False])
+def test_ai_fetch_delivers_ties_and_late_events_exactly_once(time_filter: str, inclusive: bool) -> None:
+    """
+    Given 90 AI Analyst events sharing three milliseconds, one whose activity ended 8 hours before it was created,
+    an appliance filtering on createdAt or on activity periods, with inclusive or exclusive bounds, max_alerts 20
+    When fetch runs until drained, and again after an event created earlier than the cursor appears late
+    Then every event is delivered exactly once, the late one too.
+    """
+    base = NOW_MS - 10 * HOUR_MS
+    events = [make_event(i, base + i % 3) for i in range(90)]
+    events.append(make_event(90, NOW_MS - 3 * HOUR_MS, activity_end_ms=NOW_MS - 11 * HOUR_MS))
+    appliance = FakeAppliance([], events, time_filter=time_filter, inclusive=inclusive)
+    fetch_settings = settings(max_alerts=20, sources=AI_ONLY)
+    last_run, incidents = drain_both(appliance, fetch_settings)
+    assert sorted(ids_of(incidents)) == sorted(e['id'] for e in events)
+    appliance.events.append(make_event(91, NOW_MS - 2 * HOUR_MS))  # created two hours ago, visible only now
+    _, late = drain_both(appliance, fetch_settings, last_run)
+    assert ids_of(late) == ['ev-00091']
+
+
+def test_ai_fetch_request_reaches_back_and_sends_the_ai_score_scale() -> None:
+    """
+    Given a first AI Analyst fetch 24 hours ago with a minimum AI Analyst score of 40, acknowledged events left out
+    When the first fetch runs
+    Then the window starts the look-back before the first fetch time, in epoch ms, and minscore is sent as 40
+    (AI Analyst scores are 0..100), with the event link asked for.
+    """
+    appliance = FakeAppliance([], [])
+    fetch_incidents(appliance, {}, settings(sources=AI_ONLY, ai_analyst_min_score=40, include_acknowledged=False),
+                    NOW_MS)
+    first = appliance.event_requests[0]
+    assert first == {'starttime': NOW_MS - 24 * HOUR_MS - LOOKBACK_MS - 1, 'endtime': NOW_MS - 23 * HOUR_MS,
+                     'minscore': '40', 'includeacknowledged': False, 'includeincidenteventurl': True}
+    assert appliance.requests == [] and len(appliance.event_requests) == 3
+
+
+def test_ai_fetch_leaves_out_events_created_before_the_first_fetch() -> None:
+    """
+    Given an event created an hour before the first fetch time, found by the look-back
+    When fetch drains the appliance
+    Then only the event created after the first fetch time is delivered.
+    """
+    events = [make_event(1, NOW_MS - 25 * HOUR_MS), make_event(2, NOW_MS - 23 * HOUR_MS)]
+    _, incidents = drain_both(FakeAppliance([], events), settings(sources=AI_ONLY))
+    assert ids_of(incidents) == ['ev-00002']
+
+
+def test_ai_fetch_places_an_event_without_created_at_by_its_activity(mocker: Any) -> None:
+    """
+    Given an event without createdAt (fields are often missing) whose activity ended two hours ago, one with
+    neither createdAt nor periods, and items that are not events (no id, not an object)
+    When fetch drains the appliance
+    Then the first is delivered once, placed by the end of its activity, the second is logged as not fetchable,
+    and the rest are ignored.
+    """
+    dated = {**make_event(1, NOW_MS - 2 * HOUR_MS), 'createdAt': None}
+    undated = {'id': 'ev-undated', 'title': 'No times'}
+    appliance = FakeAppliance([], [])
+    # Whatever the window; the reply also holds what is not an event at all.
+    appliance.get_ai_analyst_incident_events = lambda params: [dated, undated, 'junk', {'title': 'no id'}]
+    debug = mocker.patch.object(demisto, 'debug')
+    _, incidents = drain_both(appliance, settings(sources=AI_ONLY))
+    assert ids_of(incidents) == ['ev-00001']
+    assert any('ev-undated' in str(call.args[0]) for call in debug.call_args_list)
+
+
+def test_fetch_with_both_sources_shares_max_alerts() -> None:
+    """
+    Given 100 breaches and 100 AI Analyst events waiting, and max_alerts 10
+    When one fetch runs with both sources, and later runs once the breaches are drained
+    Then the first run delivers 5 of each, and once one source has nothing left the other gets all 10.
+    """
+    base = NOW_MS - 20 * HOUR_MS
+    breaches = [make_breach(i, base + i * 60_000) for i in range(1, 101)]
+    events = [make_event(i, base + i * 60_000) for i in range(1, 101)]
+    appliance = FakeAppliance(breaches, events)
+    fetch_settings = settings(max_alerts=10, sources=BOTH_SOURCES)
+    last_run, incidents = fetch_incidents(appliance, {}, fetch_settings, NOW_MS)
+    assert sorted(ids_of(incidents)) == sorted([str(i) for i in range(1, 6)] + [f'ev-{i:05d}' for i in range(1, 6)])
+    appliance.breaches.clear()
+    counts = []
+    for _ in range(5):
+        last_run, incidents = fetch_incidents(appliance, last_run, fetch_settings, NOW_MS)
+        counts.append(len(incidents))
+    assert counts[-3:] == [10, 10, 10]
+
+
+def test_switching_ai_analyst_on_keeps_the_breach_cursor() -> None:
+    """
+    Given an instance whose lastRun holds a model-breach cursor from before AI Analyst incidents existed
+    When AI Analyst incidents are switched on beside model breaches, and when breaches are switched off
+    Then the breach fetch continues from its cursor, the AI Analyst cursor is added beside it under "ai_analyst",
+    and a source switched off keeps its cursor as it was.
+    """
+    old_cursor = {'start_ms': NOW_MS - 5 * HOUR_MS, 'seen_pbids': [7], 'window_ms': 2 * HOUR_MS}
+    appliance = FakeAppliance([make_breach(8, NOW_MS - 4 * HOUR_MS)], [make_event(1, NOW_MS - 23 * HOUR_MS)])
+    next_run, incidents = fetch_incidents(appliance, dict(old_cursor), settings(sources=BOTH_SOURCES), NOW_MS)
+    assert appliance.requests[0]['starttime'] == old_cursor['start_ms'] - 1
+    assert sorted(ids_of(incidents)) == ['8', 'ev-00001']
+    assert set(next_run) == {'start_ms', 'seen_pbids', 'window_ms', 'first_fetch_ms', 'ai_analyst'}
+    only_ai_run, _ = fetch_incidents(appliance, dict(old_cursor), settings(sources=AI_ONLY), NOW_MS)
+    assert {key: only_ai_run[key] for key in old_cursor} == old_cursor
+    only_breach_run, _ = fetch_incidents(appliance, next_run, settings(), NOW_MS)
+    assert only_breach_run['ai_analyst'] == next_run['ai_analyst']
+
+
+def test_ai_fetch_failure_raises_after_at_most_three_requests() -> None:
+    """
+    Given the appliance fails on the third AI Analyst request of a run
+    When fetch runs
+    Then the run raises there, so the platform keeps the previous lastRun.
+    """
+    appliance = FakeAppliance([], [])
+    appliance.fail_on_request = 3
+    with pytest.raises(DarktraceApiError):
+        fetch_incidents(appliance, {}, settings(sources=AI_ONLY, first_fetch_ms=NOW_MS - 7 * 24 * HOUR_MS), NOW_MS)
+    assert len(appliance.event_requests) == 3
+
+
+def test_ai_fetch_bounds_the_remembered_ids() -> None:
+    """
+    Given more events within the look-back than the cursor may remember
+    When fetch drains them, then runs again
+    Then lastRun keeps at most MAX_AI_ANALYST_SEEN_IDS ids, its horizon moves past the ones forgotten, and no event
+    is delivered twice.
+    """
+    count = Darktrace.MAX_AI_ANALYST_SEEN_IDS + 300
+    events = [make_event(i, NOW_MS - 3 * HOUR_MS + i * 1000) for i in range(count)]
+    last_run, incidents = drain_both(FakeAppliance([], events), settings(sources=AI_ONLY, max_alerts=1000))
+    cursor = last_run['ai_analyst']
+    assert len(cursor['seen_ids']) <= Darktrace.MAX_AI_ANALYST_SEEN_IDS
+    assert cursor['horizon_ms'] > min(cursor['seen_ids'].values()) - 1000
+    assert len(ids_of(incidents)) == len(set(ids_of(incidents))) == count
+
+
+@pytest.mark.parametrize('cursor, field', [
+    ('not a cursor', 'ai_analyst'),
+    ({'start_ms': 'soon'}, 'ai_analyst.start_ms'),
+    ({'start_ms': NOW_MS - HOUR_MS, 'seen_ids': ['a'], 'horizon_ms': NOW_MS - 2 * HOUR_MS}, 'ai_analyst.seen_ids'),
+    ({'start_ms': NOW_MS - HOUR_MS, 'seen_ids': {'a': 'x'}, 'horizon_ms': NOW_MS - 2 * HOUR_MS},
+     'ai_analyst.seen_ids.a'),
+    ({'start_ms': NOW_MS - HOUR_MS, 'seen_ids': {}, 'horizon_ms': NOW_MS}, 'ai_analyst.horizon_ms'),
+])
+def test_ai_cursor_damaged_parts_never_deliver_twice(cursor: Any, field: str) -> None:
+    """
+    Given an AI Analyst cursor damaged in lastRun (not an object, no usable start, unusable seen ids or horizon)
+    When the cursor is read
+    Then it is refused, naming the field and how to reset the last run, as the model-breach cursor is: restarting
+    from the first fetch time would deliver incidents again, and dropping the seen ids could skip or repeat some.
     """
     with pytest.raises(ValueError) as raised:
-        command(client, args)
+        Darktrace.ai_analyst_cursor(cursor, NOW_MS - 24 * HOUR_MS, NOW_MS)
+    assert f'{field} is ' in str(raised.value) and 'Reset the \'last run\' timestamp' in str(raised.value)
+
+
+def test_ai_incident_shape() -> None:
+    """
+    Given an AI Analyst event from the appliance without its link
+    When it becomes an incident
+    Then name (title and device), occurred (earliest activity), severity, details (summary, devices, breaches),
+    rawJSON (the event, its built link and the record kind) and dbotMirrorId (the event id) follow the rules.
+    """
+    event = load('ai_analyst_events.json')[0]
+    incident = Darktrace.ai_event_to_incident(event, BASE, mirror_settings(direction='Both'))
+    assert incident['name'] == 'Darktrace AI Analyst Incident: Unusual Repeated Connections (ws1)'
+    assert incident['occurred'] == ms_to_iso(1674520000000)
+    assert incident['severity'] == IncidentSeverity.CRITICAL
+    assert incident['details'] == ('The device ws1 made repeated connections to a rare external host.\n\n'
+                                   'Devices: ws1 (did 1417, IP 192.168.16.100)\n\n'
+                                   'Related model breaches: 30960 (Compromise::Watched Domain)')
+    assert json.loads(incident['rawJSON']) == {
+        **event, 'incidentEventUrl': f'{BASE}/#aiaincidentevent/{EVENT_ID}',
+        'darktraceRecordKind': 'AI Analyst Incident'}
+    assert incident['dbotMirrorId'] == EVENT_ID
+    assert (incident['dbotMirrorDirection'], incident['dbotMirrorTags']) == ('Both', [MIRROR_TAG])
+
+
+def test_ai_incident_keeps_the_appliance_link_and_reads_a_structured_summary() -> None:
+    """
+    Given an event with its link, no periods, and a summary given as an object
+    When it becomes an incident
+    Then the link is kept, occurred falls back to createdAt, and details render the summary as readable lines.
+    """
+    event = {'id': 'e1', 'createdAt': 1674600000000, 'title': 'Possible SSL Command and Control',
+             'incidentEventUrl': 'https://dt.example/#aiaincidentevent/e1',
+             'summary': {'text': 'Beaconing to a rare host.', 'steps': ['Connected', {'port': 443}], 'empty': None}}
+    incident = Darktrace.ai_event_to_incident(event, 'https://other.example')
+    assert json.loads(incident['rawJSON'])['incidentEventUrl'] == 'https://dt.example/#aiaincidentevent/e1'
+    assert incident['occurred'] == ms_to_iso(1674600000000)
+    assert incident['details'] == 'text: Beaconing to a rare host.\nsteps:\n  - Connected\n  -\n    port: 443'
+    assert incident['name'] == 'Darktrace AI Analyst Incident: Possible SSL Command and Control'
+    assert 'dbotMirrorDirection' not in incident
+
+
+@pytest.mark.parametrize('event, severity', [
+    ({'category': 'critical', 'aiaScore': 80}, IncidentSeverity.CRITICAL),
+    ({'category': 'critical', 'aiaScore': 79.9}, IncidentSeverity.HIGH),
+    ({'category': 'Suspicious', 'aiaScore': '95'}, IncidentSeverity.HIGH),
+    ({'category': 'suspicious', 'aiaScore': 10}, IncidentSeverity.MEDIUM),
+    ({'category': 'compliance', 'aiaScore': 99}, IncidentSeverity.MEDIUM),
+    ({'category': 'informational', 'aiaScore': 20}, IncidentSeverity.LOW),
+    ({'groupCategory': 'critical', 'groupScore': 90}, IncidentSeverity.CRITICAL),
+    ({}, IncidentSeverity.LOW),
+])
+def test_ai_event_severity_mapping(event: dict, severity: float) -> None:
+    """
+    Given an AI Analyst event's category and score (or its incident's, when the event has none)
+    When its severity is computed
+    Then it follows the documented table.
+    """
+    assert Darktrace.ai_event_severity(event) == severity
+
+
+@pytest.mark.parametrize('value, expected', [
+    (None, (Darktrace.FETCH_SOURCE_BREACHES,)),
+    ('', (Darktrace.FETCH_SOURCE_BREACHES,)),
+    (['AI Analyst Incidents'], AI_ONLY),
+    ('ai analyst incidents,Model Breaches', BOTH_SOURCES),
+    (['Model Breaches', 'AI Analyst Incidents'], BOTH_SOURCES),
+])
+def test_fetch_sources_parameter(value: Any, expected: tuple) -> None:
+    """
+    Given the "Fetch" multi-select as a list, as comma-separated text, or not set (an instance from before it)
+    When the fetch settings are read
+    Then the chosen sources come out in their canonical order, model breaches when none is chosen.
+    """
+    assert FetchSettings.from_params({'fetch_sources': value}, NOW_MS).sources == expected
+
+
+@pytest.mark.parametrize('params, fragment', [
+    ({'fetch_sources': ['Model Breaches', 'Devices']}, 'Invalid "Fetch" (fetch_sources)="Devices"'),
+    ({'ai_analyst_min_score': '0.5x'}, 'Invalid "Minimum AI Analyst Score" (ai_analyst_min_score)="0.5x"'),
+    ({'ai_analyst_min_score': '150'}, 'from 0 to 100'),
+])
+def test_fetch_settings_refuse_bad_ai_analyst_parameters(params: dict, fragment: str) -> None:
+    """
+    Given an unknown fetch source or an AI Analyst score outside 0 to 100
+    When the fetch settings are read
+    Then a clear error names the parameter.
+    """
+    with pytest.raises(ValueError) as raised:
+        FetchSettings.from_params(params, NOW_MS)
     assert fragment in str(raised.value)
-    assert requests_mock.call_count == 0
 
 
-def test_field_names_that_look_like_dots_inside_are_accepted(client: Client, requests_mock: Any) -> None:
+@pytest.mark.parametrize('last_run, field', [
+    ({'start_ms': NOW_MS - HOUR_MS, 'ai_analyst': {'start_ms': 'soon'}}, 'ai_analyst.start_ms'),
+    ({'start_ms': NOW_MS - HOUR_MS, 'ai_analyst': {'start_ms': NOW_MS - HOUR_MS, 'seen_ids': {'a': -1}}},
+     'ai_analyst.seen_ids.a'),
+    ({'start_ms': NOW_MS - HOUR_MS, 'ai_analyst': [NOW_MS]}, 'ai_analyst'),
+])
+def test_fetch_refuses_a_damaged_ai_cursor_before_any_request(last_run: dict, field: str) -> None:
     """
-    Given Advanced Search field names with dots, @ and hyphens inside
-    When the command runs
-    Then each is sent as one path segment.
+    Given both sources chosen and a lastRun whose AI Analyst cursor is damaged (its model-breach cursor is fine)
+    When fetch runs
+    Then it fails before either source sends a request, naming the field and how to reset the last run, so no
+    incident is delivered twice or skipped.
     """
-    import re  # only this test matches URLs by pattern
-    requests_mock.get(re.compile(f'{BASE}/advancedsearch/api/analyze/.*'), json=load('advanced_search_score.json'))
-    for metric in ('@fields.source_ip', 'source_ip', '-x.y', 'a..b'):
-        Darktrace.run_advanced_search_analysis_command(client, {
-            'initialDate': '2022-12-10', 'initialTime': '09:00:00', 'endDate': '2022-12-10', 'endTime': '10:00:00',
-            'query': 'q', 'operation': 'score', 'metric': metric})
-        assert requests_mock.last_request.path_url.split('/')[4] == metric
+    appliance = FakeAppliance([make_breach(1, NOW_MS - HOUR_MS // 2)], [make_event(1, NOW_MS - HOUR_MS // 2)])
+    with pytest.raises(ValueError) as raised:
+        fetch_incidents(appliance, last_run, settings(sources=BOTH_SOURCES), NOW_MS)
+    assert f'{field} is ' in str(raised.value) and 'no AI Analyst incident is skipped' in str(raised.value)
+    assert 'Reset the \'last run\' timestamp' in str(raised.value)
+    assert appliance.requests == [] and appliance.event_requests == []
 
 
-# --- mirroring ---------------------------------------------------------------------------------------
+def test_fetch_refuses_an_ai_cursor_ahead_of_the_clock() -> None:
+    """
+    Given an AI Analyst cursor that starts more than the allowed clock skew after this machine's clock
+    When fetch runs
+    Then it fails naming ai_analyst.start_ms, as the model-breach cursor does, instead of skipping ahead.
+    """
+    appliance = FakeAppliance([], [])
+    with pytest.raises(ValueError, match=r'\(ai_analyst\.start_ms\), more than 30 minutes after'):
+        fetch_incidents(appliance, {'ai_analyst': {'start_ms': NOW_MS + 31 * 60_000}}, settings(sources=AI_ONLY),
+                        NOW_MS)
+    assert appliance.event_requests == []
 
-MIRROR_TAG = 'darktrace comment'
+
+@pytest.mark.parametrize('cursor, expected', [
+    (None, (NOW_MS - 24 * HOUR_MS, Darktrace.INITIAL_WINDOW_MS, NOW_MS - 24 * HOUR_MS, {})),
+    ({'start_ms': NOW_MS - HOUR_MS}, (NOW_MS - HOUR_MS, Darktrace.INITIAL_WINDOW_MS, NOW_MS - HOUR_MS, {})),
+    ({'start_ms': NOW_MS - HOUR_MS, 'window_ms': 1, 'horizon_ms': NOW_MS - 2 * HOUR_MS, 'seen_ids': {'a': 5.0}},
+     (NOW_MS - HOUR_MS, Darktrace.MIN_WINDOW_MS, NOW_MS - 2 * HOUR_MS, {'a': 5})),
+    ({'start_ms': float(NOW_MS - HOUR_MS), 'window_ms': 10 ** 12},
+     (NOW_MS - HOUR_MS, Darktrace.MAX_WINDOW_MS, NOW_MS - HOUR_MS, {})),
+])
+def test_ai_cursor_repairs_only_what_loses_nothing(cursor: Any, expected: tuple) -> None:
+    """
+    Given an AI Analyst cursor that is missing, lacks pieces, has a window out of bounds or whole numbers stored as
+    floats
+    When the cursor is read
+    Then the missing pieces take a new cursor's values and the window its nearest bound, keeping every event
+    delivered (start, horizon and seen ids) as stored.
+    """
+    assert Darktrace.ai_analyst_cursor(cursor, NOW_MS - 24 * HOUR_MS, NOW_MS) == expected
+
+
+# --- mirroring ----------------------------------------------------------------------------------------
+
 COMMENTS_URL = f'{BASE}/modelbreaches/{PBID}/comments'
+
+
 BREACH_URL = f'{BASE}/modelbreaches?pbid={PBID}'
+
+
 ACK_URL = f'{BASE}/modelbreaches/{PBID}/acknowledge'
+
+
 # Between the two comments of model_breach_comments.json (01:16:40 and 01:50:00 on 2023-01-24).
 BETWEEN_COMMENTS_ISO = '2023-01-24T01:30:00Z'
+
+
 CLOSE_ENTRY = {'Type': EntryType.NOTE, 'ContentsFormat': EntryFormat.JSON,
                'Contents': {'dbotIncidentClose': True, 'closeReason': 'Acknowledged in Darktrace'}}
-
-
-def mirror_settings(**overrides: Any) -> MirrorSettings:
-    values = {'direction': 'Both', 'instance': 'Darktrace_instance_1', 'close_incident': False, 'close_out': False,
-              'comment_tag': MIRROR_TAG}
-    values.update(overrides)
-    return MirrorSettings(**values)
 
 
 def mock_breach(requests_mock: Any, acknowledged: Any = False, comments: Any = None) -> None:
@@ -4098,6 +3779,8 @@ def test_get_mapping_fields(client: Client, requests_mock: Any) -> None:
 
 
 AI_EVENTS_URL = f'{BASE}/aianalyst/incidentevents'
+
+
 AI_COMMENTS_URL = f'{BASE}/aianalyst/incident/comments'
 
 
@@ -4238,7 +3921,385 @@ def test_main_refuses_a_bad_mirroring_direction_before_any_request(mocker: Any, 
     assert requests_mock.call_count == 0
 
 
-# --- War Room tables: readable cells for every command ---------------------------------------------------------
+# --- main & test-module -------------------------------------------------------------------------------
+
+def test_main_test_module_ok(mocker: Any, requests_mock: Any) -> None:
+    """
+    Given valid parameters
+    When test-module runs
+    Then it calls /status and returns ok.
+    """
+    requests_mock.get(f'{BASE}/status', json=load('status.json'))
+    results, error = run_main(mocker, 'test-module')
+    results.assert_called_once_with('ok')
+    error.assert_not_called()
+    assert requests_mock.last_request.path_url == '/status'
+
+
+def test_main_test_module_checks_fetch_parameters_first(mocker: Any, requests_mock: Any) -> None:
+    """
+    Given fetching is on with max_alerts out of range
+    When test-module runs
+    Then it fails on that parameter before any request.
+    """
+    run_params = {**PARAMS, 'isFetch': True, 'max_alerts': '5000'}
+    _, error = run_main(mocker, 'test-module', params=run_params)
+    assert 'from 1 to 1000' in error.call_args[0][0]
+    assert requests_mock.call_count == 0
+
+
+def test_main_test_module_signature_error(mocker: Any, requests_mock: Any) -> None:
+    """
+    Given tokens the appliance rejects
+    When test-module runs
+    Then return_error says to check the tokens, and does not reveal the private token.
+    """
+    requests_mock.get(f'{BASE}/status', status_code=400, json={'status': 'API SIGNATURE ERROR'})
+    _, error = run_main(mocker, 'test-module')
+    message = error.call_args[0][0]
+    assert message.startswith('Failed to execute test-module command.\nError:\n')
+    assert 'public and private API tokens' in message and PRIVATE not in message
+
+
+def test_main_dispatches_commands(mocker: Any, requests_mock: Any) -> None:
+    """
+    Given a command name from the table
+    When main runs
+    Then the matching command function's CommandResults is returned.
+    """
+    requests_mock.get(f'{BASE}/tags/entities', json=load('device_tags.json'))
+    results, error = run_main(mocker, 'darktrace-get-tags-for-device', {'deviceId': '1417'})
+    error.assert_not_called()
+    returned = results.call_args[0][0]
+    assert isinstance(returned, CommandResults) and returned.outputs[0]['tagName'] == 'Active Threat'
+
+
+def test_main_unknown_command(mocker: Any) -> None:
+    """
+    Given a command the integration does not have
+    When main runs
+    Then NotImplementedError is raised inside and reported through return_error.
+    """
+    _, error = run_main(mocker, 'darktrace-make-coffee')
+    assert 'Failed to execute darktrace-make-coffee command.\nError:\n' in error.call_args[0][0]
+    assert 'not implemented' in error.call_args[0][0]
+
+
+def test_main_refuses_a_bad_url_before_any_request(mocker: Any, requests_mock: Any) -> None:
+    """
+    Given a server URL without a scheme
+    When any command runs
+    Then the error names the url parameter and nothing is sent.
+    """
+    _, error = run_main(mocker, 'test-module', params={**PARAMS, 'url': 'dt.example'})
+    assert '"Server URL" (url)' in error.call_args[0][0]
+    assert requests_mock.call_count == 0
+
+
+def test_main_refuses_a_url_with_credentials_without_echoing_them(mocker: Any, requests_mock: Any) -> None:
+    """
+    Given a server URL carrying a user name and password
+    When any command runs
+    Then it is refused before any request, and the message holds neither the user name nor the password.
+    """
+    _, error = run_main(mocker, 'test-module', params={**PARAMS, 'url': 'https://soc-admin:Hunter2-pass@dt.example'})
+    message = error.call_args[0][0]
+    assert '"Server URL" (url)' in message and 'user name or password' in message
+    assert 'Hunter2' not in message and 'soc-admin' not in message and requests_mock.call_count == 0
+
+
+@pytest.mark.parametrize('status', [{'a': 1}, {}, {'hostname': 'proxy'}])
+def test_main_test_module_refuses_a_status_that_is_not_the_appliance_s(mocker: Any, requests_mock: Any,
+                                                                      status: dict) -> None:
+    """
+    Given /status answering an object without version or time
+    When test-module runs
+    Then it fails saying the URL may not point at an appliance, instead of answering ok.
+    """
+    requests_mock.get(f'{BASE}/status', json=status)
+    results, error = run_main(mocker, 'test-module')
+    results.assert_not_called()
+    assert 'neither "version" nor "time"' in error.call_args[0][0]
+
+
+def test_main_test_module_refuses_a_future_epoch_first_fetch(mocker: Any, requests_mock: Any) -> None:
+    """
+    Given fetching on and a first fetch time that is an epoch value in the future
+    When test-module runs
+    Then it fails naming the parameter, before any request.
+    """
+    future_s = str(int(datetime.now(timezone.utc).timestamp()) + 7 * 24 * 3600)
+    _, error = run_main(mocker, 'test-module', params={**PARAMS, 'isFetch': True, 'first_fetch': future_s})
+    assert '"First fetch time" (first_fetch)' in error.call_args[0][0] and 'in the future' in error.call_args[0][0]
+    assert requests_mock.call_count == 0
+
+
+def test_messages_taken_from_a_reply_hold_no_token_or_signature(client: Client, requests_mock: Any) -> None:
+    """
+    Given replies that echo both tokens and the request signature (an error field, a non-JSON body, a web page)
+    When a command's request is answered with each
+    Then the error message has every one of them replaced by <redacted>.
+    """
+    def echo(request: Any, context: Any) -> str:
+        return f'{PUBLIC} {PRIVATE} {request.headers["DTAPI-Signature"]}'
+
+    for reply in ({'status_code': 500, 'text': lambda r, c: json.dumps({'error': echo(r, c)})},
+                  {'status_code': 200, 'text': echo},
+                  {'status_code': 404, 'text': lambda r, c: f'<html><title>{echo(r, c)}</title></html>'}):
+        requests_mock.get(f'{BASE}/status', **reply)
+        with pytest.raises(DarktraceApiError) as raised:
+            client.get_status()
+        signature = requests_mock.last_request.headers['DTAPI-Signature']
+        message = str(raised.value)
+        assert '<redacted>' in message
+        assert PUBLIC not in message and PRIVATE not in message and signature not in message
+
+
+def test_main_requires_both_tokens(mocker: Any) -> None:
+    """
+    Given no private token
+    When any command runs
+    Then the error asks for both tokens.
+    """
+    _, error = run_main(mocker, 'test-module', params={**PARAMS, 'private_api_token': ''})
+    assert 'public and the private API token' in error.call_args[0][0]
+
+
+def test_main_fetch_sets_last_run_then_incidents(mocker: Any, requests_mock: Any) -> None:
+    """
+    Given breaches on the appliance
+    When fetch-incidents runs through main
+    Then lastRun is stored and the incidents are handed over, ordered by creation time.
+    """
+    breaches = load('model_breaches.json')
+    requests_mock.get(f'{BASE}/modelbreaches', json=breaches)
+    mocker.patch.object(Darktrace, 'now_ms', return_value=1674522280000 + 2 * Darktrace.SETTLE_MS)
+    mocker.patch.object(demisto, 'getLastRun', return_value={'start_ms': 1674522200000})
+    set_last_run = mocker.patch.object(demisto, 'setLastRun')
+    incidents = mocker.patch.object(demisto, 'incidents')
+    _, error = run_main(mocker, 'fetch-incidents')
+    error.assert_not_called()
+    assert [i['dbotMirrorId'] for i in incidents.call_args[0][0]] == ['30960', '30961', '30955']
+    assert set_last_run.call_args[0][0]['start_ms'] > 1674522200000
+
+
+def test_main_fetch_failure_does_not_store_last_run(mocker: Any, requests_mock: Any) -> None:
+    """
+    Given the appliance fails during fetch
+    When fetch-incidents runs through main
+    Then neither lastRun nor incidents are stored, and the error is reported.
+    """
+    requests_mock.get(f'{BASE}/modelbreaches', status_code=503)
+    set_last_run = mocker.patch.object(demisto, 'setLastRun')
+    incidents = mocker.patch.object(demisto, 'incidents')
+    _, error = run_main(mocker, 'fetch-incidents')
+    set_last_run.assert_not_called()
+    incidents.assert_not_called()
+    assert 'HTTP 503' in error.call_args[0][0]
+
+
+def test_demisto_exception_base_is_kept() -> None:
+    """
+    Given a DarktraceApiError
+    When it is checked against the platform's exception
+    Then it is a DemistoException, so platform code handles it.
+    """
+    assert issubclass(DarktraceApiError, DemistoException)
+
+
+def test_main_dispatches_a_triage_command(mocker: Any, requests_mock: Any) -> None:
+    """
+    Given darktrace-list-tags and a limit
+    When main runs it
+    Then the matching function runs and its result is returned.
+    """
+    requests_mock.get(f'{BASE}/tags', json=load('tags.json'))
+    results, error = run_main(mocker, 'darktrace-list-tags', {'limit': '2'})
+    error.assert_not_called()
+    assert [tag['tid'] for tag in results.call_args[0][0].outputs] == [5, 9]
+
+
+# --- every command: argument checks, the dispatch table, readable War Room tables ---------------------
+
+# A valid Advanced Search window; each row of the table below spoils one argument.
+SEARCH_WINDOW_ARGS = {'initialDate': '2022-12-10', 'initialTime': '09:00:00', 'endDate': '2022-12-10',
+                      'endTime': '10:00:00', 'query': 'q', 'operation': 'score', 'metric': 'm'}
+BAD_ARGUMENTS = [
+    (Darktrace.get_similar_devices_command, {'did': '0', 'max_results': '2'}, '"did"'),
+    (Darktrace.get_similar_devices_command, {'did': 'abc', 'max_results': '2'}, '"did"'),
+    (Darktrace.get_similar_devices_command, {'did': '1&count=5', 'max_results': '2'}, '"did"'),
+    (Darktrace.get_similar_devices_command, {'max_results': '2'}, 'Missing required argument "did"'),
+    (Darktrace.get_similar_devices_command, {'did': '1', 'max_results': '301'}, 'from 1 to 300'),
+    (Darktrace.get_similar_devices_command, {'did': '1', 'max_results': '0'}, 'from 1 to 300'),
+    (Darktrace.get_external_endpoint_details_command, {'endpoint_type': 'url', 'endpoint_value': 'x.com'},
+     'IP, hostname'),
+    (Darktrace.get_external_endpoint_details_command, {'endpoint_type': 'IP', 'endpoint_value': 'cats.com'},
+     'expected an IP address'),
+    (Darktrace.get_external_endpoint_details_command, {'endpoint_type': 'hostname', 'endpoint_value': 'a b'},
+     'host name'),
+    (Darktrace.get_external_endpoint_details_command, {'endpoint_type': 'ip', 'endpoint_value': '1.2.3.4',
+                                                       'devices': 'maybe'}, '"devices"'),
+    (Darktrace.get_device_connection_info_command, {'did': '-1', 'data_type': 'co'}, '"did"'),
+    (Darktrace.get_device_connection_info_command, {'did': '1', 'data_type': 'bytes'}, 'co, sizeout, sizein'),
+    (Darktrace.get_device_connection_info_command, {'did': '1', 'data_type': 'co', 'external_domain': 'a/b'},
+     '"external_domain"'),
+    (Darktrace.get_device_connection_info_command, {'did': '1', 'data_type': 'co', 'destination_did': 'x'},
+     '"destination_did"'),
+    (Darktrace.get_device_connection_info_command, {'did': '1', 'data_type': 'co', 'num_similar_devices': '-2'},
+     '"num_similar_devices"'),
+    (Darktrace.run_advanced_search_analysis_command, {**SEARCH_WINDOW_ARGS, 'initialDate': '2022/12/10'}, 'YYYY-MM-DD'),
+    (Darktrace.run_advanced_search_analysis_command, {**SEARCH_WINDOW_ARGS, 'initialTime': '9am'}, 'HH:MM:SS'),
+    (Darktrace.run_advanced_search_analysis_command, {**SEARCH_WINDOW_ARGS, 'initialDate': '2022-02-30'},
+     'not a real date'),
+    (Darktrace.run_advanced_search_analysis_command, {**SEARCH_WINDOW_ARGS, 'initialDate': '2022-12-11'},
+     'before the start'),
+    (Darktrace.run_advanced_search_analysis_command, {**SEARCH_WINDOW_ARGS, 'operation': 'max'},
+     'mean, terms, trend, score'),
+    (Darktrace.run_advanced_search_analysis_command, {**SEARCH_WINDOW_ARGS, 'metric': '../status'}, '"metric"'),
+    (Darktrace.run_advanced_search_analysis_command, {**SEARCH_WINDOW_ARGS, 'query': ''}, '"query"'),
+    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': ' , '}, '"endpointsToWatch"'),
+    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com,not a host'}, '"not a host"'),
+    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com', 'description': 'x' * 256},
+     'at most 255'),
+    (Darktrace.get_tagged_devices_command, {'tagName': ''}, '"tagName"'),
+    (Darktrace.get_tags_for_device_command, {'deviceId': '1.5'}, '"deviceId"'),
+    (Darktrace.post_tag_to_device_command, {'deviceId': '3', 'tagName': ''}, '"tagName"'),
+    (Darktrace.post_tag_to_device_command, {'deviceId': '3', 'tagName': 't', 'duration': '0'}, '"duration"'),
+]
+
+
+TRIAGE_BAD_ARGUMENTS = [
+    (Darktrace.get_model_breach_command, {}, 'Missing required argument "pbid"'),
+    (Darktrace.get_model_breach_command, {'pbid': '1/../../status'}, '"pbid"'),
+    (Darktrace.get_model_breach_command, {'pbid': '0'}, '"pbid"'),
+    (Darktrace.list_model_breaches_command, {'start_time': 'yesterdayish'}, '"start_time"'),
+    (Darktrace.list_model_breaches_command, {'end_time': '2024-13-01'}, '"end_time"'),
+    (Darktrace.list_model_breaches_command, {'start_time': '2024-02-01T00:00:00Z', 'end_time': '2024-01-01T00:00:00Z'},
+     '"end_time" (2024-01-01T00:00:00.000Z) is before "start_time"'),
+    (Darktrace.list_model_breaches_command, {'min_score': '101'}, 'from 0 to 100'),
+    (Darktrace.list_model_breaches_command, {'min_score': '0.5&did=1'}, '"min_score"'),
+    (Darktrace.list_model_breaches_command, {'min_score': 'nan'}, '"min_score"'),
+    (Darktrace.list_model_breaches_command, {'did': '-3'}, '"did"'),
+    (Darktrace.list_model_breaches_command, {'uuid': 'not-a-uuid'}, 'model UUID'),
+    (Darktrace.list_model_breaches_command, {'acknowledged': 'maybe'}, '"acknowledged"'),
+    (Darktrace.list_model_breaches_command, {'limit': '0'}, 'from 1 to 1000'),
+    (Darktrace.list_model_breaches_command, {'limit': '1001'}, 'from 1 to 1000'),
+    (Darktrace.list_model_breaches_command, {'page': '0'}, '"page"'),
+    (Darktrace.acknowledge_model_breach_command, {'pbid': 'abc'}, '"pbid"'),
+    (Darktrace.unacknowledge_model_breach_command, {'pbid': '1.5'}, '"pbid"'),
+    (Darktrace.get_model_breach_comments_command, {'pbid': ''}, '"pbid"'),
+    (Darktrace.post_comment_to_model_breach_command, {'pbid': '1'}, 'Missing required argument "message"'),
+    (Darktrace.post_comment_to_model_breach_command, {'pbid': '1', 'message': 'x' * 4097}, 'at most 4096'),
+    (Darktrace.get_model_breach_connections_command, {'pbid': '1', 'limit': '5000'}, 'from 1 to 1000'),
+    (Darktrace.get_model_breach_connections_command, {'pbid': '1', 'end_time': 'later'}, '"end_time"'),
+    (Darktrace.get_model_command, {}, 'Missing required argument "uuid"'),
+    (Darktrace.get_model_command, {'uuid': '80010119-6d7f-0000-0305-5e0000000256&pid=1'}, 'model UUID'),
+    (Darktrace.get_model_component_command, {'cid': '../models'}, '"cid"'),
+    (Darktrace.get_model_component_command, {}, '"cid"'),
+    (Darktrace.search_devices_command, {'order_by': 'score'}, 'priority, hostname'),
+    (Darktrace.search_devices_command, {'order': 'up'}, 'asc, desc'),
+    (Darktrace.search_devices_command, {'limit': '1001'}, 'from 1 to 1000'),
+    (Darktrace.search_devices_command, {'query': 'q' * 1025}, 'at most 1024'),
+    (Darktrace.get_device_command, {'did': 'ws1'}, '"did"'),
+    (Darktrace.get_device_events_command, {'did': '1', 'event_type': 'everything'}, 'connection, unusualconnection'),
+    (Darktrace.get_device_events_command, {'did': '1', 'start_time': 'then'}, '"start_time"'),
+    (Darktrace.get_device_events_command, {'did': '1', 'start_time': '2024-02-01', 'end_time': '2024-01-01'},
+     'is before'),
+    (Darktrace.get_device_events_command, {'event_type': 'notice'}, 'Missing required argument "did"'),
+    (Darktrace.get_ai_analyst_incident_event_command, {}, 'Missing required argument "event_id"'),
+    (Darktrace.get_ai_analyst_incident_event_command, {'event_id': 'abc&uuid=def'}, '"event_id"'),
+    (Darktrace.list_ai_analyst_incident_events_command, {'min_group_score': '-1'}, 'from 0 to 100'),
+    (Darktrace.list_ai_analyst_incident_events_command, {'acknowledged': 'yes please'}, '"acknowledged"'),
+    (Darktrace.list_ai_analyst_incident_events_command, {'limit': 'all'}, '"limit"'),
+    (Darktrace.list_ai_analyst_incident_events_command, {'end_time': 'someday'}, '"end_time"'),
+    (Darktrace.acknowledge_ai_analyst_incident_event_command, {'event_id': 'a b'}, '"event_id"'),
+    (Darktrace.unacknowledge_ai_analyst_incident_event_command, {}, '"event_id"'),
+    (Darktrace.get_ai_analyst_comments_command, {'event_id': '../x'}, '"event_id"'),
+    (Darktrace.post_comment_to_ai_analyst_incident_event_command, {'event_id': EVENT_ID, 'message': ' '},
+     'Missing required argument "message"'),
+    (Darktrace.get_ai_analyst_incident_group_command, {}, 'exactly one of "group_id"'),
+    (Darktrace.get_ai_analyst_incident_group_command, {'group_id': GROUP_ID, 'event_id': EVENT_ID},
+     'exactly one of "group_id"'),
+    (Darktrace.get_ai_analyst_incident_group_command, {'group_id': 'g/1'}, '"group_id"'),
+    (Darktrace.list_watched_endpoints_command, {'limit': '-1'}, 'from 1 to 1000'),
+    (Darktrace.remove_from_watched_list_command, {}, 'Missing required argument "endpointsToRemove"'),
+    (Darktrace.remove_from_watched_list_command, {'endpointsToRemove': 'evil.com,a b'}, '"a b"'),
+    (Darktrace.remove_from_watched_list_command, {'endpointsToRemove': ','.join(f'h{i}.com' for i in range(101))},
+     'at most 100'),
+    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com', 'expiry': '2020-01-01T00:00:00Z'},
+     'the time has passed'),
+    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com', 'expiry': '3 days'},
+     'the time has passed'),
+    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com', 'expiry': 'never'}, '"expiry"'),
+    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com', 'source': 's' * 64}, 'at most 63'),
+    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com', 'hostname': 'sometimes'},
+     '"hostname"'),
+    (Darktrace.list_tags_command, {'limit': '1000000'}, 'from 1 to 1000'),
+    (Darktrace.remove_tag_from_device_command, {'deviceId': '0', 'tagName': 't'}, '"deviceId"'),
+    (Darktrace.remove_tag_from_device_command, {'deviceId': '1', 'tagName': 't' * 129}, 'at most 128'),
+    (Darktrace.remove_tag_from_device_command, {'deviceId': '1'}, '"tagName"'),
+]
+
+
+@pytest.mark.parametrize('command, args, fragment', BAD_ARGUMENTS + TRIAGE_BAD_ARGUMENTS)
+def test_bad_arguments_are_refused_before_any_request(client: Client, requests_mock: Any, command: Any, args: dict,
+                                                      fragment: str) -> None:
+    """
+    Given an argument outside what the command accepts (including attempts to inject parameters or paths)
+    When the command runs
+    Then it raises a message naming the argument and the accepted form, and sends no request.
+    """
+    with pytest.raises(ValueError) as raised:
+        command(client, args)
+    assert fragment in str(raised.value)
+    assert requests_mock.call_count == 0
+
+
+def test_commands_table_matches_the_yaml() -> None:
+    """
+    Given the commands Darktrace.yml declares
+    When they are compared with the table main() dispatches through
+    Then every darktrace-* command of the YAML has a function, and there is no function the YAML lacks.
+    """
+    import yaml
+    declared = {command['name'] for command in yaml.safe_load((Path(__file__).parent / 'Darktrace.yml').read_text())
+                ['script']['commands'] if command['name'].startswith('darktrace-')}
+    assert set(Darktrace.COMMANDS) == declared
+
+
+@pytest.mark.parametrize('command, args, fragment', [
+    (Darktrace.run_advanced_search_analysis_command, {
+        'initialDate': '2022-12-10', 'initialTime': '09:00:00', 'endDate': '2022-12-10', 'endTime': '10:00:00',
+        'query': 'q', 'operation': 'score', 'metric': metric}, '"metric"') for metric in ('.', '..', '.hidden')
+] + [
+    (Darktrace.run_advanced_search_analysis_command, {
+        'initialDate': '2022-12-11', 'initialTime': '09:00:00', 'endDate': '2022-12-10', 'endTime': '10:00:00',
+        'query': 'q', 'operation': 'score', 'metric': 'm'}, '"endDate"/"endTime"'),
+    (Darktrace.get_device_command, {'did': '9' * 19}, '"did"'),
+    (Darktrace.get_device_command, {'did': '9' * 5000}, '"did"'),
+    (Darktrace.get_device_command, {'did': '١٢'}, '"did"'),
+    (Darktrace.get_external_endpoint_details_command, {'endpoint_type': 'IP', 'endpoint_value': 'fe80::1%x&did=5'},
+     '"endpoint_value"'),
+    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'fe80::1%eth0'}, '"endpointsToWatch"'),
+    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': '[1, null]'}, '"endpointsToWatch"'),
+    (Darktrace.remove_from_watched_list_command, {'endpointsToRemove': '[{"a": 1}]'}, '"endpointsToRemove"'),
+    (Darktrace.post_to_watched_list_command,
+     {'endpointsToWatch': ','.join(f'host{n}.example.com' for n in range(Darktrace.MAX_ENDPOINTS_PER_WATCH + 1))},
+     f'at most {Darktrace.MAX_ENDPOINTS_PER_WATCH}'),
+])
+def test_stricter_arguments_are_refused_before_any_request(client: Client, requests_mock: Any, command: Any,
+                                                           args: dict, fragment: str) -> None:
+    """
+    Given a dot-segment field name, a range given backwards, an oversized or non-ASCII number, an IPv6 scope id,
+    JSON that is not a list of names, or too many endpoints
+    When the command runs
+    Then it is refused with a message naming the argument, and nothing is sent.
+    """
+    with pytest.raises(ValueError) as raised:
+        command(client, args)
+    assert fragment in str(raised.value)
+    assert requests_mock.call_count == 0
+
 
 RECORDED_GET_REPLIES = [  # (path prefix, query fragment or '', fixture); the first match wins
     ('/modelbreaches/', '', 'model_breach_comments.json'), ('/modelbreaches', 'pbid=', 'model_breaches.json'),
@@ -4258,10 +4319,16 @@ RECORDED_GET_REPLIES = [  # (path prefix, query fragment or '', fixture); the fi
     ('/tags/entities', '', 'tagged_devices_full.json'), ('/tags', '', 'tags.json'),
     ('/antigena', '', 'respond_actions.json'),
 ]
+
+
 CHANGE_REPLIES = {'/antigena/manual': 'respond_manual_reply.json', '/tags/entities': 'tag_post_tid.json', '/intelfeed': 'intelfeed_post.json',
                   '/comments': 'comment_post_list.json', '/acknowledge': 'ack_reply_unified_view.json'}
+
+
 SEARCH_DAY = {'initialDate': '2023-01-24', 'initialTime': '00:00:00', 'endDate': '2023-01-24', 'endTime': '12:00:00',
               'query': '@type:conn', 'metric': 'm'}
+
+
 # Every command with arguments that reach the recorded replies above.
 TABLE_RUNS = [
     ('darktrace-get-model-breach', {'pbid': str(PBID)}),
@@ -4306,6 +4373,8 @@ TABLE_RUNS = [
     ('darktrace-create-respond-action', {'did': '34', 'action': 'connection', 'duration': '1 hour',
                                          'reason': 'Beaconing', 'connections': '10.0.0.5>203.0.113.9:443'}),
 ]
+
+
 # A Python repr or JSON in a cell: an opening bracket or brace (other than a markdown link), a quoted key or item,
 # or a bare None/True/False.
 REPR_CELL = re.compile(r'^[{\[(](?!.*\]\()|[{\[(,]\s*[\'"]|[\'"]\s*[:\]}]|(^|[\s,(])(None|True|False)($|[\s,)])')
@@ -4390,111 +4459,3 @@ def test_sparse_or_odd_reply_values_stay_readable(client: Client, requests_mock:
     requests_mock.get(f'{BASE}{path}', json=reply)
     cells = table_cells(Darktrace.COMMANDS[command](client, args).readable_output)
     assert cells and [cell for cell in cells if REPR_CELL.search(cell)] == []
-
-
-# --- plumbing (to be filed)
-
-@pytest.mark.parametrize('last_run, field', [
-    ({'start_ms': NOW_MS - HOUR_MS, 'ai_analyst': {'start_ms': 'soon'}}, 'ai_analyst.start_ms'),
-    ({'start_ms': NOW_MS - HOUR_MS, 'ai_analyst': {'start_ms': NOW_MS - HOUR_MS, 'seen_ids': {'a': -1}}},
-     'ai_analyst.seen_ids.a'),
-    ({'start_ms': NOW_MS - HOUR_MS, 'ai_analyst': [NOW_MS]}, 'ai_analyst'),
-])
-def test_fetch_refuses_a_damaged_ai_cursor_before_any_request(last_run: dict, field: str) -> None:
-    """
-    Given both sources chosen and a lastRun whose AI Analyst cursor is damaged (its model-breach cursor is fine)
-    When fetch runs
-    Then it fails before either source sends a request, naming the field and how to reset the last run, so no
-    incident is delivered twice or skipped.
-    """
-    appliance = FakeAppliance2([make_breach(1, NOW_MS - HOUR_MS // 2)], [make_event(1, NOW_MS - HOUR_MS // 2)])
-    with pytest.raises(ValueError) as raised:
-        fetch_incidents(appliance, last_run, settings(sources=BOTH_SOURCES), NOW_MS)
-    assert f'{field} is ' in str(raised.value) and 'no AI Analyst incident is skipped' in str(raised.value)
-    assert 'Reset the \'last run\' timestamp' in str(raised.value)
-    assert appliance.requests == [] and appliance.event_requests == []
-
-
-def test_fetch_refuses_an_ai_cursor_ahead_of_the_clock() -> None:
-    """
-    Given an AI Analyst cursor that starts more than the allowed clock skew after this machine's clock
-    When fetch runs
-    Then it fails naming ai_analyst.start_ms, as the model-breach cursor does, instead of skipping ahead.
-    """
-    appliance = FakeAppliance2([], [])
-    with pytest.raises(ValueError, match=r'\(ai_analyst\.start_ms\), more than 30 minutes after'):
-        fetch_incidents(appliance, {'ai_analyst': {'start_ms': NOW_MS + 31 * 60_000}}, settings(sources=AI_ONLY),
-                        NOW_MS)
-    assert appliance.event_requests == []
-
-
-@pytest.mark.parametrize('cursor, expected', [
-    (None, (NOW_MS - 24 * HOUR_MS, Darktrace.INITIAL_WINDOW_MS, NOW_MS - 24 * HOUR_MS, {})),
-    ({'start_ms': NOW_MS - HOUR_MS}, (NOW_MS - HOUR_MS, Darktrace.INITIAL_WINDOW_MS, NOW_MS - HOUR_MS, {})),
-    ({'start_ms': NOW_MS - HOUR_MS, 'window_ms': 1, 'horizon_ms': NOW_MS - 2 * HOUR_MS, 'seen_ids': {'a': 5.0}},
-     (NOW_MS - HOUR_MS, Darktrace.MIN_WINDOW_MS, NOW_MS - 2 * HOUR_MS, {'a': 5})),
-    ({'start_ms': float(NOW_MS - HOUR_MS), 'window_ms': 10 ** 12},
-     (NOW_MS - HOUR_MS, Darktrace.MAX_WINDOW_MS, NOW_MS - HOUR_MS, {})),
-])
-def test_ai_cursor_repairs_only_what_loses_nothing(cursor: Any, expected: tuple) -> None:
-    """
-    Given an AI Analyst cursor that is missing, lacks pieces, has a window out of bounds or whole numbers stored as
-    floats
-    When the cursor is read
-    Then the missing pieces take a new cursor's values and the window its nearest bound, keeping every event
-    delivered (start, horizon and seen ids) as stored.
-    """
-    assert Darktrace.ai_analyst_cursor(cursor, NOW_MS - 24 * HOUR_MS, NOW_MS) == expected
-
-
-def test_instance_parameters_are_named_by_label_through_the_argument_parsers() -> None:
-    """
-    Given instance parameters with values the parsers refuse
-    When they are parsed with their display label
-    Then the message names the label and the parameter, and says what is accepted, as for command arguments.
-    """
-    with pytest.raises(ValueError, match=r'^Invalid "Maximum Incidents per Fetch" \(max_alerts\)="many": expected a '
-                                         r'whole number from 1 to 1000\.$'):
-        Darktrace.parse_int({'max_alerts': 'many'}, 'max_alerts', 1, 1000, label='Maximum Incidents per Fetch')
-    with pytest.raises(ValueError, match=r'^Invalid "Minimum Score" \(min_score\)="101": expected a number from 0 '
-                                         r'to 100\.$'):
-        FetchSettings.from_params({'min_score': '101'}, NOW_MS)
-    with pytest.raises(ValueError, match=r'^Invalid "Incident Mirroring Direction" \(mirror_direction\)="Sideways": '
-                                         r'expected one of None, Incoming, Outgoing, Incoming And Outgoing\.$'):
-        MirrorSettings.from_params({'mirror_direction': 'Sideways'}, 'instance')
-    with pytest.raises(ValueError, match=r'^Invalid "close" \(close_out\)="maybe": expected true or false\.$'):
-        Darktrace.parse_bool({'close_out': 'maybe'}, 'close_out', label='close')
-
-
-def test_one_clock_dates_signatures_and_relative_times(mocker: Any) -> None:
-    """
-    Given the integration's clock (now_ms) set to a fixed moment
-    When a request is signed and relative and open-ended time arguments are read
-    Then the signature date, "3 days", "in 2 hours" and the open end of a range all come from that moment.
-    """
-    moment_ms = int(datetime(2025, 1, 15, 12, 30, tzinfo=timezone.utc).timestamp() * 1000)
-    mocker.patch.object(Darktrace, 'now_ms', return_value=moment_ms)
-    headers = Client(BASE, 'test_public_token', 'test_private_token').signed_headers('/devices')
-    assert headers['DTAPI-Date'] == '2025-01-15 12:30:00'
-    assert headers['DTAPI-Signature'] == 'e3c82b28eb735735b9d288d6d2d63b14cba2e008'
-    assert Darktrace.parse_time_arg({'start': '3 days'}, 'start') == moment_ms - 72 * HOUR_MS
-    assert Darktrace.parse_time_arg({'end': 'in 2 hours'}, 'end') == moment_ms + 2 * HOUR_MS
-    assert Darktrace.parse_time_range({'start': '2 hours ago'}, 'start', 'end') == (moment_ms - 2 * HOUR_MS, moment_ms)
-    assert Darktrace.parse_first_fetch('1 day', moment_ms) == moment_ms - 24 * HOUR_MS
-
-
-@pytest.mark.parametrize('kind, args, path', [
-    (Darktrace.BREACH_KIND, {'pbid': '7'}, '/modelbreaches/7/unacknowledge'),
-    (Darktrace.AI_EVENT_KIND, {'event_id': 'ad5d-1'}, '/aianalyst/unacknowledge'),
-])
-def test_record_kinds_refuse_an_unconfirmed_change_naming_their_request(kind: Any, args: dict, path: str,
-                                                                        mocker: Any) -> None:
-    """
-    Given a model breach or an AI Analyst event, and an appliance that answers an unacknowledgement without confirming
-    When it is unacknowledged through its record kind
-    Then the error names that kind's request, so one command body serves both kinds faithfully.
-    """
-    client = mocker.Mock()
-    client.unacknowledge_model_breach.return_value = client.unacknowledge_ai_analyst_event.return_value = {'x': 1}
-    with pytest.raises(DarktraceApiError, match=f'POST {path}'):
-        Darktrace.set_acknowledged(kind, client, args, acknowledged=False)

@@ -3,17 +3,18 @@
 The integration imports ``demistomock`` and ``CommonServerPython`` as top-level modules, the way
 XSOAR provides them: the stand-ins in ``xsoar_stubs/``, or the real modules from the folder named
 by XSOAR_PLATFORM_DIR (see xsoar_platform.py). That folder, and the repository root (for
-``Darktrace``, ``emulator``, ``runner``), go first on ``sys.path`` so every test can import them.
+``Darktrace``, ``emulator``, ``runner``), go first on ``sys.path`` so every test can import them; ``tests/``
+follows, for the test helpers (the fake appliance, the fake DNS, the e2e helpers). Shared fixtures are in
+tests/conftest.py.
 """
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+REPO_ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(REPO_ROOT / 'tests'))
+sys.path.insert(0, str(REPO_ROOT))
 import xsoar_platform  # noqa: E402
 
 PLATFORM_DIR = xsoar_platform.use_platform_modules()
@@ -21,10 +22,3 @@ PLATFORM_DIR = xsoar_platform.use_platform_modules()
 
 def pytest_report_header() -> str:
     return f'XSOAR platform modules: {PLATFORM_DIR}'
-
-
-@pytest.fixture(autouse=True)
-def platform_run_ends() -> Iterator[None]:
-    """A test that played the platform (xsoar_platform.start_run) gives demistomock its functions back."""
-    yield
-    xsoar_platform.end_run()

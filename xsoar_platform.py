@@ -10,7 +10,13 @@ tests through conftest.py, the runner and `make demo`, the benchmarks, the docs 
 `start_run()` plays the platform around one command: it replaces `demistomock`'s public functions
 (only names the real module has) with ones that hand in the command, parameters, arguments,
 lastRun and integration context, and record what the integration hands back. It works the same on
-the real module and on the stand-in. Standard library only; never imported by the integration.
+the real module and on the stand-in.
+
+The harness everything else uses (tests, the runner, the benchmarks, the docs generator):
+`run_command()` and `run_fetch_cycle()` run `Darktrace.main()` once under the platform and return a
+`RunResult` (entries, incidents, lastRun, integration context, logs, the error that ended the run);
+`instance_params()` builds the instance parameters pointing at an appliance or the emulator.
+Standard library only, no test framework; never imported by the integration.
 """
 from __future__ import annotations
 
@@ -20,7 +26,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Callable
 
 PLATFORM_DIR_VARIABLE = 'XSOAR_PLATFORM_DIR'
 REPO_ROOT = Path(__file__).resolve().parent
@@ -28,6 +34,8 @@ STAND_INS = REPO_ROOT / 'xsoar_stubs'
 PLATFORM_MODULES = ('CommonServerPython', 'demistomock')
 # The instance name the platform reports when a run does not set one.
 DEFAULT_INSTANCE = 'Darktrace_instance_1'
+ERROR_ENTRY_TYPE = 4
+FETCH_COMMAND = 'fetch-incidents'
 
 
 class PlatformDirError(RuntimeError):
@@ -173,3 +181,91 @@ def end_run() -> None:
         for name, function in originals.items():
             setattr(demisto, name, function)
     _originals.clear()
+
+
+# --------------------------------------------------------------------------- the harness
+
+def instance_params(appliance: Any, public_token: str | None = None, private_token: str | None = None,
+                    **overrides: Any) -> dict[str, Any]:
+    """Instance parameters pointing at `appliance`: an emulator (its URL and token pair) or a URL.
+
+    With a URL, the token pair is given as `public_token` / `private_token`; `overrides` set or replace any
+    other parameter.
+    """
+    if isinstance(appliance, str):
+        url = appliance
+    else:
+        url = appliance.url
+        public_token = appliance.public_token if public_token is None else public_token
+        private_token = appliance.private_token if private_token is None else private_token
+    return {'url': url, 'public_api_token': public_token, 'private_api_token': private_token, **overrides}
+
+
+def is_error_entry(entry: Any) -> bool:
+    return isinstance(entry, dict) and entry.get('Type') == ERROR_ENTRY_TYPE
+
+
+@dataclass
+class RunResult:
+    """What one run of `main()` produced, as the platform received it."""
+
+    command: str
+    entries: list[Any]  # War Room entries, in order
+    incidents: list[dict[str, Any]]  # every incident handed over, all batches in order
+    last_run: dict[str, Any] | None  # the lastRun to keep: the stored one, the given one if none was stored or failed
+    integration_context: dict[str, Any]
+    logs: list[tuple[str, str]]
+    exception: Exception | None = None  # what escaped main(): return_error raises this way during fetch
+    exit_code: Any = None  # SystemExit's code when main() ended that way (return_error in a command: 0)
+    record: PlatformRun | None = None
+
+    @property
+    def error(self) -> str | None:
+        """The text of the exception that ended the run, if one escaped main()."""
+        return None if self.exception is None else str(self.exception)
+
+    @property
+    def errors(self) -> list[str]:
+        """Every error the run reported: error entries' contents, then an escaped exception."""
+        texts = [str(entry.get('Contents')) for entry in self.entries if is_error_entry(entry)]
+        return texts + ([self.error] if self.error is not None else [])
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors)
+
+
+def run_command(command: str, args: dict[str, Any] | None = None, params: dict[str, Any] | None = None, *,
+                last_run: dict[str, Any] | None = None, integration_context: dict[str, Any] | None = None,
+                instance: str = DEFAULT_INSTANCE, main: Callable[[], Any] | None = None) -> RunResult:
+    """Run `main()` (Darktrace's by default) once for `command`, as XSOAR runs it; return what it produced.
+
+    An exception escaping main() ends the run like on the platform and is kept in the result, as is the
+    code of a SystemExit (return_error ends a failed command this way).
+    """
+    if main is None:
+        import Darktrace
+        main = Darktrace.main
+    record = start_run(command=command, params=params, args=args, last_run=last_run,
+                       integration_context=integration_context, instance=instance)
+    exception: Exception | None = None
+    exit_code: Any = None
+    try:
+        main()
+    except SystemExit as exited:
+        exit_code = exited.code
+    except Exception as error:  # noqa: BLE001 (the platform catches everything that escapes)
+        exception = error
+    finally:
+        end_run()
+    stored = record.last_run
+    kept = last_run if exception is not None or stored is None else stored
+    return RunResult(command=command, entries=list(record.results),
+                     incidents=[incident for batch in record.incidents for incident in batch or []],
+                     last_run=kept, integration_context=record.integration_context, logs=list(record.logs),
+                     exception=exception, exit_code=exit_code, record=record)
+
+
+def run_fetch_cycle(params: dict[str, Any], last_run: dict[str, Any] | None = None, **options: Any) -> RunResult:
+    """One fetch-incidents run from `last_run`; on failure the previous lastRun is kept, as the platform does."""
+    return run_command(FETCH_COMMAND, params=params, last_run=last_run, **options)

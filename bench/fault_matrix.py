@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-for folder in (REPO_ROOT / 'tools', REPO_ROOT):
+for folder in (REPO_ROOT / 'tools', REPO_ROOT / 'tests', REPO_ROOT):  # tests/: the fake DNS (network.py)
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 import xsoar_platform  # noqa: E402
@@ -38,7 +38,7 @@ import xsoar_platform  # noqa: E402
 xsoar_platform.use_platform_modules()  # the stand-ins, or the real modules from XSOAR_PLATFORM_DIR
 import Darktrace  # noqa: E402
 from emulator import Emulator  # noqa: E402
-from emulator.network import unresolvable  # noqa: E402
+from network import unresolvable  # noqa: E402
 from readme_blocks import page_with_block, write_block  # noqa: E402
 from runner.examples import example_args  # noqa: E402
 from runner.targets import EMULATOR_DATASET  # noqa: E402
@@ -49,7 +49,6 @@ TEST_MODULE_LABEL = 'Test button of the instance'
 FETCH = 'fetch-incidents'
 READ_TIMEOUT_S = 0.25
 RETRY_BUDGET_S = '5'
-ERROR_ENTRY_TYPE = 4
 
 
 HOSTILE_REPLY_CAP = 2 ** 20
@@ -120,21 +119,11 @@ class Run:
 
 def run_operation(url: str, public: str, private: str, operation: str, args: dict[str, str],
                   last_run: dict[str, Any] | None = None, **params: str) -> Run:
-    platform_run = xsoar_platform.start_run(command=operation, args=args, last_run=last_run, params={
-        'url': url, 'public_api_token': public, 'private_api_token': private, 'retry_budget_seconds': RETRY_BUDGET_S,
-        'min_score': '0', 'max_alerts': '40', 'first_fetch': '3 days', **params})
-    error = ''
-    try:
-        Darktrace.main()
-    except SystemExit:
-        pass
-    except Exception as raised:  # return_error raises during fetch-incidents
-        error = str(raised)
-    errors = [entry['Contents'] for entry in platform_run.results
-              if isinstance(entry, dict) and entry.get('Type') == ERROR_ENTRY_TYPE]
-    error = error or (errors[0] if errors else '')
-    incidents = [incident for batch in platform_run.incidents for incident in batch]
-    return Run(not error, error, incidents, platform_run.last_run)
+    result = xsoar_platform.run_command(operation, args, xsoar_platform.instance_params(url, public, private, **{
+        'retry_budget_seconds': RETRY_BUDGET_S, 'min_score': '0', 'max_alerts': '40', 'first_fetch': '3 days',
+        **params}), last_run=last_run)
+    error = result.error or (result.errors or [''])[0]
+    return Run(not error, error, result.incidents, result.record.last_run)
 
 
 def message_head(message: str) -> str:

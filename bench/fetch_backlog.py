@@ -93,9 +93,10 @@ def drain(kind: str, size: int, max_alerts: int, span_days: float, order: str = 
                                       daemon=True)
     process.start()
     appliance = parent.recv()
-    params = {'url': appliance['url'], 'public_api_token': appliance['public'],
-              'private_api_token': appliance['private'], 'min_score': '0', 'max_alerts': str(max_alerts),
-              'first_fetch': f'{int(span_days) + 1} days', 'isFetch': True, 'fetch_sources': sources}
+    params = xsoar_platform.instance_params(appliance['url'], appliance['public'], appliance['private'],
+                                           min_score='0', max_alerts=str(max_alerts),
+                                           first_fetch=f'{int(span_days) + 1} days', isFetch=True,
+                                           fetch_sources=sources)
     delivered: list[str] = []
     requests_per_run: list[int] = []
     bytes_per_run: list[int] = []
@@ -107,17 +108,16 @@ def drain(kind: str, size: int, max_alerts: int, span_days: float, order: str = 
     idle_rss_mib = max_rss_mib()
     tracemalloc.start()
     while quiet_runs < 2:
-        platform_run = xsoar_platform.start_run(command='fetch-incidents', params=params, last_run=last_run)
         started = time.perf_counter()
-        Darktrace.main()
+        result = xsoar_platform.run_fetch_cycle(params, last_run)
         ms_per_run.append((time.perf_counter() - started) * 1000)
-        if platform_run.results:
-            raise SystemExit(f'fetch failed: {platform_run.results}')
-        last_run = platform_run.last_run or {}
-        sizes = reply_sizes(platform_run.logs)
+        if result.entries or result.exception is not None:
+            raise SystemExit(f'fetch failed: {result.errors or result.entries}')
+        last_run = result.last_run or {}
+        sizes = reply_sizes(result.logs)
         largest_reply = max([largest_reply] + sizes)
         read_per_run.append(sum(sizes))
-        incidents = [incident for batch in platform_run.incidents for incident in batch]
+        incidents = result.incidents
         delivered.extend(incident['dbotMirrorId'] for incident in incidents)
         parent.send('log')
         log = parent.recv()

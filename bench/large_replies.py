@@ -33,7 +33,6 @@ if str(REPO_ROOT) not in sys.path:
 import xsoar_platform  # noqa: E402
 
 xsoar_platform.use_platform_modules()  # the stand-ins, or the real modules from XSOAR_PLATFORM_DIR
-import Darktrace  # noqa: E402
 from emulator import Emulator  # noqa: E402
 from runner.targets import EMULATOR_DATASET  # noqa: E402
 
@@ -59,18 +58,14 @@ class Figures:
 
 def run(command: str, url: str, public: str, private: str, args: dict[str, str]) -> tuple[dict[str, Any], float, float]:
     """Run the command; its War Room entry, the peak traced memory (MB) and the wall time (s)."""
-    platform_run = xsoar_platform.start_run(command=command, args=args, params={
-        'url': url, 'public_api_token': public, 'private_api_token': private})
     tracemalloc.start()
     started = time.perf_counter()
-    try:
-        Darktrace.main()
-    except SystemExit:
-        pass
+    result = xsoar_platform.run_command(command, args, xsoar_platform.instance_params(url, public, private))
     seconds = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    (entry,) = platform_run.results
+    assert result.exception is None, result.error
+    (entry,) = result.entries
     assert entry.get('Type') != 4, entry.get('Contents')
     return entry, peak / 2 ** 20, seconds
 

@@ -6,8 +6,8 @@ import re
 from typing import Any, TextIO
 from urllib.parse import quote
 
-from runner.execution import incident_source, is_error_entry
 from runner.render import render_markdown, render_table, sanitize, wrap
+from xsoar_platform import is_error_entry
 
 # Plain text to the renderer (asterisks would read as bold markers), and the emulator's mark too.
 REDACTED = '<redacted>'
@@ -121,3 +121,16 @@ def json_view(entries: list[Any]) -> Any:
     views = [{'EntryContext': (entry.get('EntryContext') or {}) if isinstance(entry, dict) else {},
               'Entry': entry} for entry in entries]
     return views[0] if len(views) == 1 else views
+
+
+def incident_source(incident: dict[str, Any]) -> tuple[str, Any]:
+    """Where an incident came from, ('breach', pbid) or ('AI Analyst', event id): its mirror id (all digits for a
+    breach), else the id in its raw JSON."""
+    record_id = incident.get('dbotMirrorId')
+    if not record_id:
+        try:
+            raw = json.loads(incident.get('rawJSON') or '{}')
+        except ValueError:
+            raw = {}
+        record_id = raw.get('pbid') or raw.get('id') if isinstance(raw, dict) else None
+    return ('breach' if str(record_id).isdigit() else 'AI Analyst'), record_id

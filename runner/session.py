@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from runner.execution import FETCH_COMMAND, incident_source, run_command, run_fetch_cycle
-from runner.output import Output, json_view
+from runner.output import Output, incident_source, json_view
 from runner.spec import IntegrationSpec
 from runner.syntax import CommandLine
 from runner.targets import Target
+from xsoar_platform import ERROR_ENTRY_TYPE, FETCH_COMMAND, run_command, run_fetch_cycle
 
 EXIT_OK = 0
 EXIT_COMMAND_FAILED = 1
@@ -55,14 +55,17 @@ class Session:
             # XSOAR fills in the YAML default of every argument left out.
             args = {**command_spec.defaults, **args}
         result = run_command(parsed.command, args, self.target.params(self.spec, self.param_overrides, False))
+        entries = list(result.entries)
+        if result.error is not None:  # the platform turns an escaped exception into an error entry
+            entries.append({'Type': ERROR_ENTRY_TYPE, 'ContentsFormat': 'text', 'Contents': result.error})
         if self.verbose:
             self.out.logs(result.logs)
         if self.as_json:
-            self.out.json(json_view(result.entries))
+            self.out.json(json_view(entries))
         else:
-            for entry in result.entries:
+            for entry in entries:
                 self.out.entry(entry)
-            if not result.entries:
+            if not entries:
                 self.out.print('(no output)')
         return EXIT_COMMAND_FAILED if result.failed else EXIT_OK
 
@@ -83,7 +86,7 @@ class Session:
                 self.out.error(f'Fetch cycle {cycle} of {cycles} failed; lastRun is unchanged.\n{result.error}')
                 code = EXIT_COMMAND_FAILED
                 break
-            last_run = result.last_run
+            last_run = result.last_run or {}
             if on_cycle is not None:
                 on_cycle(last_run)
             if self.as_json:

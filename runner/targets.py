@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+import xsoar_platform
 from emulator import Emulator
 from runner.spec import IntegrationSpec, parse_param_value
 
@@ -40,9 +41,8 @@ class Target:
     def params(self, spec: IntegrationSpec, overrides: dict[str, str], is_fetch: bool) -> dict[str, Any]:
         """The instance configuration XSOAR would hand over: YAML defaults, the target, then `--param`s."""
         params: dict[str, Any] = dict(spec.param_defaults)
-        params.update({'url': self.url, 'public_api_token': self.public_token,
-                       'private_api_token': self.private_token, 'insecure': self.insecure, 'proxy': self.proxy,
-                       'isFetch': is_fetch})
+        params.update(xsoar_platform.instance_params(self.url, self.public_token, self.private_token,
+                                                     insecure=self.insecure, proxy=self.proxy, isFetch=is_fetch))
         for name, text in overrides.items():
             params[name] = parse_param_value(spec, name, text)
         return params

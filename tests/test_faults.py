@@ -32,7 +32,7 @@ import demistomock
 import xsoar_platform
 import Darktrace
 from emulator import Emulator
-from emulator.network import unresolvable
+from network import unresolvable
 from runner.examples import example_args
 from runner.targets import EMULATOR_DATASET
 
@@ -164,30 +164,22 @@ class Outcome:
 
 
 def instance_params(emu: Emulator, **overrides: str) -> dict[str, Any]:
-    return {'url': emu.url, 'public_api_token': emu.public_token, 'private_api_token': emu.private_token,
-            'retry_budget_seconds': RETRY_BUDGET_S, 'min_score': '0', 'max_alerts': '40', 'first_fetch': '3 days',
-            **overrides}
+    return xsoar_platform.instance_params(emu, **{'retry_budget_seconds': RETRY_BUDGET_S, 'min_score': '0',
+                                                  'max_alerts': '40', 'first_fetch': '3 days', **overrides})
 
 
 def run_operation(emu: Emulator, operation: str, args: dict[str, str] | None = None,
                   last_run: dict[str, Any] | None = None, **params: str) -> Outcome:
     """One command, test-module or fetch run through main(), as XSOAR runs it."""
-    platform_run = xsoar_platform.start_run(command=operation, params=instance_params(emu, **params),
-                                            args=args or {}, last_run=last_run)
-    outcome = Outcome()
-    try:
-        Darktrace.main()
-    except SystemExit as exited:  # return_error ends a failed command with exit code 0, as on the platform
-        assert exited.code in (0, None), f'{operation} exited with {exited.code!r}'
-    except Exception as error:
+    result = xsoar_platform.run_command(operation, args, instance_params(emu, **params), last_run=last_run)
+    # return_error ends a failed command with exit code 0, as on the platform
+    assert result.exit_code in (0, None), f'{operation} exited with {result.exit_code!r}'
+    error = result.exception
+    if error is not None:
         assert operation == FETCH, f'{operation} let an exception escape: {error!r}'
         assert type(error) is Exception, f'fetch-incidents let {error!r} escape instead of return_error\'s Exception'
-        outcome.fetch_error = str(error)
-    outcome.entries = list(platform_run.results)
-    outcome.incidents = [incident for batch in platform_run.incidents for incident in batch]
-    outcome.logs = list(platform_run.logs)
-    outcome.last_run = platform_run.last_run
-    return outcome
+    return Outcome(entries=result.entries, incidents=result.incidents, logs=result.logs, fetch_error=result.error,
+                   last_run=result.record.last_run)
 
 
 def operation_args(emu: Emulator, operation: str) -> dict[str, str]:
@@ -381,7 +373,7 @@ def reserved_port() -> Iterator[int]:
         yield int(holder.getsockname()[1])
 
 
-def test_post_that_never_reached_the_appliance_is_retried_once_it_is_up(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_post_that_never_reached_the_appliance_is_retried_once_it_is_up() -> None:
     """
     Given no appliance listening yet at the instance URL, one that starts as soon as the first retry is logged
     When darktrace-post-tag-to-device runs
@@ -390,24 +382,27 @@ def test_post_that_never_reached_the_appliance_is_retried_once_it_is_up(monkeypa
     with reserved_port() as port:
         late = Emulator(breaches=20, span_days=1, seed=3, port=port)
         did = min(late.dataset.devices)
-        platform_run = xsoar_platform.start_run(
-            command='darktrace-post-tag-to-device', args={'deviceId': str(did), 'tagName': 'Late'},
-            params={'url': f'http://127.0.0.1:{port}', 'public_api_token': late.public_token,
-                    'private_api_token': late.private_token, 'retry_budget_seconds': '5'})
-        logged = demistomock.debug
+        params = xsoar_platform.instance_params(f'http://127.0.0.1:{port}', late.public_token, late.private_token,
+                                                retry_budget_seconds='5')
 
-        def debug_and_start(message: str) -> None:
-            logged(message)
-            if 'retrying POST /tags/entities' in message:
-                late.start()
+        def main_starting_the_appliance_on_retry() -> None:
+            logged = demistomock.debug  # the run's recorder; the run puts the module's own back when it ends
 
-        monkeypatch.setattr(demistomock, 'debug', debug_and_start)
+            def debug_and_start(message: str) -> None:
+                logged(message)
+                if 'retrying POST /tags/entities' in message:
+                    late.start()
+
+            demistomock.debug = debug_and_start
+            Darktrace.main()
+
         try:
-            with contextlib.suppress(SystemExit):  # return_error ends a failed command this way
-                Darktrace.main()
+            result = xsoar_platform.run_command('darktrace-post-tag-to-device',
+                                                {'deviceId': str(did), 'tagName': 'Late'}, params,
+                                                main=main_starting_the_appliance_on_retry)
         finally:
             late.stop()
-    (entry,) = platform_run.results
+    (entry,) = result.entries
     assert entry['Type'] != ERROR_ENTRY_TYPE, entry['Contents']
     assert [e['method'] for e in late.request_log()] == ['POST']
     assert any(link.did == did for link in late.dataset.tag_links.values()

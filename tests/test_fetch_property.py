@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import Darktrace
 from Darktrace import DarktraceApiError, FetchSettings, fetch_incidents
+from fake_appliance import overlapping, within_bounds
 
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
@@ -62,7 +63,12 @@ class Event:
 
 class InMemoryAppliance:
     """/modelbreaches and /aianalyst/incidentevents over lists of records, with the appliance's clock, filters and
-    quirks."""
+    quirks.
+
+    Not tests/fake_appliance.FakeAppliance: these records change with time (published late, acknowledged at a
+    moment, seen through a skewed appliance clock) and replies are shuffled by the generated seed; the window
+    filters are the fake appliance's.
+    """
 
     server_url = 'https://dt.example'
 
@@ -79,21 +85,17 @@ class InMemoryAppliance:
         self.fail_on_request: int | None = None
         self.requests = {'breaches': 0, 'events': 0}
 
-    def _request(self, source: str) -> None:
+    def _request(self, source: str, params: dict[str, Any]) -> tuple[int, int, int, float, bool]:
+        """Count a request (failing it when injected); the appliance's time, and the window and filters asked for."""
         self.requests[source] += 1
         if self.fail_on_request is not None and sum(self.requests.values()) == self.fail_on_request:
             raise DarktraceApiError('unavailable', 'injected failure')
+        return (self.now_ms + self.skew_ms, int(params['starttime']), int(params['endtime']),
+                float(params.get('minscore') or 0), params.get('includeacknowledged') is True)
 
     def get_ai_analyst_incident_events(self, params: dict[str, Any]) -> list[dict[str, Any]]:
-        self._request('events')
-        appliance_now = self.now_ms + self.skew_ms
-        start, end = int(params['starttime']), int(params['endtime'])
-        minimum = float(params.get('minscore') or 0)
-        include_acknowledged = params.get('includeacknowledged') is True
-        if self.inclusive:
-            def overlaps(low: int, high: int) -> bool: return low <= end and high >= start
-        else:
-            def overlaps(low: int, high: int) -> bool: return low < end and high > start
+        appliance_now, start, end, minimum, include_acknowledged = self._request('events', params)
+        overlaps = overlapping(start, end, self.inclusive)
         found = [e for e in self.events
                  if e.published <= appliance_now and e.score >= minimum
                  and (include_acknowledged or not e.acknowledged(appliance_now))
@@ -103,15 +105,8 @@ class InMemoryAppliance:
         return [e.as_reply(appliance_now) for e in found]
 
     def get_model_breaches(self, params: dict[str, Any], max_bytes: int | None = None) -> list[dict[str, Any]]:
-        self._request('breaches')
-        appliance_now = self.now_ms + self.skew_ms
-        start, end = int(params['starttime']), int(params['endtime'])
-        minimum = float(params.get('minscore') or 0)
-        include_acknowledged = params.get('includeacknowledged') is True
-        if self.inclusive:
-            def within(t: int) -> bool: return start <= t <= end
-        else:
-            def within(t: int) -> bool: return start < t < end
+        appliance_now, start, end, minimum, include_acknowledged = self._request('breaches', params)
+        within = within_bounds(start, end, self.inclusive)
         found = [b for b in self.breaches
                  if b.creation_time <= appliance_now and within(b.creation_time) and b.score >= minimum
                  and (include_acknowledged or not b.acknowledged(appliance_now))]

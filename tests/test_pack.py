@@ -1,6 +1,6 @@
 """The content pack in pack/ against the integration: mappers on real records, references, versions.
 
-Fetched incidents come from the emulator through `Darktrace.main()`, as in test_e2e_fetch.py; the
+Fetched incidents come from the emulator through `Darktrace.main()`, as in tests/e2e/test_fetch.py; the
 classifier and incoming mapper are applied by tests/xsoar_mapping.py, which follows XSOAR's rules
 for the paths and transformers the pack uses.
 """
@@ -113,16 +113,15 @@ def layout_items(layout: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[
 
 def fetched_incidents(emulator: Emulator) -> list[dict[str, Any]]:
     """Incidents of fetch runs against the emulator, run as XSOAR runs them, until some arrive."""
-    params = {'url': emulator.url, 'public_api_token': emulator.public_token,
-              'private_api_token': emulator.private_token, 'max_alerts': '50', 'first_fetch': '3 days'}
+    params = xsoar_platform.instance_params(emulator, max_alerts='50', first_fetch='3 days')
     last_run: dict[str, Any] = {}
     for _ in range(50):
-        platform_run = xsoar_platform.start_run(command='fetch-incidents', params=params, last_run=last_run)
-        Darktrace.main()
-        incidents = [incident for batch in platform_run.incidents for incident in batch]
-        if incidents:
-            return incidents
-        last_run = platform_run.last_run or {}
+        result = xsoar_platform.run_fetch_cycle(params, last_run)
+        if result.exception is not None:
+            raise result.exception
+        if result.incidents:
+            return result.incidents
+        last_run = result.last_run or {}
     raise AssertionError('no incident was fetched from the emulator')
 
 
@@ -255,8 +254,7 @@ def test_emulated_ai_analyst_events_fill_the_mapped_fields() -> None:
     empty, and the link is the appliance's.
     """
     with Emulator(breaches=80, span_days=2, seed=32) as emulator:
-        client = Darktrace.build_client({'url': emulator.url, 'public_api_token': emulator.public_token,
-                                         'private_api_token': emulator.private_token})
+        client = Darktrace.build_client(xsoar_platform.instance_params(emulator))
         events = client.get_ai_analyst_incident_events({'includeincidenteventurl': True, 'includeacknowledged': True,
                                                         'starttime': 0, 'endtime': emulator.now_ms()})
         url = emulator.url
@@ -464,6 +462,92 @@ def test_triage_playbook_does_what_the_triage_needs() -> None:
     assert Darktrace.is_xsoar_comment(comment['scriptarguments']['message']['simple'])
     assert any(task['type'] == 'condition' and not task.get('conditions') for task in playbook['tasks'].values())
     assert any(task['task'].get('playbookName') == 'Darktrace - Contain Device' for task in playbook['tasks'].values())
+
+
+CONTAIN_PLAYBOOK = 'Darktrace - Contain Device'
+
+
+def contain_tasks() -> dict[str, dict[str, Any]]:
+    """The command tasks of the Contain Device playbook, by task name."""
+    return {task['task']['name']: task for task in playbooks()[CONTAIN_PLAYBOOK]['tasks'].values()
+            if task['task'].get('iscommand')}
+
+
+def test_contain_playbook_runs_the_respond_commands() -> None:
+    """
+    Given the Darktrace - Contain Device playbook
+    When its command tasks are read (their arguments are checked for every playbook above)
+    Then it creates, lists and clears RESPOND actions, and nothing else.
+    """
+    assert {command_of(task) for task in contain_tasks().values()} == {
+        'darktrace-create-respond-action', 'darktrace-list-respond-actions', 'darktrace-clear-respond-action'}
+
+
+def test_contain_playbook_shape() -> None:
+    """
+    Given the Darktrace - Contain Device playbook
+    When its inputs and task graph are read
+    Then it has the inputs did and duration (whose default is a valid RESPOND duration), starts at its start task,
+    every link leads to a task that exists, the approval comes before the quarantine, and the activity check is a
+    condition on the context the list command writes.
+    """
+    playbook = playbooks()[CONTAIN_PLAYBOOK]
+    assert playbook['name'] == playbook['id'] == 'Darktrace - Contain Device'
+    inputs = {item['key']: item for item in playbook['inputs']}
+    assert set(inputs) == {'did', 'duration'}
+    assert Darktrace.parse_duration({'duration': inputs['duration']['value']['simple']}, 'duration') == 3600
+    tasks = playbook['tasks']
+    assert tasks[playbook['starttaskid']]['type'] == 'start'
+    for key, task in tasks.items():
+        assert task['id'] == key and task['taskid'] == task['task']['id']
+        for targets in (task.get('nexttasks') or {}).values():
+            assert all(target in tasks for target in targets)
+    approval = tasks[tasks[playbook['starttaskid']]['nexttasks']['#none#'][0]]
+    assert approval['type'] == 'condition' and 'conditions' not in approval  # a manual choice
+    assert [tasks[t]['task'].get('script') for t in approval['nexttasks']['Quarantine']] == [
+        '|||darktrace-create-respond-action']
+    check = next(task for task in tasks.values() if task['task']['name'] == 'Is the quarantine active?')
+    text = yaml.safe_dump(check['conditions'])
+    assert 'Darktrace.RespondAction' in text and 'ContainedCodeID' in text and 'active' in text
+
+
+def run_step(emu: Emulator, command: str, args: dict[str, str]) -> dict[str, Any]:
+    """One playbook step: the command through main() with the emulator's token pair; its one entry."""
+    result = xsoar_platform.run_command(command, args, xsoar_platform.instance_params(emu))
+    (entry,) = result.entries
+    assert entry['Type'] != 4, entry['Contents']
+    return entry
+
+
+def resolved(task: dict[str, Any], values: dict[str, str]) -> dict[str, str]:
+    """The task's arguments with ${...} references replaced, as the platform would resolve them."""
+    return {name: re.sub(r'\$\{([^}]+)\}', lambda m: values[m.group(1)], argument['simple'])
+            for name, argument in task['scriptarguments'].items() if name not in PLATFORM_COMMAND_ARGUMENTS}
+
+
+def test_contain_playbook_command_steps_contain_then_clear_the_device(emu: Emulator) -> None:
+    """
+    Given a device on the emulated appliance and the playbook's default duration
+    When its command tasks run in order with their arguments resolved (quarantine, list, then clear at close)
+    Then the quarantine is created and listed as active under the code ID the create task returns, and the clear
+    task clears exactly that action, with reasons naming the incident.
+    """
+    did = str(sorted(emu.dataset.devices)[3])
+    values = {'inputs.did': did, 'inputs.duration': '1 hour', 'incident.id': '42'}
+    tasks = contain_tasks()
+    created = run_step(emu, 'darktrace-create-respond-action', resolved(tasks['Quarantine the device'], values))
+    extend_context = tasks['Quarantine the device']['scriptarguments']['extend-context']['simple']
+    key, field = extend_context.split('=')
+    values[key] = str(created['Contents'][field])  # extend-context reads the raw reply
+    listed = run_step(emu, 'darktrace-list-respond-actions',
+                      resolved(tasks["Read the device's RESPOND actions"], values))
+    (action,) = [a for a in listed['EntryContext'][next(iter(listed['EntryContext']))]
+                 if str(a['codeid']) == values['ContainedCodeID']]
+    assert action['state'] == 'active' and action['action'] == 'quarantine' and str(action['did']) == did
+    assert 'XSOAR incident 42' in action['triggerer']['reason']
+    run_step(emu, 'darktrace-clear-respond-action', resolved(tasks['Clear the quarantine'], values))
+    stored = emu.dataset.antigena[int(values['ContainedCodeID'])]
+    assert stored.cleared and 'XSOAR incident 42 is closing' in stored.history[-1]['reason']
 
 
 # --------------------------------------------------------------------------- scripts

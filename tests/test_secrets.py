@@ -27,7 +27,7 @@ import demistomock
 import xsoar_platform
 import Darktrace
 from emulator import Emulator
-from emulator.network import unresolvable
+from network import unresolvable
 from runner.examples import example_args
 from runner.targets import EMULATOR_DATASET
 
@@ -59,15 +59,13 @@ class Captured:
 
     def run(self, command: str, params: dict[str, Any], args: dict[str, str] | None = None,
             last_run: dict[str, Any] | None = None) -> list[Any]:
-        platform_run = xsoar_platform.start_run(command=command, params=params, args=args or {}, last_run=last_run)
-        try:
-            Darktrace.main()
-        except SystemExit:
-            pass
-        except Exception as error:  # return_error raises during fetch-incidents
+        result = xsoar_platform.run_command(command, args, params, last_run=last_run)
+        error = result.exception
+        if error is not None:  # return_error raises during fetch-incidents
             self.texts += [str(error), repr(error), ''.join(traceback.format_exception(error))]
             # Any other command reports through the War Room; an escaped exception there is a bug of its own.
             assert command == 'fetch-incidents', f'{command} let {error!r} escape'
+        platform_run = result.record
         self.last_run = platform_run.last_run
         self.texts += [json.dumps(value, default=str) for value in (
             platform_run.results, platform_run.incidents, platform_run.last_run, platform_run.integration_context,
@@ -104,8 +102,8 @@ def debug_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
 
 
 def params_for(url: str, **overrides: Any) -> dict[str, Any]:
-    return {'url': url, 'public_api_token': PUBLIC, 'private_api_token': PRIVATE, 'retry_budget_seconds': '3',
-            'min_score': '0', 'max_alerts': '20', 'first_fetch': '3 days', **overrides}
+    return xsoar_platform.instance_params(url, PUBLIC, PRIVATE, **{
+        'retry_budget_seconds': '3', 'min_score': '0', 'max_alerts': '20', 'first_fetch': '3 days', **overrides})
 
 
 def is_error(entries: list[Any]) -> bool:

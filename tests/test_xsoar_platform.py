@@ -101,6 +101,70 @@ def test_end_run_gives_demistomock_its_functions_back() -> None:
     assert {name: getattr(demistomock, name) for name in own} == own
 
 
+def test_run_command_returns_what_the_run_produced_and_ends_it() -> None:
+    """
+    Given: a main() that reads its inputs, writes an entry, a log line and the integration context, then fails
+           through return_error
+    When:  the harness runs it as a command
+    Then:  the result holds the entry, the log line, the new context and exit code 0 with no escaped error, the
+           run failed (an error entry), and demistomock has its own functions back
+    """
+    own_results = demistomock.results
+
+    def main() -> None:
+        demistomock.results({'Type': 1, 'Contents': f'{demistomock.command()} {demistomock.args()["did"]}'})
+        demistomock.setIntegrationContext({'form': demistomock.params()['url']})
+        return_error('boom')
+
+    result = xsoar_platform.run_command('darktrace-get-device', {'did': '3'}, {'url': 'https://127.0.0.1'},
+                                        main=main)
+    assert result.entries[0] == {'Type': 1, 'Contents': 'darktrace-get-device 3'}
+    assert result.entries[1]['Contents'] == 'boom' and result.errors == ['boom'] and result.failed
+    assert result.integration_context == {'form': 'https://127.0.0.1'} and ('error', 'boom') in result.logs
+    assert (result.exit_code, result.exception, result.error) == (0, None, None)
+    assert demistomock.results is own_results
+
+
+def test_a_fetch_cycle_keeps_the_given_last_run_when_it_fails() -> None:
+    """
+    Given: a fetch that stores a new lastRun and hands over incidents in two batches, and one that stores a
+           lastRun and then raises
+    When:  each runs as a fetch cycle from lastRun {'start_ms': 1}
+    Then:  the first returns both batches' incidents and the stored lastRun; the second keeps the given lastRun
+           and the error, as the platform does
+    """
+    def fetch() -> None:
+        demistomock.setLastRun({'start_ms': demistomock.getLastRun()['start_ms'] + 1})
+        demistomock.incidents([{'name': 'a'}])
+        demistomock.incidents([{'name': 'b'}])
+
+    def failing_fetch() -> None:
+        demistomock.setLastRun({'start_ms': 99})
+        raise Exception('Failed to execute fetch-incidents')
+
+    done = xsoar_platform.run_fetch_cycle({}, {'start_ms': 1}, main=fetch)
+    assert done.command == xsoar_platform.FETCH_COMMAND and not done.failed
+    assert (done.incidents, done.last_run) == ([{'name': 'a'}, {'name': 'b'}], {'start_ms': 2})
+    failed = xsoar_platform.run_fetch_cycle({}, {'start_ms': 1}, main=failing_fetch)
+    assert failed.last_run == {'start_ms': 1} and failed.error == 'Failed to execute fetch-incidents'
+    assert failed.failed and type(failed.exception) is Exception
+
+
+def test_instance_params_point_at_an_emulator_or_a_url() -> None:
+    """
+    Given: an object with an appliance's url and token pair, and a bare URL with a token pair
+    When:  instance parameters are built, with overrides
+    Then:  they hold the URL and tokens, the overrides replace or add parameters, and a token given explicitly wins
+    """
+    class Appliance:
+        url, public_token, private_token = 'http://127.0.0.1:8000', 'public', 'private'
+
+    assert xsoar_platform.instance_params(Appliance(), min_score='0') == {
+        'url': 'http://127.0.0.1:8000', 'public_api_token': 'public', 'private_api_token': 'private', 'min_score': '0'}
+    assert xsoar_platform.instance_params(Appliance(), private_token='other')['private_api_token'] == 'other'
+    assert xsoar_platform.instance_params('https://dt.example', 'p', 's', url='https://other.example') == {
+        'url': 'https://other.example', 'public_api_token': 'p', 'private_api_token': 's'}
+
 def test_a_folder_without_the_platform_modules_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """
     Given: XSOAR_PLATFORM_DIR naming a folder that holds only demistomock.py

@@ -14,7 +14,7 @@ Sources, so the pages cannot drift from them:
   Output table (path, type, description). `render_configuration` and
   `render_command_reference` are pure functions of the YAML; tests/test_docs.py calls them.
 - command_examples gives each command's example line. Every line is run, in file order,
-  through `Darktrace.main()` with the platform stand-ins (runner.execution.run_command, the
+  through `Darktrace.main()` with the platform stand-ins (xsoar_platform.run_command, the
   code path of `make demo`), against one in-process emulator holding the runner's dataset
   (runner.targets.EMULATOR_DATASET), so a line that changes state (tag added, breach
   acknowledged, comment posted) is seen by the lines after it. As XSOAR does, the YAML default
@@ -244,7 +244,7 @@ def clocks_pinned_at(moment_ms: int, emulator: Any) -> Iterator[None]:
 
 def run_examples(lines: list[str], moment_ms: int = EXAMPLE_MOMENT_MS) -> list[Example]:
     """Run every line, in order, against one emulator; one Example per line."""
-    from runner.execution import run_command
+    from xsoar_platform import run_command
     from runner.spec import load_spec
     from runner.syntax import CommandSyntaxError, parse_command_line
     from runner.targets import emulator_target

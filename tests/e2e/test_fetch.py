@@ -19,19 +19,17 @@ def fetch_once(emulator: Emulator, last_run: dict[str, Any], allow_failure: bool
 
     A failure is accepted only where the test injected faults, and only in the form the platform's return_error
     raises (a plain Exception with the command's error text); anything else is a bug and fails the test."""
-    instance = {'url': emulator.url, 'public_api_token': emulator.public_token,
-                'private_api_token': emulator.private_token, 'min_score': '0', 'max_alerts': '40',
-                'first_fetch': '3 days', **params}
-    platform_run = xsoar_platform.start_run(command='fetch-incidents', params=instance, last_run=last_run)
-    try:
-        Darktrace.main()
-    except Exception as error:  # the platform's return_error raises during fetch-incidents
+    instance = xsoar_platform.instance_params(emulator, **{'min_score': '0', 'max_alerts': '40',
+                                                           'first_fetch': '3 days', **params})
+    result = xsoar_platform.run_fetch_cycle(instance, last_run)
+    assert result.exit_code is None, f'fetch-incidents exited with {result.exit_code!r}'
+    error = result.exception
+    if error is not None:  # the platform's return_error raises during fetch-incidents
         assert allow_failure, f'fetch-incidents failed without an injected fault: {error!r}'
         assert type(error) is Exception and str(error).startswith('Failed to execute fetch-incidents'), repr(error)
-        assert platform_run.incidents == [], 'a failed run handed over incidents'
+        assert result.incidents == [], 'a failed run handed over incidents'
         return last_run, []
-    incidents = [incident for batch in platform_run.incidents for incident in batch]
-    return platform_run.last_run, incidents
+    return result.record.last_run, result.incidents
 
 
 def caught_up(emulator: Emulator, last_run: dict[str, Any]) -> bool:

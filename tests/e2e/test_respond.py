@@ -1,8 +1,9 @@
 """End-to-end tests of the RESPOND commands: each runs through `Darktrace.main()` against the emulator over HTTP.
 
-One emulator serves the module; its clock is moved forward to let actions expire, so it checks request dates
-against the host clock (`date_clock='host'`) and the integration reads the appliance's clock for states, as it
-would read its own clock agreeing with the appliance's. Tests that change an action use their own action.
+One emulator serves the module (the `emu` fixture rules of tests/conftest.py); its clock is moved forward to let
+actions expire, so it checks request dates against the host clock (`date_clock='host'`) and the integration reads
+the appliance's clock for states, as it would read its own clock agreeing with the appliance's. Tests that change
+an action use their own action.
 """
 from __future__ import annotations
 
@@ -12,44 +13,29 @@ import pytest
 
 import Darktrace
 import xsoar_platform
+from e2e_support import ERROR_ENTRY_TYPE, checked, outputs
 from emulator import Emulator
 
-ERROR_ENTRY_TYPE = 4
 PREFIX = '[Cortex XSOAR] '
 
 
 @pytest.fixture(scope='module')
-def emu() -> Iterator[Emulator]:
+def emu_server() -> Iterator[Emulator]:
     with Emulator(breaches=200, span_days=3, seed=21, date_clock='host') as emulator:
         yield emulator
 
 
 @pytest.fixture(autouse=True)
-def appliance_clock(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def appliance_clock(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Darktrace, 'now_ms', emu.now_ms)
-    emu.clear_log()
-    yield
-    emu.set_settings(respond='enabled')
 
 
 def run(emu: Emulator, command: str, public: str | None = None, private: str | None = None,
         **args: str) -> dict[str, Any]:
     """Run one command through main() and return its single War Room entry."""
-    platform_run = xsoar_platform.start_run(command=command, params={
-        'url': emu.url, 'public_api_token': public or emu.public_token,
-        'private_api_token': private or emu.private_token, 'min_score': '0', 'retry_budget_seconds': '0'}, args=args)
-    try:
-        Darktrace.main()
-    except SystemExit as exited:  # return_error ends a failed command with exit code 0, as on the platform
-        assert exited.code in (0, None), f'{command} exited with {exited.code!r}'
-    (entry,) = platform_run.results
+    params = xsoar_platform.instance_params(emu, public, private, min_score='0', retry_budget_seconds='0')
+    (entry,) = checked(xsoar_platform.run_command(command, args, params)).entries
     return entry
-
-
-def outputs(entry: dict[str, Any]) -> Any:
-    assert entry['Type'] != ERROR_ENTRY_TYPE, entry['Contents']
-    (value,) = entry['EntryContext'].values()
-    return value
 
 
 def error(entry: dict[str, Any]) -> str:

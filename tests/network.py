@@ -1,4 +1,5 @@
-"""Network faults outside any HTTP exchange: a host name that does not resolve.
+"""Client-side network faults outside any HTTP exchange (a test helper, not part of the emulator): a host name
+that does not resolve.
 
 Resolution fails in this process, so a DNS failure can be tested without a query leaving the machine.
 """

@@ -2,7 +2,8 @@
 through `Darktrace.main()` against the emulator over HTTP, as XSOAR runs them for a mirrored incident.
 
 One emulator serves the whole module; each test picks its own breaches (visible, unacknowledged and without
-comments), so the tests do not depend on their order. Reply variants are put back after every test.
+comments), so the tests do not depend on their order. Reply variants are put back after every test (the `emu`
+fixture rules of tests/conftest.py).
 """
 from __future__ import annotations
 
@@ -12,47 +13,33 @@ from typing import Any, Iterator
 
 import pytest
 
-import demistomock
 import xsoar_platform
-import Darktrace
+from e2e_support import checked
 from emulator import Emulator
 
-ERROR_ENTRY_TYPE = 4
 NOTE_ENTRY_TYPE = 1
 COMMENT_TAG = 'darktrace comment'
-DEFAULT_SETTINGS = {'ack_reply': 'object', 'comment_reply': 'object'}
 CLOSE_CONTENTS = {'dbotIncidentClose': True, 'closeReason': 'Acknowledged in Darktrace'}
 
 
 @pytest.fixture(scope='module')
-def emu() -> Iterator[Emulator]:
+def emu_server() -> Iterator[Emulator]:
     with Emulator(breaches=200, span_days=2, seed=21) as emulator:
         yield emulator
 
 
-@pytest.fixture(autouse=True)
-def default_replies(emu: Emulator) -> Iterator[None]:
-    yield
-    emu.set_settings(**DEFAULT_SETTINGS)
-
-
 def instance(emu: Emulator, **params: Any) -> dict[str, Any]:
-    return {'url': emu.url, 'public_api_token': emu.public_token, 'private_api_token': emu.private_token,
-            'min_score': '0', 'max_alerts': '50', 'first_fetch': '3 days', 'mirror_direction': 'Incoming And Outgoing',
-            **params}
+    return xsoar_platform.instance_params(emu, **{'min_score': '0', 'max_alerts': '50', 'first_fetch': '3 days',
+                                                  'mirror_direction': 'Incoming And Outgoing', **params})
 
 
 def run(emu: Emulator, command: str, args: dict[str, Any] | None = None, **params: Any) -> list[Any]:
     """Run one command through main() and return everything it handed back, failing on an error entry."""
-    platform_run = xsoar_platform.start_run(command=command, params=instance(emu, **params), args=args or {})
-    try:
-        Darktrace.main()
-    except SystemExit:
-        pass
-    results = list(platform_run.results)
-    errors = [r['Contents'] for r in results if isinstance(r, dict) and r.get('Type') == ERROR_ENTRY_TYPE]
-    assert errors == []
-    return results
+    result = xsoar_platform.run_command(command, args, instance(emu, **params))
+    if result.exception is not None:
+        raise result.exception
+    assert result.errors == []
+    return list(result.entries)
 
 
 def quiet_breaches(emu: Emulator, count: int, skip: int = 0) -> list[Any]:
@@ -79,13 +66,10 @@ def first_incidents(emu: Emulator, **params: Any) -> list[dict[str, Any]]:
     """The incidents of the first fetch run that creates any, lastRun carried from run to run."""
     last_run: dict[str, Any] = {}
     for _ in range(50):
-        platform_run = xsoar_platform.start_run(command='fetch-incidents', params=instance(emu, **params),
-                                                last_run=last_run)
-        Darktrace.main()
-        incidents = [incident for batch in platform_run.incidents for incident in batch]
-        if incidents:
-            return incidents
-        last_run = platform_run.last_run or {}
+        result = checked(xsoar_platform.run_fetch_cycle(instance(emu, **params), last_run))
+        if result.incidents:
+            return result.incidents
+        last_run = result.last_run or {}
     raise AssertionError('no incident fetched')
 
 
@@ -99,7 +83,7 @@ def test_fetch_marks_incidents_for_mirroring(emu: Emulator) -> None:
     for incident in incidents:
         assert incident['dbotMirrorId'] == str(json.loads(incident['rawJSON'])['pbid'])
         assert incident['dbotMirrorDirection'] == 'Both'
-        assert incident['dbotMirrorInstance'] == demistomock.integrationInstance()
+        assert incident['dbotMirrorInstance'] == xsoar_platform.DEFAULT_INSTANCE  # the instance the run reported
         assert incident['dbotMirrorTags'] == [COMMENT_TAG]
 
 

@@ -1,0 +1,61 @@
+"""End-to-end tests of the watched list: add, list, remove.
+
+Each command runs through `Darktrace.main()` against the emulator over HTTP (the `emu` fixture, tests/conftest.py).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from e2e_support import outputs, params_for, requests_to, run, run_params
+from emulator import Emulator
+
+
+def test_post_to_watched_list(emu: Emulator) -> None:
+    """
+    Given an endpoint that is not watched
+    When darktrace-post-to-watched-list adds it with a description, a source and an expiry
+    Then context says it is watched and the appliance holds it with those details.
+    """
+    result = outputs(run_params('darktrace-post-to-watched-list', params_for(emu),
+                                endpointsToWatch='watch-me.example.com', description='Seen in a phishing campaign',
+                                source='XSOAR', expiry='in 30 days'))
+    (watched,) = result
+    expiry = datetime.fromisoformat(watched.pop('expiry').replace('Z', '+00:00'))
+    assert watched == {'endpoint': 'watch-me.example.com', 'Watched': True,
+                       'description': 'Seen in a phishing campaign', 'source': 'XSOAR'}
+    assert abs(expiry - (datetime.now(timezone.utc) + timedelta(days=30))) < timedelta(hours=1)
+    entry = emu.dataset.watched['watch-me.example.com']
+    assert entry.description == 'Seen in a phishing campaign' and entry.source == 'XSOAR'
+    assert entry.expiry == expiry.strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def test_watched_list_add_with_options_list_and_remove(emu: Emulator) -> None:
+    """
+    Given a new entry with an expiry, a source and hostname=true
+    When it is posted, the list is read, then the entry is removed
+    Then the appliance stored the options, the list shows it with its details, and after removal it is gone.
+    """
+    entry = outputs(run(emu, 'darktrace-post-to-watched-list', endpointsToWatch='e2e-watch.example',
+                        description='e2e', expiry='2031-05-01T00:00:00Z', source='XSOAR', hostname='true'))
+    assert entry == [{'endpoint': 'e2e-watch.example', 'Watched': True, 'description': 'e2e',
+                      'expiry': '2031-05-01T00:00:00Z', 'source': 'XSOAR'}]
+    stored = emu.dataset.watched['e2e-watch.example']
+    assert stored.source == 'XSOAR' and stored.hostname is True and stored.expiry == '2031-05-01T00:00:00Z'
+    listed = outputs(run(emu, 'darktrace-list-watched-endpoints', limit='1000'))
+    mine = next(item for item in listed if item['endpoint'] == 'e2e-watch.example')
+    assert mine['expiry'] == '2031-05-01T00:00:00Z' and mine['description'] == 'e2e'
+    removed = outputs(run(emu, 'darktrace-remove-from-watched-list', endpointsToRemove='e2e-watch.example'))
+    assert removed == [{'endpoint': 'e2e-watch.example', 'Watched': False}]
+    assert 'e2e-watch.example' not in emu.dataset.watched
+
+
+def test_post_to_watched_list_without_options_sends_the_old_body(emu: Emulator) -> None:
+    """
+    Given only endpoints, as existing playbooks send
+    When darktrace-post-to-watched-list runs
+    Then the request body is exactly the old one.
+    """
+    outputs(run(emu, 'darktrace-post-to-watched-list', endpointsToWatch='e2e-plain.example'))
+    (request,) = requests_to(emu, '/intelfeed')
+    assert request['body'] == '{"addlist":"e2e-plain.example"}'
+    assert 'e2e-plain.example' in emu.dataset.watched

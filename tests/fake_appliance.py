@@ -1,0 +1,86 @@
+"""The in-process appliance of the fetch unit tests: /modelbreaches and /aianalyst/incidentevents over lists of records.
+
+Ways the appliance is faked, and why each remains:
+- this fake: fetch_incidents() takes any object with the client's two fetch methods, so fetch logic is tested in
+  process, thousands of runs a second, with the appliance's filters, reply orders and bounds (Darktrace_test.py);
+- tests/test_fetch_property.py's InMemoryAppliance: the world hypothesis generates, whose records change with
+  time (published late, acknowledged at a moment, a skewed appliance clock); it builds on this fake's filters;
+- requests-mock (Darktrace_test.py): the exact requests and recorded-shape replies of the client and commands;
+- the emulator (tests/e2e/, faults, secrets): the appliance over HTTP, signatures checked, for end-to-end tests.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import Darktrace
+from Darktrace import DarktraceApiError
+
+SERVER_URL = 'https://dt.example'
+
+
+def within_bounds(start: int, end: int, inclusive: bool) -> Any:
+    """Whether a moment falls in [start, end] (inclusive bounds) or (start, end)."""
+    if inclusive:
+        return lambda moment: start <= moment <= end
+    return lambda moment: start < moment < end
+
+
+def overlapping(start: int, end: int, inclusive: bool) -> Any:
+    """Whether a period [low, high] meets the window, its bounds inclusive or not."""
+    if inclusive:
+        return lambda low, high: low <= end and high >= start
+    return lambda low, high: low < end and high > start
+
+
+class FakeAppliance:
+    """/modelbreaches (and, given events, /aianalyst/incidentevents) with the appliance's filters.
+
+    Breaches are filtered on creationTime or time as asked and sorted `order` ('desc' or 'asc'); events on createdAt
+    or on their activity periods (`time_filter` 'created' or 'periods'), newest first.
+    """
+
+    server_url = SERVER_URL
+
+    def __init__(self, breaches: list[dict[str, Any]], events: list[dict[str, Any]] | None = None,
+                 *, order: str = 'desc', inclusive: bool = True, time_filter: str = 'created') -> None:
+        self.breaches = breaches
+        self.events = events or []
+        self.order = order
+        self.inclusive = inclusive
+        self.time_filter = time_filter
+        self.requests: list[dict[str, Any]] = []
+        self.event_requests: list[dict[str, Any]] = []
+        # 1 = the first request fails; breach requests count breach requests, event requests count both kinds.
+        self.fail_on_request: int | None = None
+        self.reply: Any = None  # when set, every breach request gets exactly this reply
+        self.reply_sizes: list[int] = []  # bytes of each breach reply, as far as the client read it
+
+    def get_model_breaches(self, params: dict[str, Any], max_bytes: int | None = None) -> Any:
+        self.requests.append(params)
+        if len(self.requests) == self.fail_on_request:
+            raise DarktraceApiError('unavailable', 'appliance down')
+        if self.reply is not None:
+            return self.reply
+        field = 'creationTime' if params.get('creationtime') else 'time'
+        within = within_bounds(params['starttime'], params['endtime'], self.inclusive)
+        minimum = float(params.get('minscore') or 0)
+        found = [b for b in self.breaches
+                 if within(Darktrace.time_ms(b.get(field)) or 0) and float(b.get('score') or 0) >= minimum]
+        found.sort(key=lambda b: Darktrace.time_ms(b.get(field)) or 0, reverse=self.order == 'desc')
+        size, max_bytes = len(json.dumps(found)), max_bytes or Darktrace.MAX_REPLY_BYTES
+        self.reply_sizes.append(min(size, max_bytes + 1))
+        if size > max_bytes:
+            raise DarktraceApiError('too_large', f'more than {max_bytes} bytes')
+        return found
+
+    def get_ai_analyst_incident_events(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        self.event_requests.append(params)
+        if len(self.requests) + len(self.event_requests) == self.fail_on_request:
+            raise DarktraceApiError('unavailable', 'appliance down')
+        overlaps = overlapping(params['starttime'], params['endtime'], self.inclusive)
+        minimum = float(params.get('minscore') or 0)
+        found = [e for e in self.events if e['aiaScore'] >= minimum and (
+            overlaps(e['createdAt'], e['createdAt']) if self.time_filter == 'created'
+            else any(overlaps(p['start'], p['end']) for p in e['periods']))]
+        return sorted(found, key=lambda e: e['createdAt'], reverse=True)
