@@ -1,5 +1,5 @@
 # Entry points for tests, the demo and the XSOAR content tooling.
-# Needs only GNU make, git and Python 3.12 (the image's; 3.11+ works, with a notice) with pip:
+# Needs only GNU make, git and Python 3.12 (the image's; 3.10+ works, with a notice) with pip:
 # everything else comes from the locks, installed hash-checked by pip (pipenv is used to *write*
 # a lock, never to install it).
 #
@@ -72,11 +72,11 @@ SDK_OUTPUT = $(PYTHON) $(CURDIR)/tools/sdk_output.py --name
 
 .PHONY: test test-newest demo docs validate package stage clean help
 
-# $(call make_venv,<venv>,<lock>,<categories>). The locks are for Python 3.12; another 3.11+ gets a
-# one-line notice (the locked test tools need 3.11).
+# $(call make_venv,<venv>,<lock>,<categories>). The locks are for Python 3.12; another 3.10+ gets a
+# one-line notice (the locked test tools install from 3.10 on).
 define make_venv
 @$(PYTHON) -c 'import sys; version = sys.version.split()[0]; \
-	sys.version_info[:2] < (3, 11) and sys.exit(f"$(1): $(PYTHON) is Python {version}; the locked test tools need 3.11+, 3.12 is what the image runs: run make PYTHON=/path/to/python3.12"); \
+	sys.version_info[:2] < (3, 10) and sys.exit(f"$(1): $(PYTHON) is Python {version}; the locks need 3.10+, 3.12 is what the image runs: run make PYTHON=/path/to/python3.12"); \
 	print(f"Creating $(1) with Python {version} ({sys.executable}) from $(2) [$(3)]"); \
 	sys.version_info[:2] != (3, 12) and print(f"Notice: $(2) is locked for Python 3.12, which the image runs; using {version} instead")'
 $(PYTHON) -m venv --clear $(1)

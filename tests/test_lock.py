@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: tomli is the same parser, which pytest brings there
+    tomllib = pytest.importorskip('tomli', reason='reading the Pipfiles needs tomllib (Python 3.11+) or tomli')
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 IMAGE_LOCK = REPO_ROOT / 'Pipfile'
