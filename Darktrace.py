@@ -12,10 +12,12 @@ import base64
 import hashlib
 import hmac
 import inspect
+import io
 import ipaddress
 import json
 import math
 import re
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from urllib.parse import quote, urlsplit
 
 import idna
 import requests
+from urllib3 import PoolManager
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import InvalidHeader, MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
@@ -278,6 +281,95 @@ class BudgetedRetry(Retry):
             return None
 
 
+class DeadlineSocket:
+    """A connected socket whose every read waits at most until `deadline` (time.monotonic), then fails.
+
+    http.client reads a reply's status line and headers itself, one socket read after another, each
+    allowed the whole read timeout: a server sending them a byte at a time could hold a command for
+    hours. Read through this instead, each read's timeout shrinks to the time left before the deadline.
+    """
+
+    def __init__(self, sock: Any, deadline: float) -> None:
+        self._sock = sock
+        self._deadline = deadline
+        self._timeout: float | None = sock.gettimeout()
+        self._files = 0  # like socket.socket: closing waits until the files made from it are closed too
+        self._closed = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+    def settimeout(self, timeout: float | None) -> None:
+        self._timeout = timeout
+        self._sock.settimeout(timeout)
+
+    def gettimeout(self) -> float | None:
+        return self._timeout
+
+    def _until_deadline(self) -> None:
+        remaining_s = self._deadline - time.monotonic()
+        if remaining_s <= 0:
+            raise socket.timeout('the command reached its time limit')
+        self._sock.settimeout(remaining_s if self._timeout is None else min(self._timeout, remaining_s))
+
+    def recv_into(self, *args: Any) -> int:
+        self._until_deadline()
+        return self._sock.recv_into(*args)
+
+    def recv(self, *args: Any) -> bytes:
+        self._until_deadline()
+        return self._sock.recv(*args)
+
+    def makefile(self, mode: str = 'rb', *args: Any, **kwargs: Any) -> io.BufferedReader:
+        # http.client only reads a reply through the file it makes here; socket.socket's own makefile would
+        # read the wrapped socket directly, around the deadline.
+        self._files += 1
+        return io.BufferedReader(socket.SocketIO(self, 'rb'))  # type: ignore[arg-type]
+
+    def _decref_socketios(self) -> None:  # called by SocketIO.close()
+        self._files -= 1
+        if self._closed and self._files <= 0:
+            self._sock.close()
+
+    def close(self) -> None:
+        self._closed = True
+        if self._files <= 0:
+            self._sock.close()
+
+
+class DeadlineResponses:
+    """Mixin for a urllib3 connection: the reply is read through a `DeadlineSocket` (`deadline` is set per Client)."""
+
+    deadline: Callable[[], float]
+
+    def getresponse(self) -> Any:
+        sock = self.sock  # type: ignore[has-type]
+        self.sock = DeadlineSocket(sock, self.deadline())
+        try:
+            return super().getresponse()  # type: ignore[misc]
+        finally:
+            if isinstance(self.sock, DeadlineSocket):  # None when http.client closed a connection not kept alive
+                self.sock = sock
+
+
+def bound_by_deadline(manager: PoolManager, deadline: Callable[[], float]) -> PoolManager:
+    """`manager`, its connections now reading replies through a `DeadlineSocket` (for http, https, SOCKS alike).
+
+    The pools keep their own classes and settings (the TLS context of "Trust any certificate", a proxy),
+    only their connections learn the deadline.
+    """
+    def bounded(pool_cls: Any) -> Any:
+        if issubclass(pool_cls.ConnectionCls, DeadlineResponses):  # a proxy manager requests made before
+            return pool_cls
+        connection_cls = type(pool_cls.ConnectionCls.__name__, (DeadlineResponses, pool_cls.ConnectionCls),
+                              {'deadline': staticmethod(deadline)})
+        return type(pool_cls.__name__, (pool_cls,), {'ConnectionCls': connection_cls})
+
+    manager.pool_classes_by_scheme = {scheme: bounded(pool_cls)
+                                      for scheme, pool_cls in manager.pool_classes_by_scheme.items()}
+    return manager
+
+
 class Client(BaseClient):
     """Signs and sends Darktrace API requests; knows HTTP and the DTAPI scheme, nothing of XSOAR.
 
@@ -309,8 +401,18 @@ class Client(BaseClient):
         # that is the platform's SSLAdapter, whose cipher fallback older appliances need; mounting another
         # adapter over it would lose that.
         self._adapter = self._session.adapters[f'{parts.scheme.lower()}://']
+        # The status line and headers obey the command's deadline like the body (read_body), through this adapter
+        # and any proxy manager it makes.
+        bound_by_deadline(self._adapter.poolmanager, self.deadline)
+        make_proxy_manager = self._adapter.proxy_manager_for
+        self._adapter.proxy_manager_for = lambda proxy, **kwargs: bound_by_deadline(  # type: ignore[method-assign]
+            make_proxy_manager(proxy, **kwargs), self.deadline)
 
     # --- signing and transport -------------------------------------------------------------
+
+    def deadline(self) -> float:
+        """The time.monotonic() at which this command stops waiting for Darktrace."""
+        return self._started + COMMAND_TIME_LIMIT_S
 
     def signed_headers(self, signed_target: str, now: datetime | None = None) -> dict[str, str]:
         """The three DTAPI headers for a request whose signed target is `signed_target`."""
@@ -362,7 +464,7 @@ class Client(BaseClient):
         headers.update(self.signed_headers(signed_targets[signing_form]))
         self._signatures.add(headers['DTAPI-Signature'])
         started = time.monotonic()
-        deadline = self._started + COMMAND_TIME_LIMIT_S
+        deadline = self.deadline()
         remaining_s = deadline - started
         if remaining_s <= 0:
             raise DarktraceApiError('timeout', (
@@ -378,6 +480,11 @@ class Client(BaseClient):
         except (DemistoException, requests.exceptions.RequestException) as error:
             failure = type(getattr(error, 'exception', None) or error).__name__
             self._log_request(method, target, headers, f'no reply ({failure})', started)
+            if time.monotonic() >= deadline:  # no retry starts past it (BudgetedRetry's budget ends before)
+                raise DarktraceApiError('timeout', (
+                    f'Stopped waiting for Darktrace\'s reply to {method} {path}: it had not answered when this command '
+                    f'reached its limit of {COMMAND_TIME_LIMIT_S} s, close to the 5 minutes XSOAR allows. '
+                    f'{unfinished_advice(method)}')) from None
             raise self.redacted(transport_error(error, self._base_url, method)) from None
         operation = f'{method} {path}'
         try:
@@ -604,6 +711,13 @@ def redact(text: str, secrets: list[str]) -> str:
     return text
 
 
+def unfinished_advice(method: str) -> str:
+    """What to do about a reply that was not read to its end: a change probably reached the appliance."""
+    if method in IDEMPOTENT_METHODS:
+        return 'Narrow the request (time range, limit, filters), or check the appliance and any proxy in between.'
+    return 'The change was probably applied: check in the Threat Visualizer before running the command again.'
+
+
 def read_body(response: requests.Response, operation: str, max_bytes: int, deadline: float) -> bytes:
     """The body of a streamed reply, decompressed, read in pieces until `deadline` (time.monotonic) or `max_bytes`.
 
@@ -612,20 +726,22 @@ def read_body(response: requests.Response, operation: str, max_bytes: int, deadl
     """
     pieces: list[bytes] = []
     size = 0
-    if operation.split(' ', 1)[0] in IDEMPOTENT_METHODS:
-        advice = 'Narrow the request (time range, limit, filters), or check the appliance and any proxy in between.'
-    else:
-        advice = ('The change was probably applied: check in the Threat Visualizer before running the command '
-                  'again.')
+    advice = unfinished_advice(operation.split(' ', 1)[0])
     while True:
         remaining_s = deadline - time.monotonic()
+        if remaining_s > 0:
+            _set_read_timeout(response, min(READ_TIMEOUT_S, remaining_s))
+            try:
+                piece = response.raw.read1(READ_CHUNK_BYTES, decode_content=True)
+            except (Urllib3Error, OSError):
+                if time.monotonic() < deadline:
+                    raise
+                remaining_s = 0  # the read timed out at the deadline (its timeout was the time left)
         if remaining_s <= 0:
             raise DarktraceApiError('timeout', (
                 f'Stopped reading the reply to {operation} after {size} bytes: Darktrace sent it so slowly that this '
                 f'command reached its limit of {COMMAND_TIME_LIMIT_S} s, close to the 5 minutes XSOAR allows. '
                 f'{advice}'))
-        _set_read_timeout(response, min(READ_TIMEOUT_S, remaining_s))
-        piece = response.raw.read1(READ_CHUNK_BYTES, decode_content=True)
         if not piece:
             return b''.join(pieces)
         size += len(piece)

@@ -74,6 +74,9 @@ FAULTS = [
     # Each byte comes within the read timeout (5 s here), so only the command's time limit can end the read.
     Fault('trickle 1 B / 0.6 s', {'kind': 'trickle', 'delay_s': 0.6},
           (('COMMAND_TIME_LIMIT_S', 1.0), ('READ_TIMEOUT_S', 5.0))),
+    # The status line and headers too, so the reply is stalled before the integration's own reading starts.
+    Fault('trickled headers 1 B / 0.1 s', {'kind': 'trickle_headers', 'delay_s': 0.1},
+          (('COMMAND_TIME_LIMIT_S', 1.0), ('READ_TIMEOUT_S', 5.0))),
     Fault('1 MiB + 1 body', {'kind': 'huge_body', 'size_bytes': HOSTILE_REPLY_CAP + 1},
           (('MAX_REPLY_BYTES', HOSTILE_REPLY_CAP), ('FETCH_MAX_REPLY_BYTES', HOSTILE_REPLY_CAP))),
     Fault('gzip bomb 1 GiB', {'kind': 'gzip_bomb'},
@@ -98,6 +101,7 @@ def limits(fault: Fault) -> Iterator[None]:
 # The head of each message the integration gives, as a short cell text; the first match wins.
 MESSAGE_HEADS = [
     ('Stopped reading the reply', 'time limit reached'),
+    ("Stopped waiting for Darktrace's reply", 'time limit reached'),
     ('bytes (after decompression)', 'reply over the cap'),
     ('was expected', 'wrong reply shape'),
     ('internal error (HTTP 500', 'HTTP 500 internal error'),

@@ -5,7 +5,8 @@ and whose path starts with ``path`` (None = any). Faults apply before authentica
 a proxy or an overloaded appliance fails before it looks at credentials. The control interface
 under ``/_emulator/`` is never faulted.
 
-Hostile-server faults: ``trickle`` sends the normal answer one byte every ``delay_s`` seconds;
+Hostile-server faults: ``trickle`` sends the normal answer's body one byte every ``delay_s`` seconds;
+``trickle_headers`` the whole answer so, from the first byte of its status line;
 ``huge_body`` a 200 JSON reply of ``size_bytes`` (an empty list padded with spaces);
 ``gzip_bomb`` the same body gzip-compressed (about 1,000 times smaller on the wire), built lazily
 from one cached compressed block; ``wrong_shape`` a 200 whose JSON is ``payload``; ``echo_error``
@@ -24,8 +25,8 @@ from typing import Any, Callable, Iterator, Protocol
 
 from emulator.wire import LOGIN_PAGE, Response, html_response, json_response, status_phrase
 
-FAULT_KINDS = ('status', 'delay', 'truncate', 'html_login', 'reset', 'trickle', 'huge_body', 'gzip_bomb',
-               'wrong_shape', 'echo_error')
+FAULT_KINDS = ('status', 'delay', 'truncate', 'html_login', 'reset', 'trickle', 'trickle_headers', 'huge_body',
+               'gzip_bomb', 'wrong_shape', 'echo_error')
 DEFAULT_HUGE_BYTES = 2 ** 30
 BLOCK_BYTES = 2 ** 20
 
@@ -60,7 +61,7 @@ def make_fault(kind: str, count: int = 1, method: str | None = None, path: str |
     if kind == 'status' or (kind == 'echo_error' and status is not None):
         if not isinstance(status, int) or not 400 <= status <= 599:
             raise ValueError(f'a {kind} fault needs status between 400 and 599')
-    if kind == 'delay' or (kind == 'trickle' and delay_s is not None):
+    if kind == 'delay' or (kind in ('trickle', 'trickle_headers') and delay_s is not None):
         if not isinstance(delay_s, (int, float)) or delay_s < 0:
             raise ValueError(f'a {kind} fault needs delay_s >= 0')
     if size_bytes is not None and (not isinstance(size_bytes, int) or size_bytes < 2):
@@ -165,6 +166,12 @@ def _trickle_rule(fault: Fault, answer: Callable[[], Response], connection: Conn
     return reply
 
 
+def _trickle_headers_rule(fault: Fault, answer: Callable[[], Response], connection: Connection) -> Response:
+    reply = _trickle_rule(fault, answer, connection)
+    reply.trickle_head = True
+    return reply
+
+
 def _padded_list(size: int, block: bytes) -> Iterator[bytes]:
     """An empty JSON list padded with spaces to `size` bytes: '[', whole blocks, the rest, ']'."""
     yield b'['
@@ -218,6 +225,7 @@ FAULT_RULES: dict[str, FaultRule] = {
     'html_login': _html_login_rule,
     'reset': _reset_rule,
     'trickle': _trickle_rule,
+    'trickle_headers': _trickle_headers_rule,
     'huge_body': _huge_body_rule,
     'gzip_bomb': _gzip_bomb_rule,
     'wrong_shape': _wrong_shape_rule,

@@ -6,13 +6,14 @@ connection is then dropped if a fault asked for a reset).
 """
 from __future__ import annotations
 
+import itertools
 import socket
 import ssl
 import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from emulator.faults import Connection
 from emulator.wire import Response, status_phrase
@@ -124,8 +125,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self.close_connection or reply.stream is not None:
             self.close_connection = True  # a client may stop reading a streamed body part-way
             lines.append('Connection: close')
-        self.wfile.write(('\r\n'.join(lines) + '\r\n\r\n').encode('latin-1') + reply.body)
-        for piece in reply.stream or ():
+        head = ('\r\n'.join(lines) + '\r\n\r\n').encode('latin-1')
+        stream: Iterable[bytes] = reply.stream or ()
+        if reply.trickle_head:
+            stream = itertools.chain([head[i:i + 1] for i in range(len(head))], stream)
+        self.wfile.write(reply.body if reply.trickle_head else head + reply.body)
+        for piece in stream:
             if reply.interval_s:
                 self.wfile.flush()
                 time.sleep(reply.interval_s)

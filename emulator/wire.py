@@ -19,7 +19,8 @@ class Response:
     """A complete HTTP reply before it is written to the socket.
 
     A streamed reply (faults only) has ``stream`` set: its body is written piece by piece, ``interval_s``
-    apart, and ``body`` stays empty; ``length`` is the Content-Length it announces.
+    apart, and ``body`` stays empty; ``length`` is the Content-Length it announces. With ``trickle_head`` the
+    status line and headers go out that way too, a byte at a time.
     """
     status: int
     body: bytes = b''
@@ -28,6 +29,7 @@ class Response:
     stream: Iterable[bytes] | None = None
     length: int = 0
     interval_s: float = 0.0
+    trickle_head: bool = False
 
 
 def status_phrase(status: int) -> str:

@@ -45,6 +45,8 @@ TEST_READ_TIMEOUT_S = 0.75
 # Hostile-server faults run with small limits, so nothing waits minutes or reads a gigabyte.
 TEST_COMMAND_TIME_LIMIT_S = 1.0
 TRICKLE_INTERVAL_S = 0.6  # even a 2-byte reply then takes longer than the limit
+HEAD_TRICKLE_INTERVAL_S = 0.1  # a status line and headers of 150 bytes or more then take 15 s or more
+STOPPED_WAITING = "Stopped waiting for Darktrace's reply"
 TEST_MAX_REPLY_BYTES = 2 ** 20
 FETCH = 'fetch-incidents'
 TEST_MODULE = 'test-module'
@@ -80,6 +82,8 @@ FAULTS = [
     # A hostile or broken server: none of these is cured by retrying, and none may stall, exhaust or crash.
     Fault('trickle', {'kind': 'trickle', 'delay_s': TRICKLE_INTERVAL_S}, False, get_error='Stopped reading the reply',
           post_errors=('Stopped reading the reply', 'probably applied')),
+    Fault('trickle_headers', {'kind': 'trickle_headers', 'delay_s': HEAD_TRICKLE_INTERVAL_S}, False,
+          get_error=STOPPED_WAITING, post_errors=(STOPPED_WAITING, 'probably applied')),
     Fault('huge_body', {'kind': 'huge_body', 'size_bytes': TEST_MAX_REPLY_BYTES + 1}, False,
           get_error='more than 1,048,576 bytes', post_errors=('more than 1,048,576 bytes', 'probably applied')),
     Fault('gzip_bomb', {'kind': 'gzip_bomb'}, False, get_error='more than 1,048,576 bytes (after decompression)',
@@ -265,7 +269,7 @@ def wait_for_delayed_request(emu: Emulator, method: str, path: str) -> None:
 
 def limit_hostile_faults(monkeypatch: pytest.MonkeyPatch, fault: Fault) -> None:
     """Small limits for the hostile-server faults (module constants the integration reads at run time)."""
-    if fault.name == 'trickle':
+    if fault.name in ('trickle', 'trickle_headers'):
         monkeypatch.setattr(Darktrace, 'COMMAND_TIME_LIMIT_S', TEST_COMMAND_TIME_LIMIT_S)
     if fault.name in ('huge_body', 'gzip_bomb'):
         monkeypatch.setattr(Darktrace, 'MAX_REPLY_BYTES', TEST_MAX_REPLY_BYTES)
@@ -441,6 +445,77 @@ def test_tls_verification_is_on_unless_insecure() -> None:
         outcome = run_operation(tls_emu, TEST_MODULE, retry_budget_seconds='0')
         assert_actionable_error(outcome, 'TLS verification', 'Trust any certificate')
         assert_succeeded(TEST_MODULE, run_operation(tls_emu, TEST_MODULE, insecure='true'))
+
+
+@pytest.mark.parametrize('tls', [False, True], ids=['http', 'https'])
+def test_trickled_status_line_and_headers_stop_at_the_command_limit(monkeypatch: pytest.MonkeyPatch,
+                                                                    tls: bool) -> None:
+    """
+    Given an appliance (plain, or TLS with "Trust any certificate") that sends the status line and headers of its
+    reply one byte at a time, to a GET and to a POST
+    When test-module and a breach acknowledgement run with a command time limit of 1 s
+    Then each stops waiting at the limit (long before the headers could have arrived), says so, and for the POST
+    that the change was probably applied; neither request is sent again.
+    """
+    monkeypatch.setattr(Darktrace, 'COMMAND_TIME_LIMIT_S', TEST_COMMAND_TIME_LIMIT_S)
+    with Emulator(breaches=10, span_days=1, seed=4, tls=tls) as emulator:
+        emulator.inject_fault('trickle_headers', delay_s=HEAD_TRICKLE_INTERVAL_S, path='/status')
+        outcome = run_operation(emulator, TEST_MODULE, insecure='true')
+        assert_actionable_error(outcome, STOPPED_WAITING, 'limit of 1.0 s')
+        pbid = str(min(emulator.dataset.breaches))
+        emulator.inject_fault('trickle_headers', delay_s=HEAD_TRICKLE_INTERVAL_S, method='POST')
+        outcome = run_operation(emulator, 'darktrace-acknowledge-model-breach', {'pbid': pbid}, insecure='true')
+        assert_actionable_error(outcome, STOPPED_WAITING, 'probably applied')
+        assert [(entry['method'], entry['fault']) for entry in emulator.request_log()] == [
+            ('GET', 'trickle_headers'), ('POST', 'trickle_headers')]
+
+
+@contextlib.contextmanager
+def relaying_proxy(target_port: int) -> Iterator[tuple[str, list[int]]]:
+    """A forward proxy on 127.0.0.1 that relays each connection's bytes to `target_port` as they are; yields its
+    URL and the list of connections it relayed."""
+    relayed: list[int] = []
+    listener = socket.create_server(('127.0.0.1', 0))
+
+    def pipe(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = listener.accept()
+                upstream = socket.create_connection(('127.0.0.1', target_port))
+                relayed.append(1)
+                threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
+                threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f'http://127.0.0.1:{listener.getsockname()[1]}', relayed
+    finally:
+        listener.close()
+
+
+def test_trickled_headers_through_a_proxy_stop_at_the_command_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    Given "Use system proxy" and a proxy in front of an appliance that sends the status line and headers of its
+    reply one byte at a time
+    When test-module runs with a command time limit of 1 s
+    Then the request went through the proxy and the command stops waiting at the limit, saying so.
+    """
+    monkeypatch.setattr(Darktrace, 'COMMAND_TIME_LIMIT_S', TEST_COMMAND_TIME_LIMIT_S)
+    for name in ('no_proxy', 'NO_PROXY'):
+        monkeypatch.delenv(name, raising=False)
+    with Emulator(breaches=10, span_days=1, seed=4) as emulator, \
+            relaying_proxy(int(emulator.url.rsplit(':', 1)[1])) as (proxy_url, relayed):
+        monkeypatch.setenv('HTTP_PROXY', proxy_url)
+        emulator.inject_fault('trickle_headers', delay_s=HEAD_TRICKLE_INTERVAL_S)  # the proxy sends an absolute URL
+        assert_actionable_error(run_operation(emulator, TEST_MODULE, proxy='true'), STOPPED_WAITING)
+        assert relayed and len(emulator.request_log()) == 1
 
 
 def test_appliance_refusals_get_their_own_messages(emu: Emulator) -> None:
