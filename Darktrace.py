@@ -721,8 +721,9 @@ def unfinished_advice(method: str) -> str:
 def read_body(response: requests.Response, operation: str, max_bytes: int, deadline: float) -> bytes:
     """The body of a streamed reply, decompressed, read in pieces until `deadline` (time.monotonic) or `max_bytes`.
 
-    Each piece is one socket read, whose timeout shrinks to the time left, so however slowly the bytes
-    arrive the read ends by the deadline; decompressed bytes are counted, so a gzip bomb stops at the cap.
+    Each piece is one read of the socket the Client's connections wrap in a `DeadlineSocket`, whose timeout
+    shrinks to the time left, so however slowly the bytes arrive the read ends by the deadline; decompressed
+    bytes are counted, so a gzip bomb stops at the cap.
     """
     pieces: list[bytes] = []
     size = 0
@@ -730,7 +731,6 @@ def read_body(response: requests.Response, operation: str, max_bytes: int, deadl
     while True:
         remaining_s = deadline - time.monotonic()
         if remaining_s > 0:
-            _set_read_timeout(response, min(READ_TIMEOUT_S, remaining_s))
             try:
                 piece = response.raw.read1(READ_CHUNK_BYTES, decode_content=True)
             except (Urllib3Error, OSError):
@@ -750,16 +750,6 @@ def read_body(response: requests.Response, operation: str, max_bytes: int, deadl
                 f'Darktrace answered {operation} with more than {max_bytes:,} bytes (after decompression), the most '
                 f'this integration reads in one reply; it stopped reading there. {advice}'))
         pieces.append(piece)
-
-
-def _set_read_timeout(response: requests.Response, timeout_s: float) -> None:
-    """Shrink the socket timeout of a reply still being read, where the connection exposes its socket."""
-    sock = getattr(getattr(response.raw, 'connection', None), 'sock', None)
-    if sock is not None:
-        try:
-            sock.settimeout(max(timeout_s, 0.001))
-        except OSError:
-            pass
 
 
 def describe(value: Any) -> str:
