@@ -16,8 +16,9 @@ import demistomock
 from CommonServerPython import EntryType
 
 SCRIPTS = Path(__file__).resolve().parents[1] / 'pack' / 'Scripts'
-CASES = [('DarktraceBreachComments', 'darktrace-get-model-breach-comments', {}),
-         ('DarktraceBreachConnections', 'darktrace-get-model-breach-connections', {'limit': 20})]
+CASES = [('DarktraceNDRBreachComments', 'darktrace-get-model-breach-comments', {'using-brand': 'Darktrace NDR'}),
+         ('DarktraceNDRBreachConnections', 'darktrace-get-model-breach-connections',
+          {'limit': 20, 'using-brand': 'Darktrace NDR'})]
 
 
 def load(name: str) -> ModuleType:
@@ -55,7 +56,7 @@ def test_shows_what_the_command_shows_for_the_incident_breach(monkeypatch: pytes
     reply = [{'Type': EntryType.NOTE, 'HumanReadable': '### Comments\n|Time|Message|\n|---|---|\n|t|hello|',
               'Contents': []}]
 
-    calls, written = run(monkeypatch, name, {'CustomFields': {'darktracepbid': 30960.0}, 'dbotMirrorId': '1'}, reply)
+    calls, written = run(monkeypatch, name, {'CustomFields': {'darktracendrpbid': 30960.0}, 'dbotMirrorId': '1'}, reply)
 
     assert calls == [(command, {'pbid': 30960, **extra})]
     (entry,) = written
@@ -99,7 +100,7 @@ def test_a_command_error_becomes_the_section_error(monkeypatch: pytest.MonkeyPat
     When the layout runs the script
     Then the script writes an error entry carrying the command's message.
     """
-    _, written = run(monkeypatch, name, {'CustomFields': {'darktracepbid': 7}},
+    _, written = run(monkeypatch, name, {'CustomFields': {'darktracendrpbid': 7}},
                      [{'Type': EntryType.ERROR, 'Contents': 'Darktrace rejected the API token'}])
 
     (entry,) = written
