@@ -464,7 +464,7 @@ CONTAIN_PLAYBOOK = 'Darktrace NDR - Contain Device'
                      'darktrace-get-model-breach-connections', 'darktrace-get-model-breach-comments'},
      'darktrace-post-comment-to-model-breach', 'darktrace-acknowledge-model-breach'),
     (AI_TRIAGE, {'darktrace-get-ai-analyst-incident-group', 'darktrace-get-ai-analyst-comments',
-                 'darktrace-get-model-breach', 'darktrace-get-device'},
+                 'darktrace-get-device'},
      'darktrace-post-comment-to-ai-analyst-incident-event', 'darktrace-acknowledge-ai-analyst-incident-event'),
 ])
 def test_triage_playbook_does_what_the_triage_needs(name: str, enrichment: set[str], comment: str,
@@ -485,6 +485,20 @@ def test_triage_playbook_does_what_the_triage_needs(name: str, enrichment: set[s
     assert inputs['PostTriageComment'] == {'simple': 'False'}
     assert any(task['type'] == 'condition' and not task.get('conditions') for task in playbook['tasks'].values())
     assert any(task['task'].get('playbookName') == CONTAIN_PLAYBOOK for task in playbook['tasks'].values())
+
+
+def test_ai_analyst_triage_gets_every_related_breach_through_the_pack_script() -> None:
+    """
+    Given the AI Analyst triage (darktrace-get-model-breach takes one pbid, an event lists several)
+    When its step for the related model breaches is read
+    Then it runs the pack's DarktraceNDRRelatedBreaches script, which gets each breach on this integration, only
+    when the event lists breaches, and continues on error like the other read-only steps.
+    """
+    tasks = playbooks()[AI_TRIAGE]['tasks']
+    (step,) = [task for task in tasks.values() if task['task'].get('scriptName') == 'DarktraceNDRRelatedBreaches']
+    assert step['continueonerror'] is True and step['nexttasks']['#error#']
+    (gate,) = [task for task in tasks.values() if step['id'] in (task.get('nexttasks') or {}).get('yes', [])]
+    assert 'inputs.pbids' in yaml.safe_dump(gate['conditions'])
 
 
 def test_incident_types_run_their_triage_playbook() -> None:
@@ -722,7 +736,7 @@ DECLINED_CHOICES = frozenset({'Do not quarantine', 'Keep investigating'})
 FAILED_KEY = 'DarktraceNDR.EnrichmentFailed'
 # Scripts of other packs the playbooks run, with their arguments (Common Scripts, a dependency).
 KNOWN_SCRIPTS = {'Set': {'key', 'value', 'append', 'stringify'}, 'DeleteContext': {'all', 'key'},
-                 'PrintErrorEntry': {'message'}}
+                 'PrintErrorEntry': {'message'}, 'DarktraceNDRRelatedBreaches': set()}
 # Incident fields of the platform the playbooks read.
 PLATFORM_INCIDENT_KEYS = frozenset({'id', 'dbotMirrorDirection', 'dbotMirrorId'})
 CONTEXT_REFERENCE = re.compile(r'\$\{([^}]+)\}')
@@ -1106,6 +1120,7 @@ def test_every_playbook_has_its_picture() -> None:
     for path in (PACK / 'Playbooks').glob('playbook-*.yml'):
         image = PACK / 'doc_files' / f'{path.stem.removeprefix("playbook-")}.png'
         assert image.is_file() and image.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n', image.name
+
 
 def test_pack_readme_lists_every_item_and_has_no_broken_link() -> None:
     """

@@ -31,6 +31,8 @@ def breaches_section(incident: dict[str, Any], execute: Callable[[str, dict[str,
         entries = [entry for entry in replies if isinstance(entry, dict)]
         errors += [f'{pbid}: {entry.get("Contents")}' for entry in entries if entry.get('Type') == EntryType.ERROR]
         texts += [str(entry.get('HumanReadable') or '') for entry in entries if entry.get('Type') != EntryType.ERROR]
+    if errors and not any(text.strip() for text in texts):  # nothing to show: an error entry, so a playbook sees it
+        raise DemistoException('Could not get model breach ' + '; '.join(errors))
     if errors:  # shown with what did load, so one missing breach does not hide the others
         texts.append('Could not get model breach ' + '; '.join(errors))
     if len(pbids) > MAX_BREACHES:
