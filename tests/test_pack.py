@@ -944,6 +944,10 @@ def test_every_task_uses_arguments_outputs_and_fields_that_exist(name: str) -> N
         text = yaml.safe_dump([task.get('scriptarguments'), task['task'].get('description')])
         for reference in CONTEXT_REFERENCE.findall(text):
             check_path(reference, where)
+        for argument in (task.get('scriptarguments') or {}).values():  # a context path with transformers
+            complex_value = (argument or {}).get('complex') or {}
+            if complex_value.get('root'):
+                check_path('.'.join(filter(None, (complex_value['root'], complex_value.get('accessor')))), where)
         for condition in task.get('conditions') or []:
             for group in condition['condition']:
                 for clause in group:
