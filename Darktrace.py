@@ -171,8 +171,8 @@ AI_ANALYST_HIGH_SCORE = 80  # AI Analyst scores are 0..100
 # Mirroring
 MIRROR_DIRECTIONS = {'None': None, 'Incoming': 'In', 'Outgoing': 'Out', 'Incoming And Outgoing': 'Both'}
 DEFAULT_COMMENT_TAG = 'darktrace comment'
-MIRRORED_TYPE_NAME = 'Darktrace Model Breach'
-MIRRORED_AI_ANALYST_TYPE_NAME = 'Darktrace AI Analyst Incident'
+MIRRORED_TYPE_NAME = 'Darktrace NDR Model Breach'
+MIRRORED_AI_ANALYST_TYPE_NAME = 'Darktrace NDR AI Analyst Incident'
 MIRROR_CLOSE_REASON = 'Acknowledged in Darktrace'
 # Integration context: pbids whose incident was closed for their acknowledgement (newest last), so it is closed once.
 MIRROR_CLOSED_KEY = 'mirrorClosedIds'
@@ -2867,7 +2867,21 @@ def breach_severity(breach: dict[str, Any]) -> float:
     return IncidentSeverity.MEDIUM if high_score else IncidentSeverity.LOW
 
 
-def breach_to_incident(breach: dict[str, Any], mirror: MirrorSettings | None = None) -> dict[str, Any]:
+def with_breach_defaults(breach: dict[str, Any], server_url: str | None) -> dict[str, Any]:
+    """The breach with what an appliance may leave out and the pack's mapper reads: its Threat Visualizer link
+    (absent when the appliance has no FQDN configured, guide 0.6), built from the server URL, and its 0-100 score."""
+    added: dict[str, Any] = {}
+    if not breach.get('breachUrl') and server_url and as_pbid(breach.get('pbid')):
+        added['breachUrl'] = f'{server_url}/#modelbreach/{as_pbid(breach.get("pbid"))}'
+    score = _number(breach.get('score'))
+    if _number(breach.get('percentscore')) is None and score is not None:
+        added['percentscore'] = round(score * 100)
+    return {**breach, **added} if added else breach
+
+
+def breach_to_incident(breach: dict[str, Any], mirror: MirrorSettings | None = None,
+                       server_url: str | None = None) -> dict[str, Any]:
+    breach = with_breach_defaults(breach, server_url)
     model = _breach_model(breach)
     device = _dict(breach.get('device'))
     pbid = as_pbid(breach.get('pbid'))
@@ -3126,6 +3140,13 @@ def with_event_url(event: dict[str, Any], server_url: str) -> dict[str, Any]:
     return {**event, 'incidentEventUrl': f'{server_url}/#aiaincidentevent/{event.get("id")}'}
 
 
+def readable_summary(event: dict[str, Any]) -> dict[str, str]:
+    """{'summaryText': the summary as text} when the appliance sent it as an object or a list, for the pack's
+    mapper (which reads `summaryText`, else `summary`); nothing when the summary is already text."""
+    summary = event.get('summary')
+    return {'summaryText': summary_lines(summary)} if isinstance(summary, (dict, list)) and summary else {}
+
+
 def ai_event_to_incident(event: dict[str, Any], server_url: str,
                          mirror: MirrorSettings | None = None) -> dict[str, Any]:
     """An AI Analyst incident event as an XSOAR incident (rules in the README's "AI Analyst incidents")."""
@@ -3145,7 +3166,8 @@ def ai_event_to_incident(event: dict[str, Any], server_url: str,
         'occurred': ms_to_iso(event_first_activity_ms(event)),
         'severity': ai_event_severity(event),
         'details': '\n\n'.join(part for part in details if part),
-        'rawJSON': json.dumps({**with_event_url(event, server_url), RECORD_KIND_KEY: AI_ANALYST_RECORD_KIND}),
+        'rawJSON': json.dumps({**with_event_url(event, server_url), **readable_summary(event),
+                               RECORD_KIND_KEY: AI_ANALYST_RECORD_KIND}),
         'dbotMirrorId': str(event.get('id')),
     }
     return with_mirroring(incident, mirror)
@@ -3282,7 +3304,7 @@ def fetch_incidents(client: Client, last_run: dict[str, Any], settings: FetchSet
             continue
         if source == FETCH_SOURCE_BREACHES:
             breach_cursor, breaches = fetch_model_breaches(client, breach_cursor, settings, now_ms, share)
-            found = [breach_to_incident(breach, mirror) for breach in breaches]
+            found = [breach_to_incident(breach, mirror, client.server_url) for breach in breaches]
         else:
             event_cursor, events = fetch_ai_analyst_events(client, event_cursor, settings, now_ms, share)
             found = [ai_event_to_incident(event, client.server_url, mirror) for event in events]

@@ -3770,8 +3770,8 @@ def test_get_mapping_fields(client: Client, requests_mock: Any) -> None:
     response = Darktrace.get_mapping_fields_command(client, {}, mirror_settings())
     assert isinstance(response, GetMappingFieldsResponse)
     mapping = response.extract_mapping()
-    assert set(mapping) == {'Darktrace Model Breach', 'Darktrace AI Analyst Incident'}
-    fields = mapping['Darktrace Model Breach']
+    assert set(mapping) == {'Darktrace NDR Model Breach', 'Darktrace NDR AI Analyst Incident'}
+    fields = mapping['Darktrace NDR Model Breach']
     assert {'acknowledged', 'score', 'percentscore', 'modelName', 'deviceHostname', 'breachUrl',
             'commentCount'} <= set(fields)
     assert all(description.endswith('.') for description in fields.values())
@@ -3869,10 +3869,10 @@ def test_get_mapping_fields_describes_the_ai_analyst_incident(client: Client) ->
     """
     Given nothing but the integration
     When get-mapping-fields runs
-    Then the "Darktrace AI Analyst Incident" scheme lists the fields get-remote-data adds, each described.
+    Then the "Darktrace NDR AI Analyst Incident" scheme lists the fields get-remote-data adds, each described.
     """
     mapping = Darktrace.get_mapping_fields_command(client, {}, mirror_settings()).extract_mapping()
-    fields = mapping['Darktrace AI Analyst Incident']
+    fields = mapping['Darktrace NDR AI Analyst Incident']
     assert {'id', 'acknowledged', 'aiaScore', 'title', 'incidentEventUrl', 'commentCount'} <= set(fields)
     assert all(description.endswith('.') for description in fields.values())
 

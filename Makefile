@@ -8,7 +8,7 @@
 #   make demo         .venv, then the local runner's demo against the emulator
 #   make docs         .venv, then regenerate the parameter and command reference (README.md, docs/commands.md)
 #   make validate     .venv-sdk (locks/sdk/Pipfile.lock), stage the pack, demisto-sdk validate + xsoar-lint
-#   make package      .venv-sdk, stage, demisto-sdk -> dist/Darktrace.zip (the pack) and dist/integration-Darktrace.yml
+#   make package      .venv-sdk, stage, demisto-sdk -> dist/DarktraceNDR.zip (the pack) and dist/integration-Darktrace.yml
 #   make stage        copy the content into a fresh content-repository tree under build/content
 #   make clean        remove the virtual environments and everything built
 #   make help         list these targets (the lines above)
@@ -46,10 +46,10 @@ SDK_STAMP := $(SDK_VENV)/.installed-from-lock
 BUILD := build
 STAGE := $(BUILD)/content
 DIST := dist
-INTEGRATION_DIR := Packs/Darktrace/Integrations/Darktrace
+INTEGRATION_DIR := Packs/DarktraceNDR/Integrations/Darktrace
 UNIFIED := $(DIST)/integration-Darktrace.yml
-PACK_DIR := Packs/Darktrace
-PACK_ZIP := $(DIST)/Darktrace.zip
+PACK_DIR := Packs/DarktraceNDR
+PACK_ZIP := $(DIST)/DarktraceNDR.zip
 PYTEST_ARGS ?=
 # A safety net so a hung test fails in minutes instead of holding CI until its limit.
 PYTEST_TIMEOUT ?= 300
@@ -139,9 +139,11 @@ package: $(SDK_STAMP) stage
 	mkdir -p $(DIST) $(BUILD)/zip
 	cd $(STAGE) && $(NO_NETWORK) env $(SDK_ENV) $(SDK_OFFLINE) $(SDK) prepare-content \
 		-i $(INTEGRATION_DIR) -o $(CURDIR)/$(DIST)
+	# Test playbooks are validated with the pack but not installed with it (one quarantines a device).
+	rm -rf $(STAGE)/$(PACK_DIR)/TestPlaybooks
 	cd $(STAGE) && $(NO_NETWORK) env $(SDK_ENV) $(SDK_OFFLINE) $(SDK) zip-packs \
 		-i $(PACK_DIR) -o $(abspath $(BUILD))/zip >/dev/null
-	cp $(BUILD)/zip/uploadable_packs/Darktrace.zip $(PACK_ZIP)
+	cp $(BUILD)/zip/uploadable_packs/DarktraceNDR.zip $(PACK_ZIP)
 	test -s $(UNIFIED) && test -s $(PACK_ZIP)
 	@echo "Unified integration: $(UNIFIED)"
 	@echo "Installable pack: $(PACK_ZIP)"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -19,11 +20,15 @@ import xsoar_platform
 from emulator import Emulator
 from xsoar_mapping import apply_mapper, classify, type_problem
 
+if str(Path(__file__).resolve().parents[1] / 'tools') not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'tools'))
+import stage_content  # noqa: E402
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PACK = REPO_ROOT / 'pack'
 TEST_DATA = REPO_ROOT / 'test_data'
-BREACH_TYPE = 'Darktrace Model Breach'
-AI_TYPE = 'Darktrace AI Analyst Incident'
+BREACH_TYPE = 'Darktrace NDR Model Breach'
+AI_TYPE = 'Darktrace NDR AI Analyst Incident'
 AI_RECORD_KIND = 'AI Analyst Incident'
 
 # XSOAR's own incident fields the pack uses (system fields, and Common Types fields the pack depends on).
@@ -43,7 +48,10 @@ EXPECTED_PLAYBOOKS: dict[str, set[str]] = {}
 PLATFORM_COMMAND_ARGUMENTS = frozenset({'extend-context', 'ignore-outputs', 'execution-timeout', 'using',
                                         'retry-count', 'retry-interval'})
 # Mapped fields an emulated breach may leave empty: device details the appliance does not know, a model without tags.
-MAY_BE_EMPTY = {'Source Hostname', 'Darktrace Device MAC Address', 'Darktrace Device Label', 'Darktrace Model Tags'}
+# Set only by incoming mirroring, when Darktrace could not be read: a fetched record never carries it.
+MIRROR_ONLY = {'Darktrace NDR Incoming Mirror Error'}
+MAY_BE_EMPTY = {'Source Hostname', 'Darktrace NDR Device MAC Address', 'Darktrace NDR Device Label',
+                'Darktrace NDR Model Tags'} | MIRROR_ONLY
 CHANGELOG_VERSION = re.compile(r'^## \[(\d+\.\d+\.\d+)\]', re.MULTILINE)
 UNRELEASED = re.compile(r'^## \[Unreleased\]\s*\n(.*?)(?=^## \[)', re.MULTILINE | re.DOTALL)
 INPUT_REFERENCE = re.compile(r'\$\{inputs\.([A-Za-z0-9_]+)')
@@ -71,15 +79,15 @@ def incident_types() -> dict[str, dict[str, Any]]:
 
 
 def classifier() -> dict[str, Any]:
-    return load_json(PACK / 'Classifiers' / 'classifier-Darktrace.json')
+    return load_json(PACK / 'Classifiers' / 'classifier-DarktraceNDR.json')
 
 
 def incoming_mapper() -> dict[str, Any]:
-    return load_json(PACK / 'Classifiers' / 'classifier-mapper-incoming-Darktrace.json')
+    return load_json(PACK / 'Classifiers' / 'classifier-mapper-incoming-DarktraceNDR.json')
 
 
 def outgoing_mapper() -> dict[str, Any]:
-    return load_json(PACK / 'Classifiers' / 'classifier-mapper-outgoing-Darktrace.json')
+    return load_json(PACK / 'Classifiers' / 'classifier-mapper-outgoing-DarktraceNDR.json')
 
 
 def layouts() -> list[dict[str, Any]]:
@@ -168,8 +176,8 @@ def test_fetched_breaches_fill_the_mapped_fields_with_values_of_their_types() ->
         assert classify(classifier(), raw) == BREACH_TYPE
         mapped = mapped_fields(raw, BREACH_TYPE)
         assert problems(mapped, MAY_BE_EMPTY) == [], raw['pbid']
-        assert str(mapped['Darktrace Model Breach ID']) == incident['dbotMirrorId']
-        complete += not problems(mapped)
+        assert str(mapped['Darktrace NDR Model Breach ID']) == incident['dbotMirrorId']
+        complete += not problems(mapped, MIRROR_ONLY)
     assert complete, 'no fetched breach filled every mapped field'
 
 
@@ -184,12 +192,12 @@ def test_recorded_breach_fills_every_mapped_field() -> None:
 
     mapped = mapped_fields(raw, BREACH_TYPE)
 
-    assert problems(mapped) == []
-    assert mapped['Darktrace Score'] == 59 and mapped['Source IP'] == '192.168.16.100'
-    assert mapped['Darktrace MITRE Techniques'] == ['T1200']
-    assert mapped['Darktrace Triggered Components'] == ['DNS Requests']
-    assert mapped['Darktrace Creation Time'] == '2023-01-24T01:04:31Z'
-    assert mapped['Darktrace Acknowledged'] is False
+    assert problems(mapped, MIRROR_ONLY) == []
+    assert mapped['Darktrace NDR Score'] == 59 and mapped['Source IP'] == '192.168.16.100'
+    assert mapped['Darktrace NDR MITRE Techniques'] == ['T1200']
+    assert mapped['Darktrace NDR Triggered Components'] == ['DNS Requests']
+    assert mapped['Darktrace NDR Creation Time'] == '2023-01-24T01:04:31Z'
+    assert mapped['Darktrace NDR Acknowledged'] is False
 
 
 def test_breach_fetched_without_acknowledgement_flags_maps_as_unacknowledged() -> None:
@@ -203,8 +211,8 @@ def test_breach_fetched_without_acknowledgement_flags_maps_as_unacknowledged() -
 
     mapped = mapped_fields(breach, BREACH_TYPE)
 
-    assert mapped['Darktrace Acknowledged'] == 'false'
-    assert type_problem(fields_by_name()['Darktrace Acknowledged'], mapped['Darktrace Acknowledged']) is None
+    assert mapped['Darktrace NDR Acknowledged'] == 'false'
+    assert type_problem(fields_by_name()['Darktrace NDR Acknowledged'], mapped['Darktrace NDR Acknowledged']) is None
 
 
 def test_mirrored_breach_updates_acknowledgement_and_comment_count() -> None:
@@ -220,8 +228,8 @@ def test_mirrored_breach_updates_acknowledgement_and_comment_count() -> None:
 
     mapped = mapped_fields(mirrored, BREACH_TYPE)
 
-    assert problems(mapped) == []
-    assert mapped['Darktrace Acknowledged'] is True and mapped['Darktrace Comment Count'] == 2
+    assert problems(mapped, MIRROR_ONLY) == []
+    assert mapped['Darktrace NDR Acknowledged'] is True and mapped['Darktrace NDR Comment Count'] == 2
 
 
 @pytest.mark.parametrize('index', [0, 1])
@@ -238,12 +246,12 @@ def test_recorded_ai_analyst_events_map_to_values_of_their_types(index: int) -> 
     assert classify(classifier(), raw) == AI_TYPE
     mapped = mapped_fields(raw, AI_TYPE)
 
-    allowed_empty = set() if index == 0 else {name for name, value in mapped.items() if value in (None, '', [])}
+    allowed_empty = MIRROR_ONLY if index == 0 else {name for name, value in mapped.items() if value in (None, '', [])}
     assert problems(mapped, allowed_empty) == []
-    assert mapped['Darktrace Incident Event URL'] == f'https://dt.example/#aiaincidentevent/{event["id"]}'
+    assert mapped['Darktrace NDR Incident Event URL'] == f'https://dt.example/#aiaincidentevent/{event["id"]}'
     if index == 0:
-        assert mapped['Darktrace Related Model Breaches'] == [30960]
-        assert mapped['Darktrace AI Analyst Incident Score'] == '72.5'
+        assert mapped['Darktrace NDR Related Model Breaches'] == [30960]
+        assert mapped['Darktrace NDR AI Analyst Incident Score'] == '72.5'
 
 
 def test_emulated_ai_analyst_events_fill_the_mapped_fields() -> None:
@@ -261,10 +269,10 @@ def test_emulated_ai_analyst_events_fill_the_mapped_fields() -> None:
     assert events
     for event in events:
         raw = {**event, Darktrace.RECORD_KIND_KEY: AI_RECORD_KIND}
-        allowed_empty = set() if event['relatedBreaches'] else {'Darktrace Related Model Breaches'}
+        allowed_empty = MIRROR_ONLY | (set() if event['relatedBreaches'] else {'Darktrace NDR Related Model Breaches'})
         mapped = mapped_fields(raw, AI_TYPE)
         assert problems(mapped, allowed_empty) == [], event['id']
-        assert mapped['Darktrace Incident Event URL'] == f'{url}/#aiaincidentevent/{event["id"]}'
+        assert mapped['Darktrace NDR Incident Event URL'] == f'{url}/#aiaincidentevent/{event["id"]}'
 
 
 # --------------------------------------------------------------------------- classifier, mappers, types
@@ -362,11 +370,11 @@ def test_breach_layout_shows_what_an_analyst_needs() -> None:
     layout = next(item for item in layouts() if item['id'] == BREACH_TYPE)
     tabs = {tab['name']: tab for tab in layout['detailsV2']['tabs']}
     summary = {item['fieldId'] for section in tabs['Summary']['sections'] for item in section['items']}
-    assert {'darktracemodelname', 'darktracescore', 'severity', 'darktracedevicedid', 'sourcehostname',
-            'darktracebreachurl', 'darktraceacknowledged'} <= summary
+    assert {'darktracendrmodelname', 'darktracendrscore', 'severity', 'darktracendrdevicedid', 'sourcehostname',
+            'darktracendrbreachurl', 'darktracendracknowledged'} <= summary
     dynamic = {section['query'] for tab in tabs.values() if tab['name'] != 'Summary'
                for section in tab.get('sections') or [] if section.get('type') == 'dynamic'}
-    assert dynamic == {'DarktraceBreachComments', 'DarktraceBreachConnections'}
+    assert dynamic == {'DarktraceNDRBreachComments', 'DarktraceNDRBreachConnections'}
 
 
 # --------------------------------------------------------------------------- playbooks
@@ -439,32 +447,69 @@ def test_playbook_has_no_dangling_task_and_inputs_with_defaults(name: str) -> No
         value = item.get('value') or {}
         assert value.get('simple') or (value.get('complex') or {}).get('root'), f'input {key} has no default'
         complex_value = value.get('complex') or {}
-        if complex_value.get('root') == 'incident':
-            assert complex_value['accessor'] in pack_fields(), f'input {key}: unknown field {complex_value["accessor"]}'
+        if complex_value.get('root') == 'incident':  # a field, or a column of a grid field (field.column)
+            field = complex_value['accessor'].split('.')[0]
+            assert field in pack_fields(), f'input {key}: unknown field {field}'
     used = set(INPUT_REFERENCE.findall(yaml.safe_dump(tasks)))
     assert used <= set(inputs), f'unknown inputs: {used - set(inputs)}'
 
 
-def test_triage_playbook_does_what_the_triage_needs() -> None:
+BREACH_TRIAGE = 'Darktrace NDR Model Breach - Triage'
+AI_TRIAGE = 'Darktrace NDR AI Analyst Incident - Triage'
+CONTAIN_PLAYBOOK = 'Darktrace NDR - Contain Device'
+
+
+@pytest.mark.parametrize('name, enrichment, comment, acknowledge', [
+    (BREACH_TRIAGE, {'darktrace-get-device', 'darktrace-get-tags-for-device', 'darktrace-get-similar-devices',
+                     'darktrace-get-model-breach-connections', 'darktrace-get-model-breach-comments'},
+     'darktrace-post-comment-to-model-breach', 'darktrace-acknowledge-model-breach'),
+    (AI_TRIAGE, {'darktrace-get-ai-analyst-incident-group', 'darktrace-get-ai-analyst-comments',
+                 'darktrace-get-device'},
+     'darktrace-post-comment-to-ai-analyst-incident-event', 'darktrace-acknowledge-ai-analyst-incident-event'),
+])
+def test_triage_playbook_does_what_the_triage_needs(name: str, enrichment: set[str], comment: str,
+                                                    acknowledge: str) -> None:
     """
-    Given the Darktrace Model Breach - Triage playbook
+    Given a triage playbook (model breach or AI Analyst incident)
     When its commands and decisions are read
-    Then it enriches the device, pulls connections, comments on the breach (marked so mirroring never brings the
-    comment back), asks the analyst, can call Darktrace - Contain Device, and acknowledges the breach on close.
+    Then it runs its enrichment, can comment (marked so mirroring never brings the comment back, and only when the
+    PostTriageComment input, False by default, asks), asks the analyst, can call the Contain Device sub-playbook,
+    can acknowledge, and closes the incident.
     """
-    playbook = playbooks()['Darktrace Model Breach - Triage']
+    playbook = playbooks()[name]
     commands = {command_of(task) for task in playbook['tasks'].values()}
-    assert {'darktrace-get-device', 'darktrace-get-tags-for-device', 'darktrace-get-similar-devices',
-            'darktrace-get-model-breach-connections', 'darktrace-post-comment-to-model-breach',
-            'darktrace-acknowledge-model-breach', 'closeInvestigation'} <= commands
-    comment = next(task for task in playbook['tasks'].values()
-                   if command_of(task) == 'darktrace-post-comment-to-model-breach')
-    assert Darktrace.is_xsoar_comment(comment['scriptarguments']['message']['simple'])
+    assert enrichment | {comment, acknowledge, 'closeInvestigation'} <= commands
+    comment_task = next(task for task in playbook['tasks'].values() if command_of(task) == comment)
+    assert Darktrace.is_xsoar_comment(comment_task['scriptarguments']['message']['simple'])
+    inputs = {item['key']: item['value'] for item in playbook['inputs']}
+    assert inputs['PostTriageComment'] == {'simple': 'False'}
     assert any(task['type'] == 'condition' and not task.get('conditions') for task in playbook['tasks'].values())
-    assert any(task['task'].get('playbookName') == 'Darktrace - Contain Device' for task in playbook['tasks'].values())
+    assert any(task['task'].get('playbookName') == CONTAIN_PLAYBOOK for task in playbook['tasks'].values())
 
 
-CONTAIN_PLAYBOOK = 'Darktrace - Contain Device'
+def test_ai_analyst_triage_gets_every_related_breach_through_the_pack_script() -> None:
+    """
+    Given the AI Analyst triage (darktrace-get-model-breach takes one pbid, an event lists several)
+    When its step for the related model breaches is read
+    Then it runs the pack's DarktraceNDRRelatedBreaches script, which gets each breach on this integration, only
+    when the event lists breaches, and continues on error like the other read-only steps.
+    """
+    tasks = playbooks()[AI_TRIAGE]['tasks']
+    (step,) = [task for task in tasks.values() if task['task'].get('scriptName') == 'DarktraceNDRRelatedBreaches']
+    assert step['continueonerror'] is True and step['nexttasks']['#error#']
+    (gate,) = [task for task in tasks.values() if step['id'] in (task.get('nexttasks') or {}).get('yes', [])]
+    assert 'inputs.pbids' in yaml.safe_dump(gate['conditions'])
+
+
+def test_incident_types_run_their_triage_playbook() -> None:
+    """
+    Given the pack's incident types
+    When their playbooks are read
+    Then a model breach runs the model breach triage and an AI Analyst incident the AI Analyst triage, automatically.
+    """
+    types = incident_types()
+    assert (types[BREACH_TYPE]['playbookId'], types[BREACH_TYPE]['autorun']) == (BREACH_TRIAGE, True)
+    assert (types[AI_TYPE]['playbookId'], types[AI_TYPE]['autorun']) == (AI_TRIAGE, True)
 
 
 def contain_tasks() -> dict[str, dict[str, Any]]:
@@ -492,7 +537,7 @@ def test_contain_playbook_shape() -> None:
     condition on the context the list command writes.
     """
     playbook = playbooks()[CONTAIN_PLAYBOOK]
-    assert playbook['name'] == playbook['id'] == 'Darktrace - Contain Device'
+    assert playbook['name'] == playbook['id'] == CONTAIN_PLAYBOOK
     inputs = {item['key']: item for item in playbook['inputs']}
     assert set(inputs) == {'did', 'duration'}
     assert Darktrace.parse_duration({'duration': inputs['duration']['value']['simple']}, 'duration') == 3600
@@ -505,7 +550,7 @@ def test_contain_playbook_shape() -> None:
     approval = tasks[tasks[playbook['starttaskid']]['nexttasks']['#none#'][0]]
     assert approval['type'] == 'condition' and 'conditions' not in approval  # a manual choice
     assert [tasks[t]['task'].get('script') for t in approval['nexttasks']['Quarantine']] == [
-        '|||darktrace-create-respond-action']
+        'Darktrace NDR|||darktrace-create-respond-action']
     check = next(task for task in tasks.values() if task['task']['name'] == 'Is the quarantine active?')
     text = yaml.safe_dump(check['conditions'])
     assert 'Darktrace.RespondAction' in text and 'ContainedCodeID' in text and 'active' in text
@@ -547,39 +592,594 @@ def test_contain_playbook_command_steps_contain_then_clear_the_device(emu: Emula
     assert 'XSOAR incident 42' in action['triggerer']['reason']
     run_step(emu, 'darktrace-clear-respond-action', resolved(tasks['Clear the quarantine'], values))
     stored = emu.dataset.antigena[int(values['ContainedCodeID'])]
-    assert stored.cleared and 'XSOAR incident 42 is closing' in stored.history[-1]['reason']
+    assert stored.cleared and 'XSOAR incident 42' in stored.history[-1]['reason']
 
 
 # --------------------------------------------------------------------------- scripts
 
-SCRIPT_COMMANDS = {'DarktraceBreachComments': 'darktrace-get-model-breach-comments',
-                   'DarktraceBreachConnections': 'darktrace-get-model-breach-connections'}
+# Each script: the command it runs, its section function, an incident it shows, and what it asks for.
+SCRIPTS = {
+    'DarktraceNDRBreachComments': ('darktrace-get-model-breach-comments', 'breach_section',
+                                   {'CustomFields': {'darktracendrpbid': 30960}}, {'pbid': 30960}),
+    'DarktraceNDRBreachConnections': ('darktrace-get-model-breach-connections', 'breach_section',
+                                      {'CustomFields': {'darktracendrpbid': 30960}}, {'pbid': 30960}),
+    'DarktraceNDRAIAnalystComments': ('darktrace-get-ai-analyst-comments', 'event_section',
+                                      {'CustomFields': {'darktracendraieventid': 'e1'}}, {'event_id': 'e1'}),
+    'DarktraceNDRRelatedBreaches': ('darktrace-get-model-breach', 'breaches_section',
+                                    {'CustomFields': {'darktracendrrelatedbreaches': [30960]}}, {'pbid': 30960}),
+}
 
 
 def test_every_pack_script_is_known_and_runs_an_existing_command() -> None:
     """
     Given the pack's scripts
-    When each is run for a breach incident with a recording stand-in for executeCommand
-    Then it runs its Darktrace.yml command with arguments the command has, and declares the command it depends on.
+    When each is run for an incident it shows, with a recording stand-in for executeCommand
+    Then it runs its Darktrace.yml command on this pack's integration only (using-brand) with arguments the command
+    has, and declares that command, with the brand, as what it depends on.
     """
     import importlib.util
 
     commands = command_arguments()
+    brand = integration()['commonfields']['id']
     scripts = sorted(path for path in (PACK / 'Scripts').iterdir() if path.is_dir())
-    assert [path.name for path in scripts] == sorted(SCRIPT_COMMANDS)
+    assert [path.name for path in scripts] == sorted(SCRIPTS)
     for folder in scripts:
+        command, section, incident, expected = SCRIPTS[folder.name]
         spec = importlib.util.spec_from_file_location(folder.name, folder / f'{folder.name}.py')
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         calls: list[tuple[str, dict[str, Any]]] = []
-        module.breach_section({'CustomFields': {'darktracepbid': 30960}},
-                              lambda command, args: calls.append((command, args)) or [])
-        ((command, args),) = calls
-        assert command == SCRIPT_COMMANDS[folder.name] and command in commands
-        assert set(args) <= set(commands[command]) and args['pbid'] == 30960
+        getattr(module, section)(incident, lambda name, args: calls.append((name, args)) or [])
+        ((called, args),) = calls
+        assert called == command and command in commands
+        assert args.pop('using-brand') == brand
+        assert set(args) <= set(commands[command]) and expected.items() <= args.items()
         definition = yaml.safe_load((folder / f'{folder.name}.yml').read_text())
-        assert definition['dependson']['must'] == [f'|||{command}']
+        assert definition['dependson']['must'] == [f'{brand}|||{command}']
         assert 'dynamic-section' in definition['tags']
+
+
+def test_ai_analyst_layout_shows_comments_and_related_breaches() -> None:
+    """
+    Given the AI Analyst incident layout
+    When its dynamic sections are read
+    Then it shows the event's comments and its related model breaches through the pack's scripts.
+    """
+    layout = next(item for item in layouts() if item['id'] == AI_TYPE)
+    dynamic = {section.get('query') for section, _ in layout_items(layout) if section.get('type') == 'dynamic'}
+    assert {'DarktraceNDRAIAnalystComments', 'DarktraceNDRRelatedBreaches'} <= dynamic
+
+
+# --------------------------------------------------------------------------- coexistence with the Marketplace pack
+
+def marketplace_ids() -> dict[str, Any]:
+    return load_json(TEST_DATA / 'marketplace_darktrace_ids.json')
+
+
+def pack_item_ids() -> dict[str, set[str]]:
+    """Every id (and name, which XSOAR also looks items up by) this pack installs, by kind."""
+    metadata = load_json(PACK / 'pack_metadata.json')
+    fields = [load_json(path) for path in (PACK / 'IncidentFields').glob('*.json')]
+    scripts = [yaml.safe_load(path.read_text(encoding='utf-8')) for path in (PACK / 'Scripts').glob('*/*.yml')]
+    return {
+        'pack': {stage_content.PACK_NAME, metadata['name']},
+        'integrations': {integration()['commonfields']['id'], integration()['name']},
+        'incidentTypes': set(incident_types()) | {item['name'] for item in incident_types().values()},
+        'incidentFields': {value for field in fields for value in (field['id'], field['cliName'], field['name'])},
+        'layouts': {value for layout in layouts() for value in (layout['id'], layout['name'])},
+        'classifiersAndMappers': {value for item in map(load_json, (PACK / 'Classifiers').glob('*.json'))
+                                  for value in (item['id'], item['name'])},
+        'playbooks': {value for item in all_playbooks().values() for value in (item['id'], item['name'])},
+        'scripts': {value for item in scripts for value in (item['commonfields']['id'], item['name'])},
+    }
+
+
+def test_no_item_uses_an_id_of_the_marketplace_darktrace_pack() -> None:
+    """
+    Given the ids of every item of the Marketplace Darktrace pack (test_data, from the content repository)
+    When they are compared with every id, cliName and name this pack installs, of any kind and ignoring case
+    Then none is shared, so the two packs install side by side and neither overwrites the other.
+    """
+    theirs = marketplace_ids()
+    taken = {str(value).lower() for kind, values in theirs.items() if not kind.startswith('_')
+             for value in (values if kind != 'incidentFields' else
+                           [item[key] for item in values for key in ('id', 'cliName', 'name')])}
+    ours = pack_item_ids()
+    clashes = {kind: sorted(value for value in values if value.lower() in taken) for kind, values in ours.items()}
+    assert {kind: values for kind, values in clashes.items() if values} == {}
+
+
+def test_item_ids_follow_the_one_naming_rule() -> None:
+    """
+    Given every item this pack installs
+    When its ids are read
+    Then each starts with the pack's prefix (Darktrace NDR, DarktraceNDR, or darktracendr for field cliNames), so a
+    Marketplace item named "Darktrace ..." can never take one of them.
+    """
+    prefixes = ('Darktrace NDR', 'DarktraceNDR', 'incident_darktracendr', 'darktracendr')
+    ours = pack_item_ids()
+    assert [value for values in ours.values() for value in values if not value.startswith(prefixes)] == []
+
+
+def test_the_marketplace_id_list_would_catch_the_clashes_of_release_1() -> None:
+    """
+    Given the ids release 1.x of this pack used (integration Darktrace, type Darktrace Model Breach, field
+    darktracemodeltags among them)
+    When they are looked up in the Marketplace id list
+    Then they are found, so the clash test above fails on such a pack.
+    """
+    theirs = marketplace_ids()
+    cli_names = {item['cliName'] for item in theirs['incidentFields']}
+    assert 'Darktrace' in theirs['integrations'] and 'Darktrace' in theirs['pack']
+    assert 'Darktrace Model Breach' in theirs['incidentTypes']
+    assert {'darktracemodeltags', 'darktraceaianalystscore', 'darktracemodelname', 'darktracecommentcount'} <= cli_names
+
+
+# --------------------------------------------------------------------------- playbooks that do no harm
+
+BRAND = 'Darktrace NDR'
+# Commands that change something in Darktrace; every other darktrace-* command only reads.
+WRITE_COMMANDS = frozenset({
+    'darktrace-acknowledge-model-breach', 'darktrace-unacknowledge-model-breach',
+    'darktrace-post-comment-to-model-breach', 'darktrace-post-tag-to-device', 'darktrace-remove-tag-from-device',
+    'darktrace-post-to-watched-list', 'darktrace-remove-from-watched-list',
+    'darktrace-acknowledge-ai-analyst-incident-event', 'darktrace-unacknowledge-ai-analyst-incident-event',
+    'darktrace-post-comment-to-ai-analyst-incident-event', 'darktrace-activate-respond-action',
+    'darktrace-extend-respond-action', 'darktrace-clear-respond-action', 'darktrace-reactivate-respond-action',
+    'darktrace-create-respond-action'})
+# The word an analyst's choice must carry to allow each kind of write.
+WRITE_CHOICE_WORDS = {'acknowledge': 'acknowledge', 'comment': 'comment', 'respond': 'quarantine',
+                      'clear-respond': 'clear'}
+ENDS_TRIAGE = frozenset({'closeInvestigation', 'darktrace-acknowledge-model-breach',
+                         'darktrace-acknowledge-ai-analyst-incident-event'})
+DECLINED_CHOICES = frozenset({'Do not quarantine', 'Keep investigating'})
+FAILED_KEY = 'DarktraceNDR.EnrichmentFailed'
+# Scripts of other packs the playbooks run, with their arguments (Common Scripts, a dependency).
+KNOWN_SCRIPTS = {'Set': {'key', 'value', 'append', 'stringify'}, 'DeleteContext': {'all', 'key'},
+                 'PrintErrorEntry': {'message'}, 'DarktraceNDRRelatedBreaches': set()}
+# Incident fields of the platform the playbooks read.
+PLATFORM_INCIDENT_KEYS = frozenset({'id', 'dbotMirrorDirection', 'dbotMirrorId'})
+CONTEXT_REFERENCE = re.compile(r'\$\{([^}]+)\}')
+
+
+def all_playbooks() -> dict[str, dict[str, Any]]:
+    """The playbooks and the test playbooks of the pack, by name."""
+    test_books = {item['name']: item for item in (yaml.safe_load(path.read_text(encoding='utf-8'))
+                                                  for path in sorted((PACK / 'TestPlaybooks').glob('*.yml')))}
+    return {**playbooks(), **test_books}
+
+
+def write_kind(command: str) -> str:
+    if 'acknowledge' in command:
+        return 'acknowledge'
+    if 'comment' in command:
+        return 'comment'
+    return 'clear-respond' if command == 'darktrace-clear-respond-action' else 'respond'
+
+
+def context_set_by(task: dict[str, Any]) -> set[str]:
+    """Context keys a task sets for the rest of its path: extend-context keys and Set keys."""
+    arguments = {name: (value or {}).get('simple') for name, value in (task.get('scriptarguments') or {}).items()}
+    keys = {pair.split('=')[0] for pair in (arguments.get('extend-context') or '').split('::') if '=' in pair}
+    if task['task'].get('scriptName') == 'Set':
+        keys.add(arguments['key'])
+    return keys
+
+
+def feasible_branches(task: dict[str, Any], known: frozenset[str]) -> dict[str, list[str]]:
+    """The branches a path can take: a condition testing a key that only a task of this path sets, and none did,
+    can only take its default branch (the Contain Device quarantine code after a declined approval)."""
+    branches = dict(task.get('nexttasks') or {})
+    path_keys = {'ContainedCodeID'}
+    tested = {clause['left']['value'].get('simple') for condition in task.get('conditions') or []
+              for group in condition['condition'] for clause in group}
+    if tested and tested <= path_keys and not tested & known:
+        return {'#default#': branches['#default#']}
+    return branches
+
+
+def walk(book_name: str) -> list[list[tuple[str, dict[str, Any], str | None]]]:
+    """Every path through a playbook from its start to an end, sub-playbooks of the pack walked inline: a list of
+    (playbook name, task, branch taken) steps. A path that comes back to a task it passed fails the test (a loop
+    never ends)."""
+    books = all_playbooks()
+    paths: list[list[tuple[str, dict[str, Any], str | None]]] = []
+
+    def step(name: str, task_id: str, returns: tuple[tuple[str, list[str]], ...],
+             path: list[tuple[str, dict[str, Any], str | None]], known: frozenset[str]) -> None:
+        task = books[name]['tasks'][task_id]
+        assert (name, task_id) not in {(n, t['id']) for n, t, _ in path}, f'{name}: task {task_id} loops'
+        known = known | context_set_by(task)
+        if task['type'] == 'playbook' and task['task']['playbookName'] in books:
+            sub = books[task['task']['playbookName']]
+            after = list((task.get('nexttasks') or {}).get('#none#') or [])
+            step(sub['name'], sub['starttaskid'], ((name, after),) + returns, path + [(name, task, None)], known)
+            return
+        branches = feasible_branches(task, known)
+        if not branches:
+            if returns:
+                (parent, after), rest = returns[0], returns[1:]
+                for target in after:
+                    step(parent, target, rest, path + [(name, task, None)], known)
+            else:
+                paths.append(path + [(name, task, None)])
+            return
+        for label, targets in branches.items():
+            for target in targets:
+                step(name, target, returns, path + [(name, task, label)], known)
+
+    step(book_name, books[book_name]['starttaskid'], (), [], frozenset())
+    return paths
+
+
+@pytest.mark.parametrize('name', sorted(playbooks()))
+def test_every_path_of_the_playbook_ends_and_declining_never_closes_or_acknowledges(name: str) -> None:
+    """
+    Given a playbook of the pack, its sub-playbooks walked inline
+    When every path from its start is followed (a declined quarantine leaves the quarantine code unset)
+    Then every path ends at an end task without looping, and no path that took a declining choice ("Do not
+    quarantine", "Keep investigating") reaches a task that closes the incident or acknowledges in Darktrace.
+    """
+    paths = walk(name)
+    assert paths
+    for path in paths:
+        assert path[-1][1]['type'] == 'title', path[-1][1]['task']['name']
+        declined_at = next((index for index, (_, _, label) in enumerate(path) if label in DECLINED_CHOICES), None)
+        if declined_at is None:
+            continue
+        after = [task['task']['name'] for _, task, _ in path[declined_at + 1:] if command_of(task) in ENDS_TRIAGE]
+        assert after == [], f'after "{path[declined_at][2]}": {after}'
+
+
+@pytest.mark.parametrize('name', sorted(playbooks()))
+def test_playbook_writes_to_darktrace_only_when_an_input_or_an_analyst_asks(name: str) -> None:
+    """
+    Given a playbook of the pack, its sub-playbooks walked inline
+    When every path reaches a task that writes to Darktrace (comment, acknowledgement, tag, watched list, RESPOND)
+    Then the last decision before it is an analyst's choice that names what is written (acknowledge, quarantine,
+    clear), or a condition on a playbook input whose default is False.
+    """
+    books = all_playbooks()
+    for path in walk(name):
+        guard: tuple[str, str] | None = None
+        for book, task, label in path:
+            command = command_of(task)
+            if command in WRITE_COMMANDS:
+                assert guard is not None, f'{task["task"]["name"]} runs without any decision'
+                kind, text = guard
+                if kind == 'manual':
+                    word = WRITE_CHOICE_WORDS[write_kind(command)]
+                    assert word in text.lower() and 'without' not in text.lower(), (task['task']['name'], text)
+                else:
+                    default = {item['key']: item['value'].get('simple') for item in books[book]['inputs']}[text]
+                    assert str(default).lower() == 'false', f'{text} defaults to {default}'
+            if task['type'] == 'condition' and label not in (None, '#error#'):
+                conditions = task.get('conditions') or []
+                if not conditions:
+                    guard = ('manual', label)
+                elif label != '#default#':
+                    tested = {clause['left']['value'].get('simple') for condition in conditions
+                              for group in condition['condition'] for clause in group}
+                    inputs = [value.split('.', 1)[1] for value in tested if str(value).startswith('inputs.')]
+                    guard = ('input', inputs[0]) if len(inputs) == 1 else guard
+
+
+@pytest.mark.parametrize('name', sorted(all_playbooks()))
+def test_every_command_task_names_this_integration(name: str) -> None:
+    """
+    Given a playbook or test playbook of the pack
+    When its command tasks are read
+    Then each Darktrace command names this integration's brand, so another integration with the same command
+    names never runs in its place, and built-in commands name Builtin.
+    """
+    brand = integration()['commonfields']['id']
+    assert brand == BRAND
+    for task in all_playbooks()[name]['tasks'].values():
+        if not task['task'].get('iscommand'):
+            continue
+        command = command_of(task)
+        expected = 'Builtin' if command in BUILT_IN_COMMANDS else brand
+        assert (task['task']['brand'], task['task']['script']) == (expected, f'{expected}|||{command}'), command
+
+
+@pytest.mark.parametrize('name', sorted(playbooks()))
+def test_every_read_only_step_continues_on_error_and_records_what_failed(name: str) -> None:
+    """
+    Given a playbook of the pack
+    When its Darktrace commands that only read are looked at
+    Then each continues on error along an error path that adds the step's name to DarktraceNDR.EnrichmentFailed
+    and rejoins where the step would have gone, so a token without a permission never stops the triage.
+    """
+    tasks = playbooks()[name]['tasks']
+    for task in tasks.values():
+        command = command_of(task)
+        if not command or command in WRITE_COMMANDS or command in BUILT_IN_COMMANDS:
+            continue
+        assert task.get('continueonerror') is True and task.get('continueonerrortype') == 'errorPath', command
+        (record_id,) = task['nexttasks']['#error#']
+        record = tasks[record_id]
+        arguments = {key: value['simple'] for key, value in record['scriptarguments'].items()}
+        assert record['task']['scriptName'] == 'Set' and arguments['key'] == FAILED_KEY, command
+        assert arguments['value'] == task['task']['name'] and arguments['append'] == 'true'
+        assert record['nexttasks']['#none#'] == task['nexttasks']['#none#']
+
+
+@pytest.mark.parametrize('name', sorted(all_playbooks()))
+def test_every_task_uses_arguments_outputs_and_fields_that_exist(name: str) -> None:
+    """
+    Given a playbook or test playbook of the pack
+    When its tasks' commands, scripts, arguments and ${...} references (arguments, descriptions, conditions) are read
+    Then each command exists with its arguments, each script is a known one with its arguments, each context path
+    is an output of a Darktrace.yml command or a key a task of the pack sets, each incident.X is a field of the
+    pack or of the platform, and each inputs.X an input of the playbook.
+    """
+    commands = command_arguments()
+    outputs = {output['contextPath'] for command in integration()['script']['commands']
+               for output in command.get('outputs') or []}
+    books = all_playbooks()
+    playbook = books[name]
+    set_keys = {key for book in books.values() for task in book['tasks'].values() for key in context_set_by(task)}
+    set_keys |= {output['contextPath'] for book in books.values() for output in book.get('outputs') or []}
+    inputs = {item['key'] for item in playbook.get('inputs') or []}
+    fields = set(pack_fields()) | PLATFORM_INCIDENT_KEYS
+
+    def check_path(path: str, where: str) -> None:
+        root, _, rest = path.partition('.')
+        if root == 'incident':
+            assert rest.split('.')[0] in fields, f'{where}: unknown field {rest}'
+        elif root == 'inputs':
+            assert rest in inputs, f'{where}: unknown input {rest}'
+        else:
+            assert any(path == known or path.startswith(known + '.') or known.startswith(path + '.')
+                       for known in outputs | set_keys), f'{where}: nothing sets {path}'
+
+    for task in playbook['tasks'].values():
+        where = f'{name}: {task["task"]["name"]}'
+        command, script = command_of(task), task['task'].get('scriptName')
+        arguments = set(task.get('scriptarguments') or {})
+        if script:
+            assert script in KNOWN_SCRIPTS and arguments <= KNOWN_SCRIPTS[script], where
+        elif command and command not in BUILT_IN_COMMANDS:
+            assert command in commands and not arguments - set(commands[command]) - PLATFORM_COMMAND_ARGUMENTS, where
+        text = yaml.safe_dump([task.get('scriptarguments'), task['task'].get('description')])
+        for reference in CONTEXT_REFERENCE.findall(text):
+            check_path(reference, where)
+        for argument in (task.get('scriptarguments') or {}).values():  # a context path with transformers
+            complex_value = (argument or {}).get('complex') or {}
+            if complex_value.get('root'):
+                check_path('.'.join(filter(None, (complex_value['root'], complex_value.get('accessor')))), where)
+        for condition in task.get('conditions') or []:
+            for group in condition['condition']:
+                for clause in group:
+                    for side in ('left', 'right'):
+                        value = (clause.get(side) or {})
+                        if value.get('iscontext') and value['value'].get('simple'):
+                            check_path(value['value']['simple'], where)
+
+
+def test_test_playbooks_cover_both_triages_and_the_containment() -> None:
+    """
+    Given the pack's test playbooks
+    When they are matched with the playbooks
+    Then each playbook of the pack names its test playbook, which exists and runs that playbook's Darktrace steps.
+    """
+    books = all_playbooks()
+    for name, playbook in playbooks().items():
+        (test_name,) = playbook['tests']
+        assert test_name in books and test_name not in playbooks(), name
+        own = {command_of(task) for task in playbook['tasks'].values()} - set(BUILT_IN_COMMANDS) - WRITE_COMMANDS
+        tested = {command_of(task) for task in books[test_name]['tasks'].values()}
+        assert (own - {None}) <= tested, (name, own - tested)
+
+
+# --------------------------------------------------------------------------- mapper: record shapes
+
+def breach_variant(**changes: Any) -> dict[str, Any]:
+    """The recorded breach with keys replaced (None removes one), then as the fetch turns it into a record."""
+    breach = json.loads((TEST_DATA / 'model_breaches.json').read_text())[0]
+    for key, value in changes.items():
+        if value is None:
+            breach.pop(key, None)
+        else:
+            breach[key] = value
+    return json.loads(Darktrace.breach_to_incident(breach, None, 'https://dt.example')['rawJSON'])
+
+
+@pytest.mark.parametrize('shape', ['then', 'now', 'flat'])
+def test_breach_model_fields_map_from_every_model_shape(shape: str) -> None:
+    """
+    Given the recorded breach with its model as {then, now}, as {now} only, or flat
+    When the incoming mapper is applied
+    Then the model's name, UUID, priority and category are mapped every time, the category lower-cased.
+    """
+    breach = json.loads((TEST_DATA / 'model_breaches.json').read_text())[0]
+    model = Darktrace._breach_model(breach)
+    shaped = {'then': breach['model'], 'now': {'now': model}, 'flat': model}[shape]
+
+    mapped = mapped_fields(breach_variant(model=shaped), BREACH_TYPE)
+
+    assert mapped['Darktrace NDR Model Name'] == model['name'] and mapped['Darktrace NDR Model UUID'] == model['uuid']
+    assert mapped['Darktrace NDR Model Priority'] == model['priority']
+    assert mapped['Darktrace NDR Category'] == str(model['category']).lower()
+
+
+def test_breach_without_percentscore_or_link_still_maps_score_and_link() -> None:
+    """
+    Given a breach without percentscore and without breachUrl (an appliance without its FQDN configured)
+    When it is fetched and the incoming mapper is applied
+    Then the score is its 0-1 score as 0-100 and the link is built from the server URL and the pbid.
+    """
+    breach = json.loads((TEST_DATA / 'model_breaches.json').read_text())[0]
+
+    mapped = mapped_fields(breach_variant(percentscore=None, breachUrl=None), BREACH_TYPE)
+
+    assert mapped['Darktrace NDR Score'] == round(breach['score'] * 100)
+    assert mapped['Darktrace NDR Breach URL'] == f'https://dt.example/#modelbreach/{breach["pbid"]}'
+
+
+def test_breach_link_and_score_of_the_appliance_are_kept() -> None:
+    """
+    Given a breach that carries its own breachUrl and percentscore
+    When it is fetched and mapped
+    Then the appliance's link and score are the ones mapped, and the fetched record keeps the rest unchanged.
+    """
+    breach = json.loads((TEST_DATA / 'model_breaches.json').read_text())[0]
+    breach['breachUrl'] = 'https://fqdn.example/#modelbreach/30960'
+
+    raw = json.loads(Darktrace.breach_to_incident(breach, None, 'https://dt.example')['rawJSON'])
+
+    assert raw == {**breach, 'darktraceRecordKind': 'Model Breach'}
+    mapped = mapped_fields(raw, BREACH_TYPE)
+    assert mapped['Darktrace NDR Breach URL'] == 'https://fqdn.example/#modelbreach/30960'
+    assert mapped['Darktrace NDR Score'] == breach['percentscore']
+
+
+def test_ai_analyst_event_maps_a_structured_summary_as_text_and_its_first_device_as_source() -> None:
+    """
+    Given an AI Analyst event whose summary is an object and whose category is "Critical", with two devices
+    When it is fetched and the incoming mapper is applied
+    Then the summary field holds readable text (no braces), the category is lower-cased like a breach's, and
+    Source IP and Source Hostname are the first device's.
+    """
+    event = json.loads((TEST_DATA / 'ai_analyst_events.json').read_text())[0]
+    event = {**event, 'summary': {'overview': 'Beaconing to a rare host', 'steps': ['DNS', 'TLS']},
+             'category': 'Critical',
+             'breachDevices': [{'did': 1, 'ip': '10.0.0.1', 'hostname': 'ws1'}, {'did': 2, 'ip': '10.0.0.2'}]}
+
+    raw = json.loads(Darktrace.ai_event_to_incident(event, 'https://dt.example')['rawJSON'])
+    mapped = mapped_fields(raw, AI_TYPE)
+
+    summary = mapped['Darktrace NDR AI Analyst Summary']
+    assert isinstance(summary, str) and 'Beaconing to a rare host' in summary and '{' not in summary
+    assert mapped['Darktrace NDR Category'] == 'critical'
+    assert (mapped['Source IP'], mapped['Source Hostname']) == ('10.0.0.1', 'ws1')
+    assert problems(mapped, MIRROR_ONLY) == []
+
+
+def test_ai_analyst_event_with_a_text_summary_keeps_its_record_unchanged() -> None:
+    """
+    Given an AI Analyst event whose summary is text
+    When it is fetched and mapped
+    Then the record carries no extra summary key and the summary field is the text.
+    """
+    event = json.loads((TEST_DATA / 'ai_analyst_events.json').read_text())[0]
+    event = {**event, 'summary': 'Beaconing to a rare host'}
+
+    raw = json.loads(Darktrace.ai_event_to_incident(event, 'https://dt.example')['rawJSON'])
+
+    assert 'summaryText' not in raw
+    assert mapped_fields(raw, AI_TYPE)['Darktrace NDR AI Analyst Summary'] == 'Beaconing to a rare host'
+
+
+def test_incoming_mirror_error_is_mapped_for_both_types() -> None:
+    """
+    Given what incoming mirroring returns when Darktrace could not be read (an IncomingMirrorError key)
+    When the incoming mapper is applied for either incident type
+    Then the error lands in the Darktrace NDR Incoming Mirror Error field, which both layouts show.
+    """
+    for incident_type in (BREACH_TYPE, AI_TYPE):
+        mapped = mapped_fields({'IncomingMirrorError': 'Darktrace answered 403'}, incident_type)
+        assert mapped['Darktrace NDR Incoming Mirror Error'] == 'Darktrace answered 403'
+    for layout in layouts():
+        assert 'darktracendrincomingmirrorerror' in {item.get('fieldId') for _, item in layout_items(layout)}
+
+
+# --------------------------------------------------------------------------- metadata, images
+
+def test_dependencies_name_the_packs_the_items_come_from() -> None:
+    """
+    Given the transformers the mapper uses and the scripts the playbooks run
+    When the pack's dependencies are read
+    Then SetIfEmpty and TimeStampToDate come with Filters And Transformers, Set with Common Scripts, and Source IP
+    and Source Hostname with Common Types, each mandatory.
+    """
+    dependencies = load_json(PACK / 'pack_metadata.json')['dependencies']
+    assert {'FiltersAndTransformers', 'CommonScripts', 'CommonTypes'} <= set(dependencies)
+    assert all(item['mandatory'] for item in dependencies.values())
+    text = json.dumps(incoming_mapper())
+    assert 'SetIfEmpty' in text and 'TimeStampToDate' in text
+    used_scripts = {task['task'].get('scriptName') for book in playbooks().values() for task in book['tasks'].values()}
+    assert 'Set' in used_scripts
+
+
+def test_author_image_follows_the_sdk_rules() -> None:
+    """
+    Given pack/Author_image.png
+    When its header is read
+    Then it is a PNG of 120x50 pixels under 10 kB, the size demisto-sdk accepts.
+    """
+    data = (PACK / 'Author_image.png').read_bytes()
+    assert data[:8] == b'\x89PNG\r\n\x1a\n' and len(data) < 10 * 1024
+    width, height = int.from_bytes(data[16:20], 'big'), int.from_bytes(data[20:24], 'big')
+    assert (width, height) == (120, 50)
+
+
+def test_every_playbook_has_its_picture() -> None:
+    """
+    Given the pack's playbooks
+    When pack/doc_files is read
+    Then each playbook has its PNG there, named after its file without the playbook- prefix (demisto-sdk RM116;
+    tools/draw_playbooks.py draws them).
+    """
+    for path in (PACK / 'Playbooks').glob('playbook-*.yml'):
+        image = PACK / 'doc_files' / f'{path.stem.removeprefix("playbook-")}.png'
+        assert image.is_file() and image.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n', image.name
+
+
+def test_pack_readme_lists_every_item_and_has_no_broken_link() -> None:
+    """
+    Given pack/README.md
+    When its links and item names are read
+    Then every relative link points at a file the pack (or the repository) has, and every playbook, script,
+    incident type, layout, classifier, mapper and the integration are named.
+    """
+    text = (PACK / 'README.md').read_text(encoding='utf-8')
+    for target in re.findall(r'\]\((?!https?://|#)([^)]+)\)', text):
+        assert (PACK / target.split('#')[0]).exists(), target
+    ours = pack_item_ids()
+    names = [integration()['name'], *playbooks(), *(item['name'] for item in incident_types().values()),
+             *(item['name'] for item in map(load_json, (PACK / 'Classifiers').glob('*.json'))),
+             *(path.name for path in (PACK / 'Scripts').iterdir())]
+    assert [name for name in names if name not in text] == [], ours['pack']
+
+
+# --------------------------------------------------------------------------- docs/migration.md
+
+def migration_rows() -> dict[str, list[str]]:
+    """docs/migration.md's table rows by their first cell's command: the cells, backticks kept."""
+    rows = {}
+    for line in (REPO_ROOT / 'docs' / 'migration.md').read_text(encoding='utf-8').splitlines():
+        cells = [cell.strip() for cell in line.strip().strip('|').split('|')]
+        if line.startswith('| `darktrace-') and len(cells) == 5:
+            rows[cells[0].strip('`')] = cells
+    return rows
+
+
+def test_migration_page_maps_every_marketplace_command_and_argument() -> None:
+    """
+    Given the commands and arguments of the Marketplace MBs, AIA and Admin integrations (test_data)
+    When docs/migration.md's tables are read
+    Then every one of their commands has a row naming all its arguments, and the row's command here exists in
+    Darktrace.yml ("same" meaning the same name) with every argument the row names for it.
+    """
+    commands = command_arguments()
+    rows = migration_rows()
+    for integration_id, theirs in marketplace_ids()['commands'].items():
+        for command, arguments in theirs.items():
+            assert command in rows, f'{integration_id} {command} is not mapped'
+            _, their_cell, ours_cell, our_arguments_cell, _ = rows[command]
+            assert set(re.findall(r'`([^`]+)`', their_cell)) == set(arguments), command
+            ours = command if ours_cell == 'same' else ours_cell.strip('`')
+            assert ours in commands, f'{command} -> {ours}'
+            named_here = {name for name in re.findall(r'`([^`]+)`', our_arguments_cell)}
+            if our_arguments_cell == 'same names':
+                named_here = set(arguments)
+            mapped_from_theirs = {name for name in named_here if name in arguments}
+            assert mapped_from_theirs | {name for name in named_here if name in commands[ours]} == named_here, command
+            for argument in arguments:  # each of theirs is named: kept, renamed or said to be gone
+                assert argument in named_here or f'no `{argument}`' in rows[command][4].lower() or \
+                    argument in rows[command][4], (command, argument)
+            assert {name for name in named_here if name not in arguments} <= set(commands[ours]), command
 
 
 # --------------------------------------------------------------------------- versions

@@ -16,8 +16,9 @@ import demistomock
 from CommonServerPython import EntryType
 
 SCRIPTS = Path(__file__).resolve().parents[1] / 'pack' / 'Scripts'
-CASES = [('DarktraceBreachComments', 'darktrace-get-model-breach-comments', {}),
-         ('DarktraceBreachConnections', 'darktrace-get-model-breach-connections', {'limit': 20})]
+CASES = [('DarktraceNDRBreachComments', 'darktrace-get-model-breach-comments', {'using-brand': 'Darktrace NDR'}),
+         ('DarktraceNDRBreachConnections', 'darktrace-get-model-breach-connections',
+          {'limit': 20, 'using-brand': 'Darktrace NDR'})]
 
 
 def load(name: str) -> ModuleType:
@@ -55,7 +56,7 @@ def test_shows_what_the_command_shows_for_the_incident_breach(monkeypatch: pytes
     reply = [{'Type': EntryType.NOTE, 'HumanReadable': '### Comments\n|Time|Message|\n|---|---|\n|t|hello|',
               'Contents': []}]
 
-    calls, written = run(monkeypatch, name, {'CustomFields': {'darktracepbid': 30960.0}, 'dbotMirrorId': '1'}, reply)
+    calls, written = run(monkeypatch, name, {'CustomFields': {'darktracendrpbid': 30960.0}, 'dbotMirrorId': '1'}, reply)
 
     assert calls == [(command, {'pbid': 30960, **extra})]
     (entry,) = written
@@ -99,9 +100,61 @@ def test_a_command_error_becomes_the_section_error(monkeypatch: pytest.MonkeyPat
     When the layout runs the script
     Then the script writes an error entry carrying the command's message.
     """
-    _, written = run(monkeypatch, name, {'CustomFields': {'darktracepbid': 7}},
+    _, written = run(monkeypatch, name, {'CustomFields': {'darktracendrpbid': 7}},
                      [{'Type': EntryType.ERROR, 'Contents': 'Darktrace rejected the API token'}])
 
     (entry,) = written
     assert entry['Type'] == EntryType.ERROR
     assert 'Darktrace rejected the API token' in entry['Contents']
+
+
+def test_ai_analyst_comments_show_the_event_comments(monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    Given an AI Analyst incident whose event ID field is e1
+    When the layout runs DarktraceNDRAIAnalystComments
+    Then it runs darktrace-get-ai-analyst-comments for e1 on this integration and shows the command's text.
+    """
+    reply = [{'Type': EntryType.NOTE, 'HumanReadable': '### Comments\n|Time|Message|', 'Contents': []}]
+
+    calls, written = run(monkeypatch, 'DarktraceNDRAIAnalystComments',
+                         {'CustomFields': {'darktracendraieventid': 'e1'}, 'dbotMirrorId': 'e1'}, reply)
+
+    assert calls == [('darktrace-get-ai-analyst-comments', {'event_id': 'e1', 'using-brand': 'Darktrace NDR'})]
+    assert written[0]['HumanReadable'] == reply[0]['HumanReadable']
+
+
+def test_related_breaches_show_each_breach_once_and_name_the_ones_that_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    Given an AI Analyst incident listing breaches 7, 8 and 7 again, and Darktrace failing on 8
+    When the layout runs DarktraceNDRRelatedBreaches
+    Then it asks for 7 and 8 once each on this integration, shows 7, and names 8 with its error below.
+    """
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def execute(command: str, args: dict[str, Any]) -> list[dict[str, Any]]:
+        calls.append((command, args))
+        if args['pbid'] == 8:
+            return [{'Type': EntryType.ERROR, 'Contents': 'not found'}]
+        return [{'Type': EntryType.NOTE, 'HumanReadable': f'breach {args["pbid"]}', 'Contents': {}}]
+
+    module = load('DarktraceNDRRelatedBreaches')
+    result = module.breaches_section({'CustomFields': {'darktracendrrelatedbreaches': [7, '8', 7.0]}}, execute)
+
+    assert [args['pbid'] for _, args in calls] == [7, 8]
+    assert all(args['using-brand'] == 'Darktrace NDR' for _, args in calls)
+    assert result.readable_output.startswith('breach 7') and '8: not found' in result.readable_output
+
+
+def test_related_breaches_fail_when_no_breach_could_be_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    Given an AI Analyst incident listing breach 8, which Darktrace cannot return
+    When the script runs (in the layout or in the AI Analyst triage)
+    Then it writes an error entry, so the triage records the step as failed.
+    """
+    calls, written = run(monkeypatch, 'DarktraceNDRRelatedBreaches',
+                         {'CustomFields': {'darktracendrrelatedbreaches': [8]}},
+                         [{'Type': EntryType.ERROR, 'Contents': 'not found'}])
+
+    assert len(calls) == 1
+    (entry,) = written
+    assert entry['Type'] == EntryType.ERROR and 'not found' in entry['Contents']

@@ -3,7 +3,7 @@
 `demisto-sdk prepare-content` folds Darktrace.py, the image and the detailed description into
 one YAML file, `dist/integration-Darktrace.yml`; `demisto-sdk zip-packs` zips the whole pack
 (the unified integration, pack/'s items, the scripts unified with their code) into
-`dist/Darktrace.zip`. These tests confirm both carry the current sources; they skip when the
+`dist/DarktraceNDR.zip`. These tests confirm both carry the current sources; they skip when the
 files have not been built (run `make package` first).
 """
 
@@ -21,7 +21,7 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 UNIFIED_YML = REPO_ROOT / 'dist' / 'integration-Darktrace.yml'
-PACK_ZIP = REPO_ROOT / 'dist' / 'Darktrace.zip'
+PACK_ZIP = REPO_ROOT / 'dist' / 'DarktraceNDR.zip'
 PACK_SOURCE = REPO_ROOT / 'pack'
 # pack/ folders whose files the zip carries as they are.
 PACK_ITEM_DIRS = ('IncidentTypes', 'IncidentFields', 'Classifiers', 'Layouts', 'Playbooks')
@@ -143,6 +143,8 @@ def test_pack_zip_holds_every_item_of_the_pack(pack_zip: zipfile.ZipFile) -> Non
 
     assert metadata['currentVersion'] == expected['currentVersion'], STALE_HINT
     assert 'README.md' in names and 'Integrations/integration-Darktrace.yml' in names
+    assert 'Author_image.png' in names
+    assert not [name for name in names if name.startswith('TestPlaybooks/')], 'test playbooks are not installed'
     for folder in PACK_ITEM_DIRS:
         for path in sorted((PACK_SOURCE / folder).iterdir()):
             if path.suffix not in ('.json', '.yml'):
@@ -169,4 +171,4 @@ def test_pack_zip_scripts_and_integration_carry_their_code(pack_zip: zipfile.Zip
     kept = non_blank_lines('\n'.join(line for line in SOURCE_PY.read_text(encoding='utf-8').splitlines()
                                      if not PLATFORM_IMPORT.match(line)))
     assert contains_block(non_blank_lines(integration['script']['script']), kept), STALE_HINT
-    assert integration['defaultclassifier'] == 'Darktrace - Classifier'
+    assert integration['defaultclassifier'] == 'Darktrace NDR - Classifier'

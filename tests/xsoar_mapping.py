@@ -3,7 +3,8 @@
 XSOAR applies a classifier and an incoming mapper to each fetched incident's rawJSON (and the
 mapper again to what get-remote-data returns). This helper does the same for the parts the pack
 uses: simple dotted paths (which, as in XSOAR, step into every item of a list), complex mappings
-with a root, and the two transformers the pack's mapper uses. A mapper that uses anything else
+with a root, and the transformers the pack's mapper uses (SetIfEmpty and TimeStampToDate
+from Filters And Transformers, XSOAR's built-in toLowerCase and FirstArrayElement). A mapper that uses anything else
 makes the helper raise, so a new transformer in the pack cannot pass untested.
 
 Field values are then checked against the field's type the way the platform accepts them: it
@@ -50,12 +51,12 @@ def _is_empty(value: Any, apply_if_empty: bool) -> bool:
 
 
 def set_if_empty(value: Any, default_value: Any, apply_if_empty: Any = 'true') -> Any:
-    """SetIfEmpty (Common Scripts): the default when the value is missing (or empty, with applyIfEmpty)."""
+    """SetIfEmpty (Filters And Transformers): the default when the value is missing (or empty, with applyIfEmpty)."""
     return default_value if _is_empty(value, str(apply_if_empty).lower() == 'true') else value
 
 
 def timestamp_to_date(value: Any) -> Any:
-    """TimeStampToDate (Common Scripts): epoch seconds or milliseconds to an ISO 8601 UTC time."""
+    """TimeStampToDate (Filters And Transformers): epoch seconds or milliseconds to an ISO 8601 UTC time."""
     if value is None:
         return None
     number = float(value)
@@ -70,6 +71,11 @@ def _transform(value: Any, transformer: dict[str, Any], record: Any) -> Any:
         return set_if_empty(value, args.get('defaultValue'), args.get('applyIfEmpty', 'true'))
     if operator == 'TimeStampToDate' and not args:
         return timestamp_to_date(value)
+    if operator == 'toLowerCase' and not args:  # XSOAR built-in: text lower-cased, each item of a list
+        return [str(item).lower() for item in value] if isinstance(value, list) else \
+            (str(value).lower() if value is not None else None)
+    if operator == 'FirstArrayElement' and not args:  # XSOAR built-in: a list's first item, anything else as it is
+        return (value[0] if value else None) if isinstance(value, list) else value
     raise UnsupportedMapping(f'transformer {operator!r} with {sorted(args)} is not implemented by the test helper')
 
 

@@ -35,7 +35,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-PACK_NAME = 'Darktrace'
+PACK_NAME = 'DarktraceNDR'
 INTEGRATION_NAME = 'Darktrace'
 PACK_SOURCE = 'pack'
 METADATA = 'pack_metadata.json'
@@ -55,8 +55,11 @@ OPTIONAL_FILES: tuple[str, ...] = (
 )
 OPTIONAL_DIRS: tuple[str, ...] = ('test_data',)
 # The pack's own content folders (pack/<name>/), copied as they are.
-CONTENT_DIRS: tuple[str, ...] = ('IncidentTypes', 'IncidentFields', 'Classifiers', 'Layouts', 'Playbooks', 'Scripts')
+CONTENT_DIRS: tuple[str, ...] = ('IncidentTypes', 'IncidentFields', 'Classifiers', 'Layouts', 'Playbooks', 'Scripts',
+                                 'TestPlaybooks', 'doc_files')
 PACK_FILES: tuple[str, ...] = ('README.md', '.pack-ignore', '.secrets-ignore')
+# Copied when present: the author image the Marketplace shows beside the pack (120x50 PNG).
+PACK_IMAGES: tuple[str, ...] = ('Author_image.png',)
 
 SEMVER = re.compile(r'^\d+\.\d+\.\d+$')
 # "## [1.2.0] - 2025-01-01" or "## 1.2.0" in CHANGELOG.md.
@@ -138,6 +141,9 @@ def copy_pack_content(source: Path, pack_dir: Path, version: str) -> None:
     for name in CONTENT_DIRS:
         if (pack_source / name).is_dir():
             shutil.copytree(pack_source / name, pack_dir / name, ignore=IGNORED)
+    for name in PACK_IMAGES:
+        if (pack_source / name).is_file():
+            shutil.copy2(pack_source / name, pack_dir / name)
     for name in PACK_FILES:
         target = pack_dir / name
         if (pack_source / name).is_file():
@@ -152,6 +158,9 @@ def copy_pack_content(source: Path, pack_dir: Path, version: str) -> None:
     for path in notes.values():
         (pack_dir / 'ReleaseNotes').mkdir(exist_ok=True)
         shutil.copy2(path, pack_dir / 'ReleaseNotes' / path.name)
+        config = path.with_suffix('.json')  # a release's breaking-changes notes, in the content repository's form
+        if config.is_file():
+            shutil.copy2(config, pack_dir / 'ReleaseNotes' / config.name)
 
 
 def git(dest: Path, *args: str) -> None:
@@ -194,9 +203,10 @@ def commit_staging_tree(dest: Path, metadata_path: Path, metadata: dict[str, obj
     """Commit `dest` as a branch on top of `origin/master`, the way a pull request looks.
 
     For the first version, `origin/master` is an empty content tree and the whole pack is new.
-    For a later version, `origin/master` holds the pack's metadata at the first version, so
-    demisto-sdk sees a version bump that must come with release notes, while every
-    other file is still new and gets the full set of checks. The remote is the staging
+    For a later version, `origin/master` holds the pack's metadata at the previous released version
+    (the newest earlier release notes, else the first version) and those earlier release notes, so
+    demisto-sdk sees a version bump that must come with one new release note, while every other
+    file is still new and gets the full set of checks. The remote is the staging
     repository itself, so nothing ever leaves the machine.
     """
     version = str(metadata['currentVersion'])
@@ -204,8 +214,15 @@ def commit_staging_tree(dest: Path, metadata_path: Path, metadata: dict[str, obj
     git(dest, 'init', '--quiet', '--initial-branch=master')
     git(dest, 'add', '.private-repo-settings')
     if version != FIRST_VERSION:
-        write_metadata(metadata_path, {**metadata, 'currentVersion': FIRST_VERSION})
+        # The previous release as origin/master has it: its version and the release notes up to it, so the
+        # change carries exactly one new release note, this version's.
+        notes = release_notes_versions(metadata_path.parent / 'ReleaseNotes')
+        earlier = [note for note in notes if version_key(note) < version_key(version)]
+        previous = max(earlier, key=version_key, default=FIRST_VERSION)
+        write_metadata(metadata_path, {**metadata, 'currentVersion': previous})
         git(dest, 'add', str(metadata_path.relative_to(dest)))
+        for note in earlier:
+            git(dest, 'add', str(notes[note].relative_to(dest)))
     git(dest, 'commit', '--quiet', '--no-verify', '--no-gpg-sign', '-m', 'Content repository before this change')
     git(dest, 'remote', 'add', 'origin', str(dest.resolve()))
     git(dest, 'update-ref', 'refs/remotes/origin/master', 'HEAD')

@@ -188,13 +188,13 @@ def test_get_mapping_fields_describes_the_mirrored_breach(emu: Emulator) -> None
     """
     Given a mirroring instance
     When get-mapping-fields runs
-    Then it returns the Darktrace Model Breach type with every field get-remote-data mirrors.
+    Then it returns the Darktrace NDR Model Breach type with every field get-remote-data mirrors.
     """
     mapping = schemes(run(emu, 'get-mapping-fields'))
     (breach,) = quiet_breaches(emu, 1, skip=6)
     mirrored, _ = get_remote_data(emu, breach.pbid, iso(emu.now_ms()))
-    assert set(mapping) == {'Darktrace Model Breach', 'Darktrace AI Analyst Incident'}
-    assert set(mapping['Darktrace Model Breach']) <= set(mirrored)
+    assert set(mapping) == {'Darktrace NDR Model Breach', 'Darktrace NDR AI Analyst Incident'}
+    assert set(mapping['Darktrace NDR Model Breach']) <= set(mirrored)
 
 
 def schemes(results: list[Any]) -> dict[str, Any]:
