@@ -1576,6 +1576,28 @@ def ascii_hostname(value: str) -> str | None:
     return value if is_hostname(value) else None
 
 
+def idna_remapped(value: str) -> str | None:
+    """The other host name IDNA's mapping (UTS #46) makes of `value`, or None when it keeps the name as typed.
+
+    The mapping drops invisible characters (a zero-width no-break space) and folds compatibility forms (full-width
+    letters), so 'C\ufeffATS.COM' would be sent as cats.com. Such a name is refused, showing the name it would
+    become, rather than sent as a name the user did not type; case alone is no change, as DNS ignores it.
+    """
+    if value.isascii():
+        return None
+    try:
+        ascii_form = '.'.join(idna.encode(label, uts46=True).decode() if label else label for label in value.split('.'))
+        unicode_form = idna.decode(ascii_form)
+    except (idna.IDNAError, UnicodeError):
+        return None
+    return None if unicode_form == value.lower() else unicode_form
+
+
+def visible(text: str) -> str:
+    """`text` with invisible and control characters written as escapes (\\ufeff), so a message shows them."""
+    return ''.join(char if char.isprintable() else f'\\u{ord(char):04x}' for char in text)
+
+
 def parse_endpoint_list(args: dict[str, Any], name: str, maximum: int | None = None) -> list[str]:
     """One or more comma-separated IP addresses or host names (required)."""
     # A value such as '[1, null]' is read as a JSON list, so an entry is not necessarily text.
@@ -2098,6 +2120,11 @@ def get_external_endpoint_details_command(client: Client, args: dict[str, Any]) 
     value = _arg_text(args, 'endpoint_value')
     if endpoint_type == 'IP' and not is_ip(value):
         raise ValueError(f'Invalid "endpoint_value"="{value}": expected an IP address, as endpoint_type is IP.')
+    remapped = idna_remapped(value) if endpoint_type == 'hostname' else None
+    if remapped is not None:
+        raise ValueError(f'Invalid "endpoint_value"="{visible(value)}": IDNA would send it as another host name, '
+                         f'"{remapped}" (it holds invisible or full-width characters that IDNA drops or changes). '
+                         f'Give "{remapped}" if that is the host meant.')
     sent_value = value if endpoint_type == 'IP' else ascii_hostname(value)
     if sent_value is None:
         raise ValueError(f'Invalid "endpoint_value"="{value}": expected a host name such as example.com or '
