@@ -582,14 +582,39 @@ def test_transport_failures_are_explained(client: Client, requests_mock: Any, er
 
 def test_tls_failure_with_verification_off_is_still_explained(requests_mock: Any) -> None:
     """
-    Given TLS verification is off and the TLS handshake still fails
+    Given TLS verification is off and the TLS handshake still fails (no shared protocol version or cipher)
     When a request is sent
-    Then the failure is reported as a TLS failure, not a raw exception.
+    Then the failure is reported as a TLS handshake failure naming host, port and OpenSSL's reason, not a raw
+    exception, and without advice about certificates (none was refused).
     """
-    requests_mock.get(f'{BASE}/status', exc=requests.exceptions.SSLError('wrong version number'))
+    requests_mock.get(f'{BASE}/status', exc=requests.exceptions.SSLError(
+        "HTTPSConnectionPool(host='dt.example', port=443): Max retries exceeded (Caused by SSLError(SSLError(1, "
+        "'[SSL: SSLV3_ALERT_HANDSHAKE_FAILURE] sslv3 alert handshake failure (_ssl.c:1000)')))"))
     with pytest.raises(DarktraceApiError) as raised:
         Client(BASE, PUBLIC, PRIVATE, verify=False).get_status()
     assert raised.value.kind == 'tls'
+    assert 'TLS handshake with dt.example on port 443 failed (sslv3 alert handshake failure)' in str(raised.value)
+    assert 'certificate' not in str(raised.value).lower()
+
+
+@pytest.mark.parametrize('reason', ['[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1000)',
+                                    '[SSL] record layer failure (_ssl.c:1000)',
+                                    '[SSL: HTTP_REQUEST] http request (_ssl.c:1000)'])
+@pytest.mark.parametrize('verify', [True, False])
+def test_plain_http_behind_an_https_url_is_named(requests_mock: Any, reason: str, verify: bool) -> None:
+    """
+    Given an https URL whose port answers the TLS greeting in plain HTTP (each OpenSSL release words it its own way),
+    with TLS verification on or off
+    When a request is sent
+    Then the error says the port speaks plain HTTP and gives both fixes, and says nothing of certificates.
+    """
+    requests_mock.get('https://dt.example:8080/status', exc=requests.exceptions.SSLError(reason))
+    with pytest.raises(DarktraceApiError) as raised:
+        Client('https://dt.example:8080', PUBLIC, PRIVATE, verify=verify).get_status()
+    assert raised.value.kind == 'plain_http'
+    assert str(raised.value).startswith('dt.example answered on port 8080 in plain HTTP, not HTTPS')
+    assert 'Use http://dt.example:8080' in str(raised.value) and 'port where it serves HTTPS' in str(raised.value)
+    assert 'certificate' not in str(raised.value).lower()
 
 
 def test_retry_policy_retries_only_what_cannot_apply_twice(client: Client) -> None:
