@@ -141,7 +141,7 @@ docs: $(VENV_STAMP)
 # pack/ (metadata, incident types and fields, mappers, layouts, playbooks, scripts, release
 # notes) plus the integration's files from the repository root.
 stage:
-	$(PYTHON) tools/stage_content.py --source . --dest $(STAGE)
+	@$(PYTHON) tools/stage_content.py --source . --dest $(STAGE)
 
 validate: $(SDK_STAMP) stage
 	@cd $(STAGE) && $(SDK_OUTPUT) 'demisto-sdk validate' -- $(NO_NETWORK) env $(SDK_ENV) $(SDK) validate -g \
@@ -152,14 +152,14 @@ validate: $(SDK_STAMP) stage
 # zip-packs unifies every item (the integration with its code, image and description; the
 # scripts) and zips the pack as XSOAR's "Upload pack" takes it.
 package: $(SDK_STAMP) stage
-	rm -rf $(DIST) $(BUILD)/zip
-	mkdir -p $(DIST) $(BUILD)/zip
-	cd $(STAGE) && $(NO_NETWORK) env $(SDK_ENV) $(SDK_OFFLINE) $(SDK) prepare-content \
-		-i $(INTEGRATION_DIR) -o $(CURDIR)/$(DIST)
-	cd $(STAGE) && $(NO_NETWORK) env $(SDK_ENV) $(SDK_OFFLINE) $(SDK) zip-packs \
-		-i $(PACK_DIR) -o $(abspath $(BUILD))/zip >/dev/null
-	cp $(BUILD)/zip/uploadable_packs/Darktrace.zip $(PACK_ZIP)
-	test -s $(UNIFIED) && test -s $(PACK_ZIP)
+	@rm -rf $(DIST) $(BUILD)/zip
+	@mkdir -p $(DIST) $(BUILD)/zip
+	@cd $(STAGE) && $(SDK_OUTPUT) 'demisto-sdk prepare-content' --quiet -- $(NO_NETWORK) env $(SDK_ENV) $(SDK_OFFLINE) \
+		$(SDK) prepare-content -i $(INTEGRATION_DIR) -o $(CURDIR)/$(DIST)
+	@cd $(STAGE) && $(SDK_OUTPUT) 'demisto-sdk zip-packs' --quiet -- $(NO_NETWORK) env $(SDK_ENV) $(SDK_OFFLINE) \
+		$(SDK) zip-packs -i $(PACK_DIR) -o $(abspath $(BUILD))/zip
+	@cp $(BUILD)/zip/uploadable_packs/Darktrace.zip $(PACK_ZIP)
+	@test -s $(UNIFIED) && test -s $(PACK_ZIP)
 	@echo "Unified integration: $(UNIFIED)"
 	@echo "Installable pack: $(PACK_ZIP)"
 
