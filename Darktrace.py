@@ -233,6 +233,28 @@ class DarktraceApiError(DemistoException):
         self.status = status
 
 
+# How the failures to connect that retrying cannot help read (urllib3 and the resolver word them; lowercase).
+NAME_FAILURE_MARKERS = ('name or service not known', 'nodename nor servname', 'getaddrinfo', 'name resolution',
+                        'failed to resolve', 'temporary failure in name', 'no address associated')
+REFUSED_MARKERS = ('connection refused', 'errno 111', 'actively refused')
+
+
+def has_marker(error: Any, markers: tuple[str, ...]) -> bool:
+    return any(marker in str(error).lower() for marker in markers)
+
+
+def connect_failure_is_final(error: Exception, history: tuple[Any, ...]) -> bool:
+    """Whether a failure to connect is reported at once instead of retried for the whole budget.
+
+    A host name that does not resolve will not resolve seconds later: never retried. A refused connection is tried
+    once more, at once (an appliance restarting its web server), then reported.
+    """
+    if has_marker(error, NAME_FAILURE_MARKERS):
+        return True
+    return has_marker(error, REFUSED_MARKERS) and any(has_marker(earlier.error, REFUSED_MARKERS)
+                                                      for earlier in history)
+
+
 class BudgetedRetry(Retry):
     """urllib3 retries that stop once a wall-clock budget is spent, and report each retry.
 
@@ -257,6 +279,8 @@ class BudgetedRetry(Retry):
 
     def increment(self, method: str | None = None, url: str | None = None, response: Any = None,
                   error: Exception | None = None, _pool: Any = None, _stacktrace: Any = None) -> 'BudgetedRetry':
+        if error is not None and connect_failure_is_final(error, self.history):
+            raise MaxRetryError(_pool, url, error)
         retry = super().increment(method, url, response, error, _pool, _stacktrace)
         wait_s = retry.get_retry_after(response) if response is not None else None
         if wait_s is None:
@@ -942,16 +966,50 @@ class TransportFacts:
     def cause_type(self) -> str:
         return type(self.cause).__name__
 
+    @property
+    def host(self) -> str:
+        return urlsplit(self.base_url).hostname or self.base_url
+
+    @property
+    def port(self) -> int:
+        parts = urlsplit(self.base_url)
+        try:
+            return parts.port or (443 if parts.scheme.lower() == 'https' else 80)
+        except ValueError:
+            return 443 if parts.scheme.lower() == 'https' else 80
+
+    @property
+    def tls_reason(self) -> str:
+        """OpenSSL's reason for a failed handshake ('sslv3 alert handshake failure'), or the error's type."""
+        found = re.search(r'\[ssl(?:: [a-z0-9_]+)?\] ([^(\]\'"]+)', self.detail)
+        return found.group(1).strip() if found else self.cause_type
+
     def is_a(self, types: Any, *markers: str) -> bool:
         return isinstance(self.cause, types) or any(marker in self.detail for marker in markers)
 
 
+# OpenSSL's words for a refused certificate, and for a TLS greeting answered in plain HTTP (the reply's first bytes
+# read as a TLS record: 'HTTP/1.1 400' is no TLS version, or too long a record).
+CERTIFICATE_MARKERS = ('certificate verify failed', 'certificate_verify_failed', 'certificate has expired',
+                       'self signed certificate', 'self-signed certificate', 'unable to get local issuer',
+                       "hostname mismatch", "doesn't match", 'certificate is not valid')
+PLAIN_HTTP_MARKERS = ('wrong version number', 'wrong_version_number', 'record layer failure', 'http_request',
+                      'http request', 'packet length too long', 'unknown protocol')
 CUT_SHORT = ('The reply from Darktrace at {base_url} was cut short (the connection closed part-way through it). ')
 CLOSED_EARLY = 'The connection to {base_url} was closed before Darktrace answered'
 TRANSPORT_RULES: tuple[tuple[Callable[[TransportFacts], Any], str, str], ...] = (
-    (lambda e: e.is_a(requests.exceptions.SSLError, 'sslerror', 'certificate verify failed', '[ssl'), 'tls',
-     'TLS verification of {base_url} failed: the appliance\'s certificate is not trusted by this machine. Install a '
-     'trusted certificate on the appliance, or tick "Trust any certificate (not secure)".'),
+    # A certificate message only when a certificate was refused: "Trust any certificate" cannot help otherwise.
+    (lambda e: e.is_a((), *CERTIFICATE_MARKERS), 'tls',
+     'TLS verification of {base_url} failed: the appliance\'s certificate is not trusted by this machine '
+     '({tls_reason}). Install a trusted certificate on the appliance, or tick "Trust any certificate (not secure)".'),
+    (lambda e: e.is_a((), *PLAIN_HTTP_MARKERS), 'plain_http',
+     '{host} answered on port {port} in plain HTTP, not HTTPS: the server URL {base_url} asks for TLS, which that port '
+     'does not speak. Use http://{host}:{port} if the appliance serves plain HTTP there, or the port where it serves '
+     'HTTPS (443 unless changed).'),
+    (lambda e: e.is_a(requests.exceptions.SSLError, 'sslerror', '[ssl'), 'tls',
+     'The TLS handshake with {host} on port {port} failed ({tls_reason}): the appliance and this machine share no TLS '
+     'version or cipher, or something in between interfered. Check the server URL and any proxy or load balancer '
+     'in between.'),
     (lambda e: e.is_a(requests.exceptions.ProxyError, 'proxyerror'), 'proxy',
      'The proxy refused the connection to {base_url}: check the system proxy, or clear "Use system proxy".'),
     (lambda e: e.is_a((requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError),
@@ -973,11 +1031,13 @@ TRANSPORT_RULES: tuple[tuple[Callable[[TransportFacts], Any], str, str], ...] = 
     (lambda e: e.is_a(requests.exceptions.ReadTimeout, 'read timed out'), 'timeout',
      'Darktrace at {base_url} did not answer within {read_timeout_s} s, even after retrying: the appliance is busy. '
      'Narrow the request (time range, limit) or try again later.'),
-    (lambda e: e.is_a((), 'name or service not known', 'nodename nor servname', 'getaddrinfo', 'name resolution',
-                      'failed to resolve', 'temporary failure in name'), 'dns',
-     'The host name in {base_url} could not be resolved: check the server URL.'),
+    (lambda e: e.is_a((), *NAME_FAILURE_MARKERS), 'dns',
+     'The host name {host} (server URL {base_url}) could not be resolved, so nothing was sent; a name that does not '
+     'resolve is not retried. Check the spelling of the server URL, and that the DNS servers XSOAR uses know the '
+     'appliance.'),
     (lambda e: e.is_a((), 'refused'), 'connection',
-     '{base_url} refused the connection: check the server URL and port, and that the appliance is up.'),
+     '{host} refused the connection on port {port}, also when tried once more: nothing listens there. Check the port '
+     'in the server URL {base_url} (443 for HTTPS unless changed), and that the appliance is up.'),
     (lambda e: e.is_a((), 'reset', 'aborted', 'remotedisconnected', 'closed') and not e.repeatable, 'connection',
      CLOSED_EARLY + '. {not_retried}'),
     (lambda e: e.is_a((), 'reset', 'aborted', 'remotedisconnected', 'closed'), 'connection',
@@ -1576,6 +1636,28 @@ def ascii_hostname(value: str) -> str | None:
     return value if is_hostname(value) else None
 
 
+def idna_remapped(value: str) -> str | None:
+    """The other host name IDNA's mapping (UTS #46) makes of `value`, or None when it keeps the name as typed.
+
+    The mapping drops invisible characters (a zero-width no-break space) and folds compatibility forms (full-width
+    letters), so 'C\ufeffATS.COM' would be sent as cats.com. Such a name is refused, showing the name it would
+    become, rather than sent as a name the user did not type; case alone is no change, as DNS ignores it.
+    """
+    if value.isascii():
+        return None
+    try:
+        ascii_form = '.'.join(idna.encode(label, uts46=True).decode() if label else label for label in value.split('.'))
+        unicode_form = idna.decode(ascii_form)
+    except (idna.IDNAError, UnicodeError):
+        return None
+    return None if unicode_form == value.lower() else unicode_form
+
+
+def visible(text: str) -> str:
+    """`text` with invisible and control characters written as escapes (\\ufeff), so a message shows them."""
+    return ''.join(char if char.isprintable() else f'\\u{ord(char):04x}' for char in text)
+
+
 def parse_endpoint_list(args: dict[str, Any], name: str, maximum: int | None = None) -> list[str]:
     """One or more comma-separated IP addresses or host names (required)."""
     # A value such as '[1, null]' is read as a JSON list, so an entry is not necessarily text.
@@ -2098,6 +2180,11 @@ def get_external_endpoint_details_command(client: Client, args: dict[str, Any]) 
     value = _arg_text(args, 'endpoint_value')
     if endpoint_type == 'IP' and not is_ip(value):
         raise ValueError(f'Invalid "endpoint_value"="{value}": expected an IP address, as endpoint_type is IP.')
+    remapped = idna_remapped(value) if endpoint_type == 'hostname' else None
+    if remapped is not None:
+        raise ValueError(f'Invalid "endpoint_value"="{visible(value)}": IDNA would send it as another host name, '
+                         f'"{remapped}" (it holds invisible or full-width characters that IDNA drops or changes). '
+                         f'Give "{remapped}" if that is the host meant.')
     sent_value = value if endpoint_type == 'IP' else ascii_hostname(value)
     if sent_value is None:
         raise ValueError(f'Invalid "endpoint_value"="{value}": expected a host name such as example.com or '

@@ -10,7 +10,7 @@ are used, so these tests also pass with the real platform modules.
 import json
 import re
 import urllib.parse
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -582,14 +582,39 @@ def test_transport_failures_are_explained(client: Client, requests_mock: Any, er
 
 def test_tls_failure_with_verification_off_is_still_explained(requests_mock: Any) -> None:
     """
-    Given TLS verification is off and the TLS handshake still fails
+    Given TLS verification is off and the TLS handshake still fails (no shared protocol version or cipher)
     When a request is sent
-    Then the failure is reported as a TLS failure, not a raw exception.
+    Then the failure is reported as a TLS handshake failure naming host, port and OpenSSL's reason, not a raw
+    exception, and without advice about certificates (none was refused).
     """
-    requests_mock.get(f'{BASE}/status', exc=requests.exceptions.SSLError('wrong version number'))
+    requests_mock.get(f'{BASE}/status', exc=requests.exceptions.SSLError(
+        "HTTPSConnectionPool(host='dt.example', port=443): Max retries exceeded (Caused by SSLError(SSLError(1, "
+        "'[SSL: SSLV3_ALERT_HANDSHAKE_FAILURE] sslv3 alert handshake failure (_ssl.c:1000)')))"))
     with pytest.raises(DarktraceApiError) as raised:
         Client(BASE, PUBLIC, PRIVATE, verify=False).get_status()
     assert raised.value.kind == 'tls'
+    assert 'TLS handshake with dt.example on port 443 failed (sslv3 alert handshake failure)' in str(raised.value)
+    assert 'certificate' not in str(raised.value).lower()
+
+
+@pytest.mark.parametrize('reason', ['[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1000)',
+                                    '[SSL] record layer failure (_ssl.c:1000)',
+                                    '[SSL: HTTP_REQUEST] http request (_ssl.c:1000)'])
+@pytest.mark.parametrize('verify', [True, False])
+def test_plain_http_behind_an_https_url_is_named(requests_mock: Any, reason: str, verify: bool) -> None:
+    """
+    Given an https URL whose port answers the TLS greeting in plain HTTP (each OpenSSL release words it its own way),
+    with TLS verification on or off
+    When a request is sent
+    Then the error says the port speaks plain HTTP and gives both fixes, and says nothing of certificates.
+    """
+    requests_mock.get('https://dt.example:8080/status', exc=requests.exceptions.SSLError(reason))
+    with pytest.raises(DarktraceApiError) as raised:
+        Client('https://dt.example:8080', PUBLIC, PRIVATE, verify=verify).get_status()
+    assert raised.value.kind == 'plain_http'
+    assert str(raised.value).startswith('dt.example answered on port 8080 in plain HTTP, not HTTPS')
+    assert 'Use http://dt.example:8080' in str(raised.value) and 'port where it serves HTTPS' in str(raised.value)
+    assert 'certificate' not in str(raised.value).lower()
 
 
 def test_retry_policy_retries_only_what_cannot_apply_twice(client: Client) -> None:
@@ -784,14 +809,13 @@ def test_parse_time_arg_absolute_forms(text: str, expected_ms: int) -> None:
 
 @pytest.mark.parametrize('text, offset_ms', [('3 days', -3 * 24 * HOUR_MS), ('2 hours ago', -2 * HOUR_MS),
                                              ('in 30 days', 30 * 24 * HOUR_MS), ('now', 0)])
-def test_parse_time_arg_relative_forms(text: str, offset_ms: int) -> None:
+def test_parse_time_arg_relative_forms(text: str, offset_ms: int, pinned_clocks: int) -> None:
     """
-    Given a relative time argument
+    Given a relative time argument, and the integration's clock at a known moment
     When it is parsed
-    Then it is that far from now (to within a minute), in the past unless it says "in".
+    Then it is that far from that moment, in the past unless it says "in".
     """
-    expected = datetime.now(timezone.utc).timestamp() * 1000 + offset_ms
-    assert abs(Darktrace.parse_time_arg({'t': text}, 't') - expected) < 60_000
+    assert Darktrace.parse_time_arg({'t': text}, 't') == pinned_clocks + offset_ms
 
 
 @pytest.mark.parametrize('text', ['1.5', '-5', '2024-13-01', '2024-02-30T00:00:00Z', 'soonish', '3 fortnights',
@@ -957,14 +981,13 @@ def test_list_model_breaches_defaults_to_the_last_seven_days(client: Client, req
     When darktrace-list-model-breaches runs
     Then it asks for the last 7 days up to now, and sends no minscore.
     """
-    now = int(datetime.now(timezone.utc).timestamp() * 1000)
+    now = 1_781_094_000_000
     mocker.patch.object(Darktrace, 'now_ms', return_value=now)
     requests_mock.get(f'{BASE}/modelbreaches', json=[])
     Darktrace.list_model_breaches_command(client, {})
     query = query_of(requests_mock.last_request)
     assert 'minscore' not in query and query['endtime'] == [str(now)]
-    week_ago = now - 7 * 24 * HOUR_MS
-    assert abs(int(query['starttime'][0]) - week_ago) < 60_000
+    assert int(query['starttime'][0]) == now - 7 * 24 * HOUR_MS
 
 
 def test_list_model_breaches_sorts_newest_first_and_pages(client: Client, requests_mock: Any) -> None:
@@ -1553,6 +1576,27 @@ def test_get_external_endpoint_details_refuses_what_is_not_a_host_name(client: C
     assert requests_mock.call_count == 0
 
 
+@pytest.mark.parametrize('typed, mapped, shown', [
+    ('C\ufeffATS.COM', 'cats.com', 'C\\ufeffATS.COM'),  # a zero-width no-break space, which IDNA drops
+    ('ｃａｔｓ.com', 'cats.com', 'ｃａｔｓ.com'),  # full-width letters, which IDNA folds to ASCII
+    ('bü\u00ADcher.example', 'bücher.example', 'bü\\u00adcher.example'),  # a soft hyphen, dropped
+])
+def test_get_external_endpoint_details_refuses_a_host_name_idna_changes(client: Client, requests_mock: Any,
+                                                                         typed: str, mapped: str, shown: str) -> None:
+    """
+    Given a host name holding characters that IDNA's mapping drops or folds, so that it would become another name
+    When darktrace-get-external-endpoint-details runs for a host name
+    Then it is refused before any request, showing the invisible characters and the name it would have become.
+    """
+    with pytest.raises(ValueError) as refused:
+        Darktrace.get_external_endpoint_details_command(client, {'endpoint_type': 'hostname',
+                                                                 'endpoint_value': typed})
+    assert str(refused.value) == (
+        f'Invalid "endpoint_value"="{shown}": IDNA would send it as another host name, "{mapped}" (it holds invisible '
+        f'or full-width characters that IDNA drops or changes). Give "{mapped}" if that is the host meant.')
+    assert requests_mock.call_count == 0
+
+
 def test_get_external_endpoint_details_lists_contacting_devices(client: Client, requests_mock: Any) -> None:
     """
     Given a host name that devices contacted
@@ -1887,7 +1931,7 @@ def test_post_to_watched_list_sends_the_new_options(client: Client, requests_moc
                                'expiry': '2030-01-31T11:00:00Z', 'source': 'XSOAR'}]
 
 
-def test_post_to_watched_list_relative_expiry(client: Client, requests_mock: Any) -> None:
+def test_post_to_watched_list_relative_expiry(client: Client, requests_mock: Any, pinned_clocks: int) -> None:
     """
     Given a relative expiry "in 30 days" and hostname=false
     When darktrace-post-to-watched-list runs
@@ -1898,7 +1942,7 @@ def test_post_to_watched_list_relative_expiry(client: Client, requests_mock: Any
                                                     'hostname': 'false'})
     body = requests_mock.last_request.json()
     expiry = datetime.strptime(body['expiry'], '%Y-%m-%dT%H:%M:%SZ').replace(tzinfo=timezone.utc)
-    assert abs((expiry - datetime.now(timezone.utc)).total_seconds() - 30 * 86400) < 120
+    assert expiry == datetime.fromtimestamp(pinned_clocks / 1000, timezone.utc) + timedelta(days=30)
     assert body['hostname'] is False
 
 
@@ -4028,7 +4072,7 @@ def test_main_test_module_refuses_a_future_epoch_first_fetch(mocker: Any, reques
     When test-module runs
     Then it fails naming the parameter, before any request.
     """
-    future_s = str(int(datetime.now(timezone.utc).timestamp()) + 7 * 24 * 3600)
+    future_s = str(Darktrace.now_ms() // 1000 + 7 * 24 * 3600)
     _, error = run_main(mocker, 'test-module', params={**PARAMS, 'isFetch': True, 'first_fetch': future_s})
     assert '"First fetch time" (first_fetch)' in error.call_args[0][0] and 'in the future' in error.call_args[0][0]
     assert requests_mock.call_count == 0

@@ -5,6 +5,8 @@
 #
 #   make test         .venv from Pipfile.lock (the image's runtime set and the test tools), then pytest with coverage
 #   make test-newest  .venv-newest from locks/newest/Pipfile.lock (the newest python3 image's set), then the same suite
+#   make clock-check  .venv, then the end-to-end suite with the clocks at each hour of a day, across a year end (~3 min)
+#   make fuzz         .venv, then the argument fuzzing, exploring new examples from a printed seed (FUZZ_SEED=... repeats)
 #   make demo         .venv, then the local runner's demo against the emulator
 #   make docs         .venv, then regenerate the parameter and command reference (README.md, docs/commands.md)
 #   make validate     .venv-sdk (locks/sdk/Pipfile.lock), stage the pack, demisto-sdk validate + xsoar-lint
@@ -70,7 +72,7 @@ NO_NETWORK := $(shell unshare --net --map-root-user true >/dev/null 2>&1 && echo
 # whole output on failure; colour tags removed, exit status kept (tools/sdk_output.py).
 SDK_OUTPUT = $(PYTHON) $(CURDIR)/tools/sdk_output.py --name
 
-.PHONY: test test-newest demo docs validate package stage clean help
+.PHONY: test test-newest clock-check fuzz demo docs validate package stage clean help
 
 # $(call make_venv,<venv>,<lock>,<categories>). The locks are for Python 3.12; another 3.10+ gets a
 # one-line notice (the locked test tools install from 3.10 on).
@@ -111,6 +113,21 @@ test: $(VENV_STAMP)
 test-newest: $(NEWEST_STAMP)
 	$(call run_tests,$(NEWEST_VENV))
 
+# Every test runs with the clocks pinned at one moment (conftest.py); this runs the end-to-end suite at 24 others,
+# so a test that passes only at some hours, or not across a year end, fails here (tools/clock_check.py).
+clock-check: $(VENV_STAMP)
+	$(VENV)/bin/python tools/clock_check.py tests/e2e
+
+# `make test` runs Hypothesis derandomized (the "ci" profile, conftest.py), the same examples every time; this
+# explores new ones. The seed is printed first: FUZZ_SEED=<it> make fuzz draws the same examples again. Whatever it
+# finds goes into tests/test_argument_fuzz.py as an @example, so make test keeps checking it.
+FUZZ_SEED ?= $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+FUZZ_EXAMPLES ?= 300
+fuzz: $(VENV_STAMP)
+	@echo "Fuzzing with seed $(FUZZ_SEED) ($(FUZZ_EXAMPLES) examples per argument); repeat with FUZZ_SEED=$(FUZZ_SEED) make fuzz"
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/python -m pytest -p no:cacheprovider -q --hypothesis-profile=fuzz \
+		--hypothesis-seed=$(FUZZ_SEED) --hypothesis-show-statistics tests/test_argument_fuzz.py tests/test_fetch_property.py
+
 demo: $(VENV_STAMP)
 	$(VENV)/bin/python -m runner --demo
 
@@ -124,7 +141,7 @@ docs: $(VENV_STAMP)
 # pack/ (metadata, incident types and fields, mappers, layouts, playbooks, scripts, release
 # notes) plus the integration's files from the repository root.
 stage:
-	$(PYTHON) tools/stage_content.py --source . --dest $(STAGE)
+	@$(PYTHON) tools/stage_content.py --source . --dest $(STAGE)
 
 validate: $(SDK_STAMP) stage
 	@cd $(STAGE) && $(SDK_OUTPUT) 'demisto-sdk validate' -- $(NO_NETWORK) env $(SDK_ENV) $(SDK) validate -g \
@@ -135,16 +152,16 @@ validate: $(SDK_STAMP) stage
 # zip-packs unifies every item (the integration with its code, image and description; the
 # scripts) and zips the pack as XSOAR's "Upload pack" takes it.
 package: $(SDK_STAMP) stage
-	rm -rf $(DIST) $(BUILD)/zip
-	mkdir -p $(DIST) $(BUILD)/zip
-	cd $(STAGE) && $(NO_NETWORK) env $(SDK_ENV) $(SDK_OFFLINE) $(SDK) prepare-content \
-		-i $(INTEGRATION_DIR) -o $(CURDIR)/$(DIST)
-	# Test playbooks are validated with the pack but not installed with it (one quarantines a device).
-	rm -rf $(STAGE)/$(PACK_DIR)/TestPlaybooks
-	cd $(STAGE) && $(NO_NETWORK) env $(SDK_ENV) $(SDK_OFFLINE) $(SDK) zip-packs \
-		-i $(PACK_DIR) -o $(abspath $(BUILD))/zip >/dev/null
-	cp $(BUILD)/zip/uploadable_packs/DarktraceNDR.zip $(PACK_ZIP)
-	test -s $(UNIFIED) && test -s $(PACK_ZIP)
+	@rm -rf $(DIST) $(BUILD)/zip
+	@mkdir -p $(DIST) $(BUILD)/zip
+	@cd $(STAGE) && $(SDK_OUTPUT) 'demisto-sdk prepare-content' --quiet -- $(NO_NETWORK) env $(SDK_ENV) $(SDK_OFFLINE) \
+		$(SDK) prepare-content -i $(INTEGRATION_DIR) -o $(CURDIR)/$(DIST)
+	@# Test playbooks are validated with the pack but not installed with it (one quarantines a device).
+	@rm -rf $(STAGE)/$(PACK_DIR)/TestPlaybooks
+	@cd $(STAGE) && $(SDK_OUTPUT) 'demisto-sdk zip-packs' --quiet -- $(NO_NETWORK) env $(SDK_ENV) $(SDK_OFFLINE) \
+		$(SDK) zip-packs -i $(PACK_DIR) -o $(abspath $(BUILD))/zip
+	@cp $(BUILD)/zip/uploadable_packs/DarktraceNDR.zip $(PACK_ZIP)
+	@test -s $(UNIFIED) && test -s $(PACK_ZIP)
 	@echo "Unified integration: $(UNIFIED)"
 	@echo "Installable pack: $(PACK_ZIP)"
 

@@ -227,6 +227,7 @@ def other_failures(emu: Emulator) -> list[list[str]]:
     def row(name: str, outcome: Run) -> None:
         # The first clause, with the emulator's random port hidden so the table is the same on every run.
         text = re.sub(r'https?://127\.0\.0\.1:\d+', '<url>', outcome.error.split('Error:\n', 1)[-1])
+        text = re.sub(r'port \d+', 'port <port>', text)
         rows.append([name, 'ok' if outcome.ok else re.split(r'[:.] ', text, maxsplit=1)[0]])
 
     url, public, private = emu.url, emu.public_token, emu.private_token
@@ -243,11 +244,14 @@ def other_failures(emu: Emulator) -> list[list[str]]:
     with Emulator(breaches=10, span_days=1, seed=4, tls=True) as tls_emu:
         row('self-signed certificate', run_operation(tls_emu.url, tls_emu.public_token, tls_emu.private_token,
                                                      TEST_MODULE, {}, retry_budget_seconds='0'))
+    # With the default 60 s budget: neither is retried for it (a refused connection is tried once more, at once).
     row('nothing listening', run_operation(f'http://127.0.0.1:{_free_port()}', public, private, TEST_MODULE, {},
-                                           retry_budget_seconds='1'))
+                                           retry_budget_seconds='60'))
     with unresolvable('darktrace.invalid'):
         row('host name not found', run_operation('https://darktrace.invalid', public, private, TEST_MODULE, {},
-                                                 retry_budget_seconds='0'))
+                                                 retry_budget_seconds='60'))
+    row('https:// URL to a plain-HTTP port', run_operation(url.replace('http://', 'https://'), public, private,
+                                                           TEST_MODULE, {}, retry_budget_seconds='60'))
     emu.inject_fault('status', status=503, path='/status')
     row('503 with retry budget 0', run_operation(url, public, private, TEST_MODULE, {}, retry_budget_seconds='0'))
     emu.inject_fault('status', status=503, count=100, path='/status')

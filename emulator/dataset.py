@@ -27,7 +27,7 @@ import time as time_module
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from emulator import catalog, respond
+from emulator import catalog, clock, respond
 from emulator.respond import AntigenaAction  # noqa: F401 (re-exported for views)
 
 MINUTE_MS = 60_000
@@ -171,7 +171,7 @@ class Dataset:
             raise ValueError('span_days must be > 0')
         self.seed = seed
         self.span_days = span_days
-        self.anchor_ms = floor_to(int(time_module.time() * 1000), MINUTE_MS) if anchor_ms is None else int(anchor_ms)
+        self.anchor_ms = floor_to(clock.host_ms(), MINUTE_MS) if anchor_ms is None else int(anchor_ms)
         # One lock for the whole state: handlers are short, and readers must not see half an update.
         self.lock = threading.RLock()
         self.subnets: dict[int, dict[str, Any]] = {int(s['sid']): dict(s) for s in catalog.SUBNETS}

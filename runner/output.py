@@ -84,6 +84,9 @@ class Output:
         if not isinstance(entry, dict):
             self.print(sanitize(json.dumps(entry, indent=2, ensure_ascii=False, default=str)))
             return
+        if is_field_mapping(entry):
+            self.print(render_markdown(self.redact(mapping_tables(entry)), self.width))
+            return
         if is_error_entry(entry):
             self.error(str(entry.get('Contents') or ''))
             return
@@ -108,6 +111,26 @@ class Output:
         rows = [[self.redact(cell) for cell in row] for row in rows]
         for line in render_table(['id', 'occurred', 'severity', 'name'], rows, self.width):
             self.print(line)
+
+
+def is_field_mapping(value: dict[str, Any]) -> bool:
+    """What get-mapping-fields hands the platform: {record type: {field: description}}, not a War Room entry."""
+    return bool(value) and 'Type' not in value and 'Contents' not in value and all(
+        isinstance(fields, dict) and all(isinstance(text, str) for text in fields.values())
+        for fields in value.values())
+
+
+def mapping_tables(mapping: dict[str, dict[str, str]]) -> str:
+    """One Markdown table per record type, as the mapping editor lists the fields."""
+    def cell(text: str) -> str:
+        return ' '.join(str(text).split()).replace('|', '\\|')
+
+    blocks = []
+    for type_name, fields in mapping.items():
+        rows = [f'| {cell(name)} | {cell(description)} |' for name, description in fields.items()]
+        blocks.append('\n'.join([f'### {type_name}: {len(fields)} fields for mappers', '| Field | Description |',
+                                  '|---|---|', *rows]))
+    return '\n\n'.join(blocks) + '\n'
 
 
 def severity_name(severity: Any) -> str:

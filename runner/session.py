@@ -5,6 +5,8 @@ Exit codes: 0 success, 1 the integration reported an error (a type-4 entry, a fa
 """
 from __future__ import annotations
 
+import difflib
+
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -40,8 +42,7 @@ class Session:
             return EXIT_USAGE
         command_spec = self.spec.command(parsed.command)
         if command_spec is None and parsed.command != 'test-module':
-            known = ', '.join(['test-module', *sorted(self.spec.commands)])
-            self.out.error(f'Unknown command "!{parsed.command}": Darktrace.yml does not define it. Known: {known}.')
+            self.out.error(unknown_command_message(parsed.command, ['test-module', *sorted(self.spec.commands)]))
             return EXIT_USAGE
         if parsed.platform_args:
             self.out.error(f'Note: ignoring {", ".join(sorted(parsed.platform_args))}, which only tells XSOAR how to '
@@ -102,3 +103,17 @@ class Session:
         if self.as_json:
             self.out.json({'cycles': report})
         return code, last_run
+
+
+def unknown_command_message(command: str, known: list[str]) -> str:
+    """Says the command is unknown, suggests the closest known ones, and lists them all one per line, in columns."""
+    close = difflib.get_close_matches(command, known, n=3, cutoff=0.6)
+    lines = [f'Unknown command "!{command}": Darktrace.yml does not define it.']
+    if close:
+        lines.append('Did you mean ' + ' or '.join(f'!{name}' for name in close) + '?')
+    lines.append(f'The {len(known)} commands:')
+    width = max(len(name) for name in known) + 3
+    per_line = max(1, 110 // width)
+    for start in range(0, len(known), per_line):
+        lines.append('  ' + ''.join(f'!{name}'.ljust(width) for name in known[start:start + per_line]).rstrip())
+    return '\n'.join(lines)

@@ -5,6 +5,8 @@ holding the e2e token pairs besides its own. One appliance serves a whole test m
 change state, each on its own objects); before each test its request log is cleared and after it every
 realism switch is put back. A module needing another appliance overrides `emu_server`, keeping those rules.
 After every test, demistomock has its own functions back.
+
+Every clock stands still at one moment for the whole session (`pinned_clocks`, in the repository's conftest.py).
 """
 from __future__ import annotations
 

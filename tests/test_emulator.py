@@ -1165,7 +1165,7 @@ def test_clock_shift_and_the_date_clock_switch(emu: Emulator) -> None:
     then it is an API DATE ERROR; with date_clock='host' the host clock is checked instead."""
     before = emu.now_ms()
     assert emu.shift_clock(7200) - before >= 7_200_000
-    host_date = datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M:%S')
+    host_date = datetime.fromtimestamp(emu.clock.host_ms() / 1000, timezone.utc).strftime('%Y-%m-%d %H:%M:%S')
     headers = Client(emu).headers('/status', date=host_date)
     assert requests.get(emu.url + '/status', headers=headers, timeout=10).json() == {'status': 'API DATE ERROR'}
     emu.set_settings(date_clock='host')

@@ -413,26 +413,53 @@ def test_post_that_never_reached_the_appliance_is_retried_once_it_is_up() -> Non
                if late.dataset.tags[link.tid]['name'] == 'Late')
 
 
+def retries_logged(outcome: Outcome) -> list[str]:
+    return [line for _, line in outcome.logs if 'Darktrace: retrying' in line]
+
+
 def test_connection_refused_is_reported(emu: Emulator) -> None:
     """
-    Given an instance URL where nothing listens
-    When test-module runs with a small retry budget
-    Then the War Room says the connection was refused.
+    Given an instance URL where nothing listens (a real socket, bound and never listening), and the default retry
+    budget
+    When test-module runs
+    Then the connection is tried once more at once, not for the whole budget, and the War Room names the host and
+    the port that refused it.
     """
     with reserved_port() as port:
-        outcome = run_operation(emu, TEST_MODULE, url=f'http://127.0.0.1:{port}', retry_budget_seconds='1')
-    assert_actionable_error(outcome, 'refused the connection')
+        outcome = run_operation(emu, TEST_MODULE, url=f'http://127.0.0.1:{port}', retry_budget_seconds='60')
+    assert_actionable_error(outcome, f'127.0.0.1 refused the connection on port {port}, also when tried once more')
+    assert len(retries_logged(outcome)) == 1, retries_logged(outcome)
 
 
 def test_dns_failure_is_reported(emu: Emulator) -> None:
     """
-    Given a host name that does not resolve (resolution fails locally, no DNS query leaves the machine)
+    Given a host name that does not resolve (resolution fails locally, no DNS query leaves the machine), and the
+    default retry budget
     When test-module runs
-    Then the War Room says the host name could not be resolved.
+    Then it is not retried, and the War Room names the host name that could not be resolved.
     """
     with unresolvable('darktrace.invalid'):
-        outcome = run_operation(emu, TEST_MODULE, url='https://darktrace.invalid', retry_budget_seconds='0')
-    assert_actionable_error(outcome, 'could not be resolved')
+        outcome = run_operation(emu, TEST_MODULE, url='https://darktrace.invalid', retry_budget_seconds='60')
+    assert_actionable_error(outcome, 'The host name darktrace.invalid (server URL https://darktrace.invalid) could '
+                                     'not be resolved', 'not retried')
+    assert retries_logged(outcome) == []
+
+
+@pytest.mark.parametrize('insecure', ['false', 'true'])
+def test_https_url_to_a_plain_http_appliance_is_named(emu: Emulator, insecure: str) -> None:
+    """
+    Given an https URL pointing at the port of a plain-HTTP appliance, with "Trust any certificate" off or on
+    When test-module runs
+    Then the War Room says the port speaks plain HTTP and gives the fixes (http://, or the HTTPS port), without
+    certificate advice, and nothing is retried.
+    """
+    port = emu.url.rsplit(':', 1)[1]
+    outcome = run_operation(emu, TEST_MODULE, url=f'https://127.0.0.1:{port}', insecure=insecure,
+                            retry_budget_seconds='60')
+    assert_actionable_error(outcome, f'127.0.0.1 answered on port {port} in plain HTTP, not HTTPS',
+                            f'Use http://127.0.0.1:{port}')
+    assert 'certificate' not in (outcome.error or '').lower()
+    assert retries_logged(outcome) == []
 
 
 def test_tls_verification_is_on_unless_insecure() -> None:

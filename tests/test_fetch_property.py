@@ -152,7 +152,8 @@ SOURCE_CHOICES = [(Darktrace.FETCH_SOURCE_BREACHES, Darktrace.FETCH_SOURCE_AI_AN
                   (Darktrace.FETCH_SOURCE_BREACHES,), (Darktrace.FETCH_SOURCE_AI_ANALYST,)]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=max(150, settings.default.max_examples), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(breaches=breach_sets(),
        events=event_sets(),
        sources=st.sampled_from(SOURCE_CHOICES[:1] * 4 + SOURCE_CHOICES[1:]),

@@ -533,6 +533,35 @@ def test_runner_usage_errors_exit_2(argv: list[str], fragment: str) -> None:
     assert code == 2 and fragment in stderr
 
 
+def test_unknown_command_suggests_the_closest_and_lists_every_command_on_its_own() -> None:
+    """
+    Given a mistyped command name
+    When the runner is invoked
+    Then it exits 2, suggests the closest command names, and lists every command on lines of its own, not one long
+    comma-separated line.
+    """
+    code, _, stderr = run_cli('!darktrace-get-modl-breach')
+    lines = stderr.splitlines()
+    assert code == 2 and lines[0] == 'Unknown command "!darktrace-get-modl-breach": Darktrace.yml does not define it.'
+    assert lines[1].startswith('Did you mean !darktrace-get-model-breach')
+    listed = [name for line in lines[3:] for name in line.split()]
+    assert '!test-module' in listed and '!darktrace-list-tags' in listed and '!get-mapping-fields' in listed
+    assert all(len(line) <= 120 and ',' not in line for line in lines)
+
+
+def test_get_mapping_fields_prints_a_table_per_record_type() -> None:
+    """
+    Given the emulator
+    When !get-mapping-fields runs
+    Then each mirrored record type is printed as a table of its fields and their descriptions, not nothing.
+    """
+    code, stdout, _ = run_cli('!get-mapping-fields')
+    assert code == 0
+    assert 'Darktrace Model Breach: ' in stdout and 'Darktrace AI Analyst Incident: ' in stdout
+    assert any(line.startswith('pbid') and 'Model breach ID.' in line for line in stdout.splitlines())
+    assert '{' not in stdout
+
+
 # --- fetch mode ---------------------------------------------------------------------------------------------
 
 def fetched(stdout: str) -> list[dict[str, Any]]:

@@ -230,7 +230,8 @@ def test_return_error_raises_during_fetch_incidents(csp: ModuleType, demisto: Mo
     Given: fetch-incidents is running
     When:  return_error is called
     Then:  it raises a plain Exception with the message (so the server keeps the old lastRun),
-           writes no error entry and does not exit
+           writes no error entry and does not exit; the message is logged through the integration logger,
+           which writes its buffer as one demisto.info "Full Integration Log", never demisto.error
     """
     run = xsoar_platform.start_run(demisto=demisto, command='fetch-incidents')
     with pytest.raises(Exception) as raised:
@@ -238,7 +239,25 @@ def test_return_error_raises_during_fetch_incidents(csp: ModuleType, demisto: Mo
     assert type(raised.value) is Exception
     assert str(raised.value) == 'Failed to fetch: boom'
     assert run.results == []
-    assert ('error', 'Failed to fetch: boom') in run.logs
+    assert [level for level, _ in run.logs] == ['info']
+    assert run.logs[0][1].startswith('Full Integration Log:\n') and run.logs[0][1].endswith('\nFailed to fetch: boom')
+
+
+def test_return_error_masks_registered_secrets(csp: ModuleType, demisto: ModuleType) -> None:
+    """
+    Given: a secret registered with the integration logger
+    When:  return_error is called with a message holding it, also inside a word
+    Then:  the entry and the log line have it replaced by <XX_REPLACED> wherever it occurs
+    """
+    run = xsoar_platform.start_run(demisto=demisto, command='darktrace-get-tags-for-device')
+    csp.LOG.add_replace_strs('s3cr3t-value')
+    try:
+        with pytest.raises(SystemExit):
+            csp.return_error('token s3cr3t-value rejected; xs3cr3t-valuex')
+    finally:
+        csp.LOG.replace_strs.clear()
+    assert run.results[0]['Contents'] == 'token <XX_REPLACED> rejected; x<XX_REPLACED>x'
+    assert all('s3cr3t-value' not in line for _, line in run.logs)
 
 
 def test_return_error_prefixes_skip_update_for_get_modified_remote_data(csp: ModuleType, demisto: ModuleType) -> None:
@@ -458,14 +477,32 @@ def test_handle_proxy_reads_environment_only_when_checked(monkeypatch: pytest.Mo
     """
     Given: system proxies in the environment
     When:  handle_proxy runs with the proxy checkbox cleared, then set
-    Then:  it returns no proxies, then the environment's
+    Then:  cleared, it returns no proxies and deletes the proxy variables from the environment; set, it returns the
+           environment's, with an http:// prefix added where one is missing
     """
     monkeypatch.setenv('HTTP_PROXY', 'http://127.0.0.1:3128')
-    monkeypatch.setenv('HTTPS_PROXY', 'http://127.0.0.1:3129')
+    monkeypatch.setenv('https_proxy', 'http://127.0.0.1:3129')
     xsoar_platform.start_run(demisto=demisto, params={'proxy': False})
     assert csp.handle_proxy() == {}
+    assert 'HTTP_PROXY' not in os.environ and 'https_proxy' not in os.environ
+    monkeypatch.setenv('HTTP_PROXY', '127.0.0.1:3128')
+    monkeypatch.setenv('HTTPS_PROXY', 'http://127.0.0.1:3129')
     xsoar_platform.start_run(demisto=demisto, params={'proxy': True})
     assert csp.handle_proxy() == {'http': 'http://127.0.0.1:3128', 'https': 'http://127.0.0.1:3129'}
+
+
+def test_handle_proxy_with_insecure_deletes_the_ca_bundle_variables(monkeypatch: pytest.MonkeyPatch,
+                                                                     csp: ModuleType, demisto: ModuleType) -> None:
+    """
+    Given: CA-bundle variables in the environment
+    When:  handle_proxy runs with the insecure checkbox set
+    Then:  REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE are gone from the environment
+    """
+    monkeypatch.setenv('REQUESTS_CA_BUNDLE', '/tmp/ca.pem')
+    monkeypatch.setenv('CURL_CA_BUNDLE', '/tmp/ca.pem')
+    xsoar_platform.start_run(demisto=demisto, params={'proxy': True, 'insecure': True})
+    csp.handle_proxy()
+    assert 'REQUESTS_CA_BUNDLE' not in os.environ and 'CURL_CA_BUNDLE' not in os.environ
 
 
 def test_demisto_exception_carries_its_parts(csp: ModuleType) -> None:
@@ -707,7 +744,8 @@ def test_retries_mount_on_https_only(csp: ModuleType) -> None:
     assert (https_retry.total, https_retry.connect, https_retry.read, https_retry.status) == (3, 3, 3, 3)
     assert https_retry.backoff_factor == 2
     assert set(https_retry.status_forcelist) == {429, 503}
-    assert https_retry.allowed_methods == frozenset(['GET', 'POST', 'PUT'])
+    # POST among them: the platform's own retries repeat changes, so the integration never uses them for one.
+    assert https_retry.allowed_methods == frozenset(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'])
     assert http_adapter.max_retries.total == 0
 
 
@@ -715,22 +753,24 @@ def test_proxy_setting_decides_environment_trust(monkeypatch: pytest.MonkeyPatch
     """
     Given: system proxies in the environment
     When:  one client is built with proxy=False and another with proxy=True
-    Then:  the first ignores the environment's proxies; the second trusts them and records them
+    Then:  proxy=False deletes the proxy variables from the environment (its session still trusts the environment,
+           where none is left); proxy=True keeps them, adding an http:// prefix where one is missing
     """
     monkeypatch.setenv('HTTPS_PROXY', 'http://127.0.0.1:3129')
-    monkeypatch.delenv('https_proxy', raising=False)
+    monkeypatch.setenv('https_proxy', 'http://127.0.0.1:3129')
     without_proxy = csp.BaseClient(BASE_URL, proxy=False)
+    assert without_proxy._session.trust_env is True
+    assert 'HTTPS_PROXY' not in os.environ and 'https_proxy' not in os.environ
+    monkeypatch.setenv('HTTPS_PROXY', '127.0.0.1:3129')
     with_proxy = csp.BaseClient(BASE_URL, proxy=True)
-    assert without_proxy._session.trust_env is False and without_proxy._proxies == {}
-    assert with_proxy._session.trust_env is True
-    assert with_proxy._proxies['https'] == 'http://127.0.0.1:3129'
+    assert with_proxy._session.trust_env is True and os.environ['HTTPS_PROXY'] == 'http://127.0.0.1:3129'
 
 
-def test_verify_false_silences_insecure_request_warning(csp: ModuleType) -> None:
+def test_verify_false_does_not_silence_insecure_request_warning(csp: ModuleType) -> None:
     """
     Given: warnings that are otherwise always shown
     When:  a client is built with verify=True, then with verify=False
-    Then:  urllib3's InsecureRequestWarning is shown only before the verify=False client exists
+    Then:  urllib3's InsecureRequestWarning is still shown after the verify=False client exists
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
@@ -738,7 +778,7 @@ def test_verify_false_silences_insecure_request_warning(csp: ModuleType) -> None
         warnings.warn('before', urllib3.exceptions.InsecureRequestWarning)
         csp.BaseClient(BASE_URL, verify=False)
         warnings.warn('after', urllib3.exceptions.InsecureRequestWarning)
-    assert [str(w.message) for w in caught] == ['before']
+    assert [str(w.message) for w in caught] == ['before', 'after']
 
 
 def test_trust_any_certificate_mounts_the_platform_ssl_adapter(csp: ModuleType) -> None:

@@ -12,7 +12,8 @@ error, in order) is captured, then:
   printed, followed by one line: `<name>: passed`;
 - on failure: the whole output is printed, only with its colour tags removed, then the command
   that was run and `<name>: failed (exit N)`.
-The exit status is the command's. Standard library only, so the Makefile can call it with the
+With --quiet (`make package`: prepare-content and zip-packs list every file they write, by absolute
+path) a success prints only the summary line. The exit status is the command's. Standard library only, so the Makefile can call it with the
 system Python before any virtual environment exists.
 """
 
@@ -79,10 +80,10 @@ def what_matters(output: str) -> list[str]:
     return kept
 
 
-def report(name: str, command: Sequence[str], returncode: int, output: str) -> str:
-    """What to print for a finished command."""
+def report(name: str, command: Sequence[str], returncode: int, output: str, quiet: bool = False) -> str:
+    """What to print for a finished command; with `quiet`, a success is only its summary line."""
     if returncode == 0:
-        return '\n'.join(what_matters(output) + [f'{name}: passed'])
+        return '\n'.join(([] if quiet else what_matters(output)) + [f'{name}: passed'])
     full = strip_colours(output).rstrip('\n')
     return '\n'.join(([full] if full else []) + [f'command: {shlex.join(command)}',
                                                    f'{name}: failed (exit {returncode})'])
@@ -91,6 +92,8 @@ def report(name: str, command: Sequence[str], returncode: int, output: str) -> s
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--name', required=True, help='what to call the command in the summary line')
+    parser.add_argument('--quiet', action='store_true',
+                        help='on success print only the summary line (for commands that list every file they write)')
     parser.add_argument('command', nargs=argparse.REMAINDER, help='the command to run, after --')
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     command = args.command[1:] if args.command[:1] == ['--'] else args.command
@@ -102,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:
         print(f'{args.name}: could not start {command[0]}: {error}', file=sys.stderr)
         return 127
-    print(report(args.name, command, completed.returncode, completed.stdout),
+    print(report(args.name, command, completed.returncode, completed.stdout, args.quiet),
           file=sys.stdout if completed.returncode == 0 else sys.stderr)
     return completed.returncode
 

@@ -243,7 +243,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        print(stage(args.source, args.dest, args.author))
+        integration_yml = stage(args.source, args.dest, args.author)
+        print(f'Staged the pack for demisto-sdk in {args.dest} (integration: {integration_yml})')
     except (StagingError, OSError, subprocess.CalledProcessError) as error:
         print(f'stage_content: {error}', file=sys.stderr)
         return 1

@@ -18,11 +18,10 @@ import traceback
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone  # noqa: F401  (re-exported, as on the platform)
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union  # noqa: F401
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 import dateparser
 import requests
-import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 from urllib3.util.ssl_ import create_urllib3_context
@@ -109,18 +108,53 @@ def is_debug_mode() -> bool:
 
 def handle_proxy(proxy_param_name: str = 'proxy', checkbox_default_value: bool = False,
                  handle_insecure: bool = True, insecure_param_name: str | None = None) -> dict[str, str]:
-    """Return the system proxies when the instance's proxy checkbox is set, else ``{}``.
+    """The system proxies when the instance's proxy checkbox is set (an ``http://`` prefix added where missing).
 
-    The platform also deletes proxy and CA-bundle variables from the environment here; this
-    stand-in leaves the environment alone because tests share one process, and ``BaseClient``
-    ignores environment proxies by itself when ``proxy`` is False.
+    As on the platform, a cleared checkbox **deletes** the proxy variables from the environment (``skip_proxy``),
+    for the rest of the process; with ``handle_insecure``, a set insecure checkbox deletes the CA-bundle variables.
     """
-    if not demisto.params().get(proxy_param_name, checkbox_default_value):
-        return {}
-    return {
-        'http': os.environ.get('HTTP_PROXY') or os.environ.get('http_proxy', ''),
-        'https': os.environ.get('HTTPS_PROXY') or os.environ.get('https_proxy', ''),
-    }
+    proxies: dict[str, str] = {}
+    if demisto.params().get(proxy_param_name, checkbox_default_value):
+        ensure_proxy_has_http_prefix()
+        proxies = {
+            'http': os.environ.get('HTTP_PROXY') or os.environ.get('http_proxy', ''),
+            'https': os.environ.get('HTTPS_PROXY') or os.environ.get('https_proxy', ''),
+        }
+    else:
+        skip_proxy()
+    if handle_insecure:
+        for name in (insecure_param_name,) if insecure_param_name else ('insecure', 'unsecure'):
+            if demisto.params().get(name, False):
+                skip_cert_verification()
+    return proxies
+
+
+_PROXY_VARIABLES = ('HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy')
+
+
+def skip_proxy() -> None:
+    """Delete the proxy variables from the environment, so no request goes through a proxy."""
+    for name in _PROXY_VARIABLES:
+        os.environ.pop(name, None)
+
+
+def ensure_proxy_has_http_prefix() -> None:
+    """Give each proxy variable without a scheme an ``http://`` prefix."""
+    for name in _PROXY_VARIABLES:
+        value = os.environ.get(name)
+        if value and not value.startswith(('http://', 'https://')):
+            os.environ[name] = 'http://' + value
+
+
+def skip_cert_verification() -> None:
+    """Delete the CA-bundle variables, which would otherwise override a session's ``verify``."""
+    for name in ('REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE'):
+        os.environ.pop(name, None)
+
+
+def get_integration_name() -> str:
+    """The calling integration's brand, from the calling context."""
+    return (getattr(demisto, 'callingContext', None) or {}).get('context', {}).get('IntegrationBrand', '')
 
 
 def urljoin(url: str, suffix: str = '') -> str:
@@ -697,26 +731,93 @@ def return_results(results: Any) -> None:
 
 
 # Commands whose errors the server itself reports; an error entry would be lost for them.
-_SERVER_HANDLED_COMMANDS = ('fetch-incidents', 'fetch-credentials', 'long-running-execution',
-                            'fetch-indicators', 'fetch-events', 'fetch-assets')
+_SERVER_HANDLED_COMMANDS = ('fetch-incidents', 'fetch-credentials', 'long-running-execution', 'fetch-indicators')
+MAX_ERROR_MESSAGE_LENGTH = 50000
+MASK = '<XX_REPLACED>'
+
+
+class IntegrationLogger:
+    """The platform's integration logger: ``LOG(message)`` buffers a line (with every registered secret masked) and
+    ``LOG.print_log()`` writes the buffer as one ``demisto.info('Full Integration Log:\\n...')``.
+
+    Like the platform's, it registers the instance parameters whose names look secret (key, private, password,
+    secret, token, credentials) when it is created; ``add_replace_strs`` registers more. A secret is masked wherever
+    it occurs, even inside a word.
+    """
+
+    SENSITIVE = ('key', 'private', 'password', 'secret', 'token', 'credentials', 'service_account')
+
+    def __init__(self, debug_logging: bool = False) -> None:
+        self.messages: list[str] = []
+        self.replace_strs: list[str] = []
+        self.buffering = True
+        self.debug_logging = debug_logging
+        if not os.getenv('COMMON_SERVER_NO_AUTO_REPLACE_STRS'):
+            self._add_sensitive(demisto.params() or {})
+
+    def _add_sensitive(self, params: dict[str, Any]) -> None:
+        for name, value in params.items():
+            if isinstance(value, dict):
+                self._add_sensitive(value)
+            elif isinstance(value, str) and any(part in name.lower() for part in self.SENSITIVE):
+                self.add_replace_strs(value)
+
+    def encode(self, message: Any) -> str:
+        text = str(message)
+        for secret in self.replace_strs:
+            text = text.replace(secret, MASK)
+        return text
+
+    def __call__(self, message: Any) -> str:
+        text = self.encode(message)
+        if self.buffering:
+            self.messages.append(text)
+            if self.debug_logging:
+                demisto.debug(text)
+        else:
+            demisto.info(text)
+        return text
+
+    def add_replace_strs(self, *secrets: Any) -> None:
+        """Mask these strings (as given, JSON-escaped and URL-encoded) in everything logged from now on."""
+        for secret in secrets:
+            if secret:
+                text = self.encode(secret)
+                self.replace_strs.extend({text, json.dumps(text)[1:-1], quote_plus(text)})
+
+    def set_buffering(self, state: bool) -> None:
+        self.buffering = state
+
+    def print_log(self, verbose: bool = False) -> None:
+        if self.messages:
+            text = 'Full Integration Log:\n' + '\n'.join(self.messages)
+            if not self.debug_logging:  # in debug mode every line was written as it came
+                demisto.info(text)
+            self.messages = []
+
+
+LOG = IntegrationLogger(debug_logging=is_debug_mode())
 
 
 def return_error(message: Any, error: Any = '', outputs: Any = None) -> None:
-    """Write an error entry and end the command (``SystemExit(0)``).
+    """Log the error through LOG, write an error entry and end the command (``SystemExit(0)``).
 
-    During fetch-like commands it raises ``Exception(message)`` instead, so that the server marks
-    the fetch as failed and keeps the previous lastRun.
+    The message (secrets masked) and any traceback go to LOG, then ``LOG.print_log()``: one ``demisto.info``,
+    never ``demisto.error``. During fetch-like commands it raises ``Exception(message)`` instead, so that the
+    server marks the fetch as failed and keeps the previous lastRun; otherwise a message over
+    MAX_ERROR_MESSAGE_LENGTH keeps both ends.
     """
     command = demisto.command()
     is_server_handled = command in _SERVER_HANDLED_COMMANDS
-    if is_debug_mode() and not is_server_handled and any(sys.exc_info()):
-        message = '{}\n\n{}'.format(message, traceback.format_exc())
-    if not isinstance(message, str):
-        message = message.decode('utf-8') if isinstance(message, bytes) else str(message)
-
-    demisto.error(message)
+    message = LOG(message)
     if error:
-        demisto.error(str(error))
+        LOG(str(error))
+    if any(sys.exc_info()):
+        trace = traceback.format_exc()
+        LOG('\n{}'.format(trace))
+        if is_debug_mode():
+            message = '{}\n\n{}'.format(message, trace)
+    LOG.print_log()
 
     if command == 'get-modified-remote-data':
         # The server reads this prefix as "keep the incidents as they are until the next run".
@@ -725,6 +826,9 @@ def return_error(message: Any, error: Any = '', outputs: Any = None) -> None:
 
     if is_server_handled:
         raise Exception(message)
+    if len(message) > MAX_ERROR_MESSAGE_LENGTH:
+        half = MAX_ERROR_MESSAGE_LENGTH // 2
+        message = message[:half] + '...This error body was truncated...' + message[-half:]
     demisto.results({
         'Type': entryTypes['error'],
         'ContentsFormat': formats['text'],
@@ -776,20 +880,19 @@ class BaseClient:
         self._headers = headers
         self._auth = auth
         self._session = requests.Session()
-        if proxy:
-            self._proxies = {
-                'http': os.environ.get('HTTP_PROXY') or os.environ.get('http_proxy', ''),
-                'https': os.environ.get('HTTPS_PROXY') or os.environ.get('https_proxy', ''),
-            }
-        else:
-            self._proxies = {}
-            # The platform clears the proxy variables here; not trusting the environment has the
-            # same effect on this session without touching the process for anyone else.
-            self._session.trust_env = False
         if not verify:
-            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
             self._session.mount('https://', SSLAdapter(verify=verify))
-        self.timeout = float(os.getenv('REQUESTS_TIMEOUT', '') or timeout)
+        # As on the platform: proxy=False deletes the proxy variables from the environment (the session still
+        # trusts the environment); verify=False deletes the CA-bundle variables and does not silence urllib3's
+        # InsecureRequestWarning.
+        if proxy:
+            ensure_proxy_has_http_prefix()
+        else:
+            skip_proxy()
+        if not verify:
+            skip_cert_verification()
+        entity_timeout = os.getenv('REQUESTS_TIMEOUT.' + get_integration_name(), '')
+        self.timeout = float(entity_timeout or os.getenv('REQUESTS_TIMEOUT', '') or timeout)
 
     def __del__(self) -> None:
         try:
@@ -807,7 +910,8 @@ class BaseClient:
         retry = Retry(total=retries, read=retries, connect=retries, status=retries,
                       backoff_factor=backoff_factor, status_forcelist=status_list_to_retry,
                       raise_on_status=raise_on_status, raise_on_redirect=raise_on_redirect,
-                      allowed_methods=frozenset(['GET', 'POST', 'PUT']))
+                      # The platform's own retries repeat POSTs too: never use them for changes.
+                      allowed_methods=frozenset(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']))
         https_adapter = HTTPAdapter(max_retries=retry) if self._verify else \
             SSLAdapter(verify=self._verify, max_retries=retry)
         self._session.mount('https://', https_adapter)
@@ -877,10 +981,6 @@ class BaseClient:
             if params_parser:
                 query = urlencode(params or {}, quote_via=params_parser)
             verify = self._verify
-            if verify is True and not self._session.trust_env:
-                # requests reads the CA bundle variables only when trusting the environment; the
-                # platform keeps honouring them when it ignores proxies.
-                verify = os.environ.get('REQUESTS_CA_BUNDLE') or os.environ.get('CURL_CA_BUNDLE') or True
 
             res = self._session.request(method, address, verify=verify, params=query, data=data,
                                         json=json_data, files=files, headers=headers, auth=auth,

@@ -10,7 +10,7 @@ from e2e_support import outputs, params_for, requests_to, run, run_params
 from emulator import Emulator
 
 
-def test_post_to_watched_list(emu: Emulator) -> None:
+def test_post_to_watched_list(emu: Emulator, pinned_clocks: int) -> None:
     """
     Given an endpoint that is not watched
     When darktrace-post-to-watched-list adds it with a description, a source and an expiry
@@ -23,7 +23,7 @@ def test_post_to_watched_list(emu: Emulator) -> None:
     expiry = datetime.fromisoformat(watched.pop('expiry').replace('Z', '+00:00'))
     assert watched == {'endpoint': 'watch-me.example.com', 'Watched': True,
                        'description': 'Seen in a phishing campaign', 'source': 'XSOAR'}
-    assert abs(expiry - (datetime.now(timezone.utc) + timedelta(days=30))) < timedelta(hours=1)
+    assert expiry == datetime.fromtimestamp(pinned_clocks / 1000, timezone.utc) + timedelta(days=30)
     entry = emu.dataset.watched['watch-me.example.com']
     assert entry.description == 'Seen in a phishing campaign' and entry.source == 'XSOAR'
     assert entry.expiry == expiry.strftime('%Y-%m-%dT%H:%M:%SZ')
