@@ -114,6 +114,7 @@ TIME_ARGUMENT_FORMS = ('an ISO 8601 time such as 2024-01-31T13:00:00Z, a relativ
 TIME_KEYS = frozenset({
     'time', 'timems', 'creationTime', 'firstSeen', 'lastSeen', 'firsttime', 'firstTime',
     'createdAt', 'expiry', 'expires', 'start', 'end', 'timestamp', 'contactTime', 'lastTime',
+    'firstseen', 'lastseen',  # guide ambiguity 27: /antigena and /devicesearch examples write them in lower case
 })
 EPOCH_MS_FLOOR = 10 ** 11  # smaller numbers are not millisecond timestamps (durations, zero expiries)
 ADVANCED_SEARCH_SIZE = 10000
@@ -2585,9 +2586,20 @@ def parse_connections(args: dict[str, Any], name: str) -> list[dict[str, Any]]:
     return connections
 
 
-def respond_reason(args: dict[str, Any]) -> str:
-    """The reason Darktrace records with the change, marked as coming from Cortex XSOAR."""
-    return XSOAR_COMMENT_PREFIX + require_text(args, 'reason', MAX_COMMENT_LENGTH)
+def respond_reason(args: dict[str, Any]) -> dict[str, str]:
+    """{"reason": ...} as Darktrace records it with the change, marked as coming from Cortex XSOAR; empty when no
+    reason is given (guide 2.13: recommended, required only where "Audit Antigena" is on)."""
+    reason = parse_text(args, 'reason', MAX_COMMENT_LENGTH)
+    return {'reason': XSOAR_COMMENT_PREFIX + reason} if reason else {}
+
+
+def _audit_refusal(error: DarktraceApiError, body: dict[str, Any]) -> DarktraceApiError:
+    """A 400 to a change sent without a reason: where RESPOND is audited the appliance requires one (guide 2.13)."""
+    if error.kind != 'input' or body.get('reason'):
+        return error
+    return DarktraceApiError('reason_required', (
+        f'{error} This appliance may audit RESPOND actions ("Audit Antigena" in System Config), in which case every '
+        'change needs a reason: nothing was changed, so run the command again with reason="...".'), error.status)
 
 
 def _respond_call(call: Callable[[], Parsed], change: bool) -> Parsed:
@@ -2645,9 +2657,40 @@ def respond_action_row(context: dict[str, Any]) -> dict[str, Any]:
             'Expires': context.get('expires'), 'Model breach': context.get('pbid') or None}
 
 
+def respond_reply_parts(reply: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """(actions, blocked connections, devices) of a GET /antigena reply: a bare array of actions, or an object
+    {actions, connections?, devices?} when includeconnections or fulldevicedetails is sent (guide 2.13)."""
+    def records(value: Any) -> list[dict[str, Any]]:
+        return [item for item in as_list(value) if isinstance(item, dict)]
+    if isinstance(reply, dict) and 'actions' in reply:
+        return records(reply['actions']), records(reply.get('connections')), records(reply.get('devices'))
+    return records(reply), [], []
+
+
 def _find_action(reply: Any, codeid: int) -> dict[str, Any] | None:
-    return next((item for item in as_list(reply) if isinstance(item, dict) and str(item.get('codeid')) == str(codeid)),
-                None)
+    actions, _, _ = respond_reply_parts(reply)
+    return next((item for item in actions if str(item.get('codeid')) == str(codeid)), None)
+
+
+def _with_device_details(context: dict[str, Any], connections: list[dict[str, Any]],
+                         devices: dict[Any, dict[str, Any]], show_connections: bool) -> dict[str, Any]:
+    """An action's context with its device's details and the connections RESPOND blocked for that device: the
+    guide's reply lists both per device (did), not per action."""
+    device = devices.get(str(context.get('did')))
+    if device is not None:
+        context['device'] = iso_times(device)
+    if show_connections:
+        context['blockedConnections'] = [iso_times(connection) for connection in connections
+                                         if str(connection.get('did')) == str(context.get('did'))]
+    return context
+
+
+def _blocked_connections_table(connections: list[dict[str, Any]]) -> str:
+    rows = [{'Device': connection.get('did'), 'Action': connection.get('label') or connection.get('action'),
+             'Direction': connection.get('direction'), 'IP': connection.get('ip'), 'Port': connection.get('port'),
+             'Time': ms_to_iso(connection.get('timems')) or connection.get('time')} for connection in connections]
+    return markdown_table(f'Connections RESPOND blocked ({len(rows)})', rows,
+                          ['Device', 'Action', 'Direction', 'IP', 'Port', 'Time'], 'Darktrace.RespondAction')
 
 
 def list_respond_actions_command(client: Client, args: dict[str, Any]) -> CommandResults:
@@ -2657,39 +2700,47 @@ def list_respond_actions_command(client: Client, args: dict[str, Any]) -> Comman
     need_confirming = parse_bool(args, 'need_confirming')
     include_history = parse_bool(args, 'include_history')
     include_connections = parse_bool(args, 'include_connections')
+    full_device_details = parse_bool(args, 'full_device_details')
     start_ms, end_ms = parse_time_range(args, 'start_time', 'end_time')
     limit = parse_limit(args)
-    # includehistory and includeconnections are not in the API notes this integration follows: they are named as
-    # the darktrace-sdk library documents them (UNVERIFIED on appliances), so they are sent only when asked for.
+    # guide 2.13: `did` is not in the parameter table (its workflow uses it), so the reply is filtered on it too.
     reply = _respond_call(lambda: client.get_respond_actions({
         'did': did, 'pbid': pbid, 'includecleared': include_cleared or None, 'needconfirming': need_confirming or None,
         'includehistory': include_history or None, 'includeconnections': include_connections or None,
-        'starttime': start_ms, 'endtime': end_ms}), change=False)
+        'fulldevicedetails': full_device_details or None, 'starttime': start_ms, 'endtime': end_ms}), change=False)
+    actions, connections, devices = respond_reply_parts(reply)
     now = now_ms()
-    actions = sorted((a for a in as_list(reply) if isinstance(a, dict)), key=lambda a: _epoch_ms(a.get('start')),
-                     reverse=True)
-    contexts = [respond_action_context(action, now) for action in actions]
+    actions = sorted(actions, key=lambda a: _epoch_ms(a.get('start')), reverse=True)
+    by_did = {str(device.get('did')): device for device in devices}
+    contexts = [_with_device_details(respond_action_context(action, now), connections, by_did, include_connections)
+                for action in actions]
     # The same filters again, in case an appliance ignores one of them.
     contexts = [c for c in contexts if (include_cleared or c['state'] != 'cleared')
-                and (not need_confirming or c['state'] == 'pending')]
+                and (not need_confirming or c['state'] == 'pending') and (did is None or str(c.get('did')) == str(did))]
     shown = contexts[:limit]
+    readable = markdown_table(f'Darktrace RESPOND actions ({len(shown)} of {len(contexts)}, newest first)',
+                              [respond_action_row(c) for c in shown], RESPOND_HEADERS, 'Darktrace.RespondAction')
+    if include_connections:
+        shown_dids = {str(c.get('did')) for c in shown}
+        readable += '\n' + _blocked_connections_table([c for c in connections if str(c.get('did')) in shown_dids])
     return CommandResults(outputs_prefix='Darktrace.RespondAction', outputs_key_field='codeid', outputs=shown,
-                          readable_output=markdown_table(
-                              f'Darktrace RESPOND actions ({len(shown)} of {len(contexts)}, newest first)',
-                              [respond_action_row(c) for c in shown], RESPOND_HEADERS, 'Darktrace.RespondAction'),
-                          raw_response=reply)
+                          readable_output=readable, raw_response=reply)
+
+
+def _read_action(client: Client, codeid: int, did: int | None) -> dict[str, Any] | None:
+    return _find_action(_respond_call(lambda: client.get_respond_actions({'did': did, 'includecleared': True}),
+                                      change=False), codeid)
 
 
 def _read_back(client: Client, codeid: int, did: int | None, done: str, expected: tuple[str, ...],
-               reply: Any) -> CommandResults:
+               reply: Any, note: str = '') -> CommandResults:
     """The action as Darktrace reports it after a confirmed change.
 
     A failed read-back is reported, not raised: the change was made, and an error could lead someone to repeat it.
     """
     problem = ''
     try:
-        record = _find_action(_respond_call(lambda: client.get_respond_actions(
-            {'did': did, 'includecleared': True}), change=False), codeid)
+        record = _read_action(client, codeid, did)
         if record is None:
             problem = f'its list of actions does not show action {codeid}'
     except DarktraceApiError as error:
@@ -2705,14 +2756,24 @@ def _read_back(client: Client, codeid: int, did: int | None, done: str, expected
         readable += (f'\nDarktrace confirmed the change, but now reports the action as {context["state"]} '
                      f'(expected {" or ".join(expected)}).\n')
     return CommandResults(outputs_prefix='Darktrace.RespondAction', outputs_key_field='codeid', outputs=context,
-                          readable_output=readable, raw_response=reply)
+                          readable_output=readable + note, raw_response=reply)
+
+
+def _post_respond_change(client: Client, body: dict[str, Any]) -> Any:
+    """POST /antigena once. The guide documents no reply (2.13), so any reply but an error is taken as accepted and
+    the read-back decides; a reply that says the change failed is an error."""
+    try:
+        reply = _respond_call(lambda: client.change_respond_action(body), change=True)
+    except DarktraceApiError as error:
+        raise _audit_refusal(error, body) from None
+    if isinstance(reply, dict) and str(reply.get('response', 'SUCCESS')).upper() != 'SUCCESS':
+        raise _unconfirmed('POST /antigena', reply)
+    return reply
 
 
 def _change_respond_action(client: Client, codeid: int, body: dict[str, Any], did: int | None, done: str,
                            expected: tuple[str, ...]) -> CommandResults:
-    reply = _respond_call(lambda: client.change_respond_action({'codeid': codeid, **body}), change=True)
-    if not _confirms(reply):
-        raise _unconfirmed('POST /antigena', reply)
+    reply = _post_respond_change(client, {'codeid': codeid, **body})
     return _read_back(client, codeid, did, done, expected, reply)
 
 
@@ -2732,7 +2793,7 @@ def _set_respond_state(change: str, client: Client, args: dict[str, Any]) -> Com
     duration = {'duration': require_duration(args, 'duration')} if takes_duration else {}
     reason = respond_reason(args)
     done = done.format(duration=_duration_text(duration['duration']) if duration else '')
-    return _change_respond_action(client, codeid, {**sent, **duration, 'reason': reason}, None,
+    return _change_respond_action(client, codeid, {**sent, **duration, **reason}, None,
                                   f'RESPOND action {codeid} {done}', expected)
 
 
@@ -2741,13 +2802,9 @@ clear_respond_action_command = partial(_set_respond_state, 'clear')
 reactivate_respond_action_command = partial(_set_respond_state, 'reactivate')
 
 
-def extend_respond_action_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    """Darktrace takes the new TOTAL duration, counted from the action's start; a shorter total is refused."""
-    codeid = require_int(args, 'codeid', minimum=1)
-    total_s = require_duration(args, 'duration')
-    reason = respond_reason(args)
-    action = _find_action(_respond_call(lambda: client.get_respond_actions({'includecleared': True}), change=False),
-                          codeid)
+def _extendable_action(client: Client, codeid: int) -> dict[str, Any]:
+    """The action to extend, refused when Darktrace lists no such action or it no longer runs."""
+    action = _read_action(client, codeid, None)
     if action is None:
         raise DarktraceApiError('not_found', f'Darktrace lists no RESPOND action with code ID {codeid}: check the '
                                              'codeid (!darktrace-list-respond-actions include_cleared=true).')
@@ -2756,18 +2813,79 @@ def extend_respond_action_command(client: Client, args: dict[str, Any]) -> Comma
     if state in ('cleared', 'expired'):
         raise DarktraceApiError('refused', f'RESPOND action {codeid} is {state}, so it cannot be extended: use '
                                            '!darktrace-reactivate-respond-action to run it again.')
-    start_ms, expires_ms = _epoch_ms(action.get('start')), _epoch_ms(action.get('expires'))
-    if start_ms and expires_ms and start_ms + total_s * 1000 < expires_ms:
-        current_s = int(expires_ms - start_ms) // 1000
-        raise DarktraceApiError('refused', (
-            f'Invalid "duration"="{_arg_text(args, "duration")}": duration is the new TOTAL length of the action, '
-            f'counted from its start at {ms_to_iso(start_ms)}, and the action already runs for '
-            f'{_duration_text(current_s)} (until {ms_to_iso(expires_ms)}). To add time, give more than that, such '
-            f'as "{_duration_text(current_s + 3600)}" to add one hour.'))
-    return _change_respond_action(client, codeid, {'duration': total_s, 'reason': reason},
-                                  _int_or_value(action.get('did')),
-                                  f'RESPOND action {codeid} extended to {_duration_text(total_s)} in total',
-                                  ('active', 'pending'))
+    return action
+
+
+def _ended_meanwhile(client: Client, codeid: int, error: DarktraceApiError) -> DarktraceApiError:
+    """A refused extension: if the action expired or was cleared since it was read, say so (nothing was changed)."""
+    try:
+        action = _read_action(client, codeid, None)
+    except DarktraceApiError:
+        return error
+    state = respond_action_state(action, now_ms()) if action else 'gone'
+    if state not in ('cleared', 'expired'):
+        return error
+    return DarktraceApiError('refused', (
+        f'RESPOND action {codeid} {state} before the extension reached Darktrace, which refused it: nothing was '
+        f'changed. Use !darktrace-reactivate-respond-action to run it again. ({error})'), error.status)
+
+
+# How far apart two expiries may be and still count as the same (clock skew, whole seconds).
+EXPIRY_TOLERANCE_MS = 60_000
+
+
+def _corrected_if_counted_from_start(client: Client, action: dict[str, Any], sent_s: int, target_ms: float,
+                                     reason: dict[str, str]) -> bool:
+    """Guide 2.13 counts an extension's duration from now; under the other reading of its text (ambiguity 8) an
+    appliance counts it from the action's start and the action now ends too early. That shows in the new expiry
+    (start + duration): then one more POST sets the expiry asked for. True when it was sent."""
+    codeid, start_ms = action.get('codeid'), _epoch_ms(action.get('start'))
+    try:
+        record = _read_action(client, codeid, None)
+    except DarktraceApiError:
+        return False  # the read-back reports it
+    expires_ms = _epoch_ms(record.get('expires')) if record else 0
+    if not (start_ms and expires_ms) or abs(expires_ms - target_ms) <= EXPIRY_TOLERANCE_MS \
+            or abs(expires_ms - (start_ms + sent_s * 1000)) > EXPIRY_TOLERANCE_MS:
+        return False
+    _post_respond_change(client, {'codeid': codeid, 'duration': math.ceil((target_ms - start_ms) / 1000), **reason})
+    return True
+
+
+def extend_respond_action_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    """Extends an action BY `duration`. Darktrace sets the action to end `duration` seconds after the POST (guide
+    2.13: "100 seconds remaining, duration 110 extends by 10 seconds"), so the time it still has left is added."""
+    codeid = require_int(args, 'codeid', minimum=1)
+    extension_s = require_duration(args, 'duration')
+    reason = respond_reason(args)
+    action = _extendable_action(client, codeid)
+    expires_ms = _epoch_ms(action.get('expires'))
+    remaining_s = max(0, math.ceil((expires_ms - now_ms()) / 1000)) if expires_ms else 0
+    body = {'codeid': codeid, 'duration': remaining_s + extension_s, **reason}
+    try:
+        reply = _post_respond_change(client, body)
+    except DarktraceApiError as error:
+        raise _ended_meanwhile(client, codeid, error) if error.kind == 'input' else error from None
+    note = ''
+    if expires_ms:
+        target_ms = expires_ms + extension_s * 1000
+        note = (f'\nAsked: {_duration_text(extension_s)} more than the {_duration_text(remaining_s)} it had left, '
+                f'so until about {ms_to_iso(target_ms)}.\n')
+        if _corrected_if_counted_from_start(client, action, body['duration'], target_ms, reason):
+            note += ('This appliance counted the duration from the action\'s start rather than from now, which ended '
+                     'the action too early; a second request set the expiry asked for.\n')
+    return _read_back(client, codeid, _int_or_value(action.get('did')),
+                      f'RESPOND action {codeid} extended by {_duration_text(extension_s)}', ('active', 'pending'),
+                      reply, note)
+
+
+def _created_codeid(reply: Any) -> int | None:
+    """The new action's id: the guide's example reply is {"code": 10170}, its text says "the codeid" (guide 2.14,
+    ambiguity 14), so either key is read."""
+    if not isinstance(reply, dict):
+        return None
+    codeid = _number(reply['code'] if 'code' in reply else reply.get('codeid'))
+    return codeid if isinstance(codeid, int) and codeid > 0 else None
 
 
 def create_respond_action_command(client: Client, args: dict[str, Any]) -> CommandResults:
@@ -2782,15 +2900,19 @@ def create_respond_action_command(client: Client, args: dict[str, Any]) -> Comma
     if action != 'connection' and connections:
         raise ValueError(f'Invalid "connections": only the connection action takes connections, not {action}. '
                          'Leave connections out, or use action=connection.')
-    body: dict[str, Any] = {'did': did, 'action': action, 'duration': duration_s, 'reason': reason}
+    body: dict[str, Any] = {'did': did, 'action': action, 'duration': duration_s, **reason}
     if connections:
         body['connections'] = connections
-    reply = _respond_call(lambda: client.create_respond_action(body), change=True)
-    codeid = _number(reply.get('codeid')) if isinstance(reply, dict) else None
-    if not isinstance(codeid, int) or codeid <= 0:
+    try:
+        reply = _respond_call(lambda: client.create_respond_action(body), change=True)
+    except DarktraceApiError as error:
+        raise _audit_refusal(error, body) from None
+    codeid = _created_codeid(reply)
+    if codeid is None:
         raise _unconfirmed('POST /antigena/manual', reply)
+    # The raw reply keeps `codeid` under that name whichever key Darktrace used: playbooks read it (extend-context).
     return _read_back(client, codeid, did, f'RESPOND action {codeid} created: {action} on device {did} for '
-                                           f'{_duration_text(duration_s)}', ('active',), reply)
+                                           f'{_duration_text(duration_s)}', ('active',), {**reply, 'codeid': codeid})
 
 
 ''' FETCH INCIDENTS '''

@@ -2237,13 +2237,68 @@ def test_list_respond_actions_sends_every_filter(client: Client, requests_mock: 
     """
     requests_mock.get(f'{BASE}/antigena', json=respond_actions())
     result = Darktrace.list_respond_actions_command(client, {
-        'did': '34', 'pbid': '10181', 'include_cleared': 'true', 'need_confirming': 'false', 'include_history': 'true',
-        'include_connections': 'true', 'start_time': '2024-06-01T00:00:00Z', 'end_time': '2024-06-03T12:00:00Z',
-        'limit': '2'})
+        'pbid': '10181', 'include_cleared': 'true', 'need_confirming': 'false', 'include_history': 'true',
+        'include_connections': 'true', 'full_device_details': 'true', 'start_time': '2024-06-01T00:00:00Z',
+        'end_time': '2024-06-03T12:00:00Z', 'limit': '2'})
     assert query_of(requests_mock.last_request) == {
-        'did': ['34'], 'pbid': ['10181'], 'includecleared': ['true'], 'includehistory': ['true'],
-        'includeconnections': ['true'], 'starttime': ['1717200000000'], 'endtime': ['1717416000000']}
+        'pbid': ['10181'], 'includecleared': ['true'], 'includehistory': ['true'], 'includeconnections': ['true'],
+        'fulldevicedetails': ['true'], 'starttime': ['1717200000000'], 'endtime': ['1717416000000']}
     assert len(result.outputs) == 2 and 'RESPOND actions (2 of ' in result.readable_output
+
+
+def test_list_respond_actions_filters_on_the_device_itself(client: Client, requests_mock: Any) -> None:
+    """
+    Given an appliance that ignores `did` on /antigena (the guide's parameter table has no `did`, guide 2.13)
+    When darktrace-list-respond-actions runs with did=34
+    Then did is sent, and only that device's actions are listed.
+    """
+    requests_mock.get(f'{BASE}/antigena', json=respond_actions())
+    result = Darktrace.list_respond_actions_command(client, {'did': '34', 'include_cleared': 'true'})
+    assert query_of(requests_mock.last_request) == {'did': ['34'], 'includecleared': ['true']}
+    assert {action['did'] for action in result.outputs} == {34}
+
+
+BLOCKED = [{'action': 'connection', 'label': 'Block matching connections', 'did': 6, 'direction': 'outgoing',
+            'ip': '198.51.100.102', 'port': 443, 'timems': 1717414200000, 'time': '2024-06-03 11:30:00'}]
+DEVICES = [{'did': 6, 'ip': '172.16.5.11', 'hostname': 'ws-finance-07', 'firstseen': 1717000000000}]
+
+
+@pytest.mark.parametrize('reply, connections, devices', [
+    ({'actions': 'ACTIONS', 'connections': BLOCKED}, True, False),
+    ({'actions': 'ACTIONS', 'devices': DEVICES}, False, True),
+    ({'actions': 'ACTIONS', 'connections': BLOCKED, 'devices': DEVICES}, True, True),
+    ('ACTIONS', False, False),
+])
+def test_list_respond_actions_reads_every_reply_shape(client: Client, requests_mock: Any, mocker: Any, reply: Any,
+                                                      connections: bool, devices: bool) -> None:
+    """
+    Given the guide's reply shapes of /antigena: an array, {actions, connections}, {actions, devices} or all three
+    When darktrace-list-respond-actions runs with include_connections and full_device_details as asked
+    Then every action is listed; the blocked connections of a device go with its actions (context and a War Room
+    table, ISO times) and its details under `device`.
+    """
+    mocker.patch.object(Darktrace, 'now_ms', return_value=RESPOND_NOW_MS)
+    actions = respond_actions()
+    body = actions if reply == 'ACTIONS' else {**reply, 'actions': actions}
+    requests_mock.get(f'{BASE}/antigena', json=body)
+    result = Darktrace.list_respond_actions_command(client, {
+        'include_cleared': 'true', 'include_connections': str(connections).lower(),
+        'full_device_details': str(devices).lower()})
+    by_codeid = {action['codeid']: action for action in result.outputs}
+    assert sorted(by_codeid) == [5001, 5002, 5003, 5004, 5005]
+    if connections:
+        assert by_codeid[5002]['blockedConnections'] == [{**BLOCKED[0], 'timems': '2024-06-03T11:30:00.000Z',
+                                                          'time': '2024-06-03T11:30:00.000Z'}]
+        assert by_codeid[5001]['blockedConnections'] == []
+        assert '### Connections RESPOND blocked (1)' in result.readable_output
+        assert '| 6 | Block matching connections | outgoing | 198.51.100.102 | 443 | 2024-06-03T11:30:00.000Z |' \
+            in result.readable_output
+    else:
+        assert 'blockedConnections' not in by_codeid[5002] and 'blocked (' not in result.readable_output
+    if devices:
+        assert by_codeid[5002]['device']['hostname'] == 'ws-finance-07'
+        assert by_codeid[5002]['device']['firstseen'] == '2024-05-29T16:26:40.000Z'
+    assert ('device' in by_codeid[5002]) is devices and 'device' not in by_codeid[5001]
 
 
 def test_list_respond_actions_filters_again_when_the_appliance_ignores_a_filter(client: Client, requests_mock: Any,
@@ -2346,31 +2401,71 @@ def test_respond_change_unconfirmed_is_an_error(client: Client, requests_mock: A
     assert requests_mock.call_count == 1
 
 
-def test_extend_respond_action_sends_the_new_total(client: Client, requests_mock: Any, mocker: Any) -> None:
+def test_extend_respond_action_adds_to_the_time_left(client: Client, requests_mock: Any, mocker: Any) -> None:
     """
-    Given an active action that started at 11:30 and runs 2 hours
-    When darktrace-extend-respond-action runs with duration "4 hours"
-    Then the action is read first, the POST carries the new total in seconds, and the read-back is by its device.
+    Given an active action with 1.5 hours left (it ends at 13:30)
+    When darktrace-extend-respond-action runs with duration "2 hours"
+    Then the action is read first, the POST carries the time left plus 2 hours (guide 2.13: the duration runs from
+    now), the read-back is by its device, and the War Room shows the new expiry, 2 hours after the old one.
     """
     mocker.patch.object(Darktrace, 'now_ms', return_value=RESPOND_NOW_MS)
     actions = respond_actions()
-    extended = _after_change(actions, 5002, expires=actions[1]['start'] + 4 * 3600 * 1000)
-    requests_mock.get(f'{BASE}/antigena', [{'json': actions}, {'json': extended}])
+    extended = _after_change(actions, 5002, expires=actions[1]['expires'] + 2 * 3600 * 1000)
+    requests_mock.get(f'{BASE}/antigena', [{'json': actions}, {'json': extended}, {'json': extended}])
     post = requests_mock.post(f'{BASE}/antigena', json={'response': 'SUCCESS'})
-    result = Darktrace.extend_respond_action_command(client, {'codeid': '5002', 'duration': '4 hours',
+    result = Darktrace.extend_respond_action_command(client, {'codeid': '5002', 'duration': '2 hours',
                                                               'reason': 'Still investigating'})
-    first, _, last = requests_mock.request_history
-    assert query_of(first) == {'includecleared': ['true']}
-    assert json_body(post.last_request) == {'codeid': 5002, 'duration': 14400,
+    assert post.call_count == 1
+    assert query_of(requests_mock.request_history[0]) == {'includecleared': ['true']}
+    assert json_body(post.last_request) == {'codeid': 5002, 'duration': 5400 + 7200,
                                             'reason': '[Cortex XSOAR] Still investigating'}
-    assert query_of(last) == {'did': ['6'], 'includecleared': ['true']}
+    assert query_of(requests_mock.last_request) == {'did': ['6'], 'includecleared': ['true']}
     assert result.outputs['expires'] == '2024-06-03T15:30:00.000Z' and result.outputs['state'] == 'active'
-    assert 'extended to 4 hours in total' in result.readable_output
+    assert 'extended by 2 hours' in result.readable_output
+    assert '2 hours more than the 90 minutes it had left, so until about 2024-06-03T15:30:00.000Z' \
+        in result.readable_output
+
+
+def test_extend_respond_action_corrects_an_appliance_counting_from_the_start(client: Client, requests_mock: Any,
+                                                                             mocker: Any) -> None:
+    """
+    Given an appliance that counts an extension's duration from the action's start (the other reading of the
+    guide's text), so the first POST ends the action too early
+    When darktrace-extend-respond-action runs with "2 hours" on an action that started at 11:30 and ends at 13:30
+    Then one more POST sets the total from the start to end at 15:30, and the War Room says why.
+    """
+    mocker.patch.object(Darktrace, 'now_ms', return_value=RESPOND_NOW_MS)
+    actions = respond_actions()
+    start = actions[1]['start']
+    too_early = _after_change(actions, 5002, expires=start + (5400 + 7200) * 1000)
+    right = _after_change(actions, 5002, expires=actions[1]['expires'] + 7200 * 1000)
+    requests_mock.get(f'{BASE}/antigena', [{'json': actions}, {'json': too_early}, {'json': right}])
+    post = requests_mock.post(f'{BASE}/antigena', json={'response': 'SUCCESS'})
+    result = Darktrace.extend_respond_action_command(client, {'codeid': '5002', 'duration': '2 hours', 'reason': 'x'})
+    assert [json_body(r)['duration'] for r in post.request_history] == [12600, 4 * 3600]
+    assert result.outputs['expires'] == '2024-06-03T15:30:00.000Z'
+    assert 'counted the duration from the action\'s start' in result.readable_output
+
+
+def test_extend_respond_action_that_expired_meanwhile(client: Client, requests_mock: Any, mocker: Any) -> None:
+    """
+    Given an action that is active when read, but expired when the extension reaches Darktrace, which refuses it
+    When darktrace-extend-respond-action runs
+    Then the error says it expired before the extension arrived, that nothing changed, and to reactivate it.
+    """
+    requests_mock.get(f'{BASE}/antigena', json=respond_actions())
+    post = requests_mock.post(f'{BASE}/antigena', status_code=400,
+                              json={'error': 'Action 5002 is expired', 'response': 'INPUT ERROR'})
+    mocker.patch.object(Darktrace, 'now_ms', side_effect=lambda: RESPOND_NOW_MS + (3 * 3600 * 1000 if post.called
+                                                                                     else 0))
+    with pytest.raises(DarktraceApiError, match='RESPOND action 5002 expired before the extension reached Darktrace, '
+                                                'which refused it: nothing was changed. Use '
+                                                '!darktrace-reactivate-respond-action'):
+        Darktrace.extend_respond_action_command(client, {'codeid': '5002', 'duration': '1 hour', 'reason': 'x'})
+    assert post.call_count == 1
 
 
 @pytest.mark.parametrize('codeid, duration, fragment', [
-    ('5002', '1 hour', 'duration is the new TOTAL length of the action, counted from its start at '
-                       '2024-06-03T11:30:00.000Z, and the action already runs for 2 hours'),
     ('5004', '4 hours', 'is cleared, so it cannot be extended: use !darktrace-reactivate-respond-action'),
     ('5005', '4 hours', 'is expired, so it cannot be extended'),
     ('9999', '4 hours', 'no RESPOND action with code ID 9999'),
@@ -2378,7 +2473,7 @@ def test_extend_respond_action_sends_the_new_total(client: Client, requests_mock
 def test_extend_respond_action_refuses_before_any_change(client: Client, requests_mock: Any, mocker: Any,
                                                          codeid: str, duration: str, fragment: str) -> None:
     """
-    Given a total shorter than the action's current one, a cleared or expired action, or an unknown codeid
+    Given a cleared or expired action, or an unknown codeid
     When darktrace-extend-respond-action runs
     Then it explains why and sends no change.
     """
@@ -2392,13 +2487,13 @@ def test_extend_respond_action_refuses_before_any_change(client: Client, request
 
 def test_create_respond_action(client: Client, requests_mock: Any, mocker: Any) -> None:
     """
-    Given an appliance that creates the manual action as code 5006
+    Given an appliance that creates the manual action as code 5006 and answers {"code": 5006} (guide 2.14)
     When darktrace-create-respond-action runs for a quarantine
     Then one POST /antigena/manual carries did, action, duration in seconds and the prefixed reason (no connections),
     and the action is read back by its device and reported with its code ID and state.
     """
     mocker.patch.object(Darktrace, 'now_ms', return_value=RESPOND_NOW_MS)
-    post = requests_mock.post(f'{BASE}/antigena/manual', json={'codeid': 5006})
+    post = requests_mock.post(f'{BASE}/antigena/manual', json={'code': 5006})  # the guide's reply (2.14)
     created = {**respond_actions()[2], 'codeid': 5006, 'did': 34, 'ip': '10.0.1.30', 'start': RESPOND_NOW_MS,
                'expires': RESPOND_NOW_MS + 7200000}
     requests_mock.get(f'{BASE}/antigena', json=[created])
@@ -2411,6 +2506,7 @@ def test_create_respond_action(client: Client, requests_mock: Any, mocker: Any) 
     assert query_of(requests_mock.last_request) == {'did': ['34'], 'includecleared': ['true']}
     assert result.outputs['codeid'] == 5006 and result.outputs['state'] == 'active'
     assert 'RESPOND action 5006 created: quarantine on device 34 for 2 hours' in result.readable_output
+    assert result.raw_response == {'code': 5006, 'codeid': 5006}  # playbooks read codeid from the raw reply
 
 
 def test_create_respond_action_blocks_connections(client: Client, requests_mock: Any) -> None:
@@ -2429,7 +2525,8 @@ def test_create_respond_action_blocks_connections(client: Client, requests_mock:
     assert result.outputs['codeid'] == 5007
 
 
-@pytest.mark.parametrize('reply', [{'response': 'SUCCESS'}, {'codeid': 0}, {'codeid': 'x'}, [], {'codeid': True}])
+@pytest.mark.parametrize('reply', [{'response': 'SUCCESS'}, {'codeid': 0}, {'codeid': 'x'}, [], {'codeid': True},
+                                   {'code': None}, {'code': -1}])
 def test_create_respond_action_without_a_codeid_is_an_error(client: Client, requests_mock: Any, reply: Any) -> None:
     """
     Given an appliance whose reply to a manual action carries no usable codeid
@@ -2453,12 +2550,9 @@ def test_create_respond_action_without_a_codeid_is_an_error(client: Client, requ
     ('darktrace-create-respond-action', {'did': '0', 'action': 'pol', 'duration': '1 hour', 'reason': 'x'}, '"did"'),
     ('darktrace-create-respond-action', {'did': '34', 'action': 'pol', 'duration': '8 days', 'reason': 'x'},
      'from 1 minute to 7 days'),
-    ('darktrace-create-respond-action', {'did': '34', 'action': 'pol', 'duration': '1 hour'},
-     'Missing required argument "reason"'),
     ('darktrace-create-respond-action', {'did': '34', 'action': 'pol', 'reason': 'x'},
      'Missing required argument "duration"'),
     ('darktrace-activate-respond-action', {'codeid': 'abc', 'reason': 'x'}, '"codeid"'),
-    ('darktrace-activate-respond-action', {'codeid': '5001', 'reason': '   '}, 'Missing required argument "reason"'),
     ('darktrace-clear-respond-action', {'codeid': '5001', 'reason': 'x' * 4097}, 'at most 4096'),
     ('darktrace-extend-respond-action', {'codeid': '5001', 'duration': '30', 'reason': 'x'}, 'from 1 minute'),
     ('darktrace-reactivate-respond-action', {'codeid': '5001', 'reason': 'x'}, 'Missing required argument "duration"'),
@@ -2524,6 +2618,57 @@ def test_respond_change_refusals_name_respond(client: Client, requests_mock: Any
     with pytest.raises(DarktraceApiError, match=re.escape(fragment)):
         command(client, args)
     assert post.call_count == 1 and requests_mock.call_count == 1
+
+
+@pytest.mark.parametrize('command, path, args, reply', [
+    (Darktrace.create_respond_action_command, '/antigena/manual', {'did': '34', 'action': 'pol', 'duration': '1 hour'},
+     {'code': 5006}),
+    (Darktrace.clear_respond_action_command, '/antigena', {'codeid': '5001', 'reason': '  '}, {'response': 'SUCCESS'}),
+])
+def test_respond_reason_is_optional_and_never_sent_empty(client: Client, requests_mock: Any, command: Any, path: str,
+                                                         args: dict[str, str], reply: Any) -> None:
+    """
+    Given a RESPOND change without a reason (the guide recommends one; only audited appliances require it)
+    When it runs
+    Then the body has no reason.
+    """
+    post = requests_mock.post(f'{BASE}{path}', json=reply)
+    requests_mock.get(f'{BASE}/antigena', json=[])
+    command(client, args)
+    assert 'reason' not in json_body(post.last_request)
+
+
+@pytest.mark.parametrize('command, path, args', [
+    (Darktrace.create_respond_action_command, '/antigena/manual', {'did': '34', 'action': 'pol', 'duration': '1 hour'}),
+    (Darktrace.activate_respond_action_command, '/antigena', {'codeid': '5001'}),
+])
+def test_respond_change_without_reason_refused_by_an_audited_appliance(client: Client, requests_mock: Any,
+                                                                       command: Any, path: str,
+                                                                       args: dict[str, str]) -> None:
+    """
+    Given an appliance with "Audit Antigena" on, which refuses (400) a RESPOND change without a reason
+    When the change runs without a reason
+    Then the error says the appliance audits RESPOND, nothing changed, and to give reason=; the POST was sent once.
+    """
+    post = requests_mock.post(f'{BASE}{path}', status_code=400, json={'error': 'Reason required',
+                                                                      'response': 'INPUT ERROR'})
+    with pytest.raises(DarktraceApiError, match='Reason required.*"Audit Antigena" in System Config.*nothing was '
+                                                'changed, so run the command again with reason=') as raised:
+        command(client, args)
+    assert raised.value.kind == 'reason_required' and post.call_count == 1
+
+
+def test_respond_change_accepted_with_an_undocumented_reply(client: Client, requests_mock: Any, mocker: Any) -> None:
+    """
+    Given an appliance answering POST /antigena with an empty object (the guide documents no reply, 2.13)
+    When darktrace-activate-respond-action runs
+    Then the read-back decides: the action is reported active.
+    """
+    mocker.patch.object(Darktrace, 'now_ms', return_value=RESPOND_NOW_MS)
+    requests_mock.post(f'{BASE}/antigena', json={})
+    requests_mock.get(f'{BASE}/antigena', json=_after_change(respond_actions(), 5001, active=True))
+    result = Darktrace.activate_respond_action_command(client, {'codeid': '5001', 'reason': 'go'})
+    assert result.outputs['state'] == 'active'
 
 
 def test_respond_other_errors_pass_through(client: Client, requests_mock: Any) -> None:

@@ -27,6 +27,15 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
                                                       # (lenient) either id in either parameter
     'details_pairs': ('strict', 'lenient'),           # /details refuses unpaired times and count with times
     'ai_time_filter': ('created', 'periods'),         # /aianalyst/incidentevents window: createdAt, or periods overlap
+    # guide 2.14 / ambiguity 14: the example reply of /antigena/manual is {"code": n}, its text says "the codeid"
+    'manual_reply_key': ('code', 'codeid'),
+    # guide 2.13 / ambiguity 8: an extension's duration counts from now (the worked example) or from the action's
+    # start (one reading of "the current duration plus the amount the action should be extended for")
+    'extend_from': ('now', 'start'),
+    # guide 2.13 / ambiguity 13: the reply to POST /antigena is undocumented
+    'respond_post_reply': ('success', 'empty'),
+    'respond_audit': (False, True),                   # guide 2.13: "Audit Antigena" on: a change without reason fails
+    'antigena_did': ('honoured', 'ignored'),          # guide 2.13 / ambiguity 9: did is not in the parameter table
 }
 
 
@@ -49,6 +58,11 @@ class Settings:
     group_lookup: str = 'strict'
     details_pairs: str = 'strict'
     ai_time_filter: str = 'created'
+    manual_reply_key: str = 'code'
+    extend_from: str = 'now'
+    respond_post_reply: str = 'success'
+    respond_audit: bool = False
+    antigena_did: str = 'honoured'
 
 
 class SettingsStore:

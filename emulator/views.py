@@ -330,19 +330,39 @@ def watched_entry(entry: WatchedEntry) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- Autonomous Response
-def antigena_action(dataset: Dataset, action: AntigenaAction, now_ms: int, include_history: bool = False,
-                    include_connections: bool = False) -> dict[str, Any]:
+def antigena_action(dataset: Dataset, action: AntigenaAction, now_ms: int,
+                    include_history: bool = False) -> dict[str, Any]:
+    """One action object (guide 2.13); blocked connections are listed beside the actions, not inside them."""
     record = dataset.devices.get(action.did, {})
     active = respond.state(action, now_ms) == 'active'
     reply = {
         'codeid': action.codeid, 'did': action.did, 'ip': record.get('ip', ''), 'action': action.action,
         'manual': action.manual, 'triggerer': action.triggerer, 'label': action.label, 'detail': action.detail,
         'score': action.score, 'pbid': action.pbid, 'model': action.model, 'modeluuid': action.model_uuid,
-        'start': action.start, 'expires': action.expires, 'blocked': active, 'active': active,
-        'cleared': action.cleared,
+        'start': action.start, 'expires': action.expires, 'blocked': active, 'updated': str(action.start),
+        'agemail': False, 'aghost': False, 'active': action.active, 'cleared': action.cleared,
     }
-    if include_connections and action.connections:
-        reply['connections'] = [dict(connection) for connection in action.connections]
     if include_history:
-        reply['history'] = [dict(entry) for entry in action.history]
+        # guide 2.13: history[{family, username, action (state), reason, time}]
+        reply['history'] = [{'family': 'NETWORK', **entry} for entry in action.history]
+    return reply
+
+
+def antigena_connections(dataset: Dataset, action: AntigenaAction) -> list[dict[str, Any]]:
+    """The connections an action blocked, as the top-level `connections` entries of guide 2.13:
+    {action, label, did, direction, ip, port, timems, time}."""
+    return [{'action': action.action, 'label': action.label, 'did': action.did, 'direction': 'outgoing',
+             'ip': connection.get('dst', ''), 'port': connection.get('port', 0), 'timems': action.start,
+             'time': format_time(action.start)} for connection in action.connections]
+
+
+def antigena_device(dataset: Dataset, did: int) -> dict[str, Any]:
+    """The device objects of `fulldevicedetails=true` (guide 2.13: did, ip, ips, sid, hostname, firstSeen,
+    lastSeen, os, typename, typelabel, tags, quarantine, macaddress, vendor)."""
+    record = dataset.devices.get(did, {'did': did})
+    keys = ('did', 'ip', 'ips', 'sid', 'hostname', 'firstSeen', 'lastSeen', 'os', 'typename', 'typelabel',
+            'macaddress', 'vendor')
+    reply = {key: record[key] for key in keys if key in record}
+    reply['tags'] = []
+    reply['quarantine'] = False
     return reply
