@@ -219,6 +219,9 @@ DURATION_PATTERN = re.compile(r'([0-9]{1,9})\s*(seconds?|secs?|s|minutes?|mins?|
 DURATION_UNITS_S = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}  # by the unit's first letter
 DURATION_FORMS = 'a duration such as "30 minutes", "2 hours" or "1 day", or a number of seconds such as 3600'
 MAX_RESPOND_CONNECTIONS = 100
+# darktrace-list-ai-analyst-incident-events `pinned`: pinned events only when in the range, also from outside it, or
+# only pinned events (from any time)
+AI_ANALYST_PINNED_CHOICES = ('in_range', 'all', 'only')
 RESPOND_HEADERS = ['Code ID', 'Device', 'Action', 'State', 'Triggered by', 'Started', 'Expires', 'Model breach']
 
 
@@ -624,7 +627,7 @@ class Client(BaseClient):
 
     # AI Analyst
     def get_ai_analyst_incident_events(self, params: dict[str, Any]) -> Any:
-        return self.request('GET', '/aianalyst/incidentevents', params)
+        return self.request('GET', '/aianalyst/incidentevents', without_pinned_outside(params))
 
     def acknowledge_ai_analyst_event(self, event_id: str) -> Any:
         return self.request('POST', '/aianalyst/acknowledge', form={'uuid': event_id})
@@ -640,7 +643,7 @@ class Client(BaseClient):
                             json_body={'incident_id': event_id, 'message': message})
 
     def get_ai_analyst_groups(self, params: dict[str, Any]) -> Any:
-        return self.request('GET', '/aianalyst/groups', params)
+        return self.request('GET', '/aianalyst/groups', without_pinned_outside(params))
 
     # RESPOND
     def get_respond_actions(self, params: dict[str, Any]) -> Any:
@@ -651,6 +654,15 @@ class Client(BaseClient):
 
     def create_respond_action(self, body: dict[str, Any]) -> Any:
         return self.request('POST', '/antigena/manual', json_body=body)
+
+
+def without_pinned_outside(params: dict[str, Any]) -> dict[str, Any]:
+    """AI Analyst query parameters that keep a time range to itself: pinned events and incidents come back whatever
+    the window unless `includeallpinned=false` is sent (guide 2.5, 2.6), so it is, unless the caller chose."""
+    if (params.get('starttime') is None and params.get('endtime') is None) or params.get('includeallpinned') \
+            is not None:
+        return params
+    return {**params, 'includeallpinned': False}
 
 
 def dtapi_signature(private_token: str, public_token: str, signed_target: str, date: str) -> str:
@@ -2411,10 +2423,13 @@ def list_ai_analyst_incident_events_command(client: Client, args: dict[str, Any]
     start_ms, end_ms = parse_time_range(args, 'start_time', 'end_time')
     min_group_score = parse_score(args, 'min_group_score')
     acknowledged = parse_bool(args, 'acknowledged', default=None)
+    pinned = parse_choice(args, 'pinned', AI_ANALYST_PINNED_CHOICES, default='in_range')
     limit = parse_limit(args)
     reply = client.get_ai_analyst_incident_events({
         'starttime': start_ms, 'endtime': end_ms, 'includeacknowledged': True,
         'mingroupscore': f'{min_group_score:g}' if min_group_score else None,  # AI Analyst scores are 0..100
+        # guide 2.5: pinned events come back from outside the range unless includeallpinned=false
+        'includeallpinned': pinned != 'in_range', 'includeonlypinned': True if pinned == 'only' else None,
     })
     events = sorted((e for e in as_list(reply) if isinstance(e, dict)),
                     key=lambda e: _epoch_ms(e.get('createdAt')), reverse=True)

@@ -1981,8 +1981,60 @@ def test_list_ai_analyst_incident_events_sends_the_filters(client: Client, reque
     result = Darktrace.list_ai_analyst_incident_events_command(client, {
         'start_time': '2023-01-24T00:00:00Z', 'end_time': '2023-01-25T00:00:00Z', 'min_group_score': '50'})
     assert query_of(requests_mock.last_request) == {'starttime': ['1674518400000'], 'endtime': ['1674604800000'],
-                                                    'includeacknowledged': ['true'], 'mingroupscore': ['50']}
+                                                    'includeacknowledged': ['true'], 'mingroupscore': ['50'],
+                                                    'includeallpinned': ['false']}
     assert result.outputs == [] and '(0 of 0, newest first)' in result.readable_output
+
+
+@pytest.mark.parametrize('args, sent', [
+    ({}, {'includeallpinned': ['false']}),
+    ({'start_time': '2023-01-24T00:00:00Z', 'end_time': '2023-01-25T00:00:00Z'}, {'includeallpinned': ['false']}),
+    ({'start_time': '2023-01-24T00:00:00Z', 'end_time': '2023-01-25T00:00:00Z', 'pinned': 'all'},
+     {'includeallpinned': ['true']}),
+    ({'pinned': 'Only'}, {'includeallpinned': ['true'], 'includeonlypinned': ['true']}),
+])
+def test_list_ai_analyst_incident_events_pinned_option(client: Client, requests_mock: Any, args: dict[str, str],
+                                                       sent: dict[str, list[str]]) -> None:
+    """
+    Given the pinned option left out (pinned events only within the range), set to all (pinned events from outside
+    the range too), or only
+    When darktrace-list-ai-analyst-incident-events runs
+    Then includeallpinned is always sent (the appliance's default, true, adds pinned events from any time, guide
+    2.5), and includeonlypinned only for `only`.
+    """
+    requests_mock.get(f'{BASE}/aianalyst/incidentevents', json=[])
+    Darktrace.list_ai_analyst_incident_events_command(client, args)
+    query = query_of(requests_mock.last_request)
+    assert {key: query[key] for key in query if 'pinned' in key} == sent
+
+
+def test_list_ai_analyst_incident_events_refuses_an_unknown_pinned_choice(client: Client,
+                                                                          requests_mock: Any) -> None:
+    """
+    Given pinned=yes
+    When darktrace-list-ai-analyst-incident-events runs
+    Then it is refused naming the choices, and nothing is sent.
+    """
+    with pytest.raises(ValueError, match='"pinned"="yes": expected one of in_range, all, only'):
+        Darktrace.list_ai_analyst_incident_events_command(client, {'pinned': 'yes'})
+    assert not requests_mock.called
+
+
+@pytest.mark.parametrize('params, expected', [
+    ({'starttime': 1, 'endtime': 2}, {'starttime': 1, 'endtime': 2, 'includeallpinned': False}),
+    ({'starttime': 1, 'endtime': 2, 'includeallpinned': True}, {'starttime': 1, 'endtime': 2,
+                                                                'includeallpinned': True}),
+    ({'uuid': 'x'}, {'uuid': 'x'}),
+])
+def test_ai_analyst_time_ranges_leave_out_pinned_events_from_elsewhere(params: dict[str, Any],
+                                                                       expected: dict[str, Any]) -> None:
+    """
+    Given AI Analyst query parameters with or without a time range (as fetch and the list command send them)
+    When the Client prepares /aianalyst/incidentevents or /aianalyst/groups
+    Then a time range gets includeallpinned=false unless the caller chose, so pinned events from outside it stay
+    out (guide 2.5, 2.6).
+    """
+    assert Darktrace.without_pinned_outside(params) == expected
 
 
 @pytest.mark.parametrize('command, path', [

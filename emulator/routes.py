@@ -860,6 +860,25 @@ def _ai_window(request: Request) -> tuple[int, int]:
     return (end - 7 * DAY_MS if start is None else start), end
 
 
+def _pinned_events(request: Request) -> list[dict[str, Any]]:
+    """Visible events that are pinned or belong to an incident holding a pinned event (guide 2.5, 2.8)."""
+    dataset = request.dataset
+    pinned_groups = {e['currentGroup'] for e in dataset.incidents.values() if e['pinned']}
+    return [e for event_id, e in dataset.incidents.items()
+            if (e['pinned'] or e['currentGroup'] in pinned_groups) and dataset.event_visible(event_id, request.now_ms)]
+
+
+def _with_pinned(request: Request, window: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """guide 2.5: pinned events come back whatever the window unless includeallpinned=false (default true);
+    includeonlypinned=true returns them alone."""
+    if bool_param(request, 'includeonlypinned'):
+        return _pinned_events(request)
+    if not bool_param(request, 'includeallpinned', default=True):
+        return window
+    known = {e['id'] for e in window}
+    return window + [e for e in _pinned_events(request) if e['id'] not in known]
+
+
 def get_incidentevents(request: Request) -> list[dict[str, Any]]:
     dataset = request.dataset
     uuids = id_list(request.param('uuid'))
@@ -869,6 +888,7 @@ def get_incidentevents(request: Request) -> list[dict[str, Any]]:
         start, end = _ai_window(request)
         window = dataset.incident_events_between(start, end, on_periods=request.settings.ai_time_filter == 'periods',
                                                  inclusive=request.settings.inclusive_bounds, now_ms=request.now_ms)
+        window = _with_pinned(request, window)
         include_acknowledged = bool_param(request, 'includeacknowledged')
         minscore = float_param(request, 'minscore', 0, 100)
         maxscore = float_param(request, 'maxscore', 0, 100)
@@ -910,18 +930,23 @@ def get_groups(request: Request) -> list[dict[str, Any]]:
     start, end = _ai_window(request)
     include_acknowledged = bool_param(request, 'includeacknowledged')
     minscore = float_param(request, 'minscore', 0, 100)
+    # guide 2.6: pinned incidents come back whatever the window unless includeallpinned=false
+    only_pinned = bool_param(request, 'includeonlypinned')
+    all_pinned = only_pinned or bool_param(request, 'includeallpinned', default=True)
     reply = []
     for group in sorted(dataset.groups.values(), key=lambda g: g['start'], reverse=True):
         events = [dataset.incidents[e] for e in group['incidentEvents']]
         acknowledged = all(e['acknowledged'] for e in events)
+        pinned = any(e['pinned'] for e in events)
+        outside = group['end'] < start or group['start'] > end
         if ids:
             if group['id'] not in ids:
                 continue
-        elif (group['end'] < start or group['start'] > end or (acknowledged and not include_acknowledged)
+        elif ((only_pinned and not pinned) or (outside and not (all_pinned and pinned))
+              or (acknowledged and not include_acknowledged)
               or (minscore is not None and group['groupScore'] < minscore)):
             continue
-        reply.append({**json.loads(json.dumps(group)), 'acknowledged': acknowledged,
-                      'pinned': any(e['pinned'] for e in events),
+        reply.append({**json.loads(json.dumps(group)), 'acknowledged': acknowledged, 'pinned': pinned,
                       'incidentEvents': [{'uuid': e['id'], 'start': e['periods'][0]['start'], 'title': e['title'],
                                           'triggerDid': e['breachDevices'][0]['did'], 'visible': True}
                                          for e in events]})
