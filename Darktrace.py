@@ -2148,20 +2148,27 @@ def get_external_endpoint_details_command(client: Client, args: dict[str, Any]) 
                           outputs=details, readable_output=readable, raw_response=reply)
 
 
+ADVANCED_SEARCH_STATS = (('Count', 'count'), ('Min', 'min'), ('Max', 'max'), ('Average', 'avg'), ('Sum', 'sum'))
+
+
 def advanced_search_rows(reply: dict[str, Any], operation: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """The hits of an Advanced Search analysis as table rows, with their headers."""
+    """The result of an Advanced Search analysis as table rows, with their headers, from the guide's reply shapes
+    (2.2): terms in `aggregations.terms.buckets`, mean in `aggregations.stats`, trend and score in `hits.hits`."""
+    aggregations = _dict(reply.get('aggregations'))
     if operation == 'terms':
-        buckets = ((reply.get('aggregations') or {}).get('terms') or {}).get('buckets') or []
-        return [{'Value': b.get('key'), 'Count': b.get('doc_count')} for b in buckets], ['Value', 'Count']
+        buckets = _dict(aggregations.get('terms')).get('buckets') or []
+        return [{'Value': b.get('key'), 'Count': b.get('doc_count')} for b in buckets if isinstance(b, dict)], \
+            ['Value', 'Count']
     if operation == 'mean':
-        aggregations = reply.get('aggregations') or {}
-        rows = [{'Aggregation': name, 'Value': value.get('value') if isinstance(value, dict) else value}
-                for name, value in aggregations.items()]
-        return rows, ['Aggregation', 'Value']
-    hits = (reply.get('hits') or {}).get('hits') or []
-    if operation == 'trend':
-        return ([{'Value': h.get('id'), 'Count': h.get('count'), 'Trend': h.get('trend'),
-                  'Since': ms_to_iso(h.get('start'))} for h in hits], ['Value', 'Count', 'Trend', 'Since'])
+        stats = _dict(aggregations.get('stats'))
+        if not stats and isinstance(aggregations.get('mean'), dict):  # an older single-value reply
+            stats = {'avg': aggregations['mean'].get('value')}
+        return [{label: stats.get(key) for label, key in ADVANCED_SEARCH_STATS}], \
+            [label for label, _ in ADVANCED_SEARCH_STATS]
+    hits = [h for h in _dict(reply.get('hits')).get('hits') or [] if isinstance(h, dict)]
+    if operation == 'trend':  # `start` is a system field (guide 2.2), kept in context only
+        return [{'Value': h.get('id'), 'Count': h.get('count'), 'Trend': h.get('trend')} for h in hits], \
+            ['Value', 'Count', 'Trend']
     return [{'Value': h.get('id'), 'Count': h.get('count')} for h in hits], ['Value', 'Count']
 
 

@@ -1567,9 +1567,10 @@ def test_get_external_endpoint_details_lists_contacting_devices(client: Client, 
 
 @pytest.mark.parametrize('operation, fixture, row', [
     ('score', 'advanced_search_score.json', '| 192.168.0.88 | 6314 |'),
-    ('trend', 'advanced_search_trend.json', '| 192.168.0.88 | 6314 | 2.5 | 2022-12-10T09:00:00.000Z |'),
+    ('trend', 'advanced_search_trend.json', '| 192.168.0.88 | 6314 | 41.61 |\n| SearchAlert | 3 | 0 |'),
     ('terms', 'advanced_search_terms.json', '| 443 | 5000 |'),
-    ('mean', 'advanced_search_mean.json', '| mean | 1234.5 |'),
+    ('mean', 'advanced_search_mean.json', '|Count|Min|Max|Average|Sum|\n|---|---|---|---|---|\n'
+                                          '| 25 | 97 | 308 | 195.36 | 4884 |'),
 ])
 def test_run_advanced_search_analysis(client: Client, requests_mock: Any, operation: str, fixture: str,
                                       row: str) -> None:
@@ -1593,6 +1594,40 @@ def test_run_advanced_search_analysis(client: Client, requests_mock: Any, operat
     assert_signed(requests_mock.last_request)
     assert row in result.readable_output
     assert 'kibana' not in result.outputs and result.outputs['searchId']
+
+
+@pytest.mark.parametrize('operation, reply, row', [
+    ('mean', {'aggregations': {'mean': {'value': 1234.5}}}, '|  |  |  | 1234.5 |  |'),
+    ('mean', {'hits': {'total': 0, 'hits': []}}, '|  |  |  |  |  |'),
+    ('terms', {'aggregations': {'terms': {'buckets': [{'key': 80, 'doc_count': 2}, 'junk']}}}, '| 80 | 2 |'),
+    ('score', {'hits': {'hits': [{'id': 'Saas::Login', 'count': 3}], 'count': 9, 'total': 9}}, '| Saas::Login | 3 |'),
+])
+def test_advanced_search_rows_tolerate_other_shapes(operation: str, reply: dict[str, Any], row: str) -> None:
+    """
+    Given an analysis reply in an older single-value mean shape, an empty one, or with a stray bucket
+    When its table rows are made
+    Then the values are shown where they are, and nothing breaks.
+    """
+    rows, headers = Darktrace.advanced_search_rows(reply, operation)
+    assert row in Darktrace.markdown_table('t', rows, headers)
+
+
+def test_advanced_search_context_keeps_the_guide_keys(client: Client, requests_mock: Any) -> None:
+    """
+    Given the guide's mean and trend replies
+    When darktrace-run-advanced-search-analysis runs
+    Then context keeps aggregations.stats and hits.count, and trend's `start` (a system field, not a time) as is.
+    """
+    args = {'initialDate': '2022-12-10', 'initialTime': '09:00:00', 'endDate': '2022-12-10', 'endTime': '10:00:00',
+            'query': '@type:conn', 'metric': '@fields.orig_bytes'}
+    requests_mock.get(requests_mock_any_path(f'{BASE}/advancedsearch/api/analyze/'),
+                      json=load('advanced_search_mean.json'))
+    mean = Darktrace.run_advanced_search_analysis_command(client, {**args, 'operation': 'mean'}).outputs
+    assert mean['aggregations']['stats'] == {'count': 25, 'min': 97, 'max': 308, 'avg': 195.36, 'sum': 4884}
+    requests_mock.get(requests_mock_any_path(f'{BASE}/advancedsearch/api/analyze/'),
+                      json=load('advanced_search_trend.json'))
+    trend = Darktrace.run_advanced_search_analysis_command(client, {**args, 'operation': 'trend'}).outputs
+    assert trend['hits']['count'] == 8001 and trend['hits']['hits'][0]['start'] == 2707
 
 
 def requests_mock_any_path(prefix: str) -> Any:

@@ -758,10 +758,14 @@ def get_analyze(request: Request) -> dict[str, Any]:
     records = records[offset:offset + 10_000]
     values = [search.field_value(r, field_name) for r in records]
     values = [v for v in values if v is not None]
+    # guide 2.2: every type shares took, timed_out, _shards, hits, darktraceChildError and kibana
     reply = search.elastic(len(records), [])
-    if analysis == 'mean':
+    reply['darktraceChildError'] = ''
+    if analysis == 'mean':  # guide 2.2: aggregations.stats {count, min, max, avg, sum}; no buckets
         numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-        reply['aggregations'] = {'mean': {'value': sum(numbers) / len(numbers) if numbers else None}}
+        reply['aggregations'] = {'stats': {
+            'count': len(numbers), 'min': min(numbers) if numbers else None, 'max': max(numbers) if numbers else None,
+            'avg': sum(numbers) / len(numbers) if numbers else None, 'sum': sum(numbers) if numbers else 0}}
     else:
         counts = search.value_counts(values)
         top = sorted(counts.items(), key=lambda pair: (-pair[1], str(pair[0])))[:size or 10]
@@ -769,14 +773,16 @@ def get_analyze(request: Request) -> dict[str, Any]:
             reply['aggregations'] = {'terms': {
                 'doc_count_error_upper_bound': 0, 'sum_other_doc_count': len(values) - sum(n for _, n in top),
                 'buckets': [{'key': key, 'doc_count': n} for key, n in top]}}
-        elif analysis == 'score':
+        elif analysis == 'score':  # guide 2.2: no aggregations; hits.hits [{id, count}], hits.count
             reply['hits']['hits'] = [{'id': key, 'count': n} for key, n in top]
-        else:
+            reply['hits']['count'] = len(records)
+        else:  # trend, guide 2.2: no aggregations; hits.hits [{id, count, start, trend}], hits.count
             middle = start + (end - start) // 2
             early = search.value_counts([search.field_value(r, field_name) for r in records if r['epoch_ms'] < middle])
             reply['hits']['hits'] = [{'id': key, 'count': n, 'start': early.get(key, 0),
                                       'trend': round((n - 2 * early.get(key, 0)) / max(early.get(key, 0), 1) * 100, 2)}
                                      for key, n in top]
+            reply['hits']['count'] = len(records)
     reply['kibana'] = search.kibana(query, start, end, size)
     return reply
 
