@@ -813,8 +813,9 @@ def test_advanced_search_analyze(emu: Emulator, client: Client, analysis: str) -
     if analysis == 'terms':
         buckets = reply['aggregations']['terms']['buckets']
         assert buckets and set(buckets[0]) == {'key', 'doc_count'}
-    elif analysis == 'mean':
-        assert isinstance(reply['aggregations']['mean']['value'], float)
+    elif analysis == 'mean':  # guide 2.2
+        stats = reply['aggregations']['stats']
+        assert set(stats) == {'count', 'min', 'max', 'avg', 'sum'} and isinstance(stats['avg'], float)
     else:
         hits = reply['hits']['hits']
         assert hits and {'id', 'count'} <= set(hits[0])
