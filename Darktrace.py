@@ -81,6 +81,7 @@ MAX_QUERY_LENGTH = 1024
 MAX_ADVANCED_SEARCH_QUERY_LENGTH = 4096
 MAX_WATCHED_SOURCE_LENGTH = 63  # the appliance takes source names shorter than 64 characters
 MAX_ENDPOINTS_PER_REMOVAL = 100  # one request each, so a playbook cannot start thousands by mistake
+MAX_WATCHED_SOURCES = 50  # sources read in turn to list the whole watched list
 MAX_ENDPOINTS_PER_WATCH = 1000  # one request for all; bounds its body (at most about 250 kB)
 DEFAULT_BREACH_WINDOW = '7 days'
 # /details takes its time parameters in pairs and never `count` with a pair, so a time range is read newest
@@ -619,11 +620,16 @@ class Client(BaseClient):
     def add_to_watched_list(self, body: dict[str, Any]) -> Any:
         return self.request('POST', '/intelfeed', json_body=body)
 
-    def get_watched_endpoints(self) -> Any:
-        return self.request('GET', '/intelfeed', {'fulldetails': True}, shape=LIST)
+    def get_watched_endpoints(self, source: str | None = None) -> Any:
+        return self.request('GET', '/intelfeed', {'fulldetails': True, 'source': source}, shape=LIST)
 
-    def remove_from_watched_list(self, entry: str) -> Any:
-        return self.request('POST', '/intelfeed', json_body={'removeentry': entry})
+    def get_watched_sources(self) -> Any:
+        return self.request('GET', '/intelfeed', {'sources': True}, shape=LIST)
+
+    def remove_from_watched_list(self, entry: str, source: str | None = None) -> Any:
+        # guide 2.26: `source` must be given with removeentry when several sources exist
+        return self.request('POST', '/intelfeed', json_body={'removeentry': entry, **({'source': source} if source
+                                                                                      else {})})
 
     # AI Analyst
     def get_ai_analyst_incident_events(self, params: dict[str, Any]) -> Any:
@@ -2335,34 +2341,78 @@ def post_to_watched_list_command(client: Client, args: dict[str, Any]) -> Comman
                           raw_response=reply)
 
 
+def watched_sources(client: Client) -> list[str]:
+    """The names of the watched list's sources (guide 2.26: GET /intelfeed?sources=true)."""
+    return [str(name) for name in as_list(client.get_watched_sources()) if isinstance(name, str) and name.strip()]
+
+
+def _watched_entries(client: Client, source: str | None) -> list[dict[str, Any]]:
+    """Watched entries with their details and the sources holding each. A GET without `source` may list only the
+    "default" source (guide 2.26), so without one every source is read in turn."""
+    sources = [source] if source else watched_sources(client)[:MAX_WATCHED_SOURCES]
+    entries: dict[str, dict[str, Any]] = {}
+    for name in sources or [None]:
+        for entry in as_list(client.get_watched_endpoints(name)):
+            # Appliances that ignore fulldetails answer with bare names.
+            details = entry if isinstance(entry, dict) else {'name': entry}
+            record = entries.setdefault(str(details.get('name')), {
+                'endpoint': details.get('name'), 'Watched': True, 'description': details.get('description'),
+                'expiry': ms_to_iso(details.get('expiry')) or None, 'strength': _number(details.get('strength')),
+                'iagn': details.get('iagn'), 'sources': []})
+            held_by = name or details.get('source')
+            if held_by and held_by not in record['sources']:
+                record['sources'].append(held_by)
+    for record in entries.values():
+        record['source'] = record['sources'][0] if len(record['sources']) == 1 else None
+    return list(entries.values())
+
+
 def list_watched_endpoints_command(client: Client, args: dict[str, Any]) -> CommandResults:
     limit = parse_limit(args)
-    entries = as_list(client.get_watched_endpoints())
-    outputs = []
-    for entry in entries:
-        # Appliances that ignore fulldetails answer with bare names.
-        details = entry if isinstance(entry, dict) else {'name': entry}
-        outputs.append({'endpoint': details.get('name'), 'Watched': True, 'description': details.get('description'),
-                        'expiry': ms_to_iso(details.get('expiry')) or None,
-                        'strength': _number(details.get('strength')), 'iagn': details.get('iagn'),
-                        'source': details.get('source')})
+    source = parse_text(args, 'source', MAX_WATCHED_SOURCE_LENGTH)
+    outputs = _watched_entries(client, source)
     shown = outputs[:limit]
-    rows = [{'Endpoint': o['endpoint'], 'Description': o['description'], 'Expires': o['expiry'],
-             'Strength': o['strength']} for o in shown]
+    rows = [{'Endpoint': o['endpoint'], 'Sources': joined(o['sources']), 'Description': o['description'],
+             'Expires': o['expiry'], 'Strength': o['strength']} for o in shown]
+    title = f'Watched endpoints{f" of source {source}" if source else ""} ({len(shown)} of {len(outputs)})'
     return CommandResults(outputs_prefix='Darktrace.Endpoint', outputs_key_field='endpoint', outputs=shown,
-                          readable_output=markdown_table(f'Watched endpoints ({len(shown)} of {len(outputs)})', rows,
-                                                         ['Endpoint', 'Description', 'Expires', 'Strength'],
-                                                         'Darktrace.Endpoint'),
-                          raw_response=entries)
+                          readable_output=markdown_table(title, rows, ['Endpoint', 'Sources', 'Description',
+                                                                       'Expires', 'Strength'], 'Darktrace.Endpoint'),
+                          raw_response=outputs)
+
+
+def list_watched_sources_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    sources = watched_sources(client)
+    return CommandResults(outputs_prefix='Darktrace.WatchedSource', outputs_key_field='name',
+                          outputs=[{'name': name} for name in sources],
+                          readable_output=markdown_table(f'Watched list sources ({len(sources)})',
+                                                         [{'Source': name} for name in sources], ['Source']),
+                          raw_response=sources)
+
+
+def _removal_sources(client: Client, endpoints: list[str], source: str | None) -> dict[str, str | None]:
+    """The source to send with each removal: the one given; else the entry's only source. An entry held by several
+    sources is refused before anything is removed, naming them (guide 2.26: the source must then be given)."""
+    if source:
+        return {endpoint: source for endpoint in endpoints}
+    held = {str(entry['endpoint']).lower(): entry['sources'] for entry in _watched_entries(client, None)}
+    ambiguous = {endpoint: held[endpoint.lower()] for endpoint in endpoints if len(held.get(endpoint.lower(), [])) > 1}
+    if ambiguous:
+        which = '; '.join(f'{endpoint} is in {", ".join(sources)}' for endpoint, sources in ambiguous.items())
+        raise DarktraceApiError('ambiguous_source', f'Nothing was removed: {which}. Give source= one of them (run the '
+                                                    'command once per source to remove it from several).')
+    return {endpoint: (held.get(endpoint.lower()) or [None])[0] for endpoint in endpoints}
 
 
 def remove_from_watched_list_command(client: Client, args: dict[str, Any]) -> CommandResults:
     endpoints = parse_endpoint_list(args, 'endpointsToRemove', MAX_ENDPOINTS_PER_REMOVAL)
+    source = parse_text(args, 'source', MAX_WATCHED_SOURCE_LENGTH)
+    sources = _removal_sources(client, endpoints, source)
     removed: list[str] = []
     replies = []
     for endpoint in endpoints:  # the appliance removes one entry per request
         try:
-            reply = client.remove_from_watched_list(endpoint)
+            reply = client.remove_from_watched_list(endpoint, sources[endpoint])
             if not _confirms(reply):
                 raise _unconfirmed('POST /intelfeed (removeentry)', reply)
         except DarktraceApiError as error:
@@ -2372,11 +2422,13 @@ def remove_from_watched_list_command(client: Client, args: dict[str, Any]) -> Co
                                                 f'{endpoint}: {error}', error.status) from None
         removed.append(endpoint)
         replies.append(reply)
-    return CommandResults(outputs_prefix='Darktrace.Endpoint', outputs_key_field='endpoint',
-                          outputs=[{'endpoint': endpoint, 'Watched': False} for endpoint in removed],
+    outputs = [{'endpoint': endpoint, 'Watched': False, **({'source': sources[endpoint]} if sources[endpoint] else {})}
+               for endpoint in removed]
+    return CommandResults(outputs_prefix='Darktrace.Endpoint', outputs_key_field='endpoint', outputs=outputs,
                           readable_output=markdown_table('Removed from the watched list',
-                                                         [{'Endpoint': e, 'Watched': False} for e in removed],
-                                                         ['Endpoint', 'Watched']),
+                                                         [{'Endpoint': o['endpoint'], 'Source': o.get('source'),
+                                                           'Watched': False} for o in outputs],
+                                                         ['Endpoint', 'Source', 'Watched']),
                           raw_response=replies)
 
 
@@ -3608,6 +3660,7 @@ COMMANDS: dict[str, Callable[[Client, dict[str, Any]], CommandResults]] = {
     # watched list
     'darktrace-post-to-watched-list': post_to_watched_list_command,
     'darktrace-list-watched-endpoints': list_watched_endpoints_command,
+    'darktrace-list-watched-sources': list_watched_sources_command,
     'darktrace-remove-from-watched-list': remove_from_watched_list_command,
     # AI Analyst
     'darktrace-get-ai-analyst-incident-event': get_ai_analyst_incident_event_command,

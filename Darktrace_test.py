@@ -1838,46 +1838,127 @@ def test_post_to_watched_list_sends_no_description_when_none_given(client: Clien
     assert requests_mock.last_request.json() == {'addlist': 'evil.com'}
 
 
+def intelfeed_by_source(sources: dict[str, list[Any]]) -> Any:
+    """A GET /intelfeed reply as guide 2.26 gives it: the source names for sources=true, else one source's entries
+    (`default` without source)."""
+    def reply(request: Any, context: Any) -> Any:
+        query = query_of(request)
+        if query.get('sources') == ['true']:
+            return list(sources)
+        return sources.get(query.get('source', ['default'])[0], [])
+    return reply
+
+
 def test_list_watched_endpoints(client: Client, requests_mock: Any) -> None:
     """
-    Given the watched list with full details
-    When darktrace-list-watched-endpoints runs with limit 1
-    Then full details are asked for, entries share Darktrace.Endpoint with post-to-watched-list, and the cut is said.
+    Given the watched list with full details, in two sources, one entry in both
+    When darktrace-list-watched-endpoints runs with limit 2
+    Then the sources are listed, then each source's entries with full details; entries share Darktrace.Endpoint with
+    post-to-watched-list, each with the sources holding it, and the cut is said.
     """
-    requests_mock.get(f'{BASE}/intelfeed', json=load('watched_endpoints.json'))
-    result = Darktrace.list_watched_endpoints_command(client, {'limit': '1'})
-    assert query_of(requests_mock.last_request) == {'fulldetails': ['true']}
+    evil, other = load('watched_endpoints.json')
+    requests_mock.get(f'{BASE}/intelfeed', json=intelfeed_by_source({'XSOAR': [evil], 'default': [evil, other],
+                                                                      'CTI': [{**other, 'name': 'c2.example'}]}))
+    result = Darktrace.list_watched_endpoints_command(client, {'limit': '2'})
+    assert [query_of(r) for r in requests_mock.request_history] == [
+        {'sources': ['true']}, {'fulldetails': ['true'], 'source': ['XSOAR']},
+        {'fulldetails': ['true'], 'source': ['default']}, {'fulldetails': ['true'], 'source': ['CTI']}]
     assert context_key(result) == 'Darktrace.Endpoint(val.endpoint && val.endpoint == obj.endpoint)'
-    assert result.outputs == [{'endpoint': 'evil.com', 'Watched': True, 'description': 'C2 seen in incident 42',
-                               'expiry': '2030-01-31T00:00:00Z', 'strength': 100, 'iagn': False, 'source': 'XSOAR'}]
-    assert 'Watched endpoints (1 of 2)' in result.readable_output
-    assert '| evil.com | C2 seen in incident 42 | 2030-01-31T00:00:00Z | 100 |' in result.readable_output
+    assert result.outputs == [
+        {'endpoint': 'evil.com', 'Watched': True, 'description': 'C2 seen in incident 42',
+         'expiry': '2030-01-31T00:00:00Z', 'strength': 100, 'iagn': False, 'sources': ['XSOAR', 'default'],
+         'source': None},
+        {'endpoint': '203.0.113.7', 'Watched': True, 'description': '', 'expiry': None, 'strength': 50, 'iagn': True,
+         'sources': ['default'], 'source': 'default'}]
+    assert 'Watched endpoints (2 of 3)' in result.readable_output
+    assert '| evil.com | XSOAR, default | C2 seen in incident 42 | 2030-01-31T00:00:00Z | 100 |' \
+        in result.readable_output
+
+
+def test_list_watched_endpoints_of_one_source(client: Client, requests_mock: Any) -> None:
+    """
+    Given a source name
+    When darktrace-list-watched-endpoints runs with it
+    Then only that source is read (GET ?fulldetails=true&source=...), and the title names it.
+    """
+    requests_mock.get(f'{BASE}/intelfeed', json=intelfeed_by_source({'CTI Feed': load('watched_endpoints.json')}))
+    result = Darktrace.list_watched_endpoints_command(client, {'source': 'CTI Feed'})
+    assert [query_of(r) for r in requests_mock.request_history] == [{'fulldetails': ['true'], 'source': ['CTI Feed']}]
+    assert [(o['endpoint'], o['sources']) for o in result.outputs] == [('evil.com', ['CTI Feed']),
+                                                                       ('203.0.113.7', ['CTI Feed'])]
+    assert 'Watched endpoints of source CTI Feed (2 of 2)' in result.readable_output
 
 
 def test_list_watched_endpoints_bare_names(client: Client, requests_mock: Any) -> None:
     """
-    Given an appliance that ignores fulldetails and answers with names only
+    Given an appliance that ignores fulldetails and answers with names only, and lists no sources
     When darktrace-list-watched-endpoints runs
-    Then each name is still listed.
+    Then each name is still listed, from a plain GET.
     """
     requests_mock.get(f'{BASE}/intelfeed', json=['evil.com', '203.0.113.7'])
     result = Darktrace.list_watched_endpoints_command(client, {})
-    assert [o['endpoint'] for o in result.outputs] == ['evil.com', '203.0.113.7']
-    assert result.outputs[1]['description'] is None
+    assert [o['endpoint'] for o in result.outputs][-2:] == ['evil.com', '203.0.113.7']
+    assert result.outputs[-1]['description'] is None
+
+
+def test_list_watched_sources(client: Client, requests_mock: Any) -> None:
+    """
+    Given an appliance with three sources
+    When darktrace-list-watched-sources runs
+    Then GET /intelfeed?sources=true is sent and each source is listed, in context and the War Room.
+    """
+    requests_mock.get(f'{BASE}/intelfeed', json=['Default', 'Test', 'ThreatIntel'])  # the guide's example (2.26)
+    result = Darktrace.list_watched_sources_command(client, {})
+    assert query_of(requests_mock.last_request) == {'sources': ['true']}
+    assert result.outputs == [{'name': 'Default'}, {'name': 'Test'}, {'name': 'ThreatIntel'}]
+    assert context_key(result) == 'Darktrace.WatchedSource(val.name && val.name == obj.name)'
+    assert '| ThreatIntel |' in result.readable_output and 'Watched list sources (3)' in result.readable_output
 
 
 def test_remove_from_watched_list(client: Client, requests_mock: Any) -> None:
     """
-    Given two entries to remove
-    When darktrace-remove-from-watched-list runs
-    Then one signed JSON removeentry request is sent per entry, and each is marked not watched.
+    Given two entries to remove, each in one source
+    When darktrace-remove-from-watched-list runs without a source
+    Then the sources holding them are read, and one signed JSON removeentry request naming the entry's source is
+    sent per entry; each is marked not watched.
     """
-    requests_mock.post(f'{BASE}/intelfeed', json={'response': 'SUCCESS'})
+    evil, other = load('watched_endpoints.json')
+    requests_mock.get(f'{BASE}/intelfeed', json=intelfeed_by_source({'XSOAR': [evil], 'default': [other]}))
+    post = requests_mock.post(f'{BASE}/intelfeed', json={'response': 'SUCCESS'})
     result = Darktrace.remove_from_watched_list_command(client, {'endpointsToRemove': 'evil.com, 203.0.113.7'})
-    assert [r.json() for r in requests_mock.request_history] == [{'removeentry': 'evil.com'},
-                                                                 {'removeentry': '203.0.113.7'}]
-    assert_signed(requests_mock.last_request, requests_mock.last_request.body)
-    assert result.outputs == [{'endpoint': 'evil.com', 'Watched': False}, {'endpoint': '203.0.113.7', 'Watched': False}]
+    assert [r.json() for r in post.request_history] == [{'removeentry': 'evil.com', 'source': 'XSOAR'},
+                                                        {'removeentry': '203.0.113.7', 'source': 'default'}]
+    assert_signed(post.last_request, post.last_request.body)
+    assert result.outputs == [{'endpoint': 'evil.com', 'Watched': False, 'source': 'XSOAR'},
+                              {'endpoint': '203.0.113.7', 'Watched': False, 'source': 'default'}]
+
+
+def test_remove_from_watched_list_of_a_given_source(client: Client, requests_mock: Any) -> None:
+    """
+    Given a source
+    When darktrace-remove-from-watched-list runs with it
+    Then nothing is read first, and the removal names that source.
+    """
+    post = requests_mock.post(f'{BASE}/intelfeed', json={'response': 'SUCCESS'})
+    Darktrace.remove_from_watched_list_command(client, {'endpointsToRemove': 'evil.com', 'source': 'ThreatIntel'})
+    assert [r.json() for r in requests_mock.request_history] == [{'removeentry': 'evil.com', 'source': 'ThreatIntel'}]
+    assert post.call_count == 1
+
+
+def test_remove_from_watched_list_in_several_sources_says_which_to_choose(client: Client,
+                                                                          requests_mock: Any) -> None:
+    """
+    Given an entry held by two sources
+    When darktrace-remove-from-watched-list runs without a source
+    Then nothing is removed, and the error names both sources and says to give source=.
+    """
+    evil, other = load('watched_endpoints.json')
+    requests_mock.get(f'{BASE}/intelfeed', json=intelfeed_by_source({'XSOAR': [evil], 'default': [evil, other]}))
+    post = requests_mock.post(f'{BASE}/intelfeed', json={'response': 'SUCCESS'})
+    with pytest.raises(DarktraceApiError, match='Nothing was removed: evil.com is in XSOAR, default. Give source= '
+                                                'one of them'):
+        Darktrace.remove_from_watched_list_command(client, {'endpointsToRemove': '203.0.113.7,evil.com'})
+    assert not post.called
 
 
 def test_remove_from_watched_list_reports_what_was_removed_before_a_failure(client: Client,
@@ -1891,7 +1972,7 @@ def test_remove_from_watched_list_reports_what_was_removed_before_a_failure(clie
                                              {'status_code': 400, 'json': {'error': 'bad entry'}}])
     with pytest.raises(DarktraceApiError, match='Removed evil.com from the watched list, then failed on bad.com') \
             as raised:
-        Darktrace.remove_from_watched_list_command(client, {'endpointsToRemove': 'evil.com,bad.com'})
+        Darktrace.remove_from_watched_list_command(client, {'endpointsToRemove': 'evil.com,bad.com', 'source': 'X'})
     assert raised.value.kind == 'input' and 'bad entry' in str(raised.value)
 
 
@@ -1903,7 +1984,7 @@ def test_remove_from_watched_list_unconfirmed(client: Client, requests_mock: Any
     """
     requests_mock.post(f'{BASE}/intelfeed', json={'response': 'NOT FOUND'})
     with pytest.raises(DarktraceApiError, match='without confirming'):
-        Darktrace.remove_from_watched_list_command(client, {'endpointsToRemove': 'evil.com,bad.com'})
+        Darktrace.remove_from_watched_list_command(client, {'endpointsToRemove': 'evil.com,bad.com', 'source': 'X'})
     assert requests_mock.call_count == 1
 
 
@@ -4591,6 +4672,7 @@ TABLE_RUNS = [
     ('darktrace-get-ai-analyst-incident-group', {'group_id': GROUP_ID}),
     ('darktrace-post-to-watched-list', {'endpointsToWatch': 'evil.com', 'description': 'seen in incident 42'}),
     ('darktrace-list-watched-endpoints', {}),
+    ('darktrace-list-watched-sources', {}),
     ('darktrace-remove-from-watched-list', {'endpointsToRemove': 'evil.com'}),
     ('darktrace-get-tagged-devices', {'tagName': 'Active Threat'}),
     ('darktrace-get-tags-for-device', {'deviceId': '1417'}),

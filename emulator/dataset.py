@@ -148,12 +148,13 @@ class TagLink:
 
 @dataclass
 class WatchedEntry:
+    """One watched name; it may belong to several sources (guide 2.26), its details shared by all of them."""
     name: str
     description: str
     expiry: str | None
     strength: int
     iagn: bool
-    source: str
+    sources: list[str]
     hostname: bool
 
 
@@ -391,7 +392,7 @@ class Dataset:
             expiry = None
             if rng.random() < 0.4:
                 expiry = format_iso(self.anchor_ms + rng.randint(10, 90) * DAY_MS)
-            self.watched[name] = WatchedEntry(name, description, expiry, strength, iagn, source, hostname)
+            self.watched[name] = WatchedEntry(name, description, expiry, strength, iagn, [source], hostname)
 
     def subnet_of(self, ip: str) -> dict[str, Any] | None:
         for subnet in self.subnets.values():

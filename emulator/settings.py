@@ -36,6 +36,9 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
     'respond_post_reply': ('success', 'empty'),
     'respond_audit': (False, True),                   # guide 2.13: "Audit Antigena" on: a change without reason fails
     'antigena_did': ('honoured', 'ignored'),          # guide 2.13 / ambiguity 9: did is not in the parameter table
+    # guide 2.26: GET /intelfeed without `source` lists the "default" source only ("with no source given, the source
+    # is default"), or every source
+    'intelfeed_default_source': ('default_only', 'all'),
 }
 
 
@@ -63,6 +66,7 @@ class Settings:
     respond_post_reply: str = 'success'
     respond_audit: bool = False
     antigena_did: str = 'honoured'
+    intelfeed_default_source: str = 'default_only'
 
 
 class SettingsStore:

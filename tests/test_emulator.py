@@ -775,11 +775,17 @@ def test_intelfeed_post_adds_updates_and_removes(client: Client) -> None:
                                             'expiry': '2030-01-01T00:00:00Z'})
     assert again.json() == {'added': 0, 'updated': 1, 'response': 'SUCCESS'}
     assert 'Mine' in client.get('/intelfeed', {'sources': 'true'}).json()
-    assert client.post_form('/intelfeed', {'removeentry': 'b.example'}).json()['response'] == 'SUCCESS'
-    names = client.get('/intelfeed').json()
+    # guide 2.26: with several sources, removeentry needs the source; an entry leaves that source only
+    assert client.post_form('/intelfeed', {'removeentry': 'b.example'}).status_code == 400
+    assert client.post_form('/intelfeed', {'removeentry': 'b.example', 'source': 'default'}).json()['response'] \
+        == 'SUCCESS'
+    names = client.get('/intelfeed').json()  # a plain GET lists the "default" source
     assert 'a.example' in names and 'b.example' not in names
+    assert client.post_form('/intelfeed', {'removeentry': 'a.example', 'source': 'Mine'}).status_code == 200
+    assert 'a.example' in client.get('/intelfeed').json()
+    assert 'a.example' not in client.get('/intelfeed', {'source': 'Mine'}).json()
     client.post_json('/intelfeed', {'removeall': True})
-    assert client.get('/intelfeed').json() == []
+    assert client.get('/intelfeed').json() == [] and client.get('/intelfeed', {'sources': 'true'}).json() == []
 
 
 @pytest.mark.parametrize('payload', [{'addentry': 'x.example', 'description': 'd' * 256},
