@@ -541,8 +541,9 @@ class Client(BaseClient):
         """scheme://host[:port] of the appliance, where Threat Visualizer links start."""
         return self._base_url
 
-    def get_status(self) -> dict[str, Any]:
-        return self.request('GET', '/status', shape=OBJECT)
+    def get_status(self, fast: bool = False) -> dict[str, Any]:
+        # guide 2.38: fast=true answers quicker, leaving out subnet data a health check does not need
+        return self.request('GET', '/status', {'fast': True} if fast else None, shape=OBJECT)
 
     # model breaches
     def get_model_breaches(self, params: dict[str, Any], max_bytes: int | None = None) -> Any:
@@ -552,7 +553,8 @@ class Client(BaseClient):
         # ?pbid= as every public client reads one breach (some appliances have no /modelbreaches/{pbid} route).
         # Acknowledged breaches are otherwise left out, and the flag and link only appear when asked for.
         return self.request('GET', '/modelbreaches', {
-            'pbid': pbid, 'includeacknowledged': True, 'includebreachurl': True, 'deviceattop': True})
+            'pbid': pbid, 'includeacknowledged': True, 'includebreachurl': True, 'deviceattop': True,
+            'minimal': False})  # guide ambiguities 1, 2: both defaults are contradictory, so both are sent
 
     def acknowledge_model_breach(self, pbid: int) -> Any:
         return self.request('POST', f'/modelbreaches/{pbid}/acknowledge', form={'acknowledge': True})
@@ -1720,7 +1722,7 @@ def parse_json_arg(args: dict[str, Any], name: str, expected: type) -> Any:
 
 def test_module(client: Client) -> str:
     """Checks the URL, the tokens and the clock with GET /status, whose reply must look like the appliance's."""
-    status = client.get_status()
+    status = client.get_status(fast=True)
     if 'version' not in status and 'time' not in status:
         raise DarktraceApiError('unexpected_reply', (
             'Darktrace answered GET /status with an object that has neither "version" nor "time": the server URL '
@@ -1826,7 +1828,8 @@ def list_model_breaches_command(client: Client, args: dict[str, Any]) -> Command
         'minscore': min_score_param(min_score),
         'did': did, 'uuid': uuid,
         # Acknowledged breaches are always asked for, so every record says whether it is acknowledged.
-        'includeacknowledged': True, 'includebreachurl': True, 'deviceattop': True,
+        # guide ambiguities 1 and 2: the defaults of deviceattop and minimal are contradictory, so both are sent
+        'includeacknowledged': True, 'includebreachurl': True, 'deviceattop': True, 'minimal': False,
     })
     breaches = sorted((b for b in as_list(reply) if isinstance(b, dict) and 'pbid' in b),
                       key=lambda b: (_epoch_ms(b.get('time')), _number(b.get('pbid')) or 0), reverse=True)

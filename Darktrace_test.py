@@ -885,7 +885,8 @@ def test_get_model_breach(client: Client, requests_mock: Any) -> None:
     result = Darktrace.get_model_breach_command(client, {'pbid': str(PBID)})
     assert requests_mock.last_request.path == '/modelbreaches'
     assert query_of(requests_mock.last_request) == {'pbid': [str(PBID)], 'includeacknowledged': ['true'],
-                                                    'includebreachurl': ['true'], 'deviceattop': ['true']}
+                                                    'includebreachurl': ['true'], 'deviceattop': ['true'],
+                                                    'minimal': ['false']}
     assert_signed(requests_mock.last_request)
     assert context_key(result) == 'Darktrace.ModelBreach(val.pbid && val.pbid == obj.pbid)'
     outputs = result.outputs
@@ -947,7 +948,8 @@ def test_list_model_breaches_sends_filters_in_the_appliance_units(client: Client
         'did': '1417', 'uuid': MODEL_UUID})
     assert query_of(requests_mock.last_request) == {
         'starttime': ['1674518400000'], 'endtime': ['1674604800000'], 'minscore': ['0.5'], 'did': ['1417'],
-        'uuid': [MODEL_UUID], 'includeacknowledged': ['true'], 'includebreachurl': ['true'], 'deviceattop': ['true']}
+        'uuid': [MODEL_UUID], 'includeacknowledged': ['true'], 'includebreachurl': ['true'], 'deviceattop': ['true'],
+        'minimal': ['false']}  # guide ambiguities 1, 2: both defaults are contradictory, so both are sent
     assert result.outputs == [] and 'No model breaches on page 1 (0 in the time range)' in result.readable_output
 
 
@@ -3714,7 +3716,7 @@ def test_get_remote_data_returns_the_breach_and_new_comments(client: Client, req
     assert isinstance(response, GetRemoteDataResponse)
     breach_request = requests_mock.request_history[0]
     assert breach_request.path_url == f'/modelbreaches?pbid={PBID}&includeacknowledged=true&includebreachurl=true' \
-                                      '&deviceattop=true'
+                                      '&deviceattop=true&minimal=false'
     mirrored = response.mirrored_object
     assert mirrored['pbid'] == PBID and mirrored['breachUrl'] == 'https://dt.example/#modelbreach/30960'
     assert {key: mirrored[key] for key in ('acknowledged', 'commentCount', 'modelName', 'deviceHostname')} == {
@@ -4240,13 +4242,13 @@ def test_main_test_module_ok(mocker: Any, requests_mock: Any) -> None:
     """
     Given valid parameters
     When test-module runs
-    Then it calls /status and returns ok.
+    Then it calls /status with fast=true and returns ok.
     """
     requests_mock.get(f'{BASE}/status', json=load('status.json'))
     results, error = run_main(mocker, 'test-module')
     results.assert_called_once_with('ok')
     error.assert_not_called()
-    assert requests_mock.last_request.path_url == '/status'
+    assert requests_mock.last_request.path_url == '/status?fast=true'  # guide 2.38: the quick health check
 
 
 def test_main_test_module_checks_fetch_parameters_first(mocker: Any, requests_mock: Any) -> None:
