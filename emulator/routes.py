@@ -84,8 +84,9 @@ def get_status(request: Request) -> dict[str, Any]:
 def _breach_flags(request: Request) -> dict[str, Any]:
     return {'include_acknowledged': bool_param(request, 'includeacknowledged'),
             'include_url': bool_param(request, 'includebreachurl'), 'base_url': request.base_url,
-            'minimal': bool_param(request, 'minimal'),
-            'device_at_top': bool_param(request, 'deviceattop', default=True)}
+            # guide ambiguities 1, 2: the defaults of minimal and deviceattop contradict each other in the guide
+            'minimal': bool_param(request, 'minimal', default=request.settings.breach_defaults == 'notes_ui'),
+            'device_at_top': bool_param(request, 'deviceattop', default=request.settings.breach_defaults != 'table')}
 
 
 def _render_breach(request: Request, breach: Breach) -> dict[str, Any]:

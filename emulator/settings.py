@@ -39,6 +39,10 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
     # guide 2.26: GET /intelfeed without `source` lists the "default" source only ("with no source given, the source
     # is default"), or every source
     'intelfeed_default_source': ('default_only', 'all'),
+    # guide 2.31 / ambiguities 1, 2: /modelbreaches defaults when deviceattop and minimal are left out: deviceattop
+    # true and minimal false (the notes, programmatic), deviceattop false (the table), or also minimal true (the
+    # notes on the UI, "minimal=true by default for multiple breaches")
+    'breach_defaults': ('notes', 'table', 'notes_ui'),
 }
 
 
@@ -67,6 +71,7 @@ class Settings:
     respond_audit: bool = False
     antigena_did: str = 'honoured'
     intelfeed_default_source: str = 'default_only'
+    breach_defaults: str = 'notes'
 
 
 class SettingsStore:
