@@ -1939,9 +1939,14 @@ def get_model_component_command(client: Client, args: dict[str, Any]) -> Command
 # --- devices -------------------------------------------------------------------------------------
 
 def device_context(device: dict[str, Any]) -> dict[str, Any]:
-    """A device as Darktrace.Device: keyed by deviceId like the tag commands, ISO times, everything else kept."""
-    return {'deviceId': _int_or_value(device.get('did')),
-            **{key: value for key, value in iso_times(device).items() if key != 'did'}}
+    """A device as Darktrace.Device: keyed by deviceId like the tag commands, ISO times, everything else kept.
+    /devices names first and last seen `time` and `endtime` (guide 2.20); they are also given the other endpoints'
+    names, firstSeen and lastSeen."""
+    context = {'deviceId': _int_or_value(device.get('did')),
+               **{key: value for key, value in iso_times(device).items() if key != 'did'}}
+    if 'firstSeen' not in context and 'time' in context and 'endtime' in context:
+        context['firstSeen'], context['lastSeen'] = context['time'], ms_to_iso(context['endtime'])
+    return context
 
 
 def device_row(context: dict[str, Any]) -> dict[str, Any]:

@@ -1397,6 +1397,21 @@ def test_search_devices_stops_when_the_appliance_ignores_offset(client: Client, 
     assert 'Devices (300)' in result.readable_output
 
 
+def test_get_device_reads_the_devices_endpoint_time_keys(client: Client, requests_mock: Any) -> None:
+    """
+    Given a /devices reply that names first and last seen `time` and `endtime`, as guide 2.20 documents
+    When darktrace-get-device runs
+    Then context also has them as firstSeen and lastSeen (ISO), and the table shows both.
+    """
+    device = load('device.json')
+    device['time'], device['endtime'] = device.pop('firstSeen'), device.pop('lastSeen')
+    requests_mock.get(f'{BASE}/devices', json=device)
+    result = Darktrace.get_device_command(client, {'did': '1417'})
+    assert result.outputs['firstSeen'] == '2020-08-07T00:06:40.000Z'
+    assert result.outputs['lastSeen'] == '2023-01-24T01:04:25.000Z'
+    assert '2023-01-24T01:04:25.000Z | 2020-08-07T00:06:40.000Z |' in result.readable_output
+
+
 def test_get_device(client: Client, requests_mock: Any) -> None:
     """
     Given a device with two IP addresses and a tag

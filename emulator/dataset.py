@@ -74,7 +74,9 @@ def _uuid_from(rng: random.Random) -> str:
 
 def _breach_device(did: int, device: dict[str, Any]) -> dict[str, Any]:
     """How an AI Analyst event names a device it involves."""
-    breach_device = {'did': did, 'ip': device['ip'], 'identifier': device.get('hostname', device['ip'])}
+    # guide 2.5: breachDevices[{identifier, hostname, ip, mac, subnet, did, sid}]
+    breach_device = {'did': did, 'ip': device['ip'], 'sid': device['sid'],
+                     'identifier': device.get('hostname', device['ip'])}
     if 'hostname' in device:
         breach_device['hostname'] = device['hostname']
     if 'macaddress' in device:

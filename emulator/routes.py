@@ -355,7 +355,7 @@ def get_devices(request: Request) -> Any:
     did = int_param(request, 'did')
     if did is not None:
         _device_or_404(request, did)
-        return views.device(dataset, did, request.now_ms, include_tags)
+        return views.device(dataset, did, request.now_ms, include_tags, devices_endpoint=True)
     ip = str_param(request, 'ip')
     mac = (str_param(request, 'mac') or '').lower()
     sid = int_param(request, 'sid')
@@ -366,7 +366,7 @@ def get_devices(request: Request) -> Any:
             and (not mac or device.get('macaddress', '').lower() == mac)
             and (sid is None or device['sid'] == sid)
             and (since is None or device['lastSeen'] >= since)]
-    return [views.device(dataset, d, request.now_ms, include_tags) for d in dids[:count]]
+    return [views.device(dataset, d, request.now_ms, include_tags, devices_endpoint=True) for d in dids[:count]]
 
 
 _SEARCH_FIELDS = {'label': ('devicelabel',), 'type': ('typename', 'typelabel'), 'hostname': ('hostname',),

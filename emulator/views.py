@@ -19,8 +19,9 @@ _MODEL_CACHE: 'weakref.WeakKeyDictionary[Dataset, dict[tuple[int, int], dict[str
 _DEVICE_CACHE: 'weakref.WeakKeyDictionary[Dataset, dict[int, dict[str, Any]]]' = weakref.WeakKeyDictionary()
 _TEXT_CACHE: 'weakref.WeakKeyDictionary[Dataset, dict[Any, str]]' = weakref.WeakKeyDictionary()
 
-_DEVICE_SUMMARY_KEYS = ('did', 'ip', 'sid', 'hostname', 'devicelabel', 'macaddress', 'vendor', 'typename',
-                        'typelabel')
+# guide 2.31: device{did, ip, ips[], sid, hostname, firstSeen, lastSeen, typename, typelabel}
+_DEVICE_SUMMARY_KEYS = ('did', 'ip', 'ips', 'sid', 'hostname', 'firstSeen', 'lastSeen', 'devicelabel', 'macaddress',
+                        'vendor', 'typename', 'typelabel')
 
 
 # ---------------------------------------------------------------------- models and components
@@ -63,9 +64,13 @@ def component(dataset: Dataset, cid: int) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- devices
-def device(dataset: Dataset, did: int, now_ms: int, include_tags: bool = False) -> dict[str, Any]:
-    """The /devices shape; fields without values are left out, as the appliance does."""
+def device(dataset: Dataset, did: int, now_ms: int, include_tags: bool = False,
+           devices_endpoint: bool = False) -> dict[str, Any]:
+    """A device object; fields without values are left out, as the appliance does. guide 2.20: /devices itself
+    (`devices_endpoint`) names first and last seen `time` and `endtime`, unlike every other endpoint."""
     record = dict(dataset.devices[did])
+    if devices_endpoint:
+        record['time'], record['endtime'] = record.pop('firstSeen'), record.pop('lastSeen')
     record['ips'] = [dict(entry) for entry in record['ips']]
     if 'credentials' in record:
         record['credentials'] = list(record['credentials'])
@@ -315,8 +320,9 @@ def tag_object(tag: dict[str, Any]) -> dict[str, Any]:
 
 
 def tag_link(link: TagLink) -> dict[str, Any]:
-    return {'teid': link.teid, 'tid': link.tid, 'entityType': 'Device', 'entityValue': str(link.did),
-            'expiry': link.expiry}
+    # guide 2.41: {teid, tehid, tid, entityType, entityValue (string), valid, expiry?}
+    return {'teid': link.teid, 'tehid': link.teid, 'tid': link.tid, 'entityType': 'Device',
+            'entityValue': str(link.did), 'valid': True, 'expiry': link.expiry}
 
 
 # ---------------------------------------------------------------------- watch list

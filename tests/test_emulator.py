@@ -628,8 +628,9 @@ def test_devices(client: Client) -> None:
     seensince, then did gives one object (404 if unknown), otherwise an array, filtered."""
     one = client.get('/devices', {'did': 3, 'includetags': 'true'}).json()
     assert isinstance(one, dict) and one['did'] == 3 and isinstance(one['tags'], list)
-    for key in ('did', 'ip', 'ips', 'sid', 'firstSeen', 'lastSeen', 'typename', 'typelabel'):
+    for key in ('did', 'ip', 'ips', 'sid', 'time', 'endtime', 'typename', 'typelabel'):  # guide 2.20
         assert key in one
+    assert 'firstSeen' not in one and 'lastSeen' not in one
     everything = client.get('/devices').json()
     assert isinstance(everything, list) and len(everything) == len(client.emu.dataset.devices)
     assert any('hostname' not in d for d in everything)
@@ -729,7 +730,7 @@ def test_tags_and_tag_entities_get(client: Client) -> None:
     assert {'Active Threat', 'Admin', 'Re-Activated Device'} <= names
     assert set(tags[0]) == {'tid', 'expiry', 'thid', 'name', 'restricted', 'data', 'isReferenced'}
     links = client.get('/tags/entities', {'tag': 'Admin'}).json()
-    assert links and set(links[0]) == {'teid', 'tid', 'entityType', 'entityValue', 'expiry'}
+    assert links and set(links[0]) == {'teid', 'tehid', 'tid', 'entityType', 'entityValue', 'valid', 'expiry'}
     did = int(links[0]['entityValue'])
     assert 'Admin' in [t['name'] for t in client.get('/tags/entities', {'did': did}).json()]
     full = client.get('/tags/entities', {'tag': 'Admin', 'fulldevicedetails': 'true'}).json()
