@@ -264,8 +264,10 @@ RESPOND_OBJECT_FORMS = [  # 2.13: the reply turns into an object with includecon
 ]
 
 
-@pytest.mark.parametrize('contract', CONTRACTS + ANALYSES,
-                         ids=[f'{c.method}-{c.section}' for c in CONTRACTS] + [f'analyze-{k}' for k in ANALYSIS_BY_TYPE])
+CONTRACT_IDS = [f'{c.method}-{c.section}' for c in CONTRACTS] + [f'analyze-{kind}' for kind in ANALYSIS_BY_TYPE]
+
+
+@pytest.mark.parametrize('contract', CONTRACTS + ANALYSES, ids=CONTRACT_IDS)
 def test_reply_has_the_guides_shape(emu: Emulator, client: Darktrace.Client, contract: Contract) -> None:
     """
     Given the emulator in its default (guide) mode
