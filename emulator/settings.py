@@ -1,7 +1,8 @@
 """Realism switches: where real appliances disagree, the emulator can behave either way.
 
-Each setting picks one of the variants the API documentation lists as UNVERIFIED or CONFLICT,
-so tests can run a client against every one of them.
+Each setting picks one of the readings where Darktrace's API guide is ambiguous or silent (the facts
+sheet's section 4, cited as "ambiguity N"), or where public evidence conflicts, so tests can run a
+client against every one of them. The defaults follow the guide.
 """
 from __future__ import annotations
 
