@@ -249,7 +249,7 @@ def get_details(request: Request) -> list[dict[str, Any]]:
 
 
 def _check_details_pairs(request: Request) -> None:
-    """As the darktrace-sdk enforces: time parameters come in pairs, and ``count`` never with a pair."""
+    """guide 2.18 and 0.4: time parameters come in pairs, and ``count`` is not used with ``starttime`` or ``from``."""
     given = {name for name in ('starttime', 'endtime', 'from', 'to') if request.param(name) not in (None, '')}
     for first, second in (('starttime', 'endtime'), ('from', 'to')):
         if (first in given) != (second in given):
