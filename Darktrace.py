@@ -81,6 +81,7 @@ MAX_QUERY_LENGTH = 1024
 MAX_ADVANCED_SEARCH_QUERY_LENGTH = 4096
 MAX_WATCHED_SOURCE_LENGTH = 63  # the appliance takes source names shorter than 64 characters
 MAX_ENDPOINTS_PER_REMOVAL = 100  # one request each, so a playbook cannot start thousands by mistake
+MAX_WATCHED_SOURCES = 50  # sources read in turn to list the whole watched list
 MAX_ENDPOINTS_PER_WATCH = 1000  # one request for all; bounds its body (at most about 250 kB)
 DEFAULT_BREACH_WINDOW = '7 days'
 # /details takes its time parameters in pairs and never `count` with a pair, so a time range is read newest
@@ -114,6 +115,7 @@ TIME_ARGUMENT_FORMS = ('an ISO 8601 time such as 2024-01-31T13:00:00Z, a relativ
 TIME_KEYS = frozenset({
     'time', 'timems', 'creationTime', 'firstSeen', 'lastSeen', 'firsttime', 'firstTime',
     'createdAt', 'expiry', 'expires', 'start', 'end', 'timestamp', 'contactTime', 'lastTime',
+    'firstseen', 'lastseen',  # guide ambiguity 27: /antigena and /devicesearch examples write them in lower case
 })
 EPOCH_MS_FLOOR = 10 ** 11  # smaller numbers are not millisecond timestamps (durations, zero expiries)
 ADVANCED_SEARCH_SIZE = 10000
@@ -218,6 +220,9 @@ DURATION_PATTERN = re.compile(r'([0-9]{1,9})\s*(seconds?|secs?|s|minutes?|mins?|
 DURATION_UNITS_S = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}  # by the unit's first letter
 DURATION_FORMS = 'a duration such as "30 minutes", "2 hours" or "1 day", or a number of seconds such as 3600'
 MAX_RESPOND_CONNECTIONS = 100
+# darktrace-list-ai-analyst-incident-events `pinned`: pinned events only when in the range, also from outside it, or
+# only pinned events (from any time)
+AI_ANALYST_PINNED_CHOICES = ('in_range', 'all', 'only')
 RESPOND_HEADERS = ['Code ID', 'Device', 'Action', 'State', 'Triggered by', 'Started', 'Expires', 'Model breach']
 
 
@@ -560,8 +565,9 @@ class Client(BaseClient):
         """scheme://host[:port] of the appliance, where Threat Visualizer links start."""
         return self._base_url
 
-    def get_status(self) -> dict[str, Any]:
-        return self.request('GET', '/status', shape=OBJECT)
+    def get_status(self, fast: bool = False) -> dict[str, Any]:
+        # guide 2.38: fast=true answers quicker, leaving out subnet data a health check does not need
+        return self.request('GET', '/status', {'fast': True} if fast else None, shape=OBJECT)
 
     # model breaches
     def get_model_breaches(self, params: dict[str, Any], max_bytes: int | None = None) -> Any:
@@ -571,7 +577,8 @@ class Client(BaseClient):
         # ?pbid= as every public client reads one breach (some appliances have no /modelbreaches/{pbid} route).
         # Acknowledged breaches are otherwise left out, and the flag and link only appear when asked for.
         return self.request('GET', '/modelbreaches', {
-            'pbid': pbid, 'includeacknowledged': True, 'includebreachurl': True, 'deviceattop': True})
+            'pbid': pbid, 'includeacknowledged': True, 'includebreachurl': True, 'deviceattop': True,
+            'minimal': False})  # guide ambiguities 1, 2: both defaults are contradictory, so both are sent
 
     def acknowledge_model_breach(self, pbid: int) -> Any:
         return self.request('POST', f'/modelbreaches/{pbid}/acknowledge', form={'acknowledge': True})
@@ -639,15 +646,20 @@ class Client(BaseClient):
     def add_to_watched_list(self, body: dict[str, Any]) -> Any:
         return self.request('POST', '/intelfeed', json_body=body)
 
-    def get_watched_endpoints(self) -> Any:
-        return self.request('GET', '/intelfeed', {'fulldetails': True}, shape=LIST)
+    def get_watched_endpoints(self, source: str | None = None) -> Any:
+        return self.request('GET', '/intelfeed', {'fulldetails': True, 'source': source}, shape=LIST)
 
-    def remove_from_watched_list(self, entry: str) -> Any:
-        return self.request('POST', '/intelfeed', json_body={'removeentry': entry})
+    def get_watched_sources(self) -> Any:
+        return self.request('GET', '/intelfeed', {'sources': True}, shape=LIST)
+
+    def remove_from_watched_list(self, entry: str, source: str | None = None) -> Any:
+        # guide 2.26: `source` must be given with removeentry when several sources exist
+        return self.request('POST', '/intelfeed', json_body={'removeentry': entry, **({'source': source} if source
+                                                                                      else {})})
 
     # AI Analyst
     def get_ai_analyst_incident_events(self, params: dict[str, Any]) -> Any:
-        return self.request('GET', '/aianalyst/incidentevents', params)
+        return self.request('GET', '/aianalyst/incidentevents', without_pinned_outside(params))
 
     def acknowledge_ai_analyst_event(self, event_id: str) -> Any:
         return self.request('POST', '/aianalyst/acknowledge', form={'uuid': event_id})
@@ -663,7 +675,7 @@ class Client(BaseClient):
                             json_body={'incident_id': event_id, 'message': message})
 
     def get_ai_analyst_groups(self, params: dict[str, Any]) -> Any:
-        return self.request('GET', '/aianalyst/groups', params)
+        return self.request('GET', '/aianalyst/groups', without_pinned_outside(params))
 
     # RESPOND
     def get_respond_actions(self, params: dict[str, Any]) -> Any:
@@ -674,6 +686,15 @@ class Client(BaseClient):
 
     def create_respond_action(self, body: dict[str, Any]) -> Any:
         return self.request('POST', '/antigena/manual', json_body=body)
+
+
+def without_pinned_outside(params: dict[str, Any]) -> dict[str, Any]:
+    """AI Analyst query parameters that keep a time range to itself: pinned events and incidents come back whatever
+    the window unless `includeallpinned=false` is sent (guide 2.5, 2.6), so it is, unless the caller chose."""
+    if (params.get('starttime') is None and params.get('endtime') is None) or params.get('includeallpinned') \
+            is not None:
+        return params
+    return {**params, 'includeallpinned': False}
 
 
 def dtapi_signature(private_token: str, public_token: str, signed_target: str, date: str) -> str:
@@ -1783,7 +1804,7 @@ def parse_json_arg(args: dict[str, Any], name: str, expected: type) -> Any:
 
 def test_module(client: Client) -> str:
     """Checks the URL, the tokens and the clock with GET /status, whose reply must look like the appliance's."""
-    status = client.get_status()
+    status = client.get_status(fast=True)
     if 'version' not in status and 'time' not in status:
         raise DarktraceApiError('unexpected_reply', (
             'Darktrace answered GET /status with an object that has neither "version" nor "time": the server URL '
@@ -1889,7 +1910,8 @@ def list_model_breaches_command(client: Client, args: dict[str, Any]) -> Command
         'minscore': min_score_param(min_score),
         'did': did, 'uuid': uuid,
         # Acknowledged breaches are always asked for, so every record says whether it is acknowledged.
-        'includeacknowledged': True, 'includebreachurl': True, 'deviceattop': True,
+        # guide ambiguities 1 and 2: the defaults of deviceattop and minimal are contradictory, so both are sent
+        'includeacknowledged': True, 'includebreachurl': True, 'deviceattop': True, 'minimal': False,
     })
     breaches = sorted((b for b in as_list(reply) if isinstance(b, dict) and 'pbid' in b),
                       key=lambda b: (_epoch_ms(b.get('time')), _number(b.get('pbid')) or 0), reverse=True)
@@ -1999,9 +2021,14 @@ def get_model_component_command(client: Client, args: dict[str, Any]) -> Command
 # --- devices -------------------------------------------------------------------------------------
 
 def device_context(device: dict[str, Any]) -> dict[str, Any]:
-    """A device as Darktrace.Device: keyed by deviceId like the tag commands, ISO times, everything else kept."""
-    return {'deviceId': _int_or_value(device.get('did')),
-            **{key: value for key, value in iso_times(device).items() if key != 'did'}}
+    """A device as Darktrace.Device: keyed by deviceId like the tag commands, ISO times, everything else kept.
+    /devices names first and last seen `time` and `endtime` (guide 2.20); they are also given the other endpoints'
+    names, firstSeen and lastSeen."""
+    context = {'deviceId': _int_or_value(device.get('did')),
+               **{key: value for key, value in iso_times(device).items() if key != 'did'}}
+    if 'firstSeen' not in context and 'time' in context and 'endtime' in context:
+        context['firstSeen'], context['lastSeen'] = context['time'], ms_to_iso(context['endtime'])
+    return context
 
 
 def device_row(context: dict[str, Any]) -> dict[str, Any]:
@@ -2222,20 +2249,27 @@ def get_external_endpoint_details_command(client: Client, args: dict[str, Any]) 
                           outputs=details, readable_output=readable, raw_response=reply)
 
 
+ADVANCED_SEARCH_STATS = (('Count', 'count'), ('Min', 'min'), ('Max', 'max'), ('Average', 'avg'), ('Sum', 'sum'))
+
+
 def advanced_search_rows(reply: dict[str, Any], operation: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """The hits of an Advanced Search analysis as table rows, with their headers."""
+    """The result of an Advanced Search analysis as table rows, with their headers, from the guide's reply shapes
+    (2.2): terms in `aggregations.terms.buckets`, mean in `aggregations.stats`, trend and score in `hits.hits`."""
+    aggregations = _dict(reply.get('aggregations'))
     if operation == 'terms':
-        buckets = ((reply.get('aggregations') or {}).get('terms') or {}).get('buckets') or []
-        return [{'Value': b.get('key'), 'Count': b.get('doc_count')} for b in buckets], ['Value', 'Count']
+        buckets = _dict(aggregations.get('terms')).get('buckets') or []
+        return [{'Value': b.get('key'), 'Count': b.get('doc_count')} for b in buckets if isinstance(b, dict)], \
+            ['Value', 'Count']
     if operation == 'mean':
-        aggregations = reply.get('aggregations') or {}
-        rows = [{'Aggregation': name, 'Value': value.get('value') if isinstance(value, dict) else value}
-                for name, value in aggregations.items()]
-        return rows, ['Aggregation', 'Value']
-    hits = (reply.get('hits') or {}).get('hits') or []
-    if operation == 'trend':
-        return ([{'Value': h.get('id'), 'Count': h.get('count'), 'Trend': h.get('trend'),
-                  'Since': ms_to_iso(h.get('start'))} for h in hits], ['Value', 'Count', 'Trend', 'Since'])
+        stats = _dict(aggregations.get('stats'))
+        if not stats and isinstance(aggregations.get('mean'), dict):  # an older single-value reply
+            stats = {'avg': aggregations['mean'].get('value')}
+        return [{label: stats.get(key) for label, key in ADVANCED_SEARCH_STATS}], \
+            [label for label, _ in ADVANCED_SEARCH_STATS]
+    hits = [h for h in _dict(reply.get('hits')).get('hits') or [] if isinstance(h, dict)]
+    if operation == 'trend':  # `start` is a system field (guide 2.2), kept in context only
+        return [{'Value': h.get('id'), 'Count': h.get('count'), 'Trend': h.get('trend')} for h in hits], \
+            ['Value', 'Count', 'Trend']
     return [{'Value': h.get('id'), 'Count': h.get('count')} for h in hits], ['Value', 'Count']
 
 
@@ -2402,34 +2436,78 @@ def post_to_watched_list_command(client: Client, args: dict[str, Any]) -> Comman
                           raw_response=reply)
 
 
+def watched_sources(client: Client) -> list[str]:
+    """The names of the watched list's sources (guide 2.26: GET /intelfeed?sources=true)."""
+    return [str(name) for name in as_list(client.get_watched_sources()) if isinstance(name, str) and name.strip()]
+
+
+def _watched_entries(client: Client, source: str | None) -> list[dict[str, Any]]:
+    """Watched entries with their details and the sources holding each. A GET without `source` may list only the
+    "default" source (guide 2.26), so without one every source is read in turn."""
+    sources = [source] if source else watched_sources(client)[:MAX_WATCHED_SOURCES]
+    entries: dict[str, dict[str, Any]] = {}
+    for name in sources or [None]:
+        for entry in as_list(client.get_watched_endpoints(name)):
+            # Appliances that ignore fulldetails answer with bare names.
+            details = entry if isinstance(entry, dict) else {'name': entry}
+            record = entries.setdefault(str(details.get('name')), {
+                'endpoint': details.get('name'), 'Watched': True, 'description': details.get('description'),
+                'expiry': ms_to_iso(details.get('expiry')) or None, 'strength': _number(details.get('strength')),
+                'iagn': details.get('iagn'), 'sources': []})
+            held_by = name or details.get('source')
+            if held_by and held_by not in record['sources']:
+                record['sources'].append(held_by)
+    for record in entries.values():
+        record['source'] = record['sources'][0] if len(record['sources']) == 1 else None
+    return list(entries.values())
+
+
 def list_watched_endpoints_command(client: Client, args: dict[str, Any]) -> CommandResults:
     limit = parse_limit(args)
-    entries = as_list(client.get_watched_endpoints())
-    outputs = []
-    for entry in entries:
-        # Appliances that ignore fulldetails answer with bare names.
-        details = entry if isinstance(entry, dict) else {'name': entry}
-        outputs.append({'endpoint': details.get('name'), 'Watched': True, 'description': details.get('description'),
-                        'expiry': ms_to_iso(details.get('expiry')) or None,
-                        'strength': _number(details.get('strength')), 'iagn': details.get('iagn'),
-                        'source': details.get('source')})
+    source = parse_text(args, 'source', MAX_WATCHED_SOURCE_LENGTH)
+    outputs = _watched_entries(client, source)
     shown = outputs[:limit]
-    rows = [{'Endpoint': o['endpoint'], 'Description': o['description'], 'Expires': o['expiry'],
-             'Strength': o['strength']} for o in shown]
+    rows = [{'Endpoint': o['endpoint'], 'Sources': joined(o['sources']), 'Description': o['description'],
+             'Expires': o['expiry'], 'Strength': o['strength']} for o in shown]
+    title = f'Watched endpoints{f" of source {source}" if source else ""} ({len(shown)} of {len(outputs)})'
     return CommandResults(outputs_prefix='Darktrace.Endpoint', outputs_key_field='endpoint', outputs=shown,
-                          readable_output=markdown_table(f'Watched endpoints ({len(shown)} of {len(outputs)})', rows,
-                                                         ['Endpoint', 'Description', 'Expires', 'Strength'],
-                                                         'Darktrace.Endpoint'),
-                          raw_response=entries)
+                          readable_output=markdown_table(title, rows, ['Endpoint', 'Sources', 'Description',
+                                                                       'Expires', 'Strength'], 'Darktrace.Endpoint'),
+                          raw_response=outputs)
+
+
+def list_watched_sources_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    sources = watched_sources(client)
+    return CommandResults(outputs_prefix='Darktrace.WatchedSource', outputs_key_field='name',
+                          outputs=[{'name': name} for name in sources],
+                          readable_output=markdown_table(f'Watched list sources ({len(sources)})',
+                                                         [{'Source': name} for name in sources], ['Source']),
+                          raw_response=sources)
+
+
+def _removal_sources(client: Client, endpoints: list[str], source: str | None) -> dict[str, str | None]:
+    """The source to send with each removal: the one given; else the entry's only source. An entry held by several
+    sources is refused before anything is removed, naming them (guide 2.26: the source must then be given)."""
+    if source:
+        return {endpoint: source for endpoint in endpoints}
+    held = {str(entry['endpoint']).lower(): entry['sources'] for entry in _watched_entries(client, None)}
+    ambiguous = {endpoint: held[endpoint.lower()] for endpoint in endpoints if len(held.get(endpoint.lower(), [])) > 1}
+    if ambiguous:
+        which = '; '.join(f'{endpoint} is in {", ".join(sources)}' for endpoint, sources in ambiguous.items())
+        raise DarktraceApiError('ambiguous_source', f'Nothing was removed: {which}. Give source= one of them (run the '
+                                                    'command once per source to remove it from several).')
+    return {endpoint: (held.get(endpoint.lower()) or [None])[0] for endpoint in endpoints}
 
 
 def remove_from_watched_list_command(client: Client, args: dict[str, Any]) -> CommandResults:
     endpoints = parse_endpoint_list(args, 'endpointsToRemove', MAX_ENDPOINTS_PER_REMOVAL)
+    source = parse_text(args, 'source', MAX_WATCHED_SOURCE_LENGTH)
+    sources = _removal_sources(client, endpoints, source)
     removed: list[str] = []
     replies = []
     for endpoint in endpoints:  # the appliance removes one entry per request
         try:
-            reply = client.remove_from_watched_list(endpoint)
+            reply = client.remove_from_watched_list(endpoint, sources[endpoint])
             if not _confirms(reply):
                 raise _unconfirmed('POST /intelfeed (removeentry)', reply)
         except DarktraceApiError as error:
@@ -2439,11 +2517,13 @@ def remove_from_watched_list_command(client: Client, args: dict[str, Any]) -> Co
                                                 f'{endpoint}: {error}', error.status) from None
         removed.append(endpoint)
         replies.append(reply)
-    return CommandResults(outputs_prefix='Darktrace.Endpoint', outputs_key_field='endpoint',
-                          outputs=[{'endpoint': endpoint, 'Watched': False} for endpoint in removed],
+    outputs = [{'endpoint': endpoint, 'Watched': False, **({'source': sources[endpoint]} if sources[endpoint] else {})}
+               for endpoint in removed]
+    return CommandResults(outputs_prefix='Darktrace.Endpoint', outputs_key_field='endpoint', outputs=outputs,
                           readable_output=markdown_table('Removed from the watched list',
-                                                         [{'Endpoint': e, 'Watched': False} for e in removed],
-                                                         ['Endpoint', 'Watched']),
+                                                         [{'Endpoint': o['endpoint'], 'Source': o.get('source'),
+                                                           'Watched': False} for o in outputs],
+                                                         ['Endpoint', 'Source', 'Watched']),
                           raw_response=replies)
 
 
@@ -2497,10 +2577,13 @@ def list_ai_analyst_incident_events_command(client: Client, args: dict[str, Any]
     start_ms, end_ms = parse_time_range(args, 'start_time', 'end_time')
     min_group_score = parse_score(args, 'min_group_score')
     acknowledged = parse_bool(args, 'acknowledged', default=None)
+    pinned = parse_choice(args, 'pinned', AI_ANALYST_PINNED_CHOICES, default='in_range')
     limit = parse_limit(args)
     reply = client.get_ai_analyst_incident_events({
         'starttime': start_ms, 'endtime': end_ms, 'includeacknowledged': True,
         'mingroupscore': f'{min_group_score:g}' if min_group_score else None,  # AI Analyst scores are 0..100
+        # guide 2.5: pinned events come back from outside the range unless includeallpinned=false
+        'includeallpinned': pinned != 'in_range', 'includeonlypinned': True if pinned == 'only' else None,
     })
     events = sorted((e for e in as_list(reply) if isinstance(e, dict)),
                     key=lambda e: _epoch_ms(e.get('createdAt')), reverse=True)
@@ -2672,9 +2755,20 @@ def parse_connections(args: dict[str, Any], name: str) -> list[dict[str, Any]]:
     return connections
 
 
-def respond_reason(args: dict[str, Any]) -> str:
-    """The reason Darktrace records with the change, marked as coming from Cortex XSOAR."""
-    return XSOAR_COMMENT_PREFIX + require_text(args, 'reason', MAX_COMMENT_LENGTH)
+def respond_reason(args: dict[str, Any]) -> dict[str, str]:
+    """{"reason": ...} as Darktrace records it with the change, marked as coming from Cortex XSOAR; empty when no
+    reason is given (guide 2.13: recommended, required only where "Audit Antigena" is on)."""
+    reason = parse_text(args, 'reason', MAX_COMMENT_LENGTH)
+    return {'reason': XSOAR_COMMENT_PREFIX + reason} if reason else {}
+
+
+def _audit_refusal(error: DarktraceApiError, body: dict[str, Any]) -> DarktraceApiError:
+    """A 400 to a change sent without a reason: where RESPOND is audited the appliance requires one (guide 2.13)."""
+    if error.kind != 'input' or body.get('reason'):
+        return error
+    return DarktraceApiError('reason_required', (
+        f'{error} This appliance may audit RESPOND actions ("Audit Antigena" in System Config), in which case every '
+        'change needs a reason: nothing was changed, so run the command again with reason="...".'), error.status)
 
 
 def _respond_call(call: Callable[[], Parsed], change: bool) -> Parsed:
@@ -2732,9 +2826,40 @@ def respond_action_row(context: dict[str, Any]) -> dict[str, Any]:
             'Expires': context.get('expires'), 'Model breach': context.get('pbid') or None}
 
 
+def respond_reply_parts(reply: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """(actions, blocked connections, devices) of a GET /antigena reply: a bare array of actions, or an object
+    {actions, connections?, devices?} when includeconnections or fulldevicedetails is sent (guide 2.13)."""
+    def records(value: Any) -> list[dict[str, Any]]:
+        return [item for item in as_list(value) if isinstance(item, dict)]
+    if isinstance(reply, dict) and 'actions' in reply:
+        return records(reply['actions']), records(reply.get('connections')), records(reply.get('devices'))
+    return records(reply), [], []
+
+
 def _find_action(reply: Any, codeid: int) -> dict[str, Any] | None:
-    return next((item for item in as_list(reply) if isinstance(item, dict) and str(item.get('codeid')) == str(codeid)),
-                None)
+    actions, _, _ = respond_reply_parts(reply)
+    return next((item for item in actions if str(item.get('codeid')) == str(codeid)), None)
+
+
+def _with_device_details(context: dict[str, Any], connections: list[dict[str, Any]],
+                         devices: dict[Any, dict[str, Any]], show_connections: bool) -> dict[str, Any]:
+    """An action's context with its device's details and the connections RESPOND blocked for that device: the
+    guide's reply lists both per device (did), not per action."""
+    device = devices.get(str(context.get('did')))
+    if device is not None:
+        context['device'] = iso_times(device)
+    if show_connections:
+        context['blockedConnections'] = [iso_times(connection) for connection in connections
+                                         if str(connection.get('did')) == str(context.get('did'))]
+    return context
+
+
+def _blocked_connections_table(connections: list[dict[str, Any]]) -> str:
+    rows = [{'Device': connection.get('did'), 'Action': connection.get('label') or connection.get('action'),
+             'Direction': connection.get('direction'), 'IP': connection.get('ip'), 'Port': connection.get('port'),
+             'Time': ms_to_iso(connection.get('timems')) or connection.get('time')} for connection in connections]
+    return markdown_table(f'Connections RESPOND blocked ({len(rows)})', rows,
+                          ['Device', 'Action', 'Direction', 'IP', 'Port', 'Time'], 'Darktrace.RespondAction')
 
 
 def list_respond_actions_command(client: Client, args: dict[str, Any]) -> CommandResults:
@@ -2744,39 +2869,47 @@ def list_respond_actions_command(client: Client, args: dict[str, Any]) -> Comman
     need_confirming = parse_bool(args, 'need_confirming')
     include_history = parse_bool(args, 'include_history')
     include_connections = parse_bool(args, 'include_connections')
+    full_device_details = parse_bool(args, 'full_device_details')
     start_ms, end_ms = parse_time_range(args, 'start_time', 'end_time')
     limit = parse_limit(args)
-    # includehistory and includeconnections are not in the API notes this integration follows: they are named as
-    # the darktrace-sdk library documents them (UNVERIFIED on appliances), so they are sent only when asked for.
+    # guide 2.13: `did` is not in the parameter table (its workflow uses it), so the reply is filtered on it too.
     reply = _respond_call(lambda: client.get_respond_actions({
         'did': did, 'pbid': pbid, 'includecleared': include_cleared or None, 'needconfirming': need_confirming or None,
         'includehistory': include_history or None, 'includeconnections': include_connections or None,
-        'starttime': start_ms, 'endtime': end_ms}), change=False)
+        'fulldevicedetails': full_device_details or None, 'starttime': start_ms, 'endtime': end_ms}), change=False)
+    actions, connections, devices = respond_reply_parts(reply)
     now = now_ms()
-    actions = sorted((a for a in as_list(reply) if isinstance(a, dict)), key=lambda a: _epoch_ms(a.get('start')),
-                     reverse=True)
-    contexts = [respond_action_context(action, now) for action in actions]
+    actions = sorted(actions, key=lambda a: _epoch_ms(a.get('start')), reverse=True)
+    by_did = {str(device.get('did')): device for device in devices}
+    contexts = [_with_device_details(respond_action_context(action, now), connections, by_did, include_connections)
+                for action in actions]
     # The same filters again, in case an appliance ignores one of them.
     contexts = [c for c in contexts if (include_cleared or c['state'] != 'cleared')
-                and (not need_confirming or c['state'] == 'pending')]
+                and (not need_confirming or c['state'] == 'pending') and (did is None or str(c.get('did')) == str(did))]
     shown = contexts[:limit]
+    readable = markdown_table(f'Darktrace RESPOND actions ({len(shown)} of {len(contexts)}, newest first)',
+                              [respond_action_row(c) for c in shown], RESPOND_HEADERS, 'Darktrace.RespondAction')
+    if include_connections:
+        shown_dids = {str(c.get('did')) for c in shown}
+        readable += '\n' + _blocked_connections_table([c for c in connections if str(c.get('did')) in shown_dids])
     return CommandResults(outputs_prefix='Darktrace.RespondAction', outputs_key_field='codeid', outputs=shown,
-                          readable_output=markdown_table(
-                              f'Darktrace RESPOND actions ({len(shown)} of {len(contexts)}, newest first)',
-                              [respond_action_row(c) for c in shown], RESPOND_HEADERS, 'Darktrace.RespondAction'),
-                          raw_response=reply)
+                          readable_output=readable, raw_response=reply)
+
+
+def _read_action(client: Client, codeid: int, did: int | None) -> dict[str, Any] | None:
+    return _find_action(_respond_call(lambda: client.get_respond_actions({'did': did, 'includecleared': True}),
+                                      change=False), codeid)
 
 
 def _read_back(client: Client, codeid: int, did: int | None, done: str, expected: tuple[str, ...],
-               reply: Any) -> CommandResults:
+               reply: Any, note: str = '') -> CommandResults:
     """The action as Darktrace reports it after a confirmed change.
 
     A failed read-back is reported, not raised: the change was made, and an error could lead someone to repeat it.
     """
     problem = ''
     try:
-        record = _find_action(_respond_call(lambda: client.get_respond_actions(
-            {'did': did, 'includecleared': True}), change=False), codeid)
+        record = _read_action(client, codeid, did)
         if record is None:
             problem = f'its list of actions does not show action {codeid}'
     except DarktraceApiError as error:
@@ -2792,14 +2925,24 @@ def _read_back(client: Client, codeid: int, did: int | None, done: str, expected
         readable += (f'\nDarktrace confirmed the change, but now reports the action as {context["state"]} '
                      f'(expected {" or ".join(expected)}).\n')
     return CommandResults(outputs_prefix='Darktrace.RespondAction', outputs_key_field='codeid', outputs=context,
-                          readable_output=readable, raw_response=reply)
+                          readable_output=readable + note, raw_response=reply)
+
+
+def _post_respond_change(client: Client, body: dict[str, Any]) -> Any:
+    """POST /antigena once. The guide documents no reply (2.13), so any reply but an error is taken as accepted and
+    the read-back decides; a reply that says the change failed is an error."""
+    try:
+        reply = _respond_call(lambda: client.change_respond_action(body), change=True)
+    except DarktraceApiError as error:
+        raise _audit_refusal(error, body) from None
+    if isinstance(reply, dict) and str(reply.get('response', 'SUCCESS')).upper() != 'SUCCESS':
+        raise _unconfirmed('POST /antigena', reply)
+    return reply
 
 
 def _change_respond_action(client: Client, codeid: int, body: dict[str, Any], did: int | None, done: str,
                            expected: tuple[str, ...]) -> CommandResults:
-    reply = _respond_call(lambda: client.change_respond_action({'codeid': codeid, **body}), change=True)
-    if not _confirms(reply):
-        raise _unconfirmed('POST /antigena', reply)
+    reply = _post_respond_change(client, {'codeid': codeid, **body})
     return _read_back(client, codeid, did, done, expected, reply)
 
 
@@ -2819,7 +2962,7 @@ def _set_respond_state(change: str, client: Client, args: dict[str, Any]) -> Com
     duration = {'duration': require_duration(args, 'duration')} if takes_duration else {}
     reason = respond_reason(args)
     done = done.format(duration=_duration_text(duration['duration']) if duration else '')
-    return _change_respond_action(client, codeid, {**sent, **duration, 'reason': reason}, None,
+    return _change_respond_action(client, codeid, {**sent, **duration, **reason}, None,
                                   f'RESPOND action {codeid} {done}', expected)
 
 
@@ -2828,13 +2971,9 @@ clear_respond_action_command = partial(_set_respond_state, 'clear')
 reactivate_respond_action_command = partial(_set_respond_state, 'reactivate')
 
 
-def extend_respond_action_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    """Darktrace takes the new TOTAL duration, counted from the action's start; a shorter total is refused."""
-    codeid = require_int(args, 'codeid', minimum=1)
-    total_s = require_duration(args, 'duration')
-    reason = respond_reason(args)
-    action = _find_action(_respond_call(lambda: client.get_respond_actions({'includecleared': True}), change=False),
-                          codeid)
+def _extendable_action(client: Client, codeid: int) -> dict[str, Any]:
+    """The action to extend, refused when Darktrace lists no such action or it no longer runs."""
+    action = _read_action(client, codeid, None)
     if action is None:
         raise DarktraceApiError('not_found', f'Darktrace lists no RESPOND action with code ID {codeid}: check the '
                                              'codeid (!darktrace-list-respond-actions include_cleared=true).')
@@ -2843,18 +2982,79 @@ def extend_respond_action_command(client: Client, args: dict[str, Any]) -> Comma
     if state in ('cleared', 'expired'):
         raise DarktraceApiError('refused', f'RESPOND action {codeid} is {state}, so it cannot be extended: use '
                                            '!darktrace-reactivate-respond-action to run it again.')
-    start_ms, expires_ms = _epoch_ms(action.get('start')), _epoch_ms(action.get('expires'))
-    if start_ms and expires_ms and start_ms + total_s * 1000 < expires_ms:
-        current_s = int(expires_ms - start_ms) // 1000
-        raise DarktraceApiError('refused', (
-            f'Invalid "duration"="{_arg_text(args, "duration")}": duration is the new TOTAL length of the action, '
-            f'counted from its start at {ms_to_iso(start_ms)}, and the action already runs for '
-            f'{_duration_text(current_s)} (until {ms_to_iso(expires_ms)}). To add time, give more than that, such '
-            f'as "{_duration_text(current_s + 3600)}" to add one hour.'))
-    return _change_respond_action(client, codeid, {'duration': total_s, 'reason': reason},
-                                  _int_or_value(action.get('did')),
-                                  f'RESPOND action {codeid} extended to {_duration_text(total_s)} in total',
-                                  ('active', 'pending'))
+    return action
+
+
+def _ended_meanwhile(client: Client, codeid: int, error: DarktraceApiError) -> DarktraceApiError:
+    """A refused extension: if the action expired or was cleared since it was read, say so (nothing was changed)."""
+    try:
+        action = _read_action(client, codeid, None)
+    except DarktraceApiError:
+        return error
+    state = respond_action_state(action, now_ms()) if action else 'gone'
+    if state not in ('cleared', 'expired'):
+        return error
+    return DarktraceApiError('refused', (
+        f'RESPOND action {codeid} {state} before the extension reached Darktrace, which refused it: nothing was '
+        f'changed. Use !darktrace-reactivate-respond-action to run it again. ({error})'), error.status)
+
+
+# How far apart two expiries may be and still count as the same (clock skew, whole seconds).
+EXPIRY_TOLERANCE_MS = 60_000
+
+
+def _corrected_if_counted_from_start(client: Client, action: dict[str, Any], sent_s: int, target_ms: float,
+                                     reason: dict[str, str]) -> bool:
+    """Guide 2.13 counts an extension's duration from now; under the other reading of its text (ambiguity 8) an
+    appliance counts it from the action's start and the action now ends too early. That shows in the new expiry
+    (start + duration): then one more POST sets the expiry asked for. True when it was sent."""
+    codeid, start_ms = action.get('codeid'), _epoch_ms(action.get('start'))
+    try:
+        record = _read_action(client, codeid, None)
+    except DarktraceApiError:
+        return False  # the read-back reports it
+    expires_ms = _epoch_ms(record.get('expires')) if record else 0
+    if not (start_ms and expires_ms) or abs(expires_ms - target_ms) <= EXPIRY_TOLERANCE_MS \
+            or abs(expires_ms - (start_ms + sent_s * 1000)) > EXPIRY_TOLERANCE_MS:
+        return False
+    _post_respond_change(client, {'codeid': codeid, 'duration': math.ceil((target_ms - start_ms) / 1000), **reason})
+    return True
+
+
+def extend_respond_action_command(client: Client, args: dict[str, Any]) -> CommandResults:
+    """Extends an action BY `duration`. Darktrace sets the action to end `duration` seconds after the POST (guide
+    2.13: "100 seconds remaining, duration 110 extends by 10 seconds"), so the time it still has left is added."""
+    codeid = require_int(args, 'codeid', minimum=1)
+    extension_s = require_duration(args, 'duration')
+    reason = respond_reason(args)
+    action = _extendable_action(client, codeid)
+    expires_ms = _epoch_ms(action.get('expires'))
+    remaining_s = max(0, math.ceil((expires_ms - now_ms()) / 1000)) if expires_ms else 0
+    body = {'codeid': codeid, 'duration': remaining_s + extension_s, **reason}
+    try:
+        reply = _post_respond_change(client, body)
+    except DarktraceApiError as error:
+        raise _ended_meanwhile(client, codeid, error) if error.kind == 'input' else error from None
+    note = ''
+    if expires_ms:
+        target_ms = expires_ms + extension_s * 1000
+        note = (f'\nAsked: {_duration_text(extension_s)} more than the {_duration_text(remaining_s)} it had left, '
+                f'so until about {ms_to_iso(target_ms)}.\n')
+        if _corrected_if_counted_from_start(client, action, body['duration'], target_ms, reason):
+            note += ('This appliance counted the duration from the action\'s start rather than from now, which ended '
+                     'the action too early; a second request set the expiry asked for.\n')
+    return _read_back(client, codeid, _int_or_value(action.get('did')),
+                      f'RESPOND action {codeid} extended by {_duration_text(extension_s)}', ('active', 'pending'),
+                      reply, note)
+
+
+def _created_codeid(reply: Any) -> int | None:
+    """The new action's id: the guide's example reply is {"code": 10170}, its text says "the codeid" (guide 2.14,
+    ambiguity 14), so either key is read."""
+    if not isinstance(reply, dict):
+        return None
+    codeid = _number(reply['code'] if 'code' in reply else reply.get('codeid'))
+    return codeid if isinstance(codeid, int) and codeid > 0 else None
 
 
 def create_respond_action_command(client: Client, args: dict[str, Any]) -> CommandResults:
@@ -2869,15 +3069,19 @@ def create_respond_action_command(client: Client, args: dict[str, Any]) -> Comma
     if action != 'connection' and connections:
         raise ValueError(f'Invalid "connections": only the connection action takes connections, not {action}. '
                          'Leave connections out, or use action=connection.')
-    body: dict[str, Any] = {'did': did, 'action': action, 'duration': duration_s, 'reason': reason}
+    body: dict[str, Any] = {'did': did, 'action': action, 'duration': duration_s, **reason}
     if connections:
         body['connections'] = connections
-    reply = _respond_call(lambda: client.create_respond_action(body), change=True)
-    codeid = _number(reply.get('codeid')) if isinstance(reply, dict) else None
-    if not isinstance(codeid, int) or codeid <= 0:
+    try:
+        reply = _respond_call(lambda: client.create_respond_action(body), change=True)
+    except DarktraceApiError as error:
+        raise _audit_refusal(error, body) from None
+    codeid = _created_codeid(reply)
+    if codeid is None:
         raise _unconfirmed('POST /antigena/manual', reply)
+    # The raw reply keeps `codeid` under that name whichever key Darktrace used: playbooks read it (extend-context).
     return _read_back(client, codeid, did, f'RESPOND action {codeid} created: {action} on device {did} for '
-                                           f'{_duration_text(duration_s)}', ('active',), reply)
+                                           f'{_duration_text(duration_s)}', ('active',), {**reply, 'codeid': codeid})
 
 
 ''' FETCH INCIDENTS '''
@@ -3573,6 +3777,7 @@ COMMANDS: dict[str, Callable[[Client, dict[str, Any]], CommandResults]] = {
     # watched list
     'darktrace-post-to-watched-list': post_to_watched_list_command,
     'darktrace-list-watched-endpoints': list_watched_endpoints_command,
+    'darktrace-list-watched-sources': list_watched_sources_command,
     'darktrace-remove-from-watched-list': remove_from_watched_list_command,
     # AI Analyst
     'darktrace-get-ai-analyst-incident-event': get_ai_analyst_incident_event_command,

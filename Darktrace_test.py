@@ -909,7 +909,8 @@ def test_get_model_breach(client: Client, requests_mock: Any) -> None:
     result = Darktrace.get_model_breach_command(client, {'pbid': str(PBID)})
     assert requests_mock.last_request.path == '/modelbreaches'
     assert query_of(requests_mock.last_request) == {'pbid': [str(PBID)], 'includeacknowledged': ['true'],
-                                                    'includebreachurl': ['true'], 'deviceattop': ['true']}
+                                                    'includebreachurl': ['true'], 'deviceattop': ['true'],
+                                                    'minimal': ['false']}
     assert_signed(requests_mock.last_request)
     assert context_key(result) == 'Darktrace.ModelBreach(val.pbid && val.pbid == obj.pbid)'
     outputs = result.outputs
@@ -971,7 +972,8 @@ def test_list_model_breaches_sends_filters_in_the_appliance_units(client: Client
         'did': '1417', 'uuid': MODEL_UUID})
     assert query_of(requests_mock.last_request) == {
         'starttime': ['1674518400000'], 'endtime': ['1674604800000'], 'minscore': ['0.5'], 'did': ['1417'],
-        'uuid': [MODEL_UUID], 'includeacknowledged': ['true'], 'includebreachurl': ['true'], 'deviceattop': ['true']}
+        'uuid': [MODEL_UUID], 'includeacknowledged': ['true'], 'includebreachurl': ['true'], 'deviceattop': ['true'],
+        'minimal': ['false']}  # guide ambiguities 1, 2: both defaults are contradictory, so both are sent
     assert result.outputs == [] and 'No model breaches on page 1 (0 in the time range)' in result.readable_output
 
 
@@ -1418,6 +1420,21 @@ def test_search_devices_stops_when_the_appliance_ignores_offset(client: Client, 
     assert 'Devices (300)' in result.readable_output
 
 
+def test_get_device_reads_the_devices_endpoint_time_keys(client: Client, requests_mock: Any) -> None:
+    """
+    Given a /devices reply that names first and last seen `time` and `endtime`, as guide 2.20 documents
+    When darktrace-get-device runs
+    Then context also has them as firstSeen and lastSeen (ISO), and the table shows both.
+    """
+    device = load('device.json')
+    device['time'], device['endtime'] = device.pop('firstSeen'), device.pop('lastSeen')
+    requests_mock.get(f'{BASE}/devices', json=device)
+    result = Darktrace.get_device_command(client, {'did': '1417'})
+    assert result.outputs['firstSeen'] == '2020-08-07T00:06:40.000Z'
+    assert result.outputs['lastSeen'] == '2023-01-24T01:04:25.000Z'
+    assert '2023-01-24T01:04:25.000Z | 2020-08-07T00:06:40.000Z |' in result.readable_output
+
+
 def test_get_device(client: Client, requests_mock: Any) -> None:
     """
     Given a device with two IP addresses and a tag
@@ -1611,9 +1628,10 @@ def test_get_external_endpoint_details_lists_contacting_devices(client: Client, 
 
 @pytest.mark.parametrize('operation, fixture, row', [
     ('score', 'advanced_search_score.json', '| 192.168.0.88 | 6314 |'),
-    ('trend', 'advanced_search_trend.json', '| 192.168.0.88 | 6314 | 2.5 | 2022-12-10T09:00:00.000Z |'),
+    ('trend', 'advanced_search_trend.json', '| 192.168.0.88 | 6314 | 41.61 |\n| SearchAlert | 3 | 0 |'),
     ('terms', 'advanced_search_terms.json', '| 443 | 5000 |'),
-    ('mean', 'advanced_search_mean.json', '| mean | 1234.5 |'),
+    ('mean', 'advanced_search_mean.json', '|Count|Min|Max|Average|Sum|\n|---|---|---|---|---|\n'
+                                          '| 25 | 97 | 308 | 195.36 | 4884 |'),
 ])
 def test_run_advanced_search_analysis(client: Client, requests_mock: Any, operation: str, fixture: str,
                                       row: str) -> None:
@@ -1637,6 +1655,40 @@ def test_run_advanced_search_analysis(client: Client, requests_mock: Any, operat
     assert_signed(requests_mock.last_request)
     assert row in result.readable_output
     assert 'kibana' not in result.outputs and result.outputs['searchId']
+
+
+@pytest.mark.parametrize('operation, reply, row', [
+    ('mean', {'aggregations': {'mean': {'value': 1234.5}}}, '|  |  |  | 1234.5 |  |'),
+    ('mean', {'hits': {'total': 0, 'hits': []}}, '|  |  |  |  |  |'),
+    ('terms', {'aggregations': {'terms': {'buckets': [{'key': 80, 'doc_count': 2}, 'junk']}}}, '| 80 | 2 |'),
+    ('score', {'hits': {'hits': [{'id': 'Saas::Login', 'count': 3}], 'count': 9, 'total': 9}}, '| Saas::Login | 3 |'),
+])
+def test_advanced_search_rows_tolerate_other_shapes(operation: str, reply: dict[str, Any], row: str) -> None:
+    """
+    Given an analysis reply in an older single-value mean shape, an empty one, or with a stray bucket
+    When its table rows are made
+    Then the values are shown where they are, and nothing breaks.
+    """
+    rows, headers = Darktrace.advanced_search_rows(reply, operation)
+    assert row in Darktrace.markdown_table('t', rows, headers)
+
+
+def test_advanced_search_context_keeps_the_guide_keys(client: Client, requests_mock: Any) -> None:
+    """
+    Given the guide's mean and trend replies
+    When darktrace-run-advanced-search-analysis runs
+    Then context keeps aggregations.stats and hits.count, and trend's `start` (a system field, not a time) as is.
+    """
+    args = {'initialDate': '2022-12-10', 'initialTime': '09:00:00', 'endDate': '2022-12-10', 'endTime': '10:00:00',
+            'query': '@type:conn', 'metric': '@fields.orig_bytes'}
+    requests_mock.get(requests_mock_any_path(f'{BASE}/advancedsearch/api/analyze/'),
+                      json=load('advanced_search_mean.json'))
+    mean = Darktrace.run_advanced_search_analysis_command(client, {**args, 'operation': 'mean'}).outputs
+    assert mean['aggregations']['stats'] == {'count': 25, 'min': 97, 'max': 308, 'avg': 195.36, 'sum': 4884}
+    requests_mock.get(requests_mock_any_path(f'{BASE}/advancedsearch/api/analyze/'),
+                      json=load('advanced_search_trend.json'))
+    trend = Darktrace.run_advanced_search_analysis_command(client, {**args, 'operation': 'trend'}).outputs
+    assert trend['hits']['count'] == 8001 and trend['hits']['hits'][0]['start'] == 2707
 
 
 def requests_mock_any_path(prefix: str) -> Any:
@@ -1847,46 +1899,127 @@ def test_post_to_watched_list_sends_no_description_when_none_given(client: Clien
     assert requests_mock.last_request.json() == {'addlist': 'evil.com'}
 
 
+def intelfeed_by_source(sources: dict[str, list[Any]]) -> Any:
+    """A GET /intelfeed reply as guide 2.26 gives it: the source names for sources=true, else one source's entries
+    (`default` without source)."""
+    def reply(request: Any, context: Any) -> Any:
+        query = query_of(request)
+        if query.get('sources') == ['true']:
+            return list(sources)
+        return sources.get(query.get('source', ['default'])[0], [])
+    return reply
+
+
 def test_list_watched_endpoints(client: Client, requests_mock: Any) -> None:
     """
-    Given the watched list with full details
-    When darktrace-list-watched-endpoints runs with limit 1
-    Then full details are asked for, entries share Darktrace.Endpoint with post-to-watched-list, and the cut is said.
+    Given the watched list with full details, in two sources, one entry in both
+    When darktrace-list-watched-endpoints runs with limit 2
+    Then the sources are listed, then each source's entries with full details; entries share Darktrace.Endpoint with
+    post-to-watched-list, each with the sources holding it, and the cut is said.
     """
-    requests_mock.get(f'{BASE}/intelfeed', json=load('watched_endpoints.json'))
-    result = Darktrace.list_watched_endpoints_command(client, {'limit': '1'})
-    assert query_of(requests_mock.last_request) == {'fulldetails': ['true']}
+    evil, other = load('watched_endpoints.json')
+    requests_mock.get(f'{BASE}/intelfeed', json=intelfeed_by_source({'XSOAR': [evil], 'default': [evil, other],
+                                                                      'CTI': [{**other, 'name': 'c2.example'}]}))
+    result = Darktrace.list_watched_endpoints_command(client, {'limit': '2'})
+    assert [query_of(r) for r in requests_mock.request_history] == [
+        {'sources': ['true']}, {'fulldetails': ['true'], 'source': ['XSOAR']},
+        {'fulldetails': ['true'], 'source': ['default']}, {'fulldetails': ['true'], 'source': ['CTI']}]
     assert context_key(result) == 'Darktrace.Endpoint(val.endpoint && val.endpoint == obj.endpoint)'
-    assert result.outputs == [{'endpoint': 'evil.com', 'Watched': True, 'description': 'C2 seen in incident 42',
-                               'expiry': '2030-01-31T00:00:00Z', 'strength': 100, 'iagn': False, 'source': 'XSOAR'}]
-    assert 'Watched endpoints (1 of 2)' in result.readable_output
-    assert '| evil.com | C2 seen in incident 42 | 2030-01-31T00:00:00Z | 100 |' in result.readable_output
+    assert result.outputs == [
+        {'endpoint': 'evil.com', 'Watched': True, 'description': 'C2 seen in incident 42',
+         'expiry': '2030-01-31T00:00:00Z', 'strength': 100, 'iagn': False, 'sources': ['XSOAR', 'default'],
+         'source': None},
+        {'endpoint': '203.0.113.7', 'Watched': True, 'description': '', 'expiry': None, 'strength': 50, 'iagn': True,
+         'sources': ['default'], 'source': 'default'}]
+    assert 'Watched endpoints (2 of 3)' in result.readable_output
+    assert '| evil.com | XSOAR, default | C2 seen in incident 42 | 2030-01-31T00:00:00Z | 100 |' \
+        in result.readable_output
+
+
+def test_list_watched_endpoints_of_one_source(client: Client, requests_mock: Any) -> None:
+    """
+    Given a source name
+    When darktrace-list-watched-endpoints runs with it
+    Then only that source is read (GET ?fulldetails=true&source=...), and the title names it.
+    """
+    requests_mock.get(f'{BASE}/intelfeed', json=intelfeed_by_source({'CTI Feed': load('watched_endpoints.json')}))
+    result = Darktrace.list_watched_endpoints_command(client, {'source': 'CTI Feed'})
+    assert [query_of(r) for r in requests_mock.request_history] == [{'fulldetails': ['true'], 'source': ['CTI Feed']}]
+    assert [(o['endpoint'], o['sources']) for o in result.outputs] == [('evil.com', ['CTI Feed']),
+                                                                       ('203.0.113.7', ['CTI Feed'])]
+    assert 'Watched endpoints of source CTI Feed (2 of 2)' in result.readable_output
 
 
 def test_list_watched_endpoints_bare_names(client: Client, requests_mock: Any) -> None:
     """
-    Given an appliance that ignores fulldetails and answers with names only
+    Given an appliance that ignores fulldetails and answers with names only, and lists no sources
     When darktrace-list-watched-endpoints runs
-    Then each name is still listed.
+    Then each name is still listed, from a plain GET.
     """
     requests_mock.get(f'{BASE}/intelfeed', json=['evil.com', '203.0.113.7'])
     result = Darktrace.list_watched_endpoints_command(client, {})
-    assert [o['endpoint'] for o in result.outputs] == ['evil.com', '203.0.113.7']
-    assert result.outputs[1]['description'] is None
+    assert [o['endpoint'] for o in result.outputs][-2:] == ['evil.com', '203.0.113.7']
+    assert result.outputs[-1]['description'] is None
+
+
+def test_list_watched_sources(client: Client, requests_mock: Any) -> None:
+    """
+    Given an appliance with three sources
+    When darktrace-list-watched-sources runs
+    Then GET /intelfeed?sources=true is sent and each source is listed, in context and the War Room.
+    """
+    requests_mock.get(f'{BASE}/intelfeed', json=['Default', 'Test', 'ThreatIntel'])  # the guide's example (2.26)
+    result = Darktrace.list_watched_sources_command(client, {})
+    assert query_of(requests_mock.last_request) == {'sources': ['true']}
+    assert result.outputs == [{'name': 'Default'}, {'name': 'Test'}, {'name': 'ThreatIntel'}]
+    assert context_key(result) == 'Darktrace.WatchedSource(val.name && val.name == obj.name)'
+    assert '| ThreatIntel |' in result.readable_output and 'Watched list sources (3)' in result.readable_output
 
 
 def test_remove_from_watched_list(client: Client, requests_mock: Any) -> None:
     """
-    Given two entries to remove
-    When darktrace-remove-from-watched-list runs
-    Then one signed JSON removeentry request is sent per entry, and each is marked not watched.
+    Given two entries to remove, each in one source
+    When darktrace-remove-from-watched-list runs without a source
+    Then the sources holding them are read, and one signed JSON removeentry request naming the entry's source is
+    sent per entry; each is marked not watched.
     """
-    requests_mock.post(f'{BASE}/intelfeed', json={'response': 'SUCCESS'})
+    evil, other = load('watched_endpoints.json')
+    requests_mock.get(f'{BASE}/intelfeed', json=intelfeed_by_source({'XSOAR': [evil], 'default': [other]}))
+    post = requests_mock.post(f'{BASE}/intelfeed', json={'response': 'SUCCESS'})
     result = Darktrace.remove_from_watched_list_command(client, {'endpointsToRemove': 'evil.com, 203.0.113.7'})
-    assert [r.json() for r in requests_mock.request_history] == [{'removeentry': 'evil.com'},
-                                                                 {'removeentry': '203.0.113.7'}]
-    assert_signed(requests_mock.last_request, requests_mock.last_request.body)
-    assert result.outputs == [{'endpoint': 'evil.com', 'Watched': False}, {'endpoint': '203.0.113.7', 'Watched': False}]
+    assert [r.json() for r in post.request_history] == [{'removeentry': 'evil.com', 'source': 'XSOAR'},
+                                                        {'removeentry': '203.0.113.7', 'source': 'default'}]
+    assert_signed(post.last_request, post.last_request.body)
+    assert result.outputs == [{'endpoint': 'evil.com', 'Watched': False, 'source': 'XSOAR'},
+                              {'endpoint': '203.0.113.7', 'Watched': False, 'source': 'default'}]
+
+
+def test_remove_from_watched_list_of_a_given_source(client: Client, requests_mock: Any) -> None:
+    """
+    Given a source
+    When darktrace-remove-from-watched-list runs with it
+    Then nothing is read first, and the removal names that source.
+    """
+    post = requests_mock.post(f'{BASE}/intelfeed', json={'response': 'SUCCESS'})
+    Darktrace.remove_from_watched_list_command(client, {'endpointsToRemove': 'evil.com', 'source': 'ThreatIntel'})
+    assert [r.json() for r in requests_mock.request_history] == [{'removeentry': 'evil.com', 'source': 'ThreatIntel'}]
+    assert post.call_count == 1
+
+
+def test_remove_from_watched_list_in_several_sources_says_which_to_choose(client: Client,
+                                                                          requests_mock: Any) -> None:
+    """
+    Given an entry held by two sources
+    When darktrace-remove-from-watched-list runs without a source
+    Then nothing is removed, and the error names both sources and says to give source=.
+    """
+    evil, other = load('watched_endpoints.json')
+    requests_mock.get(f'{BASE}/intelfeed', json=intelfeed_by_source({'XSOAR': [evil], 'default': [evil, other]}))
+    post = requests_mock.post(f'{BASE}/intelfeed', json={'response': 'SUCCESS'})
+    with pytest.raises(DarktraceApiError, match='Nothing was removed: evil.com is in XSOAR, default. Give source= '
+                                                'one of them'):
+        Darktrace.remove_from_watched_list_command(client, {'endpointsToRemove': '203.0.113.7,evil.com'})
+    assert not post.called
 
 
 def test_remove_from_watched_list_reports_what_was_removed_before_a_failure(client: Client,
@@ -1900,7 +2033,7 @@ def test_remove_from_watched_list_reports_what_was_removed_before_a_failure(clie
                                              {'status_code': 400, 'json': {'error': 'bad entry'}}])
     with pytest.raises(DarktraceApiError, match='Removed evil.com from the watched list, then failed on bad.com') \
             as raised:
-        Darktrace.remove_from_watched_list_command(client, {'endpointsToRemove': 'evil.com,bad.com'})
+        Darktrace.remove_from_watched_list_command(client, {'endpointsToRemove': 'evil.com,bad.com', 'source': 'X'})
     assert raised.value.kind == 'input' and 'bad entry' in str(raised.value)
 
 
@@ -1912,7 +2045,7 @@ def test_remove_from_watched_list_unconfirmed(client: Client, requests_mock: Any
     """
     requests_mock.post(f'{BASE}/intelfeed', json={'response': 'NOT FOUND'})
     with pytest.raises(DarktraceApiError, match='without confirming'):
-        Darktrace.remove_from_watched_list_command(client, {'endpointsToRemove': 'evil.com,bad.com'})
+        Darktrace.remove_from_watched_list_command(client, {'endpointsToRemove': 'evil.com,bad.com', 'source': 'X'})
     assert requests_mock.call_count == 1
 
 
@@ -2025,8 +2158,60 @@ def test_list_ai_analyst_incident_events_sends_the_filters(client: Client, reque
     result = Darktrace.list_ai_analyst_incident_events_command(client, {
         'start_time': '2023-01-24T00:00:00Z', 'end_time': '2023-01-25T00:00:00Z', 'min_group_score': '50'})
     assert query_of(requests_mock.last_request) == {'starttime': ['1674518400000'], 'endtime': ['1674604800000'],
-                                                    'includeacknowledged': ['true'], 'mingroupscore': ['50']}
+                                                    'includeacknowledged': ['true'], 'mingroupscore': ['50'],
+                                                    'includeallpinned': ['false']}
     assert result.outputs == [] and '(0 of 0, newest first)' in result.readable_output
+
+
+@pytest.mark.parametrize('args, sent', [
+    ({}, {'includeallpinned': ['false']}),
+    ({'start_time': '2023-01-24T00:00:00Z', 'end_time': '2023-01-25T00:00:00Z'}, {'includeallpinned': ['false']}),
+    ({'start_time': '2023-01-24T00:00:00Z', 'end_time': '2023-01-25T00:00:00Z', 'pinned': 'all'},
+     {'includeallpinned': ['true']}),
+    ({'pinned': 'Only'}, {'includeallpinned': ['true'], 'includeonlypinned': ['true']}),
+])
+def test_list_ai_analyst_incident_events_pinned_option(client: Client, requests_mock: Any, args: dict[str, str],
+                                                       sent: dict[str, list[str]]) -> None:
+    """
+    Given the pinned option left out (pinned events only within the range), set to all (pinned events from outside
+    the range too), or only
+    When darktrace-list-ai-analyst-incident-events runs
+    Then includeallpinned is always sent (the appliance's default, true, adds pinned events from any time, guide
+    2.5), and includeonlypinned only for `only`.
+    """
+    requests_mock.get(f'{BASE}/aianalyst/incidentevents', json=[])
+    Darktrace.list_ai_analyst_incident_events_command(client, args)
+    query = query_of(requests_mock.last_request)
+    assert {key: query[key] for key in query if 'pinned' in key} == sent
+
+
+def test_list_ai_analyst_incident_events_refuses_an_unknown_pinned_choice(client: Client,
+                                                                          requests_mock: Any) -> None:
+    """
+    Given pinned=yes
+    When darktrace-list-ai-analyst-incident-events runs
+    Then it is refused naming the choices, and nothing is sent.
+    """
+    with pytest.raises(ValueError, match='"pinned"="yes": expected one of in_range, all, only'):
+        Darktrace.list_ai_analyst_incident_events_command(client, {'pinned': 'yes'})
+    assert not requests_mock.called
+
+
+@pytest.mark.parametrize('params, expected', [
+    ({'starttime': 1, 'endtime': 2}, {'starttime': 1, 'endtime': 2, 'includeallpinned': False}),
+    ({'starttime': 1, 'endtime': 2, 'includeallpinned': True}, {'starttime': 1, 'endtime': 2,
+                                                                'includeallpinned': True}),
+    ({'uuid': 'x'}, {'uuid': 'x'}),
+])
+def test_ai_analyst_time_ranges_leave_out_pinned_events_from_elsewhere(params: dict[str, Any],
+                                                                       expected: dict[str, Any]) -> None:
+    """
+    Given AI Analyst query parameters with or without a time range (as fetch and the list command send them)
+    When the Client prepares /aianalyst/incidentevents or /aianalyst/groups
+    Then a time range gets includeallpinned=false unless the caller chose, so pinned events from outside it stay
+    out (guide 2.5, 2.6).
+    """
+    assert Darktrace.without_pinned_outside(params) == expected
 
 
 @pytest.mark.parametrize('command, path', [
@@ -2281,13 +2466,68 @@ def test_list_respond_actions_sends_every_filter(client: Client, requests_mock: 
     """
     requests_mock.get(f'{BASE}/antigena', json=respond_actions())
     result = Darktrace.list_respond_actions_command(client, {
-        'did': '34', 'pbid': '10181', 'include_cleared': 'true', 'need_confirming': 'false', 'include_history': 'true',
-        'include_connections': 'true', 'start_time': '2024-06-01T00:00:00Z', 'end_time': '2024-06-03T12:00:00Z',
-        'limit': '2'})
+        'pbid': '10181', 'include_cleared': 'true', 'need_confirming': 'false', 'include_history': 'true',
+        'include_connections': 'true', 'full_device_details': 'true', 'start_time': '2024-06-01T00:00:00Z',
+        'end_time': '2024-06-03T12:00:00Z', 'limit': '2'})
     assert query_of(requests_mock.last_request) == {
-        'did': ['34'], 'pbid': ['10181'], 'includecleared': ['true'], 'includehistory': ['true'],
-        'includeconnections': ['true'], 'starttime': ['1717200000000'], 'endtime': ['1717416000000']}
+        'pbid': ['10181'], 'includecleared': ['true'], 'includehistory': ['true'], 'includeconnections': ['true'],
+        'fulldevicedetails': ['true'], 'starttime': ['1717200000000'], 'endtime': ['1717416000000']}
     assert len(result.outputs) == 2 and 'RESPOND actions (2 of ' in result.readable_output
+
+
+def test_list_respond_actions_filters_on_the_device_itself(client: Client, requests_mock: Any) -> None:
+    """
+    Given an appliance that ignores `did` on /antigena (the guide's parameter table has no `did`, guide 2.13)
+    When darktrace-list-respond-actions runs with did=34
+    Then did is sent, and only that device's actions are listed.
+    """
+    requests_mock.get(f'{BASE}/antigena', json=respond_actions())
+    result = Darktrace.list_respond_actions_command(client, {'did': '34', 'include_cleared': 'true'})
+    assert query_of(requests_mock.last_request) == {'did': ['34'], 'includecleared': ['true']}
+    assert {action['did'] for action in result.outputs} == {34}
+
+
+BLOCKED = [{'action': 'connection', 'label': 'Block matching connections', 'did': 6, 'direction': 'outgoing',
+            'ip': '198.51.100.102', 'port': 443, 'timems': 1717414200000, 'time': '2024-06-03 11:30:00'}]
+DEVICES = [{'did': 6, 'ip': '172.16.5.11', 'hostname': 'ws-finance-07', 'firstseen': 1717000000000}]
+
+
+@pytest.mark.parametrize('reply, connections, devices', [
+    ({'actions': 'ACTIONS', 'connections': BLOCKED}, True, False),
+    ({'actions': 'ACTIONS', 'devices': DEVICES}, False, True),
+    ({'actions': 'ACTIONS', 'connections': BLOCKED, 'devices': DEVICES}, True, True),
+    ('ACTIONS', False, False),
+])
+def test_list_respond_actions_reads_every_reply_shape(client: Client, requests_mock: Any, mocker: Any, reply: Any,
+                                                      connections: bool, devices: bool) -> None:
+    """
+    Given the guide's reply shapes of /antigena: an array, {actions, connections}, {actions, devices} or all three
+    When darktrace-list-respond-actions runs with include_connections and full_device_details as asked
+    Then every action is listed; the blocked connections of a device go with its actions (context and a War Room
+    table, ISO times) and its details under `device`.
+    """
+    mocker.patch.object(Darktrace, 'now_ms', return_value=RESPOND_NOW_MS)
+    actions = respond_actions()
+    body = actions if reply == 'ACTIONS' else {**reply, 'actions': actions}
+    requests_mock.get(f'{BASE}/antigena', json=body)
+    result = Darktrace.list_respond_actions_command(client, {
+        'include_cleared': 'true', 'include_connections': str(connections).lower(),
+        'full_device_details': str(devices).lower()})
+    by_codeid = {action['codeid']: action for action in result.outputs}
+    assert sorted(by_codeid) == [5001, 5002, 5003, 5004, 5005]
+    if connections:
+        assert by_codeid[5002]['blockedConnections'] == [{**BLOCKED[0], 'timems': '2024-06-03T11:30:00.000Z',
+                                                          'time': '2024-06-03T11:30:00.000Z'}]
+        assert by_codeid[5001]['blockedConnections'] == []
+        assert '### Connections RESPOND blocked (1)' in result.readable_output
+        assert '| 6 | Block matching connections | outgoing | 198.51.100.102 | 443 | 2024-06-03T11:30:00.000Z |' \
+            in result.readable_output
+    else:
+        assert 'blockedConnections' not in by_codeid[5002] and 'blocked (' not in result.readable_output
+    if devices:
+        assert by_codeid[5002]['device']['hostname'] == 'ws-finance-07'
+        assert by_codeid[5002]['device']['firstseen'] == '2024-05-29T16:26:40.000Z'
+    assert ('device' in by_codeid[5002]) is devices and 'device' not in by_codeid[5001]
 
 
 def test_list_respond_actions_filters_again_when_the_appliance_ignores_a_filter(client: Client, requests_mock: Any,
@@ -2390,31 +2630,71 @@ def test_respond_change_unconfirmed_is_an_error(client: Client, requests_mock: A
     assert requests_mock.call_count == 1
 
 
-def test_extend_respond_action_sends_the_new_total(client: Client, requests_mock: Any, mocker: Any) -> None:
+def test_extend_respond_action_adds_to_the_time_left(client: Client, requests_mock: Any, mocker: Any) -> None:
     """
-    Given an active action that started at 11:30 and runs 2 hours
-    When darktrace-extend-respond-action runs with duration "4 hours"
-    Then the action is read first, the POST carries the new total in seconds, and the read-back is by its device.
+    Given an active action with 1.5 hours left (it ends at 13:30)
+    When darktrace-extend-respond-action runs with duration "2 hours"
+    Then the action is read first, the POST carries the time left plus 2 hours (guide 2.13: the duration runs from
+    now), the read-back is by its device, and the War Room shows the new expiry, 2 hours after the old one.
     """
     mocker.patch.object(Darktrace, 'now_ms', return_value=RESPOND_NOW_MS)
     actions = respond_actions()
-    extended = _after_change(actions, 5002, expires=actions[1]['start'] + 4 * 3600 * 1000)
-    requests_mock.get(f'{BASE}/antigena', [{'json': actions}, {'json': extended}])
+    extended = _after_change(actions, 5002, expires=actions[1]['expires'] + 2 * 3600 * 1000)
+    requests_mock.get(f'{BASE}/antigena', [{'json': actions}, {'json': extended}, {'json': extended}])
     post = requests_mock.post(f'{BASE}/antigena', json={'response': 'SUCCESS'})
-    result = Darktrace.extend_respond_action_command(client, {'codeid': '5002', 'duration': '4 hours',
+    result = Darktrace.extend_respond_action_command(client, {'codeid': '5002', 'duration': '2 hours',
                                                               'reason': 'Still investigating'})
-    first, _, last = requests_mock.request_history
-    assert query_of(first) == {'includecleared': ['true']}
-    assert json_body(post.last_request) == {'codeid': 5002, 'duration': 14400,
+    assert post.call_count == 1
+    assert query_of(requests_mock.request_history[0]) == {'includecleared': ['true']}
+    assert json_body(post.last_request) == {'codeid': 5002, 'duration': 5400 + 7200,
                                             'reason': '[Cortex XSOAR] Still investigating'}
-    assert query_of(last) == {'did': ['6'], 'includecleared': ['true']}
+    assert query_of(requests_mock.last_request) == {'did': ['6'], 'includecleared': ['true']}
     assert result.outputs['expires'] == '2024-06-03T15:30:00.000Z' and result.outputs['state'] == 'active'
-    assert 'extended to 4 hours in total' in result.readable_output
+    assert 'extended by 2 hours' in result.readable_output
+    assert '2 hours more than the 90 minutes it had left, so until about 2024-06-03T15:30:00.000Z' \
+        in result.readable_output
+
+
+def test_extend_respond_action_corrects_an_appliance_counting_from_the_start(client: Client, requests_mock: Any,
+                                                                             mocker: Any) -> None:
+    """
+    Given an appliance that counts an extension's duration from the action's start (the other reading of the
+    guide's text), so the first POST ends the action too early
+    When darktrace-extend-respond-action runs with "2 hours" on an action that started at 11:30 and ends at 13:30
+    Then one more POST sets the total from the start to end at 15:30, and the War Room says why.
+    """
+    mocker.patch.object(Darktrace, 'now_ms', return_value=RESPOND_NOW_MS)
+    actions = respond_actions()
+    start = actions[1]['start']
+    too_early = _after_change(actions, 5002, expires=start + (5400 + 7200) * 1000)
+    right = _after_change(actions, 5002, expires=actions[1]['expires'] + 7200 * 1000)
+    requests_mock.get(f'{BASE}/antigena', [{'json': actions}, {'json': too_early}, {'json': right}])
+    post = requests_mock.post(f'{BASE}/antigena', json={'response': 'SUCCESS'})
+    result = Darktrace.extend_respond_action_command(client, {'codeid': '5002', 'duration': '2 hours', 'reason': 'x'})
+    assert [json_body(r)['duration'] for r in post.request_history] == [12600, 4 * 3600]
+    assert result.outputs['expires'] == '2024-06-03T15:30:00.000Z'
+    assert 'counted the duration from the action\'s start' in result.readable_output
+
+
+def test_extend_respond_action_that_expired_meanwhile(client: Client, requests_mock: Any, mocker: Any) -> None:
+    """
+    Given an action that is active when read, but expired when the extension reaches Darktrace, which refuses it
+    When darktrace-extend-respond-action runs
+    Then the error says it expired before the extension arrived, that nothing changed, and to reactivate it.
+    """
+    requests_mock.get(f'{BASE}/antigena', json=respond_actions())
+    post = requests_mock.post(f'{BASE}/antigena', status_code=400,
+                              json={'error': 'Action 5002 is expired', 'response': 'INPUT ERROR'})
+    mocker.patch.object(Darktrace, 'now_ms', side_effect=lambda: RESPOND_NOW_MS + (3 * 3600 * 1000 if post.called
+                                                                                     else 0))
+    with pytest.raises(DarktraceApiError, match='RESPOND action 5002 expired before the extension reached Darktrace, '
+                                                'which refused it: nothing was changed. Use '
+                                                '!darktrace-reactivate-respond-action'):
+        Darktrace.extend_respond_action_command(client, {'codeid': '5002', 'duration': '1 hour', 'reason': 'x'})
+    assert post.call_count == 1
 
 
 @pytest.mark.parametrize('codeid, duration, fragment', [
-    ('5002', '1 hour', 'duration is the new TOTAL length of the action, counted from its start at '
-                       '2024-06-03T11:30:00.000Z, and the action already runs for 2 hours'),
     ('5004', '4 hours', 'is cleared, so it cannot be extended: use !darktrace-reactivate-respond-action'),
     ('5005', '4 hours', 'is expired, so it cannot be extended'),
     ('9999', '4 hours', 'no RESPOND action with code ID 9999'),
@@ -2422,7 +2702,7 @@ def test_extend_respond_action_sends_the_new_total(client: Client, requests_mock
 def test_extend_respond_action_refuses_before_any_change(client: Client, requests_mock: Any, mocker: Any,
                                                          codeid: str, duration: str, fragment: str) -> None:
     """
-    Given a total shorter than the action's current one, a cleared or expired action, or an unknown codeid
+    Given a cleared or expired action, or an unknown codeid
     When darktrace-extend-respond-action runs
     Then it explains why and sends no change.
     """
@@ -2436,13 +2716,13 @@ def test_extend_respond_action_refuses_before_any_change(client: Client, request
 
 def test_create_respond_action(client: Client, requests_mock: Any, mocker: Any) -> None:
     """
-    Given an appliance that creates the manual action as code 5006
+    Given an appliance that creates the manual action as code 5006 and answers {"code": 5006} (guide 2.14)
     When darktrace-create-respond-action runs for a quarantine
     Then one POST /antigena/manual carries did, action, duration in seconds and the prefixed reason (no connections),
     and the action is read back by its device and reported with its code ID and state.
     """
     mocker.patch.object(Darktrace, 'now_ms', return_value=RESPOND_NOW_MS)
-    post = requests_mock.post(f'{BASE}/antigena/manual', json={'codeid': 5006})
+    post = requests_mock.post(f'{BASE}/antigena/manual', json={'code': 5006})  # the guide's reply (2.14)
     created = {**respond_actions()[2], 'codeid': 5006, 'did': 34, 'ip': '10.0.1.30', 'start': RESPOND_NOW_MS,
                'expires': RESPOND_NOW_MS + 7200000}
     requests_mock.get(f'{BASE}/antigena', json=[created])
@@ -2455,6 +2735,7 @@ def test_create_respond_action(client: Client, requests_mock: Any, mocker: Any) 
     assert query_of(requests_mock.last_request) == {'did': ['34'], 'includecleared': ['true']}
     assert result.outputs['codeid'] == 5006 and result.outputs['state'] == 'active'
     assert 'RESPOND action 5006 created: quarantine on device 34 for 2 hours' in result.readable_output
+    assert result.raw_response == {'code': 5006, 'codeid': 5006}  # playbooks read codeid from the raw reply
 
 
 def test_create_respond_action_blocks_connections(client: Client, requests_mock: Any) -> None:
@@ -2473,7 +2754,8 @@ def test_create_respond_action_blocks_connections(client: Client, requests_mock:
     assert result.outputs['codeid'] == 5007
 
 
-@pytest.mark.parametrize('reply', [{'response': 'SUCCESS'}, {'codeid': 0}, {'codeid': 'x'}, [], {'codeid': True}])
+@pytest.mark.parametrize('reply', [{'response': 'SUCCESS'}, {'codeid': 0}, {'codeid': 'x'}, [], {'codeid': True},
+                                   {'code': None}, {'code': -1}])
 def test_create_respond_action_without_a_codeid_is_an_error(client: Client, requests_mock: Any, reply: Any) -> None:
     """
     Given an appliance whose reply to a manual action carries no usable codeid
@@ -2497,12 +2779,9 @@ def test_create_respond_action_without_a_codeid_is_an_error(client: Client, requ
     ('darktrace-create-respond-action', {'did': '0', 'action': 'pol', 'duration': '1 hour', 'reason': 'x'}, '"did"'),
     ('darktrace-create-respond-action', {'did': '34', 'action': 'pol', 'duration': '8 days', 'reason': 'x'},
      'from 1 minute to 7 days'),
-    ('darktrace-create-respond-action', {'did': '34', 'action': 'pol', 'duration': '1 hour'},
-     'Missing required argument "reason"'),
     ('darktrace-create-respond-action', {'did': '34', 'action': 'pol', 'reason': 'x'},
      'Missing required argument "duration"'),
     ('darktrace-activate-respond-action', {'codeid': 'abc', 'reason': 'x'}, '"codeid"'),
-    ('darktrace-activate-respond-action', {'codeid': '5001', 'reason': '   '}, 'Missing required argument "reason"'),
     ('darktrace-clear-respond-action', {'codeid': '5001', 'reason': 'x' * 4097}, 'at most 4096'),
     ('darktrace-extend-respond-action', {'codeid': '5001', 'duration': '30', 'reason': 'x'}, 'from 1 minute'),
     ('darktrace-reactivate-respond-action', {'codeid': '5001', 'reason': 'x'}, 'Missing required argument "duration"'),
@@ -2568,6 +2847,57 @@ def test_respond_change_refusals_name_respond(client: Client, requests_mock: Any
     with pytest.raises(DarktraceApiError, match=re.escape(fragment)):
         command(client, args)
     assert post.call_count == 1 and requests_mock.call_count == 1
+
+
+@pytest.mark.parametrize('command, path, args, reply', [
+    (Darktrace.create_respond_action_command, '/antigena/manual', {'did': '34', 'action': 'pol', 'duration': '1 hour'},
+     {'code': 5006}),
+    (Darktrace.clear_respond_action_command, '/antigena', {'codeid': '5001', 'reason': '  '}, {'response': 'SUCCESS'}),
+])
+def test_respond_reason_is_optional_and_never_sent_empty(client: Client, requests_mock: Any, command: Any, path: str,
+                                                         args: dict[str, str], reply: Any) -> None:
+    """
+    Given a RESPOND change without a reason (the guide recommends one; only audited appliances require it)
+    When it runs
+    Then the body has no reason.
+    """
+    post = requests_mock.post(f'{BASE}{path}', json=reply)
+    requests_mock.get(f'{BASE}/antigena', json=[])
+    command(client, args)
+    assert 'reason' not in json_body(post.last_request)
+
+
+@pytest.mark.parametrize('command, path, args', [
+    (Darktrace.create_respond_action_command, '/antigena/manual', {'did': '34', 'action': 'pol', 'duration': '1 hour'}),
+    (Darktrace.activate_respond_action_command, '/antigena', {'codeid': '5001'}),
+])
+def test_respond_change_without_reason_refused_by_an_audited_appliance(client: Client, requests_mock: Any,
+                                                                       command: Any, path: str,
+                                                                       args: dict[str, str]) -> None:
+    """
+    Given an appliance with "Audit Antigena" on, which refuses (400) a RESPOND change without a reason
+    When the change runs without a reason
+    Then the error says the appliance audits RESPOND, nothing changed, and to give reason=; the POST was sent once.
+    """
+    post = requests_mock.post(f'{BASE}{path}', status_code=400, json={'error': 'Reason required',
+                                                                      'response': 'INPUT ERROR'})
+    with pytest.raises(DarktraceApiError, match='Reason required.*"Audit Antigena" in System Config.*nothing was '
+                                                'changed, so run the command again with reason=') as raised:
+        command(client, args)
+    assert raised.value.kind == 'reason_required' and post.call_count == 1
+
+
+def test_respond_change_accepted_with_an_undocumented_reply(client: Client, requests_mock: Any, mocker: Any) -> None:
+    """
+    Given an appliance answering POST /antigena with an empty object (the guide documents no reply, 2.13)
+    When darktrace-activate-respond-action runs
+    Then the read-back decides: the action is reported active.
+    """
+    mocker.patch.object(Darktrace, 'now_ms', return_value=RESPOND_NOW_MS)
+    requests_mock.post(f'{BASE}/antigena', json={})
+    requests_mock.get(f'{BASE}/antigena', json=_after_change(respond_actions(), 5001, active=True))
+    result = Darktrace.activate_respond_action_command(client, {'codeid': '5001', 'reason': 'go'})
+    assert result.outputs['state'] == 'active'
 
 
 def test_respond_other_errors_pass_through(client: Client, requests_mock: Any) -> None:
@@ -3445,7 +3775,7 @@ def test_get_remote_data_returns_the_breach_and_new_comments(client: Client, req
     assert isinstance(response, GetRemoteDataResponse)
     breach_request = requests_mock.request_history[0]
     assert breach_request.path_url == f'/modelbreaches?pbid={PBID}&includeacknowledged=true&includebreachurl=true' \
-                                      '&deviceattop=true'
+                                      '&deviceattop=true&minimal=false'
     mirrored = response.mirrored_object
     assert mirrored['pbid'] == PBID and mirrored['breachUrl'] == 'https://dt.example/#modelbreach/30960'
     assert {key: mirrored[key] for key in ('acknowledged', 'commentCount', 'modelName', 'deviceHostname')} == {
@@ -3971,13 +4301,13 @@ def test_main_test_module_ok(mocker: Any, requests_mock: Any) -> None:
     """
     Given valid parameters
     When test-module runs
-    Then it calls /status and returns ok.
+    Then it calls /status with fast=true and returns ok.
     """
     requests_mock.get(f'{BASE}/status', json=load('status.json'))
     results, error = run_main(mocker, 'test-module')
     results.assert_called_once_with('ok')
     error.assert_not_called()
-    assert requests_mock.last_request.path_url == '/status'
+    assert requests_mock.last_request.path_url == '/status?fast=true'  # guide 2.38: the quick health check
 
 
 def test_main_test_module_checks_fetch_parameters_first(mocker: Any, requests_mock: Any) -> None:
@@ -4403,6 +4733,7 @@ TABLE_RUNS = [
     ('darktrace-get-ai-analyst-incident-group', {'group_id': GROUP_ID}),
     ('darktrace-post-to-watched-list', {'endpointsToWatch': 'evil.com', 'description': 'seen in incident 42'}),
     ('darktrace-list-watched-endpoints', {}),
+    ('darktrace-list-watched-sources', {}),
     ('darktrace-remove-from-watched-list', {'endpointsToRemove': 'evil.com'}),
     ('darktrace-get-tagged-devices', {'tagName': 'Active Threat'}),
     ('darktrace-get-tags-for-device', {'deviceId': '1417'}),

@@ -74,7 +74,9 @@ def _uuid_from(rng: random.Random) -> str:
 
 def _breach_device(did: int, device: dict[str, Any]) -> dict[str, Any]:
     """How an AI Analyst event names a device it involves."""
-    breach_device = {'did': did, 'ip': device['ip'], 'identifier': device.get('hostname', device['ip'])}
+    # guide 2.5: breachDevices[{identifier, hostname, ip, mac, subnet, did, sid}]
+    breach_device = {'did': did, 'ip': device['ip'], 'sid': device['sid'],
+                     'identifier': device.get('hostname', device['ip'])}
     if 'hostname' in device:
         breach_device['hostname'] = device['hostname']
     if 'macaddress' in device:
@@ -148,12 +150,13 @@ class TagLink:
 
 @dataclass
 class WatchedEntry:
+    """One watched name; it may belong to several sources (guide 2.26), its details shared by all of them."""
     name: str
     description: str
     expiry: str | None
     strength: int
     iagn: bool
-    source: str
+    sources: list[str]
     hostname: bool
 
 
@@ -391,7 +394,7 @@ class Dataset:
             expiry = None
             if rng.random() < 0.4:
                 expiry = format_iso(self.anchor_ms + rng.randint(10, 90) * DAY_MS)
-            self.watched[name] = WatchedEntry(name, description, expiry, strength, iagn, source, hostname)
+            self.watched[name] = WatchedEntry(name, description, expiry, strength, iagn, [source], hostname)
 
     def subnet_of(self, ip: str) -> dict[str, Any] | None:
         for subnet in self.subnets.values():

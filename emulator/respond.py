@@ -15,9 +15,11 @@ Changes, as ``POST /antigena`` and ``POST /antigena/manual`` make them:
   duration (that is a reactivation).
 - reactivate (``activate: true`` with ``duration``): the action runs again from now for
   ``duration`` seconds; its ``start`` moves to now.
-- extend (``duration`` alone): ``duration`` is the new TOTAL length in seconds, counted from the
-  action's ``start``, so the new expiry is ``start + duration``. It must still end in the future,
-  and only a pending or active action can be extended.
+- extend (``duration`` alone): the action ends ``duration`` seconds from now (guide 2.13: "if an
+  action has 100 seconds remaining, a POST request with duration 110 will extend the length of the
+  action by 10 seconds"), so a smaller duration shortens it. The ``extend_from='start'`` setting
+  plays the other reading (the new total length counted from ``start``). Only a pending or active
+  action can be extended.
 - clear (``clear: true``): the action stops now and stays cleared (clearing twice changes nothing).
 - a manual action (``/antigena/manual``) gets the next free ``codeid`` and is active at once.
 
@@ -93,14 +95,17 @@ def reactivate(action: AntigenaAction, now_ms: int, duration_s: int, username: s
     _record(action, 'reactivated', now_ms, username, reason)
 
 
-def extend(action: AntigenaAction, now_ms: int, total_s: int, username: str, reason: str) -> None:
+def extend(action: AntigenaAction, now_ms: int, duration_s: int, username: str, reason: str,
+           from_start: bool = False) -> None:
     current = state(action, now_ms)
     if current in ('cleared', 'expired'):
         raise Refused(f'Action {action.codeid} is {current} and cannot be extended: reactivate it instead')
-    expires = action.start + total_s * 1000
+    # guide 2.13: "100 seconds remaining, duration 110 extends by 10 seconds": the action ends `duration` seconds
+    # from now; `from_start` plays the other reading of ambiguity 8 (the total length from its start).
+    expires = (action.start if from_start else now_ms) + duration_s * 1000
     if expires <= now_ms:
         raise Refused(f'Invalid value for duration: the action started at {action.start}, so a total of '
-                      f'{total_s} seconds ends in the past')
+                      f'{duration_s} seconds ends in the past')
     action.expires = expires
     _record(action, 'extended', now_ms, username, reason)
 

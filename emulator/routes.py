@@ -61,18 +61,22 @@ def get_status(request: Request) -> dict[str, Any]:
         'bundleVersion': '61023', 'bundleVariant': '', 'bundleDate': format_time(dataset.anchor_ms - 30 * DAY_MS),
         'hostname': APPLIANCE_HOSTNAME, 'inoculation': False, 'applianceOSCode': 'x',
         'license': format_time(dataset.anchor_ms + 300 * DAY_MS), 'antigenaNetworkEnabled': True,
-        'antigenaNetworkConfirmationMode': False, 'type': 'master', 'diskSpaceUsed': 37, 'diskUtilization': 12,
+        'antigenaNetworkConfirmationMode': False, 'type': 'master', 'diskSpaceUsed_': 37, 'diskUtilization': 12,
         'load': 21, 'cpu': 18, 'memoryUsed': 64, 'uptime': '41 days, 03:12:45',
         'label': 'Emulated Threat Visualizer', 'uuid': '8a3f4c1e-2b7d-4e6f-9a1b-0c2d3e4f5a6b',
         'connectionsPerMinuteCurrent': 4531, 'connectionsPerMinuteAverage15': 4410,
         'bandwidthCurrent': 98765432, 'bandwidthCurrentString': '98.77 Mbps',
         'bandwidthAverage15': 91234567, 'bandwidthAverage15String': '91.23 Mbps',
         'processedBandwidthCurrent': 98765432, 'processedBandwidthCurrentString': '98.77 Mbps',
-        'subnets': len(dataset.subnets), 'devicesUsing': len(dataset.devices), 'dnsServers': 1,
-        'models': len(dataset.models), 'modelsSuppressed': 0,
+        'subnets': len(dataset.subnets), 'devicesModeled': len(dataset.devices), 'dnsServers': 1,
+        'activeDevices7Days': len(dataset.devices), 'models': len(dataset.models), 'modelsSuppressed': 0,
     }
-    if bool_param(request, 'includechildren'):
-        reply['children'] = {}
+    # guide 2.38: the emulated appliance has no probes, so neither `probes` nor `instances` is present; with fast=true
+    # the subnet data and device counts are left out and devicesModeled shows 0
+    if bool_param(request, 'fast'):
+        for key in ('subnets', 'activeDevices7Days'):
+            reply.pop(key)
+        reply['devicesModeled'] = 0
     return reply
 
 
@@ -80,8 +84,9 @@ def get_status(request: Request) -> dict[str, Any]:
 def _breach_flags(request: Request) -> dict[str, Any]:
     return {'include_acknowledged': bool_param(request, 'includeacknowledged'),
             'include_url': bool_param(request, 'includebreachurl'), 'base_url': request.base_url,
-            'minimal': bool_param(request, 'minimal'),
-            'device_at_top': bool_param(request, 'deviceattop', default=True)}
+            # guide ambiguities 1, 2: the defaults of minimal and deviceattop contradict each other in the guide
+            'minimal': bool_param(request, 'minimal', default=request.settings.breach_defaults == 'notes_ui'),
+            'device_at_top': bool_param(request, 'deviceattop', default=request.settings.breach_defaults != 'table')}
 
 
 def _render_breach(request: Request, breach: Breach) -> dict[str, Any]:
@@ -244,7 +249,7 @@ def get_details(request: Request) -> list[dict[str, Any]]:
 
 
 def _check_details_pairs(request: Request) -> None:
-    """As the darktrace-sdk enforces: time parameters come in pairs, and ``count`` never with a pair."""
+    """guide 2.18 and 0.4: time parameters come in pairs, and ``count`` is not used with ``starttime`` or ``from``."""
     given = {name for name in ('starttime', 'endtime', 'from', 'to') if request.param(name) not in (None, '')}
     for first, second in (('starttime', 'endtime'), ('from', 'to')):
         if (first in given) != (second in given):
@@ -350,7 +355,7 @@ def get_devices(request: Request) -> Any:
     did = int_param(request, 'did')
     if did is not None:
         _device_or_404(request, did)
-        return views.device(dataset, did, request.now_ms, include_tags)
+        return views.device(dataset, did, request.now_ms, include_tags, devices_endpoint=True)
     ip = str_param(request, 'ip')
     mac = (str_param(request, 'mac') or '').lower()
     sid = int_param(request, 'sid')
@@ -361,7 +366,7 @@ def get_devices(request: Request) -> Any:
             and (not mac or device.get('macaddress', '').lower() == mac)
             and (sid is None or device['sid'] == sid)
             and (since is None or device['lastSeen'] >= since)]
-    return [views.device(dataset, d, request.now_ms, include_tags) for d in dids[:count]]
+    return [views.device(dataset, d, request.now_ms, include_tags, devices_endpoint=True) for d in dids[:count]]
 
 
 _SEARCH_FIELDS = {'label': ('devicelabel',), 'type': ('typename', 'typelabel'), 'hostname': ('hostname',),
@@ -676,15 +681,37 @@ def delete_tag_entity(request: Request) -> dict[str, str]:
 
 # ---------------------------------------------------------------------- /intelfeed
 def get_intelfeed(request: Request) -> list[Any]:
+    """guide 2.26: names (strings), or `fulldetails` objects, of one source; `sources=true` lists the sources.
+    Without `source`, the `intelfeed_default_source` switch plays the "default" source only (guide: "with no source
+    given, the source is default") or every source."""
     entries = sorted(request.dataset.watched.values(), key=lambda entry: entry.name)
     if bool_param(request, 'sources'):
-        return sorted({entry.source for entry in entries})
+        return sorted({source for entry in entries for source in entry.sources})
     source = str_param(request, 'source')
+    if not source and request.settings.intelfeed_default_source == 'default_only':
+        source = 'default'
     if source:
-        entries = [entry for entry in entries if entry.source == source]
+        entries = [entry for entry in entries if source in entry.sources]
     if bool_param(request, 'fulldetails'):
         return [views.watched_entry(entry) for entry in entries]
     return [entry.name for entry in entries]
+
+
+def _remove_watched(request: Request, names: list[str], source: str | None) -> dict[str, Any]:
+    """guide 2.26: `source` must be given with removeentry when several sources exist; with it, the entry leaves
+    that source only."""
+    dataset = request.dataset
+    if not source and len({s for entry in dataset.watched.values() for s in entry.sources}) > 1:
+        raise InputError('source must be given with removeentry when several sources exist')
+    for name in names:
+        entry = dataset.watched.get(name)
+        if entry is None:
+            continue
+        if source:
+            entry.sources = [s for s in entry.sources if s != source]
+        if not source or not entry.sources:
+            dataset.watched.pop(name)
+    return {'added': 0, 'updated': 0, 'response': 'SUCCESS'}
 
 
 def post_intelfeed(request: Request) -> dict[str, Any]:
@@ -700,9 +727,7 @@ def post_intelfeed(request: Request) -> dict[str, Any]:
         return {'added': 0, 'updated': 0, 'response': 'SUCCESS'}
     remove = str_param(request, 'removeentry')
     if remove:
-        for name in _entry_names(remove):
-            dataset.watched.pop(name, None)
-        return {'added': 0, 'updated': 0, 'response': 'SUCCESS'}
+        return _remove_watched(request, _entry_names(remove), source)
     names = _entry_names(str_param(request, 'addlist') or '') + _entry_names(str_param(request, 'addentry') or '')
     if not names:
         raise InputError('One of addentry, addlist, removeentry or removeall is required')
@@ -720,11 +745,13 @@ def post_intelfeed(request: Request) -> dict[str, Any]:
         else:
             added += 1
         previous = dataset.watched.get(name)
+        sources = previous.sources if previous else []
         dataset.watched[name] = WatchedEntry(
             name=name,
             description=description if description is not None else (previous.description if previous else ''),
             expiry=expiry or None, strength=strength if strength is not None else 100,
-            iagn=bool_param(request, 'iagn'), source=source or 'default', hostname=bool_param(request, 'hostname'))
+            iagn=bool_param(request, 'iagn'), sources=sources + [s for s in [source or 'default'] if s not in sources],
+            hostname=bool_param(request, 'hostname'))
     return {'added': added, 'updated': updated, 'response': 'SUCCESS'}
 
 
@@ -758,10 +785,14 @@ def get_analyze(request: Request) -> dict[str, Any]:
     records = records[offset:offset + 10_000]
     values = [search.field_value(r, field_name) for r in records]
     values = [v for v in values if v is not None]
+    # guide 2.2: every type shares took, timed_out, _shards, hits, darktraceChildError and kibana
     reply = search.elastic(len(records), [])
-    if analysis == 'mean':
+    reply['darktraceChildError'] = ''
+    if analysis == 'mean':  # guide 2.2: aggregations.stats {count, min, max, avg, sum}; no buckets
         numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-        reply['aggregations'] = {'mean': {'value': sum(numbers) / len(numbers) if numbers else None}}
+        reply['aggregations'] = {'stats': {
+            'count': len(numbers), 'min': min(numbers) if numbers else None, 'max': max(numbers) if numbers else None,
+            'avg': sum(numbers) / len(numbers) if numbers else None, 'sum': sum(numbers) if numbers else 0}}
     else:
         counts = search.value_counts(values)
         top = sorted(counts.items(), key=lambda pair: (-pair[1], str(pair[0])))[:size or 10]
@@ -769,14 +800,16 @@ def get_analyze(request: Request) -> dict[str, Any]:
             reply['aggregations'] = {'terms': {
                 'doc_count_error_upper_bound': 0, 'sum_other_doc_count': len(values) - sum(n for _, n in top),
                 'buckets': [{'key': key, 'doc_count': n} for key, n in top]}}
-        elif analysis == 'score':
+        elif analysis == 'score':  # guide 2.2: no aggregations; hits.hits [{id, count}], hits.count
             reply['hits']['hits'] = [{'id': key, 'count': n} for key, n in top]
-        else:
+            reply['hits']['count'] = len(records)
+        else:  # trend, guide 2.2: no aggregations; hits.hits [{id, count, start, trend}], hits.count
             middle = start + (end - start) // 2
             early = search.value_counts([search.field_value(r, field_name) for r in records if r['epoch_ms'] < middle])
             reply['hits']['hits'] = [{'id': key, 'count': n, 'start': early.get(key, 0),
                                       'trend': round((n - 2 * early.get(key, 0)) / max(early.get(key, 0), 1) * 100, 2)}
                                      for key, n in top]
+            reply['hits']['count'] = len(records)
     reply['kibana'] = search.kibana(query, start, end, size)
     return reply
 
@@ -860,6 +893,25 @@ def _ai_window(request: Request) -> tuple[int, int]:
     return (end - 7 * DAY_MS if start is None else start), end
 
 
+def _pinned_events(request: Request) -> list[dict[str, Any]]:
+    """Visible events that are pinned or belong to an incident holding a pinned event (guide 2.5, 2.8)."""
+    dataset = request.dataset
+    pinned_groups = {e['currentGroup'] for e in dataset.incidents.values() if e['pinned']}
+    return [e for event_id, e in dataset.incidents.items()
+            if (e['pinned'] or e['currentGroup'] in pinned_groups) and dataset.event_visible(event_id, request.now_ms)]
+
+
+def _with_pinned(request: Request, window: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """guide 2.5: pinned events come back whatever the window unless includeallpinned=false (default true);
+    includeonlypinned=true returns them alone."""
+    if bool_param(request, 'includeonlypinned'):
+        return _pinned_events(request)
+    if not bool_param(request, 'includeallpinned', default=True):
+        return window
+    known = {e['id'] for e in window}
+    return window + [e for e in _pinned_events(request) if e['id'] not in known]
+
+
 def get_incidentevents(request: Request) -> list[dict[str, Any]]:
     dataset = request.dataset
     uuids = id_list(request.param('uuid'))
@@ -869,6 +921,7 @@ def get_incidentevents(request: Request) -> list[dict[str, Any]]:
         start, end = _ai_window(request)
         window = dataset.incident_events_between(start, end, on_periods=request.settings.ai_time_filter == 'periods',
                                                  inclusive=request.settings.inclusive_bounds, now_ms=request.now_ms)
+        window = _with_pinned(request, window)
         include_acknowledged = bool_param(request, 'includeacknowledged')
         minscore = float_param(request, 'minscore', 0, 100)
         maxscore = float_param(request, 'maxscore', 0, 100)
@@ -910,18 +963,23 @@ def get_groups(request: Request) -> list[dict[str, Any]]:
     start, end = _ai_window(request)
     include_acknowledged = bool_param(request, 'includeacknowledged')
     minscore = float_param(request, 'minscore', 0, 100)
+    # guide 2.6: pinned incidents come back whatever the window unless includeallpinned=false
+    only_pinned = bool_param(request, 'includeonlypinned')
+    all_pinned = only_pinned or bool_param(request, 'includeallpinned', default=True)
     reply = []
     for group in sorted(dataset.groups.values(), key=lambda g: g['start'], reverse=True):
         events = [dataset.incidents[e] for e in group['incidentEvents']]
         acknowledged = all(e['acknowledged'] for e in events)
+        pinned = any(e['pinned'] for e in events)
+        outside = group['end'] < start or group['start'] > end
         if ids:
             if group['id'] not in ids:
                 continue
-        elif (group['end'] < start or group['start'] > end or (acknowledged and not include_acknowledged)
+        elif ((only_pinned and not pinned) or (outside and not (all_pinned and pinned))
+              or (acknowledged and not include_acknowledged)
               or (minscore is not None and group['groupScore'] < minscore)):
             continue
-        reply.append({**json.loads(json.dumps(group)), 'acknowledged': acknowledged,
-                      'pinned': any(e['pinned'] for e in events),
+        reply.append({**json.loads(json.dumps(group)), 'acknowledged': acknowledged, 'pinned': pinned,
                       'incidentEvents': [{'uuid': e['id'], 'start': e['periods'][0]['start'], 'title': e['title'],
                                           'triggerDid': e['breachDevices'][0]['did'], 'visible': True}
                                          for e in events]})
@@ -980,26 +1038,54 @@ def post_incident_comment(request: Request) -> dict[str, str]:
 
 # ---------------------------------------------------------------------- Autonomous Response
 # The state rules live in respond.py; these handlers read parameters and render replies.
-def get_antigena(request: Request) -> list[dict[str, Any]]:
+def _antigena_window(request: Request) -> tuple[int | None, int | None]:
+    """guide 2.13: starttime/endtime and from/to must be paired."""
+    for first, second in (('starttime', 'endtime'), ('from', 'to')):
+        if (request.param(first) is None) != (request.param(second) is None):
+            raise InputError(f'{first} and {second} must be specified in pairs')
+    return time_window(request)
+
+
+def get_antigena(request: Request) -> Any:
+    """guide 2.13: an array of actions; with includeconnections and/or fulldevicedetails an object
+    {actions, connections?, devices?}. With no window: every action expiring in the future or in the last 14 days."""
     dataset = request.dataset
     include_cleared = bool_param(request, 'includecleared')
     need_confirming = bool_param(request, 'needconfirming')
     pbid = int_param(request, 'pbid')
-    did = int_param(request, 'did')
-    start, end = time_window(request)
+    did = int_param(request, 'did') if request.settings.antigena_did == 'honoured' else None
+    start, end = _antigena_window(request)
+    now = request.now_ms
     actions = [a for _, a in sorted(dataset.antigena.items())
                if (include_cleared or not a.cleared)
-               and (not need_confirming or respond.state(a, request.now_ms) == 'pending')
+               and (not need_confirming or respond.state(a, now) == 'pending')
                and (pbid is None or a.pbid == pbid) and (did is None or a.did == did)
-               and (start is None or a.start >= start) and (end is None or a.start <= end)
-               and a.start <= request.now_ms]
-    return [views.antigena_action(dataset, action, request.now_ms,
-                                  include_history=bool_param(request, 'includehistory'),
-                                  include_connections=bool_param(request, 'includeconnections'))
-            for action in actions]
+               and ((start is None and a.expires >= now - 14 * DAY_MS) or (start is not None and a.start >= start))
+               and (end is None or a.start <= end) and a.start <= now]
+    reply = [views.antigena_action(dataset, action, now, include_history=bool_param(request, 'includehistory'))
+             for action in actions]
+    include_connections = bool_param(request, 'includeconnections')
+    full_devices = bool_param(request, 'fulldevicedetails')
+    if not (include_connections or full_devices):
+        return reply
+    shaped: dict[str, Any] = {'actions': reply}
+    if include_connections:
+        shaped['connections'] = [c for a in actions for c in views.antigena_connections(dataset, a)]
+    if full_devices:
+        shaped['devices'] = [views.antigena_device(dataset, d) for d in dict.fromkeys(a.did for a in actions)]
+    return shaped
+
+
+def _respond_reason(request: Request) -> str:
+    reason = str_param(request, 'reason') or ''
+    if request.settings.respond_audit and not reason.strip():
+        # The guide says only that the POST fails; this emulator answers as for any bad input.
+        raise InputError('A reason is required: Audit Antigena is enabled')
+    return reason
 
 
 def post_antigena(request: Request) -> dict[str, str]:
+    """guide 2.13: JSON {codeid, activate | clear | duration, reason}."""
     codeid = int_param(request, 'codeid')
     if codeid is None:
         raise InputError('codeid is required')
@@ -1009,7 +1095,7 @@ def post_antigena(request: Request) -> dict[str, str]:
     activate = bool_param(request, 'activate')
     clear = bool_param(request, 'clear')
     duration = int_param(request, 'duration', minimum=1)
-    reason = str_param(request, 'reason') or ''
+    reason = _respond_reason(request)
     username = request.token_pair.username
     try:
         if activate and clear:
@@ -1021,12 +1107,13 @@ def post_antigena(request: Request) -> dict[str, str]:
         elif activate:
             respond.activate(action, request.now_ms, username, reason)
         elif duration is not None:
-            respond.extend(action, request.now_ms, duration, username, reason)
+            respond.extend(action, request.now_ms, duration, username, reason,
+                           from_start=request.settings.extend_from == 'start')
         else:
             raise respond.Refused('One of activate, clear or duration is required')
     except respond.Refused as refused:
         raise InputError(str(refused)) from None
-    return {'response': 'SUCCESS'}
+    return {'response': 'SUCCESS'} if request.settings.respond_post_reply == 'success' else {}
 
 
 def _connections(request: Request) -> list[dict[str, Any]]:
@@ -1053,11 +1140,12 @@ def post_antigena_manual(request: Request) -> dict[str, int]:
     _device_or_404(request, did)
     try:
         action = respond.create_manual(request.dataset.antigena, did, kind, duration,
-                                       str_param(request, 'reason') or '', request.token_pair.username,
+                                       _respond_reason(request), request.token_pair.username,
                                        _connections(request), request.now_ms, ANTIGENA_ACTIONS)
     except respond.Refused as refused:
         raise InputError(str(refused)) from None
-    return {'codeid': action.codeid}
+    # guide 2.14: the example reply is {"code": 10170}; its text says "the codeid" (ambiguity 14)
+    return {request.settings.manual_reply_key: action.codeid}
 
 
 # ---------------------------------------------------------------------- the route table

@@ -1,7 +1,8 @@
 """Realism switches: where real appliances disagree, the emulator can behave either way.
 
-Each setting picks one of the variants the API documentation lists as UNVERIFIED or CONFLICT,
-so tests can run a client against every one of them.
+Each setting picks one of the readings where Darktrace's API guide is ambiguous or silent (the facts
+sheet's section 4, cited as "ambiguity N"), or where public evidence conflicts, so tests can run a
+client against every one of them. The defaults follow the guide.
 """
 from __future__ import annotations
 
@@ -27,6 +28,22 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
                                                       # (lenient) either id in either parameter
     'details_pairs': ('strict', 'lenient'),           # /details refuses unpaired times and count with times
     'ai_time_filter': ('created', 'periods'),         # /aianalyst/incidentevents window: createdAt, or periods overlap
+    # guide 2.14 / ambiguity 14: the example reply of /antigena/manual is {"code": n}, its text says "the codeid"
+    'manual_reply_key': ('code', 'codeid'),
+    # guide 2.13 / ambiguity 8: an extension's duration counts from now (the worked example) or from the action's
+    # start (one reading of "the current duration plus the amount the action should be extended for")
+    'extend_from': ('now', 'start'),
+    # guide 2.13 / ambiguity 13: the reply to POST /antigena is undocumented
+    'respond_post_reply': ('success', 'empty'),
+    'respond_audit': (False, True),                   # guide 2.13: "Audit Antigena" on: a change without reason fails
+    'antigena_did': ('honoured', 'ignored'),          # guide 2.13 / ambiguity 9: did is not in the parameter table
+    # guide 2.26: GET /intelfeed without `source` lists the "default" source only ("with no source given, the source
+    # is default"), or every source
+    'intelfeed_default_source': ('default_only', 'all'),
+    # guide 2.31 / ambiguities 1, 2: /modelbreaches defaults when deviceattop and minimal are left out: deviceattop
+    # true and minimal false (the notes, programmatic), deviceattop false (the table), or also minimal true (the
+    # notes on the UI, "minimal=true by default for multiple breaches")
+    'breach_defaults': ('notes', 'table', 'notes_ui'),
 }
 
 
@@ -49,6 +66,13 @@ class Settings:
     group_lookup: str = 'strict'
     details_pairs: str = 'strict'
     ai_time_filter: str = 'created'
+    manual_reply_key: str = 'code'
+    extend_from: str = 'now'
+    respond_post_reply: str = 'success'
+    respond_audit: bool = False
+    antigena_did: str = 'honoured'
+    intelfeed_default_source: str = 'default_only'
+    breach_defaults: str = 'notes'
 
 
 class SettingsStore:

@@ -19,8 +19,9 @@ _MODEL_CACHE: 'weakref.WeakKeyDictionary[Dataset, dict[tuple[int, int], dict[str
 _DEVICE_CACHE: 'weakref.WeakKeyDictionary[Dataset, dict[int, dict[str, Any]]]' = weakref.WeakKeyDictionary()
 _TEXT_CACHE: 'weakref.WeakKeyDictionary[Dataset, dict[Any, str]]' = weakref.WeakKeyDictionary()
 
-_DEVICE_SUMMARY_KEYS = ('did', 'ip', 'sid', 'hostname', 'devicelabel', 'macaddress', 'vendor', 'typename',
-                        'typelabel')
+# guide 2.31: device{did, ip, ips[], sid, hostname, firstSeen, lastSeen, typename, typelabel}
+_DEVICE_SUMMARY_KEYS = ('did', 'ip', 'ips', 'sid', 'hostname', 'firstSeen', 'lastSeen', 'devicelabel', 'macaddress',
+                        'vendor', 'typename', 'typelabel')
 
 
 # ---------------------------------------------------------------------- models and components
@@ -63,9 +64,13 @@ def component(dataset: Dataset, cid: int) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- devices
-def device(dataset: Dataset, did: int, now_ms: int, include_tags: bool = False) -> dict[str, Any]:
-    """The /devices shape; fields without values are left out, as the appliance does."""
+def device(dataset: Dataset, did: int, now_ms: int, include_tags: bool = False,
+           devices_endpoint: bool = False) -> dict[str, Any]:
+    """A device object; fields without values are left out, as the appliance does. guide 2.20: /devices itself
+    (`devices_endpoint`) names first and last seen `time` and `endtime`, unlike every other endpoint."""
     record = dict(dataset.devices[did])
+    if devices_endpoint:
+        record['time'], record['endtime'] = record.pop('firstSeen'), record.pop('lastSeen')
     record['ips'] = [dict(entry) for entry in record['ips']]
     if 'credentials' in record:
         record['credentials'] = list(record['credentials'])
@@ -315,8 +320,9 @@ def tag_object(tag: dict[str, Any]) -> dict[str, Any]:
 
 
 def tag_link(link: TagLink) -> dict[str, Any]:
-    return {'teid': link.teid, 'tid': link.tid, 'entityType': 'Device', 'entityValue': str(link.did),
-            'expiry': link.expiry}
+    # guide 2.41: {teid, tehid, tid, entityType, entityValue (string), valid, expiry?}
+    return {'teid': link.teid, 'tehid': link.teid, 'tid': link.tid, 'entityType': 'Device',
+            'entityValue': str(link.did), 'valid': True, 'expiry': link.expiry}
 
 
 # ---------------------------------------------------------------------- watch list
@@ -330,19 +336,39 @@ def watched_entry(entry: WatchedEntry) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- Autonomous Response
-def antigena_action(dataset: Dataset, action: AntigenaAction, now_ms: int, include_history: bool = False,
-                    include_connections: bool = False) -> dict[str, Any]:
+def antigena_action(dataset: Dataset, action: AntigenaAction, now_ms: int,
+                    include_history: bool = False) -> dict[str, Any]:
+    """One action object (guide 2.13); blocked connections are listed beside the actions, not inside them."""
     record = dataset.devices.get(action.did, {})
     active = respond.state(action, now_ms) == 'active'
     reply = {
         'codeid': action.codeid, 'did': action.did, 'ip': record.get('ip', ''), 'action': action.action,
         'manual': action.manual, 'triggerer': action.triggerer, 'label': action.label, 'detail': action.detail,
         'score': action.score, 'pbid': action.pbid, 'model': action.model, 'modeluuid': action.model_uuid,
-        'start': action.start, 'expires': action.expires, 'blocked': active, 'active': active,
-        'cleared': action.cleared,
+        'start': action.start, 'expires': action.expires, 'blocked': active, 'updated': str(action.start),
+        'agemail': False, 'aghost': False, 'active': action.active, 'cleared': action.cleared,
     }
-    if include_connections and action.connections:
-        reply['connections'] = [dict(connection) for connection in action.connections]
     if include_history:
-        reply['history'] = [dict(entry) for entry in action.history]
+        # guide 2.13: history[{family, username, action (state), reason, time}]
+        reply['history'] = [{'family': 'NETWORK', **entry} for entry in action.history]
+    return reply
+
+
+def antigena_connections(dataset: Dataset, action: AntigenaAction) -> list[dict[str, Any]]:
+    """The connections an action blocked, as the top-level `connections` entries of guide 2.13:
+    {action, label, did, direction, ip, port, timems, time}."""
+    return [{'action': action.action, 'label': action.label, 'did': action.did, 'direction': 'outgoing',
+             'ip': connection.get('dst', ''), 'port': connection.get('port', 0), 'timems': action.start,
+             'time': format_time(action.start)} for connection in action.connections]
+
+
+def antigena_device(dataset: Dataset, did: int) -> dict[str, Any]:
+    """The device objects of `fulldevicedetails=true` (guide 2.13: did, ip, ips, sid, hostname, firstSeen,
+    lastSeen, os, typename, typelabel, tags, quarantine, macaddress, vendor)."""
+    record = dataset.devices.get(did, {'did': did})
+    keys = ('did', 'ip', 'ips', 'sid', 'hostname', 'firstSeen', 'lastSeen', 'os', 'typename', 'typelabel',
+            'macaddress', 'vendor')
+    reply = {key: record[key] for key in keys if key in record}
+    reply['tags'] = []
+    reply['quarantine'] = False
     return reply

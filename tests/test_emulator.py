@@ -620,7 +620,7 @@ def test_details_msg_and_blocked_connections(client: Client) -> None:
     blocked = client.get('/details', {'blockedconnections': 'all'}).json()
     assert isinstance(blocked, list) and blocked and all(e['blocked'] for e in blocked)
     assert {(e['codeid'], e['destination'], e['port']) for e in blocked} >= {
-        (manual.json()['codeid'], '203.0.113.10', 443)}
+        (manual.json()['code'], '203.0.113.10', 443)}
 
 
 def test_devices(client: Client) -> None:
@@ -628,8 +628,9 @@ def test_devices(client: Client) -> None:
     seensince, then did gives one object (404 if unknown), otherwise an array, filtered."""
     one = client.get('/devices', {'did': 3, 'includetags': 'true'}).json()
     assert isinstance(one, dict) and one['did'] == 3 and isinstance(one['tags'], list)
-    for key in ('did', 'ip', 'ips', 'sid', 'firstSeen', 'lastSeen', 'typename', 'typelabel'):
+    for key in ('did', 'ip', 'ips', 'sid', 'time', 'endtime', 'typename', 'typelabel'):  # guide 2.20
         assert key in one
+    assert 'firstSeen' not in one and 'lastSeen' not in one
     everything = client.get('/devices').json()
     assert isinstance(everything, list) and len(everything) == len(client.emu.dataset.devices)
     assert any('hostname' not in d for d in everything)
@@ -729,7 +730,7 @@ def test_tags_and_tag_entities_get(client: Client) -> None:
     assert {'Active Threat', 'Admin', 'Re-Activated Device'} <= names
     assert set(tags[0]) == {'tid', 'expiry', 'thid', 'name', 'restricted', 'data', 'isReferenced'}
     links = client.get('/tags/entities', {'tag': 'Admin'}).json()
-    assert links and set(links[0]) == {'teid', 'tid', 'entityType', 'entityValue', 'expiry'}
+    assert links and set(links[0]) == {'teid', 'tehid', 'tid', 'entityType', 'entityValue', 'valid', 'expiry'}
     did = int(links[0]['entityValue'])
     assert 'Admin' in [t['name'] for t in client.get('/tags/entities', {'did': did}).json()]
     full = client.get('/tags/entities', {'tag': 'Admin', 'fulldevicedetails': 'true'}).json()
@@ -775,11 +776,17 @@ def test_intelfeed_post_adds_updates_and_removes(client: Client) -> None:
                                             'expiry': '2030-01-01T00:00:00Z'})
     assert again.json() == {'added': 0, 'updated': 1, 'response': 'SUCCESS'}
     assert 'Mine' in client.get('/intelfeed', {'sources': 'true'}).json()
-    assert client.post_form('/intelfeed', {'removeentry': 'b.example'}).json()['response'] == 'SUCCESS'
-    names = client.get('/intelfeed').json()
+    # guide 2.26: with several sources, removeentry needs the source; an entry leaves that source only
+    assert client.post_form('/intelfeed', {'removeentry': 'b.example'}).status_code == 400
+    assert client.post_form('/intelfeed', {'removeentry': 'b.example', 'source': 'default'}).json()['response'] \
+        == 'SUCCESS'
+    names = client.get('/intelfeed').json()  # a plain GET lists the "default" source
     assert 'a.example' in names and 'b.example' not in names
+    assert client.post_form('/intelfeed', {'removeentry': 'a.example', 'source': 'Mine'}).status_code == 200
+    assert 'a.example' in client.get('/intelfeed').json()
+    assert 'a.example' not in client.get('/intelfeed', {'source': 'Mine'}).json()
     client.post_json('/intelfeed', {'removeall': True})
-    assert client.get('/intelfeed').json() == []
+    assert client.get('/intelfeed').json() == [] and client.get('/intelfeed', {'sources': 'true'}).json() == []
 
 
 @pytest.mark.parametrize('payload', [{'addentry': 'x.example', 'description': 'd' * 256},
@@ -813,8 +820,9 @@ def test_advanced_search_analyze(emu: Emulator, client: Client, analysis: str) -
     if analysis == 'terms':
         buckets = reply['aggregations']['terms']['buckets']
         assert buckets and set(buckets[0]) == {'key', 'doc_count'}
-    elif analysis == 'mean':
-        assert isinstance(reply['aggregations']['mean']['value'], float)
+    elif analysis == 'mean':  # guide 2.2
+        stats = reply['aggregations']['stats']
+        assert set(stats) == {'count', 'min', 'max', 'avg', 'sum'} and isinstance(stats['avg'], float)
     else:
         hits = reply['hits']['hits']
         assert hits and {'id', 'count'} <= set(hits[0])
@@ -916,7 +924,7 @@ def test_antigena(emu: Emulator, client: Client) -> None:
     manual = client.post_json('/antigena/manual', {'did': 2, 'action': 'connection', 'duration': 600, 'reason': 'test',
                                                    'connections': [{'src': '10.0.1.2', 'dst': '203.0.113.10',
                                                                     'port': 443}]})
-    new_codeid = manual.json()['codeid']
+    new_codeid = manual.json()['code']  # guide 2.14: the example reply is {"code": 10170}
     assert new_codeid in [a['codeid'] for a in client.get('/antigena', {'did': 2}).json()]
     assert client.post_json('/antigena/manual', {'did': 2, 'action': 'explode', 'duration': 60}).status_code == 400
     assert client.post_json('/antigena', {'codeid': 1, 'clear': True}).status_code == 404
@@ -925,13 +933,13 @@ def test_antigena(emu: Emulator, client: Client) -> None:
 
 def test_antigena_state_rules(emu: Emulator, client: Client) -> None:
     """Given the seeded actions (5001 pending, 5002 active, 5004 cleared, 5005 expired), when they are activated,
-    extended, cleared and reactivated, then the state follows emulator/respond.py: extension sets the new total from
-    the start, an expired or cleared action is reactivated only with a duration, and the history records each change
-    with the token's user and the reason."""
+    extended, cleared and reactivated, then the state follows emulator/respond.py: an extension's duration runs from
+    now (guide 2.13), an expired action keeps active=true, an expired or cleared action is reactivated only with a
+    duration, and the history records each change with the token's user and the reason."""
     now = emu.now_ms()
     states = {a['codeid']: a for a in client.get('/antigena', {'includecleared': 'true'}).json()}
     assert not states[5001]['active'] and states[5002]['active'] and states[5004]['cleared']
-    assert states[5005]['expires'] <= now and not states[5005]['active']
+    assert states[5005]['expires'] <= now and states[5005]['active']  # guide 2.13: expiry leaves active=true
     assert [a['codeid'] for a in client.get('/antigena', {'needconfirming': 'true'}).json()] == [5001]
 
     def change(body: dict[str, Any]) -> requests.Response:
@@ -939,10 +947,15 @@ def test_antigena_state_rules(emu: Emulator, client: Client) -> None:
 
     assert change({'codeid': 5001, 'activate': True}).json() == {'response': 'SUCCESS'}
     assert emu.dataset.antigena[5001].active
-    start = emu.dataset.antigena[5002].start
+    before = emu.now_ms()
     assert change({'codeid': 5002, 'duration': 6 * 3600}).status_code == 200
-    assert emu.dataset.antigena[5002].expires == start + 6 * 3600 * 1000
-    assert change({'codeid': 5002, 'duration': 60}).status_code == 400  # a total that ends in the past
+    assert before + 6 * 3600 * 1000 <= emu.dataset.antigena[5002].expires <= emu.now_ms() + 6 * 3600 * 1000
+    emu.set_settings(extend_from='start')  # the other reading: the total from the start, which may end in the past
+    start = emu.dataset.antigena[5002].start
+    assert change({'codeid': 5002, 'duration': 7 * 3600}).status_code == 200
+    assert emu.dataset.antigena[5002].expires == start + 7 * 3600 * 1000
+    assert change({'codeid': 5002, 'duration': 60}).status_code == 400
+    emu.set_settings(extend_from='now')
     for codeid in (5004, 5005):
         assert change({'codeid': codeid, 'activate': True}).status_code == 400
         assert change({'codeid': codeid, 'duration': 3600}).status_code == 400
@@ -955,7 +968,7 @@ def test_antigena_state_rules(emu: Emulator, client: Client) -> None:
                                                          'did': emu.dataset.antigena[5002].did}).json()
                    if a['codeid'] == 5002)['history']
     assert [(h['action'], h['username'], h['reason']) for h in history[1:]] == [
-        ('extended', 'api_user', 'test'), ('cleared', 'api_user', 'test')]
+        ('extended', 'api_user', 'test'), ('extended', 'api_user', 'test'), ('cleared', 'api_user', 'test')]
 
 
 @pytest.mark.parametrize('body', [

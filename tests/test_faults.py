@@ -359,7 +359,8 @@ def test_retries_are_logged_without_secrets(emu: Emulator) -> None:
     assert len(retries) == 2
     assert retries[0].startswith('Darktrace: retrying GET /status after HTTP 503')
     assert retries[1].startswith('Darktrace: retrying GET /status after ProtocolError')
-    requests_logged = [message for level, message in outcome.logs if message.startswith('Darktrace: GET /status ')]
+    requests_logged = [message for level, message in outcome.logs
+                       if message.startswith('Darktrace: GET /status?fast=true ')]
     assert requests_logged and all("'DTAPI-Signature': '<redacted>'" in message for message in requests_logged)
     for level, message in outcome.logs:
         assert emu.private_token not in message and emu.public_token not in message

@@ -45,6 +45,34 @@ def test_list_ai_analyst_incident_events(emu: Emulator) -> None:
     assert [e['id'] for e in result] == expected
 
 
+def test_pinned_events_from_outside_the_range_only_when_asked(emu: Emulator) -> None:
+    """
+    Given an event pinned 10 days ago, on an appliance that returns pinned events whatever the window unless told
+    otherwise (guide 2.5)
+    When the events of the last 2 days are listed, then with pinned=all, then with pinned=only
+    Then the pinned event is left out of the range, listed with all, and only pinned events come with only.
+    """
+    now = emu.now_ms()
+    old = next(e for e in incident_events(emu) if now - 12 * 86_400_000 < e['createdAt'] < now - 10 * 86_400_000
+               and not e['acknowledged'])
+    pinned_before = {e['id'] for e in emu.dataset.incidents.values() if e['pinned']}
+    old['pinned'] = True
+    try:
+        start = iso(now - 2 * 86_400_000)
+        in_range = outputs(run(emu, 'darktrace-list-ai-analyst-incident-events', start_time=start, limit='1000'))
+        assert in_range and old['id'] not in {e['id'] for e in in_range}
+        assert parse_qs(requests_to(emu, '/aianalyst/incidentevents')[0]['query'])['includeallpinned'] == ['false']
+        everything = outputs(run(emu, 'darktrace-list-ai-analyst-incident-events', start_time=start, pinned='all',
+                                 limit='1000'))
+        assert old['id'] in {e['id'] for e in everything} and len(everything) > len(in_range)
+        only = outputs(run(emu, 'darktrace-list-ai-analyst-incident-events', pinned='only', limit='1000'))
+        groups = {e['currentGroup'] for e in emu.dataset.incidents.values() if e['pinned']}
+        assert old['id'] in {e['id'] for e in only}
+        assert all(e['pinned'] or e['currentGroup'] in groups for e in only)
+    finally:
+        old['pinned'] = old['id'] in pinned_before
+
+
 def test_acknowledge_then_unacknowledge_ai_analyst_incident_event(emu: Emulator) -> None:
     """
     Given an unacknowledged incident event

@@ -30,6 +30,24 @@ def test_get_model_breach(emu: Emulator) -> None:
     assert result['breachUrl'] == f'{emu.url}/#modelbreach/{breach.pbid}'
 
 
+@pytest.mark.parametrize('breach_defaults', ['notes', 'table', 'notes_ui'])
+def test_breaches_keep_their_device_and_model_whatever_the_defaults(emu: Emulator, breach_defaults: str) -> None:
+    """
+    Given an appliance playing each reading of the guide's contradictory deviceattop and minimal defaults
+    When darktrace-get-model-breach and darktrace-list-model-breaches run
+    Then both send deviceattop=true and minimal=false, so each breach has its device at the top and the full model.
+    """
+    emu.set_settings(breach_defaults=breach_defaults)
+    breach = visible_breaches(emu)[0]
+    one = outputs(run(emu, 'darktrace-get-model-breach', pbid=str(breach.pbid)))
+    listed = outputs(run(emu, 'darktrace-list-model-breaches', start_time='30 days', limit='5'))
+    for record in [one] + listed:
+        assert record['device']['did'] and record['model'].get('description') and record['triggeredComponents'][0]
+    for request in requests_to(emu, '/modelbreaches'):
+        query = parse_qs(request['query'])
+        assert query['deviceattop'] == ['true'] and query['minimal'] == ['false']
+
+
 def test_get_model_breach_unknown_pbid_is_reported(emu: Emulator) -> None:
     """
     Given a pbid the appliance does not have

@@ -4,6 +4,8 @@ Each command runs through `Darktrace.main()` against the emulator over HTTP (the
 """
 from __future__ import annotations
 
+from typing import Any
+
 from urllib.parse import parse_qs
 
 import pytest
@@ -51,6 +53,41 @@ def test_run_advanced_search_analysis(emu: Emulator) -> None:
     buckets = result['aggregations']['terms']['buckets']
     assert buckets and all(bucket['key'] in emu.dataset.endpoints for bucket in buckets)
     assert result['from'] == '2024-06-03T08:00:00Z' and result['to'] == '2024-06-03T12:00:00Z'
+
+
+def _analysis(emu: Emulator, operation: str, metric: str) -> dict[str, Any]:
+    return run_params('darktrace-run-advanced-search-analysis', params_for(emu), initialDate='2024-06-03',
+                      initialTime='08:00:00', endDate='2024-06-03', endTime='12:00:00', query='@type:conn',
+                      operation=operation, metric=metric)
+
+
+def test_advanced_search_mean_shows_the_statistics(emu: Emulator) -> None:
+    """
+    Given the appliance's connection logs for a morning
+    When darktrace-run-advanced-search-analysis runs a mean of the destination port
+    Then the War Room shows count, min, max, average and sum (guide 2.2: aggregations.stats), not "None", and
+    context keeps them.
+    """
+    entry = _analysis(emu, 'mean', '@fields.dest_port')
+    stats = outputs(entry)['aggregations']['stats']
+    assert stats['count'] > 0 and stats['min'] <= stats['avg'] <= stats['max']
+    assert '|Count|Min|Max|Average|Sum|' in entry['HumanReadable']
+    assert f'| {stats["count"]} | {stats["min"]} | {stats["max"]} |' in entry['HumanReadable']
+    assert 'None' not in entry['HumanReadable']
+
+
+@pytest.mark.parametrize('operation, headers', [('trend', '|Value|Count|Trend|'), ('score', '|Value|Count|')])
+def test_advanced_search_trend_and_score_list_values(emu: Emulator, operation: str, headers: str) -> None:
+    """
+    Given the appliance's connection logs for a morning
+    When darktrace-run-advanced-search-analysis runs a trend or score of the destination port
+    Then each value is a row with its count (and trend), from hits.hits (guide 2.2), and hits.count is in context.
+    """
+    entry = _analysis(emu, operation, '@fields.dest_port')
+    result = outputs(entry)
+    hits = result['hits']['hits']
+    assert hits and result['hits']['count'] >= sum(hit['count'] for hit in hits) and 'aggregations' not in result
+    assert headers in entry['HumanReadable'] and f'| {hits[0]["id"]} | {hits[0]["count"]} |' in entry['HumanReadable']
 
 
 @pytest.mark.parametrize('signature_form', SIGNATURE_FORMS)

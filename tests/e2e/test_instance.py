@@ -70,11 +70,12 @@ def test_test_module_succeeds_with_a_signed_status_request(emu: Emulator) -> Non
     """
     Given the emulated appliance and a valid token pair
     When test-module runs
-    Then the War Room shows "ok" after one signed GET /status that the appliance accepted.
+    Then the War Room shows "ok" after one signed GET /status?fast=true that the appliance accepted.
     """
     assert run_params('test-module', params_for(emu)) == 'ok'
     request = only_request(emu, '/status')
     assert request['status'] == 200 and request['headers']['DTAPI-Token'] == PUBLIC_TOKEN
+    assert request['query'] == 'fast=true'  # guide 2.38: the quick health check
 
 
 @pytest.mark.parametrize(('command', 'args', 'path', 'wire_value', 'expected'), AWKWARD_CASES)

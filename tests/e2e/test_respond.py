@@ -7,6 +7,7 @@ an action use their own action.
 """
 from __future__ import annotations
 
+import json
 from typing import Any, Iterator
 
 import pytest
@@ -28,6 +29,14 @@ def emu_server() -> Iterator[Emulator]:
 @pytest.fixture(autouse=True)
 def appliance_clock(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Darktrace, 'now_ms', emu.now_ms)
+
+
+@pytest.fixture
+def frozen_clock(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> int:
+    """The appliance clock (and so the integration's) held still at the moment the test starts."""
+    moment = emu.clock.host_ms()
+    monkeypatch.setattr(emu.clock, 'host_ms', lambda: moment)
+    return moment
 
 
 def run(emu: Emulator, command: str, public: str | None = None, private: str | None = None,
@@ -53,7 +62,7 @@ def listed(emu: Emulator, **args: str) -> dict[int, dict[str, Any]]:
     return {action['codeid']: action for action in actions}
 
 
-def test_pending_action_lifecycle(emu: Emulator) -> None:
+def test_pending_action_lifecycle(emu: Emulator, frozen_clock: int) -> None:
     """
     Given the action waiting for confirmation (5001)
     When it is listed, activated, extended, cleared and reactivated, each through main()
@@ -68,10 +77,10 @@ def test_pending_action_lifecycle(emu: Emulator) -> None:
     assert activated['state'] == 'active' and action.active
     assert 5001 not in listed(emu, need_confirming='true')
 
-    total_s = (action.expires - action.start) // 1000 + 3600
-    extended = outputs(run(emu, 'darktrace-extend-respond-action', codeid='5001', duration=str(total_s),
+    expires = action.expires
+    extended = outputs(run(emu, 'darktrace-extend-respond-action', codeid='5001', duration='1 hour',
                            reason='Longer'))
-    assert action.expires == action.start + total_s * 1000
+    assert 0 <= action.expires - (expires + 3600 * 1000) < 1000  # extended BY one hour (in whole seconds)
     assert extended['state'] == 'active' and extended['expires'] == Darktrace.ms_to_iso(action.expires)
 
     cleared = outputs(run(emu, 'darktrace-clear-respond-action', codeid='5001', reason='Fixed'))
@@ -119,23 +128,57 @@ def test_manual_quarantine_expires_on_the_appliance_clock(emu: Emulator) -> None
         emu.shift_clock(-180)
 
 
-def test_extend_refuses_a_shorter_total(emu: Emulator) -> None:
+@pytest.mark.parametrize('extend_from', ['now', 'start'])
+def test_extend_adds_the_duration_to_the_time_left(emu: Emulator, frozen_clock: int, extend_from: str) -> None:
     """
-    Given an active action (5003) that runs 4 hours in total
-    When it is "extended" to 1 hour in total
-    Then nothing is changed and the message explains that duration is the new total from the action's start.
+    Given an active action (5003) with time left, on an appliance that counts an extension's duration from now
+    (guide 2.13) or, under the other reading of the guide, from the action's start
+    When it is extended by 2 hours
+    Then it now ends 2 hours after its former expiry: the POST carried the time left plus 2 hours, and where the
+    appliance counts from the start, one correction set the same expiry.
     """
-    expires = emu.dataset.antigena[5003].expires
-    message = error(run(emu, 'darktrace-extend-respond-action', codeid='5003', duration='1 hour', reason='x'))
-    assert 'duration is the new TOTAL length of the action' in message and 'already runs for 4 hours' in message
-    assert emu.dataset.antigena[5003].expires == expires and not posts(emu)
+    emu.set_settings(extend_from=extend_from)
+    action = emu.dataset.antigena[5003]
+    expires, start = action.expires, action.start
+    extended = outputs(run(emu, 'darktrace-extend-respond-action', codeid='5003', duration='2 hours', reason='x'))
+    assert 0 <= action.expires - (expires + 2 * 3600 * 1000) < 1000  # whole seconds
+    assert extended['expires'] == Darktrace.ms_to_iso(action.expires) and extended['state'] == 'active'
+    durations = [json.loads(entry['body'])['duration'] for entry in posts(emu)]
+    left_s = -((frozen_clock - expires) // 1000)  # rounded up
+    from_start_s = -((start - expires) // 1000) + 7200  # the correction: the whole length from the start
+    assert durations == ([left_s + 7200] if extend_from == 'now' else [left_s + 7200, from_start_s])
+
+
+def test_extend_of_an_action_that_expired_meanwhile(emu: Emulator, frozen_clock: int,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    Given an active action that expires between the integration reading it and its extension reaching Darktrace
+    When it is extended
+    Then the War Room says it expired before the extension arrived and nothing was changed, and points to reactivate.
+    """
+    action = emu.dataset.antigena[5002]
+    expires = action.expires
+    real_read = Darktrace._extendable_action
+
+    def read_then_expire(client: Any, codeid: int) -> dict[str, Any]:
+        record = real_read(client, codeid)
+        monkeypatch.setattr(emu.clock, 'host_ms', lambda: expires + 1000)
+        monkeypatch.setattr(Darktrace, 'now_ms', lambda: expires + 1000)
+        return record
+
+    monkeypatch.setattr(Darktrace, '_extendable_action', read_then_expire)
+    message = error(run(emu, 'darktrace-extend-respond-action', codeid='5002', duration='1 hour', reason='x'))
+    assert 'RESPOND action 5002 expired before the extension reached Darktrace' in message
+    assert 'nothing was changed' in message and 'darktrace-reactivate-respond-action' in message
+    assert action.expires == expires
 
 
 def test_connection_action_blocks_the_connections_given(emu: Emulator) -> None:
     """
     Given a device and two connections to block
     When a connection action is created
-    Then the appliance holds both, lists them with include_connections, and shows them as blocked connections.
+    Then the appliance holds both, and include_connections lists them as blocked connections of the device (guide
+    2.13: an object {actions, connections}), in context and in the War Room.
     """
     did = sorted(emu.dataset.devices)[6]
     ip = emu.dataset.devices[did]['ip']
@@ -143,8 +186,66 @@ def test_connection_action_blocks_the_connections_given(emu: Emulator) -> None:
                           reason='C2', connections=f'{ip}>203.0.113.66:8443,{ip}>198.51.100.9'))
     expected = [{'src': ip, 'dst': '203.0.113.66', 'port': 8443}, {'src': ip, 'dst': '198.51.100.9'}]
     assert emu.dataset.antigena[created['codeid']].connections == expected
-    assert listed(emu, did=str(did), include_connections='true')[created['codeid']]['connections'] == expected
-    assert 'connections' not in listed(emu, did=str(did))[created['codeid']]
+    entry = run(emu, 'darktrace-list-respond-actions', did=str(did), include_connections='true')
+    blocked = {action['codeid']: action for action in outputs(entry)}[created['codeid']]['blockedConnections']
+    assert [(c['ip'], c['port'], c['did']) for c in blocked] == [('203.0.113.66', 8443, did), ('198.51.100.9', 0, did)]
+    readable = entry['HumanReadable']
+    assert '| 203.0.113.66 | 8443 |' in readable and 'Connections RESPOND blocked' in readable
+    assert 'blockedConnections' not in listed(emu, did=str(did))[created['codeid']]
+
+
+def test_list_with_full_device_details(emu: Emulator) -> None:
+    """
+    Given actions on devices
+    When they are listed with full_device_details (the appliance then answers {actions, devices}, guide 2.13)
+    Then every action is listed, each with its device's details.
+    """
+    plain = listed(emu)
+    detailed = listed(emu, full_device_details='true')
+    assert detailed.keys() == plain.keys() and detailed
+    for codeid, action in detailed.items():
+        assert action['device']['did'] == action['did']
+        assert action['device'].get('hostname') == emu.dataset.devices[action['did']].get('hostname')
+        assert action['device']['ip'] == emu.dataset.devices[action['did']]['ip']
+
+
+@pytest.mark.parametrize('reply_key', ['code', 'codeid'])
+def test_create_reads_the_new_code_under_either_key(emu: Emulator, reply_key: str) -> None:
+    """
+    Given an appliance answering a manual action with {"code": n} (the guide's example) or {"codeid": n}
+    When darktrace-create-respond-action runs
+    Then it reports the action created under that code, active, after one POST.
+    """
+    emu.set_settings(manual_reply_key=reply_key)
+    did = sorted(emu.dataset.devices)[7]
+    created = outputs(run(emu, 'darktrace-create-respond-action', did=str(did), action='pol', duration='1 hour'))
+    assert created['state'] == 'active' and emu.dataset.antigena[created['codeid']].did == did
+    assert len(posts(emu)) == 1
+
+
+def test_audited_appliance_needs_a_reason(emu: Emulator) -> None:
+    """
+    Given an appliance that audits RESPOND ("Audit Antigena"), refusing a change without a reason
+    When an action is cleared without a reason, then with one
+    Then the first says a reason is required because the appliance audits RESPOND, and the second clears it.
+    """
+    did = sorted(emu.dataset.devices)[8]
+    codeid = outputs(run(emu, 'darktrace-create-respond-action', did=str(did), action='pol', duration='1 hour',
+                         reason='Contain'))['codeid']
+    emu.set_settings(respond_audit=True)
+    message = error(run(emu, 'darktrace-clear-respond-action', codeid=str(codeid)))
+    assert '"Audit Antigena"' in message and 'reason=' in message and not emu.dataset.antigena[codeid].cleared
+    assert outputs(run(emu, 'darktrace-clear-respond-action', codeid=str(codeid), reason='x'))['state'] == 'cleared'
+
+
+def test_change_accepted_with_an_empty_reply(emu: Emulator) -> None:
+    """
+    Given an appliance that answers POST /antigena with an empty object (the guide documents no reply)
+    When an action is activated
+    Then the read-back reports it active.
+    """
+    emu.set_settings(respond_post_reply='empty')
+    assert outputs(run(emu, 'darktrace-activate-respond-action', codeid='5001', reason='x'))['state'] == 'active'
 
 
 @pytest.mark.parametrize('args, fragment', [
