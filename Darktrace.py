@@ -3363,14 +3363,48 @@ def _ai_events_by_id(client: Client, keys: list[tuple[int, str]]) -> list[dict[s
     return events
 
 
+def _fresh_keys(run: dict[str, Any], keys: Any) -> list[tuple[int, str]]:
+    """The keys after the cursor's start, within the run's window, not delivered: in fetch order."""
+    return sorted(key for key in set(keys) if run['start'] < key and key[0] <= run['end_ms']
+                  and key[1] not in run['seen'])
+
+
+def _ai_dense_window(client: Client, settings: FetchSettings, run: dict[str, Any],
+                     limit: int) -> tuple[list[tuple[int, str]], dict[str, dict[str, Any]], int] | None:
+    """A window read compactly: its events listed by id and createdAt, the next read one by one. The window
+    narrows when even the listing is over the cap (to its first millisecond, see _compact_listing, at
+    MIN_WINDOW_MS) and widens when it holds few; listing ends once a window lists at most `limit` events, so
+    reading it whole fits a reply again."""
+    start_ms, end_ms = run['start'][0], run['end_ms']
+    read = partial(_ai_listing, client, settings)
+    try:
+        listing = read(start_ms, end_ms, FETCH_MAX_REPLY_BYTES)
+    except DarktraceApiError as error:
+        if not _too_large(error):
+            raise
+        if run['window_ms'] > MIN_WINDOW_MS:
+            run['window_ms'] = _narrowed_window(run['window_ms'], 'AI Analyst incident event ids', start_ms, end_ms)
+            return None
+        listing, run['end_ms'] = _compact_listing(read, start_ms, end_ms, 'AI Analyst incident events')
+    keys = _fresh_keys(run, listing)
+    run['window_ms'] = _resized_window(run['window_ms'], len(keys), limit)
+    run['dense'] = len(listing) > limit
+    batch = keys[:min(limit - len(run['delivered']), DENSE_BATCH_LIMIT)]
+    if batch:
+        demisto.info(f'Darktrace: AI Analyst incident events from {ms_to_iso(start_ms)} to {ms_to_iso(run["end_ms"])} '
+                     f'are more than one fetch reply holds; reading {len(batch)} of {len(keys)} one by one.')
+    return keys, {str(_event_id(event)): event for event in _ai_events_by_id(client, batch)}, len(batch)
+
+
 def _ai_window_events(client: Client, settings: FetchSettings, run: dict[str, Any],
                       limit: int) -> tuple[list[tuple[int, str]], dict[str, dict[str, Any]], int] | None:
-    """The keys and events of the run's window after its start; None when the reply was over the cap and the
-    window narrowed. A window of MIN_WINDOW_MS over the cap is listed compactly and its next events read by id."""
+    """The keys and events of the run's window after its start, and how many of them may be taken; None when the
+    reply was over the cap and the window narrowed. A window of MIN_WINDOW_MS over the cap, and the windows after
+    it while they stay dense (`dense`), are read compactly (_ai_dense_window)."""
+    if run['dense']:
+        return _ai_dense_window(client, settings, run, limit)
     start_ms, end_ms = run['start'][0], run['end_ms']
     try:
-        if run['dense'] and run['window_ms'] <= MIN_WINDOW_MS:  # known too dense from the previous run
-            raise DarktraceApiError('too_large', 'dense')
         reply = client.get_ai_analyst_incident_events(_ai_params(settings, start_ms, end_ms),
                                                       max_bytes=FETCH_MAX_REPLY_BYTES)
     except DarktraceApiError as error:
@@ -3378,24 +3412,15 @@ def _ai_window_events(client: Client, settings: FetchSettings, run: dict[str, An
             raise
         if run['window_ms'] > MIN_WINDOW_MS:
             run['window_ms'] = _narrowed_window(run['window_ms'], 'AI Analyst incident events', start_ms, end_ms)
-            return None
-        listing, run['end_ms'] = _compact_listing(
-            lambda low, high, cap: _ai_listing(client, settings, low, high, cap), start_ms, end_ms,
-            'AI Analyst incident events')
-        keys = sorted(key for key in set(listing) if run['start'] < key and key[0] <= run['end_ms']
-                      and key[1] not in run['seen'])
-        demisto.info(f'Darktrace: {len(keys)} AI Analyst incident events created from {ms_to_iso(start_ms)} are more '
-                     f'than one fetch reply holds; reading the next of them one by one.')
-        run['dense_read'] = True
-        batch = keys[:min(limit - len(run['delivered']), DENSE_BATCH_LIMIT)]
-        return keys, {str(_event_id(event)): event for event in _ai_events_by_id(client, batch)}, len(batch)
+        else:
+            run['dense'] = True
+        return None
     events = {str(_event_id(event)): event for event in as_list(reply) if _event_id(event) is not None}
     undated = [event_id for event_id, event in events.items() if _created_ms(event) < EPOCH_MS_FLOOR]
     if undated:
         demisto.debug(f'Darktrace: {len(undated)} AI Analyst events without createdAt or activity periods '
                       f'cannot be placed in a fetch window and are not fetched: {", ".join(undated[:20])}')
-    keys = sorted(key for key in map(_event_key, events.values())
-                  if run['start'] < key and key[0] <= end_ms and key[1] not in run['seen'])
+    keys = _fresh_keys(run, map(_event_key, events.values()))
     run['window_ms'] = _resized_window(run['window_ms'], len(keys), limit)
     return keys, events, limit - len(run['delivered'])
 
@@ -3420,7 +3445,9 @@ def _sweep_late_events(client: Client, settings: FetchSettings, run: dict[str, A
     start_ms = run['start'][0]
     if start_ms < run['swept_ms'] + AI_ANALYST_SWEEP_STEP_MS:
         return
-    low_ms = max(run['horizon'][0], run['swept_ms'] - AI_ANALYST_LOOKBACK_MS)
+    # From the look-back before the last sweep, even before the horizon: an appliance filtering on activity periods
+    # finds an event by activity that may have ended that long before its creation.
+    low_ms = run['swept_ms'] - AI_ANALYST_LOOKBACK_MS
     try:
         listing = set(_ai_listing(client, settings, low_ms, start_ms, FETCH_MAX_REPLY_BYTES))
     except DarktraceApiError as error:
@@ -3485,14 +3512,11 @@ def fetch_ai_analyst_events(client: Client, cursor: Any, settings: FetchSettings
         keys, events, room = window
         taken = _deliver_events(run, keys, events, room)
         run['start'] = taken[-1] if len(keys) > len(taken) else max([run['start'], (run['end_ms'], '')] + taken)
-        if run.get('dense_read'):  # read compactly at most once a run; the next run starts there if not past it
-            run['dense'] = run['start'][0] < run['end_ms']
-            break
     _trimmed_seen(run)
     next_cursor = {'start_ms': run['start'][0], 'start_id': run['start'][1], 'window_ms': run['window_ms'],
                    'horizon_ms': run['horizon'][0], 'horizon_id': run['horizon'][1], 'swept_ms': run['swept_ms'],
                    'seen_ids': run['seen']}
-    if run.get('dense_read') and run['dense']:
+    if run['dense']:  # the next run lists its first window compactly
         next_cursor['dense'] = True
     return next_cursor, run['delivered']
 
