@@ -3072,9 +3072,11 @@ def _dense_breach(client: Client, pbid: int) -> dict[str, Any] | None:
     return None
 
 
+PlacedBreaches = tuple[list[tuple[int, int, dict[str, Any]]], dict[int, dict[str, Any]]]
+
+
 def _placed_breaches(reply: list[Any], window: tuple[int, int], seen: set[int], unplaced_pbids: list[int],
-                     skip: Callable[[Any, str], None]) -> tuple[list[tuple[int, int, dict[str, Any]]],
-                                                               dict[int, dict[str, Any]]]:
+                     skip: Callable[[Any, str], None]) -> PlacedBreaches:
     """The breaches of a window reply not yet delivered, as sorted (created, pbid, breach), and those whose
     times cannot be read by pbid; records without a pbid are logged through `skip`."""
     start_ms, end_ms = window
