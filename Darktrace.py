@@ -161,7 +161,8 @@ AI_RECORDS = 'AI Analyst incident'  # what messages say a damaged AI Analyst cur
 # is found either way, as long as it reaches the API at most this long after its createdAt, and its activity
 # ended at most this long before it (together, less one fetch interval).
 AI_ANALYST_LOOKBACK_MS = 12 * 60 * 60 * 1000
-# The look-back is not read with every request: its ids are listed once the cursor has moved this far (a sweep).
+# The look-back is not read with every request: its ids are listed once the cursor has moved this far, or each run
+# once it is this close to now (a sweep).
 AI_ANALYST_SWEEP_STEP_MS = 60 * 60 * 1000
 MAX_AI_ANALYST_SEEN_IDS = 2000  # lastRun stays small; past this, the look-back shortens to the newest ids
 # Records of a window of MIN_WINDOW_MS too dense for one reply are listed by id and read one by one, this many at
@@ -3438,14 +3439,17 @@ def _deliver_events(run: dict[str, Any], keys: list[tuple[int, str]], events: di
     return taken
 
 
-def _sweep_late_events(client: Client, settings: FetchSettings, run: dict[str, Any], limit: int) -> None:
-    """Once the cursor has moved AI_ANALYST_SWEEP_STEP_MS since the last sweep (at `swept_ms`), list the ids of the
-    events created from AI_ANALYST_LOOKBACK_MS before that sweep to the start, and deliver those neither delivered
+def _sweep_late_events(client: Client, settings: FetchSettings, run: dict[str, Any], now_ms: int,
+                       limit: int) -> None:
+    """Once the cursor has moved AI_ANALYST_SWEEP_STEP_MS since the last sweep (at `swept_ms`), or at all when it is
+    within that of now (caught up), list the ids of the events created from AI_ANALYST_LOOKBACK_MS before that
+    sweep to the start, and deliver those neither delivered
     nor before the horizon: events that reached the API after the cursor passed them, or (filtering on activity
     periods) that a window left out. A sweep that leaves some for lack of room, or whose listing is over the cap,
     comes again next run. Events of that span before a horizon moved by the id limit are logged by id."""
     start_ms = run['start'][0]
-    if start_ms < run['swept_ms'] + AI_ANALYST_SWEEP_STEP_MS:
+    caught_up = run['swept_ms'] < start_ms >= now_ms - AI_ANALYST_SWEEP_STEP_MS
+    if start_ms < run['swept_ms'] + AI_ANALYST_SWEEP_STEP_MS and not caught_up:
         return
     # From the look-back before the last sweep, even before the horizon: an appliance filtering on activity periods
     # finds an event by activity that may have ended that long before its creation.
@@ -3503,7 +3507,7 @@ def fetch_ai_analyst_events(client: Client, cursor: Any, settings: FetchSettings
     raises, and the platform then keeps the previous `lastRun`.
     """
     run = {**ai_analyst_cursor(cursor, settings.first_fetch_ms, now_ms), 'delivered': []}
-    _sweep_late_events(client, settings, run, limit)
+    _sweep_late_events(client, settings, run, now_ms, limit)
     for _ in range(MAX_REQUESTS_PER_RUN):
         if len(run['delivered']) >= limit or run['start'][0] >= now_ms:
             break
