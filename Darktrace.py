@@ -157,14 +157,14 @@ AI_ANALYST_CURSOR_KEY = 'ai_analyst'  # the AI Analyst cursor's part of lastRun;
 AI_CURSOR_PREFIX = f'{AI_ANALYST_CURSOR_KEY}.'  # how messages name its fields: ai_analyst.start_ms
 AI_RECORDS = 'AI Analyst incident'  # what messages say a damaged AI Analyst cursor does not skip
 # Which time starttime/endtime filter on for AI Analyst events (createdAt, or the activity periods) is not
-# documented. Every request reaches this far back before its window and de-duplicates by event id, so an event
-# is found either way, as long as it reaches the API at most this long after its createdAt, and its activity
-# ended at most this long before it (together, less one fetch interval).
+# documented. The sweep lists the ids from this far before its previous run up to the cursor and de-duplicates by
+# event id, so an event is found either way, as long as it reaches the API at most this long after its createdAt,
+# and its activity ended at most this long before it (together).
 AI_ANALYST_LOOKBACK_MS = 12 * 60 * 60 * 1000
 # The look-back is not read with every request: its ids are listed once the cursor has moved this far, or each run
 # once it is this close to now (a sweep).
 AI_ANALYST_SWEEP_STEP_MS = 60 * 60 * 1000
-MAX_AI_ANALYST_SEEN_IDS = 2000  # lastRun stays small; past this, the look-back shortens to the newest ids
+MAX_AI_ANALYST_SEEN_IDS = 2000  # lastRun stays small; past this, the horizon moves up to the newest ids
 # Records of a window of MIN_WINDOW_MS too dense for one reply are listed by id and read one by one, this many at
 # most per source and run (about 0.6 MB of model breaches).
 DENSE_BATCH_LIMIT = 200
