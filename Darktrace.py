@@ -159,11 +159,19 @@ AI_ANALYST_CURSOR_KEY = 'ai_analyst'  # the AI Analyst cursor's part of lastRun;
 AI_CURSOR_PREFIX = f'{AI_ANALYST_CURSOR_KEY}.'  # how messages name its fields: ai_analyst.start_ms
 AI_RECORDS = 'AI Analyst incident'  # what messages say a damaged AI Analyst cursor does not skip
 # Which time starttime/endtime filter on for AI Analyst events (createdAt, or the activity periods) is not
-# documented. Every request reaches this far back before its window and de-duplicates by event id, so an event
-# is found either way, as long as it reaches the API at most this long after its createdAt, and its activity
-# ended at most this long before it (together, less one fetch interval).
+# documented. The sweep lists the ids from this far before its previous run up to the cursor and de-duplicates by
+# event id, so an event is found either way, as long as it reaches the API at most this long after its createdAt,
+# and its activity ended at most this long before it (together).
 AI_ANALYST_LOOKBACK_MS = 12 * 60 * 60 * 1000
-MAX_AI_ANALYST_SEEN_IDS = 2000  # lastRun stays small; past this, the look-back shortens to the newest ids
+# The look-back is not read with every request: its ids are listed once the cursor has moved this far, or each run
+# once it is this close to now (a sweep).
+AI_ANALYST_SWEEP_STEP_MS = 60 * 60 * 1000
+MAX_AI_ANALYST_SEEN_IDS = 2000  # lastRun stays small; past this, the horizon moves up to the newest ids
+# Records of a window of MIN_WINDOW_MS too dense for one reply are listed by id and read one by one, this many at
+# most per source and run (about 0.6 MB of model breaches).
+DENSE_BATCH_LIMIT = 200
+# lastRun key naming the source that went first, when sources take turns (max_alerts below their number).
+FETCH_TURN_KEY = 'fetch_turn'
 # The one key the integration adds to a record's rawJSON: the pack's classifier picks the incident type from it.
 RECORD_KIND_KEY = 'darktraceRecordKind'
 BREACH_RECORD_KIND = 'Model Breach'
@@ -658,8 +666,8 @@ class Client(BaseClient):
                                                                                       else {})})
 
     # AI Analyst
-    def get_ai_analyst_incident_events(self, params: dict[str, Any]) -> Any:
-        return self.request('GET', '/aianalyst/incidentevents', without_pinned_outside(params))
+    def get_ai_analyst_incident_events(self, params: dict[str, Any], max_bytes: int | None = None) -> Any:
+        return self.request('GET', '/aianalyst/incidentevents', without_pinned_outside(params), max_bytes=max_bytes)
 
     def acknowledge_ai_analyst_event(self, event_id: str) -> Any:
         return self.request('POST', '/aianalyst/acknowledge', form={'uuid': event_id})
@@ -3272,7 +3280,7 @@ def fetch_cursor(last_run: dict[str, Any], settings: FetchSettings, now_ms: int)
         start_ms, seen = first_fetch_ms, set()
     return {'first_fetch_ms': first_fetch_ms, 'start_ms': start_ms, 'seen_pbids': seen,
             'window_ms': _window_within_bounds(window_ms),
-            'unplaced_pbids': unplaced}
+            'unplaced_pbids': unplaced, 'dense': last_run.get('dense') is True}
 
 
 def _breach_summary(record: Any) -> str:
@@ -3285,6 +3293,174 @@ def _breach_summary(record: Any) -> str:
             f'(did {device.get("did")}), pbid {json.dumps(record.get("pbid"))[:40]}')
 
 
+def _resized_window(window_ms: int, found: int, limit: int) -> int:
+    """The next window of any source: narrowed in proportion when it held more than twice `limit` records, doubled
+    when it held at most half, within MIN_WINDOW_MS..MAX_WINDOW_MS."""
+    if found > 2 * limit:
+        return max(MIN_WINDOW_MS, window_ms * limit // found)
+    if found <= limit // 2:
+        return min(MAX_WINDOW_MS, window_ms * 2)
+    return window_ms
+
+
+def _narrowed_window(window_ms: int, what: str, start_ms: int, end_ms: int) -> int:
+    """The window after a reply over FETCH_MAX_REPLY_BYTES: NARROWING_FACTOR times narrower, never below
+    MIN_WINDOW_MS (a window that narrow is read compactly instead, see _compact_listing)."""
+    narrower = max(MIN_WINDOW_MS, window_ms // NARROWING_FACTOR)
+    demisto.debug(f'Darktrace: {what} from {ms_to_iso(start_ms)} to {ms_to_iso(end_ms)} are more than '
+                  f'{FETCH_MAX_REPLY_BYTES:,} bytes; asking again for {narrower} ms')
+    return narrower
+
+
+def _too_large(error: DarktraceApiError) -> bool:
+    return error.kind == 'too_large'
+
+
+def _compact_listing(read: Callable[[int, int, int], list[Any]], start_ms: int, end_ms: int,
+                     what: str) -> tuple[list[Any], int]:
+    """The ids and creation times of a window of at most MIN_WINDOW_MS whose full records are over the reply cap
+    (`read(start_ms, end_ms, max_bytes)` asks for them with `responsedata`, guide 0.6), and the end of what it
+    lists. A listing over the cap too is narrowed to the window's first millisecond; a millisecond whose listing
+    alone is over the cap is read whole, up to the command cap, and logged (more than ~15,000 records)."""
+    try:
+        return read(start_ms, end_ms, FETCH_MAX_REPLY_BYTES), end_ms
+    except DarktraceApiError as error:
+        if not _too_large(error) or end_ms <= start_ms + 1:
+            raise
+    try:
+        return read(start_ms, start_ms + 1, FETCH_MAX_REPLY_BYTES), start_ms + 1
+    except DarktraceApiError as error:
+        if not _too_large(error):
+            raise
+    demisto.info(f'Darktrace: the ids of the {what} created at {ms_to_iso(start_ms)} alone are more than '
+                 f'{FETCH_MAX_REPLY_BYTES:,} bytes; reading that millisecond\'s ids whole, once this run.')
+    return read(start_ms, start_ms + 1, MAX_REPLY_BYTES), start_ms + 1
+
+
+def _breach_window_params(settings: FetchSettings, start_ms: int, end_ms: int) -> dict[str, Any]:
+    return {
+        # One millisecond earlier, in case the appliance treats the bound as exclusive.
+        'starttime': start_ms - 1, 'endtime': end_ms, 'creationtime': True,
+        'minscore': min_score_param(settings.min_score),
+        'includeacknowledged': settings.include_acknowledged, 'deviceattop': True,
+    }
+
+
+def _dense_breaches(client: Client, settings: FetchSettings, window: tuple[int, int], seen: set[int],
+                    room: int) -> tuple[list[tuple[int, int, dict[str, Any] | None]], int, bool]:
+    """The next breaches of a window of MIN_WINDOW_MS too dense to read whole: listed by pbid and creationTime
+    (`responsedata`, guide 2.31), the next `room` (at most DENSE_BATCH_LIMIT) read one by one (`pbid`), as
+    (created, pbid, breach or None when it vanished meanwhile); the end of the window listed; whether more
+    remain."""
+    def read(start_ms: int, end_ms: int, max_bytes: int) -> list[Any]:
+        params = {**_breach_window_params(settings, start_ms, end_ms), 'responsedata': 'pbid,creationTime'}
+        return as_list(client.get_model_breaches(params, max_bytes=max_bytes))
+
+    start_ms, end_ms = window
+    listing, end_ms = _compact_listing(read, start_ms, end_ms, 'model breaches')
+    fresh = sorted({(created, pbid) for created, pbid in (
+        (time_ms(item.get('creationTime')), as_pbid(item.get('pbid'))) for item in listing if isinstance(item, dict))
+        if created is not None and pbid is not None
+        and (start_ms < created <= end_ms or (created == start_ms and pbid not in seen))})
+    batch = fresh[:min(room, DENSE_BATCH_LIMIT)]
+    demisto.info(f'Darktrace: {len(fresh)} model breaches created from {ms_to_iso(start_ms)} to {ms_to_iso(end_ms)} '
+                 f'are more than one fetch reply holds; reading {len(batch)} of them one by one.')
+    return [(created, pbid, _dense_breach(client, pbid)) for created, pbid in batch], end_ms, len(fresh) > len(batch)
+
+
+def _dense_breach(client: Client, pbid: int) -> dict[str, Any] | None:
+    try:
+        return _read_breach(client, pbid)
+    except DarktraceApiError as error:
+        if error.kind != 'not_found':
+            raise
+    demisto.info(f'Darktrace: model breach {pbid} was listed but is gone; it is not fetched.')
+    return None
+
+
+PlacedBreaches = tuple[list[tuple[int, int, dict[str, Any]]], dict[int, dict[str, Any]]]
+
+
+def _placed_breaches(reply: list[Any], window: tuple[int, int], seen: set[int], unplaced_pbids: list[int],
+                     skip: Callable[[Any, str], None]) -> PlacedBreaches:
+    """The breaches of a window reply not yet delivered, as sorted (created, pbid, breach), and those whose
+    times cannot be read by pbid; records without a pbid are logged through `skip`."""
+    start_ms, end_ms = window
+    fresh: list[tuple[int, int, dict[str, Any]]] = []
+    unplaced: dict[int, dict[str, Any]] = {}
+    for record in reply:
+        pbid = as_pbid(record.get('pbid')) if isinstance(record, dict) else None
+        created = _creation_ms(record) if isinstance(record, dict) else None
+        if pbid is None:
+            skip(record, 'without a usable pbid' if isinstance(record, dict) else 'that is not an object')
+        elif created is None:
+            if pbid not in unplaced_pbids:
+                unplaced[pbid] = record
+        elif start_ms < created <= end_ms or (created == start_ms and pbid not in seen):
+            fresh.append((created, pbid, record))
+    fresh.sort(key=lambda item: item[:2])
+    return fresh, unplaced
+
+
+def _breach_skipper() -> Callable[[Any, str], None]:
+    """Logs each record skipped, once per run."""
+    logged: set[str] = set()
+
+    def skip(record: Any, why: str) -> None:
+        message = f'Darktrace: skipped a model breach record {why}: {_breach_summary(record)}'
+        if message not in logged:
+            logged.add(message)
+            demisto.error(message)
+    return skip
+
+
+def _read_breach_window(client: Client, settings: FetchSettings, run: dict[str, Any], limit: int,
+                        skip: Callable[[Any, str], None]) -> tuple[list[Any], dict[int, dict[str, Any]], bool] | None:
+    """One window of the breach run: its fresh breaches, those without times, and whether more than the room
+    remain; None when the reply was over the cap and the window narrowed. A window of MIN_WINDOW_MS over the
+    cap (or known dense from the previous run) is read compactly (_dense_breaches)."""
+    window = (run['start_ms'], run['end_ms'])
+    if not (run['dense'] and run['window_ms'] <= MIN_WINDOW_MS):
+        try:
+            reply = as_list(client.get_model_breaches({**_breach_window_params(settings, *window),
+                                                       'includebreachurl': True}, max_bytes=FETCH_MAX_REPLY_BYTES))
+        except DarktraceApiError as error:
+            if not _too_large(error):
+                raise
+            if run['window_ms'] > MIN_WINDOW_MS:
+                run['window_ms'] = _narrowed_window(run['window_ms'], 'model breaches', *window)
+                return None
+        else:
+            run['window_ms'] = _resized_window(run['window_ms'], len(reply), limit)
+            fresh, unplaced = _placed_breaches(reply, window, run['seen'], run['unplaced_pbids'], skip)
+            return fresh, unplaced, False
+    items, run['end_ms'], more = _dense_breaches(client, settings, window, run['seen'], limit - len(run['delivered']))
+    run['dense_read'] = True
+    return items, {}, more
+
+
+def _advance_breach_run(run: dict[str, Any], fresh: list[Any], unplaced: dict[int, dict[str, Any]], more: bool,
+                        limit: int, settled_ms: int) -> None:
+    """Deliver what fits of one window's breaches and move the cursor past them (and past the whole window once
+    it was read whole and has settled)."""
+    start_ms = run['start_ms']
+    room = limit - len(run['delivered'])
+    # Records that cannot be placed in time go first, so they never wait behind the others.
+    placed_first = sorted(unplaced.items())[:room]
+    run['delivered'].extend(record for _, record in placed_first)
+    run['unplaced_pbids'] = (run['unplaced_pbids'] + [pbid for pbid, _ in placed_first])[-MAX_UNPLACED_PBIDS:]
+    taken = fresh[:room - len(placed_first)]
+    run['delivered'].extend(record for _, _, record in taken if record is not None)
+    if more or len(fresh) > len(taken) or len(unplaced) > len(placed_first):
+        next_start = taken[-1][0] if taken else start_ms
+    else:  # the whole window was read, but past settled_ms the appliance may still record breaches
+        next_start = max([start_ms, min(run['end_ms'], settled_ms)] + [created for created, _, _ in taken])
+    if next_start != start_ms:
+        run['seen'] = set()
+    run['seen'].update(pbid for created, pbid, _ in taken if created == next_start)
+    run['start_ms'] = next_start
+
+
 def fetch_model_breaches(client: Client, cursor: dict[str, Any], settings: FetchSettings, now_ms: int,
                          limit: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The model-breach source of a fetch cycle: the next breaches by creation time, each exactly once, at most
@@ -3294,88 +3470,37 @@ def fetch_model_breaches(client: Client, cursor: dict[str, Any], settings: Fetch
     and so were those created exactly at `start_ms` whose pbid is in `seen_pbids`. Each request asks
     for a bounded window `[start_ms, start_ms + window_ms]` that narrows when it holds far more than
     `limit` breaches, or more bytes than FETCH_MAX_REPLY_BYTES (the request is then made again,
-    narrower, within the run), and widens when it holds few. Windows filter on `creationTime`, so a breach
-    recorded hours after its activity (`time`) is still picked up when it appears. A breach whose times
-    cannot be read is delivered when first seen and remembered by pbid (`unplaced_pbids`); one without a
-    pbid is logged, never turned into an incident. Any failed request or wrong-shaped reply raises, and
-    the platform then keeps the previous `lastRun`.
+    narrower, within the run), and widens when it holds few. A window of MIN_WINDOW_MS still over the cap
+    is listed by pbid and creation time and its next breaches read one by one (`dense` remembers that for
+    the next run). Windows filter on `creationTime`, so a breach recorded hours after its activity (`time`)
+    is still picked up when it appears. A breach whose times cannot be read is delivered when first seen and
+    remembered by pbid (`unplaced_pbids`); one without a pbid is logged, never turned into an incident. Any
+    failed request or wrong-shaped reply raises, and the platform then keeps the previous `lastRun`.
     """
     cursor = fetch_cursor(cursor, settings, now_ms)
-    start_ms, seen, window_ms = cursor['start_ms'], cursor['seen_pbids'], cursor['window_ms']
-    unplaced_pbids: list[int] = sorted(cursor['unplaced_pbids'])
-    settled_ms = now_ms - SETTLE_MS
-    delivered: list[dict[str, Any]] = []
-    logged: set[str] = set()
-
-    def skip(record: Any, why: str) -> None:
-        message = f'Darktrace: skipped a model breach record {why}: {_breach_summary(record)}'
-        if message not in logged:
-            logged.add(message)
-            demisto.error(message)
-
+    run: dict[str, Any] = {**cursor, 'seen': cursor['seen_pbids'], 'unplaced_pbids': sorted(cursor['unplaced_pbids']),
+                           'delivered': []}
+    skip = _breach_skipper()
     for _ in range(MAX_REQUESTS_PER_RUN):  # every request counts, a reply over the cap too, so a run reads little
-        if start_ms > now_ms:  # the appliance's clock is a little ahead of ours: nothing to ask for yet
+        if run['start_ms'] > now_ms:  # the appliance's clock is a little ahead of ours: nothing to ask for yet
             break
-        end_ms = min(start_ms + window_ms, now_ms)
-        try:
-            reply = client.get_model_breaches({
-                # One millisecond earlier, in case the appliance treats the bound as exclusive.
-                'starttime': start_ms - 1, 'endtime': end_ms, 'creationtime': True,
-                'minscore': min_score_param(settings.min_score),
-                'includeacknowledged': settings.include_acknowledged, 'includebreachurl': True, 'deviceattop': True,
-            }, max_bytes=FETCH_MAX_REPLY_BYTES)
-        except DarktraceApiError as error:
-            if error.kind != 'too_large':
-                raise
-            if window_ms <= MIN_WINDOW_MS:
-                raise DarktraceApiError('too_large', (
-                    f'Darktrace holds more than {FETCH_MAX_REPLY_BYTES:,} bytes of model breaches created within one '
-                    f'second at {ms_to_iso(start_ms)}, more than one fetch request reads. Raise "Minimum Score" '
-                    '(min_score), or leave acknowledged breaches out, so fetching can pass that second.')) from None
-            window_ms = max(MIN_WINDOW_MS, window_ms // NARROWING_FACTOR)
-            demisto.debug(f'Darktrace: breaches from {ms_to_iso(start_ms)} to {ms_to_iso(end_ms)} are more than '
-                          f'{FETCH_MAX_REPLY_BYTES:,} bytes; asking again for {window_ms} ms')
+        run['end_ms'] = min(run['start_ms'] + run['window_ms'], now_ms)
+        window = _read_breach_window(client, settings, run, limit, skip)
+        if window is None:
             continue
-        fresh: list[tuple[int, int, dict[str, Any]]] = []
-        unplaced: dict[int, dict[str, Any]] = {}
-        for record in reply:
-            pbid = as_pbid(record.get('pbid')) if isinstance(record, dict) else None
-            created = _creation_ms(record) if isinstance(record, dict) else None
-            if pbid is None:
-                skip(record, 'without a usable pbid' if isinstance(record, dict) else 'that is not an object')
-            elif created is None:
-                if pbid not in unplaced_pbids:
-                    unplaced[pbid] = record
-            elif start_ms < created <= end_ms or (created == start_ms and pbid not in seen):
-                fresh.append((created, pbid, record))
-        fresh.sort(key=lambda item: item[:2])
-        room = limit - len(delivered)
-        if len(reply) > 2 * limit:
-            window_ms = max(MIN_WINDOW_MS, window_ms * limit // len(reply))
-        elif len(reply) <= limit // 2:
-            window_ms = min(MAX_WINDOW_MS, window_ms * 2)
-        # Records that cannot be placed in time go first, so they never wait behind the others.
-        placed_first = sorted(unplaced.items())[:room]
-        delivered.extend(record for _, record in placed_first)
-        unplaced_pbids = (unplaced_pbids + [pbid for pbid, _ in placed_first])[-MAX_UNPLACED_PBIDS:]
-        taken = fresh[:room - len(placed_first)]
-        delivered.extend(record for _, _, record in taken)
-        if len(fresh) > len(taken) or len(unplaced) > len(placed_first):
-            next_start = taken[-1][0] if taken else start_ms
-        else:  # the whole window was read, but past settled_ms the appliance may still record breaches
-            next_start = max([start_ms, min(end_ms, settled_ms)] + [created for created, _, _ in taken])
-        if next_start != start_ms:
-            seen = set()
-        seen.update(pbid for created, pbid, _ in taken if created == next_start)
-        start_ms = next_start
-        if len(delivered) >= limit or end_ms >= now_ms:
+        _advance_breach_run(run, *window, limit, now_ms - SETTLE_MS)
+        if run.get('dense_read'):  # read compactly at most once a run; the next run starts there if not past it
+            run['dense'] = run['start_ms'] < run['end_ms']
             break
-
-    next_run = {'start_ms': start_ms, 'seen_pbids': sorted(seen), 'window_ms': window_ms,
+        if len(run['delivered']) >= limit or run['end_ms'] >= now_ms:
+            break
+    next_run = {'start_ms': run['start_ms'], 'seen_pbids': sorted(run['seen']), 'window_ms': run['window_ms'],
                 'first_fetch_ms': cursor['first_fetch_ms']}
-    if unplaced_pbids:
-        next_run['unplaced_pbids'] = unplaced_pbids
-    return next_run, delivered
+    if run['unplaced_pbids']:
+        next_run['unplaced_pbids'] = run['unplaced_pbids']
+    if run['dense']:
+        next_run['dense'] = True
+    return next_run, run['delivered']
 
 
 def ai_event_severity(event: dict[str, Any]) -> float:
@@ -3480,130 +3605,319 @@ def _created_ms(event: dict[str, Any]) -> int:
     return int(created)
 
 
-def ai_analyst_cursor(cursor: Any, first_fetch_ms: int, now_ms: int) -> tuple[int, int, int, dict[str, int]]:
-    """The AI Analyst part of lastRun as (start_ms, window_ms, horizon_ms, seen event ids → createdAt), checked by
-    the rule of the model-breach cursor: a missing part starts at the first fetch time, a missing piece takes the
-    value of a new cursor and a window out of bounds the nearest bound (none of which loses or repeats an event);
-    any other damage is a ValueError naming the field and saying how to reset the state."""
+def _event_key(event: dict[str, Any]) -> tuple[int, str]:
+    """Where an AI Analyst event sits in fetch order: (createdAt, id)."""
+    return _created_ms(event), str(_event_id(event))
+
+
+def _stored_id(cursor: dict[str, Any], name: str) -> str:
+    value = cursor.get(name, '')
+    if not isinstance(value, str):
+        raise _damaged_state(AI_CURSOR_PREFIX + name, value, 'an event id (text)', AI_RECORDS)
+    return value
+
+
+def ai_analyst_cursor(cursor: Any, first_fetch_ms: int, now_ms: int) -> dict[str, Any]:
+    """The AI Analyst part of lastRun, checked by the rule of the model-breach cursor: a missing part starts at the
+    first fetch time, a missing piece takes the value of a new cursor and a window out of bounds the nearest bound
+    (none of which loses or repeats an event); any other damage is a ValueError naming the field and saying how to
+    reset the state.
+
+    Events are ordered by (createdAt, id). Every event up to (`start_ms`, `start_id`) was delivered, or is found
+    by the sweep if it reached the API late; `seen_ids` (id → createdAt) holds those delivered after
+    (`horizon_ms`, `horizon_id`), which is never after the start; `swept_ms` is the start at the last sweep.
+    """
     if cursor is None or cursor == {}:
-        return first_fetch_ms, INITIAL_WINDOW_MS, first_fetch_ms, {}
-    if not isinstance(cursor, dict):
+        cursor = {}
+    elif not isinstance(cursor, dict):
         raise _damaged_state(AI_ANALYST_CURSOR_KEY, cursor, 'an object', AI_RECORDS)
     start_ms = _stored_ms(cursor, 'start_ms', first_fetch_ms, AI_CURSOR_PREFIX, AI_RECORDS)
     _not_ahead_of_clock(AI_CURSOR_PREFIX + 'start_ms', start_ms, now_ms, AI_RECORDS)
     window_ms = _window_within_bounds(_stored_ms(cursor, 'window_ms', INITIAL_WINDOW_MS, AI_CURSOR_PREFIX, AI_RECORDS))
-    horizon_ms = _stored_ms(cursor, 'horizon_ms', start_ms, AI_CURSOR_PREFIX, AI_RECORDS)
-    if horizon_ms > start_ms:  # events created between the start and the horizon would be skipped
-        raise _damaged_state(AI_CURSOR_PREFIX + 'horizon_ms', horizon_ms, f'at most start_ms ({start_ms})', AI_RECORDS)
+    start = (start_ms, _stored_id(cursor, 'start_id'))
+    horizon = (_stored_ms(cursor, 'horizon_ms', start_ms, AI_CURSOR_PREFIX, AI_RECORDS),
+               _stored_id(cursor, 'horizon_id'))
+    if horizon > start:  # events created between the start and the horizon would be skipped
+        raise _damaged_state(AI_CURSOR_PREFIX + 'horizon_ms', horizon[0], f'at most start_ms ({start_ms})', AI_RECORDS)
     seen = cursor.get('seen_ids', {})
     if not isinstance(seen, dict):
         raise _damaged_state(AI_CURSOR_PREFIX + 'seen_ids', seen, 'an object of event ids', AI_RECORDS)
-    # More ids than MAX_AI_ANALYST_SEEN_IDS are trimmed at the end of the run, as after any run.
-    return start_ms, window_ms, horizon_ms, {
-        str(event_id): _stored_ms(seen, event_id, 0, f'{AI_CURSOR_PREFIX}seen_ids.', AI_RECORDS) for event_id in seen}
+    return {'start': start, 'window_ms': window_ms, 'horizon': horizon, 'dense': cursor.get('dense') is True,
+            'swept_ms': _stored_ms(cursor, 'swept_ms', start_ms, AI_CURSOR_PREFIX, AI_RECORDS),
+            'seen': {str(event_id): _stored_ms(seen, event_id, 0, f'{AI_CURSOR_PREFIX}seen_ids.', AI_RECORDS)
+                     for event_id in seen}}
+
+
+def _ai_params(settings: FetchSettings, start_ms: int, end_ms: int) -> dict[str, Any]:
+    return {
+        # One millisecond earlier, in case the appliance treats the bound as exclusive.
+        'starttime': start_ms - 1, 'endtime': end_ms,
+        'minscore': f'{settings.ai_analyst_min_score:g}' if settings.ai_analyst_min_score else None,
+        'includeacknowledged': settings.include_acknowledged, 'includeincidenteventurl': True,
+    }
+
+
+def _ai_listing(client: Client, settings: FetchSettings, start_ms: int, end_ms: int,
+                max_bytes: int) -> list[tuple[int, str]]:
+    """The (createdAt, id) of the events of a window, read compactly with `responsedata` (guide 0.6)."""
+    params = {**_ai_params(settings, start_ms, end_ms), 'responsedata': 'id,createdAt',
+              'includeincidenteventurl': None}
+    reply = client.get_ai_analyst_incident_events(params, max_bytes=max_bytes)
+    return [_event_key(event) for event in as_list(reply) if _event_id(event) is not None]
+
+
+def _ai_events_by_id(client: Client, keys: list[tuple[int, str]]) -> list[dict[str, Any]]:
+    """The full events of `keys`, read one by one (`uuid`, guide 2.5); one gone meanwhile is logged and left out."""
+    events = []
+    for _, event_id in keys:
+        try:
+            events.append(with_event_url(_ai_analyst_event(client, event_id), client.server_url))
+        except DarktraceApiError as error:
+            if error.kind != 'not_found':
+                raise
+            demisto.info(f'Darktrace: AI Analyst incident event {event_id} was listed but is gone; it is not fetched.')
+    return events
+
+
+def _fresh_keys(run: dict[str, Any], keys: Any) -> list[tuple[int, str]]:
+    """The keys after the cursor's start, within the run's window, not delivered: in fetch order."""
+    return sorted(key for key in set(keys) if run['start'] < key and key[0] <= run['end_ms']
+                  and key[1] not in run['seen'])
+
+
+def _ai_dense_window(client: Client, settings: FetchSettings, run: dict[str, Any],
+                     limit: int) -> tuple[list[tuple[int, str]], dict[str, dict[str, Any]], int] | None:
+    """A window read compactly: its events listed by id and createdAt, the next read one by one. The window
+    narrows when even the listing is over the cap (to its first millisecond, see _compact_listing, at
+    MIN_WINDOW_MS) and widens when it holds few; listing ends once a window lists at most `limit` events, so
+    reading it whole fits a reply again."""
+    start_ms, end_ms = run['start'][0], run['end_ms']
+    read = partial(_ai_listing, client, settings)
+    try:
+        listing = read(start_ms, end_ms, FETCH_MAX_REPLY_BYTES)
+    except DarktraceApiError as error:
+        if not _too_large(error):
+            raise
+        if run['window_ms'] > MIN_WINDOW_MS:
+            run['window_ms'] = _narrowed_window(run['window_ms'], 'AI Analyst incident event ids', start_ms, end_ms)
+            return None
+        listing, run['end_ms'] = _compact_listing(read, start_ms, end_ms, 'AI Analyst incident events')
+    keys = _fresh_keys(run, listing)
+    run['window_ms'] = _resized_window(run['window_ms'], len(keys), limit)
+    run['dense'] = len(listing) > limit
+    batch = keys[:min(limit - len(run['delivered']), DENSE_BATCH_LIMIT)]
+    if batch:
+        demisto.info(f'Darktrace: AI Analyst incident events from {ms_to_iso(start_ms)} to {ms_to_iso(run["end_ms"])} '
+                     f'are more than one fetch reply holds; reading {len(batch)} of {len(keys)} one by one.')
+    return keys, {str(_event_id(event)): event for event in _ai_events_by_id(client, batch)}, len(batch)
+
+
+def _ai_window_events(client: Client, settings: FetchSettings, run: dict[str, Any],
+                      limit: int) -> tuple[list[tuple[int, str]], dict[str, dict[str, Any]], int] | None:
+    """The keys and events of the run's window after its start, and how many of them may be taken; None when the
+    reply was over the cap and the window narrowed. A window of MIN_WINDOW_MS over the cap, and the windows after
+    it while they stay dense (`dense`), are read compactly (_ai_dense_window)."""
+    if run['dense']:
+        return _ai_dense_window(client, settings, run, limit)
+    start_ms, end_ms = run['start'][0], run['end_ms']
+    try:
+        reply = client.get_ai_analyst_incident_events(_ai_params(settings, start_ms, end_ms),
+                                                      max_bytes=FETCH_MAX_REPLY_BYTES)
+    except DarktraceApiError as error:
+        if not _too_large(error):
+            raise
+        if run['window_ms'] > MIN_WINDOW_MS:
+            run['window_ms'] = _narrowed_window(run['window_ms'], 'AI Analyst incident events', start_ms, end_ms)
+        else:
+            run['dense'] = True
+        return None
+    events = {str(_event_id(event)): event for event in as_list(reply) if _event_id(event) is not None}
+    undated = [event_id for event_id, event in events.items() if _created_ms(event) < EPOCH_MS_FLOOR]
+    if undated:
+        demisto.debug(f'Darktrace: {len(undated)} AI Analyst events without createdAt or activity periods '
+                      f'cannot be placed in a fetch window and are not fetched: {", ".join(undated[:20])}')
+    keys = _fresh_keys(run, map(_event_key, events.values()))
+    run['window_ms'] = _resized_window(run['window_ms'], len(keys), limit)
+    return keys, events, limit - len(run['delivered'])
+
+
+def _deliver_events(run: dict[str, Any], keys: list[tuple[int, str]], events: dict[str, dict[str, Any]],
+                    room: int) -> list[tuple[int, str]]:
+    """Deliver the events of the first `room` keys in order; the keys taken (an event gone meanwhile too)."""
+    taken = keys[:room]
+    for key in taken:
+        if key[1] in events:
+            run['delivered'].append(events[key[1]])
+        run['seen'][key[1]] = key[0]
+    return taken
+
+
+def _sweep_late_events(client: Client, settings: FetchSettings, run: dict[str, Any], now_ms: int,
+                       limit: int) -> None:
+    """Once the cursor has moved AI_ANALYST_SWEEP_STEP_MS since the last sweep (at `swept_ms`), or at all when it is
+    within that of now (caught up), list the ids of the events created from AI_ANALYST_LOOKBACK_MS before that
+    sweep to the start, and deliver those neither delivered
+    nor before the horizon: events that reached the API after the cursor passed them, or (filtering on activity
+    periods) that a window left out. A sweep that leaves some for lack of room, or whose listing is over the cap,
+    comes again next run. Events of that span before a horizon moved by the id limit are logged by id."""
+    start_ms = run['start'][0]
+    caught_up = run['swept_ms'] < start_ms >= now_ms - AI_ANALYST_SWEEP_STEP_MS
+    if start_ms < run['swept_ms'] + AI_ANALYST_SWEEP_STEP_MS and not caught_up:
+        return
+    # From the look-back before the last sweep, even before the horizon: an appliance filtering on activity periods
+    # finds an event by activity that may have ended that long before its creation.
+    low_ms = run['swept_ms'] - AI_ANALYST_LOOKBACK_MS
+    try:
+        listing = set(_ai_listing(client, settings, low_ms, start_ms, FETCH_MAX_REPLY_BYTES))
+    except DarktraceApiError as error:
+        if not _too_large(error):
+            raise
+        demisto.info(f'Darktrace: the ids of the AI Analyst incident events created from {ms_to_iso(low_ms)} to '
+                     f'{ms_to_iso(start_ms)} are more than {FETCH_MAX_REPLY_BYTES:,} bytes; late events there are '
+                     'looked for again next run.')
+        return
+    late = sorted(key for key in listing if run['horizon'] < key < run['start'] and key[1] not in run['seen'])
+    lost = sorted(key[1] for key in listing if key <= run['horizon'] and key[1] not in run['seen']
+                  and key[0] >= run['swept_ms'] - AI_ANALYST_LOOKBACK_MS)
+    if lost:
+        demisto.info(f'Darktrace: AI Analyst incident events before the fetch horizon {ms_to_iso(run["horizon"][0])} '
+                     f'(fetched before, or reached the API too late to be placed) are not fetched: {", ".join(lost)}')
+    batch = late[:min(limit, DENSE_BATCH_LIMIT)]
+    if batch:
+        demisto.info(f'Darktrace: {len(late)} AI Analyst incident events reached the API late; fetching {len(batch)}.')
+    _deliver_events(run, batch, {str(_event_id(e)): e for e in _ai_events_by_id(client, batch)}, len(batch))
+    if len(batch) == len(late):  # else the sweep comes again next run
+        run['swept_ms'] = start_ms
+
+
+def _trimmed_seen(run: dict[str, Any]) -> None:
+    """Forget the ids the next sweep does not reach, and past MAX_AI_ANALYST_SEEN_IDS the oldest; the horizon moves
+    to the newest forgotten, so none of them is delivered again (it never passes the start: every id remembered was
+    delivered at or before it)."""
+    run['horizon'] = max(run['horizon'], (run['swept_ms'] - AI_ANALYST_LOOKBACK_MS, ''))
+    ordered = sorted((created, event_id) for event_id, created in run['seen'].items())
+    forgotten = [key for key in ordered if key <= run['horizon']]
+    if len(ordered) - len(forgotten) > MAX_AI_ANALYST_SEEN_IDS:
+        forgotten = ordered[:len(ordered) - MAX_AI_ANALYST_SEEN_IDS]
+        run['horizon'] = max(run['horizon'], forgotten[-1])
+        demisto.info(f'Darktrace: more than {MAX_AI_ANALYST_SEEN_IDS} AI Analyst incident events fetched within the '
+                     f'look-back; one created before {ms_to_iso(forgotten[-1][0])} that reaches the API from now on '
+                     'is logged by id, not fetched.')
+    for _, event_id in forgotten:
+        del run['seen'][event_id]
 
 
 def fetch_ai_analyst_events(client: Client, cursor: Any, settings: FetchSettings, now_ms: int,
                             limit: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The AI Analyst source of a fetch cycle: the next incident events by creation time (`createdAt`), each
-    exactly once, at most `limit`, and the next cursor.
+    """The AI Analyst source of a fetch cycle: the next incident events by (createdAt, id), each exactly once, at
+    most `limit`, and the next cursor.
 
     Windows `[start_ms, start_ms + window_ms]` move over createdAt and narrow or widen like the model-breach
-    windows. Whether the appliance filters starttime/endtime on createdAt or on the activity periods is not
-    documented, and an event may reach the API after events created later; so each request also reaches
-    AI_ANALYST_LOOKBACK_MS before its window, and the cursor remembers the ids of the events delivered since
-    `horizon_ms` (that far back, at most MAX_AI_ANALYST_SEEN_IDS of them). An event is delivered when it was
-    created between `horizon_ms` and the window's end and its id is not remembered: events sharing a millisecond
-    are delivered across runs, and a late one once, whichever time the appliance filters on. Any failed request
+    windows, narrowing too when a reply is over FETCH_MAX_REPLY_BYTES; a window of MIN_WINDOW_MS still over it is
+    listed by id and its next events read one by one, so ties of any size pass in runs of `limit`. Whether the
+    appliance filters starttime/endtime on createdAt or on the activity periods is not documented, and an event
+    may reach the API after events created later: the sweep (_sweep_late_events) finds those. Any failed request
     raises, and the platform then keeps the previous `lastRun`.
     """
-    start_ms, window_ms, horizon_ms, seen = ai_analyst_cursor(cursor, settings.first_fetch_ms, now_ms)
-    delivered: list[dict[str, Any]] = []
-
+    run = {**ai_analyst_cursor(cursor, settings.first_fetch_ms, now_ms), 'delivered': []}
+    _sweep_late_events(client, settings, run, now_ms, limit)
     for _ in range(MAX_REQUESTS_PER_RUN):
-        end_ms = max(start_ms, min(start_ms + window_ms, now_ms))
-        horizon_ms = max(horizon_ms, start_ms - AI_ANALYST_LOOKBACK_MS)
-        reply = as_list(client.get_ai_analyst_incident_events({
-            # One millisecond earlier, in case the appliance treats the bound as exclusive.
-            'starttime': start_ms - AI_ANALYST_LOOKBACK_MS - 1, 'endtime': end_ms,
-            'minscore': f'{settings.ai_analyst_min_score:g}' if settings.ai_analyst_min_score else None,
-            'includeacknowledged': settings.include_acknowledged, 'includeincidenteventurl': True,
-        }))
-        events = [event for event in reply if _event_id(event) is not None]
-        undated = [_event_id(event) for event in events if _created_ms(event) < EPOCH_MS_FLOOR]
-        if undated:
-            demisto.debug(f'Darktrace: {len(undated)} AI Analyst events without createdAt or activity periods '
-                          f'cannot be placed in a fetch window and are not fetched: {", ".join(undated[:20])}')
-        fresh = {_event_id(event): event for event in events
-                 if horizon_ms <= _created_ms(event) <= end_ms and _event_id(event) not in seen}
-        ordered = sorted(fresh.values(), key=lambda event: (_created_ms(event), _event_id(event)))
-        in_window = sum(1 for event in events if start_ms < _created_ms(event) <= end_ms)
-        if in_window > 2 * limit:
-            window_ms = max(MIN_WINDOW_MS, window_ms * limit // in_window)
-        elif in_window <= limit // 2:
-            window_ms = min(MAX_WINDOW_MS, window_ms * 2)
-        taken = ordered[:limit - len(delivered)]
-        delivered.extend(taken)
-        seen.update((str(_event_id(event)), _created_ms(event)) for event in taken)
-        if len(ordered) > len(taken):  # the rest, from the newest taken millisecond on, comes next run
-            start_ms = max([start_ms] + [_created_ms(event) for event in taken])
+        if len(run['delivered']) >= limit or run['start'][0] >= now_ms:
             break
-        start_ms = end_ms
-        if end_ms >= now_ms:
-            break
+        run['end_ms'] = max(run['start'][0], min(run['start'][0] + run['window_ms'], now_ms))
+        window = _ai_window_events(client, settings, run, limit)
+        if window is None:
+            continue
+        keys, events, room = window
+        taken = _deliver_events(run, keys, events, room)
+        run['start'] = taken[-1] if len(keys) > len(taken) else max([run['start'], (run['end_ms'], '')] + taken)
+    _trimmed_seen(run)
+    next_cursor = {'start_ms': run['start'][0], 'start_id': run['start'][1], 'window_ms': run['window_ms'],
+                   'horizon_ms': run['horizon'][0], 'horizon_id': run['horizon'][1], 'swept_ms': run['swept_ms'],
+                   'seen_ids': run['seen']}
+    if run['dense']:  # the next run lists its first window compactly
+        next_cursor['dense'] = True
+    return next_cursor, run['delivered']
 
-    horizon_ms = max(horizon_ms, start_ms - AI_ANALYST_LOOKBACK_MS)
-    seen = {event_id: created for event_id, created in seen.items() if created >= horizon_ms}
-    if len(seen) > MAX_AI_ANALYST_SEEN_IDS:
-        # The horizon moves past the ids forgotten, so none of them can be delivered again.
-        forgotten_up_to = sorted(seen.values())[len(seen) - MAX_AI_ANALYST_SEEN_IDS - 1]
-        horizon_ms = forgotten_up_to + 1
-        seen = {event_id: created for event_id, created in seen.items() if created >= horizon_ms}
-    next_cursor = {'start_ms': start_ms, 'window_ms': window_ms, 'horizon_ms': horizon_ms, 'seen_ids': seen}
-    return next_cursor, delivered
+
+@dataclass(frozen=True)
+class FetchSource:
+    """One thing fetch turns into incidents, as fetch_incidents runs it: where its cursor lives in lastRun, how
+    the cursor is checked (its start, to order the sources), how one run fetches and how a record becomes an
+    incident. A new source (Darktrace/Email) is one more of these in FETCH_SOURCE_TABLE."""
+
+    name: str  # its choice in the "Fetch" parameter (fetch_sources)
+    cursor_key: str | None  # its part of lastRun; None: the top level, every key no other source owns
+    cursor_start: Callable[[Any, FetchSettings, int], int]
+    fetch: Callable[[Client, Any, FetchSettings, int, int], tuple[dict[str, Any], list[dict[str, Any]]]]
+    to_incident: Callable[[dict[str, Any], str, MirrorSettings | None], dict[str, Any]]
+
+
+FETCH_SOURCE_TABLE = (
+    FetchSource(FETCH_SOURCE_BREACHES, None,
+                cursor_start=lambda cursor, settings, now: fetch_cursor(cursor, settings, now)['start_ms'],
+                fetch=fetch_model_breaches,
+                to_incident=lambda breach, server_url, mirror: breach_to_incident(breach, mirror, server_url)),
+    FetchSource(FETCH_SOURCE_AI_ANALYST, AI_ANALYST_CURSOR_KEY,
+                cursor_start=lambda cursor, settings, now: ai_analyst_cursor(cursor, settings.first_fetch_ms,
+                                                                             now)['start'][0],
+                fetch=fetch_ai_analyst_events, to_incident=ai_event_to_incident),
+)
+SOURCE_KEYS = {source.cursor_key for source in FETCH_SOURCE_TABLE if source.cursor_key} | {FETCH_TURN_KEY}
+
+
+def _source_cursor(last_run: dict[str, Any], source: FetchSource) -> Any:
+    if source.cursor_key is None:
+        return {key: value for key, value in last_run.items() if key not in SOURCE_KEYS}
+    return last_run.get(source.cursor_key)
+
+
+def _fetch_order(last_run: dict[str, Any], settings: FetchSettings, now_ms: int) -> list[FetchSource]:
+    """The chosen sources, every cursor checked before any request, the one nearer now first (it usually needs
+    less than its half). With fewer incidents per run than sources, they take turns going first instead
+    (FETCH_TURN_KEY names the last one that went first), so none waits behind another's backlog."""
+    chosen = [source for source in FETCH_SOURCE_TABLE if source.name in settings.sources]
+    if len(chosen) == 1:  # its fetch checks its cursor before its first request
+        return chosen
+    starts = {source.name: source.cursor_start(_source_cursor(last_run, source), settings, now_ms)
+              for source in chosen}
+    if settings.max_alerts >= len(chosen):
+        return sorted(chosen, key=lambda source: -starts[source.name])
+    names = [source.name for source in chosen]
+    last_first = last_run.get(FETCH_TURN_KEY)
+    turn = (names.index(last_first) + 1) % len(names) if last_first in names else 0
+    return chosen[turn:] + chosen[:turn]
 
 
 def fetch_incidents(client: Client, last_run: dict[str, Any], settings: FetchSettings, now_ms: int,
                     mirror: MirrorSettings | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """One fetch cycle over the chosen sources, at most `max_alerts` incidents in all.
+    """One fetch cycle over the chosen sources (FETCH_SOURCE_TABLE), at most `max_alerts` incidents in all.
 
     Each source keeps its own cursor in lastRun: the model-breach cursor at the top level, as before AI Analyst
     incidents could be fetched (so an existing instance keeps it), the AI Analyst cursor under "ai_analyst". A
-    source not chosen keeps its cursor as it is. With both chosen, the source whose cursor is nearer now goes
-    first with half of `max_alerts` (it usually needs less), and the other gets all that is left: with a backlog
-    on both sides each gets half, and a share one source does not use goes to the other. Any failed request
-    raises, and the platform then keeps the previous `lastRun`. With `mirror` set to a direction, each incident
-    also says how XSOAR mirrors it.
+    source not chosen keeps its cursor as it is. Each source in turn (_fetch_order) gets an equal part of what is
+    left: with a backlog on both sides each gets half, and a share one source does not use goes to the next. Any
+    failed request raises, and the platform then keeps the previous `lastRun`. With `mirror` set to a direction,
+    each incident also says how XSOAR mirrors it.
     """
     if not isinstance(last_run, dict):
         raise _damaged_state('lastRun', last_run, 'an object')
-    breach_cursor = {key: value for key, value in last_run.items() if key != AI_ANALYST_CURSOR_KEY}
-    event_cursor = last_run.get(AI_ANALYST_CURSOR_KEY)
-    sources = [source for source in FETCH_SOURCES if source in settings.sources]
-    if FETCH_SOURCE_AI_ANALYST in sources:
-        # Checked before any request, so a damaged cursor fails the run before either source fetches.
-        event_start_ms = ai_analyst_cursor(event_cursor, settings.first_fetch_ms, now_ms)[0]
-        breach_start_ms = _number(breach_cursor.get('start_ms'))
-        if len(sources) == 2 and event_start_ms > (breach_start_ms if isinstance(breach_start_ms, int)
-                                                   else settings.first_fetch_ms):
-            sources.reverse()
+    order = _fetch_order(last_run, settings, now_ms)
+    cursors = {source.name: _source_cursor(last_run, source) for source in FETCH_SOURCE_TABLE}
     incidents: list[dict[str, Any]] = []
-    remaining = settings.max_alerts
-    for position, source in enumerate(sources):
-        share = remaining // (len(sources) - position)
+    for position, source in enumerate(order):
+        share = (settings.max_alerts - len(incidents)) // (len(order) - position)
+        if share <= 0 and position == 0:
+            share = settings.max_alerts  # taking turns (max_alerts below the number of sources)
         if share <= 0:
             continue
-        if source == FETCH_SOURCE_BREACHES:
-            breach_cursor, breaches = fetch_model_breaches(client, breach_cursor, settings, now_ms, share)
-            found = [breach_to_incident(breach, mirror, client.server_url) for breach in breaches]
-        else:
-            event_cursor, events = fetch_ai_analyst_events(client, event_cursor, settings, now_ms, share)
-            found = [ai_event_to_incident(event, client.server_url, mirror) for event in events]
-        incidents.extend(found)
-        remaining -= len(found)
-    next_run = dict(breach_cursor)
-    if event_cursor is not None:
-        next_run[AI_ANALYST_CURSOR_KEY] = event_cursor
+        cursors[source.name], records = source.fetch(client, cursors[source.name], settings, now_ms, share)
+        incidents.extend(source.to_incident(record, client.server_url, mirror) for record in records)
+    next_run = dict(cursors[FETCH_SOURCE_TABLE[0].name])
+    next_run.update({source.cursor_key: cursors[source.name] for source in FETCH_SOURCE_TABLE[1:]
+                     if cursors[source.name] is not None})
+    if settings.max_alerts < len(order):
+        next_run[FETCH_TURN_KEY] = order[0].name
     return next_run, incidents
 
 

@@ -3128,17 +3128,90 @@ def test_fetch_narrows_and_asks_again_when_a_reply_is_over_its_cap(monkeypatch: 
     assert incidents and next_run['start_ms'] > base and max(appliance.reply_sizes) <= 60_001
 
 
-def test_fetch_fails_clearly_when_one_second_is_over_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+def drain_runs(appliance: FakeAppliance, fetch_settings: FetchSettings, runs: int,
+               now_ms: int = NOW_MS) -> tuple[dict[str, Any], list[list[str]], list[int]]:
+    """Fetch `runs` times (each must succeed and accept the lastRun the previous one wrote): the last lastRun, the
+    ids each run delivered, and the bytes each run read (as far as the client read each reply)."""
+    last_run: dict[str, Any] = {}
+    delivered, read = [], []
+    for _ in range(runs):
+        sizes_before = len(appliance.reply_sizes) + len(appliance.event_reply_sizes)
+        last_run, incidents = fetch_incidents(appliance, last_run, fetch_settings, now_ms)
+        json.dumps(last_run)
+        delivered.append(ids_of(incidents))
+        read.append(sum((appliance.reply_sizes + appliance.event_reply_sizes)[sizes_before:]))
+    return last_run, delivered, read
+
+
+@pytest.mark.parametrize('spread_ms', [1, 1000])
+def test_fetch_delivers_a_burst_of_breaches_in_one_millisecond_or_second_exactly_once(spread_ms: int) -> None:
     """
-    Given more breach bytes created within one second than a fetch reply may hold
-    When fetch runs with the narrowest window
-    Then it fails saying so and how to get past it, never skipping that second.
+    Given 5,000 breaches created in one millisecond (or spread over one second), several times more bytes than a
+    fetch reply may hold even at the narrowest window
+    When fetch runs with max_alerts 50
+    Then no run fails or stalls: once the window has narrowed to a second, the dense second is listed by pbid and
+    creation time and read 50 at a time, so every breach is delivered exactly once, in runs of 50, the later breach
+    after it, and no run reads 2,000,000 bytes.
+    """
+    burst_ms = NOW_MS - 20 * HOUR_MS
+    breaches = [make_breach(pbid, burst_ms + pbid % spread_ms) for pbid in range(1, 5001)]
+    breaches.append(make_breach(5001, burst_ms + 5 * 60_000))
+    appliance = FakeAppliance(breaches)
+    _, delivered, read = drain_runs(appliance, settings(max_alerts=50), 110)
+    every = [pbid for run in delivered for pbid in run]
+    assert sorted(every, key=int) == [str(pbid) for pbid in range(1, 5002)] and every[-1] == '5001'
+    assert [len(run) for run in delivered if run] == [50] * 100 + [1]  # the first runs narrow the window
+    assert max(read) < 2_000_000 and appliance.record_reads == 5000
+    assert any(request.get('responsedata') == 'pbid,creationTime' for request in appliance.requests)
+
+
+def test_fetch_reads_a_dense_second_at_most_once_a_run_and_in_batches() -> None:
+    """
+    Given 1,200 breaches created in one millisecond and max_alerts 1000
+    When fetch runs
+    Then each run lists the dense millisecond once and reads at most DENSE_BATCH_LIMIT breaches one by one, under
+    2,000,000 bytes, until all are delivered once.
+    """
+    burst_ms = NOW_MS - 20 * HOUR_MS
+    appliance = FakeAppliance([make_breach(pbid, burst_ms) for pbid in range(1, 1201)])
+    _, delivered, read = drain_runs(appliance, settings(max_alerts=1000), 16)
+    assert [len(run) for run in delivered if run] == [Darktrace.DENSE_BATCH_LIMIT] * 6
+    assert len({pbid for run in delivered for pbid in run}) == 1200 and max(read) < 2_000_000
+    listings = [request for request in appliance.requests if request.get('responsedata')]
+    assert len(listings) == 6
+
+
+def test_ai_fetch_delivers_a_tie_larger_than_every_cap_exactly_once() -> None:
+    """
+    Given 3,000 AI Analyst events created in one millisecond (more than the ids the cursor remembers, and more
+    bytes than a fetch reply may hold), and an event a minute later
+    When fetch runs with max_alerts 50
+    Then every run accepts the lastRun the previous one wrote, the tie is listed by id and read 50 at a time, every
+    event is delivered exactly once in runs of 50 and no run reads 2,000,000 bytes.
+    """
+    tie_ms = NOW_MS - 20 * HOUR_MS
+    events = [make_event(number, tie_ms) for number in range(3000)] + [make_event(3000, tie_ms + 60_000)]
+    appliance = FakeAppliance([], events)
+    last_run, delivered, read = drain_runs(appliance, settings(max_alerts=50, sources=AI_ONLY), 70)
+    every = [event_id for run in delivered for event_id in run]
+    assert sorted(every) == sorted(e['id'] for e in events) and every[-1] == 'ev-03000'
+    assert [len(run) for run in delivered if run] == [50] * 60 + [1] and max(read) < 2_000_000
+    assert len(last_run['ai_analyst']['seen_ids']) <= Darktrace.MAX_AI_ANALYST_SEEN_IDS
+
+
+def test_ai_fetch_narrows_a_window_over_its_cap() -> None:
+    """
+    Given AI Analyst events one every 10 seconds, more bytes in an 8-hour window than a fetch reply may hold
+    When one fetch runs from a window of 8 hours
+    Then it asks again within the run for a window NARROWING_FACTOR times narrower, and delivers from it.
     """
     base = NOW_MS - 20 * HOUR_MS
-    appliance = FakeAppliance([make_breach(i, base) for i in range(1, 50)])
-    monkeypatch.setattr(Darktrace, 'FETCH_MAX_REPLY_BYTES', 10_000)
-    with pytest.raises(DarktraceApiError, match='within one second.*Minimum Score'):
-        fetch_incidents(appliance, {'start_ms': base, 'window_ms': Darktrace.MIN_WINDOW_MS}, settings(), NOW_MS)
+    appliance = FakeAppliance([], [make_event(i, base + i * 10_000) for i in range(3000)])
+    last_run = {'ai_analyst': {'start_ms': base, 'window_ms': 8 * HOUR_MS}}
+    next_run, incidents = fetch_incidents(appliance, last_run, settings(max_alerts=10, sources=AI_ONLY), NOW_MS)
+    widths = [r['endtime'] - r['starttime'] - 1 for r in appliance.event_requests]
+    assert widths[:2] == [8 * HOUR_MS, HOUR_MS] and len(incidents) == 10
+    assert max(appliance.event_reply_sizes) <= Darktrace.FETCH_MAX_REPLY_BYTES + 1
 
 
 @pytest.mark.parametrize('state, field', [
@@ -3311,6 +3384,7 @@ def test_fetch_settings_defaults() -> None:
 
 
 LOOKBACK_MS = Darktrace.AI_ANALYST_LOOKBACK_MS
+SWEEP_STEP_MS = Darktrace.AI_ANALYST_SWEEP_STEP_MS
 
 
 BOTH_SOURCES = (Darktrace.FETCH_SOURCE_BREACHES, Darktrace.FETCH_SOURCE_AI_ANALYST)
@@ -3328,15 +3402,17 @@ def make_event(number: int, created_ms: int, activity_end_ms: int | None = None,
 
 
 def drain_both(appliance: FakeAppliance, fetch_settings: FetchSettings, last_run: dict[str, Any] | None = None,
-               runs: int = 500) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+               runs: int = 500, now_ms: int = NOW_MS) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     last_run = dict(last_run or {})
     incidents: list[dict[str, Any]] = []
+    quiet = 0
     for _ in range(runs):
-        last_run, new = fetch_incidents(appliance, last_run, fetch_settings, NOW_MS)
+        last_run, new = fetch_incidents(appliance, last_run, fetch_settings, now_ms)
         json.dumps(last_run)
         incidents.extend(new)
-        if not new and last_run.get('ai_analyst', {}).get('start_ms', NOW_MS) >= NOW_MS \
-                and last_run.get('start_ms', NOW_MS) >= NOW_MS - Darktrace.SETTLE_MS:
+        quiet = 0 if new else quiet + 1  # twice: a sweep falls due on the run after the cursor reaches now
+        if quiet >= 2 and last_run.get('ai_analyst', {}).get('start_ms', now_ms) >= now_ms \
+                and last_run.get('start_ms', now_ms) >= now_ms - Darktrace.SETTLE_MS:
             return last_run, incidents
     raise AssertionError(f'fetch did not catch up within {runs} runs')
 
@@ -3351,7 +3427,8 @@ def test_ai_fetch_delivers_ties_and_late_events_exactly_once(time_filter: str, i
     """
     Given 90 AI Analyst events sharing three milliseconds, one whose activity ended 8 hours before it was created,
     an appliance filtering on createdAt or on activity periods, with inclusive or exclusive bounds, max_alerts 20
-    When fetch runs until drained, and again after an event created earlier than the cursor appears late
+    When fetch runs until drained, an hour later (the sweep's step), and two hours later again after an event created
+    earlier than the cursor appears late
     Then every event is delivered exactly once, the late one too.
     """
     base = NOW_MS - 10 * HOUR_MS
@@ -3360,24 +3437,25 @@ def test_ai_fetch_delivers_ties_and_late_events_exactly_once(time_filter: str, i
     appliance = FakeAppliance([], events, time_filter=time_filter, inclusive=inclusive)
     fetch_settings = settings(max_alerts=20, sources=AI_ONLY)
     last_run, incidents = drain_both(appliance, fetch_settings)
-    assert sorted(ids_of(incidents)) == sorted(e['id'] for e in events)
+    last_run, swept = drain_both(appliance, fetch_settings, last_run, now_ms=NOW_MS + SWEEP_STEP_MS)
+    assert sorted(ids_of(incidents + swept)) == sorted(e['id'] for e in events)
     appliance.events.append(make_event(91, NOW_MS - 2 * HOUR_MS))  # created two hours ago, visible only now
-    _, late = drain_both(appliance, fetch_settings, last_run)
+    _, late = drain_both(appliance, fetch_settings, last_run, now_ms=NOW_MS + 3 * SWEEP_STEP_MS)
     assert ids_of(late) == ['ev-00091']
 
 
-def test_ai_fetch_request_reaches_back_and_sends_the_ai_score_scale() -> None:
+def test_ai_fetch_request_sends_its_window_and_the_ai_score_scale() -> None:
     """
     Given a first AI Analyst fetch 24 hours ago with a minimum AI Analyst score of 40, acknowledged events left out
     When the first fetch runs
-    Then the window starts the look-back before the first fetch time, in epoch ms, and minscore is sent as 40
-    (AI Analyst scores are 0..100), with the event link asked for.
+    Then the window starts at the first fetch time (the look-back is left to the sweep), in epoch ms, and minscore
+    is sent as 40 (AI Analyst scores are 0..100), with the event link asked for.
     """
     appliance = FakeAppliance([], [])
     fetch_incidents(appliance, {}, settings(sources=AI_ONLY, ai_analyst_min_score=40, include_acknowledged=False),
                     NOW_MS)
     first = appliance.event_requests[0]
-    assert first == {'starttime': NOW_MS - 24 * HOUR_MS - LOOKBACK_MS - 1, 'endtime': NOW_MS - 23 * HOUR_MS,
+    assert first == {'starttime': NOW_MS - 24 * HOUR_MS - 1, 'endtime': NOW_MS - 23 * HOUR_MS,
                      'minscore': '40', 'includeacknowledged': False, 'includeincidenteventurl': True}
     assert appliance.requests == [] and len(appliance.event_requests) == 3
 
@@ -3405,7 +3483,7 @@ def test_ai_fetch_places_an_event_without_created_at_by_its_activity(mocker: Any
     undated = {'id': 'ev-undated', 'title': 'No times'}
     appliance = FakeAppliance([], [])
     # Whatever the window; the reply also holds what is not an event at all.
-    appliance.get_ai_analyst_incident_events = lambda params: [dated, undated, 'junk', {'title': 'no id'}]
+    appliance.get_ai_analyst_incident_events = lambda params, **_: [dated, undated, 'junk', {'title': 'no id'}]
     debug = mocker.patch.object(demisto, 'debug')
     _, incidents = drain_both(appliance, settings(sources=AI_ONLY))
     assert ids_of(incidents) == ['ev-00001']
@@ -3431,6 +3509,22 @@ def test_fetch_with_both_sources_shares_max_alerts() -> None:
         last_run, incidents = fetch_incidents(appliance, last_run, fetch_settings, NOW_MS)
         counts.append(len(incidents))
     assert counts[-3:] == [10, 10, 10]
+
+
+@pytest.mark.parametrize('max_alerts', [1, 2, 3])
+def test_fetch_with_both_sources_never_lets_one_wait_behind_the_other(max_alerts: int) -> None:
+    """
+    Given backlogs of breaches and AI Analyst events, the events' cursor nearer now
+    When fetch runs 20 times with max_alerts 1, 2 or 3
+    Then neither source waits more than 2 runs for its next incident (with max_alerts 1 they take turns).
+    """
+    base = NOW_MS - 20 * HOUR_MS
+    appliance = FakeAppliance([make_breach(i, base + i * 60_000) for i in range(1, 101)],
+                              [make_event(i, base + HOUR_MS + i * 60_000) for i in range(1, 101)])
+    _, delivered, _ = drain_runs(appliance, settings(max_alerts=max_alerts, sources=BOTH_SOURCES), 20)
+    for is_event in (False, True):
+        served = [run for run, ids in enumerate(delivered) if any(i.startswith('ev-') == is_event for i in ids)]
+        assert served[0] <= 1 and max(b - a for a, b in zip(served, served[1:])) <= 2
 
 
 def test_switching_ai_analyst_on_keeps_the_breach_cursor() -> None:
@@ -3477,7 +3571,8 @@ def test_ai_fetch_bounds_the_remembered_ids() -> None:
     last_run, incidents = drain_both(FakeAppliance([], events), settings(sources=AI_ONLY, max_alerts=1000))
     cursor = last_run['ai_analyst']
     assert len(cursor['seen_ids']) <= Darktrace.MAX_AI_ANALYST_SEEN_IDS
-    assert cursor['horizon_ms'] > min(cursor['seen_ids'].values()) - 1000
+    assert (cursor['horizon_ms'], cursor['horizon_id']) < min((created, event_id)
+                                                              for event_id, created in cursor['seen_ids'].items())
     assert len(ids_of(incidents)) == len(set(ids_of(incidents))) == count
 
 
@@ -3641,7 +3736,8 @@ def test_ai_cursor_repairs_only_what_loses_nothing(cursor: Any, expected: tuple)
     Then the missing pieces take a new cursor's values and the window its nearest bound, keeping every event
     delivered (start, horizon and seen ids) as stored.
     """
-    assert Darktrace.ai_analyst_cursor(cursor, NOW_MS - 24 * HOUR_MS, NOW_MS) == expected
+    read = Darktrace.ai_analyst_cursor(cursor, NOW_MS - 24 * HOUR_MS, NOW_MS)
+    assert (read['start'][0], read['window_ms'], read['horizon'][0], read['seen']) == expected
 
 
 # --- mirroring ----------------------------------------------------------------------------------------

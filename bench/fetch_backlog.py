@@ -1,8 +1,9 @@
 """Benchmark: drain a backlog of model breaches, AI Analyst events, or both, through fetch-incidents and print
 what it cost.
 
-    python bench/fetch_backlog.py [--sizes 10000 100000] [--max-alerts 50] [--span-days 30]
-                                  [--kinds breaches ai mixed] [--dense 20000 7]
+    python bench/fetch_backlog.py [--sizes 10000 100000] [--ai-sizes 10000 30000 100000] [--max-alerts 50]
+                                  [--span-days 30] [--kinds breaches ai mixed] [--dense 20000 7]
+                                  [--bursts breach:500 breach:5000 ai:3000]
 
 For each kind and backlog size, an emulator in a child process holds the records (so its memory is not
 counted here); a fresh child process runs fetch-incidents through `Darktrace.main()` with the platform
@@ -11,8 +12,12 @@ events, fetched by one instance with both sources. It prints runs, incidents, du
 requests and bytes sent per run, the bytes the integration read in its largest run and its largest reply
 (after decompression; a reply over the cap counts as the bytes read before it stopped), milliseconds per
 run, and peak memory of the fetching side: tracemalloc's peak and the growth of the process's maximum
-resident set over the idle process. A last row drains a dense backlog (`--dense`: 20,000 breaches over
-7 days) that the emulator answers in shuffled order. Figures only: nothing here asserts on time or memory.
+resident set over the idle process. A dense backlog (`--dense`: 20,000 breaches over 7 days) is answered
+in shuffled order. The burst rows (`--bursts`) add, ten days back in a backlog of 1,000 records of that source,
+that many breaches created in one millisecond, or AI Analyst events tied in one. Bytes read per run (mean and
+max) are what the integration read, from its own request log; "read/delivered" divides the mean by the mean
+bytes of the incidents it handed over per run (their rawJSON). Figures only: nothing here asserts on time or
+memory.
 """
 import argparse
 import multiprocessing
@@ -41,10 +46,15 @@ KINDS = {'breaches': (1.0, 'Model Breaches'), 'ai': (0.0, 'AI Analyst Incidents'
 READ_PATTERN = re.compile(r' -> HTTP \d+, (?:(\d+) bytes|(too_large))')
 
 
-def serve_emulator(connection: Connection, breaches: int, events: int, span_days: float, order: str) -> None:
+def serve_emulator(connection: Connection, breaches: int, events: int, span_days: float, order: str,
+                   burst: tuple[str, int] | None = None) -> None:
     """Child process: run the emulator and answer the parent's questions until told to stop."""
     from emulator import Emulator
     with Emulator(breaches=breaches, incident_events=events, span_days=span_days, seed=7, order=order) as emulator:
+        if burst:
+            dataset = emulator.dataset
+            add = dataset.add_breach_burst if burst[0] == 'breach' else dataset.add_incident_event_burst
+            add(burst[1], emulator.now_ms() - 10 * 86_400_000, emulator.now_ms())
         connection.send({'url': emulator.url, 'public': emulator.public_token, 'private': emulator.private_token})
         while True:
             question = connection.recv()
@@ -85,12 +95,13 @@ def caught_up(last_run: dict[str, Any]) -> bool:
     return all(cursor['start_ms'] >= settled_ms for cursor in cursors if 'start_ms' in cursor)
 
 
-def drain(kind: str, size: int, max_alerts: int, span_days: float, order: str = 'desc') -> dict[str, Any]:
+def drain(kind: str, size: int, max_alerts: int, span_days: float, order: str = 'desc',
+          burst: tuple[str, int] | None = None) -> dict[str, Any]:
     breach_share, sources = KINDS[kind]
     breaches = round(size * breach_share)
     parent, child = multiprocessing.Pipe()
-    process = multiprocessing.Process(target=serve_emulator, args=(child, breaches, size - breaches, span_days, order),
-                                      daemon=True)
+    process = multiprocessing.Process(target=serve_emulator,
+                                      args=(child, breaches, size - breaches, span_days, order, burst), daemon=True)
     process.start()
     appliance = parent.recv()
     params = xsoar_platform.instance_params(appliance['url'], appliance['public'], appliance['private'],
@@ -104,6 +115,7 @@ def drain(kind: str, size: int, max_alerts: int, span_days: float, order: str = 
     last_run: dict[str, Any] = {}
     largest_reply = 0
     read_per_run: list[int] = []
+    delivered_bytes_per_run: list[int] = []
     quiet_runs = 0
     idle_rss_mib = max_rss_mib()
     tracemalloc.start()
@@ -118,6 +130,7 @@ def drain(kind: str, size: int, max_alerts: int, span_days: float, order: str = 
         largest_reply = max([largest_reply] + sizes)
         read_per_run.append(sum(sizes))
         incidents = result.incidents
+        delivered_bytes_per_run.append(sum(len(incident['rawJSON'].encode()) for incident in incidents))
         delivered.extend(incident['dbotMirrorId'] for incident in incidents)
         parent.send('log')
         log = parent.recv()
@@ -138,6 +151,8 @@ def drain(kind: str, size: int, max_alerts: int, span_days: float, order: str = 
         'bytes_max': max(bytes_per_run), 'bytes_mean': statistics.mean(bytes_per_run),
         'ms_median': statistics.median(ms_per_run), 'peak_mib': peak_bytes / 2 ** 20,
         'largest_reply': largest_reply, 'read_max': max(read_per_run), 'rss_growth_mib': rss_growth_mib,
+        'read_mean': statistics.mean(read_per_run),
+        'read_ratio': statistics.mean(read_per_run) / max(1.0, statistics.mean(delivered_bytes_per_run)),
     }
 
 
@@ -160,26 +175,39 @@ def main() -> None:
     parser.add_argument('--sizes', type=int, nargs='*', default=[10000, 100000])
     parser.add_argument('--max-alerts', type=int, default=50)
     parser.add_argument('--span-days', type=float, default=30)
+    parser.add_argument('--ai-sizes', type=int, nargs='*', default=[10000, 30000, 100000])
     parser.add_argument('--kinds', nargs='+', choices=list(KINDS), default=list(KINDS))
+    parser.add_argument('--bursts', nargs='*', default=['breach:500', 'breach:5000', 'ai:3000'],
+                        help='SOURCE:COUNT records created in one millisecond, SOURCE breach or ai')
     parser.add_argument('--dense', type=float, nargs=2, default=[20000, 7], metavar=('BREACHES', 'DAYS'),
                         help='the shuffled dense breach backlog of the last row; 0 0 leaves it out')
     arguments = parser.parse_args()
     print(f'fetch-incidents backlog drain, max_alerts={arguments.max_alerts}, '
           f'records spread over {arguments.span_days:g} days unless stated\n')
     header = ('backlog', 'records', 'runs', 'incidents', 'dup', 'lost', 'req/run max', 'req/run mean',
-              'KiB/run max', 'KiB/run mean', 'read KiB/run max', 'largest reply KiB', 'ms/run median', 'peak MiB',
-              'max RSS growth MiB')
+              'KiB/run max', 'KiB/run mean', 'read KiB/run max', 'read KiB/run mean', 'read/delivered',
+              'largest reply KiB', 'ms/run median', 'peak MiB', 'max RSS growth MiB')
     print(' | '.join(header))
     print(' | '.join('---' for _ in header))
-    scenarios = [(kind, size, arguments.span_days, 'desc') for kind in arguments.kinds for size in arguments.sizes]
+    scenarios: list[tuple[str, str, int, float, str, tuple[str, int] | None]] = [
+        (kind, kind, size, arguments.span_days, 'desc', None) for kind in arguments.kinds
+        for size in (arguments.ai_sizes if kind == 'ai' else arguments.sizes)]
     if arguments.dense[0]:
-        scenarios.append(('breaches', int(arguments.dense[0]), arguments.dense[1], 'shuffle'))
-    for kind, size, span_days, order in scenarios:
-        r = run_scenario(kind, size, arguments.max_alerts, span_days, order)
-        label = kind if order == 'desc' else f'{kind} over {span_days:g} days, shuffled'
-        print(f"{label} | {size} | {r['runs']} | {r['incidents']} | {r['duplicates']} | {r['lost']} | "
+        scenarios.append((f'breaches over {arguments.dense[1]:g} days, shuffled', 'breaches', int(arguments.dense[0]),
+                          arguments.dense[1], 'shuffle', None))
+    for burst in arguments.bursts:
+        source, count = burst.split(':')
+        what = 'breaches' if source == 'breach' else 'AI Analyst events'
+        label = f'{int(count):,} {what} in one ms'
+        scenarios.append((label, 'breaches' if source == 'breach' else 'ai', 1000, arguments.span_days, 'desc',
+                          (source, int(count))))
+    for label, kind, size, span_days, order, burst_spec in scenarios:
+        r = run_scenario(kind, size, arguments.max_alerts, span_days, order, burst_spec)
+        records = size + (burst_spec[1] if burst_spec else 0)
+        print(f"{label} | {records} | {r['runs']} | {r['incidents']} | {r['duplicates']} | {r['lost']} | "
               f"{r['requests_max']} | {r['requests_mean']:.2f} | {r['bytes_max'] / 1024:.0f} | "
-              f"{r['bytes_mean'] / 1024:.0f} | {r['read_max'] / 1024:.0f} | {r['largest_reply'] / 1024:.0f} | "
+              f"{r['bytes_mean'] / 1024:.0f} | {r['read_max'] / 1024:.0f} | {r['read_mean'] / 1024:.0f} | "
+              f"{r['read_ratio']:.2f} | {r['largest_reply'] / 1024:.0f} | "
               f"{r['ms_median']:.1f} | {r['peak_mib']:.1f} | {r['rss_growth_mib']:.1f}", flush=True)
 
 

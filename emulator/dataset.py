@@ -795,6 +795,19 @@ class Dataset:
             ids.append(event_id)
         return ids
 
+    def add_breach_burst(self, count: int, created_ms: int, now_ms: int) -> list[int]:
+        """``count`` breaches created in one millisecond, as a model firing on a whole subnet records them: one
+        model, consecutive devices, consecutive pbids. Returns the pbids."""
+        dids = sorted(self.devices)
+        first = max(self.breaches, default=PBID_BASE - 1) + 1
+        return self.add_breaches(({'pbid': first + n, 'time': created_ms - 1000, 'creationTime': created_ms,
+                                   'score': 0.6, 'did': dids[n % len(dids)]} for n in range(count)), now_ms)
+
+    def add_incident_event_burst(self, count: int, created_ms: int, now_ms: int) -> list[str]:
+        """``count`` AI Analyst events created in one millisecond, each its own incident. Returns the ids."""
+        return self.add_incident_events(({'id': f'burst-{created_ms}-{n:05d}', 'createdAt': created_ms}
+                                         for n in range(count)), now_ms)
+
     def _event_details(self, breach_device: dict[str, Any], endpoint: str, port: int) -> list[list[dict[str, Any]]]:
         return [[
             {'header': 'Breaching Device', 'contents': [

@@ -1235,9 +1235,10 @@ def call(route: Route, request: Request) -> Response:
 
 
 def _trim(payload: Any, field_name: str) -> Any:
-    """``responsedata=<field>``: keep one top-level field of the object or of each item."""
+    """``responsedata=<field>``: keep that top-level field of the object or of each item; a comma list keeps each
+    (guide 0.6: ``responsedata=did,hostname``, ``responsedata=model,percentscore,device``)."""
     if isinstance(payload, list):
         return [_trim(item, field_name) for item in payload]
     if isinstance(payload, dict):
-        return {field_name: payload[field_name]} if field_name in payload else {}
+        return {name: payload[name] for name in field_name.split(',') if name in payload}
     return payload

@@ -55,6 +55,8 @@ class FakeAppliance:
         self.fail_on_request: int | None = None
         self.reply: Any = None  # when set, every breach request gets exactly this reply
         self.reply_sizes: list[int] = []  # bytes of each breach reply, as far as the client read it
+        self.event_reply_sizes: list[int] = []  # likewise for each AI Analyst reply
+        self.record_reads = 0  # breaches and events read one by one (?pbid=, ?uuid=)
 
     def get_model_breaches(self, params: dict[str, Any], max_bytes: int | None = None) -> Any:
         self.requests.append(params)
@@ -68,19 +70,46 @@ class FakeAppliance:
         found = [b for b in self.breaches
                  if within(Darktrace.time_ms(b.get(field)) or 0) and float(b.get('score') or 0) >= minimum]
         found.sort(key=lambda b: Darktrace.time_ms(b.get(field)) or 0, reverse=self.order == 'desc')
-        size, max_bytes = len(json.dumps(found)), max_bytes or Darktrace.MAX_REPLY_BYTES
-        self.reply_sizes.append(min(size, max_bytes + 1))
-        if size > max_bytes:
-            raise DarktraceApiError('too_large', f'more than {max_bytes} bytes')
-        return found
+        return capped(trimmed(found, params), max_bytes, self.reply_sizes)
 
-    def get_ai_analyst_incident_events(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+    def get_model_breach(self, pbid: int) -> dict[str, Any]:
+        """?pbid=: one breach, as an object (guide 2.31)."""
+        self.record_reads += 1
+        found = [b for b in self.breaches if b['pbid'] == pbid]
+        if not found:
+            raise DarktraceApiError('not_found', f'no breach {pbid}')
+        return found[0]
+
+    def get_ai_analyst_incident_events(self, params: dict[str, Any], max_bytes: int | None = None) -> Any:
         self.event_requests.append(params)
         if len(self.requests) + len(self.event_requests) == self.fail_on_request:
             raise DarktraceApiError('unavailable', 'appliance down')
+        if params.get('uuid'):  # the event id overrides every other filter (guide 2.5)
+            self.record_reads += 1
+            return [e for e in self.events if e['id'] == params['uuid']]
+        return capped(trimmed(self.events_between(params), params), max_bytes, self.event_reply_sizes)
+
+    def events_between(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         overlaps = overlapping(params['starttime'], params['endtime'], self.inclusive)
         minimum = float(params.get('minscore') or 0)
         found = [e for e in self.events if e['aiaScore'] >= minimum and (
             overlaps(e['createdAt'], e['createdAt']) if self.time_filter == 'created'
             else any(overlaps(p['start'], p['end']) for p in e['periods']))]
         return sorted(found, key=lambda e: e['createdAt'], reverse=True)
+
+
+def trimmed(records: list[dict[str, Any]], params: dict[str, Any]) -> list[dict[str, Any]]:
+    """`responsedata=a,b`: each record cut down to those top-level fields (guide 0.6)."""
+    if not params.get('responsedata'):
+        return records
+    names = str(params['responsedata']).split(',')
+    return [{name: record[name] for name in names if name in record} for record in records]
+
+
+def capped(reply: list[dict[str, Any]], max_bytes: int | None, sizes: list[int]) -> list[dict[str, Any]]:
+    """The reply, or the client's too_large error when it is more than `max_bytes`; `sizes` records what was read."""
+    size, max_bytes = len(json.dumps(reply)), max_bytes or Darktrace.MAX_REPLY_BYTES
+    sizes.append(min(size, max_bytes + 1))
+    if size > max_bytes:
+        raise DarktraceApiError('too_large', f'more than {max_bytes} bytes')
+    return reply

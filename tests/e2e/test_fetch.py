@@ -267,3 +267,45 @@ def test_fetch_of_both_sources_survives_failures_without_loss_or_duplicates() ->
         assert len(pbids) == len(set(pbids)) and set(pbids) == visible_pbids(emulator)
         assert len(event_ids) == len(set(event_ids)) and set(event_ids) == visible_event_ids(emulator)
 
+
+
+# --- bursts: more records in one millisecond than one reply holds ----------------------------------------------
+
+def test_fetch_delivers_500_breaches_created_in_one_millisecond_exactly_once() -> None:
+    """
+    Given 500 breaches created in the same millisecond a day ago (a model firing on a whole subnet), more bytes
+    than a fetch reply may hold even for one second
+    When fetch-incidents runs with max_alerts 50 until drained
+    Then no run fails, no run hands over more than 50, and every visible breach becomes exactly one incident; the
+    dense second is listed by pbid and creation time.
+    """
+    with Emulator(breaches=100, span_days=2, seed=19) as emulator:
+        burst = set(emulator.dataset.add_breach_burst(500, emulator.now_ms() - 24 * HOUR_MS, emulator.now_ms()))
+        last_run: dict[str, Any] = {}
+        delivered: list[int] = []
+        for _ in range(MAX_RUNS):
+            last_run, incidents = fetch_once(emulator, last_run, max_alerts='50')
+            assert len(incidents) <= 50
+            delivered.extend(int(incident['dbotMirrorId']) for incident in incidents)
+            if not incidents and caught_up(emulator, last_run):
+                break
+        assert len(delivered) == len(set(delivered)) and set(delivered) == visible_pbids(emulator) >= burst
+        assert any('responsedata=pbid%2CcreationTime' in entry['query'] or 'responsedata=pbid,creationTime'
+                   in entry['query'] for entry in emulator.request_log())
+
+
+@pytest.mark.parametrize('ai_time_filter', ['created', 'periods'])
+def test_fetch_delivers_3000_ai_analyst_events_tied_in_one_millisecond_exactly_once(ai_time_filter: str) -> None:
+    """
+    Given 3,000 AI Analyst events created in one millisecond (more than the ids the cursor remembers and than one
+    reply holds), beside a backlog, the appliance filtering on createdAt or on activity periods
+    When fetch-incidents runs with max_alerts 50 until drained
+    Then no run fails (each accepts the lastRun the one before wrote), and every visible event becomes exactly one
+    incident.
+    """
+    with Emulator(breaches=50, incident_events=100, span_days=2, seed=20, ai_time_filter=ai_time_filter) as emulator:
+        tie = set(emulator.dataset.add_incident_event_burst(3000, emulator.now_ms() - 30 * HOUR_MS,
+                                                            emulator.now_ms()))
+        _, delivered = drain_records(emulator, fetch_sources='AI Analyst Incidents', max_alerts='50')
+        event_ids = [incident['dbotMirrorId'] for incident in delivered]
+        assert len(event_ids) == len(set(event_ids)) and set(event_ids) == visible_event_ids(emulator) >= tie
