@@ -57,6 +57,7 @@ SECRET_HEADERS = frozenset({'dtapi-token', 'dtapi-signature'})  # never written 
 # clients) or its percent-encoded bytes ('tag=Active%20Threat', as sent). Appliances differ; decoded comes first.
 SIGNING_FORMS = ('decoded', 'encoded')
 SIGNING_FORM_KEY = 'signingForm'  # integration context: the form this instance's appliance accepted last
+MAX_CONTEXT_WRITE_ATTEMPTS = 5  # a write that keeps meeting other runs' writes gives up after this many
 # A change that failed after it may have reached the appliance is not sent again, so it is never applied twice.
 NOT_RETRIED_ADVICE = ('It was not retried, because the appliance may already have applied it: check in the Threat '
                       'Visualizer whether the change took effect before running the command again.')
@@ -3498,17 +3499,47 @@ def _secret(params: dict[str, Any], name: str) -> str:
     return str(value or '').strip()
 
 
+def _stored_context() -> tuple[dict[str, Any], int]:
+    """The instance's stored state (signing form, mirroring memory) and the version it was read at. The platform
+    answers {"context": {...}, "version": n}; anything else counts as an empty state of unknown version (-1)."""
+    versioned = demisto.getIntegrationContextVersioned(True)
+    if not isinstance(versioned, dict):
+        return {}, -1
+    if 'context' not in versioned:  # an older platform mock answers with the state itself
+        return versioned, -1
+    context, version = versioned.get('context'), versioned.get('version')
+    return (context if isinstance(context, dict) else {},
+            version if isinstance(version, int) and not isinstance(version, bool) else -1)
+
+
 def integration_context() -> dict[str, Any]:
-    """The instance's stored state (signing form, mirrored closes); empty when missing or not an object."""
-    context = demisto.getIntegrationContext()
-    return context if isinstance(context, dict) else {}
+    """The instance's stored state; empty when missing or not an object."""
+    return _stored_context()[0]
+
+
+def change_integration_context(change: Callable[[dict[str, Any]], None]) -> None:
+    """Apply `change` to the stored state and write it back under the version it was read at.
+
+    Fetch, mirroring and commands can run at the same time on one instance. When another run wrote in between,
+    the platform refuses the write (ValueError, as CommonServerPython's own retries expect); the state is then
+    read again and `change` applied again to it, so neither run's update is lost.
+    """
+    for attempt in range(1, MAX_CONTEXT_WRITE_ATTEMPTS + 1):
+        context, version = _stored_context()
+        change(context)
+        try:
+            demisto.setIntegrationContextVersioned(context, version, True)
+            return
+        except ValueError as conflict:
+            demisto.debug(f'Darktrace: the integration context changed meanwhile ({conflict}); '
+                          f'write attempt {attempt} of {MAX_CONTEXT_WRITE_ATTEMPTS} is repeated on the new state')
+    raise DemistoException(f'Could not store the instance state: other runs changed it {MAX_CONTEXT_WRITE_ATTEMPTS} '
+                           'times while this one wrote. Run the command again.')
 
 
 def update_integration_context(**changes: Any) -> None:
     """Store `changes` in the instance's state, keeping every other key as it is now."""
-    context = integration_context()
-    context.update(changes)
-    demisto.setIntegrationContext(context)
+    change_integration_context(lambda context: context.update(changes))
 
 
 def remember_signing_form(signing_form: str) -> None:

@@ -46,8 +46,20 @@ def stored_context(mocker: Any) -> dict[str, Any]:
         stored.clear()
         stored.update(json.loads(json.dumps(value)))
 
+    versions = [0]
+
+    def store_versioned(value: dict[str, Any], version: int = -1, sync: bool = False) -> None:
+        if version not in (-1, versions[0]):
+            raise ValueError(f'integration context version {version} is older than {versions[0]}')
+        store(value)
+        versions[0] += 1
+
     mocker.patch.object(demisto, 'getIntegrationContext', side_effect=lambda: json.loads(json.dumps(stored)))
     mocker.patch.object(demisto, 'setIntegrationContext', side_effect=store)
+    mocker.patch.object(demisto, 'getIntegrationContextVersioned',
+                        side_effect=lambda refresh=False: {'context': json.loads(json.dumps(stored)),
+                                                           'version': versions[0]})
+    mocker.patch.object(demisto, 'setIntegrationContextVersioned', side_effect=store_versioned)
     return stored
 
 
@@ -433,7 +445,7 @@ def test_build_client_reads_the_remembered_signing_form(mocker: Any, stored: dic
     When the client is built
     Then it signs in that form first (decoded when nothing usable is stored).
     """
-    mocker.patch.object(demisto, 'getIntegrationContext', return_value=stored)
+    mocker.patch.object(demisto, 'getIntegrationContextVersioned', return_value={'context': stored, 'version': 3})
     assert Darktrace.build_client(PARAMS).signing_form == expected
 
 
