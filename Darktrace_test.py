@@ -3488,7 +3488,7 @@ def test_remembered_closes_are_bounded_and_survive_corruption(client: Client, re
     mocker.patch.object(Darktrace, 'MAX_REMEMBERED_CLOSES', 3)
     stored_context.update({'mirrorClosedIds': [1, 2, 3], 'signingForm': 'encoded'})
     assert mirror_cycle(client, requests_mock, acknowledged=True) == [CLOSE_ENTRY]
-    assert stored_context == {'mirrorClosedIds': [2, 3, PBID], 'signingForm': 'encoded'}
+    assert stored_context['mirrorClosedIds'] == [2, 3, PBID] and stored_context['signingForm'] == 'encoded'
     stored_context['mirrorClosedIds'] = {'not': 'a list'}
     assert mirror_cycle(client, requests_mock, acknowledged=True) == [CLOSE_ENTRY]
     assert stored_context['mirrorClosedIds'] == [PBID]
@@ -3499,11 +3499,11 @@ def test_get_remote_data_remembers_nothing_when_close_incident_is_off(client: Cl
     """
     Given close_incident off
     When get-remote-data sees an acknowledged breach
-    Then there is no close entry and nothing is stored.
+    Then there is no close entry and no close is remembered.
     """
     mock_breach(requests_mock, acknowledged=True, comments=[])
     response = Darktrace.get_remote_data_command(client, {'id': str(PBID)}, mirror_settings(close_incident=False))
-    assert CLOSE_ENTRY not in response.entries and stored_context == {}
+    assert CLOSE_ENTRY not in response.entries and 'mirrorClosedIds' not in stored_context
 
 
 def test_get_remote_data_leaves_the_incident_open_when_close_incident_is_off(client: Client,
@@ -3577,16 +3577,49 @@ def test_get_remote_data_accepts_reply_variants(client: Client, requests_mock: A
     assert [entry['Contents'].endswith('Only one') for entry in response.entries] == [True]
 
 
-def test_get_remote_data_for_a_missing_breach(client: Client, requests_mock: Any) -> None:
+DELETED_CLOSE_ENTRY = {'Type': EntryType.NOTE, 'ContentsFormat': EntryFormat.JSON,
+                       'Contents': {'dbotIncidentClose': True, 'closeReason': 'Deleted on the Darktrace appliance'}}
+
+
+@pytest.mark.parametrize('close_incident', [True, False])
+def test_get_remote_data_notes_a_deleted_breach_once(client: Client, requests_mock: Any, close_incident: bool) -> None:
     """
-    Given an appliance that no longer has the breach
-    When get-remote-data runs
-    Then the error says the breach was not found.
+    Given an appliance that no longer has the breach of a mirrored incident (404)
+    When get-remote-data runs, then runs again
+    Then the first run returns one note saying the breach no longer exists (and, with close_incident on, a close
+    with that reason) instead of failing; the second sends no request and returns no entry.
     """
     requests_mock.get(BREACH_URL, status_code=404, json={'error': 'Model breach not found'})
-    with pytest.raises(DarktraceApiError) as raised:
-        Darktrace.get_remote_data_command(client, {'id': str(PBID), 'lastUpdate': ''}, mirror_settings())
-    assert raised.value.kind == 'not_found'
+    first = Darktrace.get_remote_data_command(client, {'id': str(PBID), 'lastUpdate': ''},
+                                              mirror_settings(close_incident=close_incident))
+    assert first.mirrored_object == {'pbid': PBID}
+    assert 'model breach 30960 no longer exists on the Darktrace appliance' in first.entries[0]['Contents']
+    assert first.entries[1:] == ([DELETED_CLOSE_ENTRY] if close_incident else [])
+    sent = requests_mock.call_count
+    again = Darktrace.get_remote_data_command(client, {'id': str(PBID), 'lastUpdate': ''},
+                                              mirror_settings(close_incident=close_incident))
+    assert again.entries == [] and requests_mock.call_count == sent
+
+
+def test_update_remote_system_skips_a_deleted_breach_with_one_log_line(client: Client, requests_mock: Any,
+                                                                       mocker: Any) -> None:
+    """
+    Given a closed incident with a tagged note whose breach the appliance no longer has (404 on acknowledge)
+    When update-remote-system runs, get-remote-data notes the deletion, and update-remote-system runs again
+    Then neither update fails: each logs one line saying the changes were skipped; the second sends no request.
+    """
+    info = mocker.patch.object(demisto, 'info')
+    requests_mock.post(ACK_URL, status_code=404, json={'error': 'Model breach not found'})
+    requests_mock.get(BREACH_URL, status_code=404, json={'error': 'Model breach not found'})
+    args = {'remoteId': str(PBID), 'delta': {'closeReason': 'Resolved'}, 'incidentChanged': True,
+            'entries': [{'type': 1, 'contents': 'done', 'tags': ['darktrace comment']}]}
+    assert Darktrace.update_remote_system_command(client, args, mirror_settings(close_out=True)) == str(PBID)
+    Darktrace.get_remote_data_command(client, {'id': str(PBID)}, mirror_settings())
+    sent = requests_mock.call_count
+    assert Darktrace.update_remote_system_command(client, args, mirror_settings(close_out=True)) == str(PBID)
+    assert requests_mock.call_count == sent
+    skipped = [call.args[0] for call in info.call_args_list if 'no longer exists' in call.args[0]]
+    assert len(skipped) == 2 and 'were not sent (acknowledgement: True, 1 comments)' in skipped[0]
 
 
 @pytest.mark.parametrize('args, fragment', [
@@ -3830,16 +3863,18 @@ def test_get_remote_data_reads_an_ai_analyst_event_by_its_mirror_id(client: Clie
         CLOSE_ENTRY]
 
 
-def test_get_remote_data_for_a_missing_ai_analyst_event(client: Client, requests_mock: Any) -> None:
+def test_get_remote_data_notes_a_deleted_ai_analyst_event_once(client: Client, requests_mock: Any) -> None:
     """
     Given an appliance that no longer has the AI Analyst event of a mirrored incident (an empty reply)
-    When get-remote-data runs
-    Then it fails as not found, naming the event.
+    When get-remote-data runs twice with close_incident on
+    Then the first run notes the event no longer exists and closes the incident; the second is quiet.
     """
     requests_mock.get(AI_EVENTS_URL, json=[])
-    with pytest.raises(DarktraceApiError) as raised:
-        Darktrace.get_remote_data_command(client, {'id': EVENT_ID}, mirror_settings())
-    assert raised.value.kind == 'not_found' and EVENT_ID in str(raised.value)
+    first = Darktrace.get_remote_data_command(client, {'id': EVENT_ID}, mirror_settings(close_incident=True))
+    assert f'AI Analyst incident event {EVENT_ID} no longer exists' in first.entries[0]['Contents']
+    assert first.entries[1:] == [DELETED_CLOSE_ENTRY]
+    again = Darktrace.get_remote_data_command(client, {'id': EVENT_ID}, mirror_settings(close_incident=True))
+    assert again.entries == [] and requests_mock.call_count == 1
 
 
 def test_update_remote_system_acknowledges_and_comments_on_an_ai_analyst_event(client: Client,
