@@ -3345,7 +3345,8 @@ def remembered_closes(context: dict[str, Any] | None = None) -> list[int | str]:
     remote_ids = (integration_context() if context is None else context).get(MIRROR_CLOSED_KEY)
     if not isinstance(remote_ids, list):
         return []
-    return [remote_id for remote_id in remote_ids if isinstance(remote_id, (int, str)) and not isinstance(remote_id, bool)]
+    return [remote_id for remote_id in remote_ids
+            if isinstance(remote_id, (int, str)) and not isinstance(remote_id, bool)]
 
 
 def _remember_close(context: dict[str, Any], remote_id: int | str, closed: bool) -> None:
@@ -3766,7 +3767,8 @@ def _send_incident_changes(kind: RecordKind, client: Client, remote_id: int | st
         reply = kind.acknowledge(client, remote_id)
         if not _confirms(reply):
             raise _unconfirmed(f'POST {kind.acknowledge_path.format(id=remote_id, action="acknowledge")}', reply)
-        remember_close(remote_id, True)  # closed in XSOAR already: the acknowledgement coming back must not close it again
+        # Closed in XSOAR already: the acknowledgement coming back must not close it again.
+        remember_close(remote_id, True)
     for message in messages:
         _created_comment(kind.add_comment(client, remote_id, message), message,
                          f'POST {kind.comment_path.format(id=remote_id)}')

@@ -20,7 +20,7 @@ import requests_mock as requests_mocking
 
 import demistomock as demisto
 from CommonServerPython import (CommandResults, DemistoException, EntryFormat, EntryType, GetMappingFieldsResponse,
-                                GetRemoteDataResponse, IncidentSeverity, IncidentStatus)
+                                GetModifiedRemoteDataResponse, GetRemoteDataResponse, IncidentSeverity, IncidentStatus)
 
 import Darktrace
 from Darktrace import (Client, DarktraceApiError, FetchSettings, MirrorSettings, dtapi_signature, encode_query,
@@ -4506,3 +4506,230 @@ def test_sparse_or_odd_reply_values_stay_readable(client: Client, requests_mock:
     requests_mock.get(f'{BASE}{path}', json=reply)
     cells = table_cells(Darktrace.COMMANDS[command](client, args).readable_output)
     assert cells and [cell for cell in cells if REPR_CELL.search(cell)] == []
+
+
+# --- get-modified-remote-data, comment identity, concurrent context writes ------------------------------
+
+CYCLE_NOW = 1_700_000_000_000  # XSOAR's clock during these cycles
+MINUTE = 60_000
+
+
+def mirrored(stored_context: dict[str, Any], breaches: dict[int, str], events: dict[str, str] | None = None) -> None:
+    """A context remembering these breaches and events as delivered in the given state, with no comments."""
+    stored_context['mirror'] = {
+        'breaches': {str(pbid): {'t': CYCLE_NOW - 3 * 86_400_000, 's': state, 'c': []}
+                     for pbid, state in breaches.items()},
+        'events': {event_id: {'t': CYCLE_NOW - 86_400_000, 's': state, 'c': []}
+                   for event_id, state in (events or {}).items()}}
+
+
+def mock_appliance_lists(requests_mock: Any, breaches: dict[int, tuple[bool, float]],
+                         events: list[dict] | None = None, feed: list[dict] | None = None,
+                         event_comments: list[dict] | None = None) -> None:
+    """The lists get-modified-remote-data reads: breaches (acknowledgement filter honoured), the comment feed, AI
+    Analyst events and one event's comments."""
+    def breach_list(request: Any, context: Any) -> list[dict[str, Any]]:
+        include_acknowledged = query_of(request)['includeacknowledged'] == ['true']
+        return [{'pbid': pbid, 'score': score} for pbid, (acknowledged, score) in breaches.items()
+                if include_acknowledged or not acknowledged]
+    requests_mock.get(f'{BASE}/modelbreaches', json=breach_list)
+    requests_mock.get(f'{BASE}/mbcomments', json=feed or [])
+    requests_mock.get(f'{BASE}/aianalyst/incidentevents', json=events or [])
+    requests_mock.get(f'{BASE}/aianalyst/incident/comments', json={'comments': event_comments or []})
+
+
+def modified_ids(client: Client, mocker: Any, now: int = CYCLE_NOW) -> list[str]:
+    mocker.patch.object(Darktrace, 'now_ms', return_value=now)
+    response = Darktrace.get_modified_remote_data_command(client, {'lastUpdate': '2023-11-14T22:00:00Z'},
+                                                          mirror_settings())
+    assert isinstance(response, GetModifiedRemoteDataResponse)
+    return response.modified_incident_ids
+
+
+AI_EVENT = {'id': EVENT_ID, 'acknowledged': False, 'aiaScore': 98, 'groupScore': 72.9, 'currentGroup': 'g1',
+            'title': 'Unusual admin connection', 'category': 'critical'}
+
+
+@pytest.mark.parametrize('count', [1, 300, 5000])
+def test_get_modified_remote_data_costs_five_requests_when_nothing_changed(
+        client: Client, requests_mock: Any, mocker: Any, stored_context: dict, count: int) -> None:
+    """
+    Given N mirrored breaches (1, 300, 5,000) and one AI Analyst event, all as last delivered
+    When get-modified-remote-data runs
+    Then it names none and sends five requests whatever N: the comment feed, the two id-only breach lists (every
+    breach with its score, the unacknowledged ones), the id-only event list and one event's comments.
+    """
+    breaches = {100 + index: (False, 0.5) for index in range(count)}
+    mirrored(stored_context, {pbid: 'u|0.5' for pbid in breaches}, {EVENT_ID: Darktrace.event_state(AI_EVENT)})
+    mock_appliance_lists(requests_mock, breaches, [AI_EVENT])
+    assert modified_ids(client, mocker) == []
+    paths = [request.path for request in requests_mock.request_history]
+    assert sorted(paths) == ['/aianalyst/incident/comments', '/aianalyst/incidentevents', '/mbcomments',
+                             '/modelbreaches', '/modelbreaches']
+    lists = [query_of(request) for request in requests_mock.request_history if request.path == '/modelbreaches']
+    assert [q['responsedata'] for q in lists] == [['pbid,score'], ['pbid']]
+    assert all(q['minimal'] == ['true'] and q['includesuppressed'] == ['true'] for q in lists)
+    events = query_of(next(r for r in requests_mock.request_history if r.path == '/aianalyst/incidentevents'))
+    assert events['responsedata'] == ['id,acknowledged,aiaScore,groupScore,currentGroup,title,category']
+
+
+def test_get_modified_remote_data_names_the_changed_records_only(client: Client, requests_mock: Any, mocker: Any,
+                                                                 stored_context: dict) -> None:
+    """
+    Given ten mirrored breaches and two events as last delivered
+    When in Darktrace one breach is acknowledged, one unacknowledged, one rescored, one commented, an XSOAR comment
+    is posted on another, and one event's incident score rises
+    Then exactly those four breaches and that event are named (the XSOAR comment is not a change).
+    """
+    other_event = {**AI_EVENT, 'id': 'other-event'}
+    mirrored(stored_context, {100 + index: ('a|0.5' if index == 1 else 'u|0.5') for index in range(10)},
+             {EVENT_ID: Darktrace.event_state(AI_EVENT), 'other-event': Darktrace.event_state(other_event)})
+    breaches = {100 + index: (False, 0.5) for index in range(10)}
+    breaches.update({100: (True, 0.5), 101: (False, 0.5), 102: (False, 0.9)})
+    feed = [{'pbid': 103, 'time': CYCLE_NOW - MINUTE, 'username': 'analyst1', 'message': 'Looked at it'},
+            {'pbid': 104, 'time': CYCLE_NOW - MINUTE, 'username': 'api', 'message': '[Cortex XSOAR] bob: noted'}]
+    mock_appliance_lists(requests_mock, breaches, [{**AI_EVENT, 'groupScore': 91.2}, other_event], feed)
+    assert sorted(modified_ids(client, mocker)) == sorted(['103', '100', '101', '102', EVENT_ID])
+
+
+def test_get_modified_remote_data_names_records_never_mirrored_in(client: Client, requests_mock: Any, mocker: Any,
+                                                                  stored_context: dict) -> None:
+    """
+    Given a fetch run that handed over a mirrored breach incident and an AI Analyst incident
+    When get-modified-remote-data runs
+    Then both are named, so get-remote-data delivers them (and their comments) a first time.
+    """
+    incidents = [Darktrace.breach_to_incident({**load('model_breaches.json')[0]}, mirror_settings()),
+                 Darktrace.ai_event_to_incident({**AI_EVENT, 'createdAt': CYCLE_NOW - MINUTE}, BASE,
+                                                mirror_settings())]
+    Darktrace.remember_fetched(incidents, mirror_settings(direction='In'))
+    mock_appliance_lists(requests_mock, {PBID: (False, 0.592)}, [AI_EVENT])
+    assert sorted(modified_ids(client, mocker)) == sorted([str(PBID), EVENT_ID])
+
+
+def test_get_modified_remote_data_names_a_vanished_record_once(client: Client, requests_mock: Any, mocker: Any,
+                                                               stored_context: dict) -> None:
+    """
+    Given a mirrored breach and event that the lists no longer hold
+    When get-modified-remote-data runs twice, get-remote-data confirming the deletion in between for the breach
+    Then the first cycle names both; later cycles name neither (a deleted breach is not looked for again).
+    """
+    mirrored(stored_context, {PBID: 'u|0.5'}, {EVENT_ID: Darktrace.event_state(AI_EVENT)})
+    mock_appliance_lists(requests_mock, {})
+    assert sorted(modified_ids(client, mocker)) == sorted([str(PBID), EVENT_ID])
+    requests_mock.get(BREACH_URL, status_code=404, json={'error': 'Model breach not found'})
+    Darktrace.get_remote_data_command(client, {'id': str(PBID)}, mirror_settings())
+    assert modified_ids(client, mocker, CYCLE_NOW + MINUTE) == []
+    assert modified_ids(client, mocker, CYCLE_NOW + 2 * MINUTE) == []
+    assert stored_context['mirror']['breaches'][str(PBID)]['s'] == 'deleted'
+
+
+def test_get_modified_remote_data_reads_one_ai_analyst_event_comments_per_cycle(
+        client: Client, requests_mock: Any, mocker: Any, stored_context: dict) -> None:
+    """
+    Given three mirrored AI Analyst events, unchanged in the list, the second with a new comment in Darktrace
+    When get-modified-remote-data runs three cycles
+    Then each cycle reads the comments of the next event in id order, and names the commented one when it reads it.
+    """
+    events = [{**AI_EVENT, 'id': event_id} for event_id in ('ev-a', 'ev-b', 'ev-c')]
+    mirrored(stored_context, {}, {event['id']: Darktrace.event_state(event) for event in events})
+    mock_appliance_lists(requests_mock, {}, events)
+    comment = {'username': 'analyst1', 'time': CYCLE_NOW, 'message': 'Isolated the host'}
+    requests_mock.get(f'{AI_COMMENTS_URL}?incident_id=ev-b', json={'comments': [comment]})
+    cycles = [modified_ids(client, mocker, CYCLE_NOW + index * MINUTE) for index in range(3)]
+    read = [query_of(r)['incident_id'][0] for r in requests_mock.request_history
+            if r.path == '/aianalyst/incident/comments']
+    assert read == ['ev-a', 'ev-b', 'ev-c'] and cycles == [[], ['ev-b'], []]
+
+
+@pytest.mark.parametrize('skew_minutes', [-30, -10, 10, 30])
+def test_a_comment_is_mirrored_exactly_once_whatever_the_clock_skew(client: Client, requests_mock: Any,
+                                                                    mocker: Any, stored_context: dict,
+                                                                    skew_minutes: int) -> None:
+    """
+    Given a mirrored breach, and an appliance clock 10 or 30 minutes behind or ahead of XSOAR's
+    When a comment is made in Darktrace right after a mirroring cycle, and cycles run every minute after
+    Then the next cycle names the breach, get-remote-data delivers the comment once (though its time is on the
+    other side of lastUpdate), and neither later cycles nor another get-remote-data bring it again.
+    """
+    mirrored(stored_context, {PBID: 'u|0.592'})
+    mock_appliance_lists(requests_mock, {PBID: (False, 0.592)})
+    assert modified_ids(client, mocker) == []
+    comment = {'pbid': PBID, 'time': CYCLE_NOW + MINUTE // 2 + skew_minutes * MINUTE, 'username': 'analyst1',
+               'message': 'Escalated'}
+    mock_appliance_lists(requests_mock, {PBID: (False, 0.592)}, feed=[comment])
+    mock_breach(requests_mock, comments=[comment])
+    assert modified_ids(client, mocker, CYCLE_NOW + MINUTE) == [str(PBID)]
+    last_update = Darktrace.ms_to_iso(CYCLE_NOW)  # XSOAR's clock: before the comment, whatever the appliance says
+    first = Darktrace.get_remote_data_command(client, {'id': str(PBID), 'lastUpdate': last_update}, mirror_settings())
+    assert [entry['Contents'].endswith('Escalated') for entry in first.entries] == [True]
+    assert modified_ids(client, mocker, CYCLE_NOW + 2 * MINUTE) == []
+    again = Darktrace.get_remote_data_command(client, {'id': str(PBID), 'lastUpdate': Darktrace.ms_to_iso(
+        CYCLE_NOW + 2 * MINUTE)}, mirror_settings())
+    assert again.entries == []
+    feed_reads = [query_of(r) for r in requests_mock.request_history if r.path == '/mbcomments']
+    assert all(int(q['starttime'][0]) <= comment['time'] <= int(q['endtime'][0]) for q in feed_reads[1:])
+
+
+def test_seen_comments_stay_bounded_without_bringing_old_ones_back(client: Client, requests_mock: Any,
+                                                                   stored_context: dict, mocker: Any) -> None:
+    """
+    Given a breach with more comments than the instance remembers identities for
+    When get-remote-data runs twice
+    Then the first run delivers them all, the memory keeps only the newest identities, and the second run delivers
+    nothing (older comments are known by the newest forgotten one's time).
+    """
+    mocker.patch.object(Darktrace, 'MAX_SEEN_COMMENTS', 3)
+    mirrored(stored_context, {})
+    stored_context['mirror']['breaches'][str(PBID)] = {'t': 0}
+    comments = [{'time': CYCLE_NOW + index, 'username': 'u', 'message': f'm{index}'} for index in range(5)]
+    mock_breach(requests_mock, comments=comments)
+    assert len(Darktrace.get_remote_data_command(client, {'id': str(PBID)}, mirror_settings()).entries) == 5
+    remembered = stored_context['mirror']['breaches'][str(PBID)]
+    assert len(remembered['c']) == 3 and remembered['f'] == CYCLE_NOW + 1
+    assert Darktrace.get_remote_data_command(client, {'id': str(PBID)}, mirror_settings()).entries == []
+
+
+def test_concurrent_runs_keep_each_others_context_writes(client: Client, requests_mock: Any, mocker: Any,
+                                                         stored_context: dict) -> None:
+    """
+    Given get-remote-data, a fetch run and a command that remembers the signing form, running at the same time
+    When each one's write lands between another's read and write (the platform then refuses the stale write)
+    Then every write is repeated on the newer state: the breach's mirror memory, the fetched incident's record,
+    the close and the signing form are all kept.
+    """
+    set_versioned = demisto.setIntegrationContextVersioned
+    others = [lambda: Darktrace.remember_fetched(
+                  [Darktrace.ai_event_to_incident({**AI_EVENT, 'createdAt': CYCLE_NOW}, BASE, mirror_settings())],
+                  mirror_settings(direction='Both')),
+              lambda: Darktrace.remember_signing_form('encoded')]
+    conflicts = []
+
+    def interleaved(context: dict, version: int = -1, sync: bool = False) -> None:
+        if others:
+            other = others.pop(0)
+            other()  # another run's whole update lands first
+        try:
+            set_versioned(context, version, sync)
+        except ValueError:
+            conflicts.append(version)
+            raise
+    mocker.patch.object(demisto, 'setIntegrationContextVersioned', side_effect=interleaved)
+    mock_breach(requests_mock, acknowledged=True, comments=[])
+    response = Darktrace.get_remote_data_command(client, {'id': str(PBID)}, mirror_settings(close_incident=True))
+    assert CLOSE_ENTRY in response.entries and len(conflicts) == 2
+    assert stored_context['signingForm'] == 'encoded' and stored_context['mirrorClosedIds'] == [PBID]
+    assert set(stored_context['mirror']['breaches']) == {str(PBID)}
+    assert set(stored_context['mirror']['events']) == {EVENT_ID}
+
+
+def test_a_context_write_gives_up_after_repeated_conflicts(mocker: Any) -> None:
+    """
+    Given a platform that refuses every write as stale
+    When the integration stores a change
+    Then it tries MAX_CONTEXT_WRITE_ATTEMPTS times, then fails with a message saying to run the command again.
+    """
+    refuse = mocker.patch.object(demisto, 'setIntegrationContextVersioned', side_effect=ValueError('stale'))
+    with pytest.raises(DemistoException, match='Run the command again'):
+        Darktrace.update_integration_context(signingForm='encoded')
+    assert refuse.call_count == Darktrace.MAX_CONTEXT_WRITE_ATTEMPTS
