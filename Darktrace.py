@@ -188,6 +188,7 @@ MAX_SEEN_COMMENTS = 100  # comment identities per record; older comments are kno
 MIRROR_DELETED = 'deleted'  # the state of a record gone from the appliance
 MIRROR_DELETED_REASON = 'Deleted on the Darktrace appliance'
 MIRROR_FEED_COUNT = 1000  # /mbcomments per cycle: a window of about an hour rarely holds as many breach comments
+MIRROR_MAX_LOOKBACK_MS = 365 * 24 * 60 * 60 * 1000
 MIRROR_LIST_MAX_BYTES = 16 * 1024 * 1024  # an id-only list of 10,000 records is well under 1 MB
 # The fields of an id-only AI Analyst event list: what the mapper shows of an event and can change.
 AI_EVENT_STATE_FIELDS = ('acknowledged', 'aiaScore', 'groupScore', 'currentGroup', 'title', 'category')
@@ -3504,6 +3505,13 @@ def _live(records: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {remote_id: record for remote_id, record in records.items() if record.get('s') != MIRROR_DELETED}
 
 
+def _list_start(records: dict[str, dict[str, Any]], margin_ms: int, now: int) -> int:
+    """Where an id-only list starts: `margin_ms` before the oldest record, at most a year back (a breach reply
+    covers a year at most, guide 2.31), so a record without a usable time does not stretch it to 1970."""
+    oldest = min(record['t'] for record in records.values())
+    return max(oldest - margin_ms, now - MIRROR_MAX_LOOKBACK_MS)
+
+
 def _list_ids(reply: Any, key: str) -> dict[str, dict[str, Any]]:
     """The records of an id-only list by id (a pbid as its decimal text)."""
     found = {}
@@ -3521,7 +3529,7 @@ def changed_breaches(client: Client, records: dict[str, dict[str, Any]], now: in
     live = _live(records)
     if not live:
         return [], []
-    window = {'starttime': min(record['t'] for record in live.values()) - 1000, 'endtime': now + CLOCK_SKEW_MS,
+    window = {'starttime': _list_start(live, 1000, now), 'endtime': now + CLOCK_SKEW_MS,
               'minimal': True, 'includesuppressed': True}
     every = _list_ids(client.get_model_breaches({**window, 'includeacknowledged': True, 'responsedata': 'pbid,score'},
                                                 max_bytes=MIRROR_LIST_MAX_BYTES), 'pbid')
@@ -3541,7 +3549,7 @@ def changed_breaches(client: Client, records: dict[str, dict[str, Any]], now: in
     return changed, absent
 
 
-def changed_events(client: Client, records: dict[str, dict[str, Any]]) -> tuple[list[str], list[str]]:
+def changed_events(client: Client, records: dict[str, dict[str, Any]], now: int) -> tuple[list[str], list[str]]:
     """Remembered AI Analyst events whose mapped fields differ from what was mirrored in, and those no longer listed:
     one id-only list from the oldest one's creation (guide 2.5: one time alone is allowed, includeacknowledged,
     includeallpinned; 0.6 responsedata), reaching as far back as fetch does for the undocumented time filter."""
@@ -3549,7 +3557,7 @@ def changed_events(client: Client, records: dict[str, dict[str, Any]]) -> tuple[
     if not live:
         return [], []
     reply = client.get_ai_analyst_incident_events({
-        'starttime': min(record['t'] for record in live.values()) - AI_ANALYST_LOOKBACK_MS,
+        'starttime': _list_start(live, AI_ANALYST_LOOKBACK_MS, now),
         'includeacknowledged': True, 'includeallpinned': False,
         'responsedata': ','.join(('id',) + AI_EVENT_STATE_FIELDS)})
     listed = _list_ids(reply, 'id')
@@ -3611,7 +3619,7 @@ def get_modified_remote_data_command(client: Client, args: dict[str, Any],
     modified = [remote_id for remote_id, record in {**breaches, **events}.items() if record.get('s') is None]
     modified += breaches_with_new_comments(client, breaches, feed_from - 2 * CLOCK_SKEW_MS, now + CLOCK_SKEW_MS)
     changed_pbids, absent_pbids = changed_breaches(client, breaches, now)
-    changed_event_ids, absent_event_ids = changed_events(client, events)
+    changed_event_ids, absent_event_ids = changed_events(client, events, now)
     commented, cursor = event_with_new_comments(client, events, state.get('eventCommentsCursor'))
     unlisted = absent_pbids + absent_event_ids
     reported_before = set(state.get('unlisted') or []) if isinstance(state.get('unlisted'), list) else set()

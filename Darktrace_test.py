@@ -4733,3 +4733,21 @@ def test_a_context_write_gives_up_after_repeated_conflicts(mocker: Any) -> None:
     with pytest.raises(DemistoException, match='Run the command again'):
         Darktrace.update_integration_context(signingForm='encoded')
     assert refuse.call_count == Darktrace.MAX_CONTEXT_WRITE_ATTEMPTS
+
+
+def test_id_only_lists_reach_back_at_most_a_year(client: Client, requests_mock: Any, mocker: Any,
+                                                  stored_context: dict) -> None:
+    """
+    Given a remembered breach and event without a usable time (0)
+    When get-modified-remote-data runs
+    Then the breach list starts a year back (one reply covers a year at most), not in 1970, and so does the event
+    list.
+    """
+    stored_context['mirror'] = {'breaches': {str(PBID): {'t': 0, 's': 'u|0.5', 'c': []}},
+                                'events': {EVENT_ID: {'t': 0, 's': 'x', 'c': []}}}
+    mock_appliance_lists(requests_mock, {PBID: (False, 0.5)}, [AI_EVENT])
+    modified_ids(client, mocker)
+    starts = {r.path: int(query_of(r)['starttime'][0]) for r in requests_mock.request_history
+              if r.path in ('/modelbreaches', '/aianalyst/incidentevents')}
+    assert starts == {'/modelbreaches': CYCLE_NOW - Darktrace.MIRROR_MAX_LOOKBACK_MS,
+                      '/aianalyst/incidentevents': CYCLE_NOW - Darktrace.MIRROR_MAX_LOOKBACK_MS}
