@@ -4736,7 +4736,7 @@ def test_a_context_write_gives_up_after_repeated_conflicts(mocker: Any) -> None:
 
 
 def test_id_only_lists_reach_back_at_most_a_year(client: Client, requests_mock: Any, mocker: Any,
-                                                  stored_context: dict) -> None:
+                                                 stored_context: dict) -> None:
     """
     Given a remembered breach and event without a usable time (0)
     When get-modified-remote-data runs
