@@ -4751,3 +4751,37 @@ def test_id_only_lists_reach_back_at_most_a_year(client: Client, requests_mock: 
               if r.path in ('/modelbreaches', '/aianalyst/incidentevents')}
     assert starts == {'/modelbreaches': CYCLE_NOW - Darktrace.MIRROR_MAX_LOOKBACK_MS,
                       '/aianalyst/incidentevents': CYCLE_NOW - Darktrace.MIRROR_MAX_LOOKBACK_MS}
+
+
+def test_fetch_registers_only_the_newest_records_and_skips_unreadable_ones(mocker: Any, stored_context: dict) -> None:
+    """
+    Given a memory for two breaches per kind, and fetched incidents: three breaches and one with broken rawJSON
+    When fetch registers them for incoming mirroring
+    Then the two newest breaches are remembered, the broken one is left out, and nothing is registered for an
+    instance that mirrors out only.
+    """
+    mocker.patch.object(Darktrace, 'MAX_MIRRORED_RECORDS', 2)
+    breach = load('model_breaches.json')[0]
+    incidents = [Darktrace.breach_to_incident({**breach, 'pbid': pbid, 'time': pbid}, mirror_settings())
+                 for pbid in (11, 12, 13)] + [{'dbotMirrorId': '14', 'rawJSON': '{broken'}]
+    Darktrace.remember_fetched(incidents, mirror_settings(direction='Out'))
+    assert 'mirror' not in stored_context
+    Darktrace.remember_fetched(incidents, mirror_settings(direction='In'))
+    assert stored_context['mirror']['breaches'] == {'12': {'t': 12}, '13': {'t': 13}}
+
+
+def test_get_modified_remote_data_names_an_event_whose_comments_are_gone(client: Client, requests_mock: Any,
+                                                                         mocker: Any, stored_context: dict) -> None:
+    """
+    Given a mirrored AI Analyst event still listed, whose comments now answer 404, and a full comment feed
+    When get-modified-remote-data runs
+    Then the event is named (get-remote-data finds out whether it is gone) and the full feed is logged.
+    """
+    info = mocker.patch.object(demisto, 'info')
+    mocker.patch.object(Darktrace, 'MIRROR_FEED_COUNT', 1)
+    mirrored(stored_context, {}, {EVENT_ID: Darktrace.event_state(AI_EVENT)})
+    mock_appliance_lists(requests_mock, {}, [AI_EVENT],
+                         feed=[{'pbid': 5, 'time': CYCLE_NOW, 'username': 'a', 'message': 'm'}])
+    requests_mock.get(AI_COMMENTS_URL, status_code=404, json={'error': 'Incident event not found'})
+    assert modified_ids(client, mocker) == ['5', EVENT_ID]
+    assert 'the most one request reads' in info.call_args_list[0].args[0]
