@@ -4785,3 +4785,16 @@ def test_get_modified_remote_data_names_an_event_whose_comments_are_gone(client:
     requests_mock.get(AI_COMMENTS_URL, status_code=404, json={'error': 'Incident event not found'})
     assert modified_ids(client, mocker) == ['5', EVENT_ID]
     assert 'the most one request reads' in info.call_args_list[0].args[0]
+
+
+def test_get_remote_data_fails_on_other_errors_and_remembers_nothing(client: Client, requests_mock: Any,
+                                                                     stored_context: dict) -> None:
+    """
+    Given an appliance answering 503 for the breach of a mirrored incident
+    When get-remote-data runs
+    Then it fails (XSOAR tries again next cycle) and the breach is not taken for deleted.
+    """
+    requests_mock.get(BREACH_URL, status_code=503, text='Service Unavailable')
+    with pytest.raises(DarktraceApiError) as raised:
+        Darktrace.get_remote_data_command(client, {'id': str(PBID)}, mirror_settings(close_incident=True))
+    assert raised.value.kind != 'not_found' and 'mirror' not in stored_context
