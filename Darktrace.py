@@ -3351,13 +3351,9 @@ def remembered_closes(context: dict[str, Any] | None = None) -> list[int | str]:
 
 
 def _remember_close(context: dict[str, Any], remote_id: int | str, closed: bool) -> None:
+    """Record that the incident of a record was closed for its acknowledgement (or forget it), keeping the newest."""
     remote_ids = [known for known in remembered_closes(context) if known != remote_id] + ([remote_id] if closed else [])
     context[MIRROR_CLOSED_KEY] = remote_ids[-MAX_REMEMBERED_CLOSES:]
-
-
-def remember_close(remote_id: int | str, closed: bool) -> None:
-    """Record that the incident of a record was closed for its acknowledgement (or forget it), keeping the newest."""
-    change_integration_context(lambda context: _remember_close(context, remote_id, closed))
 
 
 def parse_remote_id(args: dict[str, Any], name: str) -> tuple[RecordKind, int | str]:
@@ -3405,10 +3401,12 @@ def breach_state(acknowledged: bool, score: Any) -> str:
 
 
 def event_state(event: dict[str, Any]) -> str:
-    """What of an AI Analyst event can change and the mapper shows (AI_EVENT_STATE_FIELDS), as a short digest."""
-    return _fingerprint([bool(_flag(event.get('acknowledged'))), _number(event.get('aiaScore')),
-                         _number(event.get('groupScore')), event.get('currentGroup'), event.get('title'),
-                         event.get('category')])
+    """What of an AI Analyst event can change and the mapper shows (AI_EVENT_STATE_FIELDS): 'a|' (acknowledged) or
+    'u|', then a short digest of the other fields."""
+    acknowledged = bool(_flag(event.get('acknowledged')))
+    return f'{"a" if acknowledged else "u"}|' + _fingerprint([
+        _number(event.get('aiaScore')), _number(event.get('groupScore')), event.get('currentGroup'),
+        event.get('title'), event.get('category')])
 
 
 def record_state(kind: RecordKind, record: dict[str, Any]) -> str:
@@ -3769,14 +3767,24 @@ def update_remote_system_command(client: Client, args: dict[str, Any], mirror: M
     return str(remote_id)
 
 
+def _remember_acknowledged(context: dict[str, Any], kind: RecordKind, remote_id: int | str) -> None:
+    """After acknowledging a record from XSOAR: its incident is closed, and its remembered state acknowledged, so
+    get-modified-remote-data does not name it for an acknowledgement XSOAR made."""
+    _remember_close(context, remote_id, True)
+    known = mirrored_records(mirror_state(context), _kind_part(kind)).get(str(remote_id))
+    if known and isinstance(known.get('s'), str) and known['s'][:2] in ('a|', 'u|'):
+        _store_records(context, _kind_part(kind), {str(remote_id): {**known, 's': 'a' + known['s'][1:]}},
+                       replace=True)
+
+
 def _send_incident_changes(kind: RecordKind, client: Client, remote_id: int | str, acknowledge: bool,
                            messages: list[str]) -> None:
     if acknowledge:
         reply = kind.acknowledge(client, remote_id)
         if not _confirms(reply):
             raise _unconfirmed(f'POST {kind.acknowledge_path.format(id=remote_id, action="acknowledge")}', reply)
-        # Closed in XSOAR already: the acknowledgement coming back must not close it again.
-        remember_close(remote_id, True)
+        # Closed in XSOAR already: the acknowledgement coming back must not close it again, nor name it as changed.
+        change_integration_context(lambda context: _remember_acknowledged(context, kind, remote_id))
     for message in messages:
         _created_comment(kind.add_comment(client, remote_id, message), message,
                          f'POST {kind.comment_path.format(id=remote_id)}')

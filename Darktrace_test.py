@@ -4798,3 +4798,21 @@ def test_get_remote_data_fails_on_other_errors_and_remembers_nothing(client: Cli
     with pytest.raises(DarktraceApiError) as raised:
         Darktrace.get_remote_data_command(client, {'id': str(PBID)}, mirror_settings(close_incident=True))
     assert raised.value.kind != 'not_found' and 'mirror' not in stored_context
+
+
+def test_an_acknowledgement_sent_from_xsoar_is_not_named_as_a_change(client: Client, requests_mock: Any,
+                                                                     mocker: Any, stored_context: dict) -> None:
+    """
+    Given a mirrored breach and event remembered unacknowledged, and close_out on
+    When their incidents are closed in XSOAR (update-remote-system acknowledges them) and a cycle runs
+    Then the cycle names neither: the remembered state follows the acknowledgement XSOAR made.
+    """
+    mirrored(stored_context, {PBID: 'u|0.5'}, {EVENT_ID: Darktrace.event_state(AI_EVENT)})
+    requests_mock.post(ACK_URL, json={'response': 'SUCCESS'})
+    requests_mock.post(f'{BASE}/aianalyst/acknowledge', json={'aianalyst': 'SUCCESS'})
+    for remote_id in (str(PBID), EVENT_ID):
+        Darktrace.update_remote_system_command(client, {'remoteId': remote_id, 'delta': {'closeReason': 'Resolved'}},
+                                               mirror_settings(close_out=True))
+    mock_appliance_lists(requests_mock, {PBID: (True, 0.5)}, [{**AI_EVENT, 'acknowledged': True}])
+    assert modified_ids(client, mocker) == []
+    assert stored_context['mirrorClosedIds'] == [PBID, EVENT_ID]
