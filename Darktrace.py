@@ -57,6 +57,7 @@ SECRET_HEADERS = frozenset({'dtapi-token', 'dtapi-signature'})  # never written 
 # clients) or its percent-encoded bytes ('tag=Active%20Threat', as sent). Appliances differ; decoded comes first.
 SIGNING_FORMS = ('decoded', 'encoded')
 SIGNING_FORM_KEY = 'signingForm'  # integration context: the form this instance's appliance accepted last
+MAX_CONTEXT_WRITE_ATTEMPTS = 5  # a write that keeps meeting other runs' writes gives up after this many
 # A change that failed after it may have reached the appliance is not sent again, so it is never applied twice.
 NOT_RETRIED_ADVICE = ('It was not retried, because the appliance may already have applied it: check in the Threat '
                       'Visualizer whether the change took effect before running the command again.')
@@ -187,6 +188,20 @@ MIRROR_CLOSE_REASON = 'Acknowledged in Darktrace'
 # Integration context: pbids whose incident was closed for their acknowledgement (newest last), so it is closed once.
 MIRROR_CLOSED_KEY = 'mirrorClosedIds'
 MAX_REMEMBERED_CLOSES = 10000  # about 400 kB of context at most; a record forgotten can at worst be closed once more
+# What mirroring remembers in the integration context (docs/mirroring.md): per kind of record, the mirrored records
+# with their time, the state last mirrored in and the comments already delivered; where the comment feed was read.
+MIRROR_STATE_KEY = 'mirror'
+MIRROR_BREACHES = 'breaches'
+MIRROR_EVENTS = 'events'
+MAX_MIRRORED_RECORDS = 10000  # per kind, the newest; an older record's changes arrive only with another change
+MAX_SEEN_COMMENTS = 100  # comment identities per record; older comments are known by the newest forgotten one's time
+MIRROR_DELETED = 'deleted'  # the state of a record gone from the appliance
+MIRROR_DELETED_REASON = 'Deleted on the Darktrace appliance'
+MIRROR_FEED_COUNT = 1000  # /mbcomments per cycle: a window of about an hour rarely holds as many breach comments
+MIRROR_MAX_LOOKBACK_MS = 365 * 24 * 60 * 60 * 1000
+MIRROR_LIST_MAX_BYTES = 16 * 1024 * 1024  # an id-only list of 10,000 records is well under 1 MB
+# The fields of an id-only AI Analyst event list: what the mapper shows of an event and can change.
+AI_EVENT_STATE_FIELDS = ('acknowledged', 'aiaScore', 'groupScore', 'currentGroup', 'title', 'category')
 # Comments XSOAR posts start with this, so get-remote-data recognises them and never mirrors them back in.
 XSOAR_COMMENT_PREFIX = '[Cortex XSOAR] '
 # Notes get-remote-data writes start with this, so update-remote-system never posts them back out.
@@ -599,6 +614,11 @@ class Client(BaseClient):
 
     def add_model_breach_comment(self, pbid: int, message: str) -> Any:
         return self.request('POST', f'/modelbreaches/{pbid}/comments', json_body={'message': message})
+
+    def get_breach_comment_feed(self, start_ms: int, end_ms: int, count: int) -> Any:
+        # guide 2.27: the comments made on any breach within a window, at most `count` (default 100)
+        return self.request('GET', '/mbcomments', {'starttime': start_ms, 'endtime': end_ms, 'count': count},
+                            shape=LIST)
 
     def get_details(self, params: dict[str, Any]) -> Any:
         return self.request('GET', '/details', params, shape=LIST)
@@ -3922,9 +3942,10 @@ def fetch_incidents(client: Client, last_run: dict[str, Any], settings: FetchSet
 
 
 ''' MIRRORING '''
-# XSOAR mirrors an incident through these commands. Darktrace has no query for the breaches acknowledged (or
-# otherwise changed) since a given time, so there is no get-modified-remote-data: XSOAR then calls
-# get-remote-data for every mirrored incident. (/mbcomments?starttime= finds new comments, but not acknowledgements.)
+# XSOAR mirrors an incident through these commands. Each cycle it runs get-modified-remote-data once, then
+# get-remote-data only for the records that command names. Darktrace cannot list what changed since a time, so
+# get-modified-remote-data compares what it can list cheaply (id-only lists, the breach comment feed) with what
+# get-remote-data last delivered, which the instance remembers; docs/mirroring.md gives the reasoning and costs.
 
 
 def is_xsoar_comment(message: str) -> bool:
@@ -3940,25 +3961,26 @@ def comment_note(comment: dict[str, Any]) -> dict[str, Any]:
                         f'{comment.get("message") or ""}'}
 
 
-def close_entry() -> dict[str, Any]:
+def close_entry(reason: str = MIRROR_CLOSE_REASON) -> dict[str, Any]:
     """The entry that makes XSOAR close a mirrored incident."""
     return {'Type': EntryType.NOTE, 'ContentsFormat': EntryFormat.JSON,
-            'Contents': {'dbotIncidentClose': True, 'closeReason': MIRROR_CLOSE_REASON}}
+            'Contents': {'dbotIncidentClose': True, 'closeReason': reason}}
 
 
-def remembered_closes() -> list[int | str]:
+def remembered_closes(context: dict[str, Any] | None = None) -> list[int | str]:
     """The records (pbids, AI Analyst event ids) whose incident was closed for their acknowledgement, oldest first
     (a corrupted value: none)."""
-    remote_ids = integration_context().get(MIRROR_CLOSED_KEY)
+    remote_ids = (integration_context() if context is None else context).get(MIRROR_CLOSED_KEY)
     if not isinstance(remote_ids, list):
         return []
-    return [remote_id for remote_id in remote_ids if isinstance(remote_id, (int, str)) and not isinstance(remote_id, bool)]
+    return [remote_id for remote_id in remote_ids
+            if isinstance(remote_id, (int, str)) and not isinstance(remote_id, bool)]
 
 
-def remember_close(remote_id: int | str, closed: bool) -> None:
+def _remember_close(context: dict[str, Any], remote_id: int | str, closed: bool) -> None:
     """Record that the incident of a record was closed for its acknowledgement (or forget it), keeping the newest."""
-    remote_ids = [known for known in remembered_closes() if known != remote_id] + ([remote_id] if closed else [])
-    update_integration_context(**{MIRROR_CLOSED_KEY: remote_ids[-MAX_REMEMBERED_CLOSES:]})
+    remote_ids = [known for known in remembered_closes(context) if known != remote_id] + ([remote_id] if closed else [])
+    context[MIRROR_CLOSED_KEY] = remote_ids[-MAX_REMEMBERED_CLOSES:]
 
 
 def parse_remote_id(args: dict[str, Any], name: str) -> tuple[RecordKind, int | str]:
@@ -3973,30 +3995,344 @@ def parse_remote_id(args: dict[str, Any], name: str) -> tuple[RecordKind, int | 
     return AI_EVENT_KIND, text
 
 
+# --- what mirroring remembers ---------------------------------------------------------------------
+
+def mirror_state(context: dict[str, Any]) -> dict[str, Any]:
+    """The mirroring part of the integration context (a damaged one counts as empty: mirroring starts afresh)."""
+    state = context.get(MIRROR_STATE_KEY)
+    return state if isinstance(state, dict) else {}
+
+
+def mirrored_records(state: dict[str, Any], part: str) -> dict[str, dict[str, Any]]:
+    """The remembered records of one kind by id: {"t": time ms, "s": state last mirrored in, "c": comment ids}."""
+    records = state.get(part)
+    if not isinstance(records, dict):
+        return {}
+    return {str(key): record for key, record in records.items()
+            if isinstance(record, dict) and isinstance(record.get('t'), int)}
+
+
+def _kind_part(kind: RecordKind) -> str:
+    return MIRROR_BREACHES if kind is BREACH_KIND else MIRROR_EVENTS
+
+
+def _fingerprint(values: list[Any]) -> str:
+    return hashlib.sha1(json.dumps(values, default=str).encode()).hexdigest()[:12]
+
+
+def breach_state(acknowledged: bool, score: Any) -> str:
+    """What of a breach can change and the mapper shows, as one comparable text: 'a|0.87' (acknowledged) or 'u|...'.
+    The score part is left empty when unknown, and then not compared."""
+    number = _number(score)
+    return f'{"a" if acknowledged else "u"}|{"" if number is None else f"{number:g}"}'
+
+
+def event_state(event: dict[str, Any]) -> str:
+    """What of an AI Analyst event can change and the mapper shows (AI_EVENT_STATE_FIELDS): 'a|' (acknowledged) or
+    'u|', then a short digest of the other fields."""
+    acknowledged = bool(_flag(event.get('acknowledged')))
+    return f'{"a" if acknowledged else "u"}|' + _fingerprint([
+        _number(event.get('aiaScore')), _number(event.get('groupScore')), event.get('currentGroup'),
+        event.get('title'), event.get('category')])
+
+
+def record_state(kind: RecordKind, record: dict[str, Any]) -> str:
+    if kind is BREACH_KIND:
+        return breach_state(bool(_flag(record.get('acknowledged'))), record.get('score'))
+    return event_state(record)
+
+
+def record_time(kind: RecordKind, record: dict[str, Any]) -> int:
+    """The time lists are filtered on: a breach's `time` (guide 2.31), an event's creation."""
+    if kind is BREACH_KIND:
+        return time_ms(record.get('time')) or _creation_ms(record) or 0
+    return _created_ms(record)
+
+
+def comment_identity(comment: dict[str, Any]) -> str:
+    """Darktrace gives comments no id, so a comment is known by what the appliance set once and for all: its time
+    (on the appliance's clock), author and text. The same comment read twice has the same identity, however far
+    XSOAR's clock is from the appliance's."""
+    return _fingerprint([time_ms(comment.get('time')), str(comment.get('username') or ''),
+                         str(comment.get('message') or '')])
+
+
+def is_unseen(comment: dict[str, Any], remembered: dict[str, Any] | None) -> bool:
+    """Whether a comment was never delivered to the incident of a remembered record."""
+    if remembered is None or not isinstance(remembered.get('c'), list):
+        return True
+    floor = remembered.get('f')
+    if isinstance(floor, int) and (time_ms(comment.get('time')) or 0) <= floor:
+        return False  # older than comments forgotten to keep the memory bounded: delivered back then
+    return comment_identity(comment) not in remembered['c']
+
+
+def seen_comments(comments: list[dict[str, Any]]) -> dict[str, Any]:
+    """The comment memory of a record after delivering `comments` (all it has): the newest MAX_SEEN_COMMENTS
+    identities, and the time of the newest one left out."""
+    ordered = sorted(comments, key=lambda comment: time_ms(comment.get('time')) or 0)
+    kept, dropped = ordered[-MAX_SEEN_COMMENTS:], ordered[:-MAX_SEEN_COMMENTS]
+    memory: dict[str, Any] = {'c': [comment_identity(comment) for comment in kept]}
+    if dropped:
+        memory['f'] = time_ms(dropped[-1].get('time')) or 0
+    return memory
+
+
+def _bounded(records: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    if len(records) <= MAX_MIRRORED_RECORDS:
+        return records
+    newest = sorted(records.items(), key=lambda item: item[1]['t'])[-MAX_MIRRORED_RECORDS:]
+    return dict(newest)
+
+
+def _store_records(context: dict[str, Any], part: str, changes: dict[str, dict[str, Any]], replace: bool) -> None:
+    """Merge remembered records of one kind into the context: `replace` overwrites what is known of them, else only
+    records not known yet are added (fetch registering its incidents)."""
+    state = mirror_state(context)
+    records = mirrored_records(state, part)
+    for remote_id, record in changes.items():
+        if replace or remote_id not in records:
+            records[remote_id] = record
+    context[MIRROR_STATE_KEY] = {**state, part: _bounded(records)}
+
+
+def fetched_records(incidents: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """The records of incidents fetched for incoming mirroring, by kind, as get-modified-remote-data watches them."""
+    found: dict[str, dict[str, dict[str, Any]]] = {MIRROR_BREACHES: {}, MIRROR_EVENTS: {}}
+    for incident in incidents:
+        try:
+            raw = json.loads(incident.get('rawJSON') or '{}')
+        except ValueError:
+            continue
+        kind = AI_EVENT_KIND if raw.get(RECORD_KIND_KEY) == AI_ANALYST_RECORD_KIND else BREACH_KIND
+        remote_id = str(incident.get('dbotMirrorId') or '')
+        if remote_id and isinstance(raw, dict):
+            found[_kind_part(kind)][remote_id] = {'t': record_time(kind, raw)}
+    return found
+
+
+def remember_fetched(incidents: list[dict[str, Any]], mirror: MirrorSettings) -> None:
+    """Called by fetch before it hands over incidents mirrored in: get-modified-remote-data watches their records."""
+    if mirror.direction not in ('In', 'Both') or not incidents:
+        return
+    found = fetched_records(incidents)
+
+    def register(context: dict[str, Any]) -> None:
+        for part, records in found.items():
+            if records:
+                _store_records(context, part, records, replace=False)
+    change_integration_context(register)
+
+
+# --- get-modified-remote-data ---------------------------------------------------------------------
+
+def _live(records: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {remote_id: record for remote_id, record in records.items() if record.get('s') != MIRROR_DELETED}
+
+
+def _list_start(records: dict[str, dict[str, Any]], margin_ms: int, now: int) -> int:
+    """Where an id-only list starts: `margin_ms` before the oldest record, at most a year back (a breach reply
+    covers a year at most, guide 2.31), so a record without a usable time does not stretch it to 1970."""
+    oldest = min(record['t'] for record in records.values())
+    return max(oldest - margin_ms, now - MIRROR_MAX_LOOKBACK_MS)
+
+
+def _list_ids(reply: Any, key: str) -> dict[str, dict[str, Any]]:
+    """The records of an id-only list by id (a pbid as its decimal text)."""
+    found = {}
+    for item in as_list(reply):
+        if isinstance(item, dict) and item.get(key) is not None:
+            remote_id = as_pbid(item[key]) if key == 'pbid' else item[key]
+            found[str(remote_id)] = item
+    return found
+
+
+def changed_breaches(client: Client, records: dict[str, dict[str, Any]], now: int) -> tuple[list[str], list[str]]:
+    """Remembered breaches whose acknowledgement or score differs from what was mirrored in, and those no longer
+    listed. Two id-only lists over the remembered breaches' times (guide 2.31: pairs, `time`, includeacknowledged,
+    minimal, responsedata; 0.6), whatever their number: every breach, with its score, and the unacknowledged ones."""
+    live = _live(records)
+    if not live:
+        return [], []
+    window = {'starttime': _list_start(live, 1000, now), 'endtime': now + CLOCK_SKEW_MS,
+              'minimal': True, 'includesuppressed': True}
+    every = _list_ids(client.get_model_breaches({**window, 'includeacknowledged': True, 'responsedata': 'pbid,score'},
+                                                max_bytes=MIRROR_LIST_MAX_BYTES), 'pbid')
+    unacknowledged = _list_ids(client.get_model_breaches({**window, 'includeacknowledged': False,
+                                                          'responsedata': 'pbid'}, max_bytes=MIRROR_LIST_MAX_BYTES),
+                               'pbid')
+    changed, absent = [], []
+    for pbid, record in live.items():
+        if pbid not in every:
+            absent.append(pbid)
+            continue
+        remembered = str(record.get('s') or '')
+        listed = breach_state(pbid not in unacknowledged, every[pbid].get('score'))
+        score_known = not listed.endswith('|')
+        if listed[:1] != remembered[:1] or (score_known and listed != remembered):
+            changed.append(pbid)
+    return changed, absent
+
+
+def changed_events(client: Client, records: dict[str, dict[str, Any]], now: int) -> tuple[list[str], list[str]]:
+    """Remembered AI Analyst events whose mapped fields differ from what was mirrored in, and those no longer listed:
+    one id-only list from the oldest one's creation (guide 2.5: one time alone is allowed, includeacknowledged,
+    includeallpinned; 0.6 responsedata), reaching as far back as fetch does for the undocumented time filter."""
+    live = _live(records)
+    if not live:
+        return [], []
+    reply = client.get_ai_analyst_incident_events({
+        'starttime': _list_start(live, AI_ANALYST_LOOKBACK_MS, now),
+        'includeacknowledged': True, 'includeallpinned': False,
+        'responsedata': ','.join(('id',) + AI_EVENT_STATE_FIELDS)})
+    listed = _list_ids(reply, 'id')
+    changed = [event_id for event_id, record in live.items()
+               if event_id in listed and event_state(listed[event_id]) != record.get('s')]
+    return changed, [event_id for event_id in live if event_id not in listed]
+
+
+def breaches_with_new_comments(client: Client, records: dict[str, dict[str, Any]], start: int, end: int) -> list[str]:
+    """Breaches with a comment made in Darktrace and not yet delivered, from the comment feed (guide 2.27). The
+    window is wide enough for either clock to be 30 minutes off; what it repeats is known by comment identity."""
+    feed = [comment for comment in as_list(client.get_breach_comment_feed(start, end, MIRROR_FEED_COUNT))
+            if isinstance(comment, dict)]
+    if len(feed) >= MIRROR_FEED_COUNT:
+        demisto.info(f'Darktrace: {len(feed)} breach comments in one mirroring window, the most one request reads; '
+                     'comments beyond them arrive with the next change to their breach')
+    found = []
+    for comment in feed:
+        pbid = as_pbid(comment.get('pbid'))
+        remembered = records.get(str(pbid))
+        if pbid is None or is_xsoar_comment(str(comment.get('message') or '')):
+            continue
+        if (remembered is None or remembered.get('s') != MIRROR_DELETED) and is_unseen(comment, remembered):
+            found.append(str(pbid))
+    return found
+
+
+def event_with_new_comments(client: Client, records: dict[str, dict[str, Any]], cursor: Any) -> tuple[list[str], str]:
+    """AI Analyst comments cannot be listed across events (guide 2.9: one event per request), so each cycle reads
+    the comments of one mirrored event, the next after `cursor` in id order: a new comment on an otherwise unchanged
+    event arrives within as many cycles as there are mirrored events, for one request per cycle."""
+    candidates = sorted(event_id for event_id, record in _live(records).items() if record.get('s') is not None)
+    if not candidates:
+        return [], ''
+    event_id = next((candidate for candidate in candidates if candidate > str(cursor or '')), candidates[0])
+    try:
+        comments = AI_EVENT_KIND.comments(client, event_id)
+    except DarktraceApiError as error:
+        if error.kind != 'not_found':
+            raise
+        return [event_id], event_id  # get-remote-data finds out whether the event is gone
+    new = [comment for comment in comments if not is_xsoar_comment(str(comment.get('message') or ''))
+           and is_unseen(comment, records[event_id])]
+    return ([event_id] if new else []), event_id
+
+
+def get_modified_remote_data_command(client: Client, args: dict[str, Any],
+                                     mirror: MirrorSettings) -> GetModifiedRemoteDataResponse:
+    """The mirrored records changed since the last cycle, for a constant number of requests: the breach comment feed,
+    two id-only breach lists, one id-only AI Analyst event list, and the comments of one AI Analyst event. Records
+    never mirrored in yet, and records no longer listed (once, so get-remote-data can tell whether they are gone),
+    are named too."""
+    last_update_ms = parse_last_update(args)
+    now = now_ms()
+    state = mirror_state(integration_context())
+    breaches = mirrored_records(state, MIRROR_BREACHES)
+    events = mirrored_records(state, MIRROR_EVENTS)
+    feed_from = state.get('feedFrom') if isinstance(state.get('feedFrom'), int) else last_update_ms or now
+    modified = [remote_id for remote_id, record in {**breaches, **events}.items() if record.get('s') is None]
+    modified += breaches_with_new_comments(client, breaches, feed_from - 2 * CLOCK_SKEW_MS, now + CLOCK_SKEW_MS)
+    changed_pbids, absent_pbids = changed_breaches(client, breaches, now)
+    changed_event_ids, absent_event_ids = changed_events(client, events, now)
+    commented, cursor = event_with_new_comments(client, events, state.get('eventCommentsCursor'))
+    unlisted = absent_pbids + absent_event_ids
+    reported_before = set(state.get('unlisted') or []) if isinstance(state.get('unlisted'), list) else set()
+    modified += changed_pbids + changed_event_ids + commented
+    modified += [remote_id for remote_id in unlisted if remote_id not in reported_before]
+
+    def remember_cycle(context: dict[str, Any]) -> None:
+        context[MIRROR_STATE_KEY] = {**mirror_state(context), 'feedFrom': now, 'unlisted': unlisted,
+                                     'eventCommentsCursor': cursor}
+    change_integration_context(remember_cycle)
+    modified_ids = list(dict.fromkeys(modified))
+    demisto.debug(f'Darktrace: {len(modified_ids)} of {len(breaches) + len(events)} mirrored records changed')
+    return GetModifiedRemoteDataResponse(modified_incident_ids=modified_ids)
+
+
+# --- get-remote-data and update-remote-system -------------------------------------------------------
+
+def deleted_note(kind: RecordKind, remote_id: int | str) -> dict[str, Any]:
+    """The one note saying a mirrored record is gone from the appliance."""
+    return {'Type': EntryType.NOTE, 'ContentsFormat': EntryFormat.MARKDOWN, 'Note': True,
+            'Contents': f'**Darktrace**: the {kind.what} {remote_id} no longer exists on the Darktrace appliance (it '
+                        'was deleted, or aged out of its memory). This incident is no longer mirrored: changes made '
+                        'here are not sent to Darktrace.'}
+
+
+def _mirror_deleted(kind: RecordKind, remote_id: int | str, known: dict[str, Any] | None,
+                    mirror: MirrorSettings) -> GetRemoteDataResponse:
+    """A record the appliance no longer has: one note (and, with close_incident on, a close) the first time, then
+    nothing."""
+    entries: list[dict[str, Any]] = []
+    if not known or known.get('s') != MIRROR_DELETED:
+        entries.append(deleted_note(kind, remote_id))
+        if mirror.close_incident:
+            entries.append(close_entry(MIRROR_DELETED_REASON))
+        gone = {'t': known['t'] if known else 0, 's': MIRROR_DELETED}
+        change_integration_context(lambda context: _store_records(context, _kind_part(kind), {str(remote_id): gone},
+                                                                  replace=True))
+    demisto.debug(f'Darktrace: {kind.what} {remote_id} no longer exists on the appliance; {len(entries)} entries')
+    return GetRemoteDataResponse(mirrored_object={kind.key_field: remote_id}, entries=entries)
+
+
+def _new_comments(comments: list[dict[str, Any]], known: dict[str, Any] | None,
+                  last_update_ms: int) -> list[dict[str, Any]]:
+    """The comments to deliver, oldest first: those not delivered before, by identity. A record mirrored before
+    this instance remembered comments (known to it neither from fetch nor from an earlier mirror) had its comments
+    up to lastUpdate delivered then, so only those later are new."""
+    ordered = sorted(comments, key=lambda comment: _epoch_ms(comment.get('time')))
+    fresh = [comment for comment in ordered if not is_xsoar_comment(str(comment.get('message') or ''))]
+    if known is None:
+        return [comment for comment in fresh if _epoch_ms(comment.get('time')) > last_update_ms]
+    return [comment for comment in fresh if is_unseen(comment, known)]
+
+
 def get_remote_data_command(client: Client, args: dict[str, Any], mirror: MirrorSettings) -> GetRemoteDataResponse:
-    """The record (model breach or AI Analyst event) of a mirrored incident, its comments made in Darktrace since
-    `lastUpdate`, and, with close_incident on, a close entry when the record is newly acknowledged (once per
-    acknowledgement)."""
+    """The record (model breach or AI Analyst event) of a mirrored incident, its comments made in Darktrace and not
+    delivered yet (each once, by identity), and, with close_incident on, a close entry when the record is newly
+    acknowledged (once per acknowledgement). A record gone from the appliance gets one note (and a close), once."""
     kind, remote_id = parse_remote_id(args, 'id')
     last_update_ms = parse_last_update(args)
-    record = kind.read(client, remote_id)
-    comments = kind.comments(client, remote_id)
-    comments.sort(key=lambda comment: _epoch_ms(comment.get('time')))
-    entries = [comment_note(comment) for comment in comments
-               if _epoch_ms(comment.get('time')) > last_update_ms
-               and not is_xsoar_comment(str(comment.get('message') or ''))]
+    context = integration_context()
+    known = mirrored_records(mirror_state(context), _kind_part(kind)).get(str(remote_id))
+    if known and known.get('s') == MIRROR_DELETED:
+        return _mirror_deleted(kind, remote_id, known, mirror)
+    try:
+        record = kind.read(client, remote_id)
+        comments = kind.comments(client, remote_id)
+    except DarktraceApiError as error:
+        if error.kind != 'not_found':
+            raise
+        return _mirror_deleted(kind, remote_id, known, mirror)
+    entries = [comment_note(comment) for comment in _new_comments(comments, known, last_update_ms)]
     mirrored = kind.mirrored(record, comments)
-    if mirror.close_incident:
-        # A record says whether it is acknowledged, not when, so "acknowledged since lastUpdate" cannot be read from
-        # Darktrace. The instance remembers instead the records whose incident it closed: one close entry per
-        # acknowledgement. After an analyst reopens the incident, later cycles leave it open; once the record is
-        # unacknowledged in Darktrace it is forgotten, so acknowledging it again closes the incident again.
-        closed = remote_id in remembered_closes()
-        if mirrored['acknowledged'] and not closed:
-            entries.append(close_entry())
-            remember_close(remote_id, True)
-        elif not mirrored['acknowledged'] and closed:
-            remember_close(remote_id, False)
+    # A record says whether it is acknowledged, not when, so "acknowledged since lastUpdate" cannot be read from
+    # Darktrace. The instance remembers instead the records whose incident it closed: one close entry per
+    # acknowledgement. After an analyst reopens the incident, later cycles leave it open; once the record is
+    # unacknowledged in Darktrace it is forgotten, so acknowledging it again closes the incident again.
+    closed = remote_id in remembered_closes(context)
+    close = mirror.close_incident and mirrored['acknowledged'] and not closed
+    forget = mirror.close_incident and not mirrored['acknowledged'] and closed
+    if close:
+        entries.append(close_entry())
+    delivered = {'t': record_time(kind, record), 's': record_state(kind, mirrored), **seen_comments(comments)}
+
+    def remember(stored: dict[str, Any]) -> None:
+        _store_records(stored, _kind_part(kind), {str(remote_id): delivered}, replace=True)
+        if close or forget:
+            _remember_close(stored, remote_id, bool(close))
+    change_integration_context(remember)
     demisto.debug(f'Darktrace: {kind.what} {remote_id} mirrored in with {len(entries)} new entries '
                   f'(acknowledged: {mirrored["acknowledged"]})')
     return GetRemoteDataResponse(mirrored_object=mirrored, entries=entries)
@@ -4031,7 +4367,8 @@ def update_remote_system_command(client: Client, args: dict[str, Any], mirror: M
     on it. Returns the remote id.
 
     The acknowledgement goes first: repeating it is harmless, so when a comment fails and XSOAR sends the update
-    again, only comments can be posted twice.
+    again, only comments can be posted twice. Changes to a record gone from the appliance are skipped with a note in
+    the log, not an error XSOAR would repeat every cycle.
     """
     kind, remote_id = parse_remote_id(args, 'remoteId')
     delta = parse_json_arg(args, 'delta', dict)
@@ -4039,17 +4376,45 @@ def update_remote_system_command(client: Client, args: dict[str, Any], mirror: M
     changed = parse_bool(args, 'incidentChanged')
     closed = bool(delta.get('closeReason')) or (changed and _number(args.get('status')) == IncidentStatus.DONE)
     messages = [message for message in (outgoing_comment(entry, mirror.comment_tag) for entry in entries) if message]
-    if mirror.close_out and closed:
-        reply = kind.acknowledge(client, remote_id)
-        if not _confirms(reply):
-            raise _unconfirmed(f'POST {kind.acknowledge_path.format(id=remote_id, action="acknowledge")}', reply)
-        remember_close(remote_id, True)  # closed in XSOAR already: the acknowledgement coming back must not close it again
-    for message in messages:
-        _created_comment(kind.add_comment(client, remote_id, message), message,
-                         f'POST {kind.comment_path.format(id=remote_id)}')
+    gone = (f'Darktrace: the {kind.what} {remote_id} no longer exists on the appliance, so the changes of its '
+            f'incident were not sent (acknowledgement: {mirror.close_out and closed}, {len(messages)} comments)')
+    known = mirrored_records(mirror_state(integration_context()), _kind_part(kind)).get(str(remote_id))
+    if known and known.get('s') == MIRROR_DELETED:
+        demisto.info(gone)
+        return str(remote_id)
+    try:
+        _send_incident_changes(kind, client, remote_id, mirror.close_out and closed, messages)
+    except DarktraceApiError as error:
+        if error.kind != 'not_found':
+            raise
+        demisto.info(gone)  # the next mirroring cycle notes it in the incident
+        return str(remote_id)
     demisto.debug(f'Darktrace: incident of {kind.what} {remote_id} mirrored out: acknowledged: '
                   f'{mirror.close_out and closed}, {len(messages)} comments posted')
     return str(remote_id)
+
+
+def _remember_acknowledged(context: dict[str, Any], kind: RecordKind, remote_id: int | str) -> None:
+    """After acknowledging a record from XSOAR: its incident is closed, and its remembered state acknowledged, so
+    get-modified-remote-data does not name it for an acknowledgement XSOAR made."""
+    _remember_close(context, remote_id, True)
+    known = mirrored_records(mirror_state(context), _kind_part(kind)).get(str(remote_id))
+    if known and isinstance(known.get('s'), str) and known['s'][:2] in ('a|', 'u|'):
+        _store_records(context, _kind_part(kind), {str(remote_id): {**known, 's': 'a' + known['s'][1:]}},
+                       replace=True)
+
+
+def _send_incident_changes(kind: RecordKind, client: Client, remote_id: int | str, acknowledge: bool,
+                           messages: list[str]) -> None:
+    if acknowledge:
+        reply = kind.acknowledge(client, remote_id)
+        if not _confirms(reply):
+            raise _unconfirmed(f'POST {kind.acknowledge_path.format(id=remote_id, action="acknowledge")}', reply)
+        # Closed in XSOAR already: the acknowledgement coming back must not close it again, nor name it as changed.
+        change_integration_context(lambda context: _remember_acknowledged(context, kind, remote_id))
+    for message in messages:
+        _created_comment(kind.add_comment(client, remote_id, message), message,
+                         f'POST {kind.comment_path.format(id=remote_id)}')
 
 
 def get_mapping_fields_command(client: Client, args: dict[str, Any],
@@ -4113,6 +4478,7 @@ COMMANDS: dict[str, Callable[[Client, dict[str, Any]], CommandResults]] = {
 # Run by XSOAR to mirror incidents; they also take the mirroring parameters.
 MIRRORING_COMMANDS: dict[str, Callable[[Client, dict[str, Any], MirrorSettings], Any]] = {
     'get-remote-data': get_remote_data_command,
+    'get-modified-remote-data': get_modified_remote_data_command,
     'update-remote-system': update_remote_system_command,
     'get-mapping-fields': get_mapping_fields_command,
 }
@@ -4126,17 +4492,47 @@ def _secret(params: dict[str, Any], name: str) -> str:
     return str(value or '').strip()
 
 
+def _stored_context() -> tuple[dict[str, Any], int]:
+    """The instance's stored state (signing form, mirroring memory) and the version it was read at. The platform
+    answers {"context": {...}, "version": n}; anything else counts as an empty state of unknown version (-1)."""
+    versioned = demisto.getIntegrationContextVersioned(True)
+    if not isinstance(versioned, dict):
+        return {}, -1
+    if 'context' not in versioned:  # an older platform mock answers with the state itself
+        return versioned, -1
+    context, version = versioned.get('context'), versioned.get('version')
+    return (context if isinstance(context, dict) else {},
+            version if isinstance(version, int) and not isinstance(version, bool) else -1)
+
+
 def integration_context() -> dict[str, Any]:
-    """The instance's stored state (signing form, mirrored closes); empty when missing or not an object."""
-    context = demisto.getIntegrationContext()
-    return context if isinstance(context, dict) else {}
+    """The instance's stored state; empty when missing or not an object."""
+    return _stored_context()[0]
+
+
+def change_integration_context(change: Callable[[dict[str, Any]], None]) -> None:
+    """Apply `change` to the stored state and write it back under the version it was read at.
+
+    Fetch, mirroring and commands can run at the same time on one instance. When another run wrote in between,
+    the platform refuses the write (ValueError, as CommonServerPython's own retries expect); the state is then
+    read again and `change` applied again to it, so neither run's update is lost.
+    """
+    for attempt in range(1, MAX_CONTEXT_WRITE_ATTEMPTS + 1):
+        context, version = _stored_context()
+        change(context)
+        try:
+            demisto.setIntegrationContextVersioned(context, version, True)
+            return
+        except ValueError as conflict:
+            demisto.debug(f'Darktrace: the integration context changed meanwhile ({conflict}); '
+                          f'write attempt {attempt} of {MAX_CONTEXT_WRITE_ATTEMPTS} is repeated on the new state')
+    raise DemistoException(f'Could not store the instance state: other runs changed it {MAX_CONTEXT_WRITE_ATTEMPTS} '
+                           'times while this one wrote. Run the command again.')
 
 
 def update_integration_context(**changes: Any) -> None:
     """Store `changes` in the instance's state, keeping every other key as it is now."""
-    context = integration_context()
-    context.update(changes)
-    demisto.setIntegrationContext(context)
+    change_integration_context(lambda context: context.update(changes))
 
 
 def remember_signing_form(signing_form: str) -> None:
@@ -4186,6 +4582,7 @@ def main() -> None:
             mirror = MirrorSettings.from_params(params, demisto.integrationInstance())
             next_run, incidents = fetch_incidents(build_client(params), demisto.getLastRun() or {}, settings, now_ms(),
                                                   mirror)
+            remember_fetched(incidents, mirror)  # before lastRun moves on: a failure here fetches them again
             demisto.setLastRun(next_run)
             demisto.incidents(incidents)
         elif command in COMMANDS:

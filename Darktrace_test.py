@@ -20,7 +20,7 @@ import requests_mock as requests_mocking
 
 import demistomock as demisto
 from CommonServerPython import (CommandResults, DemistoException, EntryFormat, EntryType, GetMappingFieldsResponse,
-                                GetRemoteDataResponse, IncidentSeverity, IncidentStatus)
+                                GetModifiedRemoteDataResponse, GetRemoteDataResponse, IncidentSeverity, IncidentStatus)
 
 import Darktrace
 from Darktrace import (Client, DarktraceApiError, FetchSettings, MirrorSettings, dtapi_signature, encode_query,
@@ -46,8 +46,20 @@ def stored_context(mocker: Any) -> dict[str, Any]:
         stored.clear()
         stored.update(json.loads(json.dumps(value)))
 
+    versions = [0]
+
+    def store_versioned(value: dict[str, Any], version: int = -1, sync: bool = False) -> None:
+        if version not in (-1, versions[0]):
+            raise ValueError(f'integration context version {version} is older than {versions[0]}')
+        store(value)
+        versions[0] += 1
+
     mocker.patch.object(demisto, 'getIntegrationContext', side_effect=lambda: json.loads(json.dumps(stored)))
     mocker.patch.object(demisto, 'setIntegrationContext', side_effect=store)
+    mocker.patch.object(demisto, 'getIntegrationContextVersioned',
+                        side_effect=lambda refresh=False: {'context': json.loads(json.dumps(stored)),
+                                                           'version': versions[0]})
+    mocker.patch.object(demisto, 'setIntegrationContextVersioned', side_effect=store_versioned)
     return stored
 
 
@@ -433,7 +445,7 @@ def test_build_client_reads_the_remembered_signing_form(mocker: Any, stored: dic
     When the client is built
     Then it signs in that form first (decoded when nothing usable is stored).
     """
-    mocker.patch.object(demisto, 'getIntegrationContext', return_value=stored)
+    mocker.patch.object(demisto, 'getIntegrationContextVersioned', return_value={'context': stored, 'version': 3})
     assert Darktrace.build_client(PARAMS).signing_form == expected
 
 
@@ -3946,7 +3958,7 @@ def test_remembered_closes_are_bounded_and_survive_corruption(client: Client, re
     mocker.patch.object(Darktrace, 'MAX_REMEMBERED_CLOSES', 3)
     stored_context.update({'mirrorClosedIds': [1, 2, 3], 'signingForm': 'encoded'})
     assert mirror_cycle(client, requests_mock, acknowledged=True) == [CLOSE_ENTRY]
-    assert stored_context == {'mirrorClosedIds': [2, 3, PBID], 'signingForm': 'encoded'}
+    assert stored_context['mirrorClosedIds'] == [2, 3, PBID] and stored_context['signingForm'] == 'encoded'
     stored_context['mirrorClosedIds'] = {'not': 'a list'}
     assert mirror_cycle(client, requests_mock, acknowledged=True) == [CLOSE_ENTRY]
     assert stored_context['mirrorClosedIds'] == [PBID]
@@ -3957,11 +3969,11 @@ def test_get_remote_data_remembers_nothing_when_close_incident_is_off(client: Cl
     """
     Given close_incident off
     When get-remote-data sees an acknowledged breach
-    Then there is no close entry and nothing is stored.
+    Then there is no close entry and no close is remembered.
     """
     mock_breach(requests_mock, acknowledged=True, comments=[])
     response = Darktrace.get_remote_data_command(client, {'id': str(PBID)}, mirror_settings(close_incident=False))
-    assert CLOSE_ENTRY not in response.entries and stored_context == {}
+    assert CLOSE_ENTRY not in response.entries and 'mirrorClosedIds' not in stored_context
 
 
 def test_get_remote_data_leaves_the_incident_open_when_close_incident_is_off(client: Client,
@@ -4035,16 +4047,49 @@ def test_get_remote_data_accepts_reply_variants(client: Client, requests_mock: A
     assert [entry['Contents'].endswith('Only one') for entry in response.entries] == [True]
 
 
-def test_get_remote_data_for_a_missing_breach(client: Client, requests_mock: Any) -> None:
+DELETED_CLOSE_ENTRY = {'Type': EntryType.NOTE, 'ContentsFormat': EntryFormat.JSON,
+                       'Contents': {'dbotIncidentClose': True, 'closeReason': 'Deleted on the Darktrace appliance'}}
+
+
+@pytest.mark.parametrize('close_incident', [True, False])
+def test_get_remote_data_notes_a_deleted_breach_once(client: Client, requests_mock: Any, close_incident: bool) -> None:
     """
-    Given an appliance that no longer has the breach
-    When get-remote-data runs
-    Then the error says the breach was not found.
+    Given an appliance that no longer has the breach of a mirrored incident (404)
+    When get-remote-data runs, then runs again
+    Then the first run returns one note saying the breach no longer exists (and, with close_incident on, a close
+    with that reason) instead of failing; the second sends no request and returns no entry.
     """
     requests_mock.get(BREACH_URL, status_code=404, json={'error': 'Model breach not found'})
-    with pytest.raises(DarktraceApiError) as raised:
-        Darktrace.get_remote_data_command(client, {'id': str(PBID), 'lastUpdate': ''}, mirror_settings())
-    assert raised.value.kind == 'not_found'
+    first = Darktrace.get_remote_data_command(client, {'id': str(PBID), 'lastUpdate': ''},
+                                              mirror_settings(close_incident=close_incident))
+    assert first.mirrored_object == {'pbid': PBID}
+    assert 'model breach 30960 no longer exists on the Darktrace appliance' in first.entries[0]['Contents']
+    assert first.entries[1:] == ([DELETED_CLOSE_ENTRY] if close_incident else [])
+    sent = requests_mock.call_count
+    again = Darktrace.get_remote_data_command(client, {'id': str(PBID), 'lastUpdate': ''},
+                                              mirror_settings(close_incident=close_incident))
+    assert again.entries == [] and requests_mock.call_count == sent
+
+
+def test_update_remote_system_skips_a_deleted_breach_with_one_log_line(client: Client, requests_mock: Any,
+                                                                       mocker: Any) -> None:
+    """
+    Given a closed incident with a tagged note whose breach the appliance no longer has (404 on acknowledge)
+    When update-remote-system runs, get-remote-data notes the deletion, and update-remote-system runs again
+    Then neither update fails: each logs one line saying the changes were skipped; the second sends no request.
+    """
+    info = mocker.patch.object(demisto, 'info')
+    requests_mock.post(ACK_URL, status_code=404, json={'error': 'Model breach not found'})
+    requests_mock.get(BREACH_URL, status_code=404, json={'error': 'Model breach not found'})
+    args = {'remoteId': str(PBID), 'delta': {'closeReason': 'Resolved'}, 'incidentChanged': True,
+            'entries': [{'type': 1, 'contents': 'done', 'tags': ['darktrace comment']}]}
+    assert Darktrace.update_remote_system_command(client, args, mirror_settings(close_out=True)) == str(PBID)
+    Darktrace.get_remote_data_command(client, {'id': str(PBID)}, mirror_settings())
+    sent = requests_mock.call_count
+    assert Darktrace.update_remote_system_command(client, args, mirror_settings(close_out=True)) == str(PBID)
+    assert requests_mock.call_count == sent
+    skipped = [call.args[0] for call in info.call_args_list if 'no longer exists' in call.args[0]]
+    assert len(skipped) == 2 and 'were not sent (acknowledgement: True, 1 comments)' in skipped[0]
 
 
 @pytest.mark.parametrize('args, fragment', [
@@ -4288,16 +4333,18 @@ def test_get_remote_data_reads_an_ai_analyst_event_by_its_mirror_id(client: Clie
         CLOSE_ENTRY]
 
 
-def test_get_remote_data_for_a_missing_ai_analyst_event(client: Client, requests_mock: Any) -> None:
+def test_get_remote_data_notes_a_deleted_ai_analyst_event_once(client: Client, requests_mock: Any) -> None:
     """
     Given an appliance that no longer has the AI Analyst event of a mirrored incident (an empty reply)
-    When get-remote-data runs
-    Then it fails as not found, naming the event.
+    When get-remote-data runs twice with close_incident on
+    Then the first run notes the event no longer exists and closes the incident; the second is quiet.
     """
     requests_mock.get(AI_EVENTS_URL, json=[])
-    with pytest.raises(DarktraceApiError) as raised:
-        Darktrace.get_remote_data_command(client, {'id': EVENT_ID}, mirror_settings())
-    assert raised.value.kind == 'not_found' and EVENT_ID in str(raised.value)
+    first = Darktrace.get_remote_data_command(client, {'id': EVENT_ID}, mirror_settings(close_incident=True))
+    assert f'AI Analyst incident event {EVENT_ID} no longer exists' in first.entries[0]['Contents']
+    assert first.entries[1:] == [DELETED_CLOSE_ENTRY]
+    again = Darktrace.get_remote_data_command(client, {'id': EVENT_ID}, mirror_settings(close_incident=True))
+    assert again.entries == [] and requests_mock.call_count == 1
 
 
 def test_update_remote_system_acknowledges_and_comments_on_an_ai_analyst_event(client: Client,
@@ -4930,3 +4977,313 @@ def test_sparse_or_odd_reply_values_stay_readable(client: Client, requests_mock:
     requests_mock.get(f'{BASE}{path}', json=reply)
     cells = table_cells(Darktrace.COMMANDS[command](client, args).readable_output)
     assert cells and [cell for cell in cells if REPR_CELL.search(cell)] == []
+
+
+# --- get-modified-remote-data, comment identity, concurrent context writes ------------------------------
+
+CYCLE_NOW = 1_700_000_000_000  # XSOAR's clock during these cycles
+MINUTE = 60_000
+
+
+def mirrored(stored_context: dict[str, Any], breaches: dict[int, str], events: dict[str, str] | None = None) -> None:
+    """A context remembering these breaches and events as delivered in the given state, with no comments."""
+    stored_context['mirror'] = {
+        'breaches': {str(pbid): {'t': CYCLE_NOW - 3 * 86_400_000, 's': state, 'c': []}
+                     for pbid, state in breaches.items()},
+        'events': {event_id: {'t': CYCLE_NOW - 86_400_000, 's': state, 'c': []}
+                   for event_id, state in (events or {}).items()}}
+
+
+def mock_appliance_lists(requests_mock: Any, breaches: dict[int, tuple[bool, float]],
+                         events: list[dict] | None = None, feed: list[dict] | None = None,
+                         event_comments: list[dict] | None = None) -> None:
+    """The lists get-modified-remote-data reads: breaches (acknowledgement filter honoured), the comment feed, AI
+    Analyst events and one event's comments."""
+    def breach_list(request: Any, context: Any) -> list[dict[str, Any]]:
+        include_acknowledged = query_of(request)['includeacknowledged'] == ['true']
+        return [{'pbid': pbid, 'score': score} for pbid, (acknowledged, score) in breaches.items()
+                if include_acknowledged or not acknowledged]
+    requests_mock.get(f'{BASE}/modelbreaches', json=breach_list)
+    requests_mock.get(f'{BASE}/mbcomments', json=feed or [])
+    requests_mock.get(f'{BASE}/aianalyst/incidentevents', json=events or [])
+    requests_mock.get(f'{BASE}/aianalyst/incident/comments', json={'comments': event_comments or []})
+
+
+def modified_ids(client: Client, mocker: Any, now: int = CYCLE_NOW) -> list[str]:
+    mocker.patch.object(Darktrace, 'now_ms', return_value=now)
+    response = Darktrace.get_modified_remote_data_command(client, {'lastUpdate': '2023-11-14T22:00:00Z'},
+                                                          mirror_settings())
+    assert isinstance(response, GetModifiedRemoteDataResponse)
+    return response.modified_incident_ids
+
+
+AI_EVENT = {'id': EVENT_ID, 'acknowledged': False, 'aiaScore': 98, 'groupScore': 72.9, 'currentGroup': 'g1',
+            'title': 'Unusual admin connection', 'category': 'critical'}
+
+
+@pytest.mark.parametrize('count', [1, 300, 5000])
+def test_get_modified_remote_data_costs_five_requests_when_nothing_changed(
+        client: Client, requests_mock: Any, mocker: Any, stored_context: dict, count: int) -> None:
+    """
+    Given N mirrored breaches (1, 300, 5,000) and one AI Analyst event, all as last delivered
+    When get-modified-remote-data runs
+    Then it names none and sends five requests whatever N: the comment feed, the two id-only breach lists (every
+    breach with its score, the unacknowledged ones), the id-only event list and one event's comments.
+    """
+    breaches = {100 + index: (False, 0.5) for index in range(count)}
+    mirrored(stored_context, {pbid: 'u|0.5' for pbid in breaches}, {EVENT_ID: Darktrace.event_state(AI_EVENT)})
+    mock_appliance_lists(requests_mock, breaches, [AI_EVENT])
+    assert modified_ids(client, mocker) == []
+    paths = [request.path for request in requests_mock.request_history]
+    assert sorted(paths) == ['/aianalyst/incident/comments', '/aianalyst/incidentevents', '/mbcomments',
+                             '/modelbreaches', '/modelbreaches']
+    lists = [query_of(request) for request in requests_mock.request_history if request.path == '/modelbreaches']
+    assert [q['responsedata'] for q in lists] == [['pbid,score'], ['pbid']]
+    assert all(q['minimal'] == ['true'] and q['includesuppressed'] == ['true'] for q in lists)
+    events = query_of(next(r for r in requests_mock.request_history if r.path == '/aianalyst/incidentevents'))
+    assert events['responsedata'] == ['id,acknowledged,aiaScore,groupScore,currentGroup,title,category']
+
+
+def test_get_modified_remote_data_names_the_changed_records_only(client: Client, requests_mock: Any, mocker: Any,
+                                                                 stored_context: dict) -> None:
+    """
+    Given ten mirrored breaches and two events as last delivered
+    When in Darktrace one breach is acknowledged, one unacknowledged, one rescored, one commented, an XSOAR comment
+    is posted on another, and one event's incident score rises
+    Then exactly those four breaches and that event are named (the XSOAR comment is not a change).
+    """
+    other_event = {**AI_EVENT, 'id': 'other-event'}
+    mirrored(stored_context, {100 + index: ('a|0.5' if index == 1 else 'u|0.5') for index in range(10)},
+             {EVENT_ID: Darktrace.event_state(AI_EVENT), 'other-event': Darktrace.event_state(other_event)})
+    breaches = {100 + index: (False, 0.5) for index in range(10)}
+    breaches.update({100: (True, 0.5), 101: (False, 0.5), 102: (False, 0.9)})
+    feed = [{'pbid': 103, 'time': CYCLE_NOW - MINUTE, 'username': 'analyst1', 'message': 'Looked at it'},
+            {'pbid': 104, 'time': CYCLE_NOW - MINUTE, 'username': 'api', 'message': '[Cortex XSOAR] bob: noted'}]
+    mock_appliance_lists(requests_mock, breaches, [{**AI_EVENT, 'groupScore': 91.2}, other_event], feed)
+    assert sorted(modified_ids(client, mocker)) == sorted(['103', '100', '101', '102', EVENT_ID])
+
+
+def test_get_modified_remote_data_names_records_never_mirrored_in(client: Client, requests_mock: Any, mocker: Any,
+                                                                  stored_context: dict) -> None:
+    """
+    Given a fetch run that handed over a mirrored breach incident and an AI Analyst incident
+    When get-modified-remote-data runs
+    Then both are named, so get-remote-data delivers them (and their comments) a first time.
+    """
+    incidents = [Darktrace.breach_to_incident({**load('model_breaches.json')[0]}, mirror_settings()),
+                 Darktrace.ai_event_to_incident({**AI_EVENT, 'createdAt': CYCLE_NOW - MINUTE}, BASE,
+                                                mirror_settings())]
+    Darktrace.remember_fetched(incidents, mirror_settings(direction='In'))
+    mock_appliance_lists(requests_mock, {PBID: (False, 0.592)}, [AI_EVENT])
+    assert sorted(modified_ids(client, mocker)) == sorted([str(PBID), EVENT_ID])
+
+
+def test_get_modified_remote_data_names_a_vanished_record_once(client: Client, requests_mock: Any, mocker: Any,
+                                                               stored_context: dict) -> None:
+    """
+    Given a mirrored breach and event that the lists no longer hold
+    When get-modified-remote-data runs twice, get-remote-data confirming the deletion in between for the breach
+    Then the first cycle names both; later cycles name neither (a deleted breach is not looked for again).
+    """
+    mirrored(stored_context, {PBID: 'u|0.5'}, {EVENT_ID: Darktrace.event_state(AI_EVENT)})
+    mock_appliance_lists(requests_mock, {})
+    assert sorted(modified_ids(client, mocker)) == sorted([str(PBID), EVENT_ID])
+    requests_mock.get(BREACH_URL, status_code=404, json={'error': 'Model breach not found'})
+    Darktrace.get_remote_data_command(client, {'id': str(PBID)}, mirror_settings())
+    assert modified_ids(client, mocker, CYCLE_NOW + MINUTE) == []
+    assert modified_ids(client, mocker, CYCLE_NOW + 2 * MINUTE) == []
+    assert stored_context['mirror']['breaches'][str(PBID)]['s'] == 'deleted'
+
+
+def test_get_modified_remote_data_reads_one_ai_analyst_event_comments_per_cycle(
+        client: Client, requests_mock: Any, mocker: Any, stored_context: dict) -> None:
+    """
+    Given three mirrored AI Analyst events, unchanged in the list, the second with a new comment in Darktrace
+    When get-modified-remote-data runs three cycles
+    Then each cycle reads the comments of the next event in id order, and names the commented one when it reads it.
+    """
+    events = [{**AI_EVENT, 'id': event_id} for event_id in ('ev-a', 'ev-b', 'ev-c')]
+    mirrored(stored_context, {}, {event['id']: Darktrace.event_state(event) for event in events})
+    mock_appliance_lists(requests_mock, {}, events)
+    comment = {'username': 'analyst1', 'time': CYCLE_NOW, 'message': 'Isolated the host'}
+    requests_mock.get(f'{AI_COMMENTS_URL}?incident_id=ev-b', json={'comments': [comment]})
+    cycles = [modified_ids(client, mocker, CYCLE_NOW + index * MINUTE) for index in range(3)]
+    read = [query_of(r)['incident_id'][0] for r in requests_mock.request_history
+            if r.path == '/aianalyst/incident/comments']
+    assert read == ['ev-a', 'ev-b', 'ev-c'] and cycles == [[], ['ev-b'], []]
+
+
+@pytest.mark.parametrize('skew_minutes', [-30, -10, 10, 30])
+def test_a_comment_is_mirrored_exactly_once_whatever_the_clock_skew(client: Client, requests_mock: Any,
+                                                                    mocker: Any, stored_context: dict,
+                                                                    skew_minutes: int) -> None:
+    """
+    Given a mirrored breach, and an appliance clock 10 or 30 minutes behind or ahead of XSOAR's
+    When a comment is made in Darktrace right after a mirroring cycle, and cycles run every minute after
+    Then the next cycle names the breach, get-remote-data delivers the comment once (though its time is on the
+    other side of lastUpdate), and neither later cycles nor another get-remote-data bring it again.
+    """
+    mirrored(stored_context, {PBID: 'u|0.592'})
+    mock_appliance_lists(requests_mock, {PBID: (False, 0.592)})
+    assert modified_ids(client, mocker) == []
+    comment = {'pbid': PBID, 'time': CYCLE_NOW + MINUTE // 2 + skew_minutes * MINUTE, 'username': 'analyst1',
+               'message': 'Escalated'}
+    mock_appliance_lists(requests_mock, {PBID: (False, 0.592)}, feed=[comment])
+    mock_breach(requests_mock, comments=[comment])
+    assert modified_ids(client, mocker, CYCLE_NOW + MINUTE) == [str(PBID)]
+    last_update = Darktrace.ms_to_iso(CYCLE_NOW)  # XSOAR's clock: before the comment, whatever the appliance says
+    first = Darktrace.get_remote_data_command(client, {'id': str(PBID), 'lastUpdate': last_update}, mirror_settings())
+    assert [entry['Contents'].endswith('Escalated') for entry in first.entries] == [True]
+    assert modified_ids(client, mocker, CYCLE_NOW + 2 * MINUTE) == []
+    again = Darktrace.get_remote_data_command(client, {'id': str(PBID), 'lastUpdate': Darktrace.ms_to_iso(
+        CYCLE_NOW + 2 * MINUTE)}, mirror_settings())
+    assert again.entries == []
+    feed_reads = [query_of(r) for r in requests_mock.request_history if r.path == '/mbcomments']
+    assert all(int(q['starttime'][0]) <= comment['time'] <= int(q['endtime'][0]) for q in feed_reads[1:])
+
+
+def test_seen_comments_stay_bounded_without_bringing_old_ones_back(client: Client, requests_mock: Any,
+                                                                   stored_context: dict, mocker: Any) -> None:
+    """
+    Given a breach with more comments than the instance remembers identities for
+    When get-remote-data runs twice
+    Then the first run delivers them all, the memory keeps only the newest identities, and the second run delivers
+    nothing (older comments are known by the newest forgotten one's time).
+    """
+    mocker.patch.object(Darktrace, 'MAX_SEEN_COMMENTS', 3)
+    mirrored(stored_context, {})
+    stored_context['mirror']['breaches'][str(PBID)] = {'t': 0}
+    comments = [{'time': CYCLE_NOW + index, 'username': 'u', 'message': f'm{index}'} for index in range(5)]
+    mock_breach(requests_mock, comments=comments)
+    assert len(Darktrace.get_remote_data_command(client, {'id': str(PBID)}, mirror_settings()).entries) == 5
+    remembered = stored_context['mirror']['breaches'][str(PBID)]
+    assert len(remembered['c']) == 3 and remembered['f'] == CYCLE_NOW + 1
+    assert Darktrace.get_remote_data_command(client, {'id': str(PBID)}, mirror_settings()).entries == []
+
+
+def test_concurrent_runs_keep_each_others_context_writes(client: Client, requests_mock: Any, mocker: Any,
+                                                         stored_context: dict) -> None:
+    """
+    Given get-remote-data, a fetch run and a command that remembers the signing form, running at the same time
+    When each one's write lands between another's read and write (the platform then refuses the stale write)
+    Then every write is repeated on the newer state: the breach's mirror memory, the fetched incident's record,
+    the close and the signing form are all kept.
+    """
+    set_versioned = demisto.setIntegrationContextVersioned
+    others = [lambda: Darktrace.remember_fetched(
+                  [Darktrace.ai_event_to_incident({**AI_EVENT, 'createdAt': CYCLE_NOW}, BASE, mirror_settings())],
+                  mirror_settings(direction='Both')),
+              lambda: Darktrace.remember_signing_form('encoded')]
+    conflicts = []
+
+    def interleaved(context: dict, version: int = -1, sync: bool = False) -> None:
+        if others:
+            other = others.pop(0)
+            other()  # another run's whole update lands first
+        try:
+            set_versioned(context, version, sync)
+        except ValueError:
+            conflicts.append(version)
+            raise
+    mocker.patch.object(demisto, 'setIntegrationContextVersioned', side_effect=interleaved)
+    mock_breach(requests_mock, acknowledged=True, comments=[])
+    response = Darktrace.get_remote_data_command(client, {'id': str(PBID)}, mirror_settings(close_incident=True))
+    assert CLOSE_ENTRY in response.entries and len(conflicts) == 2
+    assert stored_context['signingForm'] == 'encoded' and stored_context['mirrorClosedIds'] == [PBID]
+    assert set(stored_context['mirror']['breaches']) == {str(PBID)}
+    assert set(stored_context['mirror']['events']) == {EVENT_ID}
+
+
+def test_a_context_write_gives_up_after_repeated_conflicts(mocker: Any) -> None:
+    """
+    Given a platform that refuses every write as stale
+    When the integration stores a change
+    Then it tries MAX_CONTEXT_WRITE_ATTEMPTS times, then fails with a message saying to run the command again.
+    """
+    refuse = mocker.patch.object(demisto, 'setIntegrationContextVersioned', side_effect=ValueError('stale'))
+    with pytest.raises(DemistoException, match='Run the command again'):
+        Darktrace.update_integration_context(signingForm='encoded')
+    assert refuse.call_count == Darktrace.MAX_CONTEXT_WRITE_ATTEMPTS
+
+
+def test_id_only_lists_reach_back_at_most_a_year(client: Client, requests_mock: Any, mocker: Any,
+                                                 stored_context: dict) -> None:
+    """
+    Given a remembered breach and event without a usable time (0)
+    When get-modified-remote-data runs
+    Then the breach list starts a year back (one reply covers a year at most), not in 1970, and so does the event
+    list.
+    """
+    stored_context['mirror'] = {'breaches': {str(PBID): {'t': 0, 's': 'u|0.5', 'c': []}},
+                                'events': {EVENT_ID: {'t': 0, 's': 'x', 'c': []}}}
+    mock_appliance_lists(requests_mock, {PBID: (False, 0.5)}, [AI_EVENT])
+    modified_ids(client, mocker)
+    starts = {r.path: int(query_of(r)['starttime'][0]) for r in requests_mock.request_history
+              if r.path in ('/modelbreaches', '/aianalyst/incidentevents')}
+    assert starts == {'/modelbreaches': CYCLE_NOW - Darktrace.MIRROR_MAX_LOOKBACK_MS,
+                      '/aianalyst/incidentevents': CYCLE_NOW - Darktrace.MIRROR_MAX_LOOKBACK_MS}
+
+
+def test_fetch_registers_only_the_newest_records_and_skips_unreadable_ones(mocker: Any, stored_context: dict) -> None:
+    """
+    Given a memory for two breaches per kind, and fetched incidents: three breaches and one with broken rawJSON
+    When fetch registers them for incoming mirroring
+    Then the two newest breaches are remembered, the broken one is left out, and nothing is registered for an
+    instance that mirrors out only.
+    """
+    mocker.patch.object(Darktrace, 'MAX_MIRRORED_RECORDS', 2)
+    breach = load('model_breaches.json')[0]
+    incidents = [Darktrace.breach_to_incident({**breach, 'pbid': pbid, 'time': pbid}, mirror_settings())
+                 for pbid in (11, 12, 13)] + [{'dbotMirrorId': '14', 'rawJSON': '{broken'}]
+    Darktrace.remember_fetched(incidents, mirror_settings(direction='Out'))
+    assert 'mirror' not in stored_context
+    Darktrace.remember_fetched(incidents, mirror_settings(direction='In'))
+    assert stored_context['mirror']['breaches'] == {'12': {'t': 12}, '13': {'t': 13}}
+
+
+def test_get_modified_remote_data_names_an_event_whose_comments_are_gone(client: Client, requests_mock: Any,
+                                                                         mocker: Any, stored_context: dict) -> None:
+    """
+    Given a mirrored AI Analyst event still listed, whose comments now answer 404, and a full comment feed
+    When get-modified-remote-data runs
+    Then the event is named (get-remote-data finds out whether it is gone) and the full feed is logged.
+    """
+    info = mocker.patch.object(demisto, 'info')
+    mocker.patch.object(Darktrace, 'MIRROR_FEED_COUNT', 1)
+    mirrored(stored_context, {}, {EVENT_ID: Darktrace.event_state(AI_EVENT)})
+    mock_appliance_lists(requests_mock, {}, [AI_EVENT],
+                         feed=[{'pbid': 5, 'time': CYCLE_NOW, 'username': 'a', 'message': 'm'}])
+    requests_mock.get(AI_COMMENTS_URL, status_code=404, json={'error': 'Incident event not found'})
+    assert modified_ids(client, mocker) == ['5', EVENT_ID]
+    assert 'the most one request reads' in info.call_args_list[0].args[0]
+
+
+def test_get_remote_data_fails_on_other_errors_and_remembers_nothing(client: Client, requests_mock: Any,
+                                                                     stored_context: dict) -> None:
+    """
+    Given an appliance answering 503 for the breach of a mirrored incident
+    When get-remote-data runs
+    Then it fails (XSOAR tries again next cycle) and the breach is not taken for deleted.
+    """
+    requests_mock.get(BREACH_URL, status_code=503, text='Service Unavailable')
+    with pytest.raises(DarktraceApiError) as raised:
+        Darktrace.get_remote_data_command(client, {'id': str(PBID)}, mirror_settings(close_incident=True))
+    assert raised.value.kind != 'not_found' and 'mirror' not in stored_context
+
+
+def test_an_acknowledgement_sent_from_xsoar_is_not_named_as_a_change(client: Client, requests_mock: Any,
+                                                                     mocker: Any, stored_context: dict) -> None:
+    """
+    Given a mirrored breach and event remembered unacknowledged, and close_out on
+    When their incidents are closed in XSOAR (update-remote-system acknowledges them) and a cycle runs
+    Then the cycle names neither: the remembered state follows the acknowledgement XSOAR made.
+    """
+    mirrored(stored_context, {PBID: 'u|0.5'}, {EVENT_ID: Darktrace.event_state(AI_EVENT)})
+    requests_mock.post(ACK_URL, json={'response': 'SUCCESS'})
+    requests_mock.post(f'{BASE}/aianalyst/acknowledge', json={'aianalyst': 'SUCCESS'})
+    for remote_id in (str(PBID), EVENT_ID):
+        Darktrace.update_remote_system_command(client, {'remoteId': remote_id, 'delta': {'closeReason': 'Resolved'}},
+                                               mirror_settings(close_out=True))
+    mock_appliance_lists(requests_mock, {PBID: (True, 0.5)}, [{**AI_EVENT, 'acknowledged': True}])
+    assert modified_ids(client, mocker) == []
+    assert stored_context['mirrorClosedIds'] == [PBID, EVENT_ID]

@@ -97,6 +97,7 @@ class PlatformRun:
     args: dict[str, Any] = field(default_factory=dict)
     last_run: dict[str, Any] | None = None  # None: the instance never stored one
     integration_context: dict[str, Any] = field(default_factory=dict)
+    integration_context_version: int = 0  # raised by every write, as the platform's versioned store does
     instance: str = DEFAULT_INSTANCE
     results: list[Any] = field(default_factory=list)
     incidents: list[list[dict[str, Any]]] = field(default_factory=list)
@@ -131,6 +132,17 @@ class PlatformRun:
 
         def setIntegrationContext(context: Any) -> None:
             self.integration_context = _as_stored(context)
+            self.integration_context_version += 1
+
+        def getIntegrationContextVersioned(refresh: bool = False) -> dict[str, Any]:
+            return {'context': _as_stored(self.integration_context), 'version': self.integration_context_version}
+
+        def setIntegrationContextVersioned(context: Any, version: int = -1, sync: bool = False) -> None:
+            # The platform refuses a write naming a version another run has already replaced.
+            if version != -1 and version != self.integration_context_version:
+                raise ValueError(f'integration context version {version} is older than the stored version '
+                                 f'{self.integration_context_version}')
+            setIntegrationContext(context)
 
         def integrationInstance() -> str:
             return self.instance
@@ -143,6 +155,8 @@ class PlatformRun:
         return {'params': params, 'args': args, 'command': command, 'getLastRun': getLastRun,
                 'setLastRun': setLastRun, 'incidents': incidents, 'results': results,
                 'getIntegrationContext': getIntegrationContext, 'setIntegrationContext': setIntegrationContext,
+                'getIntegrationContextVersioned': getIntegrationContextVersioned,
+                'setIntegrationContextVersioned': setIntegrationContextVersioned,
                 'integrationInstance': integrationInstance,
                 'debug': logger('debug'), 'info': logger('info'), 'error': logger('error')}
 

@@ -200,6 +200,11 @@ class Dataset:
         self.incidents: dict[str, dict[str, Any]] = {}
         self.groups: dict[str, dict[str, Any]] = {}
         self.incident_comments: dict[str, list[dict[str, Any]]] = {}
+        # What mirroring works from. The API shows no change time, comment id or deletion (guide 2.31, 2.27, 2.9:
+        # no such keys), so these are kept beside the records: for tests and benchmarks to know what truly changed.
+        self.changed_at: dict[tuple[str, Any], int] = {}  # ('breach', pbid) or ('event', id) -> last change, ms
+        self.deleted: dict[tuple[str, Any], int] = {}  # records removed from the appliance -> when
+        self.incident_comment_ids: dict[str, list[int]] = {}  # beside incident_comments, one id per comment
         self._event_keys: list[tuple[int, str]] = []  # (createdAt, id), sorted
         self._event_published: dict[str, int] = {}  # when each event reaches the API
         # How far activity periods reach before (lead) and after (trail) createdAt, to bound period searches.
@@ -613,8 +618,22 @@ class Dataset:
         position = bisect.bisect_left(self._creation_keys, (breach.creation_time, breach.pbid))
         del self._creation_keys[position], self._by_creation[position]
 
-    def set_acknowledged(self, pbid: int, acknowledged: bool) -> None:
+    def set_acknowledged(self, pbid: int, acknowledged: bool, when: int | None = None) -> None:
         self.breaches[pbid].acknowledged = acknowledged
+        self.mark_changed('breach', pbid, when)
+
+    def mark_changed(self, kind: str, record_id: Any, when: int | None) -> None:
+        """Note when a record last changed (``when`` None: a change outside the appliance clock's view)."""
+        if when is not None:
+            self.changed_at[(kind, record_id)] = when
+
+    def delete_breach(self, pbid: int, when: int) -> None:
+        """Remove a breach from the appliance, as an expiry or an administrator does: every route then answers
+        404 for it, lists and the comment feed leave it out."""
+        breach = self.breaches.pop(pbid)
+        self._unindex(breach)
+        self.deleted[('breach', pbid)] = when
+        self.mark_changed('breach', pbid, when)
 
     # ------------------------------------------------------------------ breach comments
     def add_comment(self, pbid: int, message: str, username: str, when: int) -> Comment:
@@ -624,6 +643,7 @@ class Dataset:
         position = bisect.bisect_left(self._comment_keys, (when, comment.seq))
         self._comment_keys.insert(position, (when, comment.seq))
         self._comment_timeline.insert(position, comment)
+        self.mark_changed('breach', pbid, when)
         return comment
 
     def comments_between(self, start: int | None, end: int | None) -> list[Comment]:
@@ -659,10 +679,10 @@ class Dataset:
             }
             for event in events:
                 if rng.random() < 0.3:
-                    self.incident_comments.setdefault(event['id'], []).append({
-                        'message': rng.choice(catalog.COMMENT_MESSAGES),
-                        'username': rng.choice(catalog.COMMENT_AUTHORS),
-                        'time': min(self.anchor_ms, event['createdAt'] + rng.randint(MINUTE_MS, DAY_MS))})
+                    message = rng.choice(catalog.COMMENT_MESSAGES)
+                    username = rng.choice(catalog.COMMENT_AUTHORS)
+                    self.add_incident_comment(event['id'], message, username,
+                                              min(self.anchor_ms, event['createdAt'] + rng.randint(MINUTE_MS, DAY_MS)))
 
     def _build_incident_backlog(self, count: int) -> None:
         """``count`` events spread over the span like the breaches, most alone in their incident."""
@@ -735,6 +755,31 @@ class Dataset:
         for period in event.get('periods') or []:
             self._event_lead_ms = max(self._event_lead_ms, event['createdAt'] - period['start'])
             self._event_trail_ms = max(self._event_trail_ms, period['end'] - event['createdAt'])
+
+    def add_incident_comment(self, event_id: str, message: str, username: str, when: int) -> dict[str, Any]:
+        """A comment on an AI Analyst event, in the reply's shape (guide 2.9); its id is kept apart, as the API
+        shows none."""
+        self._comment_seq += 1
+        comment = {'message': message, 'username': username, 'time': when}
+        self.incident_comments.setdefault(event_id, []).append(comment)
+        self.incident_comment_ids.setdefault(event_id, []).append(self._comment_seq)
+        self.mark_changed('event', event_id, when)
+        return comment
+
+    def delete_incident_event(self, event_id: str, when: int) -> None:
+        """Remove an AI Analyst event (and its incident once it holds no other): lists leave it out, reads by
+        uuid find nothing, its comments and acknowledgement answer 404."""
+        event = self.incidents.pop(event_id)
+        self._event_keys.pop(bisect.bisect_left(self._event_keys, (event['createdAt'], event_id)))
+        self._event_published.pop(event_id, None)
+        self.incident_comments.pop(event_id, None)
+        group = self.groups.get(event.get('currentGroup'))
+        if group is not None:
+            group['incidentEvents'] = [other for other in group['incidentEvents'] if other != event_id]
+            if not group['incidentEvents']:
+                del self.groups[group['id']]
+        self.deleted[('event', event_id)] = when
+        self.mark_changed('event', event_id, when)
 
     def event_visible(self, event_id: str, now_ms: int) -> bool:
         return event_id in self.incidents and self._event_published[event_id] <= now_ms

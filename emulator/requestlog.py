@@ -30,6 +30,11 @@ class RequestLog:
         with self._lock:
             return [dict(entry, headers=dict(entry['headers'])) for entry in self._entries]
 
+    def cost(self) -> dict[str, int]:
+        """What the requests logged so far cost: their number and the reply bytes sent (clear() starts a cycle)."""
+        with self._lock:
+            return {'requests': len(self._entries), 'bytes': sum(entry['bytes_sent'] or 0 for entry in self._entries)}
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()

@@ -150,7 +150,7 @@ def _ack_reply(request: Request, pbid: int) -> Any:
 
 def _set_acknowledged(request: Request, acknowledged: bool) -> Any:
     breach = _visible_breach(request, int(request.path_args['pbid']))
-    request.dataset.set_acknowledged(breach.pbid, acknowledged)
+    request.dataset.set_acknowledged(breach.pbid, acknowledged, request.now_ms)
     return _ack_reply(request, breach.pbid)
 
 
@@ -995,6 +995,7 @@ def _set_incident_flag(request: Request, flag: str, value: bool) -> dict[str, st
         raise NotFound(f'Incident event {missing[0]} not found')
     for u in uuids:
         request.dataset.incidents[u][flag] = value
+        request.dataset.mark_changed('event', u, request.now_ms)
     return {'aianalyst': 'SUCCESS'}
 
 
@@ -1031,8 +1032,7 @@ def get_incident_comments(request: Request) -> dict[str, Any]:
 def post_incident_comment(request: Request) -> dict[str, str]:
     incident_id = _incident_or_404(request, str_param(request, 'incident_id'))
     message = _comment_message(request)
-    request.dataset.incident_comments.setdefault(incident_id, []).append(
-        {'message': message, 'username': request.token_pair.username, 'time': request.now_ms})
+    request.dataset.add_incident_comment(incident_id, message, request.token_pair.username, request.now_ms)
     return {'response': 'SUCCESS'}
 
 
@@ -1235,10 +1235,11 @@ def call(route: Route, request: Request) -> Response:
 
 
 def _trim(payload: Any, field_name: str) -> Any:
-    """``responsedata=<field>``: keep that top-level field of the object or of each item; a comma list keeps each
-    (guide 0.6: ``responsedata=did,hostname``, ``responsedata=model,percentscore,device``)."""
+    """``responsedata=<field>``: keep one top-level field of the object or of each item; a comma list keeps each
+    field named (guide 0.6: ``responsedata=did,hostname``, ``responsedata=model,percentscore,device``)."""
     if isinstance(payload, list):
         return [_trim(item, field_name) for item in payload]
     if isinstance(payload, dict):
-        return {name: payload[name] for name in field_name.split(',') if name in payload}
+        names = [name for name in field_name.split(',') if name]
+        return {name: payload[name] for name in names if name in payload}
     return payload

@@ -549,6 +549,51 @@ def test_breach_comments_and_mbcomments(emu: Emulator, client: Client) -> None:
     assert client.post_json(f'/modelbreaches/{pbid}/comments', {'message': ''}).status_code == 400
 
 
+def test_deleted_breach_is_gone_from_every_route_and_its_change_time_kept(emu: Emulator, client: Client) -> None:
+    """Given a breach with a comment, when it is acknowledged (its change time kept) and then deleted, then it
+    answers 404 for reads, acknowledgements and comments, lists and the comment feed leave it out, and the dataset
+    records when it changed and was deleted."""
+    pbid = all_breaches(client)[0]['pbid']
+    client.post_json(f'/modelbreaches/{pbid}/comments', {'message': 'before deletion'})
+    client.post_json(f'/modelbreaches/{pbid}/acknowledge', {'acknowledge': 'true'})
+    assert emu.dataset.changed_at[('breach', pbid)] >= emu.now_ms() - 60_000
+    with emu.dataset.lock:
+        emu.dataset.delete_breach(pbid, emu.now_ms())
+    assert client.get('/modelbreaches', {'pbid': pbid}).status_code == 404
+    assert client.get(f'/modelbreaches/{pbid}/comments').status_code == 404
+    assert client.post_json(f'/modelbreaches/{pbid}/unacknowledge', {'unacknowledge': 'true'}).status_code == 404
+    assert pbid not in [b['pbid'] for b in all_breaches(client)]
+    assert pbid not in [c['pbid'] for c in client.get('/mbcomments', {'count': 1000}).json()]
+    assert ('breach', pbid) in emu.dataset.deleted
+
+
+def test_responsedata_keeps_each_field_of_a_comma_list(client: Client) -> None:
+    """Given responsedata=pbid,score (guide 0.6 shows comma lists), when breaches are listed with acknowledged
+    ones and minimal=true, then each item holds exactly those two fields."""
+    reply = client.get('/modelbreaches', {'includeacknowledged': 'true', 'minimal': 'true',
+                                          'responsedata': 'pbid,score'}).json()
+    assert reply and all(set(item) == {'pbid', 'score'} for item in reply)
+
+
+def test_deleted_ai_analyst_event_is_gone_and_comment_ids_kept(emu: Emulator, client: Client) -> None:
+    """Given an AI Analyst event, when a comment is posted (its id kept apart from the reply) and the event is
+    deleted, then reads by uuid find nothing, its comments and acknowledgement answer 404, and lists leave it
+    out."""
+    event_id = next(iter(emu.dataset.incidents))
+    client.post_json('/aianalyst/incident/comments', {'incident_id': event_id, 'message': 'seen'})
+    assert len(emu.dataset.incident_comment_ids[event_id]) == len(emu.dataset.incident_comments[event_id])
+    assert 'id' not in client.get('/aianalyst/incident/comments', {'incident_id': event_id}).json()['comments'][-1]
+    with emu.dataset.lock:
+        emu.dataset.delete_incident_event(event_id, emu.now_ms())
+    assert client.get('/aianalyst/incidentevents', {'uuid': event_id}).json() == []
+    assert client.get('/aianalyst/incident/comments', {'incident_id': event_id}).status_code == 404
+    assert client.post_form('/aianalyst/acknowledge', {'uuid': event_id}).status_code == 404
+    listed = client.get('/aianalyst/incidentevents', {'starttime': 0, 'includeacknowledged': 'true'}).json()
+    assert event_id not in [event['id'] for event in listed]
+    assert all(event_id not in [e['uuid'] for e in group['incidentEvents']]
+               for group in client.get('/aianalyst/groups', {'starttime': 0, 'includeacknowledged': 'true'}).json())
+
+
 def test_details_requires_a_subject(client: Client) -> None:
     """Given none of did, pbid, msg or blockedconnections, when /details is read, then the
     appliance answers 400 INPUT ERROR."""

@@ -133,6 +133,28 @@ def test_run_command_returns_what_the_run_produced_and_ends_it() -> None:
     assert demistomock.results is own_results
 
 
+def test_the_versioned_context_refuses_a_write_from_an_older_version() -> None:
+    """
+    Given: a run whose stored integration context was read at one version
+    When:  another write lands first, then a write naming the old version, then one naming the new version
+    Then:  the stale write raises ValueError and changes nothing; the current one is stored and raises the version,
+           as the platform's versioned store does
+    """
+    run = xsoar_platform.start_run(integration_context={'a': 1})
+    try:
+        read = demistomock.getIntegrationContextVersioned(True)
+        assert read == {'context': {'a': 1}, 'version': 0}
+        demistomock.setIntegrationContextVersioned({'a': 1, 'b': 2}, 0, True)
+        with pytest.raises(ValueError):
+            demistomock.setIntegrationContextVersioned({'a': 1, 'c': 3}, read['version'], True)
+        assert run.integration_context == {'a': 1, 'b': 2}
+        current = demistomock.getIntegrationContextVersioned(True)
+        demistomock.setIntegrationContextVersioned({**current['context'], 'c': 3}, current['version'], True)
+        assert demistomock.getIntegrationContextVersioned() == {'context': {'a': 1, 'b': 2, 'c': 3}, 'version': 2}
+    finally:
+        xsoar_platform.end_run()
+
+
 def test_a_fetch_cycle_keeps_the_given_last_run_when_it_fails() -> None:
     """
     Given: a fetch that stores a new lastRun and hands over incidents in two batches, and one that stores a

@@ -820,12 +820,13 @@ def test_retries_with_trust_any_certificate_keep_the_ssl_adapter(csp: ModuleType
 SURFACE: dict[str, tuple[str, ...]] = {
     'demistomock': ('params', 'args', 'command', 'getLastRun', 'setLastRun', 'incidents', 'results', 'debug',
                     'info', 'error', 'getIntegrationContext', 'setIntegrationContext', 'demistoVersion',
-                    'integrationInstance'),
+                    'integrationInstance', 'getIntegrationContextVersioned', 'setIntegrationContextVersioned'),
     'CommonServerPython': (
         'BaseClient', 'BaseClient._http_request', 'SSLAdapter', 'CommandResults', 'CommandResults.to_context',
         'tableToMarkdown', 'return_results', 'return_error', 'arg_to_number', 'argToBoolean', 'argToList',
         'arg_to_datetime', 'string_to_table_header', 'timestamp_to_datestring', 'assign_params',
-        'remove_empty_elements', 'DemistoException', 'handle_proxy', 'urljoin', 'GetRemoteDataArgs',
+        'remove_empty_elements', 'DemistoException', 'get_integration_context', 'set_integration_context',
+        'handle_proxy', 'urljoin', 'GetRemoteDataArgs',
         'GetModifiedRemoteDataArgs', 'UpdateRemoteSystemArgs', 'GetRemoteDataResponse',
         'GetModifiedRemoteDataResponse', 'GetMappingFieldsResponse', 'SchemeTypeMapping'),
 }

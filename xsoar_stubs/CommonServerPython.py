@@ -490,13 +490,16 @@ def remove_empty_elements(d: Any) -> Any:
 
 
 def get_integration_context(sync: bool = True, with_version: bool = False) -> dict[str, Any]:
-    """The instance's persistent key-value store."""
-    return demisto.getIntegrationContext()
+    """The instance's persistent key-value store; with ``with_version``, ``{'context': {...}, 'version': n}``
+    as the platform's versioned store gives it (``sync`` asks for the stored copy rather than the run's)."""
+    versioned = demisto.getIntegrationContextVersioned(sync)
+    return versioned if with_version else versioned.get('context', {})
 
 
 def set_integration_context(context: dict[str, Any], sync: bool = True, version: int = -1) -> None:
-    """Replace the instance's persistent key-value store."""
-    demisto.setIntegrationContext(context)
+    """Replace the instance's persistent key-value store; a ``version`` other than -1 makes the platform refuse
+    the write (``ValueError``) when another run has written since that version was read."""
+    return demisto.setIntegrationContextVersioned(context, version, sync)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -76,6 +76,26 @@ def setIntegrationContext(context: Any) -> None:
     integrationContext = context
 
 
+# The platform versions the stored context: each write through setIntegrationContextVersioned names the
+# version it read, and a write naming an older one is refused, so two runs cannot undo each other's change.
+integrationContextVersion: int = 0
+
+
+def getIntegrationContextVersioned(refresh: bool = False) -> dict[str, Any]:
+    """The instance's persistent key-value store with its version: ``{'context': {...}, 'version': n}``."""
+    return {'context': integrationContext, 'version': integrationContextVersion}
+
+
+def setIntegrationContextVersioned(context: Any, version: int = -1, sync: bool = False) -> None:
+    """Replace the store if ``version`` is still its version (-1: whatever it is); else raise ``ValueError``."""
+    global integrationContext, integrationContextVersion
+    if version != -1 and version != integrationContextVersion:
+        raise ValueError(f'integration context version {version} is older than the stored version '
+                         f'{integrationContextVersion}')
+    integrationContext = context
+    integrationContextVersion += 1
+
+
 def demistoVersion() -> dict[str, str]:
     """The server version the integration runs on."""
     return {'version': '8.6.0', 'buildNumber': '12345'}

@@ -270,3 +270,132 @@ def test_ai_analyst_event_left_alone_when_close_out_is_off(emu: Emulator) -> Non
     args = {'remoteId': event['id'], 'status': 2, 'incidentChanged': True, 'delta': {'closeReason': 'Resolved'}}
     assert run(emu, 'update-remote-system', args, close_out=False) == [event['id']]
     assert event['acknowledged'] is False and emu.request_log() == []
+
+
+# --- get-modified-remote-data cycles -----------------------------------------------------------------
+
+class Instance:
+    """One XSOAR instance mirroring from the emulator: its integration context carried from run to run."""
+
+    def __init__(self, emu: Emulator, **params: Any) -> None:
+        self.emu = emu
+        self.params = instance(emu, **params)
+        self.context: dict[str, Any] = {}
+        self.logs: list[tuple[str, str]] = []
+
+    def run(self, command: str, args: dict[str, Any]) -> list[Any]:
+        result = xsoar_platform.run_command(command, args, self.params, integration_context=self.context)
+        if result.exception is not None:
+            raise result.exception
+        assert result.errors == []
+        self.context = result.integration_context
+        self.logs += result.logs
+        return list(result.entries)
+
+    def modified(self) -> list[str]:
+        """One get-modified-remote-data, its cost in the emulator's request log checked."""
+        self.emu.clear_log()
+        (entry,) = self.run('get-modified-remote-data', {'lastUpdate': iso(self.emu.now_ms())})
+        assert self.emu.log.cost()['requests'] <= 5
+        return list(entry['Contents'])
+
+    def remote_data(self, remote_id: int | str, last_update_ms: int) -> tuple[dict[str, Any], list[dict]]:
+        mirrored, *entries = self.run('get-remote-data', {'id': str(remote_id), 'lastUpdate': iso(last_update_ms)})
+        return mirrored, entries
+
+
+def test_a_cycle_names_only_the_changed_breaches_for_five_requests(emu: Emulator) -> None:
+    """
+    Given five breaches mirrored in once (XSOAR ran get-remote-data for each)
+    When nothing changes, then one is acknowledged and another commented on in Darktrace
+    Then the quiet cycle names none of them, the next names exactly those two, each for at most five requests,
+    and after get-remote-data delivers them the following cycle names none again.
+    """
+    breaches = quiet_breaches(emu, 5, skip=20)
+    xsoar = Instance(emu)
+    for breach in breaches:
+        xsoar.remote_data(breach.pbid, emu.now_ms())
+    ours = {str(breach.pbid) for breach in breaches}
+    assert ours.isdisjoint(xsoar.modified())
+    with emu.dataset.lock:
+        emu.dataset.set_acknowledged(breaches[1].pbid, True, emu.now_ms())
+        emu.dataset.add_comment(breaches[3].pbid, 'Owner says it was a backup job', 'analyst1', emu.now_ms())
+    named = ours & set(xsoar.modified())
+    assert named == {str(breaches[1].pbid), str(breaches[3].pbid)}
+    for remote_id in named:
+        xsoar.remote_data(remote_id, emu.now_ms())
+    assert ours.isdisjoint(xsoar.modified())
+
+
+@pytest.mark.parametrize('skew_minutes', [-29, -10, 10, 29])
+def test_a_comment_arrives_once_whatever_the_appliance_clock(emu: Emulator, skew_minutes: int) -> None:
+    """
+    Given a mirrored breach and an appliance clock 10 or 29 minutes behind or ahead of XSOAR's (the appliance
+    refuses requests dated more than 30 minutes off, so 29 is the most an end-to-end run can show; the unit tests
+    take 30)
+    When a comment is made in Darktrace between two cycles
+    Then the next cycle names the breach, get-remote-data (lastUpdate on XSOAR's clock) delivers the comment once,
+    and a later cycle and a later get-remote-data bring nothing more.
+    """
+    (breach,) = quiet_breaches(emu, 1, skip=30 + skew_minutes % 7)
+    xsoar = Instance(emu)
+    emu.shift_clock(skew_minutes * 60)
+    try:
+        xsoar_now = emu.now_ms() - skew_minutes * 60_000
+        xsoar.remote_data(breach.pbid, xsoar_now)
+        assert str(breach.pbid) not in xsoar.modified()
+        with emu.dataset.lock:
+            emu.dataset.add_comment(breach.pbid, f'Skewed by {skew_minutes} minutes', 'analyst2', emu.now_ms())
+        assert str(breach.pbid) in xsoar.modified()
+        _, entries = xsoar.remote_data(breach.pbid, xsoar_now)
+        assert [entry['Contents'].split('\n\n')[1] for entry in entries] == [f'Skewed by {skew_minutes} minutes']
+        assert str(breach.pbid) not in xsoar.modified()
+        assert xsoar.remote_data(breach.pbid, emu.now_ms())[1] == []
+    finally:
+        emu.shift_clock(-skew_minutes * 60)
+
+
+def test_a_deleted_breach_is_noted_once_and_left_alone(emu: Emulator) -> None:
+    """
+    Given a mirrored breach with close_incident and close_out on
+    When the breach is deleted on the appliance and mirroring cycles run, then the incident is closed in XSOAR
+    Then one cycle names it and get-remote-data returns one note and a close with the deletion reason; later
+    cycles do not name it, and update-remote-system sends nothing, fails nothing and logs one line.
+    """
+    (breach,) = quiet_breaches(emu, 1, skip=40)
+    xsoar = Instance(emu, close_incident='true', close_out='true')
+    xsoar.remote_data(breach.pbid, emu.now_ms())
+    with emu.dataset.lock:
+        emu.dataset.delete_breach(breach.pbid, emu.now_ms())
+    assert str(breach.pbid) in xsoar.modified()
+    mirrored, entries = xsoar.remote_data(breach.pbid, emu.now_ms())
+    assert mirrored == {'pbid': breach.pbid}
+    assert 'no longer exists on the Darktrace appliance' in entries[0]['Contents']
+    assert entries[1]['Contents'] == {'dbotIncidentClose': True, 'closeReason': 'Deleted on the Darktrace appliance'}
+    assert str(breach.pbid) not in xsoar.modified() and str(breach.pbid) not in xsoar.modified()
+    emu.clear_log()
+    assert xsoar.run('update-remote-system', {'remoteId': str(breach.pbid), 'status': '2', 'incidentChanged': 'true',
+                                              'delta': json.dumps({'closeReason': 'Resolved'}), 'entries': '[]'})
+    assert emu.request_log() == []
+    assert len([text for level, text in xsoar.logs if 'no longer exists' in text and level == 'info']) == 1
+
+
+def test_fetched_ai_analyst_incidents_are_named_until_mirrored_in(emu: Emulator) -> None:
+    """
+    Given AI Analyst incidents fetched with incoming mirroring
+    When get-modified-remote-data runs, get-remote-data mirrors each in, and get-modified-remote-data runs again
+    Then the first cycle names every fetched event, the second none of them.
+    """
+    xsoar = Instance(emu, fetch_sources='AI Analyst Incidents', first_fetch='30 days')
+    last_run: dict[str, Any] = {}
+    fetched: set[str] = set()
+    for _ in range(50):
+        result = checked(xsoar_platform.run_fetch_cycle(xsoar.params, last_run, integration_context=xsoar.context))
+        xsoar.context, last_run = result.integration_context, result.last_run or {}
+        fetched = {incident['dbotMirrorId'] for incident in result.incidents}
+        if fetched:
+            break
+    assert fetched and fetched <= set(xsoar.modified())
+    for event_id in fetched:
+        xsoar.remote_data(event_id, emu.now_ms())
+    assert fetched.isdisjoint(xsoar.modified())
