@@ -52,8 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         if not passed:
             failed.append(moment)
             print(tail, flush=True)
-    print(f'Clock check: {len(failed)} of {options.hours} moments failed, in {time.monotonic() - started:.0f} s'
-          + (f' (reproduce with DARKTRACE_TEST_NOW={failed[0]} make test)' if failed else ''))
+    print(f'{options.hours} moments in {time.monotonic() - started:.0f} s'
+          + (f'; reproduce with DARKTRACE_TEST_NOW={failed[0]} make test' if failed else ''))
+    # The plain closing line CI reads: one count per moment of the clock.
+    print(f'clock-check: {options.hours - len(failed)} passed, {len(failed)} failed')
     return 1 if failed else 0
 
 
