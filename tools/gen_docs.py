@@ -4,7 +4,7 @@
     .venv/bin/python tools/gen_docs.py --check    exit 1 if a page differs from what would be written
 
 Two views of the same commands: README.md's `commands` block gives each command's description, its
-Input table and one example whose context is trimmed to a glance (README_TRIM); the
+Input table and its example line (the README stays short enough to read, whatever the number of commands); the
 `command-reference` block of docs/commands.md gives everything: Input and Context Output tables,
 the example's context, what it returns to XSOAR and its War Room output (FULL_TRIM).
 
@@ -92,7 +92,6 @@ class Trim:
     indent: int = 4
 
 
-README_TRIM = Trim(list_items=1, table_rows=3, depth=4, keys=6, indent=2)
 FULL_TRIM = Trim(list_items=10, table_rows=10)
 
 
@@ -382,11 +381,9 @@ def example_heading(example: Example | None) -> list[str]:
 
 
 def render_example_summary(example: Example | None, name: str) -> str:
-    """README.md's example: the line and its context trimmed to a glance, with a link to the full reference."""
+    """README.md's example: the line, with a link to the full reference."""
     parts = example_heading(example)
-    if example is not None and example.error is None:
-        parts += ['', '#### Context Example', ''] + render_context(example, README_TRIM)
-    parts += ['', f'[Context output and full example](docs/commands.md#{name})']
+    parts += ['', f'[Context output, example output and War Room output](docs/commands.md#{name})']
     return '\n'.join(parts)
 
 
@@ -434,8 +431,8 @@ def render_commands(document: dict[str, Any], examples: dict[str, Example]) -> s
     """README.md's `commands` block: each command's description, inputs and a trimmed example."""
     intro = ['## Commands', '',
              'Run them from the War Room, an automation or a playbook. Each section gives the inputs and one '
-             'example with its context trimmed to the first record; [docs/commands.md](docs/commands.md) has the '
-             'context output of every command and the examples in full.', '', examples_note()]
+             'example; [docs/commands.md](docs/commands.md) has the context output of every command and what each '
+             'example returns.', '', examples_note()]
     sections = [render_command_summary(command) + '\n\n' + render_example_summary(examples.get(command['name']),
                                                                                  command['name'])
                 for command in yaml_commands(document)]
