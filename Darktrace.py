@@ -2,8 +2,24 @@
 
 Turns Darktrace model breaches into XSOAR incidents (each breach exactly once), mirrors those
 incidents with their breaches, and gives analysts and playbooks commands to enrich and act on them.
-Reads top to bottom: constants, the HTTP `Client`, small pure helpers, argument parsing, the command
-functions, fetch, mirroring, `main()`.
+One file, as XSOAR ships it, in sections that read top to bottom as the architecture; each section's constants
+stand at its top:
+
+- CONSTANTS: the few used across sections (time formats).
+- TRANSPORT: HTTP under the `Client`: the command's deadline on every socket (`DeadlineSocket`), retries within a
+  budget (`BudgetedRetry`), reading a reply body in bounded pieces (`read_body`).
+- ERRORS: `DarktraceApiError` and the rule tables that turn a reply or a transport failure into one message saying
+  what to fix (`REPLY_RULES`, `TRANSPORT_RULES`).
+- CLIENT: DTAPI signing, then the `Client`: `request()`, then one method per endpoint, by domain.
+- ARGUMENT PARSING: every argument parser, RESPOND's included; bad input fails here, before any request.
+- OUTPUT HELPERS: times, reply values, War Room tables.
+- COMMANDS: one part per domain (model breaches, models, devices, endpoints and Advanced Search, tags, watched
+  list, AI Analyst, RESPOND); `RecordKind` (acknowledge and comment on a breach or an AI Analyst event) and
+  `/details` paging stand before the commands that use them. A command goes argument parsing -> client call ->
+  CommandResults.
+- FETCH INCIDENTS: one `FetchSource` per source in `FETCH_SOURCE_TABLE`, run by one loop (`fetch_incidents`).
+- MIRRORING: what mirroring remembers, get-modified-remote-data, get-remote-data, update-remote-system.
+- MAIN: the command tables (`COMMANDS`, `MIRRORING_COMMANDS`), the integration context, `build_client`, `main()`.
 """
 import demistomock as demisto  # noqa: F401
 from CommonServerPython import *  # noqa: F401,F403
@@ -33,12 +49,14 @@ from urllib3.util.retry import Retry
 
 
 ''' CONSTANTS '''
+# Used across sections; every other constant stands at the top of the section that uses it.
 
 DTAPI_DATE_FORMAT = '%Y-%m-%d %H:%M:%S'
 ISO_FORMAT = '%Y-%m-%dT%H:%M:%S'
 
 
 ''' TRANSPORT '''
+# Deadlines, retries and body reading under the Client: no command outlives XSOAR's 5 minutes, whatever the server.
 
 CONNECT_TIMEOUT_S = 10
 READ_TIMEOUT_S = 50
@@ -260,6 +278,7 @@ def read_body(response: requests.Response, operation: str, max_bytes: int, deadl
 
 
 ''' ERRORS '''
+# Every failure becomes one DarktraceApiError whose message says what happened and what to do about it.
 
 # A change that failed after it may have reached the appliance is not sent again, so it is never applied twice.
 NOT_RETRIED_ADVICE = ('It was not retried, because the appliance may already have applied it: check in the Threat '
@@ -268,8 +287,9 @@ NOT_RETRIED_ADVICE = ('It was not retried, because the appliance may already hav
 LIST = 'a list'
 OBJECT = 'an object'
 LIST_OR_OBJECT = 'a list or an object'
-# Error classification: ordered tables of (applies, kind, message). The first rule that applies to what happened
-# gives the error; its message is a str.format template over the facts below and MESSAGE_CONSTANTS.
+# Error classification: ordered tables of (applies, kind, message), REPLY_RULES and TRANSPORT_RULES. The first rule
+# that applies to what happened gives the error; its message is a str.format template over the facts (ReplyFacts,
+# TransportFacts) and MESSAGE_CONSTANTS.
 MESSAGE_CONSTANTS = {'not_retried': NOT_RETRIED_ADVICE, 'connect_timeout_s': CONNECT_TIMEOUT_S,
                      'read_timeout_s': READ_TIMEOUT_S}
 PERMISSION_MESSAGE = ('Darktrace refused {operation} ({refusal}): the API token\'s user lacks the permission '
@@ -582,6 +602,7 @@ def transport_error(error: Exception, base_url: str, method: str = 'GET') -> Dar
 
 
 ''' CLIENT '''
+# DTAPI signing, then the Client: request(), then one method per endpoint, by domain.
 
 ALL_STATUS_CODES = tuple(range(100, 600))  # every status reaches our own reply handling
 SECRET_HEADERS = frozenset({'dtapi-token', 'dtapi-signature'})  # never written to a log
@@ -738,6 +759,30 @@ class Client(BaseClient):
         at authentication was not applied.
         """
         signing_form = signing_form or self.signing_form
+        target, headers, body, signed_targets = self._prepared(path, params, form, json_body, signing_form)
+        reply_bytes, response = self._exchange(method, path, target, headers, body, max_bytes)
+        operation = f'{method} {path}'
+        try:
+            reply = expect_shape(parse_reply(response, method, path, reply_bytes), shape, operation)
+        except DarktraceApiError as error:
+            other_form = next(form_ for form_ in SIGNING_FORMS if form_ != signing_form)
+            if error.kind != 'signature' or signing_form != self.signing_form \
+                    or signed_targets[other_form] == signed_targets[signing_form]:
+                raise self.redacted(error) from None
+            if self._on_request:
+                self._on_request(f'Darktrace: {method} {path} signature refused in the {signing_form} form; '
+                                 f'sending it once more signed in the {other_form} form')
+            return self.request(method, path, params, form, json_body, shape=shape, max_bytes=max_bytes,
+                                signing_form=other_form)
+        if signing_form != self.signing_form:
+            self.signing_form = signing_form
+            if self._on_signing_form:
+                self._on_signing_form(signing_form)
+        return reply
+
+    def _prepared(self, path: str, params: dict[str, Any] | None, form: dict[str, Any] | None, json_body: Any,
+                  signing_form: str) -> tuple[str, dict[str, str], bytes | None, dict[str, str]]:
+        """The target sent, the headers signed in `signing_form`, the body's bytes, and the target each form signs."""
         query = encode_query(params or {})
         target = f'{path}?{query}' if query else path
         headers: dict[str, str] = {}
@@ -751,6 +796,11 @@ class Client(BaseClient):
         signed_targets = request_targets(path, params, form, json_text)
         headers.update(self.signed_headers(signed_targets[signing_form]))
         self._signatures.add(headers['DTAPI-Signature'])
+        return target, headers, body, signed_targets
+
+    def _exchange(self, method: str, path: str, target: str, headers: dict[str, str], body: bytes | None,
+                  max_bytes: int | None) -> tuple[bytes, requests.Response]:
+        """Send the request within the command's deadline and read its reply: (its body's bytes, the response)."""
         started = time.monotonic()
         deadline = self.deadline()
         remaining_s = deadline - started
@@ -774,9 +824,8 @@ class Client(BaseClient):
                     f'reached its limit of {COMMAND_TIME_LIMIT_S} s, close to the 5 minutes XSOAR allows. '
                     f'{unfinished_advice(method)}')) from None
             raise self.redacted(transport_error(error, self._base_url, method)) from None
-        operation = f'{method} {path}'
         try:
-            reply_bytes = read_body(response, operation, max_bytes or MAX_REPLY_BYTES, deadline)
+            reply_bytes = read_body(response, f'{method} {path}', max_bytes or MAX_REPLY_BYTES, deadline)
         except DarktraceApiError as error:
             self._log_request(method, target, headers, f'HTTP {response.status_code}, {error.kind}', started)
             raise self.redacted(error) from None
@@ -787,23 +836,7 @@ class Client(BaseClient):
         finally:
             response.close()
         self._log_request(method, target, headers, f'HTTP {response.status_code}, {len(reply_bytes)} bytes', started)
-        try:
-            reply = expect_shape(parse_reply(response, method, path, reply_bytes), shape, operation)
-        except DarktraceApiError as error:
-            other_form = next(form_ for form_ in SIGNING_FORMS if form_ != signing_form)
-            if error.kind != 'signature' or signing_form != self.signing_form \
-                    or signed_targets[other_form] == signed_targets[signing_form]:
-                raise self.redacted(error) from None
-            if self._on_request:
-                self._on_request(f'Darktrace: {method} {path} signature refused in the {signing_form} form; '
-                                 f'sending it once more signed in the {other_form} form')
-            return self.request(method, path, params, form, json_body, shape=shape, max_bytes=max_bytes,
-                                signing_form=other_form)
-        if signing_form != self.signing_form:
-            self.signing_form = signing_form
-            if self._on_signing_form:
-                self._on_signing_form(signing_form)
-        return reply
+        return reply_bytes, response
 
     def redacted(self, error: DarktraceApiError) -> DarktraceApiError:
         """`error` with the tokens and every signature this client sent removed from its message."""
@@ -953,6 +986,10 @@ class Client(BaseClient):
 
 
 ''' ARGUMENT PARSING '''
+# Every check runs before any request, and every message names the argument and what it accepts.
+# `parse_*` give None (or the `default` given) for an argument that is missing; `require_*` refuse it.
+# Identifiers that become URL path segments (pbid, cid) are validated integers; every other value
+# reaches the appliance only through params, form or JSON.
 
 DEFAULT_LIST_LIMIT = 50  # every list command takes `limit`
 MAX_LIST_LIMIT = 1000
@@ -982,11 +1019,6 @@ DURATION_UNITS_S = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}  # by t
 DURATION_FORMS = 'a duration such as "30 minutes", "2 hours" or "1 day", or a number of seconds such as 3600'
 MAX_RESPOND_CONNECTIONS = 100
 
-
-# Every check runs before any request, and every message names the argument and what it accepts.
-# `parse_*` give None (or the `default` given) for an argument that is missing; `require_*` refuse it.
-# Identifiers that become URL path segments (pbid, cid) are validated integers; every other value
-# reaches the appliance only through params, form or JSON.
 
 Parsed = TypeVar('Parsed')
 
@@ -1404,6 +1436,7 @@ def respond_reason(args: dict[str, Any]) -> dict[str, str]:
 
 
 ''' OUTPUT HELPERS '''
+# Times, reply values and War Room tables.
 
 # Keys whose values Darktrace sends as epoch milliseconds (or as 'YYYY-MM-DD HH:MM:SS' UTC text).
 TIME_KEYS = frozenset({
@@ -1613,7 +1646,6 @@ def device_name(device: dict[str, Any]) -> str:
 
 
 ''' COMMANDS '''
-
 
 # --- the Test button -----------------------------------------------------------------------------
 
@@ -3957,6 +3989,10 @@ def fetch_incidents(client: Client, last_run: dict[str, Any], settings: FetchSet
 
 
 ''' MIRRORING '''
+# XSOAR mirrors an incident through these commands. Each cycle it runs get-modified-remote-data once, then
+# get-remote-data only for the records that command names. Darktrace cannot list what changed since a time, so
+# get-modified-remote-data compares what it can list cheaply (id-only lists, the breach comment feed) with what
+# get-remote-data last delivered, which the instance remembers; docs/mirroring.md gives the reasoning and costs.
 
 MIRROR_CLOSE_REASON = 'Acknowledged in Darktrace'
 # Integration context: pbids whose incident was closed for their acknowledgement (newest last), so it is closed once.
@@ -3978,12 +4014,6 @@ MIRROR_LIST_MAX_BYTES = 16 * 1024 * 1024  # an id-only list of 10,000 records is
 AI_EVENT_STATE_FIELDS = ('acknowledged', 'aiaScore', 'groupScore', 'currentGroup', 'title', 'category')
 # Notes get-remote-data writes start with this, so update-remote-system never posts them back out.
 DARKTRACE_NOTE_HEADING = '**Darktrace comment**'
-
-
-# XSOAR mirrors an incident through these commands. Each cycle it runs get-modified-remote-data once, then
-# get-remote-data only for the records that command names. Darktrace cannot list what changed since a time, so
-# get-modified-remote-data compares what it can list cheaply (id-only lists, the breach comment feed) with what
-# get-remote-data last delivered, which the instance remembers; docs/mirroring.md gives the reasoning and costs.
 
 
 def is_xsoar_comment(message: str) -> bool:
