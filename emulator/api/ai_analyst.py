@@ -116,9 +116,7 @@ def _set_incident_flag(request: Request, flag: str, value: bool) -> dict[str, st
     missing = [u for u in uuids if u not in request.dataset.incidents]
     if missing:
         raise NotFound(f'Incident event {missing[0]} not found')
-    for u in uuids:
-        request.dataset.incidents[u][flag] = value
-        request.dataset.mark_changed('event', u, request.now_ms)
+    request.dataset.set_incident_flag(uuids, flag, value, request.now_ms)
     return {'aianalyst': 'SUCCESS'}
 
 

@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 from emulator import respond, views
-from emulator.catalog import ANTIGENA_ACTIONS
 from emulator.dataset import DAY_MS
 from emulator.params import InputError, NotFound, Request, bool_param, device_or_404, int_param, str_param, time_window
 
@@ -72,21 +71,10 @@ def post_antigena(request: Request) -> dict[str, str]:
     clear = bool_param(request, 'clear')
     duration = int_param(request, 'duration', minimum=1)
     reason = _respond_reason(request)
-    username = request.token_pair.username
     try:
-        if activate and clear:
-            raise respond.Refused('Give only one of activate or clear')
-        if clear:
-            respond.clear(action, request.now_ms, username, reason)
-        elif activate and duration is not None:
-            respond.reactivate(action, request.now_ms, duration, username, reason)
-        elif activate:
-            respond.activate(action, request.now_ms, username, reason)
-        elif duration is not None:
-            respond.extend(action, request.now_ms, duration, username, reason,
-                           from_start=request.settings.extend_from == 'start')
-        else:
-            raise respond.Refused('One of activate, clear or duration is required')
+        request.dataset.change_action(action, request.now_ms, request.token_pair.username, reason,
+                                      activate=activate, clear=clear, duration=duration,
+                                      from_start=request.settings.extend_from == 'start')
     except respond.Refused as refused:
         raise InputError(str(refused)) from None
     return {'response': 'SUCCESS'} if request.settings.respond_post_reply == 'success' else {}
@@ -115,9 +103,8 @@ def post_antigena_manual(request: Request) -> dict[str, int]:
         raise InputError('did, action and duration are required')
     device_or_404(request, did)
     try:
-        action = respond.create_manual(request.dataset.antigena, did, kind, duration,
-                                       _respond_reason(request), request.token_pair.username,
-                                       _connections(request), request.now_ms, ANTIGENA_ACTIONS)
+        action = request.dataset.create_action(did, kind, duration, _respond_reason(request),
+                                               request.token_pair.username, _connections(request), request.now_ms)
     except respond.Refused as refused:
         raise InputError(str(refused)) from None
     # guide 2.14: the example reply is {"code": 10170}; its text says "the codeid" (ambiguity 14)

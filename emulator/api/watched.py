@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from emulator import views
-from emulator.dataset import WatchedEntry
 from emulator.params import InputError, Request, bool_param, int_param, str_param
 
 
@@ -34,14 +33,7 @@ def _remove_watched(request: Request, names: list[str], source: str | None) -> d
     dataset = request.dataset
     if not source and len({s for entry in dataset.watched.values() for s in entry.sources}) > 1:
         raise InputError('source must be given with removeentry when several sources exist')
-    for name in names:
-        entry = dataset.watched.get(name)
-        if entry is None:
-            continue
-        if source:
-            entry.sources = [s for s in entry.sources if s != source]
-        if not source or not entry.sources:
-            dataset.watched.pop(name)
+    dataset.unwatch(names, source)
     return {'added': 0, 'updated': 0, 'response': 'SUCCESS'}
 
 
@@ -54,7 +46,7 @@ def post_intelfeed(request: Request) -> dict[str, Any]:
     if source is not None and len(source) >= 64:
         raise InputError('source must be shorter than 64 characters')
     if bool_param(request, 'removeall'):
-        dataset.watched.clear()
+        dataset.clear_watched()
         return {'added': 0, 'updated': 0, 'response': 'SUCCESS'}
     remove = str_param(request, 'removeentry')
     if remove:
@@ -71,18 +63,12 @@ def post_intelfeed(request: Request) -> dict[str, Any]:
     strength = int_param(request, 'strength', default=100, minimum=0, maximum=100)
     added = updated = 0
     for name in dict.fromkeys(names):
-        if name in dataset.watched:
-            updated += 1
-        else:
+        if dataset.watch(name, description=description, expiry=expiry or None,
+                         strength=strength if strength is not None else 100, iagn=bool_param(request, 'iagn'),
+                         source=source or 'default', hostname=bool_param(request, 'hostname')):
             added += 1
-        previous = dataset.watched.get(name)
-        sources = previous.sources if previous else []
-        dataset.watched[name] = WatchedEntry(
-            name=name,
-            description=description if description is not None else (previous.description if previous else ''),
-            expiry=expiry or None, strength=strength if strength is not None else 100,
-            iagn=bool_param(request, 'iagn'), sources=sources + [s for s in [source or 'default'] if s not in sources],
-            hostname=bool_param(request, 'hostname'))
+        else:
+            updated += 1
     return {'added': added, 'updated': updated, 'response': 'SUCCESS'}
 
 

@@ -119,6 +119,12 @@ class AIAnalystState:
             self._event_lead_ms = max(self._event_lead_ms, event['createdAt'] - period['start'])
             self._event_trail_ms = max(self._event_trail_ms, period['end'] - event['createdAt'])
 
+    def set_incident_flag(self, event_ids: list[str], flag: str, value: bool, when: int) -> None:
+        """Acknowledge, unacknowledge, pin or unpin incident events (`flag` 'acknowledged' or 'pinned')."""
+        for event_id in event_ids:
+            self.incidents[event_id][flag] = value
+            self.mark_changed('event', event_id, when)
+
     def add_incident_comment(self, event_id: str, message: str, username: str, when: int) -> dict[str, Any]:
         """A comment on an AI Analyst event, in the reply's shape (guide 2.9); its id is kept apart, as the API
         shows none."""

@@ -1,8 +1,10 @@
 """The dataset's Autonomous Response actions."""
 from __future__ import annotations
 
+from typing import Any
 
 from emulator import catalog, respond
+from emulator.respond import AntigenaAction
 from emulator.state.base import DAY_MS
 
 
@@ -25,3 +27,25 @@ class RespondState:
             endpoints=sorted(self.endpoints), endpoint_ip=lambda name: self.endpoints[name]['ip'],
             model_for=model_for, usernames=tuple(catalog.COMMENT_AUTHORS), catalog_actions=catalog.ANTIGENA_ACTIONS),
             self._rng('antigena'))
+
+    def change_action(self, action: AntigenaAction, now_ms: int, username: str, reason: str, *, activate: bool,
+                      clear: bool, duration: int | None, from_start: bool) -> None:
+        """One change asked of POST /antigena (guide 2.13), by respond.py's rules; respond.Refused says why not."""
+        if activate and clear:
+            raise respond.Refused('Give only one of activate or clear')
+        if clear:
+            respond.clear(action, now_ms, username, reason)
+        elif activate and duration is not None:
+            respond.reactivate(action, now_ms, duration, username, reason)
+        elif activate:
+            respond.activate(action, now_ms, username, reason)
+        elif duration is not None:
+            respond.extend(action, now_ms, duration, username, reason, from_start=from_start)
+        else:
+            raise respond.Refused('One of activate, clear or duration is required')
+
+    def create_action(self, did: int, kind: str, duration: int, reason: str, username: str,
+                      connections: list[dict[str, Any]], now_ms: int) -> AntigenaAction:
+        """A manual action (POST /antigena/manual, guide 2.14), by respond.py's rules."""
+        return respond.create_manual(self.antigena, did, kind, duration, reason, username, connections, now_ms,
+                                     catalog.ANTIGENA_ACTIONS)

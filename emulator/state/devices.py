@@ -259,6 +259,33 @@ class DeviceState:
                 expiry = format_iso(self.anchor_ms + rng.randint(10, 90) * DAY_MS)
             self.watched[name] = WatchedEntry(name, description, expiry, strength, iagn, [source], hostname)
 
+    def watch(self, name: str, *, description: str | None, expiry: str | None, strength: int, iagn: bool,
+              source: str, hostname: bool) -> bool:
+        """Put `name` on the watched list in `source`, or update its entry (guide 2.26); True when it was new.
+        An entry keeps its description unless one is given, and every source it was already in."""
+        previous = self.watched.get(name)
+        sources = previous.sources if previous else []
+        self.watched[name] = WatchedEntry(
+            name=name,
+            description=description if description is not None else (previous.description if previous else ''),
+            expiry=expiry, strength=strength, iagn=iagn, sources=sources + [s for s in [source] if s not in sources],
+            hostname=hostname)
+        return previous is None
+
+    def unwatch(self, names: list[str], source: str | None) -> None:
+        """Take `names` off the watched list: out of `source` only when given (gone once in no source)."""
+        for name in names:
+            entry = self.watched.get(name)
+            if entry is None:
+                continue
+            if source:
+                entry.sources = [s for s in entry.sources if s != source]
+            if not source or not entry.sources:
+                self.watched.pop(name)
+
+    def clear_watched(self) -> None:
+        self.watched.clear()
+
     def subnet_of(self, ip: str) -> dict[str, Any] | None:
         for subnet in self.subnets.values():
             if ip.startswith(str(subnet['prefix'])):
