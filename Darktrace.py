@@ -1743,6 +1743,15 @@ def post_record_comment(kind: RecordKind, client: Client, args: dict[str, Any]) 
                           raw_response=reply)
 
 
+RecordCommand = Callable[[Client, dict[str, Any]], CommandResults]
+
+
+def record_commands(kind: RecordKind) -> tuple[RecordCommand, RecordCommand, RecordCommand, RecordCommand]:
+    """The acknowledge, unacknowledge, list-comments and post-comment commands of one kind of record."""
+    return (partial(set_acknowledged, kind, acknowledged=True), partial(set_acknowledged, kind, acknowledged=False),
+            partial(record_comments, kind), partial(post_record_comment, kind))
+
+
 # --- /details events, newest first (model breach connections, device events) ---------------------
 
 # /details takes its time parameters in pairs and never `count` with a pair, so a time range is read newest
@@ -1988,16 +1997,8 @@ BREACH_KIND = RecordKind(
     acknowledge_path='/modelbreaches/{id}/{action}', comment_path='/modelbreaches/{id}/comments')
 
 
-acknowledge_model_breach_command = partial(set_acknowledged, BREACH_KIND, acknowledged=True)
-
-
-unacknowledge_model_breach_command = partial(set_acknowledged, BREACH_KIND, acknowledged=False)
-
-
-get_model_breach_comments_command = partial(record_comments, BREACH_KIND)
-
-
-post_comment_to_model_breach_command = partial(post_record_comment, BREACH_KIND)
+(acknowledge_model_breach_command, unacknowledge_model_breach_command, get_model_breach_comments_command,
+ post_comment_to_model_breach_command) = record_commands(BREACH_KIND)
 
 
 def get_model_breach_connections_command(client: Client, args: dict[str, Any]) -> CommandResults:
@@ -2369,6 +2370,11 @@ def _credential_text(credential: Any) -> str:
     return f'{name} (last seen {credential["lastSeen"]})' if credential.get('lastSeen') else name
 
 
+def _device_and_tag(args: dict[str, Any]) -> tuple[int, str]:
+    """The device (`deviceId`) and the tag name (`tagName`) a tag is added to or removed from."""
+    return require_did(args, 'deviceId'), require_text(args, 'tagName', MAX_TAG_NAME_LENGTH)
+
+
 def get_tagged_devices_command(client: Client, args: dict[str, Any]) -> CommandResults:
     tag = require_text(args, 'tagName', MAX_TAG_NAME_LENGTH)
     reply = client.get_tagged_devices(tag)
@@ -2391,11 +2397,10 @@ def get_tagged_devices_command(client: Client, args: dict[str, Any]) -> CommandR
     rows = [{'Device ID': o['deviceId'], 'Hostname': o['hostname'], 'Label': o['label'],
              'Credentials': joined([_credential_text(c) for c in as_list(o['credentials'])]),
              'Other tags': ', '.join(map(str, o['otherTags']))} for o in outputs]
+    readable = markdown_table(f'Devices tagged "{tag}"', rows,
+                              ['Device ID', 'Hostname', 'Label', 'Credentials', 'Other tags'], 'Darktrace.Device')
     return CommandResults(outputs_prefix='Darktrace.Device', outputs_key_field='deviceId', outputs=outputs,
-                          readable_output=markdown_table(f'Devices tagged "{tag}"', rows,
-                                                         ['Device ID', 'Hostname', 'Label', 'Credentials',
-                                                          'Other tags'], 'Darktrace.Device'),
-                          raw_response=reply)
+                          readable_output=readable, raw_response=reply)
 
 
 def get_tags_for_device_command(client: Client, args: dict[str, Any]) -> CommandResults:
@@ -2413,8 +2418,7 @@ def get_tags_for_device_command(client: Client, args: dict[str, Any]) -> Command
 
 
 def post_tag_to_device_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    did = require_did(args, 'deviceId')
-    tag = require_text(args, 'tagName', MAX_TAG_NAME_LENGTH)
+    did, tag = _device_and_tag(args)
     duration_s = parse_int(args, 'duration', minimum=1)
     reply = client.add_tag_to_device(did, tag, duration_s)
     # Appliances answer either {"tid": N} or {"response": "SUCCESS"}; both mean the tag was applied.
@@ -2440,16 +2444,14 @@ def list_tags_command(client: Client, args: dict[str, Any]) -> CommandResults:
                         'expiry': ms_to_iso(tag.get('expiry')) or None})
     rows = [{'Tag ID': o['tid'], 'Name': o['name'], 'Description': o['description'], 'Restricted': o['restricted'],
              'Used by models': o['isReferenced']} for o in outputs]
+    readable = markdown_table(f'Tags ({len(outputs)} of {len(tags)})', rows,
+                              ['Tag ID', 'Name', 'Description', 'Restricted', 'Used by models'], 'Darktrace.Tag')
     return CommandResults(outputs_prefix='Darktrace.Tag', outputs_key_field='tid', outputs=outputs,
-                          readable_output=markdown_table(f'Tags ({len(outputs)} of {len(tags)})', rows,
-                                                         ['Tag ID', 'Name', 'Description', 'Restricted',
-                                                          'Used by models'], 'Darktrace.Tag'),
-                          raw_response=tags)
+                          readable_output=readable, raw_response=tags)
 
 
 def remove_tag_from_device_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    did = require_did(args, 'deviceId')
-    tag = require_text(args, 'tagName', MAX_TAG_NAME_LENGTH)
+    did, tag = _device_and_tag(args)
     reply = client.remove_tag_from_device(did, tag)
     # An empty reply is how some versions answer a DELETE; any other reply must confirm it.
     if reply not in ({}, [], None) and not _confirms(reply):
@@ -2714,16 +2716,8 @@ AI_EVENT_KIND = RecordKind(
     acknowledge_path='/aianalyst/{action}', comment_path='/aianalyst/incident/comments')
 
 
-acknowledge_ai_analyst_incident_event_command = partial(set_acknowledged, AI_EVENT_KIND, acknowledged=True)
-
-
-unacknowledge_ai_analyst_incident_event_command = partial(set_acknowledged, AI_EVENT_KIND, acknowledged=False)
-
-
-get_ai_analyst_comments_command = partial(record_comments, AI_EVENT_KIND)
-
-
-post_comment_to_ai_analyst_incident_event_command = partial(post_record_comment, AI_EVENT_KIND)
+(acknowledge_ai_analyst_incident_event_command, unacknowledge_ai_analyst_incident_event_command,
+ get_ai_analyst_comments_command, post_comment_to_ai_analyst_incident_event_command) = record_commands(AI_EVENT_KIND)
 
 
 def _group_event_ids(group: dict[str, Any]) -> list[str]:
