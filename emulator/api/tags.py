@@ -30,18 +30,7 @@ def get_tag_entities(request: Request) -> Any:
     entities = [views.tag_link(link) for link in links]
     if not bool_param(request, 'fulldevicedetails'):
         return entities
-    devices = []
-    for link in links:
-        device = dataset.devices.get(link.did)
-        if device is None:
-            continue
-        summary: dict[str, Any] = {key: device[key] for key in ('did', 'ip', 'hostname', 'devicelabel', 'typename',
-                                                                'typelabel', 'macaddress', 'vendor') if key in device}
-        # As current versions list them: each credential with when it was last seen on the device (ms).
-        summary['credentials'] = [{'credential': name, 'lastSeen': device.get('lastSeen')}
-                                  for name in device.get('credentials', [])]
-        summary['tags'] = [views.tag_object(t) for t in dataset.device_tags(link.did, request.now_ms)]
-        devices.append(summary)
+    devices = [views.tagged_device(dataset, link.did, request.now_ms) for link in links if link.did in dataset.devices]
     return {'entities': entities, 'devices': devices}
 
 
