@@ -93,6 +93,7 @@ BREACH = {  # 2.31, deviceattop=true, minimal=false
     'device': BREACH_DEVICE,
 }
 BREACH_COMMENT = {'message': STR, 'username': STR, 'time': MS, 'pid': NUM}  # 2.32: a bare array
+FEED_COMMENT = {'time': MS, 'pbid': NUM, 'username': STR, 'message': STR, 'pid': NUM, 'name': STR}  # 2.27
 CHANGE_ACCEPTED = ({'response': STR}, {'aianalyst': STR}, {})  # replies the guide does not document
 DETAILS_CONNECTION = {'time': STR, 'timems': MS, 'action': STR, 'eventType': STR, 'uid': STR, 'sdid': NUM,
                       'direction': STR, 'protocol': STR}  # 2.18
@@ -207,6 +208,8 @@ CONTRACTS = [
              ({'response': STR}, [ANY]), '2.32'),
     Contract('get_model_breach_comments', lambda c, e: c.get_model_breach_comments(_pbid(e)), [BREACH_COMMENT],
              '2.32'),
+    Contract('get_breach_comment_feed', lambda c, e: c.get_breach_comment_feed(e.now_ms() - WINDOW, e.now_ms(), 100),
+             [FEED_COMMENT], '2.27'),
     Contract('get_details', lambda c, e: c.get_details({'did': _did(e), 'count': 20}), [DETAILS_CONNECTION], '2.18'),
     Contract('get_model', lambda c, e: c.get_model(e.dataset.models[e.dataset.breaches[_pbid(e)].pid].uuid),
              (MODEL, [MODEL]), '2.30'),

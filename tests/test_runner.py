@@ -557,7 +557,7 @@ def test_get_mapping_fields_prints_a_table_per_record_type() -> None:
     """
     code, stdout, _ = run_cli('!get-mapping-fields')
     assert code == 0
-    assert 'Darktrace Model Breach: ' in stdout and 'Darktrace AI Analyst Incident: ' in stdout
+    assert 'Darktrace NDR Model Breach: ' in stdout and 'Darktrace NDR AI Analyst Incident: ' in stdout
     assert any(line.startswith('pbid') and 'Model breach ID.' in line for line in stdout.splitlines())
     assert '{' not in stdout
 
