@@ -2,12 +2,27 @@
 
 Turns Darktrace model breaches into XSOAR incidents (each breach exactly once), mirrors those
 incidents with their breaches, and gives analysts and playbooks commands to enrich and act on them.
-Reads top to bottom: constants, the HTTP `Client`, small pure helpers, argument parsing, the command
-functions, fetch, mirroring, `main()`.
+One file, as XSOAR ships it, in sections that read top to bottom as the architecture; each section's constants
+stand at its top:
+
+- CONSTANTS: the few used across sections (time formats).
+- TRANSPORT: HTTP under the `Client`: the command's deadline on every socket (`DeadlineSocket`), retries within a
+  budget (`BudgetedRetry`), reading a reply body in bounded pieces (`read_body`).
+- ERRORS: `DarktraceApiError` and the rule tables that turn a reply or a transport failure into one message saying
+  what to fix (`REPLY_RULES`, `TRANSPORT_RULES`).
+- CLIENT: DTAPI signing, then the `Client`: `request()`, then one method per endpoint, by domain.
+- ARGUMENT PARSING: every argument parser, RESPOND's included; bad input fails here, before any request.
+- OUTPUT HELPERS: times, reply values, War Room tables.
+- COMMANDS: one part per domain (model breaches, models, devices, endpoints and Advanced Search, tags, watched
+  list, AI Analyst, RESPOND); `RecordKind` (acknowledge and comment on a breach or an AI Analyst event) and
+  `/details` paging stand before the commands that use them. A command goes argument parsing -> client call ->
+  CommandResults.
+- FETCH INCIDENTS: one `FetchSource` per source in `FETCH_SOURCE_TABLE`, run by one loop (`fetch_incidents`).
+- MIRRORING: what mirroring remembers, get-modified-remote-data, get-remote-data, update-remote-system.
+- MAIN: the command tables (`COMMANDS`, `MIRRORING_COMMANDS`), the integration context, `build_client`, `main()`.
 """
 import demistomock as demisto  # noqa: F401
 from CommonServerPython import *  # noqa: F401,F403
-
 import base64
 import hashlib
 import hmac
@@ -25,7 +40,6 @@ from functools import partial
 from datetime import datetime, timezone
 from typing import Any, TypeVar, overload
 from urllib.parse import quote, urlsplit
-
 import idna
 import requests
 from urllib3 import PoolManager
@@ -33,13 +47,17 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import InvalidHeader, MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
+
 ''' CONSTANTS '''
+# Used across sections; every other constant stands at the top of the section that uses it.
 
 DTAPI_DATE_FORMAT = '%Y-%m-%d %H:%M:%S'
 ISO_FORMAT = '%Y-%m-%dT%H:%M:%S'
 
-# HTTP
-ALL_STATUS_CODES = tuple(range(100, 600))  # every status reaches our own reply handling
+
+''' TRANSPORT '''
+# Deadlines, retries and body reading under the Client: no command outlives XSOAR's 5 minutes, whatever the server.
+
 CONNECT_TIMEOUT_S = 10
 READ_TIMEOUT_S = 50
 DEFAULT_RETRY_BUDGET_S = 60
@@ -52,215 +70,11 @@ COMMAND_TIME_LIMIT_S = MAX_RETRY_BUDGET_S + CONNECT_TIMEOUT_S + READ_TIMEOUT_S
 READ_CHUNK_BYTES = 16 * 1024
 # Bytes read per reply, counted after decompression, so neither a huge body nor a gzip bomb exhausts memory.
 MAX_REPLY_BYTES = 32 * 1024 * 1024
-SECRET_HEADERS = frozenset({'dtapi-token', 'dtapi-signature'})  # never written to a log
-# What a query or form body is signed as: its decoded values ('tag=Active Threat', Darktrace's guide and its own
-# clients) or its percent-encoded bytes ('tag=Active%20Threat', as sent). Appliances differ; decoded comes first.
-SIGNING_FORMS = ('decoded', 'encoded')
-SIGNING_FORM_KEY = 'signingForm'  # integration context: the form this instance's appliance accepted last
-MAX_CONTEXT_WRITE_ATTEMPTS = 5  # a write that keeps meeting other runs' writes gives up after this many
-# A change that failed after it may have reached the appliance is not sent again, so it is never applied twice.
-NOT_RETRIED_ADVICE = ('It was not retried, because the appliance may already have applied it: check in the Threat '
-                      'Visualizer whether the change took effect before running the command again.')
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # urllib3 caps Retry-After itself only from 2.6.3 on (`retry_after_max`); the image's 2.3.0 raises
 # TypeError on that keyword, so BudgetedRetry applies the same cap where it is missing.
 RETRY_TAKES_RETRY_AFTER_MAX = 'retry_after_max' in inspect.signature(Retry.__init__).parameters
 IDEMPOTENT_METHODS = frozenset({'GET', 'DELETE'})
-# The documented shapes of replies; `Client.request` refuses any other (see expect_shape).
-LIST = 'a list'
-OBJECT = 'an object'
-LIST_OR_OBJECT = 'a list or an object'
-
-# Arguments
-DEFAULT_LIST_LIMIT = 50  # every list command takes `limit`
-MAX_LIST_LIMIT = 1000
-MAX_SIMILAR_DEVICES = 300  # the appliance's own limit for /similardevices and /devicesearch
-MAX_DESCRIPTION_LENGTH = 255
-MAX_TAG_NAME_LENGTH = 128
-MAX_COMMENT_LENGTH = 4096
-MAX_QUERY_LENGTH = 1024
-MAX_ADVANCED_SEARCH_QUERY_LENGTH = 4096
-MAX_WATCHED_SOURCE_LENGTH = 63  # the appliance takes source names shorter than 64 characters
-MAX_ENDPOINTS_PER_REMOVAL = 100  # one request each, so a playbook cannot start thousands by mistake
-MAX_WATCHED_SOURCES = 50  # sources read in turn to list the whole watched list
-MAX_ENDPOINTS_PER_WATCH = 1000  # one request for all; bounds its body (at most about 250 kB)
-DEFAULT_BREACH_WINDOW = '7 days'
-# /details takes its time parameters in pairs and never `count` with a pair, so a time range is read newest
-# slice first: the first slice is an hour, each next one (ending where the last began) four times longer.
-DETAILS_FIRST_SLICE_MS = 60 * 60 * 1000
-MAX_DETAILS_REQUESTS = 8  # an hour, then 4 h, 16 h, ... : 8 slices reach back about 2.5 years
-DEFAULT_DETAILS_LOOKBACK_MS = 24 * 60 * 60 * 1000  # a range given only its end starts a day earlier
-ADVANCED_SEARCH_OPERATIONS = ('mean', 'terms', 'trend', 'score')
-CONNECTION_DATA_TYPES = ('co', 'sizeout', 'sizein')
-DEVICE_EVENT_TYPES = ('connection', 'unusualconnection', 'newconnection', 'notice', 'devicehistory', 'modelbreach')
-DEVICE_ORDER_FIELDS = ('priority', 'hostname', 'ip', 'macaddress', 'vendor', 'os', 'firstSeen', 'lastSeen',
-                       'devicelabel', 'typelabel')
-SORT_ORDERS = ('asc', 'desc')
-HOSTNAME_PATTERN = re.compile(r'(?=.{1,253}\.?$)(?!-)[A-Za-z0-9_-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9_-]{1,63}(?<!-))*\.?')
-DATE_PATTERN = re.compile(r'\d{4}-\d{2}-\d{2}')
-TIME_PATTERN = re.compile(r'\d{2}:\d{2}:\d{2}')
-# Not starting with a dot, so a field name is never the path segment '.' or '..'.
-FIELD_NAME_PATTERN = re.compile(r'[A-Za-z0-9_@-][A-Za-z0-9_.@-]{0,99}')
-MODEL_UUID_PATTERN = re.compile(r'[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}')
-MODEL_UUID_EXAMPLE = 'a model UUID such as 80010119-6d7f-0000-0305-5e0000000256'
-AI_ANALYST_ID_PATTERN = re.compile(r'[A-Za-z0-9][A-Za-z0-9-]{0,127}')
-ISO_TIME_PATTERN = re.compile(r'\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?')
-RELATIVE_TIME_PATTERN = re.compile(r'now|(in\s+)?\d{1,5}\s+(second|minute|hour|day|week|month|year)s?(\s+ago)?',
-                                   re.IGNORECASE)
-EPOCH_TIME_PATTERN = re.compile(r'\d{10}|\d{13}')
-TIME_ARGUMENT_FORMS = ('an ISO 8601 time such as 2024-01-31T13:00:00Z, a relative time such as "3 days" '
-                       '(ago) or "in 2 hours", or epoch seconds or milliseconds')
-
-# Replies and the War Room
-# Keys whose values Darktrace sends as epoch milliseconds (or as 'YYYY-MM-DD HH:MM:SS' UTC text).
-TIME_KEYS = frozenset({
-    'time', 'timems', 'creationTime', 'firstSeen', 'lastSeen', 'firsttime', 'firstTime',
-    'createdAt', 'expiry', 'expires', 'start', 'end', 'timestamp', 'contactTime', 'lastTime',
-    'firstseen', 'lastseen',  # guide ambiguity 27: /antigena and /devicesearch examples write them in lower case
-})
-EPOCH_MS_FLOOR = 10 ** 11  # smaller numbers are not millisecond timestamps (durations, zero expiries)
-ADVANCED_SEARCH_SIZE = 10000
-DEVICE_SEARCH_PAGE_SIZE = 300  # the appliance's maximum `count` for /devicesearch
-MAX_TABLE_ROWS = 50  # the War Room stays readable; context always holds everything
-MAX_DEVICE_SUMMARIES = 10  # devices whose connection tables the War Room shows (a device and its similar ones)
-MAX_CELL_ITEMS = 20  # values listed in one table cell
-BREACH_HEADERS = ['Model', 'Category', 'Score', 'Device', 'Time', 'Link', 'Breach ID', 'Acknowledged']
-EVENT_HEADERS = ['Time', 'Event', 'Action', 'Source', 'Destination', 'Port', 'Protocol', 'Direction', 'Details']
-DEVICE_HEADERS = ['Device ID', 'Hostname', 'IP', 'MAC address', 'Type', 'Vendor', 'OS', 'Label', 'Last seen']
-AI_EVENT_HEADERS = ['Event ID', 'Title', 'Category', 'Score', 'Group score', 'Devices', 'Created', 'Acknowledged']
-
-# fetch-incidents
-DEFAULT_MAX_ALERTS = 50
-MAX_ALERTS_LIMIT = 1000
-DEFAULT_FIRST_FETCH = '3 days'
-MAX_REQUESTS_PER_RUN = 3
-INITIAL_WINDOW_MS = 60 * 60 * 1000
-MIN_WINDOW_MS = 1000
-MAX_WINDOW_MS = 7 * 24 * 60 * 60 * 1000
-# Every request of a run, including one whose reply went over the cap, reads at most this much, so a run
-# reads at most FETCH_MAX_RUN_BYTES. A reply over the cap narrows the window by NARROWING_FACTOR.
-FETCH_MAX_RUN_BYTES = 2 * 1024 * 1024
-FETCH_MAX_REPLY_BYTES = FETCH_MAX_RUN_BYTES // MAX_REQUESTS_PER_RUN
-NARROWING_FACTOR = 8
-# pbids of breaches delivered without a usable time, remembered so a re-read window does not deliver them again.
-MAX_UNPLACED_PBIDS = 1000
-# The appliance accepts requests dated up to 30 minutes from its clock; a stored fetch start further ahead of
-# this machine's clock means the clock moved back or the state is damaged.
-CLOCK_SKEW_MS = 30 * 60 * 1000
-RESET_ADVICE = ('To start again, open the instance in Settings > Integrations and click "Reset the \'last run\' '
-                'timestamp" (set "First fetch time" to the time of the last incident fetched first, so breaches are '
-                'neither skipped nor fetched twice).')
-# The appliance rejects requests dated more than 30 minutes from its clock, so once our clock
-# has passed a moment by this much, every breach created up to that moment is on the appliance.
-SETTLE_MS = 35 * 60 * 1000
-FETCH_SOURCE_BREACHES = 'Model Breaches'
-FETCH_SOURCE_AI_ANALYST = 'AI Analyst Incidents'
-FETCH_SOURCES = (FETCH_SOURCE_BREACHES, FETCH_SOURCE_AI_ANALYST)
-AI_ANALYST_CURSOR_KEY = 'ai_analyst'  # the AI Analyst cursor's part of lastRun; the breach cursor is the rest
-AI_CURSOR_PREFIX = f'{AI_ANALYST_CURSOR_KEY}.'  # how messages name its fields: ai_analyst.start_ms
-AI_RECORDS = 'AI Analyst incident'  # what messages say a damaged AI Analyst cursor does not skip
-# Which time starttime/endtime filter on for AI Analyst events (createdAt, or the activity periods) is not
-# documented. The sweep lists the ids from this far before its previous run up to the cursor and de-duplicates by
-# event id, so an event is found either way, as long as it reaches the API at most this long after its createdAt,
-# and its activity ended at most this long before it (together).
-AI_ANALYST_LOOKBACK_MS = 12 * 60 * 60 * 1000
-# The look-back is not read with every request: its ids are listed once the cursor has moved this far, or each run
-# once it is this close to now (a sweep).
-AI_ANALYST_SWEEP_STEP_MS = 60 * 60 * 1000
-MAX_AI_ANALYST_SEEN_IDS = 2000  # lastRun stays small; past this, the horizon moves up to the newest ids
-# Records of a window of MIN_WINDOW_MS too dense for one reply are listed by id and read one by one, this many at
-# most per source and run (about 0.6 MB of model breaches).
-DENSE_BATCH_LIMIT = 200
-# lastRun key naming the source that went first, when sources take turns (max_alerts below their number).
-FETCH_TURN_KEY = 'fetch_turn'
-# The one key the integration adds to a record's rawJSON: the pack's classifier picks the incident type from it.
-RECORD_KIND_KEY = 'darktraceRecordKind'
-BREACH_RECORD_KIND = 'Model Breach'
-AI_ANALYST_RECORD_KIND = 'AI Analyst Incident'
-AI_ANALYST_HIGH_SCORE = 80  # AI Analyst scores are 0..100
-
-# Mirroring
-MIRROR_DIRECTIONS = {'None': None, 'Incoming': 'In', 'Outgoing': 'Out', 'Incoming And Outgoing': 'Both'}
-DEFAULT_COMMENT_TAG = 'darktrace comment'
-MIRRORED_TYPE_NAME = 'Darktrace NDR Model Breach'
-MIRRORED_AI_ANALYST_TYPE_NAME = 'Darktrace NDR AI Analyst Incident'
-MIRROR_CLOSE_REASON = 'Acknowledged in Darktrace'
-# Integration context: pbids whose incident was closed for their acknowledgement (newest last), so it is closed once.
-MIRROR_CLOSED_KEY = 'mirrorClosedIds'
-MAX_REMEMBERED_CLOSES = 10000  # about 400 kB of context at most; a record forgotten can at worst be closed once more
-# What mirroring remembers in the integration context (docs/mirroring.md): per kind of record, the mirrored records
-# with their time, the state last mirrored in and the comments already delivered; where the comment feed was read.
-MIRROR_STATE_KEY = 'mirror'
-MIRROR_BREACHES = 'breaches'
-MIRROR_EVENTS = 'events'
-MAX_MIRRORED_RECORDS = 10000  # per kind, the newest; an older record's changes arrive only with another change
-MAX_SEEN_COMMENTS = 100  # comment identities per record; older comments are known by the newest forgotten one's time
-MIRROR_DELETED = 'deleted'  # the state of a record gone from the appliance
-MIRROR_DELETED_REASON = 'Deleted on the Darktrace appliance'
-MIRROR_FEED_COUNT = 1000  # /mbcomments per cycle: a window of about an hour rarely holds as many breach comments
-MIRROR_MAX_LOOKBACK_MS = 365 * 24 * 60 * 60 * 1000
-MIRROR_LIST_MAX_BYTES = 16 * 1024 * 1024  # an id-only list of 10,000 records is well under 1 MB
-# The fields of an id-only AI Analyst event list: what the mapper shows of an event and can change.
-AI_EVENT_STATE_FIELDS = ('acknowledged', 'aiaScore', 'groupScore', 'currentGroup', 'title', 'category')
-# Comments XSOAR posts start with this, so get-remote-data recognises them and never mirrors them back in.
-XSOAR_COMMENT_PREFIX = '[Cortex XSOAR] '
-# Notes get-remote-data writes start with this, so update-remote-system never posts them back out.
-DARKTRACE_NOTE_HEADING = '**Darktrace comment**'
-# The fields of a mirrored breach that mappers can use (get-mapping-fields).
-MIRRORED_FIELDS = {
-    'pbid': 'Model breach ID.',
-    'acknowledged': 'Whether the model breach is acknowledged in Darktrace (true or false).',
-    'score': 'Breach score, from 0 to 1.',
-    'percentscore': 'Breach score, from 0 to 100.',
-    'modelName': 'Name of the model that was breached (model.then.name in the raw breach).',
-    'deviceHostname': 'Host name of the breaching device (device.hostname in the raw breach).',
-    'breachUrl': 'Link to the model breach in the Darktrace Threat Visualizer.',
-    'commentCount': 'Number of comments on the model breach.',
-}
-# The fields of a mirrored AI Analyst incident event.
-MIRRORED_AI_ANALYST_FIELDS = {
-    'id': 'AI Analyst incident event ID.',
-    'acknowledged': 'Whether the event is acknowledged in Darktrace (true or false).',
-    'title': 'Title AI Analyst gave the event.',
-    'category': 'Category of the event (critical, suspicious, compliance or informational).',
-    'aiaScore': 'AI Analyst score of the event, from 0 to 100.',
-    'groupScore': 'Score of the AI Analyst incident the event belongs to, from 0 to 100.',
-    'currentGroup': 'ID of the AI Analyst incident the event belongs to.',
-    'deviceHostname': 'Host name of the first device involved (breachDevices[0].hostname in the raw event).',
-    'incidentEventUrl': 'Link to the event in the Darktrace Threat Visualizer.',
-    'commentCount': 'Number of comments on the event.',
-}
-
-# RESPOND (Autonomous Response, formerly Antigena)
-RESPOND_ACTIONS = ('quarantine', 'quarantineOutgoing', 'quarantineIncoming', 'connection', 'pol', 'gpol')
-# Durations are bounded by this integration, not by Darktrace: at least a minute, so an action outlives the
-# read-back that reports it; at most 7 days, so one mistaken command or playbook run cannot cut a device off for
-# longer than a week without someone deciding to extend it.
-MIN_RESPOND_DURATION_S = 60
-MAX_RESPOND_DURATION_S = 7 * 24 * 60 * 60
-DURATION_PATTERN = re.compile(r'([0-9]{1,9})\s*(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w)?',
-                              re.IGNORECASE)
-DURATION_UNITS_S = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}  # by the unit's first letter
-DURATION_FORMS = 'a duration such as "30 minutes", "2 hours" or "1 day", or a number of seconds such as 3600'
-MAX_RESPOND_CONNECTIONS = 100
-# darktrace-list-ai-analyst-incident-events `pinned`: pinned events only when in the range, also from outside it, or
-# only pinned events (from any time)
-AI_ANALYST_PINNED_CHOICES = ('in_range', 'all', 'only')
-RESPOND_HEADERS = ['Code ID', 'Device', 'Action', 'State', 'Triggered by', 'Started', 'Expires', 'Model breach']
-
-
-''' CLIENT '''
-
-
-class DarktraceApiError(DemistoException):
-    """A failed Darktrace call, with a `kind` that names the failure and a message that says what to fix."""
-
-    def __init__(self, kind: str, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.status = status
-
-
 # How the failures to connect that retrying cannot help read (urllib3 and the resolver word them; lowercase).
 NAME_FAILURE_MARKERS = ('name or service not known', 'nodename nor servname', 'getaddrinfo', 'name resolution',
                         'failed to resolve', 'temporary failure in name', 'no address associated')
@@ -422,368 +236,6 @@ def bound_by_deadline(manager: PoolManager, deadline: Callable[[], float]) -> Po
     return manager
 
 
-class Client(BaseClient):
-    """Signs and sends Darktrace API requests; knows HTTP and the DTAPI scheme, nothing of XSOAR.
-
-    Every query and body is built once, as ordered (key, text) pairs; the bytes sent are their
-    percent-encoding, and the signature covers them decoded or encoded (`signing_form`).
-    """
-
-    def __init__(self, base_url: str, public_token: str, private_token: str, verify: bool = True,
-                 proxy: bool = False, retry_budget_s: float = DEFAULT_RETRY_BUDGET_S,
-                 on_retry: Callable[[str], None] | None = None,
-                 on_request: Callable[[str], None] | None = None, signing_form: str = SIGNING_FORMS[0],
-                 on_signing_form: Callable[[str], None] | None = None) -> None:
-        # Only scheme://host[:port] is kept: a trailing slash or a path would change the signed target.
-        parts = urlsplit(base_url.strip())
-        super().__init__(base_url=f'{parts.scheme}://{parts.netloc}', verify=verify, proxy=proxy)
-        self._public_token = public_token
-        self._private_token = private_token
-        # A Client serves one command, so its clock starts with the command.
-        self._started = time.monotonic()
-        self._retry_deadline = self._started + min(retry_budget_s, COMMAND_TIME_LIMIT_S)
-        self._retry_budget_s = retry_budget_s
-        self._on_retry = on_retry
-        self._on_request = on_request
-        # The form this appliance accepted last; `on_signing_form` hears when a request needed the other one.
-        self.signing_form = signing_form if signing_form in SIGNING_FORMS else SIGNING_FORMS[0]
-        self._on_signing_form = on_signing_form
-        self._signatures: set[str] = set()  # every signature sent, so none is echoed back in a message
-        # Retries go on the adapter BaseClient mounted for the URL's scheme. With "Trust any certificate"
-        # that is the platform's SSLAdapter, whose cipher fallback older appliances need; mounting another
-        # adapter over it would lose that.
-        self._adapter = self._session.adapters[f'{parts.scheme.lower()}://']
-        # The status line and headers obey the command's deadline like the body (read_body), through this adapter
-        # and any proxy manager it makes.
-        bound_by_deadline(self._adapter.poolmanager, self.deadline)
-        make_proxy_manager = self._adapter.proxy_manager_for
-        self._adapter.proxy_manager_for = lambda proxy, **kwargs: bound_by_deadline(  # type: ignore[method-assign]
-            make_proxy_manager(proxy, **kwargs), self.deadline)
-
-    # --- signing and transport -------------------------------------------------------------
-
-    def deadline(self) -> float:
-        """The time.monotonic() at which this command stops waiting for Darktrace."""
-        return self._started + COMMAND_TIME_LIMIT_S
-
-    def signed_headers(self, signed_target: str, now: datetime | None = None) -> dict[str, str]:
-        """The three DTAPI headers for a request whose signed target is `signed_target`."""
-        date = (now or utc_moment(now_ms())).strftime(DTAPI_DATE_FORMAT)
-        signature = dtapi_signature(self._private_token, self._public_token, signed_target, date)
-        return {'DTAPI-Token': self._public_token, 'DTAPI-Date': date, 'DTAPI-Signature': signature}
-
-    def _retry_policy(self, method: str) -> BudgetedRetry:
-        """GETs retry every transient failure; a POST only a failure to connect, which never reached the appliance."""
-        retryable = method in IDEMPOTENT_METHODS
-        retry_after_max = int(self._retry_budget_s) + 1
-        retry = BudgetedRetry(
-            total=10, connect=10, read=10 if retryable else 0, other=0, redirect=0,
-            status=10 if retryable else 0, status_forcelist=RETRY_STATUSES if retryable else (),
-            allowed_methods=IDEMPOTENT_METHODS, backoff_factor=0.5, backoff_max=10, backoff_jitter=0.5,
-            raise_on_status=False, raise_on_redirect=False, respect_retry_after_header=True,
-            **({'retry_after_max': retry_after_max} if RETRY_TAKES_RETRY_AFTER_MAX else {}),
-        )
-        retry.deadline = self._retry_deadline
-        retry.on_retry = self._on_retry
-        if not RETRY_TAKES_RETRY_AFTER_MAX:
-            retry.retry_after_cap_s = retry_after_max
-        return retry
-
-    def request(self, method: str, path: str, params: dict[str, Any] | None = None,
-                form: dict[str, Any] | None = None, json_body: Any = None, *, shape: str = LIST_OR_OBJECT,
-                max_bytes: int | None = None, signing_form: str | None = None) -> Any:
-        """Send one signed request and return its parsed JSON reply, or raise `DarktraceApiError`.
-
-        `path` is sent and signed as given (already encoded); `params`, `form` and `json_body`
-        are encoded here, once. The reply must have the documented `shape` and at most `max_bytes`
-        (MAX_REPLY_BYTES when not given). Signed in `signing_form` (by default the form that worked
-        last); when the appliance rejects that signature and the other form signs something else, the
-        request is sent once more in the other form. That is safe for a change too: a request refused
-        at authentication was not applied.
-        """
-        signing_form = signing_form or self.signing_form
-        query = encode_query(params or {})
-        target = f'{path}?{query}' if query else path
-        headers: dict[str, str] = {}
-        body: bytes | None = None
-        json_text: str | None = None
-        encoded_body = encode_body(form, json_body)
-        if encoded_body is not None:
-            body_text, headers['Content-Type'] = encoded_body
-            body = body_text.encode()
-            json_text = body_text if json_body is not None else None
-        signed_targets = request_targets(path, params, form, json_text)
-        headers.update(self.signed_headers(signed_targets[signing_form]))
-        self._signatures.add(headers['DTAPI-Signature'])
-        started = time.monotonic()
-        deadline = self.deadline()
-        remaining_s = deadline - started
-        if remaining_s <= 0:
-            raise DarktraceApiError('timeout', (
-                f'Stopped before {method} {path}: this command has waited {COMMAND_TIME_LIMIT_S} s for Darktrace, '
-                'close to the 5 minutes XSOAR allows a command. Narrow the request (time range, limit) or try again '
-                'later.'))
-        self._adapter.max_retries = self._retry_policy(method)
-        try:
-            response = self._http_request(
-                method, full_url=self._base_url + target, data=body, headers=headers, resp_type='response',
-                ok_codes=ALL_STATUS_CODES, allow_redirects=False, stream=True,
-                timeout=(min(CONNECT_TIMEOUT_S, remaining_s), min(READ_TIMEOUT_S, remaining_s)))
-        except (DemistoException, requests.exceptions.RequestException) as error:
-            failure = type(getattr(error, 'exception', None) or error).__name__
-            self._log_request(method, target, headers, f'no reply ({failure})', started)
-            if time.monotonic() >= deadline:  # no retry starts past it (BudgetedRetry's budget ends before)
-                raise DarktraceApiError('timeout', (
-                    f'Stopped waiting for Darktrace\'s reply to {method} {path}: it had not answered when this command '
-                    f'reached its limit of {COMMAND_TIME_LIMIT_S} s, close to the 5 minutes XSOAR allows. '
-                    f'{unfinished_advice(method)}')) from None
-            raise self.redacted(transport_error(error, self._base_url, method)) from None
-        operation = f'{method} {path}'
-        try:
-            reply_bytes = read_body(response, operation, max_bytes or MAX_REPLY_BYTES, deadline)
-        except DarktraceApiError as error:
-            self._log_request(method, target, headers, f'HTTP {response.status_code}, {error.kind}', started)
-            raise self.redacted(error) from None
-        except (Urllib3Error, requests.exceptions.RequestException, OSError) as error:  # cut part-way through
-            self._log_request(method, target, headers, f'HTTP {response.status_code}, cut ({type(error).__name__})',
-                              started)
-            raise self.redacted(transport_error(error, self._base_url, method)) from None
-        finally:
-            response.close()
-        self._log_request(method, target, headers, f'HTTP {response.status_code}, {len(reply_bytes)} bytes', started)
-        try:
-            reply = expect_shape(parse_reply(response, method, path, reply_bytes), shape, operation)
-        except DarktraceApiError as error:
-            other_form = next(form_ for form_ in SIGNING_FORMS if form_ != signing_form)
-            if error.kind != 'signature' or signing_form != self.signing_form \
-                    or signed_targets[other_form] == signed_targets[signing_form]:
-                raise self.redacted(error) from None
-            if self._on_request:
-                self._on_request(f'Darktrace: {method} {path} signature refused in the {signing_form} form; '
-                                 f'sending it once more signed in the {other_form} form')
-            return self.request(method, path, params, form, json_body, shape=shape, max_bytes=max_bytes,
-                                signing_form=other_form)
-        if signing_form != self.signing_form:
-            self.signing_form = signing_form
-            if self._on_signing_form:
-                self._on_signing_form(signing_form)
-        return reply
-
-    def redacted(self, error: DarktraceApiError) -> DarktraceApiError:
-        """`error` with the tokens and every signature this client sent removed from its message."""
-        return DarktraceApiError(error.kind, self.redact(str(error)), error.status)
-
-    def redact(self, text: str) -> str:
-        return redact(text, [self._public_token, self._private_token, *self._signatures])
-
-    def _log_request(self, method: str, target: str, headers: dict[str, str], outcome: str, started: float) -> None:
-        if self._on_request:
-            self._on_request(self.redact(f'Darktrace: {method} {target[:300]} {redact_headers(headers)} -> {outcome} '
-                                         f'in {time.monotonic() - started:.2f} s'))
-
-    # --- endpoints ---------------------------------------------------------------------------
-
-    @property
-    def server_url(self) -> str:
-        """scheme://host[:port] of the appliance, where Threat Visualizer links start."""
-        return self._base_url
-
-    def get_status(self, fast: bool = False) -> dict[str, Any]:
-        # guide 2.38: fast=true answers quicker, leaving out subnet data a health check does not need
-        return self.request('GET', '/status', {'fast': True} if fast else None, shape=OBJECT)
-
-    # model breaches
-    def get_model_breaches(self, params: dict[str, Any], max_bytes: int | None = None) -> Any:
-        return self.request('GET', '/modelbreaches', params, shape=LIST, max_bytes=max_bytes)
-
-    def get_model_breach(self, pbid: int) -> Any:
-        # ?pbid= as every public client reads one breach (some appliances have no /modelbreaches/{pbid} route).
-        # Acknowledged breaches are otherwise left out, and the flag and link only appear when asked for.
-        return self.request('GET', '/modelbreaches', {
-            'pbid': pbid, 'includeacknowledged': True, 'includebreachurl': True, 'deviceattop': True,
-            'minimal': False})  # guide ambiguities 1, 2: both defaults are contradictory, so both are sent
-
-    def acknowledge_model_breach(self, pbid: int) -> Any:
-        return self.request('POST', f'/modelbreaches/{pbid}/acknowledge', form={'acknowledge': True})
-
-    def unacknowledge_model_breach(self, pbid: int) -> Any:
-        return self.request('POST', f'/modelbreaches/{pbid}/unacknowledge', form={'unacknowledge': True})
-
-    def get_model_breach_comments(self, pbid: int) -> Any:
-        return self.request('GET', f'/modelbreaches/{pbid}/comments')
-
-    def add_model_breach_comment(self, pbid: int, message: str) -> Any:
-        return self.request('POST', f'/modelbreaches/{pbid}/comments', json_body={'message': message})
-
-    def get_breach_comment_feed(self, start_ms: int, end_ms: int, count: int) -> Any:
-        # guide 2.27: the comments made on any breach within a window, at most `count` (default 100)
-        return self.request('GET', '/mbcomments', {'starttime': start_ms, 'endtime': end_ms, 'count': count},
-                            shape=LIST)
-
-    def get_details(self, params: dict[str, Any]) -> Any:
-        return self.request('GET', '/details', params, shape=LIST)
-
-    # models
-    def get_model(self, uuid: str) -> Any:
-        return self.request('GET', '/models', {'uuid': uuid})
-
-    def get_model_component(self, cid: int) -> Any:
-        return self.request('GET', f'/components/{cid}')
-
-    # devices
-    def search_devices(self, query: str | None, order_by: str | None, order: str | None, count: int,
-                       offset: int) -> Any:
-        return self.request('GET', '/devicesearch', {
-            'query': query, 'orderBy': order_by, 'order': order, 'count': count, 'offset': offset})
-
-    def get_device(self, did: int) -> Any:
-        return self.request('GET', '/devices', {'did': did, 'includetags': True})
-
-    def get_similar_devices(self, did: int, count: int) -> Any:
-        return self.request('GET', '/similardevices', {'did': did, 'count': count})
-
-    def get_device_info(self, params: dict[str, Any]) -> Any:
-        return self.request('GET', '/deviceinfo', params)
-
-    # external endpoints and Advanced Search
-    def get_endpoint_details(self, endpoint_key: str, endpoint_value: str, additional_info: bool,
-                             devices: bool, score: bool) -> Any:
-        return self.request('GET', '/endpointdetails', {
-            endpoint_key: endpoint_value, 'additionalinfo': additional_info, 'devices': devices, 'score': score})
-
-    def advanced_search_analyze(self, metric: str, operation: str, encoded_query: str) -> Any:
-        return self.request('GET', f'/advancedsearch/api/analyze/{metric}/{operation}/{encoded_query}')
-
-    # tags
-    def get_tagged_devices(self, tag: str) -> Any:
-        return self.request('GET', '/tags/entities', {'tag': tag, 'fulldevicedetails': True})
-
-    def get_device_tags(self, did: int) -> Any:
-        return self.request('GET', '/tags/entities', {'did': did}, shape=LIST)
-
-    def add_tag_to_device(self, did: int, tag: str, duration_s: int | None) -> Any:
-        return self.request('POST', '/tags/entities', form={'did': did, 'tag': tag, 'duration': duration_s})
-
-    def get_tags(self) -> Any:
-        return self.request('GET', '/tags', shape=LIST)
-
-    def remove_tag_from_device(self, did: int, tag: str) -> Any:
-        return self.request('DELETE', '/tags/entities', {'did': did, 'tag': tag})
-
-    # watched list
-    def add_to_watched_list(self, body: dict[str, Any]) -> Any:
-        return self.request('POST', '/intelfeed', json_body=body)
-
-    def get_watched_endpoints(self, source: str | None = None) -> Any:
-        return self.request('GET', '/intelfeed', {'fulldetails': True, 'source': source}, shape=LIST)
-
-    def get_watched_sources(self) -> Any:
-        return self.request('GET', '/intelfeed', {'sources': True}, shape=LIST)
-
-    def remove_from_watched_list(self, entry: str, source: str | None = None) -> Any:
-        # guide 2.26: `source` must be given with removeentry when several sources exist
-        return self.request('POST', '/intelfeed', json_body={'removeentry': entry, **({'source': source} if source
-                                                                                      else {})})
-
-    # AI Analyst
-    def get_ai_analyst_incident_events(self, params: dict[str, Any], max_bytes: int | None = None) -> Any:
-        return self.request('GET', '/aianalyst/incidentevents', without_pinned_outside(params), max_bytes=max_bytes)
-
-    def acknowledge_ai_analyst_event(self, event_id: str) -> Any:
-        return self.request('POST', '/aianalyst/acknowledge', form={'uuid': event_id})
-
-    def unacknowledge_ai_analyst_event(self, event_id: str) -> Any:
-        return self.request('POST', '/aianalyst/unacknowledge', form={'uuid': event_id})
-
-    def get_ai_analyst_comments(self, event_id: str) -> Any:
-        return self.request('GET', '/aianalyst/incident/comments', {'incident_id': event_id})
-
-    def add_ai_analyst_comment(self, event_id: str, message: str) -> Any:
-        return self.request('POST', '/aianalyst/incident/comments',
-                            json_body={'incident_id': event_id, 'message': message})
-
-    def get_ai_analyst_groups(self, params: dict[str, Any]) -> Any:
-        return self.request('GET', '/aianalyst/groups', without_pinned_outside(params))
-
-    # RESPOND
-    def get_respond_actions(self, params: dict[str, Any]) -> Any:
-        return self.request('GET', '/antigena', params)
-
-    def change_respond_action(self, body: dict[str, Any]) -> Any:
-        return self.request('POST', '/antigena', json_body=body)
-
-    def create_respond_action(self, body: dict[str, Any]) -> Any:
-        return self.request('POST', '/antigena/manual', json_body=body)
-
-
-def without_pinned_outside(params: dict[str, Any]) -> dict[str, Any]:
-    """AI Analyst query parameters that keep a time range to itself: pinned events and incidents come back whatever
-    the window unless `includeallpinned=false` is sent (guide 2.5, 2.6), so it is, unless the caller chose."""
-    if (params.get('starttime') is None and params.get('endtime') is None) or params.get('includeallpinned') \
-            is not None:
-        return params
-    return {**params, 'includeallpinned': False}
-
-
-def dtapi_signature(private_token: str, public_token: str, signed_target: str, date: str) -> str:
-    """Lowercase hex HMAC-SHA1, keyed with the private token, of target, public token and date, one per line."""
-    message = f'{signed_target}\n{public_token}\n{date}'
-    return hmac.new(private_token.encode(), message.encode(), hashlib.sha1).hexdigest()
-
-
-def query_pairs(params: dict[str, Any] | None) -> list[tuple[str, str]]:
-    """The (key, text) pairs of a query or form body, in the given order: None values left out, booleans lowercase."""
-    return [(key, str(value).lower() if isinstance(value, bool) else str(value))
-            for key, value in (params or {}).items() if value is not None]
-
-
-def encode_query(params: dict[str, Any] | None) -> str:
-    """`k=v&…` percent-encoded, as sent: only RFC 3986 unreserved characters stay literal, so no HTTP
-    library re-encodes the string, and it decodes to exactly the values of `query_pairs`."""
-    return '&'.join(f'{quote(key, safe="")}={quote(text, safe="")}' for key, text in query_pairs(params))
-
-
-def decoded_query(params: dict[str, Any] | None) -> str:
-    """`k=v&…` with the values as they are (`tag=Active Threat`): what Darktrace's guide signs."""
-    return '&'.join(f'{key}={text}' for key, text in query_pairs(params))
-
-
-def request_targets(path: str, params: dict[str, Any] | None, form: dict[str, Any] | None,
-                    json_text: str | None) -> dict[str, str]:
-    """The signed request target in each signing form.
-
-    A body is signed in place of the query string (a URL query beside a JSON body is not signed). A JSON
-    body is signed exactly as sent, and a path (Advanced Search's base64) byte for byte, in either form.
-    """
-    if json_text is not None:
-        return dict.fromkeys(SIGNING_FORMS, f'{path}?{json_text}')
-    if form is not None:
-        return {'decoded': f'{path}?{decoded_query(form)}', 'encoded': f'{path}?{encode_query(form)}'}
-    decoded, encoded = decoded_query(params), encode_query(params)
-    return {'decoded': f'{path}?{decoded}' if decoded else path, 'encoded': f'{path}?{encoded}' if encoded else path}
-
-
-def encode_body(form: dict[str, Any] | None, json_body: Any) -> tuple[str, str] | None:
-    """The text of a request body and its content type: `json_body` when given, else `form`, else None."""
-    if json_body is not None:
-        return json.dumps(json_body, separators=(',', ':')), 'application/json'  # ASCII: non-ASCII is \u-escaped
-    if form is not None:
-        return encode_query(form), 'application/x-www-form-urlencoded'
-    return None
-
-
-def redact_headers(headers: dict[str, str]) -> dict[str, str]:
-    """Request headers fit for a log: the token and the signature (which proves the private token) blanked."""
-    return {name: '<redacted>' if name.lower() in SECRET_HEADERS else value for name, value in headers.items()}
-
-
-def redact(text: str, secrets: list[str]) -> str:
-    """`text` with every one of `secrets` (tokens, signatures) replaced by <redacted>."""
-    for secret in sorted((secret for secret in secrets if secret), key=len, reverse=True):
-        text = text.replace(secret, '<redacted>')
-    return text
-
-
 def unfinished_advice(method: str) -> str:
     """What to do about a reply that was not read to its end: a change probably reached the appliance."""
     if method in IDEMPOTENT_METHODS:
@@ -823,6 +275,44 @@ def read_body(response: requests.Response, operation: str, max_bytes: int, deadl
                 f'Darktrace answered {operation} with more than {max_bytes:,} bytes (after decompression), the most '
                 f'this integration reads in one reply; it stopped reading there. {advice}'))
         pieces.append(piece)
+
+
+''' ERRORS '''
+# Every failure becomes one DarktraceApiError whose message says what happened and what to do about it.
+
+# A change that failed after it may have reached the appliance is not sent again, so it is never applied twice.
+NOT_RETRIED_ADVICE = ('It was not retried, because the appliance may already have applied it: check in the Threat '
+                      'Visualizer whether the change took effect before running the command again.')
+# The documented shapes of replies; `Client.request` refuses any other (see expect_shape).
+LIST = 'a list'
+OBJECT = 'an object'
+LIST_OR_OBJECT = 'a list or an object'
+# Error classification: ordered tables of (applies, kind, message), REPLY_RULES and TRANSPORT_RULES. The first rule
+# that applies to what happened gives the error; its message is a str.format template over the facts (ReplyFacts,
+# TransportFacts) and MESSAGE_CONSTANTS.
+MESSAGE_CONSTANTS = {'not_retried': NOT_RETRIED_ADVICE, 'connect_timeout_s': CONNECT_TIMEOUT_S,
+                     'read_timeout_s': READ_TIMEOUT_S}
+PERMISSION_MESSAGE = ('Darktrace refused {operation} ({refusal}): the API token\'s user lacks the permission '
+                      'this command needs. Grant it in Darktrace (see the integration description), then retry.')
+HTML_TITLE_PATTERN = re.compile(r'<title[^>]*>([^<]{1,100})', re.IGNORECASE)
+# OpenSSL's words for a refused certificate, and for a TLS greeting answered in plain HTTP (the reply's first bytes
+# read as a TLS record: 'HTTP/1.1 400' is no TLS version, or too long a record).
+CERTIFICATE_MARKERS = ('certificate verify failed', 'certificate_verify_failed', 'certificate has expired',
+                       'self signed certificate', 'self-signed certificate', 'unable to get local issuer',
+                       "hostname mismatch", "doesn't match", 'certificate is not valid')
+PLAIN_HTTP_MARKERS = ('wrong version number', 'wrong_version_number', 'record layer failure', 'http_request',
+                      'http request', 'packet length too long', 'unknown protocol')
+CUT_SHORT = ('The reply from Darktrace at {base_url} was cut short (the connection closed part-way through it). ')
+CLOSED_EARLY = 'The connection to {base_url} was closed before Darktrace answered'
+
+
+class DarktraceApiError(DemistoException):
+    """A failed Darktrace call, with a `kind` that names the failure and a message that says what to fix."""
+
+    def __init__(self, kind: str, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.status = status
 
 
 def describe(value: Any) -> str:
@@ -868,15 +358,6 @@ def _error_field(reply: Any) -> str:
         if len(reply) == 1:
             return str(next(iter(reply.values())))
     return ''
-
-
-# Error classification: ordered tables of (applies, kind, message). The first rule that applies to what happened
-# gives the error; its message is a str.format template over the facts below and MESSAGE_CONSTANTS.
-MESSAGE_CONSTANTS = {'not_retried': NOT_RETRIED_ADVICE, 'connect_timeout_s': CONNECT_TIMEOUT_S,
-                     'read_timeout_s': READ_TIMEOUT_S}
-PERMISSION_MESSAGE = ('Darktrace refused {operation} ({refusal}): the API token\'s user lacks the permission '
-                      'this command needs. Grant it in Darktrace (see the integration description), then retry.')
-HTML_TITLE_PATTERN = re.compile(r'<title[^>]*>([^<]{1,100})', re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -1037,15 +518,6 @@ class TransportFacts:
         return isinstance(self.cause, types) or any(marker in self.detail for marker in markers)
 
 
-# OpenSSL's words for a refused certificate, and for a TLS greeting answered in plain HTTP (the reply's first bytes
-# read as a TLS record: 'HTTP/1.1 400' is no TLS version, or too long a record).
-CERTIFICATE_MARKERS = ('certificate verify failed', 'certificate_verify_failed', 'certificate has expired',
-                       'self signed certificate', 'self-signed certificate', 'unable to get local issuer',
-                       "hostname mismatch", "doesn't match", 'certificate is not valid')
-PLAIN_HTTP_MARKERS = ('wrong version number', 'wrong_version_number', 'record layer failure', 'http_request',
-                      'http request', 'packet length too long', 'unknown protocol')
-CUT_SHORT = ('The reply from Darktrace at {base_url} was cut short (the connection closed part-way through it). ')
-CLOSED_EARLY = 'The connection to {base_url} was closed before Darktrace answered'
 TRANSPORT_RULES: tuple[tuple[Callable[[TransportFacts], Any], str, str], ...] = (
     # A certificate message only when a certificate was refused: "Trust any certificate" cannot help otherwise.
     (lambda e: e.is_a((), *CERTIFICATE_MARKERS), 'tls',
@@ -1096,6 +568,7 @@ TRANSPORT_RULES: tuple[tuple[Callable[[TransportFacts], Any], str, str], ...] = 
      'Could not reach Darktrace at {base_url}: check the server URL and the network path ({cause_type}).'),
 )
 
+
 Facts = TypeVar('Facts', ReplyFacts, TransportFacts)
 
 
@@ -1128,355 +601,388 @@ def transport_error(error: Exception, base_url: str, method: str = 'GET') -> Dar
     return DarktraceApiError(kind, message)
 
 
-''' HELPERS '''
+''' CLIENT '''
+# DTAPI signing, then the Client: request(), then one method per endpoint, by domain.
+
+ALL_STATUS_CODES = tuple(range(100, 600))  # every status reaches our own reply handling
+SECRET_HEADERS = frozenset({'dtapi-token', 'dtapi-signature'})  # never written to a log
+# What a query or form body is signed as: its decoded values ('tag=Active Threat', Darktrace's guide and its own
+# clients) or its percent-encoded bytes ('tag=Active%20Threat', as sent). Appliances differ; decoded comes first.
+SIGNING_FORMS = ('decoded', 'encoded')
 
 
-def now_ms() -> int:
-    """The one clock of the integration: every "now" (signature dates, open-ended ranges, relative times, expiries,
-    fetch windows) is read here."""
-    return int(time.time() * 1000)
+def dtapi_signature(private_token: str, public_token: str, signed_target: str, date: str) -> str:
+    """Lowercase hex HMAC-SHA1, keyed with the private token, of target, public token and date, one per line."""
+    message = f'{signed_target}\n{public_token}\n{date}'
+    return hmac.new(private_token.encode(), message.encode(), hashlib.sha1).hexdigest()
 
 
-def utc_moment(epoch_ms: int) -> datetime:
-    return datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
+def query_pairs(params: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The (key, text) pairs of a query or form body, in the given order: None values left out, booleans lowercase."""
+    return [(key, str(value).lower() if isinstance(value, bool) else str(value))
+            for key, value in (params or {}).items() if value is not None]
 
 
-def parse_moment(text: str, name: str, now: int | None = None) -> datetime | None:
-    """A time as the platform's arg_to_datetime reads it, with relative times ("3 days") counted back from `now`
-    (default now_ms()) rather than from the date parser's own clock."""
-    # dateparser reads a naive base as being in its TIMEZONE setting, hence UTC without tzinfo.
-    base = utc_moment(now_ms() if now is None else now).replace(tzinfo=None)
-    return arg_to_datetime(text, arg_name=name, required=True, settings={'TIMEZONE': 'UTC', 'RELATIVE_BASE': base})
+def encode_query(params: dict[str, Any] | None) -> str:
+    """`k=v&…` percent-encoded, as sent: only RFC 3986 unreserved characters stay literal, so no HTTP
+    library re-encodes the string, and it decodes to exactly the values of `query_pairs`."""
+    return '&'.join(f'{quote(key, safe="")}={quote(text, safe="")}' for key, text in query_pairs(params))
 
 
-def utc_epoch_ms(moment: datetime) -> int:
-    """Epoch milliseconds of a moment; one without a time zone is UTC."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return int(moment.timestamp() * 1000)
+def decoded_query(params: dict[str, Any] | None) -> str:
+    """`k=v&…` with the values as they are (`tag=Active Threat`): what Darktrace's guide signs."""
+    return '&'.join(f'{key}={text}' for key, text in query_pairs(params))
 
 
-def iso_seconds(moment: datetime) -> str:
-    """A UTC moment as ISO 8601 to the second, e.g. 2024-01-31T13:05:00Z."""
-    return moment.strftime(ISO_FORMAT) + 'Z'
+def request_targets(path: str, params: dict[str, Any] | None, form: dict[str, Any] | None,
+                    json_text: str | None) -> dict[str, str]:
+    """The signed request target in each signing form.
+
+    A body is signed in place of the query string (a URL query beside a JSON body is not signed). A JSON
+    body is signed exactly as sent, and a path (Advanced Search's base64) byte for byte, in either form.
+    """
+    if json_text is not None:
+        return dict.fromkeys(SIGNING_FORMS, f'{path}?{json_text}')
+    if form is not None:
+        return {'decoded': f'{path}?{decoded_query(form)}', 'encoded': f'{path}?{encode_query(form)}'}
+    decoded, encoded = decoded_query(params), encode_query(params)
+    return {'decoded': f'{path}?{decoded}' if decoded else path, 'encoded': f'{path}?{encoded}' if encoded else path}
 
 
-def ms_to_iso(value: Any) -> Any:
-    """Epoch milliseconds (number or digit string) or 'YYYY-MM-DD HH:MM:SS' UTC text → ISO 8601 UTC; else unchanged."""
-    if isinstance(value, str):
-        if value.isdigit():
-            value = int(value)
-        elif re.fullmatch(r'\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}', value):
-            return value.replace(' ', 'T') + '.000Z'
-        else:
-            return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= EPOCH_MS_FLOOR:
-        moment = datetime.fromtimestamp(value / 1000, tz=timezone.utc)
-        return moment.strftime(ISO_FORMAT) + f'.{moment.microsecond // 1000:03d}Z'
-    return value
-
-
-def iso_times(data: Any) -> Any:
-    """A copy of `data` with every timestamp under a TIME_KEYS key turned into ISO 8601 UTC."""
-    if isinstance(data, dict):
-        return {key: ms_to_iso(value) if key in TIME_KEYS and not isinstance(value, (dict, list))
-                else iso_times(value) for key, value in data.items()}
-    if isinstance(data, list):
-        return [iso_times(item) for item in data]
-    return data
-
-
-def _epoch_ms(value: Any) -> float:
-    """Epoch ms of a reply time (ms, or 'YYYY-MM-DD HH:MM:SS' UTC text) for sorting; 0 when unknown."""
-    number = _number(value)
-    if number is not None:
-        return float(number)
-    return float(time_ms(value) or 0)
-
-
-def time_ms(value: Any) -> int | None:
-    """Epoch ms of a reply time in any documented form (ms as a number or digit string, 'YYYY-MM-DD HH:MM:SS' UTC
-    text); None when it is none of them or not after 1970."""
-    number = _number(value)
-    if number is None and isinstance(value, str):
-        try:
-            number = utc_epoch_ms(datetime.strptime(value.strip(), DTAPI_DATE_FORMAT))
-        except ValueError:
-            return None
-    return int(number) if number is not None and number > 0 else None
-
-
-def as_pbid(value: Any) -> int | None:
-    """A model breach id as an int (replies may carry it as text); None when it is not a positive whole number."""
-    number = _number(value)
-    if isinstance(number, float) and number.is_integer():
-        number = int(number)
-    return number if isinstance(number, int) and number > 0 else None
-
-
-def as_list(reply: Any) -> list[Any]:
-    """A reply that may be one object or a list, as a list (empty for nothing)."""
-    if reply is None or reply == {}:
-        return []
-    return reply if isinstance(reply, list) else [reply]
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    """A reply's nested object, or an empty one when the appliance sent something else."""
-    return value if isinstance(value, dict) else {}
-
-
-def _number(value: Any) -> int | float | None:
-    """A numeric reply value as a number (some replies carry numbers as text); None when it is not one."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return value
-    if isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return None
-        if math.isfinite(number):
-            return int(number) if number.is_integer() else number
+def encode_body(form: dict[str, Any] | None, json_body: Any) -> tuple[str, str] | None:
+    """The text of a request body and its content type: `json_body` when given, else `form`, else None."""
+    if json_body is not None:
+        return json.dumps(json_body, separators=(',', ':')), 'application/json'  # ASCII: non-ASCII is \u-escaped
+    if form is not None:
+        return encode_query(form), 'application/x-www-form-urlencoded'
     return None
 
 
-def _flag(value: Any) -> bool | None:
-    """A reply's true/false value, whether a boolean, text or an object (present = true)."""
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        return value.strip().lower() in ('true', '1', 'yes')
-    return bool(value)
+def redact_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Request headers fit for a log: the token and the signature (which proves the private token) blanked."""
+    return {name: '<redacted>' if name.lower() in SECRET_HEADERS else value for name, value in headers.items()}
 
 
-def _int_or_value(value: Any) -> Any:
-    """A digit string as an int (some replies carry ids as text); anything else unchanged."""
-    return int(value) if isinstance(value, str) and value.isdigit() else value
+def redact(text: str, secrets: list[str]) -> str:
+    """`text` with every one of `secrets` (tokens, signatures) replaced by <redacted>."""
+    for secret in sorted((secret for secret in secrets if secret), key=len, reverse=True):
+        text = text.replace(secret, '<redacted>')
+    return text
 
 
-def min_score_param(score: float | None) -> str | None:
-    """A 0..100 score as the appliance's `minscore`, whose scale is 0..1; None (or 0) leaves it out."""
-    return f'{score / 100:g}' if score else None
+def without_pinned_outside(params: dict[str, Any]) -> dict[str, Any]:
+    """AI Analyst query parameters that keep a time range to itself: pinned events and incidents come back whatever
+    the window unless `includeallpinned=false` is sent (guide 2.5, 2.6), so it is, unless the caller chose."""
+    if (params.get('starttime') is None and params.get('endtime') is None) or params.get('includeallpinned') \
+            is not None:
+        return params
+    return {**params, 'includeallpinned': False}
 
 
-def _one_record(reply: Any, key: str, value: Any, what: str) -> dict[str, Any]:
-    """The record whose `key` is `value`, from a reply that may be one object or a list.
+class Client(BaseClient):
+    """Signs and sends Darktrace API requests; knows HTTP and the DTAPI scheme, nothing of XSOAR.
 
-    Matching on the key guards against an appliance that ignores the filter and answers with everything.
+    Every query and body is built once, as ordered (key, text) pairs; the bytes sent are their
+    percent-encoding, and the signature covers them decoded or encoded (`signing_form`).
     """
-    records = [item for item in as_list(reply) if isinstance(item, dict)]
-    for record in records:
-        if str(record.get(key)).lower() == str(value).lower():
-            return record
-    if len(records) == 1 and key not in records[0]:
-        return records[0]
-    raise DarktraceApiError('not_found', f'Darktrace has no {what}: check the identifier.')
 
+    def __init__(self, base_url: str, public_token: str, private_token: str, verify: bool = True,
+                 proxy: bool = False, retry_budget_s: float = DEFAULT_RETRY_BUDGET_S,
+                 on_retry: Callable[[str], None] | None = None,
+                 on_request: Callable[[str], None] | None = None, signing_form: str = SIGNING_FORMS[0],
+                 on_signing_form: Callable[[str], None] | None = None) -> None:
+        # Only scheme://host[:port] is kept: a trailing slash or a path would change the signed target.
+        parts = urlsplit(base_url.strip())
+        super().__init__(base_url=f'{parts.scheme}://{parts.netloc}', verify=verify, proxy=proxy)
+        self._public_token = public_token
+        self._private_token = private_token
+        # A Client serves one command, so its clock starts with the command.
+        self._started = time.monotonic()
+        self._retry_deadline = self._started + min(retry_budget_s, COMMAND_TIME_LIMIT_S)
+        self._retry_budget_s = retry_budget_s
+        self._on_retry = on_retry
+        self._on_request = on_request
+        # The form this appliance accepted last; `on_signing_form` hears when a request needed the other one.
+        self.signing_form = signing_form if signing_form in SIGNING_FORMS else SIGNING_FORMS[0]
+        self._on_signing_form = on_signing_form
+        self._signatures: set[str] = set()  # every signature sent, so none is echoed back in a message
+        # Retries go on the adapter BaseClient mounted for the URL's scheme. With "Trust any certificate"
+        # that is the platform's SSLAdapter, whose cipher fallback older appliances need; mounting another
+        # adapter over it would lose that.
+        self._adapter = self._session.adapters[f'{parts.scheme.lower()}://']
+        # The status line and headers obey the command's deadline like the body (read_body), through this adapter
+        # and any proxy manager it makes.
+        bound_by_deadline(self._adapter.poolmanager, self.deadline)
+        make_proxy_manager = self._adapter.proxy_manager_for
+        self._adapter.proxy_manager_for = lambda proxy, **kwargs: bound_by_deadline(  # type: ignore[method-assign]
+            make_proxy_manager(proxy, **kwargs), self.deadline)
 
-def _confirms(reply: Any) -> bool:
-    """Whether a reply to a change confirms it: {"response": "SUCCESS"}, {"aianalyst": "SUCCESS"}, or a
-    Unified View list whose every entry says `replicate: true`."""
-    items = reply if isinstance(reply, list) else [reply]
-    return bool(items) and all(
-        isinstance(item, dict) and (item.get('replicate') is True or any(
-            str(item.get(field, '')).upper() == 'SUCCESS' for field in ('response', 'aianalyst')))
-        for item in items)
+    # --- signing and transport -------------------------------------------------------------
 
+    def deadline(self) -> float:
+        """The time.monotonic() at which this command stops waiting for Darktrace."""
+        return self._started + COMMAND_TIME_LIMIT_S
 
-def _unconfirmed(operation: str, reply: Any) -> DarktraceApiError:
-    return DarktraceApiError('unexpected_reply', (
-        f'Darktrace answered {operation} without confirming the change: {json.dumps(reply)[:200]}. '
-        'Check in the Threat Visualizer whether it took effect before retrying.'))
+    def signed_headers(self, signed_target: str, now: datetime | None = None) -> dict[str, str]:
+        """The three DTAPI headers for a request whose signed target is `signed_target`."""
+        date = (now or utc_moment(now_ms())).strftime(DTAPI_DATE_FORMAT)
+        signature = dtapi_signature(self._private_token, self._public_token, signed_target, date)
+        return {'DTAPI-Token': self._public_token, 'DTAPI-Date': date, 'DTAPI-Signature': signature}
 
+    def _retry_policy(self, method: str) -> BudgetedRetry:
+        """GETs retry every transient failure; a POST only a failure to connect, which never reached the appliance."""
+        retryable = method in IDEMPOTENT_METHODS
+        retry_after_max = int(self._retry_budget_s) + 1
+        retry = BudgetedRetry(
+            total=10, connect=10, read=10 if retryable else 0, other=0, redirect=0,
+            status=10 if retryable else 0, status_forcelist=RETRY_STATUSES if retryable else (),
+            allowed_methods=IDEMPOTENT_METHODS, backoff_factor=0.5, backoff_max=10, backoff_jitter=0.5,
+            raise_on_status=False, raise_on_redirect=False, respect_retry_after_header=True,
+            **({'retry_after_max': retry_after_max} if RETRY_TAKES_RETRY_AFTER_MAX else {}),
+        )
+        retry.deadline = self._retry_deadline
+        retry.on_retry = self._on_retry
+        if not RETRY_TAKES_RETRY_AFTER_MAX:
+            retry.retry_after_cap_s = retry_after_max
+        return retry
 
-def markdown_table(title: str, rows: list[dict[str, Any]], headers: list[str], context_path: str = '') -> str:
-    """A War Room table capped at MAX_TABLE_ROWS rows, saying where the rest is when it is cut."""
-    shown = rows[:MAX_TABLE_ROWS]
-    table = tableToMarkdown(title, shown, headers=headers, removeNull=False)
-    if len(rows) > len(shown):
-        table += (f'\nShowing the first {len(shown)} of {len(rows)} rows; '
-                  f'all {len(rows)} are in context{f" at {context_path}" if context_path else ""}.\n')
-    return table
+    def request(self, method: str, path: str, params: dict[str, Any] | None = None,
+                form: dict[str, Any] | None = None, json_body: Any = None, *, shape: str = LIST_OR_OBJECT,
+                max_bytes: int | None = None, signing_form: str | None = None) -> Any:
+        """Send one signed request and return its parsed JSON reply, or raise `DarktraceApiError`.
 
+        `path` is sent and signed as given (already encoded); `params`, `form` and `json_body`
+        are encoded here, once. The reply must have the documented `shape` and at most `max_bytes`
+        (MAX_REPLY_BYTES when not given). Signed in `signing_form` (by default the form that worked
+        last); when the appliance rejects that signature and the other form signs something else, the
+        request is sent once more in the other form. That is safe for a change too: a request refused
+        at authentication was not applied.
+        """
+        signing_form = signing_form or self.signing_form
+        target, headers, body, signed_targets = self._prepared(path, params, form, json_body, signing_form)
+        reply_bytes, response = self._exchange(method, path, target, headers, body, max_bytes)
+        operation = f'{method} {path}'
+        try:
+            reply = expect_shape(parse_reply(response, method, path, reply_bytes), shape, operation)
+        except DarktraceApiError as error:
+            other_form = next(form_ for form_ in SIGNING_FORMS if form_ != signing_form)
+            if error.kind != 'signature' or signing_form != self.signing_form \
+                    or signed_targets[other_form] == signed_targets[signing_form]:
+                raise self.redacted(error) from None
+            if self._on_request:
+                self._on_request(f'Darktrace: {method} {path} signature refused in the {signing_form} form; '
+                                 f'sending it once more signed in the {other_form} form')
+            return self.request(method, path, params, form, json_body, shape=shape, max_bytes=max_bytes,
+                                signing_form=other_form)
+        if signing_form != self.signing_form:
+            self.signing_form = signing_form
+            if self._on_signing_form:
+                self._on_signing_form(signing_form)
+        return reply
 
-def joined(values: list[Any], limit: int = MAX_CELL_ITEMS) -> str:
-    """Values for one table cell, the first `limit` of them and how many more there are (context has all)."""
-    shown = ', '.join(str(value) for value in values[:limit])
-    return f'{shown} and {len(values) - limit} more' if len(values) > limit else shown
+    def _prepared(self, path: str, params: dict[str, Any] | None, form: dict[str, Any] | None, json_body: Any,
+                  signing_form: str) -> tuple[str, dict[str, str], bytes | None, dict[str, str]]:
+        """The target sent, the headers signed in `signing_form`, the body's bytes, and the target each form signs."""
+        query = encode_query(params or {})
+        target = f'{path}?{query}' if query else path
+        headers: dict[str, str] = {}
+        body: bytes | None = None
+        json_text: str | None = None
+        encoded_body = encode_body(form, json_body)
+        if encoded_body is not None:
+            body_text, headers['Content-Type'] = encoded_body
+            body = body_text.encode()
+            json_text = body_text if json_body is not None else None
+        signed_targets = request_targets(path, params, form, json_text)
+        headers.update(self.signed_headers(signed_targets[signing_form]))
+        self._signatures.add(headers['DTAPI-Signature'])
+        return target, headers, body, signed_targets
 
+    def _exchange(self, method: str, path: str, target: str, headers: dict[str, str], body: bytes | None,
+                  max_bytes: int | None) -> tuple[bytes, requests.Response]:
+        """Send the request within the command's deadline and read its reply: (its body's bytes, the response)."""
+        started = time.monotonic()
+        deadline = self.deadline()
+        remaining_s = deadline - started
+        if remaining_s <= 0:
+            raise DarktraceApiError('timeout', (
+                f'Stopped before {method} {path}: this command has waited {COMMAND_TIME_LIMIT_S} s for Darktrace, '
+                'close to the 5 minutes XSOAR allows a command. Narrow the request (time range, limit) or try again '
+                'later.'))
+        self._adapter.max_retries = self._retry_policy(method)
+        try:
+            response = self._http_request(
+                method, full_url=self._base_url + target, data=body, headers=headers, resp_type='response',
+                ok_codes=ALL_STATUS_CODES, allow_redirects=False, stream=True,
+                timeout=(min(CONNECT_TIMEOUT_S, remaining_s), min(READ_TIMEOUT_S, remaining_s)))
+        except (DemistoException, requests.exceptions.RequestException) as error:
+            failure = type(getattr(error, 'exception', None) or error).__name__
+            self._log_request(method, target, headers, f'no reply ({failure})', started)
+            if time.monotonic() >= deadline:  # no retry starts past it (BudgetedRetry's budget ends before)
+                raise DarktraceApiError('timeout', (
+                    f'Stopped waiting for Darktrace\'s reply to {method} {path}: it had not answered when this command '
+                    f'reached its limit of {COMMAND_TIME_LIMIT_S} s, close to the 5 minutes XSOAR allows. '
+                    f'{unfinished_advice(method)}')) from None
+            raise self.redacted(transport_error(error, self._base_url, method)) from None
+        try:
+            reply_bytes = read_body(response, f'{method} {path}', max_bytes or MAX_REPLY_BYTES, deadline)
+        except DarktraceApiError as error:
+            self._log_request(method, target, headers, f'HTTP {response.status_code}, {error.kind}', started)
+            raise self.redacted(error) from None
+        except (Urllib3Error, requests.exceptions.RequestException, OSError) as error:  # cut part-way through
+            self._log_request(method, target, headers, f'HTTP {response.status_code}, cut ({type(error).__name__})',
+                              started)
+            raise self.redacted(transport_error(error, self._base_url, method)) from None
+        finally:
+            response.close()
+        self._log_request(method, target, headers, f'HTTP {response.status_code}, {len(reply_bytes)} bytes', started)
+        return reply_bytes, response
 
-def readable_text(value: Any) -> str:
-    """A reply value as text for the War Room, never a Python repr or JSON: objects as 'key: value' parts,
-    lists joined with commas, flags as true/false, timestamps under time keys in ISO 8601."""
-    if value is None:
-        return ''
-    if isinstance(value, bool):
-        return 'true' if value else 'false'
-    if isinstance(value, dict):
-        return '; '.join(f'{key}: {readable_text(ms_to_iso(item) if key in TIME_KEYS else item)}'
-                         for key, item in value.items() if item not in (None, '', [], {}))
-    if isinstance(value, (list, tuple)):
-        return ', '.join(text for text in (readable_text(item) for item in value) if text)
-    return str(value)
+    def redacted(self, error: DarktraceApiError) -> DarktraceApiError:
+        """`error` with the tokens and every signature this client sent removed from its message."""
+        return DarktraceApiError(error.kind, self.redact(str(error)), error.status)
 
+    def redact(self, text: str) -> str:
+        return redact(text, [self._public_token, self._private_token, *self._signatures])
 
-def device_name(device: dict[str, Any]) -> str:
-    """How an analyst recognises a device: its hostname, else its label, else its IP."""
-    return str(device.get('hostname') or device.get('devicelabel') or device.get('ip') or device.get('did', ''))
+    def _log_request(self, method: str, target: str, headers: dict[str, str], outcome: str, started: float) -> None:
+        if self._on_request:
+            self._on_request(self.redact(f'Darktrace: {method} {target[:300]} {redact_headers(headers)} -> {outcome} '
+                                         f'in {time.monotonic() - started:.2f} s'))
 
+    # --- endpoints ---------------------------------------------------------------------------
 
-def _created_comment(reply: Any, message: str, operation: str) -> dict[str, Any]:
-    """The comment a POST created: {"response": "SUCCESS"} or a list (or object) holding the comment."""
-    if _confirms(reply):
-        return {'message': message}
-    comments = [item for item in as_list(reply) if isinstance(item, dict) and 'message' in item]
-    if not comments:
-        raise _unconfirmed(operation, reply)
-    created = [comment for comment in comments if comment.get('message') == message] or comments
-    return iso_times(created[-1])
+    @property
+    def server_url(self) -> str:
+        """scheme://host[:port] of the appliance, where Threat Visualizer links start."""
+        return self._base_url
 
+    def get_status(self, fast: bool = False) -> dict[str, Any]:
+        # guide 2.38: fast=true answers quicker, leaving out subnet data a health check does not need
+        return self.request('GET', '/status', {'fast': True} if fast else None, shape=OBJECT)
 
-def _oldest_first(comments: Any) -> list[dict[str, Any]]:
-    """The comments of a reply (one object or a list) with ISO times, oldest first."""
-    return sorted((iso_times(c) for c in as_list(comments) if isinstance(c, dict)),
-                  key=lambda c: str(c.get('time') or ''))
+    # model breaches
+    def get_model_breaches(self, params: dict[str, Any], max_bytes: int | None = None) -> Any:
+        return self.request('GET', '/modelbreaches', params, shape=LIST, max_bytes=max_bytes)
 
+    def get_model_breach(self, pbid: int) -> Any:
+        # ?pbid= as every public client reads one breach (some appliances have no /modelbreaches/{pbid} route).
+        # Acknowledged breaches are otherwise left out, and the flag and link only appear when asked for.
+        return self.request('GET', '/modelbreaches', {
+            'pbid': pbid, 'includeacknowledged': True, 'includebreachurl': True, 'deviceattop': True,
+            'minimal': False})  # guide ambiguities 1, 2: both defaults are contradictory, so both are sent
 
-def _comments_table(title: str, comments: list[dict[str, Any]], context_path: str) -> str:
-    rows = [{'Time': c.get('time'), 'User': c.get('username'), 'Message': c.get('message')} for c in comments]
-    return markdown_table(title, rows, ['Time', 'User', 'Message'], context_path)
+    def acknowledge_model_breach(self, pbid: int) -> Any:
+        return self.request('POST', f'/modelbreaches/{pbid}/acknowledge', form={'acknowledge': True})
 
+    def unacknowledge_model_breach(self, pbid: int) -> Any:
+        return self.request('POST', f'/modelbreaches/{pbid}/unacknowledge', form={'unacknowledge': True})
 
-@dataclass(frozen=True)
-class RecordKind:
-    """What differs between the two kinds of Darktrace record an analyst acknowledges and comments on (model breaches
-    and AI Analyst incident events): the commands and mirroring serve both through this, so each is written once."""
+    def get_model_breach_comments(self, pbid: int) -> Any:
+        return self.request('GET', f'/modelbreaches/{pbid}/comments')
 
-    what: str  # for titles and messages: 'model breach'
-    outputs_prefix: str  # context: 'Darktrace.ModelBreach'
-    key_field: str  # the record's id in context: 'pbid'
-    require_id: Callable[[dict[str, Any]], Any]  # the id argument of a command, checked
-    type_name: str  # the incident type, and the mapping scheme of get-mapping-fields
-    fields: dict[str, str]  # the fields get-remote-data adds to the raw record, with their descriptions
-    read: Callable[[Client, Any], dict[str, Any]]
-    get_comments: Callable[[Client, Any], Any]  # the reply
-    comment_records: Callable[[Any], list[dict[str, Any]]]  # the comments in that reply
-    mirrored: Callable[[dict[str, Any], list[dict[str, Any]]], dict[str, Any]]
-    acknowledge: Callable[[Client, Any], Any]
-    unacknowledge: Callable[[Client, Any], Any]
-    add_comment: Callable[[Client, Any, str], Any]
-    acknowledge_path: str  # '{id}' stands for the record's id, '{action}' for acknowledge or unacknowledge
-    comment_path: str
+    def add_model_breach_comment(self, pbid: int, message: str) -> Any:
+        return self.request('POST', f'/modelbreaches/{pbid}/comments', json_body={'message': message})
 
-    def comments(self, client: Client, record_id: Any) -> list[dict[str, Any]]:
-        return self.comment_records(self.get_comments(client, record_id))
+    def get_breach_comment_feed(self, start_ms: int, end_ms: int, count: int) -> Any:
+        # guide 2.27: the comments made on any breach within a window, at most `count` (default 100)
+        return self.request('GET', '/mbcomments', {'starttime': start_ms, 'endtime': end_ms, 'count': count},
+                            shape=LIST)
 
+    def get_details(self, params: dict[str, Any]) -> Any:
+        return self.request('GET', '/details', params, shape=LIST)
 
-def set_acknowledged(kind: RecordKind, client: Client, args: dict[str, Any], acknowledged: bool) -> CommandResults:
-    record_id = kind.require_id(args)
-    action = 'acknowledge' if acknowledged else 'unacknowledge'
-    reply = kind.acknowledge(client, record_id) if acknowledged else kind.unacknowledge(client, record_id)
-    if not _confirms(reply):
-        raise _unconfirmed(f'POST {kind.acknowledge_path.format(id=record_id, action=action)}', reply)
-    return CommandResults(outputs_prefix=kind.outputs_prefix, outputs_key_field=kind.key_field,
-                          outputs={kind.key_field: record_id, 'acknowledged': acknowledged},
-                          readable_output=f'### {kind.what[:1].upper()}{kind.what[1:]} {record_id} {action}d\n',
-                          raw_response=reply)
+    # models
+    def get_model(self, uuid: str) -> Any:
+        return self.request('GET', '/models', {'uuid': uuid})
 
+    def get_model_component(self, cid: int) -> Any:
+        return self.request('GET', f'/components/{cid}')
 
-def record_comments(kind: RecordKind, client: Client, args: dict[str, Any]) -> CommandResults:
-    record_id = kind.require_id(args)
-    reply = kind.get_comments(client, record_id)
-    comments = _oldest_first(kind.comment_records(reply))
-    readable = _comments_table(f'Comments on {kind.what} {record_id}', comments, f'{kind.outputs_prefix}.comments')
-    return CommandResults(outputs_prefix=kind.outputs_prefix, outputs_key_field=kind.key_field,
-                          outputs={kind.key_field: record_id, 'comments': comments}, readable_output=readable,
-                          raw_response=reply)
+    # devices
+    def search_devices(self, query: str | None, order_by: str | None, order: str | None, count: int,
+                       offset: int) -> Any:
+        return self.request('GET', '/devicesearch', {
+            'query': query, 'orderBy': order_by, 'order': order, 'count': count, 'offset': offset})
 
+    def get_device(self, did: int) -> Any:
+        return self.request('GET', '/devices', {'did': did, 'includetags': True})
 
-def post_record_comment(kind: RecordKind, client: Client, args: dict[str, Any]) -> CommandResults:
-    record_id = kind.require_id(args)
-    message = require_text(args, 'message', MAX_COMMENT_LENGTH)
-    reply = kind.add_comment(client, record_id, message)
-    comment = _created_comment(reply, message, f'POST {kind.comment_path.format(id=record_id)}')
-    return CommandResults(outputs_prefix=kind.outputs_prefix, outputs_key_field=kind.key_field,
-                          outputs={kind.key_field: record_id, 'postedComment': comment},
-                          readable_output=f'### Comment added to {kind.what} {record_id}\n{message}\n',
-                          raw_response=reply)
+    def get_similar_devices(self, did: int, count: int) -> Any:
+        return self.request('GET', '/similardevices', {'did': did, 'count': count})
 
+    def get_device_info(self, params: dict[str, Any]) -> Any:
+        return self.request('GET', '/deviceinfo', params)
 
-def _event_row(event: dict[str, Any]) -> dict[str, Any]:
-    """One /details event (already in ISO times) as a table row, whatever its event type."""
-    def endpoint(name: Any, device: Any) -> Any:
-        return name or (device_name(device) if isinstance(device, dict) and device else None)
+    # external endpoints and Advanced Search
+    def get_endpoint_details(self, endpoint_key: str, endpoint_value: str, additional_info: bool,
+                             devices: bool, score: bool) -> Any:
+        return self.request('GET', '/endpointdetails', {
+            endpoint_key: endpoint_value, 'additionalinfo': additional_info, 'devices': devices, 'score': score})
 
-    model = _dict(event.get('model'))
-    details = event.get('msg') or event.get('info') or event.get('name') or model.get('name')
-    if event.get('eventType') == 'devicehistory' and event.get('value') is not None:
-        details = f'{event.get("name")}: {event.get("value")}'
-    return {'Time': event.get('timems') or event.get('time'), 'Event': event.get('eventType'),
-            'Action': event.get('action'), 'Source': endpoint(event.get('source'), event.get('sourceDevice')),
-            'Destination': endpoint(event.get('destination'), event.get('destinationDevice')),
-            'Port': event.get('destinationPort') or event.get('port') or None,
-            'Protocol': event.get('applicationprotocol') or event.get('protocol'),
-            'Direction': event.get('direction'), 'Details': details}
+    def advanced_search_analyze(self, metric: str, operation: str, encoded_query: str) -> Any:
+        return self.request('GET', f'/advancedsearch/api/analyze/{metric}/{operation}/{encoded_query}')
 
+    # tags
+    def get_tagged_devices(self, tag: str) -> Any:
+        return self.request('GET', '/tags/entities', {'tag': tag, 'fulldevicedetails': True})
 
-def _newest_events(reply: Any, limit: int, drop_breach_record: bool = False) -> list[dict[str, Any]]:
-    events = [event for event in as_list(reply) if isinstance(event, dict)]
-    if drop_breach_record:
-        events = [event for event in events if str(event.get('eventType', '')).lower() != 'policybreach']
-    events.sort(key=lambda event: _epoch_ms(event.get('timems') or event.get('time')), reverse=True)
-    return [iso_times(event) for event in events[:limit]]
+    def get_device_tags(self, did: int) -> Any:
+        return self.request('GET', '/tags/entities', {'did': did}, shape=LIST)
 
+    def add_tag_to_device(self, did: int, tag: str, duration_s: int | None) -> Any:
+        return self.request('POST', '/tags/entities', form={'did': did, 'tag': tag, 'duration': duration_s})
 
-@dataclass(frozen=True)
-class DetailsPage:
-    """The newest events /details gave (ISO times, newest first), the replies, and how far back they reach."""
+    def get_tags(self) -> Any:
+        return self.request('GET', '/tags', shape=LIST)
 
-    events: list[dict[str, Any]]
-    replies: list[Any]
-    read_from_ms: int | None  # the start of the range read, when it stopped short of the start asked for
+    def remove_tag_from_device(self, did: int, tag: str) -> Any:
+        return self.request('DELETE', '/tags/entities', {'did': did, 'tag': tag})
 
+    # watched list
+    def add_to_watched_list(self, body: dict[str, Any]) -> Any:
+        return self.request('POST', '/intelfeed', json_body=body)
 
-def read_details(client: Client, params: dict[str, Any], start_ms: int | None, end_ms: int | None, limit: int,
-                 drop_breach_record: bool = False) -> DetailsPage:
-    """Up to `limit` newest /details events of `params`, in [start_ms, end_ms] when a range is given.
+    def get_watched_endpoints(self, source: str | None = None) -> Any:
+        return self.request('GET', '/intelfeed', {'fulldetails': True, 'source': source}, shape=LIST)
 
-    Without a range, one request with `count` (the appliance answers the newest events). With one, `count` is
-    never sent: slices of the range are read newest first, each ending just before the previous one began and
-    four times longer, until `limit` events, the start of the range, or MAX_DETAILS_REQUESTS requests.
-    """
-    if start_ms is None and end_ms is None:
-        # With pbid the breach record comes first and counts against `count`: ask for one more.
-        reply = client.get_details({**params, 'count': limit + 1 if drop_breach_record else limit})
-        return DetailsPage(_newest_events(reply, limit, drop_breach_record), [reply], None)
-    end_ms = now_ms() if end_ms is None else end_ms
-    start_ms = end_ms - DEFAULT_DETAILS_LOOKBACK_MS if start_ms is None else start_ms
-    replies: list[Any] = []
-    found: dict[str, Any] = {}  # by content: with pbid every reply repeats the breach record
-    upper_ms, slice_ms = end_ms, DETAILS_FIRST_SLICE_MS
-    lower_ms = start_ms
-    for _ in range(MAX_DETAILS_REQUESTS):
-        lower_ms = max(start_ms, upper_ms - slice_ms + 1)
-        reply = client.get_details({**params, 'starttime': lower_ms, 'endtime': upper_ms})
-        replies.append(reply)
-        found.update((json.dumps(event, sort_keys=True), event) for event in as_list(reply))
-        events = _newest_events(list(found.values()), limit, drop_breach_record)
-        if len(events) >= limit or lower_ms <= start_ms:
-            return DetailsPage(events, replies, None)
-        upper_ms, slice_ms = lower_ms - 1, slice_ms * 4
-    return DetailsPage(_newest_events(list(found.values()), limit, drop_breach_record), replies, lower_ms)
+    def get_watched_sources(self) -> Any:
+        return self.request('GET', '/intelfeed', {'sources': True}, shape=LIST)
 
+    def remove_from_watched_list(self, entry: str, source: str | None = None) -> Any:
+        # guide 2.26: `source` must be given with removeentry when several sources exist
+        return self.request('POST', '/intelfeed', json_body={'removeentry': entry, **({'source': source} if source
+                                                                                      else {})})
 
-def _read_from_note(page: DetailsPage) -> str:
-    """Says in the War Room where reading stopped, when the range asked for was not read to its start."""
-    if page.read_from_ms is None:
-        return ''
-    return (f'\nRead back to {ms_to_iso(page.read_from_ms)} in {len(page.replies)} requests, not to the start of the '
-            'range: give a later start time to see the older events.\n')
+    # AI Analyst
+    def get_ai_analyst_incident_events(self, params: dict[str, Any], max_bytes: int | None = None) -> Any:
+        return self.request('GET', '/aianalyst/incidentevents', without_pinned_outside(params), max_bytes=max_bytes)
+
+    def acknowledge_ai_analyst_event(self, event_id: str) -> Any:
+        return self.request('POST', '/aianalyst/acknowledge', form={'uuid': event_id})
+
+    def unacknowledge_ai_analyst_event(self, event_id: str) -> Any:
+        return self.request('POST', '/aianalyst/unacknowledge', form={'uuid': event_id})
+
+    def get_ai_analyst_comments(self, event_id: str) -> Any:
+        return self.request('GET', '/aianalyst/incident/comments', {'incident_id': event_id})
+
+    def add_ai_analyst_comment(self, event_id: str, message: str) -> Any:
+        return self.request('POST', '/aianalyst/incident/comments',
+                            json_body={'incident_id': event_id, 'message': message})
+
+    def get_ai_analyst_groups(self, params: dict[str, Any]) -> Any:
+        return self.request('GET', '/aianalyst/groups', without_pinned_outside(params))
+
+    # RESPOND
+    def get_respond_actions(self, params: dict[str, Any]) -> Any:
+        return self.request('GET', '/antigena', params)
+
+    def change_respond_action(self, body: dict[str, Any]) -> Any:
+        return self.request('POST', '/antigena', json_body=body)
+
+    def create_respond_action(self, body: dict[str, Any]) -> Any:
+        return self.request('POST', '/antigena/manual', json_body=body)
 
 
 ''' ARGUMENT PARSING '''
@@ -1484,6 +990,35 @@ def _read_from_note(page: DetailsPage) -> str:
 # `parse_*` give None (or the `default` given) for an argument that is missing; `require_*` refuse it.
 # Identifiers that become URL path segments (pbid, cid) are validated integers; every other value
 # reaches the appliance only through params, form or JSON.
+
+DEFAULT_LIST_LIMIT = 50  # every list command takes `limit`
+MAX_LIST_LIMIT = 1000
+MAX_COMMENT_LENGTH = 4096
+HOSTNAME_PATTERN = re.compile(r'(?=.{1,253}\.?$)(?!-)[A-Za-z0-9_-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9_-]{1,63}(?<!-))*\.?')
+DATE_PATTERN = re.compile(r'\d{4}-\d{2}-\d{2}')
+TIME_PATTERN = re.compile(r'\d{2}:\d{2}:\d{2}')
+MODEL_UUID_PATTERN = re.compile(r'[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}')
+MODEL_UUID_EXAMPLE = 'a model UUID such as 80010119-6d7f-0000-0305-5e0000000256'
+AI_ANALYST_ID_PATTERN = re.compile(r'[A-Za-z0-9][A-Za-z0-9-]{0,127}')
+ISO_TIME_PATTERN = re.compile(r'\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?')
+RELATIVE_TIME_PATTERN = re.compile(r'now|(in\s+)?\d{1,5}\s+(second|minute|hour|day|week|month|year)s?(\s+ago)?',
+                                   re.IGNORECASE)
+EPOCH_TIME_PATTERN = re.compile(r'\d{10}|\d{13}')
+TIME_ARGUMENT_FORMS = ('an ISO 8601 time such as 2024-01-31T13:00:00Z, a relative time such as "3 days" '
+                       '(ago) or "in 2 hours", or epoch seconds or milliseconds')
+# Comments XSOAR posts start with this, so get-remote-data recognises them and never mirrors them back in.
+XSOAR_COMMENT_PREFIX = '[Cortex XSOAR] '
+# Durations are bounded by this integration, not by Darktrace: at least a minute, so an action outlives the
+# read-back that reports it; at most 7 days, so one mistaken command or playbook run cannot cut a device off for
+# longer than a week without someone deciding to extend it.
+MIN_RESPOND_DURATION_S = 60
+MAX_RESPOND_DURATION_S = 7 * 24 * 60 * 60
+DURATION_PATTERN = re.compile(r'([0-9]{1,9})\s*(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w)?',
+                              re.IGNORECASE)
+DURATION_UNITS_S = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}  # by the unit's first letter
+DURATION_FORMS = 'a duration such as "30 minutes", "2 hours" or "1 day", or a number of seconds such as 3600'
+MAX_RESPOND_CONNECTIONS = 100
+
 
 Parsed = TypeVar('Parsed')
 
@@ -1827,7 +1362,292 @@ def parse_json_arg(args: dict[str, Any], name: str, expected: type) -> Any:
     return value
 
 
+def _duration_text(seconds: int) -> str:
+    """Seconds as the largest whole unit: 7200 -> '2 hours', 90 -> '90 seconds'."""
+    for unit, size in (('day', 86400), ('hour', 3600), ('minute', 60)):
+        if seconds % size == 0:
+            count = seconds // size
+            return f'{count} {unit}{"" if count == 1 else "s"}'
+    return f'{seconds} seconds'
+
+
+def parse_duration(args: dict[str, Any], name: str) -> int | None:
+    """A RESPOND duration ("30 minutes", "2 hours", "1 day" or seconds) → seconds, within the bounds."""
+    text = _arg_text(args, name)
+    if not text:
+        return None
+    bounds = f'from {_duration_text(MIN_RESPOND_DURATION_S)} to {_duration_text(MAX_RESPOND_DURATION_S)}'
+    match = DURATION_PATTERN.fullmatch(text)
+    if not match:
+        raise ValueError(f'Invalid "{name}"="{text}": expected {DURATION_FORMS}, {bounds}.')
+    seconds = int(match.group(1)) * DURATION_UNITS_S[(match.group(2) or 's')[0].lower()]
+    if not MIN_RESPOND_DURATION_S <= seconds <= MAX_RESPOND_DURATION_S:
+        raise ValueError(f'Invalid "{name}"="{text}": the duration must be {bounds}.')
+    return seconds
+
+
+def require_duration(args: dict[str, Any], name: str) -> int:
+    return _required(parse_duration(args, name), name, f'give {DURATION_FORMS}')
+
+
+def _connection_endpoint(text: str) -> tuple[str, int | None]:
+    """`host`, `host:port`, `[IPv6]:port` or a bare IPv6 address → (host, port or None)."""
+    if text.startswith('['):
+        host, _, rest = text[1:].partition(']')
+        port = rest[1:] if rest.startswith(':') else (None if not rest else '')
+    elif text.count(':') == 1:
+        host, port = text.split(':')
+    else:
+        host, port = text, None
+    if port is not None and not (re.fullmatch(r'[0-9]{1,5}', port) and 0 < int(port) < 65536):
+        raise ValueError(port)
+    if not (is_ip(host) or is_hostname(host)):
+        raise ValueError(host)
+    return host, int(port) if port is not None else None
+
+
+def parse_connections(args: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    """`src>dst[:port]` items, separated by commas → [{src, dst, port?}]; empty when not given."""
+    items = [item.strip() if isinstance(item, str) else item for item in argToList(args.get(name))]
+    items = [item for item in items if item != '']
+    if len(items) > MAX_RESPOND_CONNECTIONS:
+        raise ValueError(f'Invalid "{name}": {len(items)} entries, at most {MAX_RESPOND_CONNECTIONS} are accepted.')
+    connections = []
+    for item in items:
+        source, separator, destination = item.partition('>') if isinstance(item, str) else ('', '', '')
+        source = source.strip()
+        try:
+            if not separator or not (is_ip(source) or is_hostname(source)):
+                raise ValueError(source)
+            host, port = _connection_endpoint(destination.strip())
+        except ValueError:
+            raise ValueError(f'Invalid entry "{item}" in "{name}": expected source>destination[:port], such as '
+                             '10.0.1.5>203.0.113.7:443 (IP addresses or host names; an IPv6 destination with a port '
+                             'as [2001:db8::7]:443).') from None
+        connections.append({'src': source, 'dst': host, **({'port': port} if port is not None else {})})
+    return connections
+
+
+def respond_reason(args: dict[str, Any]) -> dict[str, str]:
+    """{"reason": ...} as Darktrace records it with the change, marked as coming from Cortex XSOAR; empty when no
+    reason is given (guide 2.13: recommended, required only where "Audit Antigena" is on)."""
+    reason = parse_text(args, 'reason', MAX_COMMENT_LENGTH)
+    return {'reason': XSOAR_COMMENT_PREFIX + reason} if reason else {}
+
+
+''' OUTPUT HELPERS '''
+# Times, reply values and War Room tables.
+
+# Keys whose values Darktrace sends as epoch milliseconds (or as 'YYYY-MM-DD HH:MM:SS' UTC text).
+TIME_KEYS = frozenset({
+    'time', 'timems', 'creationTime', 'firstSeen', 'lastSeen', 'firsttime', 'firstTime',
+    'createdAt', 'expiry', 'expires', 'start', 'end', 'timestamp', 'contactTime', 'lastTime',
+    'firstseen', 'lastseen',  # guide ambiguity 27: /antigena and /devicesearch examples write them in lower case
+})
+EPOCH_MS_FLOOR = 10 ** 11  # smaller numbers are not millisecond timestamps (durations, zero expiries)
+MAX_TABLE_ROWS = 50  # the War Room stays readable; context always holds everything
+MAX_CELL_ITEMS = 20  # values listed in one table cell
+
+
+def now_ms() -> int:
+    """The one clock of the integration: every "now" (signature dates, open-ended ranges, relative times, expiries,
+    fetch windows) is read here."""
+    return int(time.time() * 1000)
+
+
+def utc_moment(epoch_ms: int) -> datetime:
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
+
+
+def parse_moment(text: str, name: str, now: int | None = None) -> datetime | None:
+    """A time as the platform's arg_to_datetime reads it, with relative times ("3 days") counted back from `now`
+    (default now_ms()) rather than from the date parser's own clock."""
+    # dateparser reads a naive base as being in its TIMEZONE setting, hence UTC without tzinfo.
+    base = utc_moment(now_ms() if now is None else now).replace(tzinfo=None)
+    return arg_to_datetime(text, arg_name=name, required=True, settings={'TIMEZONE': 'UTC', 'RELATIVE_BASE': base})
+
+
+def utc_epoch_ms(moment: datetime) -> int:
+    """Epoch milliseconds of a moment; one without a time zone is UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp() * 1000)
+
+
+def iso_seconds(moment: datetime) -> str:
+    """A UTC moment as ISO 8601 to the second, e.g. 2024-01-31T13:05:00Z."""
+    return moment.strftime(ISO_FORMAT) + 'Z'
+
+
+def ms_to_iso(value: Any) -> Any:
+    """Epoch milliseconds (number or digit string) or 'YYYY-MM-DD HH:MM:SS' UTC text → ISO 8601 UTC; else unchanged."""
+    if isinstance(value, str):
+        if value.isdigit():
+            value = int(value)
+        elif re.fullmatch(r'\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}', value):
+            return value.replace(' ', 'T') + '.000Z'
+        else:
+            return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= EPOCH_MS_FLOOR:
+        moment = datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+        return moment.strftime(ISO_FORMAT) + f'.{moment.microsecond // 1000:03d}Z'
+    return value
+
+
+def iso_times(data: Any) -> Any:
+    """A copy of `data` with every timestamp under a TIME_KEYS key turned into ISO 8601 UTC."""
+    if isinstance(data, dict):
+        return {key: ms_to_iso(value) if key in TIME_KEYS and not isinstance(value, (dict, list))
+                else iso_times(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [iso_times(item) for item in data]
+    return data
+
+
+def _epoch_ms(value: Any) -> float:
+    """Epoch ms of a reply time (ms, or 'YYYY-MM-DD HH:MM:SS' UTC text) for sorting; 0 when unknown."""
+    number = _number(value)
+    if number is not None:
+        return float(number)
+    return float(time_ms(value) or 0)
+
+
+def time_ms(value: Any) -> int | None:
+    """Epoch ms of a reply time in any documented form (ms as a number or digit string, 'YYYY-MM-DD HH:MM:SS' UTC
+    text); None when it is none of them or not after 1970."""
+    number = _number(value)
+    if number is None and isinstance(value, str):
+        try:
+            number = utc_epoch_ms(datetime.strptime(value.strip(), DTAPI_DATE_FORMAT))
+        except ValueError:
+            return None
+    return int(number) if number is not None and number > 0 else None
+
+
+def as_pbid(value: Any) -> int | None:
+    """A model breach id as an int (replies may carry it as text); None when it is not a positive whole number."""
+    number = _number(value)
+    if isinstance(number, float) and number.is_integer():
+        number = int(number)
+    return number if isinstance(number, int) and number > 0 else None
+
+
+def as_list(reply: Any) -> list[Any]:
+    """A reply that may be one object or a list, as a list (empty for nothing)."""
+    if reply is None or reply == {}:
+        return []
+    return reply if isinstance(reply, list) else [reply]
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    """A reply's nested object, or an empty one when the appliance sent something else."""
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value: Any) -> int | float | None:
+    """A numeric reply value as a number (some replies carry numbers as text); None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        if math.isfinite(number):
+            return int(number) if number.is_integer() else number
+    return None
+
+
+def _flag(value: Any) -> bool | None:
+    """A reply's true/false value, whether a boolean, text or an object (present = true)."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return value.strip().lower() in ('true', '1', 'yes')
+    return bool(value)
+
+
+def _int_or_value(value: Any) -> Any:
+    """A digit string as an int (some replies carry ids as text); anything else unchanged."""
+    return int(value) if isinstance(value, str) and value.isdigit() else value
+
+
+def min_score_param(score: float | None) -> str | None:
+    """A 0..100 score as the appliance's `minscore`, whose scale is 0..1; None (or 0) leaves it out."""
+    return f'{score / 100:g}' if score else None
+
+
+def _one_record(reply: Any, key: str, value: Any, what: str) -> dict[str, Any]:
+    """The record whose `key` is `value`, from a reply that may be one object or a list.
+
+    Matching on the key guards against an appliance that ignores the filter and answers with everything.
+    """
+    records = [item for item in as_list(reply) if isinstance(item, dict)]
+    for record in records:
+        if str(record.get(key)).lower() == str(value).lower():
+            return record
+    if len(records) == 1 and key not in records[0]:
+        return records[0]
+    raise DarktraceApiError('not_found', f'Darktrace has no {what}: check the identifier.')
+
+
+def _confirms(reply: Any) -> bool:
+    """Whether a reply to a change confirms it: {"response": "SUCCESS"}, {"aianalyst": "SUCCESS"}, or a
+    Unified View list whose every entry says `replicate: true`."""
+    items = reply if isinstance(reply, list) else [reply]
+    return bool(items) and all(
+        isinstance(item, dict) and (item.get('replicate') is True or any(
+            str(item.get(field, '')).upper() == 'SUCCESS' for field in ('response', 'aianalyst')))
+        for item in items)
+
+
+def _unconfirmed(operation: str, reply: Any) -> DarktraceApiError:
+    return DarktraceApiError('unexpected_reply', (
+        f'Darktrace answered {operation} without confirming the change: {json.dumps(reply)[:200]}. '
+        'Check in the Threat Visualizer whether it took effect before retrying.'))
+
+
+def markdown_table(title: str, rows: list[dict[str, Any]], headers: list[str], context_path: str = '') -> str:
+    """A War Room table capped at MAX_TABLE_ROWS rows, saying where the rest is when it is cut."""
+    shown = rows[:MAX_TABLE_ROWS]
+    table = tableToMarkdown(title, shown, headers=headers, removeNull=False)
+    if len(rows) > len(shown):
+        table += (f'\nShowing the first {len(shown)} of {len(rows)} rows; '
+                  f'all {len(rows)} are in context{f" at {context_path}" if context_path else ""}.\n')
+    return table
+
+
+def joined(values: list[Any], limit: int = MAX_CELL_ITEMS) -> str:
+    """Values for one table cell, the first `limit` of them and how many more there are (context has all)."""
+    shown = ', '.join(str(value) for value in values[:limit])
+    return f'{shown} and {len(values) - limit} more' if len(values) > limit else shown
+
+
+def readable_text(value: Any) -> str:
+    """A reply value as text for the War Room, never a Python repr or JSON: objects as 'key: value' parts,
+    lists joined with commas, flags as true/false, timestamps under time keys in ISO 8601."""
+    if value is None:
+        return ''
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, dict):
+        return '; '.join(f'{key}: {readable_text(ms_to_iso(item) if key in TIME_KEYS else item)}'
+                         for key, item in value.items() if item not in (None, '', [], {}))
+    if isinstance(value, (list, tuple)):
+        return ', '.join(text for text in (readable_text(item) for item in value) if text)
+    return str(value)
+
+
+def device_name(device: dict[str, Any]) -> str:
+    """How an analyst recognises a device: its hostname, else its label, else its IP."""
+    return str(device.get('hostname') or device.get('devicelabel') or device.get('ip') or device.get('did', ''))
+
+
 ''' COMMANDS '''
+
+# --- the Test button -----------------------------------------------------------------------------
 
 
 def test_module(client: Client) -> str:
@@ -1840,7 +1660,197 @@ def test_module(client: Client) -> str:
     return 'ok'
 
 
+# --- a record acknowledged and commented on (model breaches, AI Analyst events) ------------------
+
+
+def _created_comment(reply: Any, message: str, operation: str) -> dict[str, Any]:
+    """The comment a POST created: {"response": "SUCCESS"} or a list (or object) holding the comment."""
+    if _confirms(reply):
+        return {'message': message}
+    comments = [item for item in as_list(reply) if isinstance(item, dict) and 'message' in item]
+    if not comments:
+        raise _unconfirmed(operation, reply)
+    created = [comment for comment in comments if comment.get('message') == message] or comments
+    return iso_times(created[-1])
+
+
+def _oldest_first(comments: Any) -> list[dict[str, Any]]:
+    """The comments of a reply (one object or a list) with ISO times, oldest first."""
+    return sorted((iso_times(c) for c in as_list(comments) if isinstance(c, dict)),
+                  key=lambda c: str(c.get('time') or ''))
+
+
+def _comments_table(title: str, comments: list[dict[str, Any]], context_path: str) -> str:
+    rows = [{'Time': c.get('time'), 'User': c.get('username'), 'Message': c.get('message')} for c in comments]
+    return markdown_table(title, rows, ['Time', 'User', 'Message'], context_path)
+
+
+@dataclass(frozen=True)
+class RecordKind:
+    """What differs between the two kinds of Darktrace record an analyst acknowledges and comments on (model breaches
+    and AI Analyst incident events): the commands and mirroring serve both through this, so each is written once."""
+
+    what: str  # for titles and messages: 'model breach'
+    outputs_prefix: str  # context: 'Darktrace.ModelBreach'
+    key_field: str  # the record's id in context: 'pbid'
+    require_id: Callable[[dict[str, Any]], Any]  # the id argument of a command, checked
+    type_name: str  # the incident type, and the mapping scheme of get-mapping-fields
+    fields: dict[str, str]  # the fields get-remote-data adds to the raw record, with their descriptions
+    read: Callable[[Client, Any], dict[str, Any]]
+    get_comments: Callable[[Client, Any], Any]  # the reply
+    comment_records: Callable[[Any], list[dict[str, Any]]]  # the comments in that reply
+    mirrored: Callable[[dict[str, Any], list[dict[str, Any]]], dict[str, Any]]
+    acknowledge: Callable[[Client, Any], Any]
+    unacknowledge: Callable[[Client, Any], Any]
+    add_comment: Callable[[Client, Any, str], Any]
+    acknowledge_path: str  # '{id}' stands for the record's id, '{action}' for acknowledge or unacknowledge
+    comment_path: str
+
+    def comments(self, client: Client, record_id: Any) -> list[dict[str, Any]]:
+        return self.comment_records(self.get_comments(client, record_id))
+
+
+def set_acknowledged(kind: RecordKind, client: Client, args: dict[str, Any], acknowledged: bool) -> CommandResults:
+    record_id = kind.require_id(args)
+    action = 'acknowledge' if acknowledged else 'unacknowledge'
+    reply = kind.acknowledge(client, record_id) if acknowledged else kind.unacknowledge(client, record_id)
+    if not _confirms(reply):
+        raise _unconfirmed(f'POST {kind.acknowledge_path.format(id=record_id, action=action)}', reply)
+    return CommandResults(outputs_prefix=kind.outputs_prefix, outputs_key_field=kind.key_field,
+                          outputs={kind.key_field: record_id, 'acknowledged': acknowledged},
+                          readable_output=f'### {kind.what[:1].upper()}{kind.what[1:]} {record_id} {action}d\n',
+                          raw_response=reply)
+
+
+def record_comments(kind: RecordKind, client: Client, args: dict[str, Any]) -> CommandResults:
+    record_id = kind.require_id(args)
+    reply = kind.get_comments(client, record_id)
+    comments = _oldest_first(kind.comment_records(reply))
+    readable = _comments_table(f'Comments on {kind.what} {record_id}', comments, f'{kind.outputs_prefix}.comments')
+    return CommandResults(outputs_prefix=kind.outputs_prefix, outputs_key_field=kind.key_field,
+                          outputs={kind.key_field: record_id, 'comments': comments}, readable_output=readable,
+                          raw_response=reply)
+
+
+def post_record_comment(kind: RecordKind, client: Client, args: dict[str, Any]) -> CommandResults:
+    record_id = kind.require_id(args)
+    message = require_text(args, 'message', MAX_COMMENT_LENGTH)
+    reply = kind.add_comment(client, record_id, message)
+    comment = _created_comment(reply, message, f'POST {kind.comment_path.format(id=record_id)}')
+    return CommandResults(outputs_prefix=kind.outputs_prefix, outputs_key_field=kind.key_field,
+                          outputs={kind.key_field: record_id, 'postedComment': comment},
+                          readable_output=f'### Comment added to {kind.what} {record_id}\n{message}\n',
+                          raw_response=reply)
+
+
+RecordCommand = Callable[[Client, dict[str, Any]], CommandResults]
+
+
+def record_commands(kind: RecordKind) -> tuple[RecordCommand, RecordCommand, RecordCommand, RecordCommand]:
+    """The acknowledge, unacknowledge, list-comments and post-comment commands of one kind of record."""
+    return (partial(set_acknowledged, kind, acknowledged=True), partial(set_acknowledged, kind, acknowledged=False),
+            partial(record_comments, kind), partial(post_record_comment, kind))
+
+
+# --- /details events, newest first (model breach connections, device events) ---------------------
+
+# /details takes its time parameters in pairs and never `count` with a pair, so a time range is read newest
+# slice first: the first slice is an hour, each next one (ending where the last began) four times longer.
+DETAILS_FIRST_SLICE_MS = 60 * 60 * 1000
+MAX_DETAILS_REQUESTS = 8  # an hour, then 4 h, 16 h, ... : 8 slices reach back about 2.5 years
+DEFAULT_DETAILS_LOOKBACK_MS = 24 * 60 * 60 * 1000  # a range given only its end starts a day earlier
+EVENT_HEADERS = ['Time', 'Event', 'Action', 'Source', 'Destination', 'Port', 'Protocol', 'Direction', 'Details']
+
+
+def _event_row(event: dict[str, Any]) -> dict[str, Any]:
+    """One /details event (already in ISO times) as a table row, whatever its event type."""
+    def endpoint(name: Any, device: Any) -> Any:
+        return name or (device_name(device) if isinstance(device, dict) and device else None)
+
+    model = _dict(event.get('model'))
+    details = event.get('msg') or event.get('info') or event.get('name') or model.get('name')
+    if event.get('eventType') == 'devicehistory' and event.get('value') is not None:
+        details = f'{event.get("name")}: {event.get("value")}'
+    return {'Time': event.get('timems') or event.get('time'), 'Event': event.get('eventType'),
+            'Action': event.get('action'), 'Source': endpoint(event.get('source'), event.get('sourceDevice')),
+            'Destination': endpoint(event.get('destination'), event.get('destinationDevice')),
+            'Port': event.get('destinationPort') or event.get('port') or None,
+            'Protocol': event.get('applicationprotocol') or event.get('protocol'),
+            'Direction': event.get('direction'), 'Details': details}
+
+
+def _newest_events(reply: Any, limit: int, drop_breach_record: bool = False) -> list[dict[str, Any]]:
+    events = [event for event in as_list(reply) if isinstance(event, dict)]
+    if drop_breach_record:
+        events = [event for event in events if str(event.get('eventType', '')).lower() != 'policybreach']
+    events.sort(key=lambda event: _epoch_ms(event.get('timems') or event.get('time')), reverse=True)
+    return [iso_times(event) for event in events[:limit]]
+
+
+@dataclass(frozen=True)
+class DetailsPage:
+    """The newest events /details gave (ISO times, newest first), the replies, and how far back they reach."""
+
+    events: list[dict[str, Any]]
+    replies: list[Any]
+    read_from_ms: int | None  # the start of the range read, when it stopped short of the start asked for
+
+
+def read_details(client: Client, params: dict[str, Any], start_ms: int | None, end_ms: int | None, limit: int,
+                 drop_breach_record: bool = False) -> DetailsPage:
+    """Up to `limit` newest /details events of `params`, in [start_ms, end_ms] when a range is given.
+
+    Without a range, one request with `count` (the appliance answers the newest events). With one, `count` is
+    never sent: slices of the range are read newest first, each ending just before the previous one began and
+    four times longer, until `limit` events, the start of the range, or MAX_DETAILS_REQUESTS requests.
+    """
+    if start_ms is None and end_ms is None:
+        # With pbid the breach record comes first and counts against `count`: ask for one more.
+        reply = client.get_details({**params, 'count': limit + 1 if drop_breach_record else limit})
+        return DetailsPage(_newest_events(reply, limit, drop_breach_record), [reply], None)
+    end_ms = now_ms() if end_ms is None else end_ms
+    start_ms = end_ms - DEFAULT_DETAILS_LOOKBACK_MS if start_ms is None else start_ms
+    replies: list[Any] = []
+    found: dict[str, Any] = {}  # by content: with pbid every reply repeats the breach record
+    upper_ms, slice_ms = end_ms, DETAILS_FIRST_SLICE_MS
+    lower_ms = start_ms
+    for _ in range(MAX_DETAILS_REQUESTS):
+        lower_ms = max(start_ms, upper_ms - slice_ms + 1)
+        reply = client.get_details({**params, 'starttime': lower_ms, 'endtime': upper_ms})
+        replies.append(reply)
+        found.update((json.dumps(event, sort_keys=True), event) for event in as_list(reply))
+        events = _newest_events(list(found.values()), limit, drop_breach_record)
+        if len(events) >= limit or lower_ms <= start_ms:
+            return DetailsPage(events, replies, None)
+        upper_ms, slice_ms = lower_ms - 1, slice_ms * 4
+    return DetailsPage(_newest_events(list(found.values()), limit, drop_breach_record), replies, lower_ms)
+
+
+def _read_from_note(page: DetailsPage) -> str:
+    """Says in the War Room where reading stopped, when the range asked for was not read to its start."""
+    if page.read_from_ms is None:
+        return ''
+    return (f'\nRead back to {ms_to_iso(page.read_from_ms)} in {len(page.replies)} requests, not to the start of the '
+            'range: give a later start time to see the older events.\n')
+
+
 # --- model breaches ------------------------------------------------------------------------------
+
+DEFAULT_BREACH_WINDOW = '7 days'
+BREACH_HEADERS = ['Model', 'Category', 'Score', 'Device', 'Time', 'Link', 'Breach ID', 'Acknowledged']
+MIRRORED_TYPE_NAME = 'Darktrace NDR Model Breach'
+# The fields of a mirrored breach that mappers can use (get-mapping-fields).
+MIRRORED_FIELDS = {
+    'pbid': 'Model breach ID.',
+    'acknowledged': 'Whether the model breach is acknowledged in Darktrace (true or false).',
+    'score': 'Breach score, from 0 to 1.',
+    'percentscore': 'Breach score, from 0 to 100.',
+    'modelName': 'Name of the model that was breached (model.then.name in the raw breach).',
+    'deviceHostname': 'Host name of the breaching device (device.hostname in the raw breach).',
+    'breachUrl': 'Link to the model breach in the Darktrace Threat Visualizer.',
+    'commentCount': 'Number of comments on the model breach.',
+}
+
 
 def _link(url: Any) -> str | None:
     return f'[Open in Darktrace]({url})' if url else None
@@ -1986,10 +1996,9 @@ BREACH_KIND = RecordKind(
     add_comment=lambda client, pbid, message: client.add_model_breach_comment(pbid, message),
     acknowledge_path='/modelbreaches/{id}/{action}', comment_path='/modelbreaches/{id}/comments')
 
-acknowledge_model_breach_command = partial(set_acknowledged, BREACH_KIND, acknowledged=True)
-unacknowledge_model_breach_command = partial(set_acknowledged, BREACH_KIND, acknowledged=False)
-get_model_breach_comments_command = partial(record_comments, BREACH_KIND)
-post_comment_to_model_breach_command = partial(post_record_comment, BREACH_KIND)
+
+(acknowledge_model_breach_command, unacknowledge_model_breach_command, get_model_breach_comments_command,
+ post_comment_to_model_breach_command) = record_commands(BREACH_KIND)
 
 
 def get_model_breach_connections_command(client: Client, args: dict[str, Any]) -> CommandResults:
@@ -2006,6 +2015,7 @@ def get_model_breach_connections_command(client: Client, args: dict[str, Any]) -
 
 
 # --- models --------------------------------------------------------------------------------------
+
 
 def _component_ids(logic: Any) -> list[Any]:
     """The component ids a model's logic refers to (plain ids, or {cid, weight} entries)."""
@@ -2047,6 +2057,18 @@ def get_model_component_command(client: Client, args: dict[str, Any]) -> Command
 
 
 # --- devices -------------------------------------------------------------------------------------
+
+MAX_SIMILAR_DEVICES = 300  # the appliance's own limit for /similardevices and /devicesearch
+MAX_QUERY_LENGTH = 1024
+CONNECTION_DATA_TYPES = ('co', 'sizeout', 'sizein')
+DEVICE_EVENT_TYPES = ('connection', 'unusualconnection', 'newconnection', 'notice', 'devicehistory', 'modelbreach')
+DEVICE_ORDER_FIELDS = ('priority', 'hostname', 'ip', 'macaddress', 'vendor', 'os', 'firstSeen', 'lastSeen',
+                       'devicelabel', 'typelabel')
+SORT_ORDERS = ('asc', 'desc')
+DEVICE_SEARCH_PAGE_SIZE = 300  # the appliance's maximum `count` for /devicesearch
+MAX_DEVICE_SUMMARIES = 10  # devices whose connection tables the War Room shows (a device and its similar ones)
+DEVICE_HEADERS = ['Device ID', 'Hostname', 'IP', 'MAC address', 'Type', 'Vendor', 'OS', 'Label', 'Last seen']
+
 
 def device_context(device: dict[str, Any]) -> dict[str, Any]:
     """A device as Darktrace.Device: keyed by deviceId like the tag commands, ISO times, everything else kept.
@@ -2230,6 +2252,14 @@ def get_device_connection_info_command(client: Client, args: dict[str, Any]) -> 
 
 # --- external endpoints and Advanced Search ------------------------------------------------------
 
+MAX_ADVANCED_SEARCH_QUERY_LENGTH = 4096
+ADVANCED_SEARCH_OPERATIONS = ('mean', 'terms', 'trend', 'score')
+# Not starting with a dot, so a field name is never the path segment '.' or '..'.
+FIELD_NAME_PATTERN = re.compile(r'[A-Za-z0-9_@-][A-Za-z0-9_.@-]{0,99}')
+ADVANCED_SEARCH_SIZE = 10000
+ADVANCED_SEARCH_STATS = (('Count', 'count'), ('Min', 'min'), ('Max', 'max'), ('Average', 'avg'), ('Sum', 'sum'))
+
+
 def get_external_endpoint_details_command(client: Client, args: dict[str, Any]) -> CommandResults:
     endpoint_type = require_choice(args, 'endpoint_type', ('IP', 'hostname'))
     value = _arg_text(args, 'endpoint_value')
@@ -2275,9 +2305,6 @@ def get_external_endpoint_details_command(client: Client, args: dict[str, Any]) 
                                    'Darktrace.ExternalEndpointDetails.devices')
     return CommandResults(outputs_prefix='Darktrace.ExternalEndpointDetails', outputs_key_field='endpoint',
                           outputs=details, readable_output=readable, raw_response=reply)
-
-
-ADVANCED_SEARCH_STATS = (('Count', 'count'), ('Min', 'min'), ('Max', 'max'), ('Average', 'avg'), ('Sum', 'sum'))
 
 
 def advanced_search_rows(reply: dict[str, Any], operation: str) -> tuple[list[dict[str, Any]], list[str]]:
@@ -2332,12 +2359,20 @@ def run_advanced_search_analysis_command(client: Client, args: dict[str, Any]) -
 
 # --- tags ----------------------------------------------------------------------------------------
 
+MAX_TAG_NAME_LENGTH = 128
+
+
 def _credential_text(credential: Any) -> str:
     """One credential seen on a device, for a table cell: 'alice (last seen 2024-01-31T13:05:00.000Z)'."""
     if not isinstance(credential, dict):
         return readable_text(credential)
     name = readable_text(credential.get('credential'))
     return f'{name} (last seen {credential["lastSeen"]})' if credential.get('lastSeen') else name
+
+
+def _device_and_tag(args: dict[str, Any]) -> tuple[int, str]:
+    """The device (`deviceId`) and the tag name (`tagName`) a tag is added to or removed from."""
+    return require_did(args, 'deviceId'), require_text(args, 'tagName', MAX_TAG_NAME_LENGTH)
 
 
 def get_tagged_devices_command(client: Client, args: dict[str, Any]) -> CommandResults:
@@ -2362,11 +2397,10 @@ def get_tagged_devices_command(client: Client, args: dict[str, Any]) -> CommandR
     rows = [{'Device ID': o['deviceId'], 'Hostname': o['hostname'], 'Label': o['label'],
              'Credentials': joined([_credential_text(c) for c in as_list(o['credentials'])]),
              'Other tags': ', '.join(map(str, o['otherTags']))} for o in outputs]
+    readable = markdown_table(f'Devices tagged "{tag}"', rows,
+                              ['Device ID', 'Hostname', 'Label', 'Credentials', 'Other tags'], 'Darktrace.Device')
     return CommandResults(outputs_prefix='Darktrace.Device', outputs_key_field='deviceId', outputs=outputs,
-                          readable_output=markdown_table(f'Devices tagged "{tag}"', rows,
-                                                         ['Device ID', 'Hostname', 'Label', 'Credentials',
-                                                          'Other tags'], 'Darktrace.Device'),
-                          raw_response=reply)
+                          readable_output=readable, raw_response=reply)
 
 
 def get_tags_for_device_command(client: Client, args: dict[str, Any]) -> CommandResults:
@@ -2384,8 +2418,7 @@ def get_tags_for_device_command(client: Client, args: dict[str, Any]) -> Command
 
 
 def post_tag_to_device_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    did = require_did(args, 'deviceId')
-    tag = require_text(args, 'tagName', MAX_TAG_NAME_LENGTH)
+    did, tag = _device_and_tag(args)
     duration_s = parse_int(args, 'duration', minimum=1)
     reply = client.add_tag_to_device(did, tag, duration_s)
     # Appliances answer either {"tid": N} or {"response": "SUCCESS"}; both mean the tag was applied.
@@ -2411,16 +2444,14 @@ def list_tags_command(client: Client, args: dict[str, Any]) -> CommandResults:
                         'expiry': ms_to_iso(tag.get('expiry')) or None})
     rows = [{'Tag ID': o['tid'], 'Name': o['name'], 'Description': o['description'], 'Restricted': o['restricted'],
              'Used by models': o['isReferenced']} for o in outputs]
+    readable = markdown_table(f'Tags ({len(outputs)} of {len(tags)})', rows,
+                              ['Tag ID', 'Name', 'Description', 'Restricted', 'Used by models'], 'Darktrace.Tag')
     return CommandResults(outputs_prefix='Darktrace.Tag', outputs_key_field='tid', outputs=outputs,
-                          readable_output=markdown_table(f'Tags ({len(outputs)} of {len(tags)})', rows,
-                                                         ['Tag ID', 'Name', 'Description', 'Restricted',
-                                                          'Used by models'], 'Darktrace.Tag'),
-                          raw_response=tags)
+                          readable_output=readable, raw_response=tags)
 
 
 def remove_tag_from_device_command(client: Client, args: dict[str, Any]) -> CommandResults:
-    did = require_did(args, 'deviceId')
-    tag = require_text(args, 'tagName', MAX_TAG_NAME_LENGTH)
+    did, tag = _device_and_tag(args)
     reply = client.remove_tag_from_device(did, tag)
     # An empty reply is how some versions answer a DELETE; any other reply must confirm it.
     if reply not in ({}, [], None) and not _confirms(reply):
@@ -2431,6 +2462,13 @@ def remove_tag_from_device_command(client: Client, args: dict[str, Any]) -> Comm
 
 
 # --- watched list --------------------------------------------------------------------------------
+
+MAX_DESCRIPTION_LENGTH = 255
+MAX_WATCHED_SOURCE_LENGTH = 63  # the appliance takes source names shorter than 64 characters
+MAX_ENDPOINTS_PER_REMOVAL = 100  # one request each, so a playbook cannot start thousands by mistake
+MAX_WATCHED_SOURCES = 50  # sources read in turn to list the whole watched list
+MAX_ENDPOINTS_PER_WATCH = 1000  # one request for all; bounds its body (at most about 250 kB)
+
 
 def post_to_watched_list_command(client: Client, args: dict[str, Any]) -> CommandResults:
     endpoints = parse_endpoint_list(args, 'endpointsToWatch', MAX_ENDPOINTS_PER_WATCH)
@@ -2557,6 +2595,26 @@ def remove_from_watched_list_command(client: Client, args: dict[str, Any]) -> Co
 
 # --- AI Analyst ----------------------------------------------------------------------------------
 
+AI_EVENT_HEADERS = ['Event ID', 'Title', 'Category', 'Score', 'Group score', 'Devices', 'Created', 'Acknowledged']
+MIRRORED_AI_ANALYST_TYPE_NAME = 'Darktrace NDR AI Analyst Incident'
+# The fields of a mirrored AI Analyst incident event.
+MIRRORED_AI_ANALYST_FIELDS = {
+    'id': 'AI Analyst incident event ID.',
+    'acknowledged': 'Whether the event is acknowledged in Darktrace (true or false).',
+    'title': 'Title AI Analyst gave the event.',
+    'category': 'Category of the event (critical, suspicious, compliance or informational).',
+    'aiaScore': 'AI Analyst score of the event, from 0 to 100.',
+    'groupScore': 'Score of the AI Analyst incident the event belongs to, from 0 to 100.',
+    'currentGroup': 'ID of the AI Analyst incident the event belongs to.',
+    'deviceHostname': 'Host name of the first device involved (breachDevices[0].hostname in the raw event).',
+    'incidentEventUrl': 'Link to the event in the Darktrace Threat Visualizer.',
+    'commentCount': 'Number of comments on the event.',
+}
+# darktrace-list-ai-analyst-incident-events `pinned`: pinned events only when in the range, also from outside it, or
+# only pinned events (from any time)
+AI_ANALYST_PINNED_CHOICES = ('in_range', 'all', 'only')
+
+
 def ai_event_context(event: dict[str, Any]) -> dict[str, Any]:
     """An AI Analyst incident event with ISO times and numeric scores; fields are often missing, so none is required."""
     context = iso_times(event)
@@ -2657,10 +2715,9 @@ AI_EVENT_KIND = RecordKind(
     add_comment=lambda client, event_id, message: client.add_ai_analyst_comment(event_id, message),
     acknowledge_path='/aianalyst/{action}', comment_path='/aianalyst/incident/comments')
 
-acknowledge_ai_analyst_incident_event_command = partial(set_acknowledged, AI_EVENT_KIND, acknowledged=True)
-unacknowledge_ai_analyst_incident_event_command = partial(set_acknowledged, AI_EVENT_KIND, acknowledged=False)
-get_ai_analyst_comments_command = partial(record_comments, AI_EVENT_KIND)
-post_comment_to_ai_analyst_incident_event_command = partial(post_record_comment, AI_EVENT_KIND)
+
+(acknowledge_ai_analyst_incident_event_command, unacknowledge_ai_analyst_incident_event_command,
+ get_ai_analyst_comments_command, post_comment_to_ai_analyst_incident_event_command) = record_commands(AI_EVENT_KIND)
 
 
 def _group_event_ids(group: dict[str, Any]) -> list[str]:
@@ -2717,77 +2774,18 @@ def get_ai_analyst_incident_group_command(client: Client, args: dict[str, Any]) 
 # is sent once (the Client retries a POST only when it never reached the appliance), then read back, so the War
 # Room shows the state Darktrace reports rather than the one asked for.
 
-def _duration_text(seconds: int) -> str:
-    """Seconds as the largest whole unit: 7200 -> '2 hours', 90 -> '90 seconds'."""
-    for unit, size in (('day', 86400), ('hour', 3600), ('minute', 60)):
-        if seconds % size == 0:
-            count = seconds // size
-            return f'{count} {unit}{"" if count == 1 else "s"}'
-    return f'{seconds} seconds'
-
-
-def parse_duration(args: dict[str, Any], name: str) -> int | None:
-    """A RESPOND duration ("30 minutes", "2 hours", "1 day" or seconds) → seconds, within the bounds."""
-    text = _arg_text(args, name)
-    if not text:
-        return None
-    bounds = f'from {_duration_text(MIN_RESPOND_DURATION_S)} to {_duration_text(MAX_RESPOND_DURATION_S)}'
-    match = DURATION_PATTERN.fullmatch(text)
-    if not match:
-        raise ValueError(f'Invalid "{name}"="{text}": expected {DURATION_FORMS}, {bounds}.')
-    seconds = int(match.group(1)) * DURATION_UNITS_S[(match.group(2) or 's')[0].lower()]
-    if not MIN_RESPOND_DURATION_S <= seconds <= MAX_RESPOND_DURATION_S:
-        raise ValueError(f'Invalid "{name}"="{text}": the duration must be {bounds}.')
-    return seconds
-
-
-def require_duration(args: dict[str, Any], name: str) -> int:
-    return _required(parse_duration(args, name), name, f'give {DURATION_FORMS}')
-
-
-def _connection_endpoint(text: str) -> tuple[str, int | None]:
-    """`host`, `host:port`, `[IPv6]:port` or a bare IPv6 address → (host, port or None)."""
-    if text.startswith('['):
-        host, _, rest = text[1:].partition(']')
-        port = rest[1:] if rest.startswith(':') else (None if not rest else '')
-    elif text.count(':') == 1:
-        host, port = text.split(':')
-    else:
-        host, port = text, None
-    if port is not None and not (re.fullmatch(r'[0-9]{1,5}', port) and 0 < int(port) < 65536):
-        raise ValueError(port)
-    if not (is_ip(host) or is_hostname(host)):
-        raise ValueError(host)
-    return host, int(port) if port is not None else None
-
-
-def parse_connections(args: dict[str, Any], name: str) -> list[dict[str, Any]]:
-    """`src>dst[:port]` items, separated by commas → [{src, dst, port?}]; empty when not given."""
-    items = [item.strip() if isinstance(item, str) else item for item in argToList(args.get(name))]
-    items = [item for item in items if item != '']
-    if len(items) > MAX_RESPOND_CONNECTIONS:
-        raise ValueError(f'Invalid "{name}": {len(items)} entries, at most {MAX_RESPOND_CONNECTIONS} are accepted.')
-    connections = []
-    for item in items:
-        source, separator, destination = item.partition('>') if isinstance(item, str) else ('', '', '')
-        source = source.strip()
-        try:
-            if not separator or not (is_ip(source) or is_hostname(source)):
-                raise ValueError(source)
-            host, port = _connection_endpoint(destination.strip())
-        except ValueError:
-            raise ValueError(f'Invalid entry "{item}" in "{name}": expected source>destination[:port], such as '
-                             '10.0.1.5>203.0.113.7:443 (IP addresses or host names; an IPv6 destination with a port '
-                             'as [2001:db8::7]:443).') from None
-        connections.append({'src': source, 'dst': host, **({'port': port} if port is not None else {})})
-    return connections
-
-
-def respond_reason(args: dict[str, Any]) -> dict[str, str]:
-    """{"reason": ...} as Darktrace records it with the change, marked as coming from Cortex XSOAR; empty when no
-    reason is given (guide 2.13: recommended, required only where "Audit Antigena" is on)."""
-    reason = parse_text(args, 'reason', MAX_COMMENT_LENGTH)
-    return {'reason': XSOAR_COMMENT_PREFIX + reason} if reason else {}
+RESPOND_ACTIONS = ('quarantine', 'quarantineOutgoing', 'quarantineIncoming', 'connection', 'pol', 'gpol')
+RESPOND_HEADERS = ['Code ID', 'Device', 'Action', 'State', 'Triggered by', 'Started', 'Expires', 'Model breach']
+# Activate, clear and reactivate each send one change and read the action back: what is sent besides the codeid
+# and reason, whether a (new) duration is sent too, what the War Room says was done, the states the action may then
+# be in.
+RESPOND_STATE_CHANGES: dict[str, tuple[dict[str, Any], bool, str, tuple[str, ...]]] = {
+    'activate': ({'activate': True}, False, 'activated', ('active',)),
+    'clear': ({'clear': True}, False, 'cleared', ('cleared',)),
+    'reactivate': ({'activate': True}, True, 'reactivated for {duration}', ('active',)),
+}
+# How far apart two expiries may be and still count as the same (clock skew, whole seconds).
+EXPIRY_TOLERANCE_MS = 60_000
 
 
 def _audit_refusal(error: DarktraceApiError, body: dict[str, Any]) -> DarktraceApiError:
@@ -2974,16 +2972,6 @@ def _change_respond_action(client: Client, codeid: int, body: dict[str, Any], di
     return _read_back(client, codeid, did, done, expected, reply)
 
 
-# Activate, clear and reactivate each send one change and read the action back: what is sent besides the codeid
-# and reason, whether a (new) duration is sent too, what the War Room says was done, the states the action may then
-# be in.
-RESPOND_STATE_CHANGES: dict[str, tuple[dict[str, Any], bool, str, tuple[str, ...]]] = {
-    'activate': ({'activate': True}, False, 'activated', ('active',)),
-    'clear': ({'clear': True}, False, 'cleared', ('cleared',)),
-    'reactivate': ({'activate': True}, True, 'reactivated for {duration}', ('active',)),
-}
-
-
 def _set_respond_state(change: str, client: Client, args: dict[str, Any]) -> CommandResults:
     sent, takes_duration, done, expected = RESPOND_STATE_CHANGES[change]
     codeid = require_int(args, 'codeid', minimum=1)
@@ -2995,7 +2983,11 @@ def _set_respond_state(change: str, client: Client, args: dict[str, Any]) -> Com
 
 
 activate_respond_action_command = partial(_set_respond_state, 'activate')
+
+
 clear_respond_action_command = partial(_set_respond_state, 'clear')
+
+
 reactivate_respond_action_command = partial(_set_respond_state, 'reactivate')
 
 
@@ -3025,10 +3017,6 @@ def _ended_meanwhile(client: Client, codeid: int, error: DarktraceApiError) -> D
     return DarktraceApiError('refused', (
         f'RESPOND action {codeid} {state} before the extension reached Darktrace, which refused it: nothing was '
         f'changed. Use !darktrace-reactivate-respond-action to run it again. ({error})'), error.status)
-
-
-# How far apart two expiries may be and still count as the same (clock skew, whole seconds).
-EXPIRY_TOLERANCE_MS = 60_000
 
 
 def _corrected_if_counted_from_start(client: Client, action: dict[str, Any], sent_s: int, target_ms: float,
@@ -3113,6 +3101,57 @@ def create_respond_action_command(client: Client, args: dict[str, Any]) -> Comma
 
 
 ''' FETCH INCIDENTS '''
+
+DEFAULT_MAX_ALERTS = 50
+MAX_ALERTS_LIMIT = 1000
+DEFAULT_FIRST_FETCH = '3 days'
+MAX_REQUESTS_PER_RUN = 3
+INITIAL_WINDOW_MS = 60 * 60 * 1000
+MIN_WINDOW_MS = 1000
+MAX_WINDOW_MS = 7 * 24 * 60 * 60 * 1000
+# Every request of a run, including one whose reply went over the cap, reads at most this much, so a run
+# reads at most FETCH_MAX_RUN_BYTES. A reply over the cap narrows the window by NARROWING_FACTOR.
+FETCH_MAX_RUN_BYTES = 2 * 1024 * 1024
+FETCH_MAX_REPLY_BYTES = FETCH_MAX_RUN_BYTES // MAX_REQUESTS_PER_RUN
+NARROWING_FACTOR = 8
+# pbids of breaches delivered without a usable time, remembered so a re-read window does not deliver them again.
+MAX_UNPLACED_PBIDS = 1000
+# The appliance accepts requests dated up to 30 minutes from its clock; a stored fetch start further ahead of
+# this machine's clock means the clock moved back or the state is damaged.
+CLOCK_SKEW_MS = 30 * 60 * 1000
+RESET_ADVICE = ('To start again, open the instance in Settings > Integrations and click "Reset the \'last run\' '
+                'timestamp" (set "First fetch time" to the time of the last incident fetched first, so breaches are '
+                'neither skipped nor fetched twice).')
+# The appliance rejects requests dated more than 30 minutes from its clock, so once our clock
+# has passed a moment by this much, every breach created up to that moment is on the appliance.
+SETTLE_MS = 35 * 60 * 1000
+FETCH_SOURCE_BREACHES = 'Model Breaches'
+FETCH_SOURCE_AI_ANALYST = 'AI Analyst Incidents'
+FETCH_SOURCES = (FETCH_SOURCE_BREACHES, FETCH_SOURCE_AI_ANALYST)
+AI_ANALYST_CURSOR_KEY = 'ai_analyst'  # the AI Analyst cursor's part of lastRun; the breach cursor is the rest
+AI_CURSOR_PREFIX = f'{AI_ANALYST_CURSOR_KEY}.'  # how messages name its fields: ai_analyst.start_ms
+AI_RECORDS = 'AI Analyst incident'  # what messages say a damaged AI Analyst cursor does not skip
+# Which time starttime/endtime filter on for AI Analyst events (createdAt, or the activity periods) is not
+# documented. The sweep lists the ids from this far before its previous run up to the cursor and de-duplicates by
+# event id, so an event is found either way, as long as it reaches the API at most this long after its createdAt,
+# and its activity ended at most this long before it (together).
+AI_ANALYST_LOOKBACK_MS = 12 * 60 * 60 * 1000
+# The look-back is not read with every request: its ids are listed once the cursor has moved this far, or each run
+# once it is this close to now (a sweep).
+AI_ANALYST_SWEEP_STEP_MS = 60 * 60 * 1000
+MAX_AI_ANALYST_SEEN_IDS = 2000  # lastRun stays small; past this, the horizon moves up to the newest ids
+# Records of a window of MIN_WINDOW_MS too dense for one reply are listed by id and read one by one, this many at
+# most per source and run (about 0.6 MB of model breaches).
+DENSE_BATCH_LIMIT = 200
+# lastRun key naming the source that went first, when sources take turns (max_alerts below their number).
+FETCH_TURN_KEY = 'fetch_turn'
+# The one key the integration adds to a record's rawJSON: the pack's classifier picks the incident type from it.
+RECORD_KIND_KEY = 'darktraceRecordKind'
+BREACH_RECORD_KIND = 'Model Breach'
+AI_ANALYST_RECORD_KIND = 'AI Analyst Incident'
+AI_ANALYST_HIGH_SCORE = 80  # AI Analyst scores are 0..100
+MIRROR_DIRECTIONS = {'None': None, 'Incoming': 'In', 'Outgoing': 'Out', 'Incoming And Outgoing': 'Both'}
+DEFAULT_COMMENT_TAG = 'darktrace comment'
 
 
 @dataclass(frozen=True)
@@ -3883,6 +3922,8 @@ FETCH_SOURCE_TABLE = (
                                                                              now)['start'][0],
                 fetch=fetch_ai_analyst_events, to_incident=ai_event_to_incident),
 )
+
+
 SOURCE_KEYS = {source.cursor_key for source in FETCH_SOURCE_TABLE if source.cursor_key} | {FETCH_TURN_KEY}
 
 
@@ -3946,6 +3987,27 @@ def fetch_incidents(client: Client, last_run: dict[str, Any], settings: FetchSet
 # get-remote-data only for the records that command names. Darktrace cannot list what changed since a time, so
 # get-modified-remote-data compares what it can list cheaply (id-only lists, the breach comment feed) with what
 # get-remote-data last delivered, which the instance remembers; docs/mirroring.md gives the reasoning and costs.
+
+MIRROR_CLOSE_REASON = 'Acknowledged in Darktrace'
+# Integration context: pbids whose incident was closed for their acknowledgement (newest last), so it is closed once.
+MIRROR_CLOSED_KEY = 'mirrorClosedIds'
+MAX_REMEMBERED_CLOSES = 10000  # about 400 kB of context at most; a record forgotten can at worst be closed once more
+# What mirroring remembers in the integration context (docs/mirroring.md): per kind of record, the mirrored records
+# with their time, the state last mirrored in and the comments already delivered; where the comment feed was read.
+MIRROR_STATE_KEY = 'mirror'
+MIRROR_BREACHES = 'breaches'
+MIRROR_EVENTS = 'events'
+MAX_MIRRORED_RECORDS = 10000  # per kind, the newest; an older record's changes arrive only with another change
+MAX_SEEN_COMMENTS = 100  # comment identities per record; older comments are known by the newest forgotten one's time
+MIRROR_DELETED = 'deleted'  # the state of a record gone from the appliance
+MIRROR_DELETED_REASON = 'Deleted on the Darktrace appliance'
+MIRROR_FEED_COUNT = 1000  # /mbcomments per cycle: a window of about an hour rarely holds as many breach comments
+MIRROR_MAX_LOOKBACK_MS = 365 * 24 * 60 * 60 * 1000
+MIRROR_LIST_MAX_BYTES = 16 * 1024 * 1024  # an id-only list of 10,000 records is well under 1 MB
+# The fields of an id-only AI Analyst event list: what the mapper shows of an event and can change.
+AI_EVENT_STATE_FIELDS = ('acknowledged', 'aiaScore', 'groupScore', 'currentGroup', 'title', 'category')
+# Notes get-remote-data writes start with this, so update-remote-system never posts them back out.
+DARKTRACE_NOTE_HEADING = '**Darktrace comment**'
 
 
 def is_xsoar_comment(message: str) -> bool:
@@ -4426,6 +4488,10 @@ def get_mapping_fields_command(client: Client, args: dict[str, Any],
 
 ''' MAIN '''
 
+SIGNING_FORM_KEY = 'signingForm'  # integration context: the form this instance's appliance accepted last
+MAX_CONTEXT_WRITE_ATTEMPTS = 5  # a write that keeps meeting other runs' writes gives up after this many
+
+
 COMMANDS: dict[str, Callable[[Client, dict[str, Any]], CommandResults]] = {
     # model breaches
     'darktrace-get-model-breach': get_model_breach_command,
@@ -4474,6 +4540,7 @@ COMMANDS: dict[str, Callable[[Client, dict[str, Any]], CommandResults]] = {
     'darktrace-reactivate-respond-action': reactivate_respond_action_command,
     'darktrace-create-respond-action': create_respond_action_command,
 }
+
 
 # Run by XSOAR to mirror incidents; they also take the mirroring parameters.
 MIRRORING_COMMANDS: dict[str, Callable[[Client, dict[str, Any], MirrorSettings], Any]] = {

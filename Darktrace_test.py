@@ -1,7 +1,9 @@
 """Unit tests of the Darktrace integration, in sections: client & signing; replies & errors; helpers & argument
 parsing; then one section per command domain (model breaches and models, devices, endpoints & Advanced Search,
-tags, watch list, AI Analyst, RESPOND), each holding every unit test of its commands; fetch; mirroring;
-main & test-module; and the tables that check every command. End-to-end tests mirror it in tests/e2e/.
+tags, watch list, AI Analyst, RESPOND), each holding every unit test of its commands and ending with the
+domain's bad-argument rows (<DOMAIN>_BAD_ARGUMENTS) and its runs on recorded-shape replies (<DOMAIN>_TABLE_RUNS);
+fetch; mirroring; main & test-module; and the generic tests that run every domain's rows. End-to-end tests mirror
+it in tests/e2e/, one module per domain. A new command's rows go in its domain's lists.
 
 Replies come from recorded-shape fixtures in test_data/; HTTP is intercepted with requests_mock (the exact
 requests and reply shapes); fetch logic runs against tests/fake_appliance.py. Only the platform's public names
@@ -1296,6 +1298,49 @@ def test_a_record_without_its_key_is_taken_when_it_is_the_only_one(client: Clien
     assert '| 1 |  |  |  |' in result.readable_output
 
 
+BREACH_BAD_ARGUMENTS = [
+    (Darktrace.get_model_breach_command, {}, 'Missing required argument "pbid"'),
+    (Darktrace.get_model_breach_command, {'pbid': '1/../../status'}, '"pbid"'),
+    (Darktrace.get_model_breach_command, {'pbid': '0'}, '"pbid"'),
+    (Darktrace.list_model_breaches_command, {'start_time': 'yesterdayish'}, '"start_time"'),
+    (Darktrace.list_model_breaches_command, {'end_time': '2024-13-01'}, '"end_time"'),
+    (Darktrace.list_model_breaches_command, {'start_time': '2024-02-01T00:00:00Z', 'end_time': '2024-01-01T00:00:00Z'},
+     '"end_time" (2024-01-01T00:00:00.000Z) is before "start_time"'),
+    (Darktrace.list_model_breaches_command, {'min_score': '101'}, 'from 0 to 100'),
+    (Darktrace.list_model_breaches_command, {'min_score': '0.5&did=1'}, '"min_score"'),
+    (Darktrace.list_model_breaches_command, {'min_score': 'nan'}, '"min_score"'),
+    (Darktrace.list_model_breaches_command, {'did': '-3'}, '"did"'),
+    (Darktrace.list_model_breaches_command, {'uuid': 'not-a-uuid'}, 'model UUID'),
+    (Darktrace.list_model_breaches_command, {'acknowledged': 'maybe'}, '"acknowledged"'),
+    (Darktrace.list_model_breaches_command, {'limit': '0'}, 'from 1 to 1000'),
+    (Darktrace.list_model_breaches_command, {'limit': '1001'}, 'from 1 to 1000'),
+    (Darktrace.list_model_breaches_command, {'page': '0'}, '"page"'),
+    (Darktrace.acknowledge_model_breach_command, {'pbid': 'abc'}, '"pbid"'),
+    (Darktrace.unacknowledge_model_breach_command, {'pbid': '1.5'}, '"pbid"'),
+    (Darktrace.get_model_breach_comments_command, {'pbid': ''}, '"pbid"'),
+    (Darktrace.post_comment_to_model_breach_command, {'pbid': '1'}, 'Missing required argument "message"'),
+    (Darktrace.post_comment_to_model_breach_command, {'pbid': '1', 'message': 'x' * 4097}, 'at most 4096'),
+    (Darktrace.get_model_breach_connections_command, {'pbid': '1', 'limit': '5000'}, 'from 1 to 1000'),
+    (Darktrace.get_model_breach_connections_command, {'pbid': '1', 'end_time': 'later'}, '"end_time"'),
+    (Darktrace.get_model_command, {}, 'Missing required argument "uuid"'),
+    (Darktrace.get_model_command, {'uuid': '80010119-6d7f-0000-0305-5e0000000256&pid=1'}, 'model UUID'),
+    (Darktrace.get_model_component_command, {'cid': '../models'}, '"cid"'),
+    (Darktrace.get_model_component_command, {}, '"cid"'),
+]
+# Its commands run on recorded-shape replies (RECORDED_GET_REPLIES) by the table sweep below.
+BREACH_TABLE_RUNS = [
+    ('darktrace-get-model-breach', {'pbid': str(PBID)}),
+    ('darktrace-list-model-breaches', {'start_time': '2023-01-01T00:00:00Z', 'end_time': '2023-02-01T00:00:00Z'}),
+    ('darktrace-acknowledge-model-breach', {'pbid': str(PBID)}),
+    ('darktrace-unacknowledge-model-breach', {'pbid': str(PBID)}),
+    ('darktrace-get-model-breach-comments', {'pbid': str(PBID)}),
+    ('darktrace-post-comment-to-model-breach', {'pbid': str(PBID), 'message': 'Investigating'}),
+    ('darktrace-get-model-breach-connections', {'pbid': str(PBID)}),
+    ('darktrace-get-model', {'uuid': MODEL_UUID}),
+    ('darktrace-get-model-component', {'cid': '2997'}),
+]
+
+
 # --- devices ------------------------------------------------------------------------------------------
 
 def test_get_similar_devices(client: Client, requests_mock: Any) -> None:
@@ -1539,6 +1584,45 @@ def test_connection_info_of_many_devices_is_capped_in_the_war_room(client: Clien
     assert len(result.outputs['deviceInfo']) == 31
 
 
+DEVICE_BAD_ARGUMENTS = [
+    (Darktrace.get_similar_devices_command, {'did': '0', 'max_results': '2'}, '"did"'),
+    (Darktrace.get_similar_devices_command, {'did': 'abc', 'max_results': '2'}, '"did"'),
+    (Darktrace.get_similar_devices_command, {'did': '1&count=5', 'max_results': '2'}, '"did"'),
+    (Darktrace.get_similar_devices_command, {'max_results': '2'}, 'Missing required argument "did"'),
+    (Darktrace.get_similar_devices_command, {'did': '1', 'max_results': '301'}, 'from 1 to 300'),
+    (Darktrace.get_similar_devices_command, {'did': '1', 'max_results': '0'}, 'from 1 to 300'),
+    (Darktrace.get_device_connection_info_command, {'did': '-1', 'data_type': 'co'}, '"did"'),
+    (Darktrace.get_device_connection_info_command, {'did': '1', 'data_type': 'bytes'}, 'co, sizeout, sizein'),
+    (Darktrace.get_device_connection_info_command, {'did': '1', 'data_type': 'co', 'external_domain': 'a/b'},
+     '"external_domain"'),
+    (Darktrace.get_device_connection_info_command, {'did': '1', 'data_type': 'co', 'destination_did': 'x'},
+     '"destination_did"'),
+    (Darktrace.get_device_connection_info_command, {'did': '1', 'data_type': 'co', 'num_similar_devices': '-2'},
+     '"num_similar_devices"'),
+    (Darktrace.search_devices_command, {'order_by': 'score'}, 'priority, hostname'),
+    (Darktrace.search_devices_command, {'order': 'up'}, 'asc, desc'),
+    (Darktrace.search_devices_command, {'limit': '1001'}, 'from 1 to 1000'),
+    (Darktrace.search_devices_command, {'query': 'q' * 1025}, 'at most 1024'),
+    (Darktrace.get_device_command, {'did': 'ws1'}, '"did"'),
+    (Darktrace.get_device_events_command, {'did': '1', 'event_type': 'everything'}, 'connection, unusualconnection'),
+    (Darktrace.get_device_events_command, {'did': '1', 'start_time': 'then'}, '"start_time"'),
+    (Darktrace.get_device_events_command, {'did': '1', 'start_time': '2024-02-01', 'end_time': '2024-01-01'},
+     'is before'),
+    (Darktrace.get_device_events_command, {'event_type': 'notice'}, 'Missing required argument "did"'),
+    (Darktrace.get_device_command, {'did': '9' * 19}, '"did"'),
+    (Darktrace.get_device_command, {'did': '9' * 5000}, '"did"'),
+    (Darktrace.get_device_command, {'did': '١٢'}, '"did"'),
+]
+# Its commands run on recorded-shape replies (RECORDED_GET_REPLIES) by the table sweep below.
+DEVICE_TABLE_RUNS = [
+    ('darktrace-search-devices', {'query': 'type:"server"'}),
+    ('darktrace-get-device', {'did': '1417'}),
+    ('darktrace-get-device-events', {'did': '1417'}),
+    ('darktrace-get-similar-devices', {'did': '1417', 'max_results': '5'}),
+    ('darktrace-get-device-connection-info', {'did': '1', 'data_type': 'co'}),
+]
+
+
 # --- endpoints & Advanced Search ----------------------------------------------------------------------
 
 @pytest.mark.parametrize('fixture, endpoint_type, value, query, shown', [
@@ -1752,6 +1836,47 @@ def test_field_names_that_look_like_dots_inside_are_accepted(client: Client, req
         assert requests_mock.last_request.path_url.split('/')[4] == metric
 
 
+# A valid Advanced Search window; each row of the table below spoils one argument.
+SEARCH_WINDOW_ARGS = {'initialDate': '2022-12-10', 'initialTime': '09:00:00', 'endDate': '2022-12-10',
+                      'endTime': '10:00:00', 'query': 'q', 'operation': 'score', 'metric': 'm'}
+SEARCH_DAY = {'initialDate': '2023-01-24', 'initialTime': '00:00:00', 'endDate': '2023-01-24', 'endTime': '12:00:00',
+              'query': '@type:conn', 'metric': 'm'}
+ENDPOINT_BAD_ARGUMENTS = [
+    (Darktrace.get_external_endpoint_details_command, {'endpoint_type': 'url', 'endpoint_value': 'x.com'},
+     'IP, hostname'),
+    (Darktrace.get_external_endpoint_details_command, {'endpoint_type': 'IP', 'endpoint_value': 'cats.com'},
+     'expected an IP address'),
+    (Darktrace.get_external_endpoint_details_command, {'endpoint_type': 'hostname', 'endpoint_value': 'a b'},
+     'host name'),
+    (Darktrace.get_external_endpoint_details_command, {'endpoint_type': 'ip', 'endpoint_value': '1.2.3.4',
+                                                       'devices': 'maybe'}, '"devices"'),
+    (Darktrace.run_advanced_search_analysis_command, {**SEARCH_WINDOW_ARGS, 'initialDate': '2022/12/10'}, 'YYYY-MM-DD'),
+    (Darktrace.run_advanced_search_analysis_command, {**SEARCH_WINDOW_ARGS, 'initialTime': '9am'}, 'HH:MM:SS'),
+    (Darktrace.run_advanced_search_analysis_command, {**SEARCH_WINDOW_ARGS, 'initialDate': '2022-02-30'},
+     'not a real date'),
+    (Darktrace.run_advanced_search_analysis_command, {**SEARCH_WINDOW_ARGS, 'initialDate': '2022-12-11'},
+     'before the start'),
+    (Darktrace.run_advanced_search_analysis_command, {**SEARCH_WINDOW_ARGS, 'operation': 'max'},
+     'mean, terms, trend, score'),
+    (Darktrace.run_advanced_search_analysis_command, {**SEARCH_WINDOW_ARGS, 'metric': '../status'}, '"metric"'),
+    (Darktrace.run_advanced_search_analysis_command, {**SEARCH_WINDOW_ARGS, 'query': ''}, '"query"'),
+    *[(Darktrace.run_advanced_search_analysis_command, {**SEARCH_WINDOW_ARGS, 'metric': metric}, '"metric"')
+      for metric in ('.', '..', '.hidden')],
+    (Darktrace.run_advanced_search_analysis_command, {**SEARCH_WINDOW_ARGS, 'initialDate': '2022-12-11'},
+     '"endDate"/"endTime"'),
+    (Darktrace.get_external_endpoint_details_command, {'endpoint_type': 'IP', 'endpoint_value': 'fe80::1%x&did=5'},
+     '"endpoint_value"'),
+]
+# Its commands run on recorded-shape replies (RECORDED_GET_REPLIES) by the table sweep below.
+ENDPOINT_TABLE_RUNS = [
+    ('darktrace-get-external-endpoint-details', {'endpoint_type': 'hostname', 'endpoint_value': 'bücher.example',
+                                                 'devices': 'true'}),
+    ('darktrace-get-external-endpoint-details', {'endpoint_type': 'IP', 'endpoint_value': '2001:db8::7'}),
+    *[('darktrace-run-advanced-search-analysis', {**SEARCH_DAY, 'operation': operation})
+      for operation in Darktrace.ADVANCED_SEARCH_OPERATIONS],
+]
+
+
 # --- tags ---------------------------------------------------------------------------------------------
 
 def test_get_tagged_devices_full_details(client: Client, requests_mock: Any) -> None:
@@ -1881,6 +2006,26 @@ def test_remove_tag_from_device_unconfirmed(client: Client, requests_mock: Any) 
     requests_mock.delete(f'{BASE}/tags/entities', json={'response': 'NO SUCH TAG'})
     with pytest.raises(DarktraceApiError, match='DELETE /tags/entities without confirming'):
         Darktrace.remove_tag_from_device_command(client, {'deviceId': '1417', 'tagName': 'Nope'})
+
+
+TAG_BAD_ARGUMENTS = [
+    (Darktrace.get_tagged_devices_command, {'tagName': ''}, '"tagName"'),
+    (Darktrace.get_tags_for_device_command, {'deviceId': '1.5'}, '"deviceId"'),
+    (Darktrace.post_tag_to_device_command, {'deviceId': '3', 'tagName': ''}, '"tagName"'),
+    (Darktrace.post_tag_to_device_command, {'deviceId': '3', 'tagName': 't', 'duration': '0'}, '"duration"'),
+    (Darktrace.list_tags_command, {'limit': '1000000'}, 'from 1 to 1000'),
+    (Darktrace.remove_tag_from_device_command, {'deviceId': '0', 'tagName': 't'}, '"deviceId"'),
+    (Darktrace.remove_tag_from_device_command, {'deviceId': '1', 'tagName': 't' * 129}, 'at most 128'),
+    (Darktrace.remove_tag_from_device_command, {'deviceId': '1'}, '"tagName"'),
+]
+# Its commands run on recorded-shape replies (RECORDED_GET_REPLIES) by the table sweep below.
+TAG_TABLE_RUNS = [
+    ('darktrace-get-tagged-devices', {'tagName': 'Active Threat'}),
+    ('darktrace-get-tags-for-device', {'deviceId': '1417'}),
+    ('darktrace-post-tag-to-device', {'deviceId': '1417', 'tagName': 'Active Threat'}),
+    ('darktrace-list-tags', {}),
+    ('darktrace-remove-tag-from-device', {'deviceId': '1417', 'tagName': 'Active Threat'}),
+]
 
 
 # --- watch list ---------------------------------------------------------------------------------------
@@ -2089,6 +2234,40 @@ def test_post_to_watched_list_relative_expiry(client: Client, requests_mock: Any
     expiry = datetime.strptime(body['expiry'], '%Y-%m-%dT%H:%M:%SZ').replace(tzinfo=timezone.utc)
     assert expiry == datetime.fromtimestamp(pinned_clocks / 1000, timezone.utc) + timedelta(days=30)
     assert body['hostname'] is False
+
+
+WATCH_BAD_ARGUMENTS = [
+    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': ' , '}, '"endpointsToWatch"'),
+    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com,not a host'}, '"not a host"'),
+    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com', 'description': 'x' * 256},
+     'at most 255'),
+    (Darktrace.list_watched_endpoints_command, {'limit': '-1'}, 'from 1 to 1000'),
+    (Darktrace.remove_from_watched_list_command, {}, 'Missing required argument "endpointsToRemove"'),
+    (Darktrace.remove_from_watched_list_command, {'endpointsToRemove': 'evil.com,a b'}, '"a b"'),
+    (Darktrace.remove_from_watched_list_command, {'endpointsToRemove': ','.join(f'h{i}.com' for i in range(101))},
+     'at most 100'),
+    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com', 'expiry': '2020-01-01T00:00:00Z'},
+     'the time has passed'),
+    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com', 'expiry': '3 days'},
+     'the time has passed'),
+    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com', 'expiry': 'never'}, '"expiry"'),
+    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com', 'source': 's' * 64}, 'at most 63'),
+    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com', 'hostname': 'sometimes'},
+     '"hostname"'),
+    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'fe80::1%eth0'}, '"endpointsToWatch"'),
+    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': '[1, null]'}, '"endpointsToWatch"'),
+    (Darktrace.remove_from_watched_list_command, {'endpointsToRemove': '[{"a": 1}]'}, '"endpointsToRemove"'),
+    (Darktrace.post_to_watched_list_command,
+     {'endpointsToWatch': ','.join(f'host{n}.example.com' for n in range(Darktrace.MAX_ENDPOINTS_PER_WATCH + 1))},
+     f'at most {Darktrace.MAX_ENDPOINTS_PER_WATCH}'),
+]
+# Its commands run on recorded-shape replies (RECORDED_GET_REPLIES) by the table sweep below.
+WATCH_TABLE_RUNS = [
+    ('darktrace-post-to-watched-list', {'endpointsToWatch': 'evil.com', 'description': 'seen in incident 42'}),
+    ('darktrace-list-watched-endpoints', {}),
+    ('darktrace-list-watched-sources', {}),
+    ('darktrace-remove-from-watched-list', {'endpointsToRemove': 'evil.com'}),
+]
 
 
 # --- AI Analyst ---------------------------------------------------------------------------------------
@@ -2346,6 +2525,35 @@ def test_get_ai_analyst_incident_group_plain_event_ids_and_gaps(client: Client, 
     assert Darktrace.get_ai_analyst_incident_group_command(client, {'event_id': 'e3'}).outputs['id'] == 'g2'
     with pytest.raises(DarktraceApiError, match='no AI Analyst incident holding the incident event e9'):
         Darktrace.get_ai_analyst_incident_group_command(client, {'event_id': 'e9'})
+
+
+AI_ANALYST_BAD_ARGUMENTS = [
+    (Darktrace.get_ai_analyst_incident_event_command, {}, 'Missing required argument "event_id"'),
+    (Darktrace.get_ai_analyst_incident_event_command, {'event_id': 'abc&uuid=def'}, '"event_id"'),
+    (Darktrace.list_ai_analyst_incident_events_command, {'min_group_score': '-1'}, 'from 0 to 100'),
+    (Darktrace.list_ai_analyst_incident_events_command, {'acknowledged': 'yes please'}, '"acknowledged"'),
+    (Darktrace.list_ai_analyst_incident_events_command, {'limit': 'all'}, '"limit"'),
+    (Darktrace.list_ai_analyst_incident_events_command, {'end_time': 'someday'}, '"end_time"'),
+    (Darktrace.acknowledge_ai_analyst_incident_event_command, {'event_id': 'a b'}, '"event_id"'),
+    (Darktrace.unacknowledge_ai_analyst_incident_event_command, {}, '"event_id"'),
+    (Darktrace.get_ai_analyst_comments_command, {'event_id': '../x'}, '"event_id"'),
+    (Darktrace.post_comment_to_ai_analyst_incident_event_command, {'event_id': EVENT_ID, 'message': ' '},
+     'Missing required argument "message"'),
+    (Darktrace.get_ai_analyst_incident_group_command, {}, 'exactly one of "group_id"'),
+    (Darktrace.get_ai_analyst_incident_group_command, {'group_id': GROUP_ID, 'event_id': EVENT_ID},
+     'exactly one of "group_id"'),
+    (Darktrace.get_ai_analyst_incident_group_command, {'group_id': 'g/1'}, '"group_id"'),
+]
+# Its commands run on recorded-shape replies (RECORDED_GET_REPLIES) by the table sweep below.
+AI_ANALYST_TABLE_RUNS = [
+    ('darktrace-get-ai-analyst-incident-event', {'event_id': EVENT_ID}),
+    ('darktrace-list-ai-analyst-incident-events', {}),
+    ('darktrace-acknowledge-ai-analyst-incident-event', {'event_id': EVENT_ID}),
+    ('darktrace-unacknowledge-ai-analyst-incident-event', {'event_id': EVENT_ID}),
+    ('darktrace-get-ai-analyst-comments', {'event_id': EVENT_ID}),
+    ('darktrace-post-comment-to-ai-analyst-incident-event', {'event_id': EVENT_ID, 'message': 'Escalated'}),
+    ('darktrace-get-ai-analyst-incident-group', {'group_id': GROUP_ID}),
+]
 
 
 # --- RESPOND ------------------------------------------------------------------------------------------
@@ -2922,6 +3130,18 @@ def test_respond_other_errors_pass_through(client: Client, requests_mock: Any) -
     with pytest.raises(DarktraceApiError, match='found nothing for POST /antigena') as raised:
         Darktrace.activate_respond_action_command(client, {'codeid': '1', 'reason': 'x'})
     assert raised.value.kind == 'not_found'
+
+
+# Its commands run on recorded-shape replies (RECORDED_GET_REPLIES) by the table sweep below.
+RESPOND_TABLE_RUNS = [
+    ('darktrace-list-respond-actions', {'include_cleared': 'true'}),
+    ('darktrace-activate-respond-action', {'codeid': '5001', 'reason': 'Confirmed by the analyst'}),
+    ('darktrace-extend-respond-action', {'codeid': '5003', 'duration': '7 days', 'reason': 'Still compromised'}),
+    ('darktrace-clear-respond-action', {'codeid': '5002', 'reason': 'False positive'}),
+    ('darktrace-reactivate-respond-action', {'codeid': '5004', 'duration': '2 hours', 'reason': 'Seen again'}),
+    ('darktrace-create-respond-action', {'did': '34', 'action': 'connection', 'duration': '1 hour',
+                                         'reason': 'Beaconing', 'connections': '10.0.0.5>203.0.113.9:443'}),
+]
 
 
 # --- fetch --------------------------------------------------------------------------------------------
@@ -4438,548 +4658,7 @@ def test_main_refuses_a_bad_mirroring_direction_before_any_request(mocker: Any, 
     assert requests_mock.call_count == 0
 
 
-# --- main & test-module -------------------------------------------------------------------------------
-
-def test_main_test_module_ok(mocker: Any, requests_mock: Any) -> None:
-    """
-    Given valid parameters
-    When test-module runs
-    Then it calls /status with fast=true and returns ok.
-    """
-    requests_mock.get(f'{BASE}/status', json=load('status.json'))
-    results, error = run_main(mocker, 'test-module')
-    results.assert_called_once_with('ok')
-    error.assert_not_called()
-    assert requests_mock.last_request.path_url == '/status?fast=true'  # guide 2.38: the quick health check
-
-
-def test_main_test_module_checks_fetch_parameters_first(mocker: Any, requests_mock: Any) -> None:
-    """
-    Given fetching is on with max_alerts out of range
-    When test-module runs
-    Then it fails on that parameter before any request.
-    """
-    run_params = {**PARAMS, 'isFetch': True, 'max_alerts': '5000'}
-    _, error = run_main(mocker, 'test-module', params=run_params)
-    assert 'from 1 to 1000' in error.call_args[0][0]
-    assert requests_mock.call_count == 0
-
-
-def test_main_test_module_signature_error(mocker: Any, requests_mock: Any) -> None:
-    """
-    Given tokens the appliance rejects
-    When test-module runs
-    Then return_error says to check the tokens, and does not reveal the private token.
-    """
-    requests_mock.get(f'{BASE}/status', status_code=400, json={'status': 'API SIGNATURE ERROR'})
-    _, error = run_main(mocker, 'test-module')
-    message = error.call_args[0][0]
-    assert message.startswith('Failed to execute test-module command.\nError:\n')
-    assert 'public and private API tokens' in message and PRIVATE not in message
-
-
-def test_main_dispatches_commands(mocker: Any, requests_mock: Any) -> None:
-    """
-    Given a command name from the table
-    When main runs
-    Then the matching command function's CommandResults is returned.
-    """
-    requests_mock.get(f'{BASE}/tags/entities', json=load('device_tags.json'))
-    results, error = run_main(mocker, 'darktrace-get-tags-for-device', {'deviceId': '1417'})
-    error.assert_not_called()
-    returned = results.call_args[0][0]
-    assert isinstance(returned, CommandResults) and returned.outputs[0]['tagName'] == 'Active Threat'
-
-
-def test_main_unknown_command(mocker: Any) -> None:
-    """
-    Given a command the integration does not have
-    When main runs
-    Then NotImplementedError is raised inside and reported through return_error.
-    """
-    _, error = run_main(mocker, 'darktrace-make-coffee')
-    assert 'Failed to execute darktrace-make-coffee command.\nError:\n' in error.call_args[0][0]
-    assert 'not implemented' in error.call_args[0][0]
-
-
-def test_main_refuses_a_bad_url_before_any_request(mocker: Any, requests_mock: Any) -> None:
-    """
-    Given a server URL without a scheme
-    When any command runs
-    Then the error names the url parameter and nothing is sent.
-    """
-    _, error = run_main(mocker, 'test-module', params={**PARAMS, 'url': 'dt.example'})
-    assert '"Server URL" (url)' in error.call_args[0][0]
-    assert requests_mock.call_count == 0
-
-
-def test_main_refuses_a_url_with_credentials_without_echoing_them(mocker: Any, requests_mock: Any) -> None:
-    """
-    Given a server URL carrying a user name and password
-    When any command runs
-    Then it is refused before any request, and the message holds neither the user name nor the password.
-    """
-    _, error = run_main(mocker, 'test-module', params={**PARAMS, 'url': 'https://soc-admin:Hunter2-pass@dt.example'})
-    message = error.call_args[0][0]
-    assert '"Server URL" (url)' in message and 'user name or password' in message
-    assert 'Hunter2' not in message and 'soc-admin' not in message and requests_mock.call_count == 0
-
-
-@pytest.mark.parametrize('status', [{'a': 1}, {}, {'hostname': 'proxy'}])
-def test_main_test_module_refuses_a_status_that_is_not_the_appliance_s(mocker: Any, requests_mock: Any,
-                                                                      status: dict) -> None:
-    """
-    Given /status answering an object without version or time
-    When test-module runs
-    Then it fails saying the URL may not point at an appliance, instead of answering ok.
-    """
-    requests_mock.get(f'{BASE}/status', json=status)
-    results, error = run_main(mocker, 'test-module')
-    results.assert_not_called()
-    assert 'neither "version" nor "time"' in error.call_args[0][0]
-
-
-def test_main_test_module_refuses_a_future_epoch_first_fetch(mocker: Any, requests_mock: Any) -> None:
-    """
-    Given fetching on and a first fetch time that is an epoch value in the future
-    When test-module runs
-    Then it fails naming the parameter, before any request.
-    """
-    future_s = str(Darktrace.now_ms() // 1000 + 7 * 24 * 3600)
-    _, error = run_main(mocker, 'test-module', params={**PARAMS, 'isFetch': True, 'first_fetch': future_s})
-    assert '"First fetch time" (first_fetch)' in error.call_args[0][0] and 'in the future' in error.call_args[0][0]
-    assert requests_mock.call_count == 0
-
-
-def test_messages_taken_from_a_reply_hold_no_token_or_signature(client: Client, requests_mock: Any) -> None:
-    """
-    Given replies that echo both tokens and the request signature (an error field, a non-JSON body, a web page)
-    When a command's request is answered with each
-    Then the error message has every one of them replaced by <redacted>.
-    """
-    def echo(request: Any, context: Any) -> str:
-        return f'{PUBLIC} {PRIVATE} {request.headers["DTAPI-Signature"]}'
-
-    for reply in ({'status_code': 500, 'text': lambda r, c: json.dumps({'error': echo(r, c)})},
-                  {'status_code': 200, 'text': echo},
-                  {'status_code': 404, 'text': lambda r, c: f'<html><title>{echo(r, c)}</title></html>'}):
-        requests_mock.get(f'{BASE}/status', **reply)
-        with pytest.raises(DarktraceApiError) as raised:
-            client.get_status()
-        signature = requests_mock.last_request.headers['DTAPI-Signature']
-        message = str(raised.value)
-        assert '<redacted>' in message
-        assert PUBLIC not in message and PRIVATE not in message and signature not in message
-
-
-def test_main_requires_both_tokens(mocker: Any) -> None:
-    """
-    Given no private token
-    When any command runs
-    Then the error asks for both tokens.
-    """
-    _, error = run_main(mocker, 'test-module', params={**PARAMS, 'private_api_token': ''})
-    assert 'public and the private API token' in error.call_args[0][0]
-
-
-def test_main_fetch_sets_last_run_then_incidents(mocker: Any, requests_mock: Any) -> None:
-    """
-    Given breaches on the appliance
-    When fetch-incidents runs through main
-    Then lastRun is stored and the incidents are handed over, ordered by creation time.
-    """
-    breaches = load('model_breaches.json')
-    requests_mock.get(f'{BASE}/modelbreaches', json=breaches)
-    mocker.patch.object(Darktrace, 'now_ms', return_value=1674522280000 + 2 * Darktrace.SETTLE_MS)
-    mocker.patch.object(demisto, 'getLastRun', return_value={'start_ms': 1674522200000})
-    set_last_run = mocker.patch.object(demisto, 'setLastRun')
-    incidents = mocker.patch.object(demisto, 'incidents')
-    _, error = run_main(mocker, 'fetch-incidents')
-    error.assert_not_called()
-    assert [i['dbotMirrorId'] for i in incidents.call_args[0][0]] == ['30960', '30961', '30955']
-    assert set_last_run.call_args[0][0]['start_ms'] > 1674522200000
-
-
-def test_main_fetch_failure_does_not_store_last_run(mocker: Any, requests_mock: Any) -> None:
-    """
-    Given the appliance fails during fetch
-    When fetch-incidents runs through main
-    Then neither lastRun nor incidents are stored, and the error is reported.
-    """
-    requests_mock.get(f'{BASE}/modelbreaches', status_code=503)
-    set_last_run = mocker.patch.object(demisto, 'setLastRun')
-    incidents = mocker.patch.object(demisto, 'incidents')
-    _, error = run_main(mocker, 'fetch-incidents')
-    set_last_run.assert_not_called()
-    incidents.assert_not_called()
-    assert 'HTTP 503' in error.call_args[0][0]
-
-
-def test_demisto_exception_base_is_kept() -> None:
-    """
-    Given a DarktraceApiError
-    When it is checked against the platform's exception
-    Then it is a DemistoException, so platform code handles it.
-    """
-    assert issubclass(DarktraceApiError, DemistoException)
-
-
-def test_main_dispatches_a_triage_command(mocker: Any, requests_mock: Any) -> None:
-    """
-    Given darktrace-list-tags and a limit
-    When main runs it
-    Then the matching function runs and its result is returned.
-    """
-    requests_mock.get(f'{BASE}/tags', json=load('tags.json'))
-    results, error = run_main(mocker, 'darktrace-list-tags', {'limit': '2'})
-    error.assert_not_called()
-    assert [tag['tid'] for tag in results.call_args[0][0].outputs] == [5, 9]
-
-
-# --- every command: argument checks, the dispatch table, readable War Room tables ---------------------
-
-# A valid Advanced Search window; each row of the table below spoils one argument.
-SEARCH_WINDOW_ARGS = {'initialDate': '2022-12-10', 'initialTime': '09:00:00', 'endDate': '2022-12-10',
-                      'endTime': '10:00:00', 'query': 'q', 'operation': 'score', 'metric': 'm'}
-BAD_ARGUMENTS = [
-    (Darktrace.get_similar_devices_command, {'did': '0', 'max_results': '2'}, '"did"'),
-    (Darktrace.get_similar_devices_command, {'did': 'abc', 'max_results': '2'}, '"did"'),
-    (Darktrace.get_similar_devices_command, {'did': '1&count=5', 'max_results': '2'}, '"did"'),
-    (Darktrace.get_similar_devices_command, {'max_results': '2'}, 'Missing required argument "did"'),
-    (Darktrace.get_similar_devices_command, {'did': '1', 'max_results': '301'}, 'from 1 to 300'),
-    (Darktrace.get_similar_devices_command, {'did': '1', 'max_results': '0'}, 'from 1 to 300'),
-    (Darktrace.get_external_endpoint_details_command, {'endpoint_type': 'url', 'endpoint_value': 'x.com'},
-     'IP, hostname'),
-    (Darktrace.get_external_endpoint_details_command, {'endpoint_type': 'IP', 'endpoint_value': 'cats.com'},
-     'expected an IP address'),
-    (Darktrace.get_external_endpoint_details_command, {'endpoint_type': 'hostname', 'endpoint_value': 'a b'},
-     'host name'),
-    (Darktrace.get_external_endpoint_details_command, {'endpoint_type': 'ip', 'endpoint_value': '1.2.3.4',
-                                                       'devices': 'maybe'}, '"devices"'),
-    (Darktrace.get_device_connection_info_command, {'did': '-1', 'data_type': 'co'}, '"did"'),
-    (Darktrace.get_device_connection_info_command, {'did': '1', 'data_type': 'bytes'}, 'co, sizeout, sizein'),
-    (Darktrace.get_device_connection_info_command, {'did': '1', 'data_type': 'co', 'external_domain': 'a/b'},
-     '"external_domain"'),
-    (Darktrace.get_device_connection_info_command, {'did': '1', 'data_type': 'co', 'destination_did': 'x'},
-     '"destination_did"'),
-    (Darktrace.get_device_connection_info_command, {'did': '1', 'data_type': 'co', 'num_similar_devices': '-2'},
-     '"num_similar_devices"'),
-    (Darktrace.run_advanced_search_analysis_command, {**SEARCH_WINDOW_ARGS, 'initialDate': '2022/12/10'}, 'YYYY-MM-DD'),
-    (Darktrace.run_advanced_search_analysis_command, {**SEARCH_WINDOW_ARGS, 'initialTime': '9am'}, 'HH:MM:SS'),
-    (Darktrace.run_advanced_search_analysis_command, {**SEARCH_WINDOW_ARGS, 'initialDate': '2022-02-30'},
-     'not a real date'),
-    (Darktrace.run_advanced_search_analysis_command, {**SEARCH_WINDOW_ARGS, 'initialDate': '2022-12-11'},
-     'before the start'),
-    (Darktrace.run_advanced_search_analysis_command, {**SEARCH_WINDOW_ARGS, 'operation': 'max'},
-     'mean, terms, trend, score'),
-    (Darktrace.run_advanced_search_analysis_command, {**SEARCH_WINDOW_ARGS, 'metric': '../status'}, '"metric"'),
-    (Darktrace.run_advanced_search_analysis_command, {**SEARCH_WINDOW_ARGS, 'query': ''}, '"query"'),
-    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': ' , '}, '"endpointsToWatch"'),
-    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com,not a host'}, '"not a host"'),
-    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com', 'description': 'x' * 256},
-     'at most 255'),
-    (Darktrace.get_tagged_devices_command, {'tagName': ''}, '"tagName"'),
-    (Darktrace.get_tags_for_device_command, {'deviceId': '1.5'}, '"deviceId"'),
-    (Darktrace.post_tag_to_device_command, {'deviceId': '3', 'tagName': ''}, '"tagName"'),
-    (Darktrace.post_tag_to_device_command, {'deviceId': '3', 'tagName': 't', 'duration': '0'}, '"duration"'),
-]
-
-
-TRIAGE_BAD_ARGUMENTS = [
-    (Darktrace.get_model_breach_command, {}, 'Missing required argument "pbid"'),
-    (Darktrace.get_model_breach_command, {'pbid': '1/../../status'}, '"pbid"'),
-    (Darktrace.get_model_breach_command, {'pbid': '0'}, '"pbid"'),
-    (Darktrace.list_model_breaches_command, {'start_time': 'yesterdayish'}, '"start_time"'),
-    (Darktrace.list_model_breaches_command, {'end_time': '2024-13-01'}, '"end_time"'),
-    (Darktrace.list_model_breaches_command, {'start_time': '2024-02-01T00:00:00Z', 'end_time': '2024-01-01T00:00:00Z'},
-     '"end_time" (2024-01-01T00:00:00.000Z) is before "start_time"'),
-    (Darktrace.list_model_breaches_command, {'min_score': '101'}, 'from 0 to 100'),
-    (Darktrace.list_model_breaches_command, {'min_score': '0.5&did=1'}, '"min_score"'),
-    (Darktrace.list_model_breaches_command, {'min_score': 'nan'}, '"min_score"'),
-    (Darktrace.list_model_breaches_command, {'did': '-3'}, '"did"'),
-    (Darktrace.list_model_breaches_command, {'uuid': 'not-a-uuid'}, 'model UUID'),
-    (Darktrace.list_model_breaches_command, {'acknowledged': 'maybe'}, '"acknowledged"'),
-    (Darktrace.list_model_breaches_command, {'limit': '0'}, 'from 1 to 1000'),
-    (Darktrace.list_model_breaches_command, {'limit': '1001'}, 'from 1 to 1000'),
-    (Darktrace.list_model_breaches_command, {'page': '0'}, '"page"'),
-    (Darktrace.acknowledge_model_breach_command, {'pbid': 'abc'}, '"pbid"'),
-    (Darktrace.unacknowledge_model_breach_command, {'pbid': '1.5'}, '"pbid"'),
-    (Darktrace.get_model_breach_comments_command, {'pbid': ''}, '"pbid"'),
-    (Darktrace.post_comment_to_model_breach_command, {'pbid': '1'}, 'Missing required argument "message"'),
-    (Darktrace.post_comment_to_model_breach_command, {'pbid': '1', 'message': 'x' * 4097}, 'at most 4096'),
-    (Darktrace.get_model_breach_connections_command, {'pbid': '1', 'limit': '5000'}, 'from 1 to 1000'),
-    (Darktrace.get_model_breach_connections_command, {'pbid': '1', 'end_time': 'later'}, '"end_time"'),
-    (Darktrace.get_model_command, {}, 'Missing required argument "uuid"'),
-    (Darktrace.get_model_command, {'uuid': '80010119-6d7f-0000-0305-5e0000000256&pid=1'}, 'model UUID'),
-    (Darktrace.get_model_component_command, {'cid': '../models'}, '"cid"'),
-    (Darktrace.get_model_component_command, {}, '"cid"'),
-    (Darktrace.search_devices_command, {'order_by': 'score'}, 'priority, hostname'),
-    (Darktrace.search_devices_command, {'order': 'up'}, 'asc, desc'),
-    (Darktrace.search_devices_command, {'limit': '1001'}, 'from 1 to 1000'),
-    (Darktrace.search_devices_command, {'query': 'q' * 1025}, 'at most 1024'),
-    (Darktrace.get_device_command, {'did': 'ws1'}, '"did"'),
-    (Darktrace.get_device_events_command, {'did': '1', 'event_type': 'everything'}, 'connection, unusualconnection'),
-    (Darktrace.get_device_events_command, {'did': '1', 'start_time': 'then'}, '"start_time"'),
-    (Darktrace.get_device_events_command, {'did': '1', 'start_time': '2024-02-01', 'end_time': '2024-01-01'},
-     'is before'),
-    (Darktrace.get_device_events_command, {'event_type': 'notice'}, 'Missing required argument "did"'),
-    (Darktrace.get_ai_analyst_incident_event_command, {}, 'Missing required argument "event_id"'),
-    (Darktrace.get_ai_analyst_incident_event_command, {'event_id': 'abc&uuid=def'}, '"event_id"'),
-    (Darktrace.list_ai_analyst_incident_events_command, {'min_group_score': '-1'}, 'from 0 to 100'),
-    (Darktrace.list_ai_analyst_incident_events_command, {'acknowledged': 'yes please'}, '"acknowledged"'),
-    (Darktrace.list_ai_analyst_incident_events_command, {'limit': 'all'}, '"limit"'),
-    (Darktrace.list_ai_analyst_incident_events_command, {'end_time': 'someday'}, '"end_time"'),
-    (Darktrace.acknowledge_ai_analyst_incident_event_command, {'event_id': 'a b'}, '"event_id"'),
-    (Darktrace.unacknowledge_ai_analyst_incident_event_command, {}, '"event_id"'),
-    (Darktrace.get_ai_analyst_comments_command, {'event_id': '../x'}, '"event_id"'),
-    (Darktrace.post_comment_to_ai_analyst_incident_event_command, {'event_id': EVENT_ID, 'message': ' '},
-     'Missing required argument "message"'),
-    (Darktrace.get_ai_analyst_incident_group_command, {}, 'exactly one of "group_id"'),
-    (Darktrace.get_ai_analyst_incident_group_command, {'group_id': GROUP_ID, 'event_id': EVENT_ID},
-     'exactly one of "group_id"'),
-    (Darktrace.get_ai_analyst_incident_group_command, {'group_id': 'g/1'}, '"group_id"'),
-    (Darktrace.list_watched_endpoints_command, {'limit': '-1'}, 'from 1 to 1000'),
-    (Darktrace.remove_from_watched_list_command, {}, 'Missing required argument "endpointsToRemove"'),
-    (Darktrace.remove_from_watched_list_command, {'endpointsToRemove': 'evil.com,a b'}, '"a b"'),
-    (Darktrace.remove_from_watched_list_command, {'endpointsToRemove': ','.join(f'h{i}.com' for i in range(101))},
-     'at most 100'),
-    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com', 'expiry': '2020-01-01T00:00:00Z'},
-     'the time has passed'),
-    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com', 'expiry': '3 days'},
-     'the time has passed'),
-    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com', 'expiry': 'never'}, '"expiry"'),
-    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com', 'source': 's' * 64}, 'at most 63'),
-    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'evil.com', 'hostname': 'sometimes'},
-     '"hostname"'),
-    (Darktrace.list_tags_command, {'limit': '1000000'}, 'from 1 to 1000'),
-    (Darktrace.remove_tag_from_device_command, {'deviceId': '0', 'tagName': 't'}, '"deviceId"'),
-    (Darktrace.remove_tag_from_device_command, {'deviceId': '1', 'tagName': 't' * 129}, 'at most 128'),
-    (Darktrace.remove_tag_from_device_command, {'deviceId': '1'}, '"tagName"'),
-]
-
-
-@pytest.mark.parametrize('command, args, fragment', BAD_ARGUMENTS + TRIAGE_BAD_ARGUMENTS)
-def test_bad_arguments_are_refused_before_any_request(client: Client, requests_mock: Any, command: Any, args: dict,
-                                                      fragment: str) -> None:
-    """
-    Given an argument outside what the command accepts (including attempts to inject parameters or paths)
-    When the command runs
-    Then it raises a message naming the argument and the accepted form, and sends no request.
-    """
-    with pytest.raises(ValueError) as raised:
-        command(client, args)
-    assert fragment in str(raised.value)
-    assert requests_mock.call_count == 0
-
-
-def test_commands_table_matches_the_yaml() -> None:
-    """
-    Given the commands Darktrace.yml declares
-    When they are compared with the table main() dispatches through
-    Then every darktrace-* command of the YAML has a function, and there is no function the YAML lacks.
-    """
-    import yaml
-    declared = {command['name'] for command in yaml.safe_load((Path(__file__).parent / 'Darktrace.yml').read_text())
-                ['script']['commands'] if command['name'].startswith('darktrace-')}
-    assert set(Darktrace.COMMANDS) == declared
-
-
-@pytest.mark.parametrize('command, args, fragment', [
-    (Darktrace.run_advanced_search_analysis_command, {
-        'initialDate': '2022-12-10', 'initialTime': '09:00:00', 'endDate': '2022-12-10', 'endTime': '10:00:00',
-        'query': 'q', 'operation': 'score', 'metric': metric}, '"metric"') for metric in ('.', '..', '.hidden')
-] + [
-    (Darktrace.run_advanced_search_analysis_command, {
-        'initialDate': '2022-12-11', 'initialTime': '09:00:00', 'endDate': '2022-12-10', 'endTime': '10:00:00',
-        'query': 'q', 'operation': 'score', 'metric': 'm'}, '"endDate"/"endTime"'),
-    (Darktrace.get_device_command, {'did': '9' * 19}, '"did"'),
-    (Darktrace.get_device_command, {'did': '9' * 5000}, '"did"'),
-    (Darktrace.get_device_command, {'did': '١٢'}, '"did"'),
-    (Darktrace.get_external_endpoint_details_command, {'endpoint_type': 'IP', 'endpoint_value': 'fe80::1%x&did=5'},
-     '"endpoint_value"'),
-    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': 'fe80::1%eth0'}, '"endpointsToWatch"'),
-    (Darktrace.post_to_watched_list_command, {'endpointsToWatch': '[1, null]'}, '"endpointsToWatch"'),
-    (Darktrace.remove_from_watched_list_command, {'endpointsToRemove': '[{"a": 1}]'}, '"endpointsToRemove"'),
-    (Darktrace.post_to_watched_list_command,
-     {'endpointsToWatch': ','.join(f'host{n}.example.com' for n in range(Darktrace.MAX_ENDPOINTS_PER_WATCH + 1))},
-     f'at most {Darktrace.MAX_ENDPOINTS_PER_WATCH}'),
-])
-def test_stricter_arguments_are_refused_before_any_request(client: Client, requests_mock: Any, command: Any,
-                                                           args: dict, fragment: str) -> None:
-    """
-    Given a dot-segment field name, a range given backwards, an oversized or non-ASCII number, an IPv6 scope id,
-    JSON that is not a list of names, or too many endpoints
-    When the command runs
-    Then it is refused with a message naming the argument, and nothing is sent.
-    """
-    with pytest.raises(ValueError) as raised:
-        command(client, args)
-    assert fragment in str(raised.value)
-    assert requests_mock.call_count == 0
-
-
-RECORDED_GET_REPLIES = [  # (path prefix, query fragment or '', fixture); the first match wins
-    ('/modelbreaches/', '', 'model_breach_comments.json'), ('/modelbreaches', 'pbid=', 'model_breaches.json'),
-    ('/modelbreaches', '', 'model_breaches.json'), ('/details', '', 'breach_connections.json'),
-    ('/models', '', 'model.json'), ('/components/', '', 'model_component.json'),
-    ('/devicesearch', '', 'device_search.json'), ('/devices', '', 'device.json'),
-    ('/similardevices', '', 'similar_devices.json'), ('/deviceinfo', '', 'device_info.json'),
-    ('/endpointdetails', 'ip=', 'endpoint_details_external_ip.json'),
-    ('/endpointdetails', '', 'endpoint_details_hostname.json'),
-    ('/advancedsearch/api/analyze/m/terms/', '', 'advanced_search_terms.json'),
-    ('/advancedsearch/api/analyze/m/mean/', '', 'advanced_search_mean.json'),
-    ('/advancedsearch/api/analyze/m/trend/', '', 'advanced_search_trend.json'),
-    ('/advancedsearch/', '', 'advanced_search_score.json'),
-    ('/aianalyst/incidentevents', '', 'ai_analyst_event_summary_object.json'),
-    ('/aianalyst/groups', '', 'ai_analyst_groups.json'), ('/aianalyst/incident/comments', '', 'ai_analyst_comments.json'),
-    ('/intelfeed', '', 'watched_endpoints.json'), ('/tags/entities', 'did=', 'device_tags.json'),
-    ('/tags/entities', '', 'tagged_devices_full.json'), ('/tags', '', 'tags.json'),
-    ('/antigena', '', 'respond_actions.json'),
-]
-
-
-CHANGE_REPLIES = {'/antigena/manual': 'respond_manual_reply.json', '/tags/entities': 'tag_post_tid.json', '/intelfeed': 'intelfeed_post.json',
-                  '/comments': 'comment_post_list.json', '/acknowledge': 'ack_reply_unified_view.json'}
-
-
-SEARCH_DAY = {'initialDate': '2023-01-24', 'initialTime': '00:00:00', 'endDate': '2023-01-24', 'endTime': '12:00:00',
-              'query': '@type:conn', 'metric': 'm'}
-
-
-# Every command with arguments that reach the recorded replies above.
-TABLE_RUNS = [
-    ('darktrace-get-model-breach', {'pbid': str(PBID)}),
-    ('darktrace-list-model-breaches', {'start_time': '2023-01-01T00:00:00Z', 'end_time': '2023-02-01T00:00:00Z'}),
-    ('darktrace-acknowledge-model-breach', {'pbid': str(PBID)}),
-    ('darktrace-unacknowledge-model-breach', {'pbid': str(PBID)}),
-    ('darktrace-get-model-breach-comments', {'pbid': str(PBID)}),
-    ('darktrace-post-comment-to-model-breach', {'pbid': str(PBID), 'message': 'Investigating'}),
-    ('darktrace-get-model-breach-connections', {'pbid': str(PBID)}),
-    ('darktrace-get-model', {'uuid': MODEL_UUID}),
-    ('darktrace-get-model-component', {'cid': '2997'}),
-    ('darktrace-search-devices', {'query': 'type:"server"'}),
-    ('darktrace-get-device', {'did': '1417'}),
-    ('darktrace-get-device-events', {'did': '1417'}),
-    ('darktrace-get-similar-devices', {'did': '1417', 'max_results': '5'}),
-    ('darktrace-get-device-connection-info', {'did': '1', 'data_type': 'co'}),
-    ('darktrace-get-external-endpoint-details', {'endpoint_type': 'hostname', 'endpoint_value': 'bücher.example',
-                                                 'devices': 'true'}),
-    ('darktrace-get-external-endpoint-details', {'endpoint_type': 'IP', 'endpoint_value': '2001:db8::7'}),
-    *[('darktrace-run-advanced-search-analysis', {**SEARCH_DAY, 'operation': operation})
-      for operation in Darktrace.ADVANCED_SEARCH_OPERATIONS],
-    ('darktrace-get-ai-analyst-incident-event', {'event_id': EVENT_ID}),
-    ('darktrace-list-ai-analyst-incident-events', {}),
-    ('darktrace-acknowledge-ai-analyst-incident-event', {'event_id': EVENT_ID}),
-    ('darktrace-unacknowledge-ai-analyst-incident-event', {'event_id': EVENT_ID}),
-    ('darktrace-get-ai-analyst-comments', {'event_id': EVENT_ID}),
-    ('darktrace-post-comment-to-ai-analyst-incident-event', {'event_id': EVENT_ID, 'message': 'Escalated'}),
-    ('darktrace-get-ai-analyst-incident-group', {'group_id': GROUP_ID}),
-    ('darktrace-post-to-watched-list', {'endpointsToWatch': 'evil.com', 'description': 'seen in incident 42'}),
-    ('darktrace-list-watched-endpoints', {}),
-    ('darktrace-list-watched-sources', {}),
-    ('darktrace-remove-from-watched-list', {'endpointsToRemove': 'evil.com'}),
-    ('darktrace-get-tagged-devices', {'tagName': 'Active Threat'}),
-    ('darktrace-get-tags-for-device', {'deviceId': '1417'}),
-    ('darktrace-post-tag-to-device', {'deviceId': '1417', 'tagName': 'Active Threat'}),
-    ('darktrace-list-tags', {}),
-    ('darktrace-remove-tag-from-device', {'deviceId': '1417', 'tagName': 'Active Threat'}),
-    ('darktrace-list-respond-actions', {'include_cleared': 'true'}),
-    ('darktrace-activate-respond-action', {'codeid': '5001', 'reason': 'Confirmed by the analyst'}),
-    ('darktrace-extend-respond-action', {'codeid': '5003', 'duration': '7 days', 'reason': 'Still compromised'}),
-    ('darktrace-clear-respond-action', {'codeid': '5002', 'reason': 'False positive'}),
-    ('darktrace-reactivate-respond-action', {'codeid': '5004', 'duration': '2 hours', 'reason': 'Seen again'}),
-    ('darktrace-create-respond-action', {'did': '34', 'action': 'connection', 'duration': '1 hour',
-                                         'reason': 'Beaconing', 'connections': '10.0.0.5>203.0.113.9:443'}),
-]
-
-
-# A Python repr or JSON in a cell: an opening bracket or brace (other than a markdown link), a quoted key or item,
-# or a bare None/True/False.
-REPR_CELL = re.compile(r'^[{\[(](?!.*\]\()|[{\[(,]\s*[\'"]|[\'"]\s*[:\]}]|(^|[\s,(])(None|True|False)($|[\s,)])')
-
-
-def recorded_reply(request: Any, context: Any) -> Any:
-    path, query = request.path, urllib.parse.urlsplit(request.url).query
-    if request.method == 'POST':
-        name = next((fixture for suffix, fixture in CHANGE_REPLIES.items() if path.endswith(suffix)), None)
-        return load(name) if name else {'response': 'SUCCESS', 'aianalyst': 'SUCCESS'}
-    if request.method == 'DELETE':
-        return {'response': 'SUCCESS'}
-    return load(next(fixture for prefix, fragment, fixture in RECORDED_GET_REPLIES
-                     if path.startswith(prefix) and fragment in query))
-
-
-def table_cells(markdown: str) -> list[str]:
-    """Every data cell of every markdown table in a War Room text."""
-    cells = []
-    for line in markdown.splitlines():
-        if line.startswith('|') and not re.fullmatch(r'\|(-+\|)+', line):
-            cells += [cell.strip() for cell in re.split(r'(?<!\\)\|', line)[1:-1]]
-    return cells
-
-
-def test_table_runs_cover_every_command() -> None:
-    """
-    Given the table of commands run on recorded-shape replies
-    When it is compared with the integration's commands
-    Then every command is in it.
-    """
-    assert {command for command, _ in TABLE_RUNS} == set(Darktrace.COMMANDS)
-
-
-@pytest.mark.parametrize('value, looks_like_repr', [
-    ("{'a': 1}", True), ('{"a": 1}', True), ("['x']", True), ('["x"]', True), ('None', True), ('True', True),
-    ("x, 'y']", True), ('[Open in Darktrace](https://dt.example/#modelbreach/1)', False), ('alice (last seen x)', False),
-    ('Nonesuch', False), ('true', False), ('Destination: rare.example, Port: 443', False),
-])
-def test_repr_cell_pattern(value: str, looks_like_repr: bool) -> None:
-    """
-    Given table cells that are and are not reprs or JSON
-    When the pattern checks them
-    Then it tells them apart (so the sweep below can fail).
-    """
-    assert bool(REPR_CELL.search(value)) is looks_like_repr
-
-
-@pytest.mark.parametrize('command, args', TABLE_RUNS, ids=[f'{command}-{index}' for index, (command, _)
-                                                           in enumerate(TABLE_RUNS)])
-def test_no_table_cell_is_a_repr_or_json(client: Client, requests_mock: Any, mocker: Any, command: str,
-                                         args: dict) -> None:
-    """
-    Given recorded-shape replies (with the shapes of current versions: summary objects, credential objects)
-    When a command runs (at the time the recorded RESPOND actions were live)
-    Then its War Room text has no cell that looks like a Python repr or JSON.
-    """
-    mocker.patch.object(Darktrace, 'now_ms', return_value=RESPOND_NOW_MS)
-    requests_mock.register_uri(requests_mocking.ANY, re.compile(f'^{re.escape(BASE)}/'), json=recorded_reply)
-    result = Darktrace.COMMANDS[command](client, args)
-    cells = table_cells(result.readable_output)
-    assert [cell for cell in cells if REPR_CELL.search(cell)] == []
-    lines = [line for line in result.readable_output.splitlines() if not line.startswith('|')]
-    assert [line for line in lines if REPR_CELL.search(line) and not line.startswith('#')] == []
-
-
-@pytest.mark.parametrize('command, args, path, reply', [
-    ('darktrace-get-model-breach', {'pbid': '7'}, '/modelbreaches', {'pbid': 7, 'triggeredComponents': [
-        {'cid': 1, 'triggeredFilters': [{'filterType': 'Hostname', 'trigger': {}}, {'trigger': {'value': ['a', 'b']}}]}
-    ]}),
-    ('darktrace-get-model', {'uuid': MODEL_UUID}, '/models', {'uuid': MODEL_UUID, 'tags': [{'name': 'AP: C2'}, None],
-                                                              'logic': {'data': [{'weight': 1}, 5]}}),
-    ('darktrace-get-device', {'did': '3'}, '/devices', {'did': 3, 'tags': [{'tid': 1}, 'Admin', {'name': None}]}),
-])
-def test_sparse_or_odd_reply_values_stay_readable(client: Client, requests_mock: Any, command: str, args: dict,
-                                                  path: str, reply: dict) -> None:
-    """
-    Given replies with missing names, objects where text was expected and lists where a value was expected
-    When the command runs
-    Then no table cell shows None or a repr.
-    """
-    requests_mock.get(f'{BASE}{path}', json=reply)
-    cells = table_cells(Darktrace.COMMANDS[command](client, args).readable_output)
-    assert cells and [cell for cell in cells if REPR_CELL.search(cell)] == []
-
-
-# --- get-modified-remote-data, comment identity, concurrent context writes ------------------------------
+# get-modified-remote-data, comment identity, concurrent context writes
 
 CYCLE_NOW = 1_700_000_000_000  # XSOAR's clock during these cycles
 MINUTE = 60_000
@@ -5287,3 +4966,349 @@ def test_an_acknowledgement_sent_from_xsoar_is_not_named_as_a_change(client: Cli
     mock_appliance_lists(requests_mock, {PBID: (True, 0.5)}, [{**AI_EVENT, 'acknowledged': True}])
     assert modified_ids(client, mocker) == []
     assert stored_context['mirrorClosedIds'] == [PBID, EVENT_ID]
+
+
+# --- main & test-module -------------------------------------------------------------------------------
+
+def test_main_test_module_ok(mocker: Any, requests_mock: Any) -> None:
+    """
+    Given valid parameters
+    When test-module runs
+    Then it calls /status with fast=true and returns ok.
+    """
+    requests_mock.get(f'{BASE}/status', json=load('status.json'))
+    results, error = run_main(mocker, 'test-module')
+    results.assert_called_once_with('ok')
+    error.assert_not_called()
+    assert requests_mock.last_request.path_url == '/status?fast=true'  # guide 2.38: the quick health check
+
+
+def test_main_test_module_checks_fetch_parameters_first(mocker: Any, requests_mock: Any) -> None:
+    """
+    Given fetching is on with max_alerts out of range
+    When test-module runs
+    Then it fails on that parameter before any request.
+    """
+    run_params = {**PARAMS, 'isFetch': True, 'max_alerts': '5000'}
+    _, error = run_main(mocker, 'test-module', params=run_params)
+    assert 'from 1 to 1000' in error.call_args[0][0]
+    assert requests_mock.call_count == 0
+
+
+def test_main_test_module_signature_error(mocker: Any, requests_mock: Any) -> None:
+    """
+    Given tokens the appliance rejects
+    When test-module runs
+    Then return_error says to check the tokens, and does not reveal the private token.
+    """
+    requests_mock.get(f'{BASE}/status', status_code=400, json={'status': 'API SIGNATURE ERROR'})
+    _, error = run_main(mocker, 'test-module')
+    message = error.call_args[0][0]
+    assert message.startswith('Failed to execute test-module command.\nError:\n')
+    assert 'public and private API tokens' in message and PRIVATE not in message
+
+
+def test_main_dispatches_commands(mocker: Any, requests_mock: Any) -> None:
+    """
+    Given a command name from the table
+    When main runs
+    Then the matching command function's CommandResults is returned.
+    """
+    requests_mock.get(f'{BASE}/tags/entities', json=load('device_tags.json'))
+    results, error = run_main(mocker, 'darktrace-get-tags-for-device', {'deviceId': '1417'})
+    error.assert_not_called()
+    returned = results.call_args[0][0]
+    assert isinstance(returned, CommandResults) and returned.outputs[0]['tagName'] == 'Active Threat'
+
+
+def test_main_unknown_command(mocker: Any) -> None:
+    """
+    Given a command the integration does not have
+    When main runs
+    Then NotImplementedError is raised inside and reported through return_error.
+    """
+    _, error = run_main(mocker, 'darktrace-make-coffee')
+    assert 'Failed to execute darktrace-make-coffee command.\nError:\n' in error.call_args[0][0]
+    assert 'not implemented' in error.call_args[0][0]
+
+
+def test_main_refuses_a_bad_url_before_any_request(mocker: Any, requests_mock: Any) -> None:
+    """
+    Given a server URL without a scheme
+    When any command runs
+    Then the error names the url parameter and nothing is sent.
+    """
+    _, error = run_main(mocker, 'test-module', params={**PARAMS, 'url': 'dt.example'})
+    assert '"Server URL" (url)' in error.call_args[0][0]
+    assert requests_mock.call_count == 0
+
+
+def test_main_refuses_a_url_with_credentials_without_echoing_them(mocker: Any, requests_mock: Any) -> None:
+    """
+    Given a server URL carrying a user name and password
+    When any command runs
+    Then it is refused before any request, and the message holds neither the user name nor the password.
+    """
+    _, error = run_main(mocker, 'test-module', params={**PARAMS, 'url': 'https://soc-admin:Hunter2-pass@dt.example'})
+    message = error.call_args[0][0]
+    assert '"Server URL" (url)' in message and 'user name or password' in message
+    assert 'Hunter2' not in message and 'soc-admin' not in message and requests_mock.call_count == 0
+
+
+@pytest.mark.parametrize('status', [{'a': 1}, {}, {'hostname': 'proxy'}])
+def test_main_test_module_refuses_a_status_that_is_not_the_appliance_s(mocker: Any, requests_mock: Any,
+                                                                      status: dict) -> None:
+    """
+    Given /status answering an object without version or time
+    When test-module runs
+    Then it fails saying the URL may not point at an appliance, instead of answering ok.
+    """
+    requests_mock.get(f'{BASE}/status', json=status)
+    results, error = run_main(mocker, 'test-module')
+    results.assert_not_called()
+    assert 'neither "version" nor "time"' in error.call_args[0][0]
+
+
+def test_main_test_module_refuses_a_future_epoch_first_fetch(mocker: Any, requests_mock: Any) -> None:
+    """
+    Given fetching on and a first fetch time that is an epoch value in the future
+    When test-module runs
+    Then it fails naming the parameter, before any request.
+    """
+    future_s = str(Darktrace.now_ms() // 1000 + 7 * 24 * 3600)
+    _, error = run_main(mocker, 'test-module', params={**PARAMS, 'isFetch': True, 'first_fetch': future_s})
+    assert '"First fetch time" (first_fetch)' in error.call_args[0][0] and 'in the future' in error.call_args[0][0]
+    assert requests_mock.call_count == 0
+
+
+def test_messages_taken_from_a_reply_hold_no_token_or_signature(client: Client, requests_mock: Any) -> None:
+    """
+    Given replies that echo both tokens and the request signature (an error field, a non-JSON body, a web page)
+    When a command's request is answered with each
+    Then the error message has every one of them replaced by <redacted>.
+    """
+    def echo(request: Any, context: Any) -> str:
+        return f'{PUBLIC} {PRIVATE} {request.headers["DTAPI-Signature"]}'
+
+    for reply in ({'status_code': 500, 'text': lambda r, c: json.dumps({'error': echo(r, c)})},
+                  {'status_code': 200, 'text': echo},
+                  {'status_code': 404, 'text': lambda r, c: f'<html><title>{echo(r, c)}</title></html>'}):
+        requests_mock.get(f'{BASE}/status', **reply)
+        with pytest.raises(DarktraceApiError) as raised:
+            client.get_status()
+        signature = requests_mock.last_request.headers['DTAPI-Signature']
+        message = str(raised.value)
+        assert '<redacted>' in message
+        assert PUBLIC not in message and PRIVATE not in message and signature not in message
+
+
+def test_main_requires_both_tokens(mocker: Any) -> None:
+    """
+    Given no private token
+    When any command runs
+    Then the error asks for both tokens.
+    """
+    _, error = run_main(mocker, 'test-module', params={**PARAMS, 'private_api_token': ''})
+    assert 'public and the private API token' in error.call_args[0][0]
+
+
+def test_main_fetch_sets_last_run_then_incidents(mocker: Any, requests_mock: Any) -> None:
+    """
+    Given breaches on the appliance
+    When fetch-incidents runs through main
+    Then lastRun is stored and the incidents are handed over, ordered by creation time.
+    """
+    breaches = load('model_breaches.json')
+    requests_mock.get(f'{BASE}/modelbreaches', json=breaches)
+    mocker.patch.object(Darktrace, 'now_ms', return_value=1674522280000 + 2 * Darktrace.SETTLE_MS)
+    mocker.patch.object(demisto, 'getLastRun', return_value={'start_ms': 1674522200000})
+    set_last_run = mocker.patch.object(demisto, 'setLastRun')
+    incidents = mocker.patch.object(demisto, 'incidents')
+    _, error = run_main(mocker, 'fetch-incidents')
+    error.assert_not_called()
+    assert [i['dbotMirrorId'] for i in incidents.call_args[0][0]] == ['30960', '30961', '30955']
+    assert set_last_run.call_args[0][0]['start_ms'] > 1674522200000
+
+
+def test_main_fetch_failure_does_not_store_last_run(mocker: Any, requests_mock: Any) -> None:
+    """
+    Given the appliance fails during fetch
+    When fetch-incidents runs through main
+    Then neither lastRun nor incidents are stored, and the error is reported.
+    """
+    requests_mock.get(f'{BASE}/modelbreaches', status_code=503)
+    set_last_run = mocker.patch.object(demisto, 'setLastRun')
+    incidents = mocker.patch.object(demisto, 'incidents')
+    _, error = run_main(mocker, 'fetch-incidents')
+    set_last_run.assert_not_called()
+    incidents.assert_not_called()
+    assert 'HTTP 503' in error.call_args[0][0]
+
+
+def test_demisto_exception_base_is_kept() -> None:
+    """
+    Given a DarktraceApiError
+    When it is checked against the platform's exception
+    Then it is a DemistoException, so platform code handles it.
+    """
+    assert issubclass(DarktraceApiError, DemistoException)
+
+
+def test_main_dispatches_a_triage_command(mocker: Any, requests_mock: Any) -> None:
+    """
+    Given darktrace-list-tags and a limit
+    When main runs it
+    Then the matching function runs and its result is returned.
+    """
+    requests_mock.get(f'{BASE}/tags', json=load('tags.json'))
+    results, error = run_main(mocker, 'darktrace-list-tags', {'limit': '2'})
+    error.assert_not_called()
+    assert [tag['tid'] for tag in results.call_args[0][0].outputs] == [5, 9]
+
+
+# --- every command: argument checks, the dispatch table, readable War Room tables ---------------------
+
+# Each domain section above lists its commands' bad arguments (<DOMAIN>_BAD_ARGUMENTS) and the runs of its
+# commands on recorded-shape replies (<DOMAIN>_TABLE_RUNS); the tests here run them all.
+BAD_ARGUMENTS = (BREACH_BAD_ARGUMENTS + DEVICE_BAD_ARGUMENTS + ENDPOINT_BAD_ARGUMENTS + TAG_BAD_ARGUMENTS
+                 + WATCH_BAD_ARGUMENTS + AI_ANALYST_BAD_ARGUMENTS)
+
+
+@pytest.mark.parametrize('command, args, fragment', BAD_ARGUMENTS)
+def test_bad_arguments_are_refused_before_any_request(client: Client, requests_mock: Any, command: Any, args: dict,
+                                                      fragment: str) -> None:
+    """
+    Given an argument outside what the command accepts (including attempts to inject parameters or paths)
+    When the command runs
+    Then it raises a message naming the argument and the accepted form, and sends no request.
+    """
+    with pytest.raises(ValueError) as raised:
+        command(client, args)
+    assert fragment in str(raised.value)
+    assert requests_mock.call_count == 0
+
+
+def test_commands_table_matches_the_yaml() -> None:
+    """
+    Given the commands Darktrace.yml declares
+    When they are compared with the table main() dispatches through
+    Then every darktrace-* command of the YAML has a function, and there is no function the YAML lacks.
+    """
+    import yaml
+    declared = {command['name'] for command in yaml.safe_load((Path(__file__).parent / 'Darktrace.yml').read_text())
+                ['script']['commands'] if command['name'].startswith('darktrace-')}
+    assert set(Darktrace.COMMANDS) == declared
+
+
+RECORDED_GET_REPLIES = [  # (path prefix, query fragment or '', fixture); the first match wins
+    ('/modelbreaches/', '', 'model_breach_comments.json'), ('/modelbreaches', 'pbid=', 'model_breaches.json'),
+    ('/modelbreaches', '', 'model_breaches.json'), ('/details', '', 'breach_connections.json'),
+    ('/models', '', 'model.json'), ('/components/', '', 'model_component.json'),
+    ('/devicesearch', '', 'device_search.json'), ('/devices', '', 'device.json'),
+    ('/similardevices', '', 'similar_devices.json'), ('/deviceinfo', '', 'device_info.json'),
+    ('/endpointdetails', 'ip=', 'endpoint_details_external_ip.json'),
+    ('/endpointdetails', '', 'endpoint_details_hostname.json'),
+    ('/advancedsearch/api/analyze/m/terms/', '', 'advanced_search_terms.json'),
+    ('/advancedsearch/api/analyze/m/mean/', '', 'advanced_search_mean.json'),
+    ('/advancedsearch/api/analyze/m/trend/', '', 'advanced_search_trend.json'),
+    ('/advancedsearch/', '', 'advanced_search_score.json'),
+    ('/aianalyst/incidentevents', '', 'ai_analyst_event_summary_object.json'),
+    ('/aianalyst/groups', '', 'ai_analyst_groups.json'), ('/aianalyst/incident/comments', '', 'ai_analyst_comments.json'),
+    ('/intelfeed', '', 'watched_endpoints.json'), ('/tags/entities', 'did=', 'device_tags.json'),
+    ('/tags/entities', '', 'tagged_devices_full.json'), ('/tags', '', 'tags.json'),
+    ('/antigena', '', 'respond_actions.json'),
+]
+
+
+CHANGE_REPLIES = {'/antigena/manual': 'respond_manual_reply.json', '/tags/entities': 'tag_post_tid.json', '/intelfeed': 'intelfeed_post.json',
+                  '/comments': 'comment_post_list.json', '/acknowledge': 'ack_reply_unified_view.json'}
+
+
+TABLE_RUNS = (BREACH_TABLE_RUNS + DEVICE_TABLE_RUNS + ENDPOINT_TABLE_RUNS + TAG_TABLE_RUNS + WATCH_TABLE_RUNS
+              + AI_ANALYST_TABLE_RUNS + RESPOND_TABLE_RUNS)
+
+
+# A Python repr or JSON in a cell: an opening bracket or brace (other than a markdown link), a quoted key or item,
+# or a bare None/True/False.
+REPR_CELL = re.compile(r'^[{\[(](?!.*\]\()|[{\[(,]\s*[\'"]|[\'"]\s*[:\]}]|(^|[\s,(])(None|True|False)($|[\s,)])')
+
+
+def recorded_reply(request: Any, context: Any) -> Any:
+    path, query = request.path, urllib.parse.urlsplit(request.url).query
+    if request.method == 'POST':
+        name = next((fixture for suffix, fixture in CHANGE_REPLIES.items() if path.endswith(suffix)), None)
+        return load(name) if name else {'response': 'SUCCESS', 'aianalyst': 'SUCCESS'}
+    if request.method == 'DELETE':
+        return {'response': 'SUCCESS'}
+    return load(next(fixture for prefix, fragment, fixture in RECORDED_GET_REPLIES
+                     if path.startswith(prefix) and fragment in query))
+
+
+def table_cells(markdown: str) -> list[str]:
+    """Every data cell of every markdown table in a War Room text."""
+    cells = []
+    for line in markdown.splitlines():
+        if line.startswith('|') and not re.fullmatch(r'\|(-+\|)+', line):
+            cells += [cell.strip() for cell in re.split(r'(?<!\\)\|', line)[1:-1]]
+    return cells
+
+
+def test_table_runs_cover_every_command() -> None:
+    """
+    Given the table of commands run on recorded-shape replies
+    When it is compared with the integration's commands
+    Then every command is in it.
+    """
+    assert {command for command, _ in TABLE_RUNS} == set(Darktrace.COMMANDS)
+
+
+@pytest.mark.parametrize('value, looks_like_repr', [
+    ("{'a': 1}", True), ('{"a": 1}', True), ("['x']", True), ('["x"]', True), ('None', True), ('True', True),
+    ("x, 'y']", True), ('[Open in Darktrace](https://dt.example/#modelbreach/1)', False), ('alice (last seen x)', False),
+    ('Nonesuch', False), ('true', False), ('Destination: rare.example, Port: 443', False),
+])
+def test_repr_cell_pattern(value: str, looks_like_repr: bool) -> None:
+    """
+    Given table cells that are and are not reprs or JSON
+    When the pattern checks them
+    Then it tells them apart (so the sweep below can fail).
+    """
+    assert bool(REPR_CELL.search(value)) is looks_like_repr
+
+
+@pytest.mark.parametrize('command, args', TABLE_RUNS, ids=[f'{command}-{index}' for index, (command, _)
+                                                           in enumerate(TABLE_RUNS)])
+def test_no_table_cell_is_a_repr_or_json(client: Client, requests_mock: Any, mocker: Any, command: str,
+                                         args: dict) -> None:
+    """
+    Given recorded-shape replies (with the shapes of current versions: summary objects, credential objects)
+    When a command runs (at the time the recorded RESPOND actions were live)
+    Then its War Room text has no cell that looks like a Python repr or JSON.
+    """
+    mocker.patch.object(Darktrace, 'now_ms', return_value=RESPOND_NOW_MS)
+    requests_mock.register_uri(requests_mocking.ANY, re.compile(f'^{re.escape(BASE)}/'), json=recorded_reply)
+    result = Darktrace.COMMANDS[command](client, args)
+    cells = table_cells(result.readable_output)
+    assert [cell for cell in cells if REPR_CELL.search(cell)] == []
+    lines = [line for line in result.readable_output.splitlines() if not line.startswith('|')]
+    assert [line for line in lines if REPR_CELL.search(line) and not line.startswith('#')] == []
+
+
+@pytest.mark.parametrize('command, args, path, reply', [
+    ('darktrace-get-model-breach', {'pbid': '7'}, '/modelbreaches', {'pbid': 7, 'triggeredComponents': [
+        {'cid': 1, 'triggeredFilters': [{'filterType': 'Hostname', 'trigger': {}}, {'trigger': {'value': ['a', 'b']}}]}
+    ]}),
+    ('darktrace-get-model', {'uuid': MODEL_UUID}, '/models', {'uuid': MODEL_UUID, 'tags': [{'name': 'AP: C2'}, None],
+                                                              'logic': {'data': [{'weight': 1}, 5]}}),
+    ('darktrace-get-device', {'did': '3'}, '/devices', {'did': 3, 'tags': [{'tid': 1}, 'Admin', {'name': None}]}),
+])
+def test_sparse_or_odd_reply_values_stay_readable(client: Client, requests_mock: Any, command: str, args: dict,
+                                                  path: str, reply: dict) -> None:
+    """
+    Given replies with missing names, objects where text was expected and lists where a value was expected
+    When the command runs
+    Then no table cell shows None or a repr.
+    """
+    requests_mock.get(f'{BASE}{path}', json=reply)
+    cells = table_cells(Darktrace.COMMANDS[command](client, args).readable_output)
+    assert cells and [cell for cell in cells if REPR_CELL.search(cell)] == []

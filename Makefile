@@ -135,7 +135,7 @@ demo: $(VENV_STAMP)
 # and from running command_examples against the emulator, with its clock held still so the output
 # never changes by itself; tests/test_docs.py fails when the tables fall behind the YAML.
 docs: $(VENV_STAMP)
-	$(VENV)/bin/python tools/gen_docs.py
+	$(VENV)/bin/python -m tools.gen_docs
 
 # A fresh pack tree on every run, so a file removed here never lingers in the staged pack:
 # pack/ (metadata, incident types and fields, mappers, layouts, playbooks, scripts, release

@@ -2,9 +2,10 @@
 
 The integration imports ``demistomock`` and ``CommonServerPython`` as top-level modules, the way
 XSOAR provides them: the stand-ins in ``xsoar_stubs/``, or the real modules from the folder named
-by XSOAR_PLATFORM_DIR (see xsoar_platform.py). That folder, and the repository root (for
-``Darktrace``, ``emulator``, ``runner``), go first on ``sys.path`` so every test can import them; ``tests/``
-follows, for the test helpers (the fake appliance, the fake DNS, the e2e helpers). Shared fixtures are in
+by XSOAR_PLATFORM_DIR (see xsoar_platform.py): ``xsoar_platform.use_platform_modules`` puts that folder first on
+``sys.path``. The repository root (for ``Darktrace``, ``emulator``, ``runner``), ``tests/`` (the test helpers: the
+fake appliance, the fake DNS, the e2e helpers, the fault catalogue) and ``tools/`` come from pytest.ini's
+``pythonpath``. Shared fixtures are in
 tests/conftest.py.
 
 No test reads the wall clock: `pinned_clocks` holds the integration's clock (`Darktrace.now_ms`) and the
@@ -17,18 +18,13 @@ as `python -m emulator`, keep the real clock on both sides.)
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
-REPO_ROOT = Path(__file__).resolve().parent
-sys.path.insert(0, str(REPO_ROOT / 'tests'))
-sys.path.insert(0, str(REPO_ROOT))
-import xsoar_platform  # noqa: E402
+import xsoar_platform  # noqa: E402 (pytest.ini's `pythonpath` puts the root, tests/ and tools/ on sys.path)
 
 PLATFORM_DIR = xsoar_platform.use_platform_modules()
 import Darktrace  # noqa: E402 (after the platform modules are chosen)

@@ -62,13 +62,18 @@ def using_stand_ins() -> bool:
 
 
 def use_platform_modules() -> Path:
-    """Put the platform folder, then the repository root, first on sys.path; return the folder.
+    """Put the platform folder, the repository root, tests/ and tools/ first on sys.path; return the folder.
 
+    The one place anything here edits sys.path: pytest gets the root, tests/ and tools/ from its `pythonpath`
+    setting (pytest.ini) and the platform folder from conftest.py calling this; the runner, the benchmarks and
+    the docs generator (run as `python -m runner`, `python -m bench.<name>`, `python -m tools.gen_docs` from the
+    root) call it before importing the platform modules, the integration or a test helper (tests/network.py,
+    tests/fault_catalogue.py, tools/readme_blocks.py).
     Fails when a platform module was already imported from another folder, since the switch would
     then silently not take effect.
     """
     folder = platform_dir()
-    for entry in (str(REPO_ROOT), str(folder)):
+    for entry in (str(REPO_ROOT / 'tools'), str(REPO_ROOT / 'tests'), str(REPO_ROOT), str(folder)):
         while entry in sys.path:
             sys.path.remove(entry)
         sys.path.insert(0, entry)

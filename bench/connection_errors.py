@@ -1,6 +1,6 @@
 """How long the Test button takes to answer when it cannot reach the appliance, over real sockets.
 
-    python bench/connection_errors.py [--limit-s 10]
+    python -m bench.connection_errors [--limit-s 10]
 
 Runs test-module through main(), with the default retry budget (60 s), against:
 - a closed port: a 127.0.0.1 socket bound and never listening, so connecting is refused;
@@ -18,12 +18,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-for folder in (REPO_ROOT / 'tests', REPO_ROOT):  # tests/: the fake DNS (network.py)
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
 import xsoar_platform  # noqa: E402
 
 xsoar_platform.use_platform_modules()  # the stand-ins, or the real modules from XSOAR_PLATFORM_DIR

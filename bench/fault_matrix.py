@@ -1,7 +1,7 @@
 """Fault matrix: every fault kind against every command, test-module and fetch, through main() and the emulator.
 
-    python bench/fault_matrix.py                  print the tables (Markdown)
-    python bench/fault_matrix.py --write-readme   also replace the `fault-matrix` block (docs/reliability.md)
+    python -m bench.fault_matrix                  print the tables (Markdown)
+    python -m bench.fault_matrix --write-readme   also replace the `fault-matrix` block (docs/reliability.md)
 
 Each fault hits the first request of the operation (as a proxy or an overloaded appliance would). A cell says
 what the War Room got: "✓ retried" when the operation succeeded after the appliance saw the request a second
@@ -18,26 +18,23 @@ cap, so in the fetch table those two hit every other run, like the faults a retr
 from __future__ import annotations
 
 import argparse
-import contextlib
 import re
 import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-for folder in (REPO_ROOT / 'tools', REPO_ROOT / 'tests', REPO_ROOT):  # tests/: the fake DNS (network.py)
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
 import xsoar_platform  # noqa: E402
+
+REPO_ROOT = xsoar_platform.REPO_ROOT
 
 xsoar_platform.use_platform_modules()  # the stand-ins, or the real modules from XSOAR_PLATFORM_DIR
 import Darktrace  # noqa: E402
 from emulator import Emulator  # noqa: E402
+from fault_catalogue import Fault, fault_catalogue, lowered_limits  # noqa: E402
 from network import unresolvable  # noqa: E402
 from readme_blocks import page_with_block, write_block  # noqa: E402
 from runner.examples import example_args  # noqa: E402
@@ -50,53 +47,7 @@ FETCH = 'fetch-incidents'
 READ_TIMEOUT_S = 0.25
 RETRY_BUDGET_S = '5'
 
-
-HOSTILE_REPLY_CAP = 2 ** 20
-
-
-@dataclass(frozen=True)
-class Fault:
-    name: str
-    inject: dict[str, Any]
-    limits: tuple[tuple[str, Any], ...] = ()  # Darktrace constants lowered while this fault runs
-
-
-FAULTS = [
-    Fault('429 + Retry-After 1', {'kind': 'status', 'status': 429, 'retry_after': 1}),
-    Fault('500', {'kind': 'status', 'status': 500}),
-    Fault('502', {'kind': 'status', 'status': 502}),
-    Fault('503', {'kind': 'status', 'status': 503}),
-    Fault('504', {'kind': 'status', 'status': 504}),
-    Fault('truncated body', {'kind': 'truncate'}),
-    Fault('HTML login page', {'kind': 'html_login'}),
-    Fault('connection reset', {'kind': 'reset'}),
-    Fault('read timeout', {'kind': 'delay', 'delay_s': READ_TIMEOUT_S + 0.15}),
-    # Each byte comes within the read timeout (5 s here), so only the command's time limit can end the read.
-    Fault('trickle 1 B / 0.6 s', {'kind': 'trickle', 'delay_s': 0.6},
-          (('COMMAND_TIME_LIMIT_S', 1.0), ('READ_TIMEOUT_S', 5.0))),
-    # The status line and headers too, so the reply is stalled before the integration's own reading starts.
-    Fault('trickled headers 1 B / 0.1 s', {'kind': 'trickle_headers', 'delay_s': 0.1},
-          (('COMMAND_TIME_LIMIT_S', 1.0), ('READ_TIMEOUT_S', 5.0))),
-    Fault('1 MiB + 1 body', {'kind': 'huge_body', 'size_bytes': HOSTILE_REPLY_CAP + 1},
-          (('MAX_REPLY_BYTES', HOSTILE_REPLY_CAP), ('FETCH_MAX_REPLY_BYTES', HOSTILE_REPLY_CAP))),
-    Fault('gzip bomb 1 GiB', {'kind': 'gzip_bomb'},
-          (('MAX_REPLY_BYTES', HOSTILE_REPLY_CAP), ('FETCH_MAX_REPLY_BYTES', HOSTILE_REPLY_CAP))),
-    Fault('reply 42', {'kind': 'wrong_shape', 'payload': 42}),
-    Fault('500 echoing headers', {'kind': 'echo_error'}),
-    Fault('503 + Retry-After garbage', {'kind': 'status', 'status': 503, 'retry_after': 'garbage'}),
-]
-
-
-@contextlib.contextmanager
-def limits(fault: Fault) -> Iterator[None]:
-    saved = {name: getattr(Darktrace, name) for name, _ in fault.limits}
-    for name, value in fault.limits:
-        setattr(Darktrace, name, value)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            setattr(Darktrace, name, value)
+FAULTS = fault_catalogue(READ_TIMEOUT_S)
 
 # The head of each message the integration gives, as a short cell text; the first match wins.
 MESSAGE_HEADS = [
@@ -164,7 +115,7 @@ def matrix(emu: Emulator, operations: list[str], args_of: Callable[[str], dict[s
         for fault in FAULTS:
             emu.clear_log()
             emu.inject_fault(method=method, path=path, **fault.inject)
-            with limits(fault):
+            with lowered_limits(Darktrace, fault):
                 outcome = run_operation(emu.url, emu.public_token, emu.private_token, operation, args)
             if fault.inject['kind'] == 'delay':
                 wait_for_delayed(emu, method, path)
@@ -185,15 +136,14 @@ def matrix(emu: Emulator, operations: list[str], args_of: Callable[[str], dict[s
 def drain_with_faults(fault: Fault) -> list[str]:
     """Fetch until caught up while the fault hits a breach request of every run (every other run when a retry
     cannot cure it, so the cursor can move at all); a failed run keeps lastRun, as the platform does."""
-    transient = fault.inject.get('status') in (429, 502, 503, 504) or fault.inject['kind'] in ('reset', 'delay')
     with Emulator(breaches=300, span_days=2, seed=14) as emu:
         last_run: dict[str, Any] = {}
         delivered: list[int] = []
         runs = failed = 0
         for run in range(200):
-            if transient or run % 2 == 0:
+            if fault.transient or run % 2 == 0:
                 emu.inject_fault(method='GET', path='/modelbreaches', **fault.inject)
-            with limits(fault):
+            with lowered_limits(Darktrace, fault):
                 outcome = run_operation(emu.url, emu.public_token, emu.private_token, FETCH, {}, last_run,
                                         max_alerts='50', first_fetch='3 days')
             runs += 1
@@ -211,7 +161,8 @@ def drain_with_faults(fault: Fault) -> list[str]:
         visible = {b.pbid for b in emu.dataset.breaches.values() if b.creation_time <= now}
     lost = len(visible - set(delivered))
     duplicated = len(delivered) - len(set(delivered))
-    return [fault.name, str(runs), str(failed), str(len(set(delivered))), str(len(visible)), str(lost), str(duplicated)]
+    return [fault.label, str(runs), str(failed), str(len(set(delivered))), str(len(visible)), str(lost),
+            str(duplicated)]
 
 
 def _free_port() -> int:
@@ -269,7 +220,8 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--write-readme', action='store_true', help='replace the fault-matrix block (in docs/reliability.md)')
+    parser.add_argument('--write-readme', action='store_true',
+                        help='replace the fault-matrix block (in docs/reliability.md)')
     options = parser.parse_args()
     setattr(Darktrace, 'READ_TIMEOUT_S', READ_TIMEOUT_S)  # short, so a delayed reply times out quickly
     started = time.monotonic()
@@ -283,13 +235,13 @@ def main() -> None:
     drains = [drain_with_faults(fault) for fault in FAULTS]
     body = '\n\n'.join([
         '### Fault tolerance',
-        'Measured against the emulator by `python bench/fault_matrix.py --write-readme`, which writes this section; '
+        'Measured against the emulator by `python -m bench.fault_matrix --write-readme`, which writes this section; '
         '`tests/test_faults.py` asserts the same outcomes for every command in the COMMANDS table.',
         '#### Fault kinds by operation',
         'Each fault hits the first request of the operation. "✓ retried": the appliance saw the request twice and '
         'the operation succeeded. "✗ …": the War Room error (a type-4 entry, never a traceback) begins so; "sent '
         'once": the change was not sent again. Retry budget 5 s.',
-        table(['Operation'] + [fault.name for fault in FAULTS], rows),
+        table(['Operation'] + [fault.label for fault in FAULTS], rows),
         '#### fetch-incidents under repeated faults',
         'The fault hits a breach request of every fetch run (every other run for faults a retry cannot cure); a '
         'failed run keeps lastRun, as XSOAR does. 300 breaches over 2 days, max_alerts 50.',

@@ -1,7 +1,7 @@
 """Benchmark: drain a backlog of model breaches, AI Analyst events, or both, through fetch-incidents and print
 what it cost.
 
-    python bench/fetch_backlog.py [--sizes 10000 100000] [--ai-sizes 10000 30000 100000] [--max-alerts 50]
+    python -m bench.fetch_backlog [--sizes 10000 100000] [--ai-sizes 10000 30000 100000] [--max-alerts 50]
                                   [--span-days 30] [--kinds breaches ai mixed] [--dense 20000 7]
                                   [--bursts breach:500 breach:5000 ai:3000]
 
@@ -24,15 +24,11 @@ import multiprocessing
 import re
 import resource
 import statistics
-import sys
 import time
 import tracemalloc
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 import xsoar_platform  # noqa: E402
 
 xsoar_platform.use_platform_modules()  # the stand-ins, or the real modules from XSOAR_PLATFORM_DIR

@@ -1,6 +1,6 @@
 """Large replies: War Room size, context size and peak memory of commands fed very large replies.
 
-    python bench/large_replies.py
+    python -m bench.large_replies
 
 Each case runs one command through main() with the platform stand-ins and prints: the reply size, the readable
 output size and its table rows, whether the readable output says it was cut, how many records context holds,
@@ -22,14 +22,10 @@ import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import requests_mock
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
 import xsoar_platform  # noqa: E402
 
 xsoar_platform.use_platform_modules()  # the stand-ins, or the real modules from XSOAR_PLATFORM_DIR

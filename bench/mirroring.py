@@ -1,6 +1,6 @@
 """Benchmark: what one incoming mirroring cycle costs the appliance, for N mirrored incidents and k changes.
 
-    python bench/mirroring.py [--sizes 1 300 5000] [--changes 0 3 30] [--cycles 3]
+    python -m bench.mirroring [--sizes 1 300 5000] [--changes 0 3 30] [--cycles 3]
 
 An emulator holds enough model breaches and AI Analyst events; the instance starts with N of them mirrored
 (a handful of AI Analyst events among them, the rest breaches) and remembered as last delivered, as after
@@ -12,12 +12,8 @@ The emulator's request log gives the requests and reply bytes of each cycle; the
 Figures only: nothing here asserts on time.
 """
 import argparse
-import sys
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 import xsoar_platform  # noqa: E402
 
 xsoar_platform.use_platform_modules()  # the stand-ins, or the real modules from XSOAR_PLATFORM_DIR

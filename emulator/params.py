@@ -123,3 +123,17 @@ def id_list(value: Any) -> list[str]:
     if isinstance(value, list):
         return [str(item).strip() for item in value if str(item).strip()]
     return [part.strip() for part in _text(value).split(',') if part.strip()] if value is not None else []
+
+
+def device_or_404(request: Request, did: int) -> dict[str, Any]:
+    device = request.dataset.devices.get(did)
+    if device is None:
+        raise NotFound(f'Device {did} not found')
+    return device
+
+
+def comment_message(request: Request) -> str:
+    message = request.body.get('message')
+    if not isinstance(message, str) or not message.strip():
+        raise InputError('message is required')
+    return message

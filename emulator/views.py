@@ -11,7 +11,8 @@ import weakref
 from typing import Any
 
 from emulator import respond
-from emulator.dataset import (AntigenaAction, Breach, Comment, Dataset, Model, TagLink, WatchedEntry,
+from emulator.catalog import APPLIANCE_HOSTNAME, APPLIANCE_VERSION
+from emulator.dataset import (DAY_MS, AntigenaAction, Breach, Comment, Dataset, Model, TagLink, WatchedEntry,
                               format_time)
 
 # Per-dataset caches of shared nested objects; weak, so a stopped emulator's dataset is freed.
@@ -326,6 +327,18 @@ def tag_link(link: TagLink) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- watch list
+def tagged_device(dataset: Dataset, did: int, now_ms: int) -> dict[str, Any]:
+    """A device as /tags/entities?fulldevicedetails=true lists it beside the tag's entities."""
+    device = dataset.devices[did]
+    summary: dict[str, Any] = {key: device[key] for key in ('did', 'ip', 'hostname', 'devicelabel', 'typename',
+                                                            'typelabel', 'macaddress', 'vendor') if key in device}
+    # As current versions list them: each credential with when it was last seen on the device (ms).
+    summary['credentials'] = [{'credential': name, 'lastSeen': device.get('lastSeen')}
+                              for name in device.get('credentials', [])]
+    summary['tags'] = [tag_object(t) for t in dataset.device_tags(did, now_ms)]
+    return summary
+
+
 def watched_entry(entry: WatchedEntry) -> dict[str, Any]:
     reply: dict[str, Any] = {'name': entry.name, 'description': entry.description}
     if entry.expiry:
@@ -371,4 +384,34 @@ def antigena_device(dataset: Dataset, did: int) -> dict[str, Any]:
     reply = {key: record[key] for key in keys if key in record}
     reply['tags'] = []
     reply['quarantine'] = False
+    return reply
+
+
+# ---------------------------------------------------------------------- /status
+def status(dataset: Dataset, now_ms: int, *, fast: bool) -> dict[str, Any]:
+    """/status (guide 2.38) of the emulated appliance; `fast` leaves out what fast=true does."""
+    reply: dict[str, Any] = {
+        'excessTraffic': False, 'time': format_time(now_ms),
+        'installed': format_time(dataset.anchor_ms - 400 * DAY_MS),
+        'mobileAppConfigured': False, 'version': APPLIANCE_VERSION, 'ipAddress': '10.0.2.5',
+        'modelsUpdated': format_time(dataset.anchor_ms - 2 * DAY_MS), 'modelPackageVersion': '5.0-2331~20230412',
+        'bundleVersion': '61023', 'bundleVariant': '', 'bundleDate': format_time(dataset.anchor_ms - 30 * DAY_MS),
+        'hostname': APPLIANCE_HOSTNAME, 'inoculation': False, 'applianceOSCode': 'x',
+        'license': format_time(dataset.anchor_ms + 300 * DAY_MS), 'antigenaNetworkEnabled': True,
+        'antigenaNetworkConfirmationMode': False, 'type': 'master', 'diskSpaceUsed_': 37, 'diskUtilization': 12,
+        'load': 21, 'cpu': 18, 'memoryUsed': 64, 'uptime': '41 days, 03:12:45',
+        'label': 'Emulated Threat Visualizer', 'uuid': '8a3f4c1e-2b7d-4e6f-9a1b-0c2d3e4f5a6b',
+        'connectionsPerMinuteCurrent': 4531, 'connectionsPerMinuteAverage15': 4410,
+        'bandwidthCurrent': 98765432, 'bandwidthCurrentString': '98.77 Mbps',
+        'bandwidthAverage15': 91234567, 'bandwidthAverage15String': '91.23 Mbps',
+        'processedBandwidthCurrent': 98765432, 'processedBandwidthCurrentString': '98.77 Mbps',
+        'subnets': len(dataset.subnets), 'devicesModeled': len(dataset.devices), 'dnsServers': 1,
+        'activeDevices7Days': len(dataset.devices), 'models': len(dataset.models), 'modelsSuppressed': 0,
+    }
+    # guide 2.38: the emulated appliance has no probes, so neither `probes` nor `instances` is present; with fast=true
+    # the subnet data and device counts are left out and devicesModeled shows 0
+    if fast:
+        for key in ('subnets', 'activeDevices7Days'):
+            reply.pop(key)
+        reply['devicesModeled'] = 0
     return reply

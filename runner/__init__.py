@@ -11,15 +11,12 @@ Never shipped with the integration, and never imported by it.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # The integration imports `demistomock` and `CommonServerPython` as top-level modules, as XSOAR
 # provides them; xsoar_platform puts the folder they come from on sys.path.
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
 import xsoar_platform  # noqa: E402
 
 xsoar_platform.use_platform_modules()

@@ -11,7 +11,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +18,6 @@ import pytest
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-TOOLS = REPO_ROOT / 'tools'
-if str(TOOLS) not in sys.path:
-    sys.path.insert(0, str(TOOLS))
-
 import gen_docs  # noqa: E402
 import stage_content  # noqa: E402
 from readme_blocks import BlockError, block_names, page_with_block, read_block, replace_block  # noqa: E402

@@ -32,6 +32,8 @@ import demistomock
 import xsoar_platform
 import Darktrace
 from emulator import Emulator
+from fault_catalogue import (HEAD_TRICKLE_INTERVAL_S, HOSTILE_COMMAND_TIME_LIMIT_S, STOPPED_WAITING, Fault,
+                             fault_catalogue)
 from network import unresolvable
 from runner.examples import example_args
 from runner.targets import EMULATOR_DATASET
@@ -42,59 +44,9 @@ RETRY_BUDGET_S = '5'
 # Long enough for a healthy reply on a busy 2-core machine (the retry must get one), short enough to keep the
 # suite quick: each read-timeout case waits this long once.
 TEST_READ_TIMEOUT_S = 0.75
-# Hostile-server faults run with small limits, so nothing waits minutes or reads a gigabyte.
-TEST_COMMAND_TIME_LIMIT_S = 1.0
-TRICKLE_INTERVAL_S = 0.6  # even a 2-byte reply then takes longer than the limit
-HEAD_TRICKLE_INTERVAL_S = 0.1  # a status line and headers of 150 bytes or more then take 15 s or more
-STOPPED_WAITING = "Stopped waiting for Darktrace's reply"
-TEST_MAX_REPLY_BYTES = 2 ** 20
 FETCH = 'fetch-incidents'
 TEST_MODULE = 'test-module'
-NOT_RETRIED = 'It was not retried'
-
-
-@dataclass(frozen=True)
-class Fault:
-    """One fault kind as `Emulator.inject_fault` takes it, and whether retrying a GET cures it."""
-
-    name: str
-    inject: dict[str, Any]
-    transient: bool
-    get_error: str = ''  # what the War Room must say when a GET is not cured by retrying
-    post_errors: tuple[str, ...] = ()  # what it must say when a POST fails this way
-
-
-FAULTS = [
-    Fault('429', {'kind': 'status', 'status': 429, 'retry_after': 1}, True,
-          post_errors=('(HTTP 429)', NOT_RETRIED)),
-    Fault('500', {'kind': 'status', 'status': 500}, False, get_error='internal error (HTTP 500',
-          post_errors=('(HTTP 500)', NOT_RETRIED)),
-    Fault('502', {'kind': 'status', 'status': 502}, True, post_errors=('(HTTP 502)', NOT_RETRIED)),
-    Fault('503', {'kind': 'status', 'status': 503}, True, post_errors=('(HTTP 503)', NOT_RETRIED)),
-    Fault('504', {'kind': 'status', 'status': 504}, True, post_errors=('(HTTP 504)', NOT_RETRIED)),
-    Fault('truncate', {'kind': 'truncate'}, False, get_error='not valid JSON',
-          post_errors=('not valid JSON', 'probably applied')),
-    Fault('html_login', {'kind': 'html_login'}, False, get_error='login web page',
-          post_errors=('login web page',)),
-    Fault('reset', {'kind': 'reset'}, True, post_errors=('closed before Darktrace answered', NOT_RETRIED)),
-    Fault('read_timeout', {'kind': 'delay', 'delay_s': TEST_READ_TIMEOUT_S + 0.15}, True,
-          post_errors=('did not answer within', NOT_RETRIED)),
-    # A hostile or broken server: none of these is cured by retrying, and none may stall, exhaust or crash.
-    Fault('trickle', {'kind': 'trickle', 'delay_s': TRICKLE_INTERVAL_S}, False, get_error='Stopped reading the reply',
-          post_errors=('Stopped reading the reply', 'probably applied')),
-    Fault('trickle_headers', {'kind': 'trickle_headers', 'delay_s': HEAD_TRICKLE_INTERVAL_S}, False,
-          get_error=STOPPED_WAITING, post_errors=(STOPPED_WAITING, 'probably applied')),
-    Fault('huge_body', {'kind': 'huge_body', 'size_bytes': TEST_MAX_REPLY_BYTES + 1}, False,
-          get_error='more than 1,048,576 bytes', post_errors=('more than 1,048,576 bytes', 'probably applied')),
-    Fault('gzip_bomb', {'kind': 'gzip_bomb'}, False, get_error='more than 1,048,576 bytes (after decompression)',
-          post_errors=('more than 1,048,576 bytes (after decompression)', 'probably applied')),
-    Fault('wrong_shape', {'kind': 'wrong_shape', 'payload': 42}, False, get_error='with the number 42 where',
-          post_errors=('with the number 42 where', 'took effect')),
-    Fault('echo_error', {'kind': 'echo_error'}, False, get_error='internal error (HTTP 500',
-          post_errors=('(HTTP 500)', NOT_RETRIED)),
-    Fault('retry_after_garbage', {'kind': 'status', 'status': 503, 'retry_after': 'garbage'}, True,
-          post_errors=('(HTTP 503)', NOT_RETRIED)),
-]
+FAULTS = fault_catalogue(TEST_READ_TIMEOUT_S)
 
 
 # Arguments for commands that have no line in command_examples, built from the emulator's own dataset.
@@ -267,13 +219,10 @@ def wait_for_delayed_request(emu: Emulator, method: str, path: str) -> None:
         poll.wait(0.01)
 
 
-def limit_hostile_faults(monkeypatch: pytest.MonkeyPatch, fault: Fault) -> None:
-    """Small limits for the hostile-server faults (module constants the integration reads at run time)."""
-    if fault.name in ('trickle', 'trickle_headers'):
-        monkeypatch.setattr(Darktrace, 'COMMAND_TIME_LIMIT_S', TEST_COMMAND_TIME_LIMIT_S)
-    if fault.name in ('huge_body', 'gzip_bomb'):
-        monkeypatch.setattr(Darktrace, 'MAX_REPLY_BYTES', TEST_MAX_REPLY_BYTES)
-        monkeypatch.setattr(Darktrace, 'FETCH_MAX_REPLY_BYTES', TEST_MAX_REPLY_BYTES)
+def lower_limits(monkeypatch: pytest.MonkeyPatch, fault: Fault) -> None:
+    """The fault's small limits (module constants the integration reads at run time), for this test only."""
+    for name, value in fault.limits:
+        monkeypatch.setattr(Darktrace, name, value)
 
 
 @pytest.mark.parametrize('fault', FAULTS, ids=[fault.name for fault in FAULTS])
@@ -288,10 +237,8 @@ def test_fault_on_first_request(emu: Emulator, first_requests: Callable[[str], F
     """
     first = first_requests(operation)
     method, path = first.method, first.path
-    if fault.name == 'read_timeout':
-        # Only here: a short read timeout would also cut off a healthy reply on a busy machine.
-        monkeypatch.setattr(Darktrace, 'READ_TIMEOUT_S', TEST_READ_TIMEOUT_S)
-    limit_hostile_faults(monkeypatch, fault)
+    # Only the read-timeout fault lowers the read timeout: it would also cut off a healthy reply on a busy machine.
+    lower_limits(monkeypatch, fault)
     emu.inject_fault(method=method, path=path, **fault.inject)
 
     outcome = run_operation(emu, operation, operation_args(emu, operation))
@@ -485,7 +432,7 @@ def test_trickled_status_line_and_headers_stop_at_the_command_limit(monkeypatch:
     Then each stops waiting at the limit (long before the headers could have arrived), says so, and for the POST
     that the change was probably applied; neither request is sent again.
     """
-    monkeypatch.setattr(Darktrace, 'COMMAND_TIME_LIMIT_S', TEST_COMMAND_TIME_LIMIT_S)
+    monkeypatch.setattr(Darktrace, 'COMMAND_TIME_LIMIT_S', HOSTILE_COMMAND_TIME_LIMIT_S)
     with Emulator(breaches=10, span_days=1, seed=4, tls=tls) as emulator:
         emulator.inject_fault('trickle_headers', delay_s=HEAD_TRICKLE_INTERVAL_S, path='/status')
         outcome = run_operation(emulator, TEST_MODULE, insecure='true')
@@ -535,7 +482,7 @@ def test_trickled_headers_through_a_proxy_stop_at_the_command_limit(monkeypatch:
     When test-module runs with a command time limit of 1 s
     Then the request went through the proxy and the command stops waiting at the limit, saying so.
     """
-    monkeypatch.setattr(Darktrace, 'COMMAND_TIME_LIMIT_S', TEST_COMMAND_TIME_LIMIT_S)
+    monkeypatch.setattr(Darktrace, 'COMMAND_TIME_LIMIT_S', HOSTILE_COMMAND_TIME_LIMIT_S)
     for name in ('no_proxy', 'NO_PROXY'):
         monkeypatch.delenv(name, raising=False)
     with Emulator(breaches=10, span_days=1, seed=4) as emulator, \
@@ -604,9 +551,7 @@ def test_fetch_loses_and_duplicates_nothing_under_repeated_faults(monkeypatch: p
     When fetch-incidents runs until caught up
     Then every visible breach became exactly one incident: none lost, none duplicated.
     """
-    if fault.name == 'read_timeout':
-        monkeypatch.setattr(Darktrace, 'READ_TIMEOUT_S', TEST_READ_TIMEOUT_S)
-    limit_hostile_faults(monkeypatch, fault)
+    lower_limits(monkeypatch, fault)
     delivered, visible = drain_with_faults(fault)
     assert len(delivered) == len(set(delivered)), 'duplicated incidents'
     assert set(delivered) == visible, f'{len(visible - set(delivered))} breaches lost'

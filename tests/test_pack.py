@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -20,9 +19,7 @@ import xsoar_platform
 from emulator import Emulator
 from xsoar_mapping import apply_mapper, classify, type_problem
 
-if str(Path(__file__).resolve().parents[1] / 'tools') not in sys.path:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'tools'))
-import stage_content  # noqa: E402
+import stage_content
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PACK = REPO_ROOT / 'pack'

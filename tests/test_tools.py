@@ -11,9 +11,6 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TOOLS = REPO_ROOT / 'tools'
-if str(TOOLS) not in sys.path:
-    sys.path.insert(0, str(TOOLS))
-
 import sdk_output  # noqa: E402
 
 # What demisto-sdk validate printed on a passing run of the staged pack (colours off).

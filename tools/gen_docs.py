@@ -1,7 +1,7 @@
 """Regenerate the `configuration` and `commands` blocks of README.md and the command reference in docs/.
 
-    .venv/bin/python tools/gen_docs.py            what `make docs` runs: rewrite the blocks
-    .venv/bin/python tools/gen_docs.py --check    exit 1 if a page differs from what would be written
+    .venv/bin/python -m tools.gen_docs            what `make docs` runs: rewrite the blocks
+    .venv/bin/python -m tools.gen_docs --check    exit 1 if a page differs from what would be written
 
 Two views of the same commands: README.md's `commands` block gives each command's description, its
 Input table and its example line (the README stays short enough to read, whatever the number of commands); the
@@ -56,11 +56,7 @@ from unittest import mock
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-TOOLS = Path(__file__).resolve().parent
-for _folder in (TOOLS, REPO_ROOT):
-    if str(_folder) not in sys.path:
-        sys.path.insert(0, str(_folder))
-import xsoar_platform  # noqa: E402
+import xsoar_platform  # noqa: E402 (run from the root: python -m tools.gen_docs)
 
 xsoar_platform.use_platform_modules()  # the stand-ins, or the real modules from XSOAR_PLATFORM_DIR
 
