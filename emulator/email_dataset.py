@@ -58,6 +58,7 @@ FILTER_CATALOGUE: tuple[dict[str, Any], ...] = (
     {'apiFilter': 'Header.From.Email', 'type': 'text', 'operators': ['~*', '=']},
     {'apiFilter': 'Header.Subject.Subject Value', 'type': 'text', 'operators': ['~*', '=']},
 )
+SHOWCASE_UUID = 'BA13B274-03F3-46D6-8698-244DFF1037A0.1'  # the uuid form of email-facts 3.2
 SUBJECTS = ('Invoice overdue', 'Password expiry notice', 'Quarterly report', 'Shared document', 'Team lunch',
             'Payment details changed', 'Your parcel is waiting', 'Board meeting agenda')
 SENDERS = (('Accounts Team', 'accounts@supplier-invoices.example'), ('IT Helpdesk', 'helpdesk@it-support.example'),
@@ -95,8 +96,14 @@ class EmailDataset:
         self.emails: dict[str, Email] = {}
         self._rng = random.Random(seed * 7919 + 17)
         span_ms = int(span_days * DAY_MS)
-        for _ in range(emails):
+        for _ in range(emails - 1):
             self.add(self.generated(anchor_ms - self._rng.randint(0, span_ms)))
+        if emails:  # one known email for examples and demos: held for three recipients, with tags of each severity
+            self.add({'uuid': SHOWCASE_UUID, 'dtime_ms': anchor_ms - 2 * HOUR_MS, 'sender_name': 'Accounts Team',
+                      'sender': 'accounts@supplier-invoices.example', 'subject': 'Invoice overdue',
+                      'model_score': 92, 'direction': 'inbound', 'status': 'held', 'late_ms': 0, 'analysis_ms': 0,
+                      'recipients': ['alice@example.com', 'bob@example.com', 'finance@example.com'],
+                      'tags': ['Forged Address', 'Unusual Correspondent', 'External Sender']})
 
     def generated(self, dtime_ms: int, **overrides: Any) -> dict[str, Any]:
         """A realistic email at `dtime_ms`: 1-4 recipients, tags of every severity, some held or released."""
