@@ -4803,11 +4803,14 @@ def _store_records(context: dict[str, Any], part: str, changes: dict[str, dict[s
 
 def fetched_records(incidents: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
     """The records of incidents fetched for incoming mirroring, by kind, as get-modified-remote-data watches them."""
-    found: dict[str, dict[str, dict[str, Any]]] = {MIRROR_BREACHES: {}, MIRROR_EVENTS: {}}
+    found: dict[str, dict[str, dict[str, Any]]] = {MIRROR_BREACHES: {}, MIRROR_EVENTS: {}, MIRROR_EMAILS: {}}
     for incident in incidents:
         try:
             raw = json.loads(incident.get('rawJSON') or '{}')
         except ValueError:
+            continue
+        if isinstance(raw, dict) and raw.get(RECORD_KIND_KEY) == EMAIL_RECORD_KIND and incident.get('dbotMirrorId'):
+            found[MIRROR_EMAILS][str(incident['dbotMirrorId'])] = {'t': email_dtime_ms(raw)}
             continue
         kind = AI_EVENT_KIND if raw.get(RECORD_KIND_KEY) == AI_ANALYST_RECORD_KIND else BREACH_KIND
         remote_id = str(incident.get('dbotMirrorId') or '')
@@ -4945,8 +4948,10 @@ def get_modified_remote_data_command(client: Client, args: dict[str, Any],
     state = mirror_state(integration_context())
     breaches = mirrored_records(state, MIRROR_BREACHES)
     events = mirrored_records(state, MIRROR_EVENTS)
+    emails = mirrored_records(state, MIRROR_EMAILS)
     feed_from = state.get('feedFrom') if isinstance(state.get('feedFrom'), int) else last_update_ms or now
-    modified = [remote_id for remote_id, record in {**breaches, **events}.items() if record.get('s') is None]
+    modified = [remote_id for remote_id, record in {**breaches, **events, **emails}.items() if record.get('s') is None]
+    modified += changed_emails(client, emails, now)
     modified += breaches_with_new_comments(client, breaches, feed_from - 2 * CLOCK_SKEW_MS, now + CLOCK_SKEW_MS)
     changed_pbids, absent_pbids = changed_breaches(client, breaches, now)
     changed_event_ids, absent_event_ids = changed_events(client, events, now)
@@ -5007,6 +5012,8 @@ def get_remote_data_command(client: Client, args: dict[str, Any], mirror: Mirror
     """The record (model breach or AI Analyst event) of a mirrored incident, its comments made in Darktrace and not
     delivered yet (each once, by identity), and, with close_incident on, a close entry when the record is newly
     acknowledged (once per acknowledgement). A record gone from the appliance gets one note (and a close), once."""
+    if is_email_remote_id(args, 'id'):
+        return email_remote_data(client, _arg_text(args, 'id'))
     kind, remote_id = parse_remote_id(args, 'id')
     last_update_ms = parse_last_update(args)
     context = integration_context()
@@ -5075,6 +5082,8 @@ def update_remote_system_command(client: Client, args: dict[str, Any], mirror: M
     again, only comments can be posted twice. Changes to a record gone from the appliance are skipped with a note in
     the log, not an error XSOAR would repeat every cycle.
     """
+    if is_email_remote_id(args, 'remoteId'):  # Darktrace/Email incidents are mirrored in only
+        return _arg_text(args, 'remoteId')
     kind, remote_id = parse_remote_id(args, 'remoteId')
     delta = parse_json_arg(args, 'delta', dict)
     entries = parse_json_arg(args, 'entries', list)
@@ -5126,7 +5135,77 @@ def get_mapping_fields_command(client: Client, args: dict[str, Any],
                                mirror: MirrorSettings) -> GetMappingFieldsResponse:
     """The fields of each kind of mirrored record, for XSOAR's mapping editor; no request is sent."""
     return GetMappingFieldsResponse([SchemeTypeMapping(type_name=kind.type_name, fields=dict(kind.fields))
-                                     for kind in (BREACH_KIND, AI_EVENT_KIND)])
+                                     for kind in (BREACH_KIND, AI_EVENT_KIND)]
+                                    + [SchemeTypeMapping(type_name=EMAIL_TYPE_NAME, fields=dict(EMAIL_MIRRORED_FIELDS))])
+
+
+# --- Darktrace/Email incoming mirroring ------------------------------------------------------------
+# An email incident's receipt, read and action status per recipient change in Darktrace/Email (held, released,
+# read, actions taken). get-modified-remote-data finds the changed ones with one search over the window of the
+# remembered emails, comparing each email's state with the one last mirrored in; get-remote-data reads one email.
+
+MIRROR_EMAILS = 'emails'
+EMAIL_TYPE_NAME = 'Darktrace NDR Email'
+EMAIL_MIRRORED_FIELDS = {  # what get-remote-data adds to the email, for the mapping editor
+    'recipients': 'Every recipient address.', 'held_recipients': 'The recipients for whom the email is held.',
+    'actioned': 'Whether any action was taken for any recipient.', 'tags_by_severity': 'Tags by severity.',
+    'ui_link': 'Link to the email in the Darktrace/Email console.'}
+EMAIL_MIRROR_LOOKBACK_MS = 7 * 24 * 60 * 60 * 1000  # older emails rarely change: their changes are not looked for
+EMAIL_MIRROR_PAGE_SIZE = 100
+EMAIL_MIRROR_PAGES = 10
+
+
+def is_email_remote_id(args: dict[str, Any], name: str) -> bool:
+    return bool(EMAIL_UUID_PATTERN.fullmatch(_arg_text(args, name))) and '.' in _arg_text(args, name)
+
+
+def email_state(email: dict[str, Any]) -> str:
+    """What of an email can change and the incident shows, per recipient, as one short comparable digest."""
+    return _fingerprint(sorted([str(rcpt.get('rcpt_to')), str(rcpt.get('rcpt_status')), bool(rcpt.get('is_read')),
+                                [str(label) for label in as_list(rcpt.get('rcpt_actions_taken'))],
+                                bool(rcpt.get('action_status'))] for rcpt in recipients_of(email)))
+
+
+def changed_emails(client: Client, records: dict[str, dict[str, Any]], now: int) -> list[str]:
+    """The remembered emails whose state differs from the one last mirrored in, from one search (at most
+    EMAIL_MIRROR_PAGES pages) over their window; emails older than EMAIL_MIRROR_LOOKBACK_MS are not looked for."""
+    live = {uuid: record for uuid, record in _live(records).items() if record['t'] >= now - EMAIL_MIRROR_LOOKBACK_MS}
+    if not live:
+        return []
+    start_ms = min(record['t'] for record in live.values()) - 1000
+    changed = []
+    for page in range(EMAIL_MIRROR_PAGES):
+        reply = client.search_emails(email_search_body(start_ms, now, [], page, EMAIL_MIRROR_PAGE_SIZE,
+                                                       client.email_time_unit), max_bytes=MIRROR_LIST_MAX_BYTES)
+        changed += [str(hit['uuid']) for hit in reply if isinstance(hit, dict) and str(hit.get('uuid')) in live
+                    and live[str(hit['uuid'])].get('s') != email_state(hit)]
+        if len(reply) < EMAIL_MIRROR_PAGE_SIZE:
+            break
+    return changed
+
+
+def email_remote_data(client: Client, uuid: str) -> GetRemoteDataResponse:
+    """get-remote-data for an email incident: the email as fetch described it, read again, and a note the first time
+    the email is gone from Darktrace/Email."""
+    known = mirrored_records(mirror_state(integration_context()), MIRROR_EMAILS).get(uuid)
+    try:
+        email = client.get_email(uuid)
+    except DarktraceApiError as error:
+        if error.kind != 'not_found':
+            raise
+        entries = [] if known and known.get('s') == MIRROR_DELETED else [{
+            'Type': EntryType.NOTE, 'ContentsFormat': EntryFormat.MARKDOWN, 'Note': True,
+            'Contents': f'**Darktrace**: the email {uuid} is no longer in Darktrace/Email (it aged out of its '
+                        'retention); its status is no longer mirrored.'}]
+        gone = {'t': known['t'] if known else 0, 's': MIRROR_DELETED}
+        change_integration_context(lambda context: _store_records(context, MIRROR_EMAILS, {uuid: gone}, replace=True))
+        return GetRemoteDataResponse(mirrored_object={'uuid': uuid}, entries=entries)
+    context = {**email_context(email, read_tag_severities(client), client.server_url),
+               RECORD_KIND_KEY: EMAIL_RECORD_KIND}
+    delivered = {'t': email_dtime_ms(email), 's': email_state(email)}
+    change_integration_context(lambda stored: _store_records(stored, MIRROR_EMAILS, {uuid: delivered}, replace=True))
+    demisto.debug(f'Darktrace: email {uuid} mirrored in (held for {len(context["held_recipients"])} recipients)')
+    return GetRemoteDataResponse(mirrored_object=context, entries=[])
 
 
 ''' MAIN '''
