@@ -5134,9 +5134,9 @@ def _send_incident_changes(kind: RecordKind, client: Client, remote_id: int | st
 def get_mapping_fields_command(client: Client, args: dict[str, Any],
                                mirror: MirrorSettings) -> GetMappingFieldsResponse:
     """The fields of each kind of mirrored record, for XSOAR's mapping editor; no request is sent."""
-    return GetMappingFieldsResponse([SchemeTypeMapping(type_name=kind.type_name, fields=dict(kind.fields))
-                                     for kind in (BREACH_KIND, AI_EVENT_KIND)]
-                                    + [SchemeTypeMapping(type_name=EMAIL_TYPE_NAME, fields=dict(EMAIL_MIRRORED_FIELDS))])
+    kinds = [SchemeTypeMapping(type_name=kind.type_name, fields=dict(kind.fields)) for kind in (BREACH_KIND, AI_EVENT_KIND)]
+    return GetMappingFieldsResponse(kinds + [SchemeTypeMapping(type_name=EMAIL_TYPE_NAME,
+                                                               fields=dict(EMAIL_MIRRORED_FIELDS))])
 
 
 # --- Darktrace/Email incoming mirroring ------------------------------------------------------------
