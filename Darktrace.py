@@ -5134,7 +5134,8 @@ def _send_incident_changes(kind: RecordKind, client: Client, remote_id: int | st
 def get_mapping_fields_command(client: Client, args: dict[str, Any],
                                mirror: MirrorSettings) -> GetMappingFieldsResponse:
     """The fields of each kind of mirrored record, for XSOAR's mapping editor; no request is sent."""
-    kinds = [SchemeTypeMapping(type_name=kind.type_name, fields=dict(kind.fields)) for kind in (BREACH_KIND, AI_EVENT_KIND)]
+    kinds = [SchemeTypeMapping(type_name=kind.type_name, fields=dict(kind.fields))
+             for kind in (BREACH_KIND, AI_EVENT_KIND)]
     return GetMappingFieldsResponse(kinds + [SchemeTypeMapping(type_name=EMAIL_TYPE_NAME,
                                                                fields=dict(EMAIL_MIRRORED_FIELDS))])
 
