@@ -115,8 +115,8 @@ def test_hold_and_release_per_recipient_and_repeats_answered_as_such(emu: Emulat
     assert outputs(repeat)['status'] == 'already_actioned' and 'already released' in repeat['HumanReadable']
 
 
-def test_a_repeated_action_answered_409_is_not_an_error(emu: Emulator, style: str,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_repeated_action_answered_409_is_not_an_error(
+        emu: Emulator, style: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """
     Given an email released to a recipient just after the integration read it as delivered (another analyst acted
           between the read and the hold)
