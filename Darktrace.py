@@ -3321,7 +3321,15 @@ def email_context(email: dict[str, Any], severities: dict[str, str], server_url:
             'recipients': [str(rcpt.get('rcpt_to')) for rcpt in recipients_of(email)],
             'held_recipients': held_recipients(email), 'actioned': is_actioned(email), 'tags': tags,
             'tags_by_severity': tags_by_severity(tags, severities),
-            'ui_link': email_link(server_url, email.get('uuid'))}
+            'ui_link': email_link(server_url, email.get('uuid')), 'recipient_rows': recipient_rows(email)}
+
+
+def recipient_rows(email: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per recipient, in text an incident grid shows: address, status, read, actions taken, release asked."""
+    return [{'recipient': str(rcpt.get('rcpt_to')), 'status': str(rcpt.get('rcpt_status') or 'unknown'),
+             'read': bool(_flag(rcpt.get('is_read'))),
+             'actions': ', '.join(str(label) for label in as_list(rcpt.get('rcpt_actions_taken'))) or 'none',
+             'release_requested': bool(rcpt.get('requestedRelease'))} for rcpt in recipients_of(email)]
 
 
 def email_row(context: dict[str, Any]) -> dict[str, Any]:

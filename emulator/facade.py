@@ -35,13 +35,13 @@ class Emulator:
 
     def __init__(self, breaches: int = 500, span_days: float = 7, seed: int = 1, tls: bool = False,
                  anchor_ms: int | None = None, token_pairs: Iterable[Any] | None = None, port: int = 0,
-                 incident_events: int = 0, emails: int = 0, **settings: Any) -> None:
+                 incident_events: int = 0, emails: int = 0, email_span_days: float = 2, **settings: Any) -> None:
         self.settings_store = SettingsStore(**settings)
         self.dataset = Dataset(breaches=breaches, span_days=span_days, seed=seed, anchor_ms=anchor_ms,
                                incident_events=incident_events)
         self.seed = seed
-        # Darktrace/Email (email_routes.py): `emails` spread over the last two days before the dataset's anchor
-        self.email_dataset = EmailDataset(self.dataset.anchor_ms, emails=emails, seed=seed)
+        # Darktrace/Email (email_routes.py): `emails` spread over `email_span_days` before the dataset's anchor
+        self.email_dataset = EmailDataset(self.dataset.anchor_ms, emails=emails, span_days=email_span_days, seed=seed)
         self.tls = tls
         self.port = port
         self.clock = Clock()
