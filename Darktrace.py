@@ -552,8 +552,9 @@ class Client(BaseClient):
         finally:
             response.close()
         self._log_request(method, target, headers, f'HTTP {response.status_code}, {len(reply_bytes)} bytes', started)
-        if raw and 200 <= response.status_code < 300:  # a file (Darktrace/Email's .eml), not JSON
-            return reply_bytes
+        content_type = str(response.headers.get('Content-Type') or '').lower()
+        if raw and 200 <= response.status_code < 300 and 'json' not in content_type and 'html' not in content_type:
+            return reply_bytes  # a file (Darktrace/Email's .eml); JSON or a web page is judged as any reply
         try:
             reply = expect_shape(parse_reply(response, method, path, reply_bytes), shape, operation)
         except DarktraceApiError as error:
@@ -3238,7 +3239,7 @@ def email_prefixes(remembered: str | None, pinned: bool) -> tuple[str, ...]:
 def is_missing_route(error: DarktraceApiError) -> bool:
     """Whether an error says the prefix has no such route (a 404 that is not the Email API's own "Email not found",
     or a redirect to the login page), so the other prefix may have it (email-facts 1, 5)."""
-    if error.kind in ('login_redirect', 'login_page', 'html_page'):
+    if error.kind == 'login_redirect':
         return True
     return error.kind == 'not_found' and 'email not found' not in str(error).lower()
 
@@ -3622,6 +3623,10 @@ def list_email_filters_command(client: Client, args: dict[str, Any]) -> CommandR
 def download_email_command(client: Client, args: dict[str, Any]) -> dict[str, Any]:
     uuid = require_email_uuid(args)
     content = client.download_email(uuid)
+    if not isinstance(content, bytes):  # a JSON reply where the message was expected (email-facts 3.6)
+        raise DarktraceApiError('unexpected_reply', (
+            f'Darktrace answered GET /emails/{uuid}/download with {describe(content)} where the email message was '
+            'expected. Check that the token\'s user has the "Download Email" permission, then try again.'))
     return fileResult(f'{uuid}.eml', content)
 
 
