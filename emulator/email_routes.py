@@ -5,12 +5,15 @@ answers 403 ``{"error": "403 Forbidden"}`` when Email is not licensed or the tok
 before routing (email-facts 5, [MCP-L]). A prefix the ``email_paths`` setting does not serve answers like an
 unknown route (``email_missing_path``: a 404 page, or a redirect to the login page). Switches for what the evidence
 leaves open (email-facts 10): ``email_time_unit`` (seconds, milliseconds or auto-detected), ``email_order``
-(newest first, oldest first, shuffled) and ``email_actions_reply`` (objects or bare names).
+(newest first, oldest first, or shuffled in an order that stays the same for every page of one search) and
+``email_actions_reply`` (objects or bare names).
 """
 from __future__ import annotations
 
+import json
 import random
 import re
+import zlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -106,8 +109,8 @@ def post_search(request: EmailRequest) -> Any:
             and combine(_matches(email, criterion) for criterion in criteria)]
     order = request.settings.email_order
     hits.sort(key=lambda email: (email.dtime_ms, email.uuid), reverse=order == 'desc')
-    if order == 'shuffle':
-        request.shuffle.shuffle(hits)
+    if order == 'shuffle':  # an order the client cannot know, but the same for every page of one search
+        random.Random(zlib.crc32(json.dumps([start, end, criteria], sort_keys=True).encode())).shuffle(hits)
     return [email_views.email_summary(email, request.now_ms)
             for email in hits[page * per_page:(page + 1) * per_page]]
 

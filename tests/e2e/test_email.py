@@ -46,6 +46,12 @@ def run_email(emu: Emulator, command: str, context: dict[str, Any] | None = None
     return entry
 
 
+def run_params_email(params: dict[str, Any], **args: str) -> Any:
+    """darktrace-email-email-search with `params`; its one War Room entry."""
+    (entry,) = checked(xsoar_platform.run_command('darktrace-email-email-search', args, params)).entries
+    return entry
+
+
 def email_paths(emu: Emulator) -> list[str]:
     return [entry['path'] for entry in emu.request_log() if entry['path'].startswith('/agemail/')]
 
@@ -257,3 +263,54 @@ def test_fetch_turns_each_email_into_one_incident_and_mirroring_follows_its_stat
     modified = checked(xsoar_platform.run_command('get-modified-remote-data', {'lastUpdate': '1 hour'}, params,
                                                   integration_context=context))
     assert uuid in modified.entries[0]['Contents']
+
+
+@pytest.mark.parametrize('appliance_unit, instance_unit, finds', [
+    ('seconds', 'seconds', True), ('milliseconds', 'milliseconds', True), ('auto', 'seconds', True),
+    ('auto', 'milliseconds', True), ('milliseconds', 'seconds', False)])
+def test_search_window_unit_follows_the_instance_parameter(emu: Emulator, appliance_unit: str, instance_unit: str,
+                                                           finds: bool) -> None:
+    """
+    Given an appliance reading the search window in seconds, milliseconds, or either by size (open question 1)
+    When darktrace-email-email-search runs for the last day with the instance's time unit
+    Then the emails of that day are found whenever the units agree (or the appliance detects them), and a window
+         sent in seconds to an appliance reading milliseconds finds nothing (the unit parameter is the fix).
+    """
+    emu.set_settings(email_time_unit=appliance_unit)
+    now = emu.now_ms()
+    expected = {email.uuid for email in emu.email_dataset.emails.values()
+                if now - 86_400_000 <= email.dtime_ms <= now and email.visible_ms <= now}
+    params = params_for(emu, email_time_unit=instance_unit)
+    entry = run_params_email(params, start_time='1 day', limit='1000')
+    found = {email['uuid'] for emails in (entry.get('EntryContext') or {}).values() for email in emails}
+    assert expected and found == (expected if finds else set())
+
+
+@pytest.mark.parametrize('order', ['asc', 'desc', 'shuffle'])
+def test_search_results_are_the_same_whatever_the_reply_order(emu: Emulator, order: str) -> None:
+    """
+    Given an appliance answering searches newest first, oldest first or shuffled (open question 2)
+    When darktrace-email-email-search reads two days in pages of 9
+    Then it returns the same emails, each once, newest first.
+    """
+    emu.set_settings(email_order=order)
+    found = outputs(run_email(emu, 'darktrace-email-email-search', start_time='2 days', limit='1000', page_size='9'))
+    uuids = [email['uuid'] for email in found]
+    assert len(uuids) == len(set(uuids)) and [email['dtime_unix'] for email in found] == sorted(
+        (email['dtime_unix'] for email in found), reverse=True)
+    now = emu.now_ms()
+    assert set(uuids) == {email.uuid for email in emu.email_dataset.emails.values()
+                          if now - 2 * 86_400_000 <= email.dtime_ms and email.visible_ms <= now}
+
+
+def test_unknown_email_paths_are_refused_before_routing_without_the_email_permission(emu: Emulator) -> None:
+    """
+    Given a token pair without the Email permission
+    When it calls an Email path that does not exist, and one that does
+    Then both answer 403 {"error": "403 Forbidden"} (the check comes before routing, email-facts 5).
+    """
+    client = Darktrace.Client(emu.url, NO_EMAIL_PUBLIC, NO_EMAIL_PRIVATE, retry_budget_s=0)
+    for path in ('/no/such/route', '/resources/tags'):
+        with pytest.raises(Darktrace.DarktraceApiError) as raised:
+            client.request('GET', Darktrace.EMAIL_PATH_EP + path)
+        assert raised.value.status == 403
