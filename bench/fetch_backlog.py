@@ -3,7 +3,7 @@ what it cost.
 
     python -m bench.fetch_backlog [--sizes 10000 100000] [--ai-sizes 10000 30000 100000] [--max-alerts 50]
                                   [--span-days 30] [--kinds breaches ai mixed] [--dense 20000 7]
-                                  [--bursts breach:500 breach:5000 ai:3000]
+                                  [--bursts breach:500 breach:5000 ai:3000 email:2000] [--email-sizes 10000 30000]
 
 For each kind and backlog size, an emulator in a child process holds the records (so its memory is not
 counted here); a fresh child process runs fetch-incidents through `Darktrace.main()` with the platform
@@ -37,17 +37,25 @@ import Darktrace  # noqa: E402
 
 # kind -> (share of the backlog that is breaches, the fetch_sources parameter)
 KINDS = {'breaches': (1.0, 'Model Breaches'), 'ai': (0.0, 'AI Analyst Incidents'),
-         'mixed': (0.5, 'Model Breaches,AI Analyst Incidents')}
+         'mixed': (0.5, 'Model Breaches,AI Analyst Incidents'), 'email': (0.0, 'Darktrace/Email')}
 # The integration's debug line for each request: "... -> HTTP 200, 12345 bytes in 0.01 s" or "-> HTTP 200, too_large".
 READ_PATTERN = re.compile(r' -> HTTP \d+, (?:(\d+) bytes|(too_large))')
 
 
 def serve_emulator(connection: Connection, breaches: int, events: int, span_days: float, order: str,
-                   burst: tuple[str, int] | None = None) -> None:
+                   burst: tuple[str, int] | None = None, email: bool = False) -> None:
     """Child process: run the emulator and answer the parent's questions until told to stop."""
     from emulator import Emulator
-    with Emulator(breaches=breaches, incident_events=events, span_days=span_days, seed=7, order=order) as emulator:
-        if burst:
+    emails = events if email else 0
+    # An Email backlog ends an hour ago, so every email has been analysed and is searchable when the drain ends.
+    with Emulator(breaches=breaches, incident_events=0 if email else events, span_days=span_days, seed=7, order=order,
+                  emails=emails, email_span_days=span_days,
+                  anchor_ms=int(time.time() * 1000) - 3_600_000 if email else None) as emulator:
+        if burst and burst[0] == 'email':  # that many emails in one millisecond, among the backlog
+            tie_ms = emulator.now_ms() - 10 * 86_400_000
+            emulator.add_emails({'dtime_ms': tie_ms, 'late_ms': 0, 'analysis_ms': 0,
+                                 'uuid': f'{index:08X}-7777-4000-8000-000000000000.1'} for index in range(burst[1]))
+        elif burst:
             dataset = emulator.dataset
             add = dataset.add_breach_burst if burst[0] == 'breach' else dataset.add_incident_event_burst
             add(burst[1], emulator.now_ms() - 10 * 86_400_000, emulator.now_ms())
@@ -65,7 +73,8 @@ def serve_emulator(connection: Connection, breaches: int, events: int, span_days
                 event_ids = {event_id for event_id, event in emulator.dataset.incidents.items()
                              if emulator.dataset.event_visible(event_id, now) and event['createdAt'] >= first_fetch} \
                     if events else set()
-                connection.send(pbids | event_ids)
+                uuids = set(emulator.email_dataset.emails) if emails else set()
+                connection.send(pbids | (set() if email else event_ids) | uuids)
             else:
                 return
 
@@ -88,7 +97,10 @@ def caught_up(last_run: dict[str, Any]) -> bool:
     """Whether every source's cursor has reached the moment past which the appliance may still record items."""
     settled_ms = time.time() * 1000 - Darktrace.SETTLE_MS - 60_000
     cursors = [last_run, last_run.get(Darktrace.AI_ANALYST_CURSOR_KEY) or {}]
-    return all(cursor['start_ms'] >= settled_ms for cursor in cursors if 'start_ms' in cursor)
+    email_cursor = last_run.get(Darktrace.EMAIL_CURSOR_KEY) or {}
+    email_settled_ms = time.time() * 1000 - Darktrace.EMAIL_SETTLE_MS - 60_000
+    return all(cursor['start_ms'] >= settled_ms for cursor in cursors if 'start_ms' in cursor) \
+        and email_cursor.get('hw_ms', email_settled_ms) >= email_settled_ms
 
 
 def drain(kind: str, size: int, max_alerts: int, span_days: float, order: str = 'desc',
@@ -96,8 +108,8 @@ def drain(kind: str, size: int, max_alerts: int, span_days: float, order: str = 
     breach_share, sources = KINDS[kind]
     breaches = round(size * breach_share)
     parent, child = multiprocessing.Pipe()
-    process = multiprocessing.Process(target=serve_emulator,
-                                      args=(child, breaches, size - breaches, span_days, order, burst), daemon=True)
+    process = multiprocessing.Process(target=serve_emulator, daemon=True,
+                                      args=(child, breaches, size - breaches, span_days, order, burst, kind == 'email'))
     process.start()
     appliance = parent.recv()
     params = xsoar_platform.instance_params(appliance['url'], appliance['public'], appliance['private'],
@@ -172,9 +184,10 @@ def main() -> None:
     parser.add_argument('--max-alerts', type=int, default=50)
     parser.add_argument('--span-days', type=float, default=30)
     parser.add_argument('--ai-sizes', type=int, nargs='*', default=[10000, 30000, 100000])
+    parser.add_argument('--email-sizes', type=int, nargs='*', default=[10000, 30000])
     parser.add_argument('--kinds', nargs='+', choices=list(KINDS), default=list(KINDS))
-    parser.add_argument('--bursts', nargs='*', default=['breach:500', 'breach:5000', 'ai:3000'],
-                        help='SOURCE:COUNT records created in one millisecond, SOURCE breach or ai')
+    parser.add_argument('--bursts', nargs='*', default=['breach:500', 'breach:5000', 'ai:3000', 'email:2000'],
+                        help='SOURCE:COUNT records created in one millisecond, SOURCE breach, ai or email')
     parser.add_argument('--dense', type=float, nargs=2, default=[20000, 7], metavar=('BREACHES', 'DAYS'),
                         help='the shuffled dense breach backlog of the last row; 0 0 leaves it out')
     arguments = parser.parse_args()
@@ -187,16 +200,16 @@ def main() -> None:
     print(' | '.join('---' for _ in header))
     scenarios: list[tuple[str, str, int, float, str, tuple[str, int] | None]] = [
         (kind, kind, size, arguments.span_days, 'desc', None) for kind in arguments.kinds
-        for size in (arguments.ai_sizes if kind == 'ai' else arguments.sizes)]
+        for size in {'ai': arguments.ai_sizes, 'email': arguments.email_sizes}.get(kind, arguments.sizes)]
     if arguments.dense[0]:
         scenarios.append((f'breaches over {arguments.dense[1]:g} days, shuffled', 'breaches', int(arguments.dense[0]),
                           arguments.dense[1], 'shuffle', None))
     for burst in arguments.bursts:
         source, count = burst.split(':')
-        what = 'breaches' if source == 'breach' else 'AI Analyst events'
+        what = {'breach': 'breaches', 'ai': 'AI Analyst events', 'email': 'Darktrace/Email emails'}[source]
         label = f'{int(count):,} {what} in one ms'
-        scenarios.append((label, 'breaches' if source == 'breach' else 'ai', 1000, arguments.span_days, 'desc',
-                          (source, int(count))))
+        scenarios.append((label, {'breach': 'breaches', 'ai': 'ai', 'email': 'email'}[source], 1000,
+                          arguments.span_days, 'desc', (source, int(count))))
     for label, kind, size, span_days, order, burst_spec in scenarios:
         r = run_scenario(kind, size, arguments.max_alerts, span_days, order, burst_spec)
         records = size + (burst_spec[1] if burst_spec else 0)

@@ -38,6 +38,9 @@ aianalyst            GET /aianalyst/incidentevents, /aianalyst/groups, /aianalys
 aianalyst_write      POST /aianalyst/acknowledge|unacknowledge|pin|unpin, /aianalyst/incident/comments
 antigena             GET /antigena
 antigena_write       POST /antigena, /antigena/manual
+email                every path under /agemail/api/ep/api and /agemail/api (Darktrace/Email's "Email logs")
+email_action         POST /agemail/.../emails/{uuid}/action ("Manual Action")
+email_download       GET /agemail/.../emails/{uuid}/download ("Download Email")
 ==================== =====================================================================
 """
 from __future__ import annotations
@@ -54,7 +57,7 @@ PERMISSIONS: frozenset[str] = frozenset({
     'status', 'modelbreaches', 'modelbreaches_write', 'comments', 'details', 'devices',
     'devicesearch', 'similardevices', 'endpointdetails', 'deviceinfo', 'tags', 'tags_write',
     'intelfeed', 'intelfeed_write', 'advancedsearch', 'models', 'components', 'aianalyst',
-    'aianalyst_write', 'antigena', 'antigena_write',
+    'aianalyst_write', 'antigena', 'antigena_write', 'email', 'email_action', 'email_download',
 })
 
 # A 31-minute offset was rejected by a real appliance; 30 minutes is the documented limit.

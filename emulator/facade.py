@@ -15,6 +15,7 @@ from emulator import control
 from emulator.auth import DEFAULT_PRIVATE_TOKEN, DEFAULT_PUBLIC_TOKEN, Authenticator
 from emulator.clock import Clock
 from emulator.dataset import Dataset
+from emulator.email_dataset import EmailDataset
 from emulator.faults import Connection, FaultQueue, make_fault
 from emulator.pipeline import Pipeline
 from emulator.requestlog import RequestLog
@@ -34,11 +35,13 @@ class Emulator:
 
     def __init__(self, breaches: int = 500, span_days: float = 7, seed: int = 1, tls: bool = False,
                  anchor_ms: int | None = None, token_pairs: Iterable[Any] | None = None, port: int = 0,
-                 incident_events: int = 0, **settings: Any) -> None:
+                 incident_events: int = 0, emails: int = 0, email_span_days: float = 2, **settings: Any) -> None:
         self.settings_store = SettingsStore(**settings)
         self.dataset = Dataset(breaches=breaches, span_days=span_days, seed=seed, anchor_ms=anchor_ms,
                                incident_events=incident_events)
         self.seed = seed
+        # Darktrace/Email (email_routes.py): `emails` spread over `email_span_days` before the dataset's anchor
+        self.email_dataset = EmailDataset(self.dataset.anchor_ms, emails=emails, span_days=email_span_days, seed=seed)
         self.tls = tls
         self.port = port
         self.clock = Clock()
@@ -54,7 +57,8 @@ class Emulator:
             else:
                 self.add_token_pair(*pair)
         self.pipeline = Pipeline(self.dataset, self.settings_store, self.clock, self.faults, self.log,
-                                 self.authenticator, seed, lambda: self.url if self._server is not None else '')
+                                 self.authenticator, seed, lambda: self.url if self._server is not None else '',
+                                 self.email_dataset)
         self.cert_path: str | None = None
         self._temp_dir: str | None = None
         self._server: HttpServer | None = None
@@ -144,6 +148,11 @@ class Emulator:
     def add_incident_events(self, events: Iterable[dict[str, Any]]) -> list[str]:
         with self.dataset.lock:
             return self.dataset.add_incident_events(events, self.now_ms())
+
+    def add_emails(self, emails: Iterable[dict[str, Any]]) -> list[str]:
+        """Darktrace/Email emails from specs (EmailDataset.add); returns their uuids."""
+        with self.dataset.lock:
+            return self.email_dataset.add_many(emails)
 
     def request_log(self) -> list[dict[str, Any]]:
         return self.log.entries()

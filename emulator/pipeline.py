@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import parse_qsl
 
-from emulator import routes
+from emulator import email_routes, routes
 from emulator.auth import AuthOutcome, Authenticator, SignedRequest, first_path_segment
 from emulator.clock import Clock
 from emulator.dataset import Dataset
+from emulator.email_dataset import EmailDataset
 from emulator.faults import FAULT_RULES, Connection, FaultQueue
 from emulator.requestlog import RequestLog
 from emulator.settings import SettingsStore
@@ -35,6 +36,7 @@ class Pipeline:
     authenticator: Authenticator
     seed: int
     base_url: Callable[[], str]
+    emails: EmailDataset | None = None
     _request_counter: int = field(default=0, init=False)
     _counter_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
@@ -74,6 +76,9 @@ class Pipeline:
             return json_response({segment: 'API DATE ERROR'}, status=400)
         if result.outcome is AuthOutcome.SIGNATURE_ERROR or result.token_pair is None:
             return json_response({segment: 'API SIGNATURE ERROR'}, status=400)
+        if email_routes.is_email_path(raw_path) and self.emails is not None:
+            return self._email_answer(method, raw_path, raw_query, body, headers, settings, now,
+                                      result.token_pair.permissions)
         found = routes.find_route(method, raw_path, settings)
         if found is None or (settings.respond == 'absent' and found[0].permission in routes.RESPOND_PERMISSIONS):
             return redirect('/login')
@@ -96,6 +101,21 @@ class Pipeline:
             base_url=self.base_url(), token_pair=result.token_pair, shuffle=random.Random(shuffle_seed))
         with self.dataset.lock:
             return routes.call(route, request)
+
+    def _email_answer(self, method: str, raw_path: str, raw_query: str, body: bytes, headers: dict[str, str],
+                      settings: Any, now: int, permissions: frozenset[str]) -> Response:
+        """Darktrace/Email's API (email_routes.py), on the same dataset lock."""
+        try:
+            parsed_body = _parse_body(headers, body) if method.upper() != 'GET' else {}
+        except ValueError as error:
+            return json_response({'error': str(error)}, status=400)
+        with self._counter_lock:
+            self._request_counter += 1
+            shuffle_seed = self.seed * 1_000_003 + self._request_counter
+        assert self.emails is not None
+        with self.dataset.lock:
+            return email_routes.answer(method, raw_path, _parse_form(raw_query), parsed_body, self.emails, settings,
+                                       now, permissions, random.Random(shuffle_seed))
 
 
 def _parse_form(text: str) -> dict[str, str]:

@@ -44,6 +44,15 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
     # true and minimal false (the notes, programmatic), deviceattop false (the table), or also minimal true (the
     # notes on the UI, "minimal=true by default for multiple breaches")
     'breach_defaults': ('notes', 'table', 'notes_ui'),
+    # Darktrace/Email (docs/email.md; email-facts 1, 10): which API prefixes the appliance serves, how it answers a
+    # prefix it does not serve, whether Email is licensed, the unit of the search window, the order of search
+    # results, the shape of /resources/actions
+    'email_paths': ('both', 'ep', 'direct'),
+    'email_missing_path': ('not_found', 'login'),
+    'email': ('enabled', 'unlicensed'),
+    'email_time_unit': ('seconds', 'milliseconds', 'auto'),
+    'email_order': ('desc', 'asc', 'shuffle'),
+    'email_actions_reply': ('objects', 'names'),
 }
 
 
@@ -73,6 +82,12 @@ class Settings:
     antigena_did: str = 'honoured'
     intelfeed_default_source: str = 'default_only'
     breach_defaults: str = 'notes'
+    email_paths: str = 'both'
+    email_missing_path: str = 'not_found'
+    email: str = 'enabled'
+    email_time_unit: str = 'seconds'
+    email_order: str = 'desc'
+    email_actions_reply: str = 'objects'
 
 
 class SettingsStore:

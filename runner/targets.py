@@ -16,7 +16,8 @@ from runner.spec import IntegrationSpec, parse_param_value
 PUBLIC_TOKEN_VARIABLE = 'DARKTRACE_PUBLIC_TOKEN'
 PRIVATE_TOKEN_VARIABLE = 'DARKTRACE_PRIVATE_TOKEN'
 # A modest dataset: it builds in well under a second and still gives fetch several cycles of work.
-EMULATOR_DATASET: dict[str, Any] = {'breaches': 3000, 'incident_events': 300, 'span_days': 30, 'seed': 1}
+EMULATOR_DATASET: dict[str, Any] = {
+    'breaches': 3000, 'incident_events': 300, 'emails': 200, 'span_days': 30, 'seed': 1}
 # Set through --url / --insecure / --proxy or the environment, never through --param.
 RESERVED_PARAMS = ('url', 'public_api_token', 'private_api_token', 'insecure', 'proxy')
 

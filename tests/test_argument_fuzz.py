@@ -56,13 +56,17 @@ VALID_VALUES = {
     'event_type': 'notice', 'event_id': 'ad5dacaf-9225-4012-08b4-d321c0176fac', 'min_group_score': '50',
     'group_id': 'g2f0e8a5c-41d2-4c1b-9a0e-6b1f3a7c9d21', 'endpointsToRemove': 'phish.example.com',
     'connections': '10.0.1.5>203.0.113.7:443',
+    # Darktrace/Email
+    'sender': 'supplier-invoices', 'recipient': 'finance', 'subject': 'Invoice', 'tag': 'Forged Address',
+    'raw_criteria': '[{"apiFilter": "Recipient.Email", "operator": "~*", "value": "finance"}]',
+    'dtime': '1744293327341', 'recipients': 'finance@example.com', 'severity': 'critical',
 }
 # Arguments that are converted before they are sent (numbers, times, scores, dates), so they are not sent as
 # typed; choices and booleans come from the YAML's predefined values.
 CONVERTED_ARGUMENTS = {
     'did', 'deviceId', 'pbid', 'cid', 'max_results', 'destination_did', 'num_similar_devices', 'offset', 'limit',
     'page', 'duration', 'start_time', 'end_time', 'expiry', 'min_score', 'min_group_score', 'initialDate',
-    'initialTime', 'endDate', 'endTime', 'codeid', 'connections',
+    'initialTime', 'endDate', 'endTime', 'codeid', 'connections', 'dtime', 'page_size', 'raw_criteria',
 }
 # Free-text arguments sent with a fixed prefix: the value arrives intact after it.
 PREFIXED_ARGUMENTS = {'reason': Darktrace.XSOAR_COMMENT_PREFIX}
@@ -115,6 +119,7 @@ GET_REPLIES = [  # first matching path prefix wins
     ('/devicesearch', 'device_search.json'), ('/devices', 'device.json'),
     ('/aianalyst/incidentevents', 'ai_analyst_events.json'), ('/aianalyst/groups', 'ai_analyst_groups.json'),
     ('/aianalyst/incident/comments', 'ai_analyst_comments.json'), ('/antigena', 'respond_actions.json'),
+    ('/agemail/api/ep/api/v1.0/resources/tags', 'email_tags.json'), ('/agemail/api/ep/api/v1.0/emails/', 'email.json'),
 ]
 REPLIES = {prefix: _fixture(name) for prefix, name in GET_REPLIES}
 # The recorded actions moved to the present, so the pending and active ones are still pending and active.
@@ -126,8 +131,14 @@ REPLIES['/antigena'] = [{**action, 'start': action['start'] + _respond_shift_ms,
 
 def appliance_reply(request: Any, context: Any) -> Any:
     path = urllib.parse.urlsplit(request.url).path
+    if request.method != 'GET' and path.endswith('/emails/search'):
+        return _fixture('email_search.json')  # Darktrace/Email's search is a POST answered with a list
     if request.method != 'GET':
         return {'response': 'SUCCESS', 'aianalyst': 'SUCCESS', 'added': 1, 'updated': 0, 'codeid': 5001}
+    if path.endswith('/resources/actions'):
+        return ['hold', 'release', 'moveToJunk']
+    if path.endswith('/resources/filters'):
+        return [{'apiFilter': 'Recipient.Email'}]
     if path.startswith('/tags/entities') and 'did=' in urllib.parse.urlsplit(request.url).query:
         return _fixture('device_tags.json')
     return next((reply for prefix, reply in REPLIES.items() if path.startswith(prefix)), {})

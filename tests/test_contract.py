@@ -314,6 +314,7 @@ def test_every_endpoint_the_integration_calls_has_a_contract() -> None:
     """
     calling = {name for name, function in inspect.getmembers(Darktrace.Client, inspect.isfunction)
                if 'self.request(' in inspect.getsource(function) and name != 'request'}
+    calling.discard('email_request')  # Darktrace/Email's replies: tests/e2e/test_email.py checks their shapes
     assert calling == {contract.method for contract in CONTRACTS + ANALYSES}
 
 

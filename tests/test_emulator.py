@@ -255,7 +255,7 @@ def test_token_pairs_given_to_the_constructor_have_their_permissions() -> None:
         assert Client(emu, 'p2', 's2').get('/status').status_code == 200
         with pytest.raises(ValueError):
             emu.add_token_pair('p3', 's3', {'no_such_permission'})
-    assert 'modelbreaches_write' in PERMISSIONS and len(PERMISSIONS) == 21
+    assert 'modelbreaches_write' in PERMISSIONS and len(PERMISSIONS) == 24
 
 
 def test_query_is_signed_in_the_order_sent(emu: Emulator, client: Client) -> None:

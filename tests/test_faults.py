@@ -257,6 +257,10 @@ def test_fault_on_first_request(emu: Emulator, first_requests: Callable[[str], F
         queries = [parse_qs(entry['query']) for entry in seen]
         windows = [int(query['endtime'][0]) - int(query['starttime'][0]) for query in queries]
         assert len(windows) >= 2 and windows[1] < windows[0]
+    elif (operation, fault.name) == ('darktrace-email-email-download', 'truncate'):
+        # A file has no structure to check: a body cut short under a Content-Length that matches it is the file.
+        assert len(seen) == 1
+        assert_succeeded(operation, outcome)
     elif fault.transient:
         # The faulted request, its retry, and the requests a clean run makes after the first.
         assert len(seen) == first.clean_count + 1, f'{method} {path} was sent {len(seen)} times'

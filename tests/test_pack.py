@@ -27,6 +27,7 @@ TEST_DATA = REPO_ROOT / 'test_data'
 BREACH_TYPE = 'Darktrace NDR Model Breach'
 AI_TYPE = 'Darktrace NDR AI Analyst Incident'
 AI_RECORD_KIND = 'AI Analyst Incident'
+EMAIL_TYPE = 'Darktrace NDR Email'
 
 # XSOAR's own incident fields the pack uses (system fields, and Common Types fields the pack depends on).
 BUILT_IN_FIELDS: dict[str, dict[str, Any]] = {
@@ -283,8 +284,9 @@ def test_classifier_and_mappers_cover_both_incident_types() -> None:
     mappers as its defaults.
     """
     types = incident_types()
-    assert set(types) == {BREACH_TYPE, AI_TYPE}
-    assert classifier()['keyTypeMap'] == {Darktrace.BREACH_RECORD_KIND: BREACH_TYPE, AI_RECORD_KIND: AI_TYPE}
+    assert set(types) == {BREACH_TYPE, AI_TYPE, EMAIL_TYPE}
+    assert classifier()['keyTypeMap'] == {Darktrace.BREACH_RECORD_KIND: BREACH_TYPE, AI_RECORD_KIND: AI_TYPE,
+                                          Darktrace.EMAIL_RECORD_KIND: EMAIL_TYPE}
     assert classifier()['transformer'] == {'simple': Darktrace.RECORD_KIND_KEY}
     assert set(incoming_mapper()['mapping']) == set(outgoing_mapper()['mapping']) == set(types)
     layout_ids = {layout['id'] for layout in layouts()}
@@ -507,6 +509,7 @@ def test_incident_types_run_their_triage_playbook() -> None:
     types = incident_types()
     assert (types[BREACH_TYPE]['playbookId'], types[BREACH_TYPE]['autorun']) == (BREACH_TRIAGE, True)
     assert (types[AI_TYPE]['playbookId'], types[AI_TYPE]['autorun']) == (AI_TRIAGE, True)
+    assert (types[EMAIL_TYPE]['playbookId'], types[EMAIL_TYPE]['autorun']) == ('Darktrace NDR Email - Triage', True)
 
 
 def contain_tasks() -> dict[str, dict[str, Any]]:
@@ -723,10 +726,11 @@ WRITE_COMMANDS = frozenset({
     'darktrace-acknowledge-ai-analyst-incident-event', 'darktrace-unacknowledge-ai-analyst-incident-event',
     'darktrace-post-comment-to-ai-analyst-incident-event', 'darktrace-activate-respond-action',
     'darktrace-extend-respond-action', 'darktrace-clear-respond-action', 'darktrace-reactivate-respond-action',
-    'darktrace-create-respond-action'})
+    'darktrace-create-respond-action', 'darktrace-email-email-hold', 'darktrace-email-email-release',
+    'darktrace-email-email-action'})
 # The word an analyst's choice must carry to allow each kind of write.
 WRITE_CHOICE_WORDS = {'acknowledge': 'acknowledge', 'comment': 'comment', 'respond': 'quarantine',
-                      'clear-respond': 'clear'}
+                      'clear-respond': 'clear', 'hold': 'hold', 'release': 'release', 'email-action': 'email'}
 ENDS_TRIAGE = frozenset({'closeInvestigation', 'darktrace-acknowledge-model-breach',
                          'darktrace-acknowledge-ai-analyst-incident-event'})
 DECLINED_CHOICES = frozenset({'Do not quarantine', 'Keep investigating'})
@@ -747,6 +751,8 @@ def all_playbooks() -> dict[str, dict[str, Any]]:
 
 
 def write_kind(command: str) -> str:
+    if command.startswith('darktrace-email-email-'):
+        return {'hold': 'hold', 'release': 'release'}.get(command.rsplit('-', 1)[1], 'email-action')
     if 'acknowledge' in command:
         return 'acknowledge'
     if 'comment' in command:
@@ -1074,7 +1080,7 @@ def test_incoming_mirror_error_is_mapped_for_both_types() -> None:
     When the incoming mapper is applied for either incident type
     Then the error lands in the Darktrace NDR Incoming Mirror Error field, which both layouts show.
     """
-    for incident_type in (BREACH_TYPE, AI_TYPE):
+    for incident_type in (BREACH_TYPE, AI_TYPE, EMAIL_TYPE):
         mapped = mapped_fields({'IncomingMirrorError': 'Darktrace answered 403'}, incident_type)
         assert mapped['Darktrace NDR Incoming Mirror Error'] == 'Darktrace answered 403'
     for layout in layouts():
@@ -1205,3 +1211,34 @@ def test_release_notes_agree_with_the_changelog() -> None:
             and newest_notes != newest_changelog, 'CHANGELOG has unreleased entries: write the next release notes'
     else:  # released: the notes of the newest version (none for a first version)
         assert newest_notes == newest_changelog or (newest_notes is None and newest_changelog == '1.0.0')
+
+
+# --------------------------------------------------------------------------- Darktrace/Email
+
+def test_fetched_emails_are_classified_and_fill_the_email_fields(
+        emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    Given Darktrace/Email emails fetched through main() from the emulator
+    When the classifier and the incoming mapper are applied to each
+    Then each becomes a Darktrace NDR Email incident whose fields get values of their types (tags of a severity the
+         email lacks, and held recipients of an email held for none, may stay empty), every recipient in the grid.
+    """
+    monkeypatch.setattr(Darktrace, 'now_ms', emu.now_ms)
+    emu.add_emails([{'dtime_ms': emu.now_ms() - 3_600_000 - index * 60_000} for index in range(8)])
+    params = xsoar_platform.instance_params(emu, max_alerts='50', first_fetch='1 day',
+                                            fetch_sources='Darktrace/Email')
+    last_run: dict[str, Any] = {}
+    incidents: list[dict[str, Any]] = []
+    for _ in range(20):
+        result = xsoar_platform.run_fetch_cycle(params, last_run)
+        assert result.exception is None
+        last_run, incidents = result.last_run or {}, incidents + result.incidents
+    assert len(incidents) >= 8
+    may_be_empty = {f'Darktrace NDR Email {name} Tags' for name in ('Critical', 'Warning', 'Informational')} | {
+        'Darktrace NDR Email Held Recipients'} | MIRROR_ONLY
+    for incident in incidents:
+        record = json.loads(incident['rawJSON'])
+        assert classify(classifier(), record) == EMAIL_TYPE
+        mapped = mapped_fields(record, EMAIL_TYPE)
+        assert problems(mapped, may_be_empty) == []
+        assert len(mapped['Darktrace NDR Email Recipients']) == len(record['rcpts'])

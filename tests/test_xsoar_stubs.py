@@ -828,7 +828,7 @@ SURFACE: dict[str, tuple[str, ...]] = {
         'remove_empty_elements', 'DemistoException', 'get_integration_context', 'set_integration_context',
         'handle_proxy', 'urljoin', 'GetRemoteDataArgs',
         'GetModifiedRemoteDataArgs', 'UpdateRemoteSystemArgs', 'GetRemoteDataResponse',
-        'GetModifiedRemoteDataResponse', 'GetMappingFieldsResponse', 'SchemeTypeMapping'),
+        'GetModifiedRemoteDataResponse', 'GetMappingFieldsResponse', 'SchemeTypeMapping', 'fileResult'),
 }
 
 

@@ -733,6 +733,18 @@ def return_results(results: Any) -> None:
         demisto.results(results)
 
 
+# The files fileResult made, by FileID: the platform writes them beside the investigation; the stand-in keeps them here.
+FILES: dict[str, bytes] = {}
+
+
+def fileResult(filename: str, data: Any, file_type: Any = None) -> dict[str, Any]:
+    """A War Room file entry holding `data` (text or bytes) under `filename`."""
+    file_id = f'{len(FILES) + 1:08d}-{abs(hash(filename)) % 10 ** 8:08d}'
+    FILES[file_id] = data.encode('utf-8') if isinstance(data, str) else bytes(data)
+    return {'Contents': '', 'ContentsFormat': EntryFormat.TEXT, 'Type': EntryType.FILE if file_type is None
+            else file_type, 'File': filename, 'FileID': file_id}
+
+
 # Commands whose errors the server itself reports; an error entry would be lost for them.
 _SERVER_HANDLED_COMMANDS = ('fetch-incidents', 'fetch-credentials', 'long-running-execution', 'fetch-indicators')
 MAX_ERROR_MESSAGE_LENGTH = 50000

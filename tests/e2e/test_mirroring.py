@@ -193,7 +193,7 @@ def test_get_mapping_fields_describes_the_mirrored_breach(emu: Emulator) -> None
     mapping = schemes(run(emu, 'get-mapping-fields'))
     (breach,) = quiet_breaches(emu, 1, skip=6)
     mirrored, _ = get_remote_data(emu, breach.pbid, iso(emu.now_ms()))
-    assert set(mapping) == {'Darktrace NDR Model Breach', 'Darktrace NDR AI Analyst Incident'}
+    assert set(mapping) == {'Darktrace NDR Model Breach', 'Darktrace NDR AI Analyst Incident', 'Darktrace NDR Email'}
     assert set(mapping['Darktrace NDR Model Breach']) <= set(mirrored)
 
 
