@@ -346,7 +346,7 @@ def test_readme_is_at_most_60_kb_and_opens_with_what_a_newcomer_needs() -> None:
     text = readme()
     assert len(text.encode('utf-8')) <= README_MAX_BYTES
     first_screen = text[:text.index('\n## Contents\n')]
-    assert 'Turns Darktrace model breaches, AI Analyst incidents, or both, into XSOAR incidents' in ' '.join(first_screen.split())
+    assert 'Turns Darktrace model breaches, AI Analyst incidents and Darktrace/Email emails, any of them, into XSOAR incidents' in ' '.join(first_screen.split())
     assert 'make demo' in first_screen and 'make test' in first_screen
     assert re.search(r"^\$ \.venv/bin/python -m runner '!darktrace-[^']+'$", first_screen, re.MULTILINE)
     assert re.search(r'python -m runner --url https://\S+ \'!darktrace-', first_screen)
