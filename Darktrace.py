@@ -1,7 +1,8 @@
 """Darktrace integration for Cortex XSOAR.
 
-Turns Darktrace model breaches into XSOAR incidents (each breach exactly once), mirrors those
-incidents with their breaches, and gives analysts and playbooks commands to enrich and act on them.
+Turns Darktrace model breaches, AI Analyst incident events and Darktrace/Email emails into XSOAR incidents (each
+record exactly once), mirrors those incidents with their records, and gives analysts and playbooks commands to
+enrich and act on them.
 One file, as XSOAR ships it, in sections that read top to bottom as the architecture; each section's constants
 stand at its top:
 
@@ -10,15 +11,17 @@ stand at its top:
   budget (`BudgetedRetry`), reading a reply body in bounded pieces (`read_body`).
 - ERRORS: `DarktraceApiError` and the rule tables that turn a reply or a transport failure into one message saying
   what to fix (`REPLY_RULES`, `TRANSPORT_RULES`).
-- CLIENT: DTAPI signing, then the `Client`: `request()`, then one method per endpoint, by domain.
+- CLIENT: DTAPI signing, then the `Client`: `request()`, then one method per endpoint, by domain; Darktrace/Email's
+  last, through `email_request()`, which picks the Email API's path.
 - ARGUMENT PARSING: every argument parser, RESPOND's included; bad input fails here, before any request.
 - OUTPUT HELPERS: times, reply values, War Room tables.
 - COMMANDS: one part per domain (model breaches, models, devices, endpoints and Advanced Search, tags, watched
-  list, AI Analyst, RESPOND); `RecordKind` (acknowledge and comment on a breach or an AI Analyst event) and
+  list, AI Analyst, RESPOND, Darktrace/Email); `RecordKind` (acknowledge and comment on a breach or an AI Analyst event) and
   `/details` paging stand before the commands that use them. A command goes argument parsing -> client call ->
   CommandResults.
 - FETCH INCIDENTS: one `FetchSource` per source in `FETCH_SOURCE_TABLE`, run by one loop (`fetch_incidents`).
-- MIRRORING: what mirroring remembers, get-modified-remote-data, get-remote-data, update-remote-system.
+- MIRRORING: what mirroring remembers, get-modified-remote-data, get-remote-data, update-remote-system (emails'
+  incoming mirroring last).
 - MAIN: the command tables (`COMMANDS`, `MIRRORING_COMMANDS`), the integration context, `build_client`, `main()`.
 """
 import demistomock as demisto  # noqa: F401
@@ -1085,6 +1088,13 @@ DURATION_PATTERN = re.compile(r'([0-9]{1,9})\s*(seconds?|secs?|s|minutes?|mins?|
 DURATION_UNITS_S = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}  # by the unit's first letter
 DURATION_FORMS = 'a duration such as "30 minutes", "2 hours" or "1 day", or a number of seconds such as 3600'
 MAX_RESPOND_CONNECTIONS = 100
+# Darktrace/Email: an email's UUID (with its recipient suffix), addresses, action names, raw criteria
+EMAIL_UUID_PATTERN = re.compile(r'[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}'
+                                r'(\.[0-9]{1,9})?')
+EMAIL_UUID_EXAMPLE = 'an email UUID such as BA13B274-03F3-46D6-8698-244DFF1037A0.1'
+EMAIL_ADDRESS_PATTERN = re.compile(r'[^@\s,;<>"]{1,200}@[^@\s,;<>"]{1,255}')
+EMAIL_ACTION_NAME_PATTERN = re.compile(r'[A-Za-z][A-Za-z0-9_]{0,63}')
+MAX_EMAIL_RAW_CRITERIA = 20
 
 
 Parsed = TypeVar('Parsed')
@@ -1500,6 +1510,50 @@ def respond_reason(args: dict[str, Any]) -> dict[str, str]:
     reason is given (guide 2.13: recommended, required only where "Audit Antigena" is on)."""
     reason = parse_text(args, 'reason', MAX_COMMENT_LENGTH)
     return {'reason': XSOAR_COMMENT_PREFIX + reason} if reason else {}
+
+
+# Darktrace/Email
+
+def require_email_uuid(args: dict[str, Any], name: str = 'uuid') -> str:
+    return _required(parse_matching(args, name, EMAIL_UUID_PATTERN, EMAIL_UUID_EXAMPLE), name,
+                     f'give {EMAIL_UUID_EXAMPLE}')
+
+
+def parse_email_addresses(args: dict[str, Any], name: str) -> list[str]:
+    """A comma-separated list of email addresses, each checked, duplicates dropped."""
+    addresses = list(dict.fromkeys(str(item).strip() for item in argToList(args.get(name)) if str(item).strip()))
+    for address in addresses:
+        if not EMAIL_ADDRESS_PATTERN.fullmatch(address):
+            raise ValueError(f'Invalid "{name}": "{visible(address)[:100]}" is not an email address such as '
+                             'jane.doe@example.com.')
+    return addresses
+
+
+def parse_severities(args: dict[str, Any], name: str, label: str = '') -> list[str]:
+    """Tag severities (critical, warn, info); "warning" and "informational", as the Email console writes them, too."""
+    aliases = {'warning': 'warn', 'informational': 'info'}
+    chosen = []
+    for item in argToList(args.get(name)):
+        text = aliases.get(str(item).strip().lower(), str(item).strip())
+        chosen.append(parse_choice({name: text}, name, EMAIL_SEVERITIES, default='', label=label))
+    return [severity for severity in EMAIL_SEVERITIES if severity in chosen]
+
+
+def parse_raw_criteria(args: dict[str, Any], name: str) -> list[dict[str, str]]:
+    """Search criteria given as JSON, [{"apiFilter": ..., "operator": ..., "value": ...}], for filters the other
+    arguments do not cover (list them with darktrace-email-filter-list)."""
+    items = parse_json_arg(args, name, list)
+    if len(items) > MAX_EMAIL_RAW_CRITERIA:
+        raise ValueError(f'Invalid "{name}": {len(items)} criteria, at most {MAX_EMAIL_RAW_CRITERIA} are accepted.')
+    criteria = []
+    for position, item in enumerate(items, 1):
+        if not isinstance(item, dict) or not all(isinstance(item.get(key), (str, int, float)) and str(item[key])
+                                                 for key in ('apiFilter', 'operator', 'value')):
+            raise ValueError(f'Invalid "{name}": criterion {position} must be an object with "apiFilter", "operator" '
+                             'and "value", such as {"apiFilter": "Recipient.Email", "operator": "~*", '
+                             '"value": "finance"}.')
+        criteria.append(criterion(str(item['apiFilter']), str(item['operator']), item['value']))
+    return criteria
 
 
 ''' OUTPUT HELPERS '''
@@ -3181,11 +3235,6 @@ EMAIL_PATHS = (EMAIL_PATH_EP, EMAIL_PATH_DIRECT)
 EMAIL_PATH_AUTOMATIC = 'Automatic'
 EMAIL_PATH_KEY = 'emailApiPath'  # integration context: the prefix that answered last
 EMAIL_TIME_UNITS = ('seconds', 'milliseconds')
-EMAIL_UUID_PATTERN = re.compile(r'[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}'
-                                r'(\.[0-9]{1,9})?')
-EMAIL_UUID_EXAMPLE = 'an email UUID such as BA13B274-03F3-46D6-8698-244DFF1037A0.1'
-EMAIL_ADDRESS_PATTERN = re.compile(r'[^@\s,;<>"]{1,200}@[^@\s,;<>"]{1,255}')
-EMAIL_ACTION_NAME_PATTERN = re.compile(r'[A-Za-z][A-Za-z0-9_]{0,63}')
 EMAIL_DIRECTIONS = ('inbound', 'outbound', 'internal')  # email-facts 3.1, 4
 EMAIL_SEVERITIES = ('critical', 'warn', 'info')  # the `status` of /resources/tags (email-facts 3.4)
 EMAIL_SEVERITY_RANK = {'info': 0, 'warn': 1, 'critical': 2}
@@ -3201,7 +3250,6 @@ EMAIL_PAGE_SIZE = 20  # itemsPerPage both real clients send; no maximum is publi
 MAX_EMAIL_PAGE_SIZE = 100
 MAX_EMAIL_SEARCH_PAGES = 50  # a search command reads at most this many pages
 MAX_EMAIL_TEXT_LENGTH = 512
-MAX_EMAIL_RAW_CRITERIA = 20
 EMAIL_HELD = 'held'
 EMAIL_RELEASED = 'released'
 # The action statuses each action leaves a recipient in; the same request again is answered 409 (email-facts 3.3).
@@ -3337,50 +3385,6 @@ def recipient_row(rcpt: dict[str, Any]) -> dict[str, Any]:
 
 def read_tag_severities(client: Client) -> dict[str, str]:
     return tag_severities(client.get_email_tags())
-
-
-# Arguments
-
-def require_email_uuid(args: dict[str, Any], name: str = 'uuid') -> str:
-    return _required(parse_matching(args, name, EMAIL_UUID_PATTERN, EMAIL_UUID_EXAMPLE), name,
-                     f'give {EMAIL_UUID_EXAMPLE}')
-
-
-def parse_email_addresses(args: dict[str, Any], name: str) -> list[str]:
-    """A comma-separated list of email addresses, each checked, duplicates dropped."""
-    addresses = list(dict.fromkeys(str(item).strip() for item in argToList(args.get(name)) if str(item).strip()))
-    for address in addresses:
-        if not EMAIL_ADDRESS_PATTERN.fullmatch(address):
-            raise ValueError(f'Invalid "{name}": "{visible(address)[:100]}" is not an email address such as '
-                             'jane.doe@example.com.')
-    return addresses
-
-
-def parse_severities(args: dict[str, Any], name: str, label: str = '') -> list[str]:
-    """Tag severities (critical, warn, info); "warning" and "informational", as the Email console writes them, too."""
-    aliases = {'warning': 'warn', 'informational': 'info'}
-    chosen = []
-    for item in argToList(args.get(name)):
-        text = aliases.get(str(item).strip().lower(), str(item).strip())
-        chosen.append(parse_choice({name: text}, name, EMAIL_SEVERITIES, default='', label=label))
-    return [severity for severity in EMAIL_SEVERITIES if severity in chosen]
-
-
-def parse_raw_criteria(args: dict[str, Any], name: str) -> list[dict[str, str]]:
-    """Search criteria given as JSON, [{"apiFilter": ..., "operator": ..., "value": ...}], for filters the other
-    arguments do not cover (list them with darktrace-email-filter-list)."""
-    items = parse_json_arg(args, name, list)
-    if len(items) > MAX_EMAIL_RAW_CRITERIA:
-        raise ValueError(f'Invalid "{name}": {len(items)} criteria, at most {MAX_EMAIL_RAW_CRITERIA} are accepted.')
-    criteria = []
-    for position, item in enumerate(items, 1):
-        if not isinstance(item, dict) or not all(isinstance(item.get(key), (str, int, float)) and str(item[key])
-                                                 for key in ('apiFilter', 'operator', 'value')):
-            raise ValueError(f'Invalid "{name}": criterion {position} must be an object with "apiFilter", "operator" '
-                             'and "value", such as {"apiFilter": "Recipient.Email", "operator": "~*", '
-                             '"value": "finance"}.')
-        criteria.append(criterion(str(item['apiFilter']), str(item['operator']), item['value']))
-    return criteria
 
 
 @dataclass(frozen=True)

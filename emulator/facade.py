@@ -15,7 +15,7 @@ from emulator import control
 from emulator.auth import DEFAULT_PRIVATE_TOKEN, DEFAULT_PUBLIC_TOKEN, Authenticator
 from emulator.clock import Clock
 from emulator.dataset import Dataset
-from emulator.email_dataset import EmailDataset
+from emulator.state.email import EmailDataset
 from emulator.faults import Connection, FaultQueue, make_fault
 from emulator.pipeline import Pipeline
 from emulator.requestlog import RequestLog
@@ -40,7 +40,7 @@ class Emulator:
         self.dataset = Dataset(breaches=breaches, span_days=span_days, seed=seed, anchor_ms=anchor_ms,
                                incident_events=incident_events)
         self.seed = seed
-        # Darktrace/Email (email_routes.py): `emails` spread over `email_span_days` before the dataset's anchor
+        # Darktrace/Email (api/email.py): `emails` spread over `email_span_days` before the dataset's anchor
         self.email_dataset = EmailDataset(self.dataset.anchor_ms, emails=emails, span_days=email_span_days, seed=seed)
         self.tls = tls
         self.port = port

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import parse_qsl
 
-from emulator import email_routes, routes
+from emulator import routes
+from emulator.api import email as email_routes
 from emulator.auth import AuthOutcome, Authenticator, SignedRequest, first_path_segment
 from emulator.clock import Clock
 from emulator.dataset import Dataset
-from emulator.email_dataset import EmailDataset
+from emulator.state.email import EmailDataset
 from emulator.faults import FAULT_RULES, Connection, FaultQueue
 from emulator.requestlog import RequestLog
 from emulator.settings import SettingsStore
@@ -104,7 +105,7 @@ class Pipeline:
 
     def _email_answer(self, method: str, raw_path: str, raw_query: str, body: bytes, headers: dict[str, str],
                       settings: Any, now: int, permissions: frozenset[str]) -> Response:
-        """Darktrace/Email's API (email_routes.py), on the same dataset lock."""
+        """Darktrace/Email's API (api/email.py), on the same dataset lock."""
         try:
             parsed_body = _parse_body(headers, body) if method.upper() != 'GET' else {}
         except ValueError as error:

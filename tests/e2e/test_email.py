@@ -16,8 +16,8 @@ import Darktrace
 import xsoar_platform
 from CommonServerPython import EntryType
 from e2e_support import ERROR_ENTRY_TYPE, PRIVATE_TOKEN, PUBLIC_TOKEN, assert_no_secret, checked, outputs, params_for
-from emulator import Emulator, email_views
-from emulator.email_dataset import SHOWCASE_UUID
+from emulator import Emulator, views_email
+from emulator.state.email import SHOWCASE_UUID
 
 STYLES = {'ep': Darktrace.EMAIL_PATH_EP, 'direct': Darktrace.EMAIL_PATH_DIRECT}
 NO_EMAIL_PUBLIC = 'e2e-no-email-public'
@@ -132,8 +132,8 @@ def test_a_repeated_action_answered_409_is_not_an_error(
     (uuid,) = emu.add_emails([{'dtime_ms': emu.now_ms() - 3_600_000, 'status': 'released',
                                'recipients': ['carol@example.com'],
                                'uuid': f'1000000{len(style)}-AAAA-4BBB-8CCC-DDDDDDDDDDDD.1'}])
-    details = email_views.email_details
-    monkeypatch.setattr(email_views, 'email_details', lambda email, now_ms: {
+    details = views_email.email_details
+    monkeypatch.setattr(views_email, 'email_details', lambda email, now_ms: {
         **details(email, now_ms), 'rcpts': [{**rcpt, 'rcpt_status': 'delivered'}
                                             for rcpt in details(email, now_ms)['rcpts']]})
     result = outputs(run_email(emu, 'darktrace-email-email-action', uuid=uuid, action='hold',

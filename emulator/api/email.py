@@ -17,8 +17,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from emulator import email_views
-from emulator.email_dataset import ACTION_CATALOGUE, FILTER_CATALOGUE, TAG_CATALOGUE, Email, EmailDataset
+from emulator import views_email
+from emulator.state.email import ACTION_CATALOGUE, FILTER_CATALOGUE, TAG_CATALOGUE, Email, EmailDataset
 from emulator.settings import Settings
 from emulator.wire import Response, html_response, json_response, redirect
 
@@ -111,12 +111,12 @@ def post_search(request: EmailRequest) -> Any:
     hits.sort(key=lambda email: (email.dtime_ms, email.uuid), reverse=order == 'desc')
     if order == 'shuffle':  # an order the client cannot know, but the same for every page of one search
         random.Random(zlib.crc32(json.dumps([start, end, criteria], sort_keys=True).encode())).shuffle(hits)
-    return [email_views.email_summary(email, request.now_ms)
+    return [views_email.email_summary(email, request.now_ms)
             for email in hits[page * per_page:(page + 1) * per_page]]
 
 
 def get_email(request: EmailRequest) -> Any:
-    return email_views.email_details(_email_or_404(request), request.now_ms)
+    return views_email.email_details(_email_or_404(request), request.now_ms)
 
 
 def post_action(request: EmailRequest) -> Any:
@@ -146,7 +146,7 @@ def post_action(request: EmailRequest) -> Any:
 
 
 def get_download(request: EmailRequest) -> Response:
-    text = email_views.email_message(_email_or_404(request))
+    text = views_email.email_message(_email_or_404(request))
     return Response(status=200, body=text.encode('utf-8'), content_type='message/rfc822')
 
 

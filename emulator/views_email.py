@@ -1,10 +1,10 @@
-"""Darktrace/Email records in the API's reply shapes (email-facts sections cited, see email_dataset.py)."""
+"""Darktrace/Email records in the API's reply shapes (email-facts sections cited, see state/email.py)."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
 
-from emulator.email_dataset import Email
+from emulator.state.email import Email
 
 SUMMARY_RECIPIENT_KEYS = ('rcpt_to', 'rcpt_status', 'is_read', 'is_group_email', 'tags', 'rcpt_actions_taken',
                           'action_status')
