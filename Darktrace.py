@@ -37,6 +37,7 @@ import math
 import re
 import socket
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -219,6 +220,16 @@ class DeadlineResponses:
         finally:
             if isinstance(self.sock, DeadlineSocket):  # None when http.client closed a connection not kept alive
                 self.sock = sock
+
+
+def weak_deadline(client: Any) -> Callable[[], float]:
+    """`client.deadline`, without holding `client`: once the client is gone, its deadline is now."""
+    ref = weakref.ref(client)
+
+    def deadline() -> float:
+        alive = ref()
+        return time.monotonic() if alive is None else alive.deadline()
+    return deadline
 
 
 def bound_by_deadline(manager: PoolManager, deadline: Callable[[], float]) -> PoolManager:
@@ -715,10 +726,12 @@ class Client(BaseClient):
         self._adapter = self._session.adapters[f'{parts.scheme.lower()}://']
         # The status line and headers obey the command's deadline like the body (read_body), through this adapter
         # and any proxy manager it makes.
-        bound_by_deadline(self._adapter.poolmanager, self.deadline)
+        # Through a weak reference: the connection classes must not keep this client (and all it refers to) alive.
+        deadline = weak_deadline(self)
+        bound_by_deadline(self._adapter.poolmanager, deadline)
         make_proxy_manager = self._adapter.proxy_manager_for
         self._adapter.proxy_manager_for = lambda proxy, **kwargs: bound_by_deadline(  # type: ignore[method-assign]
-            make_proxy_manager(proxy, **kwargs), self.deadline)
+            make_proxy_manager(proxy, **kwargs), deadline)
 
     # --- signing and transport -------------------------------------------------------------
 
