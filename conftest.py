@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -65,6 +66,14 @@ def pinned_clocks() -> Iterator[int]:
         patches.setattr(Darktrace, 'now_ms', lambda: moment_ms)
         patches.setattr(clock, 'host_ms', lambda: moment_ms)
         yield moment_ms
+
+
+@pytest.fixture(scope='session', autouse=True)
+def engine_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The working folder commands run in (xsoar_platform.engine_folder), a temporary one pytest removes: the files
+    fileResult writes never land in the checkout."""
+    xsoar_platform.working_folder = tmp_path_factory.mktemp('engine')
+    return xsoar_platform.working_folder
 
 
 def pytest_report_header() -> list[str]:

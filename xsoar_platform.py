@@ -15,7 +15,8 @@ the real module and on the stand-in.
 The harness everything else uses (tests, the runner, the benchmarks, the docs generator):
 `run_command()` and `run_fetch_cycle()` run `Darktrace.main()` once under the platform and return a
 `RunResult` (entries, incidents, lastRun, integration context, logs, the error that ended the run);
-`instance_params()` builds the instance parameters pointing at an appliance or the emulator.
+`instance_params()` builds the instance parameters pointing at an appliance or the emulator. Commands run in
+a working folder of their own (`engine_folder()`), as on the engine: the files they return are written there.
 Standard library only, no test framework; never imported by the integration.
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -35,6 +37,7 @@ PLATFORM_MODULES = ('CommonServerPython', 'demistomock')
 # The instance name the platform reports when a run does not set one.
 DEFAULT_INSTANCE = 'Darktrace_instance_1'
 ERROR_ENTRY_TYPE = 4
+FILE_ENTRY_TYPE = 3
 FETCH_COMMAND = 'fetch-incidents'
 
 
@@ -220,6 +223,25 @@ def instance_params(appliance: Any, public_token: str | None = None, private_tok
     return {'url': url, 'public_api_token': public_token, 'private_api_token': private_token, **overrides}
 
 
+# The folder commands run in, as on the engine: the platform's fileResult writes each War Room file into the working
+# folder, so running commands from a checkout must not make the checkout theirs. Made on first use; the tests set it.
+working_folder: Path | None = None
+
+
+def engine_folder() -> Path:
+    """The working folder commands run in (a fresh temporary folder unless `working_folder` was set)."""
+    global working_folder
+    if working_folder is None:
+        working_folder = Path(tempfile.mkdtemp(prefix='xsoar-'))
+    return working_folder
+
+
+def file_path(entry: dict[str, Any]) -> Path:
+    """Where the file of a War Room file entry was written."""
+    import demistomock
+    return engine_folder() / f'{demistomock.investigation()["id"]}_{entry["FileID"]}'
+
+
 def is_error_entry(entry: Any) -> bool:
     return isinstance(entry, dict) and entry.get('Type') == ERROR_ENTRY_TYPE
 
@@ -269,6 +291,8 @@ def run_command(command: str, args: dict[str, Any] | None = None, params: dict[s
                        integration_context=integration_context, instance=instance)
     exception: Exception | None = None
     exit_code: Any = None
+    started_in = os.getcwd()
+    os.chdir(engine_folder())
     try:
         main()
     except SystemExit as exited:
@@ -276,6 +300,7 @@ def run_command(command: str, args: dict[str, Any] | None = None, params: dict[s
     except Exception as error:  # noqa: BLE001 (the platform catches everything that escapes)
         exception = error
     finally:
+        os.chdir(started_in)
         end_run()
     stored = record.last_run
     kept = last_run if exception is not None or stored is None else stored

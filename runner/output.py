@@ -7,7 +7,7 @@ from typing import Any, TextIO
 from urllib.parse import quote
 
 from runner.render import render_markdown, render_table, sanitize, wrap
-from xsoar_platform import is_error_entry
+from xsoar_platform import FILE_ENTRY_TYPE, file_path, is_error_entry
 
 # Plain text to the renderer (asterisks would read as bold markers), and the emulator's mark too.
 REDACTED = '<redacted>'
@@ -89,6 +89,11 @@ class Output:
             return
         if is_error_entry(entry):
             self.error(str(entry.get('Contents') or ''))
+            return
+        if entry.get('Type') == FILE_ENTRY_TYPE and entry.get('FileID'):
+            written = file_path(entry)
+            size = written.stat().st_size if written.is_file() else 0
+            self.print(f'File {sanitize(str(entry.get("File") or ""))} ({size:,} bytes), written to:\n{written}')
             return
         readable = entry.get('HumanReadable')
         contents = entry.get('Contents')

@@ -22,6 +22,7 @@ import yaml
 
 from CommonServerPython import tableToMarkdown
 from emulator import Emulator
+from emulator.state.email import SHOWCASE_UUID
 from runner import REPO_ROOT
 from runner.cli import NOT_A_TERMINAL_WIDTH, main
 from runner.examples import example_lines
@@ -491,6 +492,21 @@ def test_test_module_prints_ok() -> None:
     Then it prints ok and exits 0.
     """
     assert run_cli('test-module') == (0, 'ok\n', '')
+
+
+def test_a_file_entry_names_the_file_and_where_it_was_written(engine_folder: Path) -> None:
+    """
+    Given the emulated appliance's Darktrace/Email
+    When the runner runs darktrace-email-email-download
+    Then it prints the file's name, size and the path in the engine's working folder that holds the message.
+    """
+    code, printed, errors = run_cli('darktrace-email-email-download', f'uuid={SHOWCASE_UUID}')
+    assert (code, errors) == (0, '')
+    match = re.fullmatch(rf'File {re.escape(SHOWCASE_UUID)}\.eml \(([\d,]+) bytes\), written to:\n(\S+)\n', printed)
+    assert match, printed
+    written = Path(match.group(2))
+    assert written.parent == engine_folder
+    assert written.read_bytes().startswith(b'From: ') and written.stat().st_size == int(match.group(1).replace(',', ''))
 
 
 def test_error_entry_is_printed_as_the_war_room_shows_it_with_exit_code_1() -> None:

@@ -733,14 +733,15 @@ def return_results(results: Any) -> None:
         demisto.results(results)
 
 
-# The files fileResult made, by FileID: the platform writes them beside the investigation; the stand-in keeps them here.
-FILES: dict[str, bytes] = {}
-
-
 def fileResult(filename: str, data: Any, file_type: Any = None) -> dict[str, Any]:
-    """A War Room file entry holding `data` (text or bytes) under `filename`."""
-    file_id = f'{len(FILES) + 1:08d}-{abs(hash(filename)) % 10 ** 8:08d}'
-    FILES[file_id] = data.encode('utf-8') if isinstance(data, str) else bytes(data)
+    """A War Room file entry holding `data` (text or bytes) under `filename`.
+
+    Like the real function it writes the file into the working folder, named `<investigation id>_<uniqueFile()>`,
+    and returns that name as the FileID; the engine picks the file up from there.
+    """
+    file_id = demisto.uniqueFile()
+    with open(f'{demisto.investigation()["id"]}_{file_id}', 'wb') as file:
+        file.write(data.encode('utf-8') if isinstance(data, str) else bytes(data))
     return {'Contents': '', 'ContentsFormat': EntryFormat.TEXT, 'Type': EntryType.FILE if file_type is None
             else file_type, 'File': filename, 'FileID': file_id}
 

@@ -10,6 +10,7 @@ Nothing here writes to stdout: the platform treats stdout as the command's outpu
 """
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 # The real module exposes these as plain attributes; CommonServerPython reads them.
@@ -104,3 +105,13 @@ def demistoVersion() -> dict[str, str]:
 def integrationInstance() -> str:
     """The name of the configured instance running the command."""
     return ''
+
+
+def investigation() -> dict[str, Any]:
+    """The investigation (War Room) the command runs in; the real module's answer outside the platform."""
+    return {'id': '1'}
+
+
+def uniqueFile() -> str:
+    """A fresh file name, a random UUID as in the real module (fileResult names the War Room's files with it)."""
+    return str(uuid.uuid4())

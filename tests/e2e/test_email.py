@@ -7,7 +7,9 @@ so the automatic choice of the prefix is part of every run.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -157,6 +159,25 @@ def test_other_action_catalogues_and_download(emu: Emulator, style: str) -> None
     assert 'Recipient.Email' in [item['apiFilter'] for item in filters]
     entry = run_email(emu, 'darktrace-email-email-download', uuid=SHOWCASE_UUID)
     assert entry['Type'] == EntryType.FILE and entry['File'] == f'{SHOWCASE_UUID}.eml'
+    assert xsoar_platform.file_path(entry).read_bytes() == views_email.email_message(emu.email_dataset.emails[SHOWCASE_UUID]).encode()
+
+
+def test_a_downloaded_file_is_written_in_the_engine_folder_not_the_checkout(emu: Emulator, engine_folder: Path) -> None:
+    """
+    Given a run started from the repository's root
+    When darktrace-email-email-download writes its War Room file (fileResult writes into the working folder)
+    Then the file is in the engine's working folder, the checkout gains no file, and the run ends where it started.
+    """
+    started_in = os.getcwd()
+    os.chdir(xsoar_platform.REPO_ROOT)
+    try:
+        entry = run_email(emu, 'darktrace-email-email-download', uuid=SHOWCASE_UUID)
+        assert os.getcwd() == str(xsoar_platform.REPO_ROOT)
+    finally:
+        os.chdir(started_in)
+    written = xsoar_platform.file_path(entry)
+    assert written.parent == engine_folder and written.is_file()
+    assert not list(xsoar_platform.REPO_ROOT.glob(f'*{entry["FileID"]}*'))
 
 
 def test_the_prefix_that_answered_is_remembered_and_a_pinned_one_is_used_alone(emu: Emulator) -> None:
