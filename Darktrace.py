@@ -16,10 +16,11 @@ stand at its top:
 - ARGUMENT PARSING: every argument parser, RESPOND's included; bad input fails here, before any request.
 - OUTPUT HELPERS: times, reply values, War Room tables.
 - COMMANDS: one part per domain (model breaches, models, devices, endpoints and Advanced Search, tags, watched
-  list, AI Analyst, RESPOND, Darktrace/Email); `RecordKind` (acknowledge and comment on a breach or an AI Analyst event) and
-  `/details` paging stand before the commands that use them. A command goes argument parsing -> client call ->
-  CommandResults.
-- FETCH INCIDENTS: one `FetchSource` per source in `FETCH_SOURCE_TABLE`, run by one loop (`fetch_incidents`).
+  list, AI Analyst, RESPOND, Darktrace/Email); `RecordKind` (acknowledge and comment on a breach or an AI Analyst
+  event) and `/details` paging stand before the commands that use them. A command goes argument parsing -> client
+  call -> CommandResults.
+- FETCH INCIDENTS: one `FetchSource` per source in `FETCH_SOURCE_TABLE`, run by one loop (`fetch_incidents`) that
+  shares out the run's incidents and bytes read.
 - MIRRORING: what mirroring remembers, get-modified-remote-data, get-remote-data, update-remote-system (emails'
   incoming mirroring last).
 - MAIN: the command tables (`COMMANDS`, `MIRRORING_COMMANDS`), the integration context, `build_client`, `main()`.
@@ -720,6 +721,8 @@ class Client(BaseClient):
         self.signing_form = signing_form if signing_form in SIGNING_FORMS else SIGNING_FORMS[0]
         self._on_signing_form = on_signing_form
         self._signatures: set[str] = set()  # every signature sent, so none is echoed back in a message
+        # Reply bytes read so far (after decompression; a reply over its cap counts as the cap): fetch's run budget.
+        self.read_bytes = 0
         # Retries go on the adapter BaseClient mounted for the URL's scheme. With "Trust any certificate"
         # that is the platform's SSLAdapter, whose cipher fallback older appliances need; mounting another
         # adapter over it would lose that.
@@ -846,6 +849,8 @@ class Client(BaseClient):
         try:
             reply_bytes = read_body(response, f'{method} {path}', max_bytes or MAX_REPLY_BYTES, deadline)
         except DarktraceApiError as error:
+            if error.kind == 'too_large':
+                self.read_bytes += max_bytes or MAX_REPLY_BYTES
             self._log_request(method, target, headers, f'HTTP {response.status_code}, {error.kind}', started)
             raise self.redacted(error) from None
         except (Urllib3Error, requests.exceptions.RequestException, OSError) as error:  # cut part-way through
@@ -854,6 +859,7 @@ class Client(BaseClient):
             raise self.redacted(transport_error(error, self._base_url, method)) from None
         finally:
             response.close()
+        self.read_bytes += len(reply_bytes)
         self._log_request(method, target, headers, f'HTTP {response.status_code}, {len(reply_bytes)} bytes', started)
         return reply_bytes, response
 
@@ -3657,10 +3663,13 @@ MAX_REQUESTS_PER_RUN = 3
 INITIAL_WINDOW_MS = 60 * 60 * 1000
 MIN_WINDOW_MS = 1000
 MAX_WINDOW_MS = 7 * 24 * 60 * 60 * 1000
-# Every request of a run, including one whose reply went over the cap, reads at most this much, so a run
-# reads at most FETCH_MAX_RUN_BYTES. A reply over the cap narrows the window by NARROWING_FACTOR.
-FETCH_MAX_RUN_BYTES = 2 * 1024 * 1024
-FETCH_MAX_REPLY_BYTES = FETCH_MAX_RUN_BYTES // MAX_REQUESTS_PER_RUN
+# A fetch run reads at most FETCH_MAX_RUN_BYTES, each source an equal part of what the sources before it left
+# (fetch_incidents). Each reply is capped at FETCH_MAX_REPLY_BYTES; a source asks for a window or a listing only
+# while such a reply still fits its part (its first request always goes, so it advances every run), and reads records
+# one by one only while the largest so far still fits (_read_one_by_one). A reply over the cap narrows the window by
+# NARROWING_FACTOR. The one exception, a millisecond whose id listing alone is over the cap, is _compact_listing's.
+FETCH_MAX_RUN_BYTES = 2_000_000
+FETCH_MAX_REPLY_BYTES = 2 * 1024 * 1024 // MAX_REQUESTS_PER_RUN  # 699,050 bytes (683 KiB)
 NARROWING_FACTOR = 8
 # pbids of breaches delivered without a usable time, remembered so a re-read window does not deliver them again.
 MAX_UNPLACED_PBIDS = 1000
@@ -3927,6 +3936,36 @@ def _too_large(error: DarktraceApiError) -> bool:
     return error.kind == 'too_large'
 
 
+def _read_budget(client: Client, read_budget: int) -> dict[str, int]:
+    """A source run's part of the fetch run's read budget, from what `client` has read so far."""
+    return {'read_from': client.read_bytes, 'read_until': client.read_bytes + read_budget}
+
+
+def _may_ask(client: Client, run: dict[str, Any]) -> bool:
+    """Whether the source run may ask for another window or listing: its first request, or one whose largest
+    reply (FETCH_MAX_REPLY_BYTES) still fits its read budget."""
+    return client.read_bytes == run['read_from'] or client.read_bytes + FETCH_MAX_REPLY_BYTES <= run['read_until']
+
+
+RecordKey = TypeVar('RecordKey')
+ReadRecord = TypeVar('ReadRecord')
+
+
+def _read_one_by_one(client: Client, run: dict[str, Any], keys: list[RecordKey],
+                     read: Callable[[RecordKey], ReadRecord]) -> list[ReadRecord]:
+    """`read` of each key in turn, the first always, then each while one as large as the largest read so far still
+    fits the run's read budget."""
+    records: list[ReadRecord] = []
+    largest = 0
+    for key in keys:
+        if records and client.read_bytes + largest > run['read_until']:
+            break
+        before = client.read_bytes
+        records.append(read(key))
+        largest = max(largest, client.read_bytes - before)
+    return records
+
+
 def _compact_listing(read: Callable[[int, int, int], list[Any]], start_ms: int, end_ms: int,
                      what: str) -> tuple[list[Any], int]:
     """The ids and creation times of a window of at most MIN_WINDOW_MS whose full records are over the reply cap
@@ -3957,26 +3996,27 @@ def _breach_window_params(settings: FetchSettings, start_ms: int, end_ms: int) -
     }
 
 
-def _dense_breaches(client: Client, settings: FetchSettings, window: tuple[int, int], seen: set[int],
+def _dense_breaches(client: Client, settings: FetchSettings, run: dict[str, Any],
                     room: int) -> tuple[list[tuple[int, int, dict[str, Any] | None]], int, bool]:
-    """The next breaches of a window of MIN_WINDOW_MS too dense to read whole: listed by pbid and creationTime
-    (`responsedata`, guide 2.31), the next `room` (at most DENSE_BATCH_LIMIT) read one by one (`pbid`), as
-    (created, pbid, breach or None when it vanished meanwhile); the end of the window listed; whether more
-    remain."""
+    """The next breaches of the run's window of MIN_WINDOW_MS, too dense to read whole: listed by pbid and
+    creationTime (`responsedata`, guide 2.31), the next `room` (at most DENSE_BATCH_LIMIT, and what the read budget
+    allows) read one by one (`pbid`), as (created, pbid, breach or None when it vanished meanwhile); the end of the
+    window listed; whether more remain."""
     def read(start_ms: int, end_ms: int, max_bytes: int) -> list[Any]:
         params = {**_breach_window_params(settings, start_ms, end_ms), 'responsedata': 'pbid,creationTime'}
         return as_list(client.get_model_breaches(params, max_bytes=max_bytes))
 
-    start_ms, end_ms = window
-    listing, end_ms = _compact_listing(read, start_ms, end_ms, 'model breaches')
+    start_ms, seen = run['start_ms'], run['seen']
+    listing, end_ms = _compact_listing(read, start_ms, run['end_ms'], 'model breaches')
     fresh = sorted({(created, pbid) for created, pbid in (
         (time_ms(item.get('creationTime')), as_pbid(item.get('pbid'))) for item in listing if isinstance(item, dict))
         if created is not None and pbid is not None
         and (start_ms < created <= end_ms or (created == start_ms and pbid not in seen))})
-    batch = fresh[:min(room, DENSE_BATCH_LIMIT)]
+    batch = _read_one_by_one(client, run, fresh[:min(room, DENSE_BATCH_LIMIT)],
+                             lambda key: (*key, _dense_breach(client, key[1])))
     demisto.info(f'Darktrace: {len(fresh)} model breaches created from {ms_to_iso(start_ms)} to {ms_to_iso(end_ms)} '
-                 f'are more than one fetch reply holds; reading {len(batch)} of them one by one.')
-    return [(created, pbid, _dense_breach(client, pbid)) for created, pbid in batch], end_ms, len(fresh) > len(batch)
+                 f'are more than one fetch reply holds; read {len(batch)} of them one by one.')
+    return batch, end_ms, len(fresh) > len(batch)
 
 
 def _dense_breach(client: Client, pbid: int) -> dict[str, Any] | None:
@@ -4045,7 +4085,10 @@ def _read_breach_window(client: Client, settings: FetchSettings, run: dict[str, 
             run['window_ms'] = _resized_window(run['window_ms'], len(reply), limit)
             fresh, unplaced = _placed_breaches(reply, window, run['seen'], run['unplaced_pbids'], skip)
             return fresh, unplaced, False
-    items, run['end_ms'], more = _dense_breaches(client, settings, window, run['seen'], limit - len(run['delivered']))
+    if not _may_ask(client, run):  # the next run starts with the listing
+        run['dense'] = True
+        return None
+    items, run['end_ms'], more = _dense_breaches(client, settings, run, limit - len(run['delivered']))
     run['dense_read'] = True
     return items, {}, more
 
@@ -4072,10 +4115,10 @@ def _advance_breach_run(run: dict[str, Any], fresh: list[Any], unplaced: dict[in
     run['start_ms'] = next_start
 
 
-def fetch_model_breaches(client: Client, cursor: dict[str, Any], settings: FetchSettings, now_ms: int,
-                         limit: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def fetch_model_breaches(client: Client, cursor: dict[str, Any], settings: FetchSettings, now_ms: int, limit: int,
+                         read_budget: int = FETCH_MAX_RUN_BYTES) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The model-breach source of a fetch cycle: the next breaches by creation time, each exactly once, at most
-    `limit`, and the next cursor.
+    `limit` and about `read_budget` bytes read, and the next cursor.
 
     The cursor is (`start_ms`, `seen_pbids`): every breach created before `start_ms` was delivered,
     and so were those created exactly at `start_ms` whose pbid is in `seen_pbids`. Each request asks
@@ -4090,10 +4133,11 @@ def fetch_model_breaches(client: Client, cursor: dict[str, Any], settings: Fetch
     """
     cursor = fetch_cursor(cursor, settings, now_ms)
     run: dict[str, Any] = {**cursor, 'seen': cursor['seen_pbids'], 'unplaced_pbids': sorted(cursor['unplaced_pbids']),
-                           'delivered': []}
+                           'delivered': [], **_read_budget(client, read_budget)}
     skip = _breach_skipper()
     for _ in range(MAX_REQUESTS_PER_RUN):  # every request counts, a reply over the cap too, so a run reads little
-        if run['start_ms'] > now_ms:  # the appliance's clock is a little ahead of ours: nothing to ask for yet
+        # Past now: the appliance's clock is a little ahead of ours, nothing to ask for yet.
+        if run['start_ms'] > now_ms or not _may_ask(client, run):
             break
         run['end_ms'] = min(run['start_ms'] + run['window_ms'], now_ms)
         window = _read_breach_window(client, settings, run, limit, skip)
@@ -4277,17 +4321,23 @@ def _ai_listing(client: Client, settings: FetchSettings, start_ms: int, end_ms: 
     return [_event_key(event) for event in as_list(reply) if _event_id(event) is not None]
 
 
-def _ai_events_by_id(client: Client, keys: list[tuple[int, str]]) -> list[dict[str, Any]]:
-    """The full events of `keys`, read one by one (`uuid`, guide 2.5); one gone meanwhile is logged and left out."""
-    events = []
-    for _, event_id in keys:
-        try:
-            events.append(with_event_url(_ai_analyst_event(client, event_id), client.server_url))
-        except DarktraceApiError as error:
-            if error.kind != 'not_found':
-                raise
-            demisto.info(f'Darktrace: AI Analyst incident event {event_id} was listed but is gone; it is not fetched.')
-    return events
+def _ai_event_or_none(client: Client, event_id: str) -> dict[str, Any] | None:
+    """One full event (`uuid`, guide 2.5); None, logged, when it is gone meanwhile."""
+    try:
+        return with_event_url(_ai_analyst_event(client, event_id), client.server_url)
+    except DarktraceApiError as error:
+        if error.kind != 'not_found':
+            raise
+    demisto.info(f'Darktrace: AI Analyst incident event {event_id} was listed but is gone; it is not fetched.')
+    return None
+
+
+def _ai_events_by_id(client: Client, run: dict[str, Any],
+                     keys: list[tuple[int, str]]) -> tuple[dict[str, dict[str, Any]], int]:
+    """The full events of the first of `keys` the run's read budget allows, read one by one, by id (one gone
+    meanwhile left out), and how many keys were read."""
+    events = _read_one_by_one(client, run, keys, lambda key: _ai_event_or_none(client, key[1]))
+    return {str(_event_id(event)): event for event in events if event is not None}, len(events)
 
 
 def _fresh_keys(run: dict[str, Any], keys: Any) -> list[tuple[int, str]]:
@@ -4317,10 +4367,11 @@ def _ai_dense_window(client: Client, settings: FetchSettings, run: dict[str, Any
     run['window_ms'] = _resized_window(run['window_ms'], len(keys), limit)
     run['dense'] = len(listing) > limit
     batch = keys[:min(limit - len(run['delivered']), DENSE_BATCH_LIMIT)]
+    events, taken = _ai_events_by_id(client, run, batch)
     if batch:
         demisto.info(f'Darktrace: AI Analyst incident events from {ms_to_iso(start_ms)} to {ms_to_iso(run["end_ms"])} '
-                     f'are more than one fetch reply holds; reading {len(batch)} of {len(keys)} one by one.')
-    return keys, {str(_event_id(event)): event for event in _ai_events_by_id(client, batch)}, len(batch)
+                     f'are more than one fetch reply holds; read {taken} of {len(keys)} one by one.')
+    return keys, events, taken
 
 
 def _ai_window_events(client: Client, settings: FetchSettings, run: dict[str, Any],
@@ -4396,8 +4447,9 @@ def _sweep_late_events(client: Client, settings: FetchSettings, run: dict[str, A
     batch = late[:min(limit, DENSE_BATCH_LIMIT)]
     if batch:
         demisto.info(f'Darktrace: {len(late)} AI Analyst incident events reached the API late; fetching {len(batch)}.')
-    _deliver_events(run, batch, {str(_event_id(e)): e for e in _ai_events_by_id(client, batch)}, len(batch))
-    if len(batch) == len(late):  # else the sweep comes again next run
+    events, taken = _ai_events_by_id(client, run, batch)
+    _deliver_events(run, batch, events, taken)
+    if taken == len(late):  # else the sweep comes again next run
         run['swept_ms'] = start_ms
 
 
@@ -4418,10 +4470,10 @@ def _trimmed_seen(run: dict[str, Any]) -> None:
         del run['seen'][event_id]
 
 
-def fetch_ai_analyst_events(client: Client, cursor: Any, settings: FetchSettings, now_ms: int,
-                            limit: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def fetch_ai_analyst_events(client: Client, cursor: Any, settings: FetchSettings, now_ms: int, limit: int,
+                            read_budget: int = FETCH_MAX_RUN_BYTES) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The AI Analyst source of a fetch cycle: the next incident events by (createdAt, id), each exactly once, at
-    most `limit`, and the next cursor.
+    most `limit` and about `read_budget` bytes read, and the next cursor.
 
     Windows `[start_ms, start_ms + window_ms]` move over createdAt and narrow or widen like the model-breach
     windows, narrowing too when a reply is over FETCH_MAX_REPLY_BYTES; a window of MIN_WINDOW_MS still over it is
@@ -4430,10 +4482,11 @@ def fetch_ai_analyst_events(client: Client, cursor: Any, settings: FetchSettings
     may reach the API after events created later: the sweep (_sweep_late_events) finds those. Any failed request
     raises, and the platform then keeps the previous `lastRun`.
     """
-    run = {**ai_analyst_cursor(cursor, settings.first_fetch_ms, now_ms), 'delivered': []}
+    run = {**ai_analyst_cursor(cursor, settings.first_fetch_ms, now_ms), 'delivered': [],
+           **_read_budget(client, read_budget)}
     _sweep_late_events(client, settings, run, now_ms, limit)
     for _ in range(MAX_REQUESTS_PER_RUN):
-        if len(run['delivered']) >= limit or run['start'][0] >= now_ms:
+        if len(run['delivered']) >= limit or run['start'][0] >= now_ms or not _may_ask(client, run):
             break
         run['end_ms'] = max(run['start'][0], min(run['start'][0] + run['window_ms'], now_ms))
         window = _ai_window_events(client, settings, run, limit)
@@ -4510,13 +4563,12 @@ def _email_window_hits(client: Client, settings: EmailFetchSettings, run: dict[s
     starts a second early, as the API may not include its ends (email-facts 10, question 1)."""
     found: dict[str, dict[str, Any]] = {}
     for page in range(10 ** 6):
-        if not whole and (run['pages'] >= EMAIL_FETCH_PAGES_PER_RUN or run['bytes'] >= FETCH_MAX_RUN_BYTES):
+        if not whole and (run['pages'] >= EMAIL_FETCH_PAGES_PER_RUN or client.read_bytes >= run['read_until']):
             return None
         body = email_search_body(window[0] - 1000, window[1], settings.query.criteria, page, EMAIL_PAGE_SIZE,
                                  settings.time_unit)
         reply = client.search_emails(body, max_bytes=FETCH_MAX_REPLY_BYTES)
         run['pages'] += 1
-        run['bytes'] += len(json.dumps(reply))
         for hit in reply:
             if isinstance(hit, dict) and hit.get('uuid'):
                 found.setdefault(str(hit['uuid']), hit)
@@ -4562,13 +4614,14 @@ def _email_run_window(run: dict[str, Any], end_ms: int) -> tuple[int, int, bool]
     return start_ms, window_end, window_end <= run['hw_ms'] + 1000
 
 
-def fetch_emails(client: Client, cursor: Any, settings: FetchSettings, now_ms: int,
-                 limit: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def fetch_emails(client: Client, cursor: Any, settings: FetchSettings, now_ms: int, limit: int,
+                 read_budget: int = FETCH_MAX_RUN_BYTES) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The Darktrace/Email source of a fetch cycle: the next emails by (dtime, uuid), each exactly once, at most
-    `limit`, as email contexts (email_context), and the next cursor. A window that needs more pages than the run has
-    left is halved instead of read in part; any failed request raises, and the platform keeps the previous lastRun."""
+    `limit`, as email contexts (email_context), and the next cursor. A window that needs more pages or bytes than the
+    run has left (`read_budget`) is halved instead of read in part; any failed request raises, and the platform keeps
+    the previous lastRun."""
     email_settings = settings.email or EmailFetchSettings(EmailQuery([]))
-    run = {**email_cursor(cursor, settings.first_fetch_ms, now_ms), 'pages': 0, 'bytes': 0}
+    run = {**email_cursor(cursor, settings.first_fetch_ms, now_ms), 'pages': 0, **_read_budget(client, read_budget)}
     end_ms = (now_ms - EMAIL_SETTLE_MS) // 1000 * 1000
     delivered: list[dict[str, Any]] = []
     severities: dict[str, str] | None = None
@@ -4593,7 +4646,8 @@ def fetch_emails(client: Client, cursor: Any, settings: FetchSettings, now_ms: i
             run['window_ms'] = min(MAX_WINDOW_MS, run['window_ms'] * 2)
     next_cursor = {'hw_ms': run['hw_ms'], 'lag_ms': run['lag_ms'], 'window_ms': run['window_ms'],
                    'seen': _trimmed_email_seen(run)}
-    demisto.debug(f'Darktrace: Darktrace/Email fetch read {run["pages"]} pages, {run["bytes"]} bytes; '
+    demisto.debug(f'Darktrace: Darktrace/Email fetch read {run["pages"]} pages, '
+                  f'{client.read_bytes - run["read_from"]} bytes; '
                   f'{len(delivered)} new emails')
     return next_cursor, [email_context(email, severities or {}, client.server_url) for email in delivered]
 
@@ -4640,7 +4694,8 @@ class FetchSource:
     name: str  # its choice in the "Fetch" parameter (fetch_sources)
     cursor_key: str | None  # its part of lastRun; None: the top level, every key no other source owns
     cursor_start: Callable[[Any, FetchSettings, int], int]
-    fetch: Callable[[Client, Any, FetchSettings, int, int], tuple[dict[str, Any], list[dict[str, Any]]]]
+    # (client, cursor, settings, now_ms, incidents it may deliver, bytes it may read) -> (next cursor, records)
+    fetch: Callable[[Client, Any, FetchSettings, int, int, int], tuple[dict[str, Any], list[dict[str, Any]]]]
     to_incident: Callable[[dict[str, Any], str, MirrorSettings | None], dict[str, Any]]
 
 
@@ -4701,13 +4756,16 @@ def fetch_incidents(client: Client, last_run: dict[str, Any], settings: FetchSet
     order = _fetch_order(last_run, settings, now_ms)
     cursors = {source.name: _source_cursor(last_run, source) for source in FETCH_SOURCE_TABLE}
     incidents: list[dict[str, Any]] = []
+    read_from = client.read_bytes
     for position, source in enumerate(order):
         share = (settings.max_alerts - len(incidents)) // (len(order) - position)
         if share <= 0 and position == 0:
             share = settings.max_alerts  # taking turns (max_alerts below the number of sources)
         if share <= 0:
             continue
-        cursors[source.name], records = source.fetch(client, cursors[source.name], settings, now_ms, share)
+        read_share = (FETCH_MAX_RUN_BYTES - (client.read_bytes - read_from)) // (len(order) - position)
+        cursors[source.name], records = source.fetch(client, cursors[source.name], settings, now_ms, share,
+                                                     read_share)
         incidents.extend(source.to_incident(record, client.server_url, mirror) for record in records)
     next_run = dict(cursors[FETCH_SOURCE_TABLE[0].name])
     next_run.update({source.cursor_key: cursors[source.name] for source in FETCH_SOURCE_TABLE[1:]

@@ -3363,15 +3363,16 @@ def test_fetch_narrows_and_asks_again_when_a_reply_is_over_its_cap(monkeypatch: 
 def drain_runs(appliance: FakeAppliance, fetch_settings: FetchSettings, runs: int,
                now_ms: int = NOW_MS) -> tuple[dict[str, Any], list[list[str]], list[int]]:
     """Fetch `runs` times (each must succeed and accept the lastRun the previous one wrote): the last lastRun, the
-    ids each run delivered, and the bytes each run read (as far as the client read each reply)."""
+    ids each run delivered, and the bytes each run read (as far as the client read each reply, records read one by
+    one included)."""
     last_run: dict[str, Any] = {}
     delivered, read = [], []
     for _ in range(runs):
-        sizes_before = len(appliance.reply_sizes) + len(appliance.event_reply_sizes)
+        read_before = appliance.read_bytes
         last_run, incidents = fetch_incidents(appliance, last_run, fetch_settings, now_ms)
         json.dumps(last_run)
         delivered.append(ids_of(incidents))
-        read.append(sum((appliance.reply_sizes + appliance.event_reply_sizes)[sizes_before:]))
+        read.append(appliance.read_bytes - read_before)
     return last_run, delivered, read
 
 
@@ -3383,17 +3384,17 @@ def test_fetch_delivers_a_burst_of_breaches_in_one_millisecond_or_second_exactly
     When fetch runs with max_alerts 50
     Then no run fails or stalls: once the window has narrowed to a second, the dense second is listed by pbid and
     creation time and read 50 at a time, so every breach is delivered exactly once, in runs of 50, the later breach
-    after it, and no run reads 2,000,000 bytes.
+    after it, and no run reads more than 2,000,000 bytes.
     """
     burst_ms = NOW_MS - 20 * HOUR_MS
     breaches = [make_breach(pbid, burst_ms + pbid % spread_ms) for pbid in range(1, 5001)]
     breaches.append(make_breach(5001, burst_ms + 5 * 60_000))
     appliance = FakeAppliance(breaches)
-    _, delivered, read = drain_runs(appliance, settings(max_alerts=50), 110)
+    _, delivered, read = drain_runs(appliance, settings(max_alerts=50), 120)
     every = [pbid for run in delivered for pbid in run]
     assert sorted(every, key=int) == [str(pbid) for pbid in range(1, 5002)] and every[-1] == '5001'
     assert [len(run) for run in delivered if run] == [50] * 100 + [1]  # the first runs narrow the window
-    assert max(read) < 2_000_000 and appliance.record_reads == 5000
+    assert max(read) <= Darktrace.FETCH_MAX_RUN_BYTES == 2_000_000 and appliance.record_reads == 5000
     assert any(request.get('responsedata') == 'pbid,creationTime' for request in appliance.requests)
 
 
@@ -3401,16 +3402,45 @@ def test_fetch_reads_a_dense_second_at_most_once_a_run_and_in_batches() -> None:
     """
     Given 1,200 breaches created in one millisecond and max_alerts 1000
     When fetch runs
-    Then each run lists the dense millisecond once and reads at most DENSE_BATCH_LIMIT breaches one by one, under
-    2,000,000 bytes, until all are delivered once.
+    Then each run lists the dense millisecond once and reads at most DENSE_BATCH_LIMIT breaches one by one, at most
+    2,000,000 bytes in all, until all are delivered once.
     """
     burst_ms = NOW_MS - 20 * HOUR_MS
     appliance = FakeAppliance([make_breach(pbid, burst_ms) for pbid in range(1, 1201)])
     _, delivered, read = drain_runs(appliance, settings(max_alerts=1000), 16)
     assert [len(run) for run in delivered if run] == [Darktrace.DENSE_BATCH_LIMIT] * 6
-    assert len({pbid for run in delivered for pbid in run}) == 1200 and max(read) < 2_000_000
+    assert len({pbid for run in delivered for pbid in run}) == 1200 and max(read) <= Darktrace.FETCH_MAX_RUN_BYTES
     listings = [request for request in appliance.requests if request.get('responsedata')]
     assert len(listings) == 6
+
+
+@pytest.mark.parametrize('breaches, events', [(True, False), (False, True), (True, True)],
+                         ids=['breaches', 'ai-analyst', 'both'])
+def test_no_fetch_run_reads_more_than_its_budget_while_narrowing_onto_a_dense_second(breaches: bool,
+                                                                                      events: bool) -> None:
+    """
+    Given 700 breaches and 700 AI Analyst events created in one millisecond (each more bytes than a fetch reply may
+    hold) and a cursor whose window starts 64 seconds wide
+    When fetch drains them with max_alerts 50
+    Then every record is delivered once and no run reads more than FETCH_MAX_RUN_BYTES: a run stops narrowing when
+    another reply over the cap could pass it, and the next run goes on from the narrower window.
+    """
+    sources = tuple(source for source, chosen in ((Darktrace.FETCH_SOURCE_BREACHES, breaches),
+                                                  (Darktrace.FETCH_SOURCE_AI_ANALYST, events)) if chosen)
+    burst_ms = NOW_MS - 20 * HOUR_MS
+    appliance = FakeAppliance([make_breach(pbid, burst_ms) for pbid in range(1, 701)],
+                              [make_event(number, burst_ms) for number in range(700)])
+    last_run: dict[str, Any] = {'start_ms': burst_ms - 1, 'window_ms': 64_000,
+                                'ai_analyst': {'start_ms': burst_ms - 1, 'window_ms': 64_000}}
+    delivered, read = [], []
+    for _ in range(40):
+        read_before = appliance.read_bytes
+        last_run, incidents = fetch_incidents(appliance, last_run, settings(max_alerts=50, sources=sources), NOW_MS)
+        delivered += ids_of(incidents)
+        read.append(appliance.read_bytes - read_before)
+    expected = 700 * (breaches + events)
+    assert len(delivered) == len(set(delivered)) == expected
+    assert max(read) <= Darktrace.FETCH_MAX_RUN_BYTES
 
 
 def test_ai_fetch_delivers_a_tie_larger_than_every_cap_exactly_once() -> None:
@@ -3427,7 +3457,7 @@ def test_ai_fetch_delivers_a_tie_larger_than_every_cap_exactly_once() -> None:
     last_run, delivered, read = drain_runs(appliance, settings(max_alerts=50, sources=AI_ONLY), 70)
     every = [event_id for run in delivered for event_id in run]
     assert sorted(every) == sorted(e['id'] for e in events) and every[-1] == 'ev-03000'
-    assert [len(run) for run in delivered if run] == [50] * 60 + [1] and max(read) < 2_000_000
+    assert [len(run) for run in delivered if run] == [50] * 60 + [1] and max(read) <= Darktrace.FETCH_MAX_RUN_BYTES
     assert len(last_run['ai_analyst']['seen_ids']) <= Darktrace.MAX_AI_ANALYST_SEEN_IDS
 
 
@@ -5200,22 +5230,25 @@ def test_a_damaged_email_cursor_fetches_nothing_and_says_how_to_reset() -> None:
     Then it fails before any request, naming the field and the way to reset the state.
     """
     settings = FetchSettings(0.0, 10, 0, True, (Darktrace.FETCH_SOURCE_EMAIL,))
+    appliance = FakeAppliance([])  # it has no Email API: a request would fail otherwise
     with pytest.raises(ValueError, match=r'email\.hw_ms.*Reset'):
-        fetch_incidents(None, {'email': {'hw_ms': -5}}, settings, 1_744_300_000_000)  # type: ignore[arg-type]
+        fetch_incidents(appliance, {'email': {'hw_ms': -5}}, settings, 1_744_300_000_000)  # type: ignore[arg-type]
+    assert appliance.read_bytes == 0
 
 
 def test_three_sources_share_a_fetch_fairly() -> None:
     """
     Given model breaches, AI Analyst incidents and Darktrace/Email all with a backlog, and 30 incidents per fetch
-    When one fetch runs
-    Then each source gets a third.
+    When one fetch runs, each source reading all the bytes it may
+    Then each source gets a third of the incidents and of the bytes a run may read.
     """
     settings = FetchSettings(0.0, 30, 0, True, Darktrace.FETCH_SOURCES)
-    asked: dict[str, int] = {}
+    asked: dict[str, tuple[int, int]] = {}
 
     def source(name: str) -> Any:
-        def fetch(client: Any, cursor: Any, settings: Any, now: int, limit: int) -> tuple[dict, list]:
-            asked[name] = limit
+        def fetch(client: Any, cursor: Any, settings: Any, now: int, limit: int, read_budget: int) -> tuple[dict, list]:
+            asked[name] = (limit, read_budget)
+            client.read_bytes += read_budget
             return {}, [{} for _ in range(limit)]
         return fetch
     table = tuple(Darktrace.FetchSource(item.name, item.cursor_key, lambda cursor, settings, now: 0, source(item.name),
@@ -5223,7 +5256,10 @@ def test_three_sources_share_a_fetch_fairly() -> None:
     with pytest.MonkeyPatch.context() as patches:
         patches.setattr(Darktrace, 'FETCH_SOURCE_TABLE', table)
         _, incidents = fetch_incidents(Client(BASE, PUBLIC, PRIVATE), {}, settings, 1_744_300_000_000)
-    assert asked == dict.fromkeys(Darktrace.FETCH_SOURCES, 10) and len(incidents) == 30
+    assert {name: limit for name, (limit, _) in asked.items()} == dict.fromkeys(Darktrace.FETCH_SOURCES, 10)
+    budgets = [budget for _, budget in asked.values()]
+    assert all(abs(budget - Darktrace.FETCH_MAX_RUN_BYTES / 3) < 1 for budget in budgets)
+    assert sum(budgets) == Darktrace.FETCH_MAX_RUN_BYTES and len(incidents) == 30
 
 
 def test_email_fetch_settings_are_checked_with_the_instance(mocker: Any) -> None:

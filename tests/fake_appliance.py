@@ -57,6 +57,12 @@ class FakeAppliance:
         self.reply_sizes: list[int] = []  # bytes of each breach reply, as far as the client read it
         self.event_reply_sizes: list[int] = []  # likewise for each AI Analyst reply
         self.record_reads = 0  # breaches and events read one by one (?pbid=, ?uuid=)
+        self.record_bytes = 0  # their bytes
+
+    @property
+    def read_bytes(self) -> int:
+        """What the client would count: every reply's bytes, one over the cap as the cap."""
+        return sum(self.reply_sizes) + sum(self.event_reply_sizes) + self.record_bytes
 
     def get_model_breaches(self, params: dict[str, Any], max_bytes: int | None = None) -> Any:
         self.requests.append(params)
@@ -78,6 +84,7 @@ class FakeAppliance:
         found = [b for b in self.breaches if b['pbid'] == pbid]
         if not found:
             raise DarktraceApiError('not_found', f'no breach {pbid}')
+        self.record_bytes += len(json.dumps(found[0]))
         return found[0]
 
     def get_ai_analyst_incident_events(self, params: dict[str, Any], max_bytes: int | None = None) -> Any:
@@ -86,7 +93,9 @@ class FakeAppliance:
             raise DarktraceApiError('unavailable', 'appliance down')
         if params.get('uuid'):  # the event id overrides every other filter (guide 2.5)
             self.record_reads += 1
-            return [e for e in self.events if e['id'] == params['uuid']]
+            found = [e for e in self.events if e['id'] == params['uuid']]
+            self.record_bytes += len(json.dumps(found))
+            return found
         return capped(trimmed(self.events_between(params), params), max_bytes, self.event_reply_sizes)
 
     def events_between(self, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -109,7 +118,7 @@ def trimmed(records: list[dict[str, Any]], params: dict[str, Any]) -> list[dict[
 def capped(reply: list[dict[str, Any]], max_bytes: int | None, sizes: list[int]) -> list[dict[str, Any]]:
     """The reply, or the client's too_large error when it is more than `max_bytes`; `sizes` records what was read."""
     size, max_bytes = len(json.dumps(reply)), max_bytes or Darktrace.MAX_REPLY_BYTES
-    sizes.append(min(size, max_bytes + 1))
+    sizes.append(min(size, max_bytes))
     if size > max_bytes:
         raise DarktraceApiError('too_large', f'more than {max_bytes} bytes')
     return reply

@@ -24,7 +24,9 @@ HEAD_TRICKLE_INTERVAL_S = 0.1  # a status line and headers of 150 bytes or more 
 # Each trickled byte comes within the read timeout, so only the command's time limit can end the read.
 TRICKLE_LIMITS = (('COMMAND_TIME_LIMIT_S', HOSTILE_COMMAND_TIME_LIMIT_S), ('READ_TIMEOUT_S', 5.0))
 HOSTILE_REPLY_CAP = 2 ** 20
-CAP_LIMITS = (('MAX_REPLY_BYTES', HOSTILE_REPLY_CAP), ('FETCH_MAX_REPLY_BYTES', HOSTILE_REPLY_CAP))
+# The fetch run's read budget grows with the fetch cap, so a reply over it still narrows the window within the run.
+CAP_LIMITS = (('MAX_REPLY_BYTES', HOSTILE_REPLY_CAP), ('FETCH_MAX_REPLY_BYTES', HOSTILE_REPLY_CAP),
+              ('FETCH_MAX_RUN_BYTES', 3 * HOSTILE_REPLY_CAP))
 OVER_THE_CAP = 'more than 1,048,576 bytes'
 
 

@@ -93,6 +93,7 @@ class InMemoryAppliance:
         self.fail_on_request: int | None = None
         self.requests = {'breaches': 0, 'events': 0}
         self.record_reads = 0  # records read one by one (?pbid=, ?uuid=)
+        self.read_bytes = 0  # what the client would count: replies weighed as below, one over the cap as the cap
 
     def _request(self, source: str, params: dict[str, Any]) -> tuple[int, int, int, float, bool]:
         """Count a request (failing it when injected); the appliance's time, and the window and filters asked for."""
@@ -110,12 +111,15 @@ class InMemoryAppliance:
 
     def get_model_breach(self, pbid: int) -> dict[str, Any]:
         appliance_now = self._read_one('breaches')
-        return next(b.as_reply(appliance_now) for b in self.breaches if b.pbid == pbid)
+        reply = next(b.as_reply(appliance_now) for b in self.breaches if b.pbid == pbid)
+        self.read_bytes += len(json.dumps(reply)) * INFLATION
+        return reply
 
     def get_ai_analyst_incident_events(self, params: dict[str, Any], max_bytes: int | None = None) -> Any:
         if params.get('uuid'):  # the event id overrides every other filter (guide 2.5)
             appliance_now = self._read_one('events')
-            return [e.as_reply(appliance_now) for e in self.events if e.event_id == params['uuid']]
+            return self._capped([e.as_reply(appliance_now) for e in self.events if e.event_id == params['uuid']],
+                                params, max_bytes)
         appliance_now, start, end, minimum, include_acknowledged = self._request('events', params)
         overlaps = overlapping(start, end, self.inclusive)
         found = [e for e in self.events
@@ -126,10 +130,12 @@ class InMemoryAppliance:
         self.random.shuffle(found)
         return self._capped([e.as_reply(appliance_now) for e in found], params, max_bytes)
 
-    @staticmethod
-    def _capped(reply: list[dict[str, Any]], params: dict[str, Any], max_bytes: int | None) -> list[dict[str, Any]]:
+    def _capped(self, reply: list[dict[str, Any]], params: dict[str, Any],
+                max_bytes: int | None) -> list[dict[str, Any]]:
         reply = trimmed(reply, params)
-        if len(json.dumps(reply)) * INFLATION > (max_bytes or Darktrace.MAX_REPLY_BYTES):
+        size, max_bytes = len(json.dumps(reply)) * INFLATION, max_bytes or Darktrace.MAX_REPLY_BYTES
+        self.read_bytes += min(size, max_bytes)
+        if size > max_bytes:
             raise DarktraceApiError('too_large', f'more than {max_bytes} bytes')  # as the client does
         return reply
 
@@ -231,7 +237,7 @@ def test_fetch_delivers_every_eligible_record_exactly_once(
     runs that did not fail
     Then every eligible record of each chosen source is delivered exactly once, no ineligible one is delivered,
     no run makes more than three window requests per source (plus the listings of a dense second and the
-    sweep), and whatever a run stores as lastRun, the next run accepts.
+    sweep) or reads more than FETCH_MAX_RUN_BYTES, and whatever a run stores as lastRun, the next run accepts.
     """
     with small_limits() as logged:
         missing = drain_and_check(breaches, events, sources, max_alerts, min_score, ai_min_score, include_acknowledged,
@@ -272,10 +278,12 @@ def drain_and_check(breaches: list[Breach], events: list[Event], sources: tuple[
         appliance.requests = {'breaches': 0, 'events': 0}
         appliance.record_reads = 0
         appliance.fail_on_request = random.Random(run).randint(1, 6) if run in failing_runs else None
+        read_before = appliance.read_bytes
         try:
             next_run, incidents = fetch_incidents(appliance, last_run, fetch_settings, appliance.now_ms)
         except DarktraceApiError:
             continue  # the platform keeps the previous lastRun and creates no incident
+        assert appliance.read_bytes - read_before <= Darktrace.FETCH_MAX_RUN_BYTES
         # Three windows per source, plus, for a dense second, its listings (by the second, by the millisecond, whole)
         # and the sweep's; records read one by one are at most those delivered.
         assert max(appliance.requests.values()) <= Darktrace.MAX_REQUESTS_PER_RUN + 3
