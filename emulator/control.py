@@ -1,7 +1,8 @@
 """The unsigned control interface under ``/_emulator/``: the Python API of ``Emulator`` over HTTP.
 
 =======  ======================  ===================================================================
-POST     /_emulator/faults       JSON {kind, count, method, path, status, retry_after, delay_s, size_bytes, payload} (or a list)
+POST     /_emulator/faults       JSON {kind, count, method, path, status, retry_after, delay_s, size_bytes,
+                                 payload} (or a list)
 GET      /_emulator/faults       pending faults
 DELETE   /_emulator/faults       clear every pending fault
 POST     /_emulator/clock        JSON {"seconds": N}: shift the appliance clock (cumulative)
