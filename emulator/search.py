@@ -1,4 +1,4 @@
-"""Advanced Search: the base64 JSON query, a small Lucene-like matcher, Elasticsearch-like replies.
+"""Advanced Search: the base64 JSON query and a small Lucene-like matcher (views_search.py shapes the replies).
 
 The query language understood: ``@type:conn``, ``@fields.<name>:<value>`` (``*`` wildcards,
 quotes), bare words matched against every field, ``AND`` (implicit) and ``NOT``.
@@ -14,8 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import unquote
 
-from emulator.catalog import APPLIANCE_HOSTNAME
-from emulator.dataset import HOUR_MS, Dataset, format_iso
+from emulator.dataset import HOUR_MS, Dataset
 from emulator.params import InputError
 
 
@@ -117,19 +116,6 @@ def size_and_offset(query: dict[str, Any]) -> tuple[int, int]:
     if not 0 <= size <= 10_000 or offset < 0:
         raise InputError('Invalid query: size must be 0..10000 and offset >= 0')
     return size, offset
-
-
-def kibana(query: dict[str, Any], start: int, end: int, size: int) -> dict[str, Any]:
-    return {'index': [f'logstash-{APPLIANCE_HOSTNAME}-{format_iso(start)[:10].replace("-", ".")}'],
-            'per_page': size, 'time': {'from': format_iso(start), 'to': format_iso(end)},
-            'default_fields': ['@type', '@fields.source_ip', '@fields.dest_ip', '@fields.dest_port'],
-            'search': query.get('search', '')}
-
-
-def elastic(total: int, hits: list[dict[str, Any]], max_score: Any = None) -> dict[str, Any]:
-    return {'took': 3 + total // 500, 'timed_out': False,
-            '_shards': {'total': 1, 'successful': 1, 'skipped': 0, 'failed': 0},
-            'hits': {'total': total, 'max_score': max_score, 'hits': hits}}
 
 
 def value_counts(values: list[Any]) -> dict[Any, int]:

@@ -106,6 +106,58 @@ def similar_device(dataset: Dataset, did: int, score: int, full: bool, now_ms: i
     return reply
 
 
+def device_search(dataset: Dataset, total: int, dids: list[int], now_ms: int) -> dict[str, Any]:
+    """/devicesearch (guide 2.21): {totalCount, devices[]}, each device with its tags."""
+    return {'totalCount': total, 'devices': [device(dataset, did, now_ms, include_tags=True) for did in dids]}
+
+
+def device_info(dataset: Dataset, entries: list[dict[str, Any]], dids: list[int] | None,
+                now_ms: int) -> dict[str, Any]:
+    """/deviceinfo (guide 2.19): {deviceInfo[…], devices[…]}; `devices` (fulldevicedetails) only with `dids`."""
+    reply: dict[str, Any] = {'deviceInfo': entries}
+    if dids is not None:
+        reply['devices'] = [device(dataset, did, now_ms) for did in dids]
+    return reply
+
+
+def device_info_entry(did: int, similarity: int, graph: list[dict[str, int]], info: dict[str, Any]) -> dict[str, Any]:
+    """One `deviceInfo` entry (guide 2.19): {did, similarityScore, graphData[{time, count}], info{…}}."""
+    return {'did': did, 'similarityScore': similarity, 'graphData': graph, 'info': info}
+
+
+def connections_info(*, total_used: int, total_served: int, total_devices_and_ports: int,
+                     devices_and_ports: list[dict[str, Any]], ports_used: list[dict[str, Any]],
+                     ports_served: list[dict[str, Any]], devices_used: list[dict[str, Any]],
+                     devices_served: list[dict[str, Any]]) -> dict[str, Any]:
+    """A `deviceInfo` entry's `info` (guide 2.19); its `size` values are percentages."""
+    return {'totalUsed': total_used, 'totalServed': total_served, 'totalDevicesAndPorts': total_devices_and_ports,
+            'devicesAndPorts': devices_and_ports, 'portsUsed': ports_used, 'portsServed': ports_served,
+            'devicesUsed': devices_used, 'devicesServed': devices_served}
+
+
+def graph_point(time_ms: int, count: int) -> dict[str, int]:
+    """A `graphData` point of /deviceinfo (guide 2.19): {time (ms), count}."""
+    return {'time': time_ms, 'count': count}
+
+
+def device_and_port(item: dict[str, Any]) -> dict[str, Any]:
+    """An `info.devicesAndPorts` entry (guide 2.19): {deviceAndPort{direction, device, port}, size}; the share
+    grouped as "others" names no device."""
+    if item['device'] == 'others':
+        return {'deviceAndPort': 'others', 'size': item['size']}
+    return {'deviceAndPort': {'direction': item['direction'], 'device': item['device'], 'port': item['port']},
+            'size': item['size']}
+
+
+def traffic_aggregate(reply_key: str, key: Any, size: int, first_time: int | None) -> dict[str, Any]:
+    """A portsUsed/portsServed ({port, size, firstTime}) or devicesUsed/devicesServed ({did, size, firstTime}) entry
+    of /deviceinfo (guide 2.19); "others" has no `firstTime` (None)."""
+    entry: dict[str, Any] = {reply_key: key, 'size': size}
+    if first_time is not None:
+        entry['firstTime'] = first_time
+    return entry
+
+
 # ---------------------------------------------------------------------- model breaches
 def breach(dataset: Dataset, record: Breach, *, include_acknowledged: bool, include_url: bool,
            base_url: str, minimal: bool, device_at_top: bool) -> dict[str, Any]:
@@ -216,6 +268,12 @@ def breach_comment(comment: Comment, pid: int) -> dict[str, Any]:
     return {'message': comment.message, 'username': comment.username, 'time': comment.time, 'pid': pid}
 
 
+def breach_acknowledged_list(pbid: int) -> list[dict[str, Any]]:
+    """The Unified View reply to /modelbreaches/[pbid]/acknowledge and /unacknowledge (guide 2.33: the reply is not
+    documented; the `ack_reply=list` switch plays this one, `object` plays ``success()``)."""
+    return [{'replicate': True, 'data': [{'pbid': pbid, 'response': 'SUCCESS'}]}]
+
+
 def mb_comment(comment: Comment, pid: int, model_name: str) -> dict[str, Any]:
     return {'time': comment.time, 'pbid': comment.pbid, 'username': comment.username,
             'message': comment.message, 'pid': pid, 'name': model_name}
@@ -240,7 +298,8 @@ def external_device(endpoint: dict[str, Any]) -> dict[str, Any]:
             'region': endpoint['region']}
 
 
-def connection_event(dataset: Dataset, event: dict[str, Any], full: bool) -> dict[str, Any]:
+def connection_event(dataset: Dataset, event: dict[str, Any], full: bool, event_type: str) -> dict[str, Any]:
+    """A connection of /details (guide 2.18); `eventType` is the one asked for."""
     own = event_device(dataset, event['did'], full)
     if event['external']:
         other = external_device(event['peer'])
@@ -253,7 +312,7 @@ def connection_event(dataset: Dataset, event: dict[str, Any], full: bool) -> dic
     source, destination = (own, other) if outgoing else (other, own)
     reply = {
         'time': format_time(event['timems']), 'timems': event['timems'], 'action': 'connection',
-        'eventType': event['kind'], 'uid': event['uid'],
+        'eventType': event_type, 'uid': event['uid'],
         'sdid': source['did'], 'ddid': destination['did'],
         'port': event['port'], 'sourcePort': event['source_port'] if outgoing else event['port'],
         'destinationPort': event['port'], 'direction': event['direction'], 'protocol': event['protocol'],
@@ -267,6 +326,20 @@ def connection_event(dataset: Dataset, event: dict[str, Any], full: bool) -> dic
         reply['info'] = 'A connection the device does not usually make' if event['kind'] == 'unusualconnection' \
             else 'The first connection between these endpoints'
     return reply
+
+
+def blocked_connection_event(dataset: Dataset, action: AntigenaAction, connection: dict[str, Any]) -> dict[str, Any]:
+    """A connection an action blocked, as /details?blockedconnections= lists it (guide 2.18)."""
+    record = dataset.devices.get(action.did, {})
+    return {
+        'time': format_time(action.start), 'timems': action.start, 'action': 'connection',
+        'eventType': 'connection', 'blocked': True, 'status': 'failed', 'codeid': action.codeid,
+        'direction': 'out', 'protocol': 'TCP', 'port': connection.get('port'),
+        'destinationPort': connection.get('port'), 'sdid': action.did, 'ddid': 0,
+        'source': record.get('hostname', connection.get('src')), 'destination': connection.get('dst'),
+        'sourceDevice': event_device(dataset, action.did, False) if record else {},
+        'destinationDevice': {'ip': connection.get('dst')},
+    }
 
 
 def notice_event(dataset: Dataset, notice: dict[str, Any]) -> dict[str, Any]:
@@ -326,6 +399,16 @@ def tag_link(link: TagLink) -> dict[str, Any]:
             'entityValue': str(link.did), 'valid': True, 'expiry': link.expiry}
 
 
+def tag_entities(entities: list[dict[str, Any]], devices: list[dict[str, Any]]) -> dict[str, Any]:
+    """/tags/entities?tag=…&fulldevicedetails=true (guide 2.41): {entities:[…], devices:[…]}."""
+    return {'entities': entities, 'devices': devices}
+
+
+def tag_linked(tid: int) -> dict[str, int]:
+    """POST /tags/entities with `tag_reply=tid`: the tag's {tid} (``success()`` with `tag_reply=success`)."""
+    return {'tid': tid}
+
+
 # ---------------------------------------------------------------------- watch list
 def tagged_device(dataset: Dataset, did: int, now_ms: int) -> dict[str, Any]:
     """A device as /tags/entities?fulldevicedetails=true lists it beside the tag's entities."""
@@ -348,7 +431,27 @@ def watched_entry(entry: WatchedEntry) -> dict[str, Any]:
     return reply
 
 
+def watched_change(added: int, updated: int) -> dict[str, Any]:
+    """POST /intelfeed (guide 2.26: the POST reply is not documented): {added, updated, response}."""
+    return {'added': added, 'updated': updated, 'response': 'SUCCESS'}
+
+
 # ---------------------------------------------------------------------- Autonomous Response
+def antigena_reply(dataset: Dataset, actions: list[AntigenaAction], now_ms: int, *, include_history: bool,
+                   include_connections: bool, full_devices: bool) -> Any:
+    """GET /antigena (guide 2.13): an array of actions; with includeconnections and/or fulldevicedetails an object
+    {actions, connections?, devices?}."""
+    reply = [antigena_action(dataset, action, now_ms, include_history=include_history) for action in actions]
+    if not (include_connections or full_devices):
+        return reply
+    shaped: dict[str, Any] = {'actions': reply}
+    if include_connections:
+        shaped['connections'] = [c for a in actions for c in antigena_connections(dataset, a)]
+    if full_devices:
+        shaped['devices'] = [antigena_device(dataset, d) for d in dict.fromkeys(a.did for a in actions)]
+    return shaped
+
+
 def antigena_action(dataset: Dataset, action: AntigenaAction, now_ms: int,
                     include_history: bool = False) -> dict[str, Any]:
     """One action object (guide 2.13); blocked connections are listed beside the actions, not inside them."""
@@ -385,6 +488,54 @@ def antigena_device(dataset: Dataset, did: int) -> dict[str, Any]:
     reply['tags'] = []
     reply['quarantine'] = False
     return reply
+
+
+def manual_action(reply_key: str, codeid: int) -> dict[str, int]:
+    """POST /antigena/manual: the new action's codeid under the `manual_reply_key` switch's key."""
+    # guide 2.14: the example reply is {"code": 10170}; its text says "the codeid" (ambiguity 14)
+    return {reply_key: codeid}
+
+
+# ---------------------------------------------------------------------- AI Analyst
+def incident_event(event: dict[str, Any], include_url: bool, base_url: str) -> dict[str, Any]:
+    """An AI Analyst event of /aianalyst/incidentevents (guide 2.5), a copy of the stored record, with
+    `incidentEventUrl` when asked for."""
+    item = json.loads(json.dumps(event))
+    if include_url:
+        item['incidentEventUrl'] = f'{base_url}/#aiaincidentevent/{event["id"]}'
+    return item
+
+
+def incident_group(group: dict[str, Any], events: list[dict[str, Any]], acknowledged: bool,
+                   pinned: bool) -> dict[str, Any]:
+    """An incident of /aianalyst/groups (guide 2.6): the stored group with acknowledged, pinned and
+    incidentEvents[{uuid, start, title, triggerDid, visible}]."""
+    return {**json.loads(json.dumps(group)), 'acknowledged': acknowledged, 'pinned': pinned,
+            'incidentEvents': [{'uuid': e['id'], 'start': e['periods'][0]['start'], 'title': e['title'],
+                                'triggerDid': e['breachDevices'][0]['did'], 'visible': True} for e in events]}
+
+
+def aianalyst_success() -> dict[str, str]:
+    """/aianalyst/acknowledge, unacknowledge, pin and unpin (guide 2.7, 2.8: the reply is not documented)."""
+    return {'aianalyst': 'SUCCESS'}
+
+
+def incident_comments(incident_id: str, comments: list[dict[str, Any]]) -> dict[str, Any]:
+    """GET /aianalyst/incident/comments (guide 2.9): an object {comments: [{username, time, incident_id, message}]},
+    unlike the bare array of /modelbreaches/[pbid]/comments."""
+    return {'comments': [dict(comment, incident_id=incident_id) for comment in comments]}
+
+
+# ---------------------------------------------------------------------- acknowledgements
+def success() -> dict[str, str]:
+    """The {"response": "SUCCESS"} acknowledgement: the model-breach comment POST's example reply (guide 2.32), which
+    this emulator also gives where the guide shows no reply."""
+    return {'response': 'SUCCESS'}
+
+
+def empty() -> dict[str, Any]:
+    """An empty object: POST /antigena with `respond_post_reply=empty` (guide 2.13 shows no POST reply)."""
+    return {}
 
 
 # ---------------------------------------------------------------------- /status

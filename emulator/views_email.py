@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterable
 
 from emulator.state.email import Email
 
@@ -45,3 +45,16 @@ def email_message(email: Email) -> str:
             f'Date: {datetime.fromtimestamp(email.dtime_ms / 1000, tz=timezone.utc):%a, %d %b %Y %H:%M:%S +0000}\r\n'
             'MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n'
             'Please review the attached invoice before Friday.\r\n')
+
+
+def action_reply(action: str) -> dict[str, Any]:
+    """POST /emails/{uuid}/action (email-facts 3.3): hold answers {"code": 0, "resp": "Held Email"}, release
+    {"resp": "Email added to queue"}; any other action {"resp": "Action queued"}."""
+    if action == 'hold':
+        return {'code': 0, 'resp': 'Held Email'}
+    return {'resp': 'Email added to queue'} if action == 'release' else {'resp': 'Action queued'}
+
+
+def catalogue(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A /resources/ catalogue (tags, actions or filters; email-facts 3.4, 3.5): a copy of each entry."""
+    return [dict(item) for item in items]

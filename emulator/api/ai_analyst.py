@@ -1,9 +1,9 @@
 """AI Analyst: incident events, groups, acknowledging and pinning, comments."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from emulator import views
 from emulator.dataset import DAY_MS
 from emulator.params import (InputError, NotFound, Request, bool_param, comment_message, float_param, id_list,
                              int_param, str_param, time_window)
@@ -62,13 +62,7 @@ def get_incidentevents(request: Request) -> list[dict[str, Any]]:
                   and (not critical_only or e['groupCategory'] == 'critical')]
     events = sorted(events, key=lambda e: e['createdAt'], reverse=True)
     include_url = bool_param(request, 'includeincidenteventurl')
-    reply = []
-    for event in events:
-        item = json.loads(json.dumps(event))
-        if include_url:
-            item['incidentEventUrl'] = f'{request.base_url}/#aiaincidentevent/{event["id"]}'
-        reply.append(item)
-    return reply
+    return [views.incident_event(event, include_url, request.base_url) for event in events]
 
 
 def get_groups(request: Request) -> list[dict[str, Any]]:
@@ -102,10 +96,7 @@ def get_groups(request: Request) -> list[dict[str, Any]]:
               or (acknowledged and not include_acknowledged)
               or (minscore is not None and group['groupScore'] < minscore)):
             continue
-        reply.append({**json.loads(json.dumps(group)), 'acknowledged': acknowledged, 'pinned': pinned,
-                      'incidentEvents': [{'uuid': e['id'], 'start': e['periods'][0]['start'], 'title': e['title'],
-                                          'triggerDid': e['breachDevices'][0]['did'], 'visible': True}
-                                         for e in events]})
+        reply.append(views.incident_group(group, events, acknowledged, pinned))
     return reply
 
 
@@ -117,7 +108,7 @@ def _set_incident_flag(request: Request, flag: str, value: bool) -> dict[str, st
     if missing:
         raise NotFound(f'Incident event {missing[0]} not found')
     request.dataset.set_incident_flag(uuids, flag, value, request.now_ms)
-    return {'aianalyst': 'SUCCESS'}
+    return views.aianalyst_success()
 
 
 def post_ai_acknowledge(request: Request) -> dict[str, str]:
@@ -147,11 +138,11 @@ def _incident_or_404(request: Request, incident_id: str | None) -> str:
 def get_incident_comments(request: Request) -> dict[str, Any]:
     incident_id = _incident_or_404(request, str_param(request, 'incident_id'))
     comments = request.dataset.incident_comments.get(incident_id, [])
-    return {'comments': [dict(comment, incident_id=incident_id) for comment in comments]}
+    return views.incident_comments(incident_id, comments)
 
 
 def post_incident_comment(request: Request) -> dict[str, str]:
     incident_id = _incident_or_404(request, str_param(request, 'incident_id'))
     message = comment_message(request)
     request.dataset.add_incident_comment(incident_id, message, request.token_pair.username, request.now_ms)
-    return {'response': 'SUCCESS'}
+    return views.success()  # guide 2.9: the POST reply is not shown; the model-breach comment's is this one

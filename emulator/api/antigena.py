@@ -22,8 +22,7 @@ def _antigena_window(request: Request) -> tuple[int | None, int | None]:
 
 
 def get_antigena(request: Request) -> Any:
-    """guide 2.13: an array of actions; with includeconnections and/or fulldevicedetails an object
-    {actions, connections?, devices?}. With no window: every action expiring in the future or in the last 14 days."""
+    """guide 2.13: with no window, every action expiring in the future or in the last 14 days."""
     dataset = request.dataset
     include_cleared = bool_param(request, 'includecleared')
     need_confirming = bool_param(request, 'needconfirming')
@@ -37,18 +36,9 @@ def get_antigena(request: Request) -> Any:
                and (pbid is None or a.pbid == pbid) and (did is None or a.did == did)
                and ((start is None and a.expires >= now - 14 * DAY_MS) or (start is not None and a.start >= start))
                and (end is None or a.start <= end) and a.start <= now]
-    reply = [views.antigena_action(dataset, action, now, include_history=bool_param(request, 'includehistory'))
-             for action in actions]
-    include_connections = bool_param(request, 'includeconnections')
-    full_devices = bool_param(request, 'fulldevicedetails')
-    if not (include_connections or full_devices):
-        return reply
-    shaped: dict[str, Any] = {'actions': reply}
-    if include_connections:
-        shaped['connections'] = [c for a in actions for c in views.antigena_connections(dataset, a)]
-    if full_devices:
-        shaped['devices'] = [views.antigena_device(dataset, d) for d in dict.fromkeys(a.did for a in actions)]
-    return shaped
+    return views.antigena_reply(dataset, actions, now, include_history=bool_param(request, 'includehistory'),
+                                include_connections=bool_param(request, 'includeconnections'),
+                                full_devices=bool_param(request, 'fulldevicedetails'))
 
 
 def _respond_reason(request: Request) -> str:
@@ -77,7 +67,7 @@ def post_antigena(request: Request) -> dict[str, str]:
                                       from_start=request.settings.extend_from == 'start')
     except respond.Refused as refused:
         raise InputError(str(refused)) from None
-    return {'response': 'SUCCESS'} if request.settings.respond_post_reply == 'success' else {}
+    return views.success() if request.settings.respond_post_reply == 'success' else views.empty()
 
 
 def _connections(request: Request) -> list[dict[str, Any]]:
@@ -107,5 +97,4 @@ def post_antigena_manual(request: Request) -> dict[str, int]:
                                                request.token_pair.username, _connections(request), request.now_ms)
     except respond.Refused as refused:
         raise InputError(str(refused)) from None
-    # guide 2.14: the example reply is {"code": 10170}; its text says "the codeid" (ambiguity 14)
-    return {request.settings.manual_reply_key: action.codeid}
+    return views.manual_action(request.settings.manual_reply_key, action.codeid)

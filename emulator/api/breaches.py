@@ -76,9 +76,7 @@ def get_modelbreach(request: Request) -> dict[str, Any]:
 
 
 def _ack_reply(request: Request, pbid: int) -> Any:
-    if request.settings.ack_reply == 'list':
-        return [{'replicate': True, 'data': [{'pbid': pbid, 'response': 'SUCCESS'}]}]
-    return {'response': 'SUCCESS'}
+    return views.breach_acknowledged_list(pbid) if request.settings.ack_reply == 'list' else views.success()
 
 
 def _set_acknowledged(request: Request, acknowledged: bool) -> Any:
@@ -107,7 +105,7 @@ def post_breach_comment(request: Request) -> Any:
     comment = request.dataset.add_comment(breach.pbid, message, request.token_pair.username, request.now_ms)
     if request.settings.comment_reply == 'list':
         return [views.breach_comment(comment, breach.pid)]
-    return {'response': 'SUCCESS'}
+    return views.success()
 
 
 def get_mbcomments(request: Request) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from emulator import views
-from emulator.dataset import DAY_MS, HOUR_MS, MINUTE_MS, format_time
+from emulator.dataset import DAY_MS, HOUR_MS, MINUTE_MS
 from emulator.params import InputError, Request, bool_param, int_param, str_param, time_window
 from emulator.api.breaches import visible_breach
 
@@ -111,9 +111,7 @@ def _connection_events(request: Request, did: int, event_type: str, start: int, 
             if key in seen:
                 continue
             seen.add(key)
-        rendered = views.connection_event(request.dataset, event, full)
-        rendered['eventType'] = event_type if event_type != 'connection' else 'connection'
-        events.append(rendered)
+        events.append(views.connection_event(request.dataset, event, full, event_type))
     return events
 
 
@@ -123,16 +121,6 @@ def _blocked_connection_events(request: Request, start: int | None, end: int | N
     for action in dataset.antigena.values():
         if (start is not None and action.start < start) or (end is not None and action.start > end):
             continue
-        device = dataset.devices.get(action.did, {})
-        for connection in action.connections:
-            events.append({
-                'time': format_time(action.start), 'timems': action.start, 'action': 'connection',
-                'eventType': 'connection', 'blocked': True, 'status': 'failed', 'codeid': action.codeid,
-                'direction': 'out', 'protocol': 'TCP', 'port': connection.get('port'),
-                'destinationPort': connection.get('port'), 'sdid': action.did, 'ddid': 0,
-                'source': device.get('hostname', connection.get('src')), 'destination': connection.get('dst'),
-                'sourceDevice': views.event_device(dataset, action.did, False) if device else {},
-                'destinationDevice': {'ip': connection.get('dst')},
-            })
+        events.extend(views.blocked_connection_event(dataset, action, connection) for connection in action.connections)
     events.sort(key=lambda event: event['timems'], reverse=True)
     return events

@@ -107,8 +107,7 @@ def get_devicesearch(request: Request) -> dict[str, Any]:
     present.sort(key=lambda d: (d[order_by], d['did']), reverse=order == 'desc')
     ordered = present + sorted(absent, key=lambda d: d['did'])
     page = ordered[offset:offset + count]
-    return {'totalCount': len(matches),
-            'devices': [views.device(dataset, d['did'], request.now_ms, include_tags=True) for d in page]}
+    return views.device_search(dataset, len(matches), [d['did'] for d in page], request.now_ms)
 
 
 def get_similardevices(request: Request) -> list[dict[str, Any]]:
@@ -137,12 +136,11 @@ def get_deviceinfo(request: Request) -> dict[str, Any]:
     scores = {did: 100, **dict(request.dataset.similar[did])}
     entries = [_device_info_entry(request, entry_did, scores[entry_did], datatype, interval_hours)
                for entry_did in dids]
-    reply: dict[str, Any] = {'deviceInfo': entries}
+    devices = None
     if bool_param(request, 'fulldevicedetails'):
         referenced = {d for entry in entries for d in _referenced_dids(entry['info'])} | set(dids)
-        reply['devices'] = [views.device(request.dataset, d, request.now_ms)
-                            for d in sorted(referenced) if d in request.dataset.devices]
-    return reply
+        devices = [d for d in sorted(referenced) if d in request.dataset.devices]
+    return views.device_info(request.dataset, entries, devices, request.now_ms)
 
 
 def _device_info_entry(request: Request, did: int, similarity: int, datatype: str,
@@ -167,16 +165,16 @@ def _device_info_entry(request: Request, did: int, similarity: int, datatype: st
         share = sum(item['size'] for item in used) if external_domain in request.dataset.endpoints else 0
     graph = _graph_data(request, did, datatype, interval_hours, share)
     first_time = profile['firstTime']
-    return {'did': did, 'similarityScore': similarity, 'graphData': graph, 'info': {
-        'totalUsed': profile['totalUsed'] * sum(i['size'] for i in used) // 100 if used else 0,
-        'totalServed': profile['totalServed'] * sum(i['size'] for i in served) // 100 if served else 0,
-        'totalDevicesAndPorts': (profile['totalUsed'] if used else 0) + (profile['totalServed'] if served else 0),
-        'devicesAndPorts': [_device_and_port(item) for item in used + served],
-        'portsUsed': _aggregate(used, 'port', 'port', first_time),
-        'portsServed': _aggregate(served, 'port', 'port', first_time),
-        'devicesUsed': _aggregate(used, 'device', 'did', first_time),
-        'devicesServed': _aggregate(served, 'device', 'did', first_time),
-    }}
+    info = views.connections_info(
+        total_used=profile['totalUsed'] * sum(i['size'] for i in used) // 100 if used else 0,
+        total_served=profile['totalServed'] * sum(i['size'] for i in served) // 100 if served else 0,
+        total_devices_and_ports=(profile['totalUsed'] if used else 0) + (profile['totalServed'] if served else 0),
+        devices_and_ports=[views.device_and_port(item) for item in used + served],
+        ports_used=_aggregate(used, 'port', 'port', first_time),
+        ports_served=_aggregate(served, 'port', 'port', first_time),
+        devices_used=_aggregate(used, 'device', 'did', first_time),
+        devices_served=_aggregate(served, 'device', 'did', first_time))
+    return views.device_info_entry(did, similarity, graph, info)
 
 
 def _graph_data(request: Request, did: int, datatype: str, interval_hours: int, share: int) -> list[dict[str, int]]:
@@ -189,15 +187,8 @@ def _graph_data(request: Request, did: int, datatype: str, interval_hours: int, 
                     for hour in range(bucket_start, min(bucket_start + interval_hours, last_hour + 1)))
         total = total * share // 100
         if total or show_all:
-            graph.append({'time': bucket_start * HOUR_MS, 'count': total})
+            graph.append(views.graph_point(bucket_start * HOUR_MS, total))
     return graph
-
-
-def _device_and_port(item: dict[str, Any]) -> Any:
-    if item['device'] == 'others':
-        return {'deviceAndPort': 'others', 'size': item['size']}
-    return {'deviceAndPort': {'direction': item['direction'], 'device': item['device'], 'port': item['port']},
-            'size': item['size']}
 
 
 def _aggregate(items: list[dict[str, Any]], source_key: str, reply_key: str, first_time: int) -> list[dict[str, Any]]:
@@ -206,13 +197,8 @@ def _aggregate(items: list[dict[str, Any]], source_key: str, reply_key: str, fir
     for item in items:
         sizes[item[source_key]] = sizes.get(item[source_key], 0) + item['size']
         offsets[item[source_key]] = min(offsets.get(item[source_key], item['firstOffset']), item['firstOffset'])
-    reply = []
-    for key, size in sorted(sizes.items(), key=lambda pair: (pair[0] == 'others', -pair[1])):
-        entry: dict[str, Any] = {reply_key: key, 'size': size}
-        if key != 'others':
-            entry['firstTime'] = first_time + offsets[key]
-        reply.append(entry)
-    return reply
+    return [views.traffic_aggregate(reply_key, key, size, None if key == 'others' else first_time + offsets[key])
+            for key, size in sorted(sizes.items(), key=lambda pair: (pair[0] == 'others', -pair[1]))]
 
 
 def _referenced_dids(info: dict[str, Any]) -> set[int]:

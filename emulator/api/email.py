@@ -120,8 +120,8 @@ def get_email(request: EmailRequest) -> Any:
 
 
 def post_action(request: EmailRequest) -> Any:
-    """POST /emails/{uuid}/action (email-facts 3.3): hold answers {"code": 0, "resp": "Held Email"}, release
-    {"resp": "Email added to queue"}; a hold of a held or released recipient is a 409."""
+    """POST /emails/{uuid}/action (email-facts 3.3): the reply is views_email.action_reply's; a hold of a held or
+    released recipient is a 409."""
     email = _email_or_404(request)
     action, recipients = request.body.get('action'), request.body.get('recipients')
     if action not in {item['action'] for item in ACTION_CATALOGUE}:
@@ -141,8 +141,7 @@ def post_action(request: EmailRequest) -> Any:
         rcpt['rcpt_actions_taken'].append(label)
         rcpt['action_status'] = True
         rcpt['rcpt_status'] = {'hold': 'held', 'release': 'released'}.get(action, rcpt['rcpt_status'])
-    return {'code': 0, 'resp': 'Held Email'} if action == 'hold' else {'resp': 'Email added to queue'} \
-        if action == 'release' else {'resp': 'Action queued'}
+    return views_email.action_reply(action)
 
 
 def get_download(request: EmailRequest) -> Response:
@@ -151,17 +150,17 @@ def get_download(request: EmailRequest) -> Response:
 
 
 def get_tags(request: EmailRequest) -> Any:
-    return [dict(tag) for tag in request.emails.tags]  # email-facts 3.4
+    return views_email.catalogue(request.emails.tags)  # email-facts 3.4
 
 
 def get_actions(request: EmailRequest) -> Any:
     if request.settings.email_actions_reply == 'names':
         return [item['action'] for item in ACTION_CATALOGUE]
-    return [dict(item) for item in ACTION_CATALOGUE]
+    return views_email.catalogue(ACTION_CATALOGUE)
 
 
 def get_filters(request: EmailRequest) -> Any:
-    return [dict(item) for item in FILTER_CATALOGUE]
+    return views_email.catalogue(FILTER_CATALOGUE)
 
 
 _UUID = r'/emails/(?P<uuid>[0-9A-Fa-f-]{36}(\.[0-9]+)?)'

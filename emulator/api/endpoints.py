@@ -4,8 +4,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from emulator import views
-from emulator.dataset import format_time
+from emulator import views_endpoints
 from emulator.params import InputError, Request, bool_param, str_param
 
 
@@ -27,54 +26,24 @@ def get_endpointdetails(request: Request) -> dict[str, Any]:
         raise InputError(f'Invalid value for ip: {ip}') from None
     if any(address in network for network in _INTERNAL_NETWORKS):
         subnet = request.dataset.subnet_of(str(address))
-        reply: dict[str, Any] = {'name': 'internal_ip'}
-        if subnet:
-            reply.update({'subnetlabel': subnet['label'], 'subnetid': subnet['sid'],
-                          'subnetnetwork': subnet['network']})
+        dids = None
         if bool_param(request, 'devices'):
-            reply['devices'] = [views.device(request.dataset, did, request.now_ms)
-                                for did, device in sorted(request.dataset.devices.items())
-                                if device['ip'] == str(address)]
-        return reply
+            dids = [did for did, device in sorted(request.dataset.devices.items()) if device['ip'] == str(address)]
+        return views_endpoints.internal_ip_details(request.dataset, subnet, dids, request.now_ms)
     return _external_ip_details(request, str(address))
 
 
 def _hostname_details(request: Request, hostname: str) -> dict[str, Any]:
     endpoint = request.dataset.endpoints.get(hostname.strip().lower())
-    reply: dict[str, Any] = {'hostname': hostname}
-    if endpoint:
-        reply['firsttime'] = endpoint['firsttime']
-    reply['devices'] = _endpoint_devices(request, endpoint) if bool_param(request, 'devices') and endpoint else []
-    if bool_param(request, 'additionalinfo'):
-        reply['ips'] = [{'ip': endpoint['ip'], 'timems': endpoint['firsttime'],
-                         'time': format_time(endpoint['firsttime']),
-                         'asn': endpoint['asn']}] if endpoint else []
-        reply['locations'] = [{'latitude': endpoint['latitude'], 'longitude': endpoint['longitude'],
-                               'country': endpoint['country'], 'city': endpoint['city']}] if endpoint else []
-    if bool_param(request, 'score'):
-        reply['popularity'] = 100 - endpoint['rarity'] if endpoint else 0
-        reply['dgascore'] = endpoint['dgascore'] if endpoint else 0
-    return reply
+    return views_endpoints.hostname_details(request.dataset, hostname, endpoint, request.now_ms,
+                                            devices=bool_param(request, 'devices'),
+                                            additional_info=bool_param(request, 'additionalinfo'),
+                                            score=bool_param(request, 'score'))
 
 
 def _external_ip_details(request: Request, ip: str) -> dict[str, Any]:
     endpoint = request.dataset.endpoints_by_ip.get(ip)
-    reply: dict[str, Any] = {'ip': ip}
-    if endpoint:
-        reply.update({'firsttime': endpoint['firsttime'], 'country': endpoint['country'], 'asn': endpoint['asn'],
-                      'city': endpoint['city'], 'region': endpoint['region'], 'longitude': endpoint['longitude'],
-                      'latitude': endpoint['latitude']})
-        if bool_param(request, 'additionalinfo'):
-            reply['hostnames'] = [{'hostname': endpoint['hostname'], 'count': 1}]
-    if bool_param(request, 'devices'):
-        reply['devices'] = _endpoint_devices(request, endpoint) if endpoint else []
-    if bool_param(request, 'score'):
-        reply['popularity'] = 100 - endpoint['rarity'] if endpoint else 0
-    return reply
-
-
-def _endpoint_devices(request: Request, endpoint: dict[str, Any] | None) -> list[dict[str, Any]]:
-    if not endpoint:
-        return []
-    return [{**views.device(request.dataset, did, request.now_ms), 'lastTime': request.dataset.devices[did]['lastSeen']}
-            for did in endpoint['devices']]
+    return views_endpoints.external_ip_details(request.dataset, ip, endpoint, request.now_ms,
+                                               devices=bool_param(request, 'devices'),
+                                               additional_info=bool_param(request, 'additionalinfo'),
+                                               score=bool_param(request, 'score'))

@@ -31,7 +31,7 @@ def get_tag_entities(request: Request) -> Any:
     if not bool_param(request, 'fulldevicedetails'):
         return entities
     devices = [views.tagged_device(dataset, link.did, request.now_ms) for link in links if link.did in dataset.devices]
-    return {'entities': entities, 'devices': devices}
+    return views.tag_entities(entities, devices)
 
 
 def post_tag_entity(request: Request) -> Any:
@@ -44,9 +44,7 @@ def post_tag_entity(request: Request) -> Any:
     tag = request.dataset.tag_by_name(name) or request.dataset.create_tag(name)
     expiry = request.now_ms + duration * 1000 if duration else 0
     request.dataset.link_tag(tag['tid'], did, expiry)
-    if request.settings.tag_reply == 'success':
-        return {'response': 'SUCCESS'}
-    return {'tid': tag['tid']}
+    return views.success() if request.settings.tag_reply == 'success' else views.tag_linked(tag['tid'])
 
 
 def delete_tag_entity(request: Request) -> dict[str, str]:
@@ -59,4 +57,4 @@ def delete_tag_entity(request: Request) -> dict[str, str]:
     if tag is None:
         raise NotFound(f'Tag {name} not found')
     request.dataset.unlink_tag(tag['tid'], did)
-    return {'response': 'SUCCESS'}
+    return views.success()

@@ -34,7 +34,7 @@ def _remove_watched(request: Request, names: list[str], source: str | None) -> d
     if not source and len({s for entry in dataset.watched.values() for s in entry.sources}) > 1:
         raise InputError('source must be given with removeentry when several sources exist')
     dataset.unwatch(names, source)
-    return {'added': 0, 'updated': 0, 'response': 'SUCCESS'}
+    return views.watched_change(0, 0)
 
 
 def post_intelfeed(request: Request) -> dict[str, Any]:
@@ -47,7 +47,7 @@ def post_intelfeed(request: Request) -> dict[str, Any]:
         raise InputError('source must be shorter than 64 characters')
     if bool_param(request, 'removeall'):
         dataset.clear_watched()
-        return {'added': 0, 'updated': 0, 'response': 'SUCCESS'}
+        return views.watched_change(0, 0)
     remove = str_param(request, 'removeentry')
     if remove:
         return _remove_watched(request, _entry_names(remove), source)
@@ -69,7 +69,7 @@ def post_intelfeed(request: Request) -> dict[str, Any]:
             added += 1
         else:
             updated += 1
-    return {'added': added, 'updated': updated, 'response': 'SUCCESS'}
+    return views.watched_change(added, updated)
 
 
 def _entry_names(text: str) -> list[str]:
