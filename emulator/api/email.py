@@ -137,10 +137,7 @@ def post_action(request: EmailRequest) -> Any:
     if action == 'release' and any(rcpt['rcpt_status'] != 'held' for rcpt in chosen):
         return json_response({'error': RELEASE_CONFLICT}, status=409)
     label = next(item['label'] for item in ACTION_CATALOGUE if item['action'] == action)
-    for rcpt in chosen:
-        rcpt['rcpt_actions_taken'].append(label)
-        rcpt['action_status'] = True
-        rcpt['rcpt_status'] = {'hold': 'held', 'release': 'released'}.get(action, rcpt['rcpt_status'])
+    request.emails.take_action(email, chosen, action, label)
     return views_email.action_reply(action)
 
 

@@ -145,3 +145,11 @@ class EmailDataset:
 
     def add_many(self, specs: Iterable[dict[str, Any]]) -> list[str]:
         return [self.add(spec) for spec in specs]
+
+    def take_action(self, email: Email, recipients: list[dict[str, Any]], action: str, label: str) -> None:
+        """Record `action` (its catalogue `label`) on those `recipients` of `email`; a hold or a release also sets
+        their status (email-facts 3.3)."""
+        for rcpt in recipients:
+            rcpt['rcpt_actions_taken'].append(label)
+            rcpt['action_status'] = True
+            rcpt['rcpt_status'] = {'hold': 'held', 'release': 'released'}.get(action, rcpt['rcpt_status'])
