@@ -8,6 +8,7 @@ lastRun and drops the run's incidents). Derandomized, like every hypothesis test
 """
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,11 @@ class InMemoryEmail:
         self.failure_rate = failure_rate
         self.server_url = 'https://dt.example'
         self.email_time_unit = 'seconds'
+        self.read_bytes = 0  # what the client would count: the bytes of every reply
+
+    def _reply(self, reply: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        self.read_bytes += len(json.dumps(reply))
+        return reply
 
     def search_emails(self, body: dict[str, Any], max_bytes: int | None = None) -> list[dict[str, Any]]:
         self._maybe_fail()
@@ -59,11 +65,11 @@ class InMemoryEmail:
         # One order per window, as an appliance sorting on a field the client does not know would give.
         random.Random(start_s * 1_000_003 + end_s).shuffle(hits)
         page, size = body['page'], body['itemsPerPage']
-        return [mail.as_hit(self.now_ms) for mail in hits[page * size:(page + 1) * size]]
+        return self._reply([mail.as_hit(self.now_ms) for mail in hits[page * size:(page + 1) * size]])
 
     def get_email_tags(self) -> list[dict[str, Any]]:
         self._maybe_fail()
-        return [{'name': 'Forged Address', 'status': 'critical', 'tag_id': 'fa'}]
+        return self._reply([{'name': 'Forged Address', 'status': 'critical', 'tag_id': 'fa'}])
 
     def _maybe_fail(self) -> None:
         if self.random.random() < self.failure_rate:
