@@ -32,7 +32,8 @@ from fake_appliance import FakeAppliance
 BASE = 'https://dt.example'
 PUBLIC = 'unit-public'
 PRIVATE = 'unit-private-SECRET-7f3a'
-TEST_DATA = Path(__file__).parent / 'test_data'
+REPO_ROOT = Path(__file__).parent
+TEST_DATA = REPO_ROOT / 'test_data'
 
 
 def load(name: str) -> Any:
@@ -5030,6 +5031,24 @@ def email_client(path: str | None = None, pinned: bool = False) -> tuple[Client,
     remembered: list[str] = []
     client.email_path, client.email_path_pinned, client.on_email_path = path, pinned, remembered.append
     return client, remembered
+
+
+def test_a_downloaded_email_is_a_file_in_the_working_folder_not_the_checkout(requests_mock: Any,
+                                                                            engine_folder: Path) -> None:
+    """
+    Given an appliance serving an email's raw message (email-facts 3.6)
+    When darktrace-email-email-download's function is called directly, as the argument fuzzing calls it
+    Then it returns a War Room file entry named after the uuid whose file, written where fileResult writes (the
+         working folder), holds the message byte for byte, and nothing is written into the checkout.
+    """
+    message = b'From: "Accounts Team" <accounts@supplier-invoices.example>\r\nSubject: Invoice\r\n\r\nBody\r\n'
+    requests_mock.get(f'{EMAIL_EP}/emails/{urllib.parse.quote(EMAIL_UUID, safe="")}/download', content=message,
+                      headers={'Content-Type': 'message/rfc822'})
+    entry = Darktrace.COMMANDS['darktrace-email-email-download'](email_client()[0], {'uuid': EMAIL_UUID})
+    assert entry['Type'] == EntryType.FILE and entry['File'] == f'{EMAIL_UUID}.eml'
+    written = Path.cwd() / f'{demisto.investigation()["id"]}_{entry["FileID"]}'
+    assert Path.cwd() == engine_folder and written.read_bytes() == message
+    assert not list(REPO_ROOT.glob(f'*{entry["FileID"]}*'))
 
 
 def test_email_path_falls_back_once_on_a_missing_route_and_is_remembered(requests_mock: Any) -> None:

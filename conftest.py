@@ -69,11 +69,14 @@ def pinned_clocks() -> Iterator[int]:
 
 
 @pytest.fixture(scope='session', autouse=True)
-def engine_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The working folder commands run in (xsoar_platform.engine_folder), a temporary one pytest removes: the files
-    fileResult writes never land in the checkout."""
-    xsoar_platform.working_folder = tmp_path_factory.mktemp('engine')
-    return xsoar_platform.working_folder
+def engine_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The working folder commands run in (xsoar_platform.engine_folder), a temporary one pytest removes, and the
+    session's working folder too, so the files fileResult writes never land in the checkout, whether a test runs a
+    command through main() or calls its function."""
+    folder = xsoar_platform.working_folder = tmp_path_factory.mktemp('engine')
+    with pytest.MonkeyPatch.context() as patches:
+        patches.chdir(folder)
+        yield folder
 
 
 def pytest_report_header() -> list[str]:
